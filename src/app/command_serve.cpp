@@ -1,0 +1,58 @@
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "app/commands.hpp"
+#include "app/common.hpp"
+#include "core/log.hpp"
+#include "http/server.hpp"
+#include "registry/auth.hpp"
+#include "registry/migrate.hpp"
+
+namespace wangge::app {
+namespace {
+
+// On the very first start there is no way to call the API at all; leave an admin token where only
+// the owner of var/ can read it.
+void ensure_admin_token(pg::Connection& conn, const Config& config) {
+  if (registry::any_token_exists(conn)) return;
+  auto token = registry::create_token(conn, registry::Role::admin, std::nullopt, "first start");
+  std::filesystem::create_directories(config.var_dir);
+  const auto path = std::filesystem::path(config.var_dir) / "admin-token";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << token.token << "\n";
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+  }
+  ::chmod(path.c_str(), 0600);
+  log::info("created the first admin token in " + std::filesystem::absolute(path).string());
+}
+
+}  // namespace
+
+int command_serve(const Args& args) {
+  if (print_help(args,
+                 "usage: wangge serve\n\n"
+                 "Migrates the database, then serves the HTTP API. Settings come from the environment:\n"
+                 "  WANGGE_DATABASE_URL  PostGIS connection (libpq URI), required\n"
+                 "  WANGGE_PORT          port (default 8080); WANGGE_LISTEN address (default 127.0.0.1)\n"
+                 "  WANGGE_VAR_DIR       local state, e.g. the first admin token (default ./var)\n"
+                 "  WANGGE_MAX_BODY_MB   largest request body (default 32)\n"
+                 "  WANGGE_PARENT_TOLERANCE_M, WANGGE_OVERLAP_TOLERANCE_M2, WANGGE_GRID_CODE_PATTERN: rules\n"
+                 "On first start with no tokens an admin token is written to $WANGGE_VAR_DIR/admin-token.\n"))
+    return 0;
+  auto config = Config::from_environment();
+  {
+    auto conn = connect_with_retry(config, 60);
+    for (const auto& name : registry::migrate(conn)) log::info("applied migration " + name);
+    ensure_admin_token(conn, config);
+  }
+  http::App app(config);
+  http::Server server(app);
+  server.run();
+  return 0;
+}
+
+}  // namespace wangge::app

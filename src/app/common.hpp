@@ -1,0 +1,17 @@
+// Helpers shared by the subcommands.
+#pragma once
+
+#include <string>
+
+#include "core/config.hpp"
+#include "pg/connection.hpp"
+
+namespace wangge::app {
+
+// Connects to WANGGE_DATABASE_URL, retrying for up to `wait_seconds` while the server starts.
+pg::Connection connect_with_retry(const Config& config, int wait_seconds);
+// Prints `text` and returns true when --help was given.
+struct Args;
+bool print_help(const Args& args, const char* text);
+
+}  // namespace wangge::app

@@ -1,0 +1,58 @@
+#include "core/config.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+
+namespace wangge {
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return (v && *v) ? std::string(v) : fallback;
+}
+
+template <typename Number>
+Number env_number(const char* name, Number fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  try {
+    std::size_t used = 0;
+    double d = std::stod(v, &used);
+    if (used != std::string(v).size() || d < 0) throw std::invalid_argument(name);
+    return static_cast<Number>(d);
+  } catch (const std::exception&) {
+    throw std::runtime_error(std::string("environment variable ") + name + " must be a non-negative number");
+  }
+}
+
+}  // namespace
+
+Config Config::from_environment() {
+  Config c;
+  c.database_url = env_or("WANGGE_DATABASE_URL", "");
+  c.listen_address = env_or("WANGGE_LISTEN", c.listen_address);
+  c.port = env_number("WANGGE_PORT", c.port);
+  c.http_threads = env_number("WANGGE_HTTP_THREADS", c.http_threads);
+  c.db_workers = env_number("WANGGE_DB_WORKERS", c.db_workers);
+  c.db_pool_size = env_number("WANGGE_DB_POOL", c.db_pool_size);
+  c.var_dir = env_or("WANGGE_VAR_DIR", c.var_dir);
+  c.max_body_bytes = static_cast<std::size_t>(env_number("WANGGE_MAX_BODY_MB", 32.0) * 1024 * 1024);
+  c.statement_timeout_ms = env_number("WANGGE_STATEMENT_TIMEOUT_MS", c.statement_timeout_ms);
+  c.parent_tolerance_m = env_number("WANGGE_PARENT_TOLERANCE_M", c.parent_tolerance_m);
+  c.overlap_tolerance_m2 = env_number("WANGGE_OVERLAP_TOLERANCE_M2", c.overlap_tolerance_m2);
+  c.grid_code_pattern = env_or("WANGGE_GRID_CODE_PATTERN", c.grid_code_pattern);
+  c.microgrid_code_pattern = env_or("WANGGE_MICROGRID_CODE_PATTERN", c.microgrid_code_pattern);
+  c.public_base_url = env_or("WANGGE_PUBLIC_URL", "");
+  if (c.port <= 0 || c.port > 65535) throw std::runtime_error("WANGGE_PORT must be 1..65535");
+  if (c.db_workers < 1) c.db_workers = 1;
+  if (c.db_pool_size < 1) c.db_pool_size = 1;
+  if (c.http_threads < 1) c.http_threads = 1;
+  return c;
+}
+
+std::string Config::base_url() const {
+  if (!public_base_url.empty()) return public_base_url;
+  return "http://" + listen_address + ":" + std::to_string(port);
+}
+
+}  // namespace wangge

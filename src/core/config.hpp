@@ -1,0 +1,29 @@
+// Deployment settings, read once from the environment (WANGGE_*) with sensible defaults.
+#pragma once
+
+#include <string>
+
+namespace wangge {
+
+struct Config {
+  std::string database_url;         // WANGGE_DATABASE_URL (libpq URI or key=value string)
+  std::string listen_address = "127.0.0.1";  // WANGGE_LISTEN
+  int port = 8080;                  // WANGGE_PORT
+  int http_threads = 2;             // WANGGE_HTTP_THREADS: Pistache event loops (no blocking work there)
+  int db_workers = 4;               // WANGGE_DB_WORKERS: request workers, each may hold one connection
+  int db_pool_size = 8;             // WANGGE_DB_POOL: at most this many connections
+  std::string var_dir = "var";      // WANGGE_VAR_DIR: admin token and other local state
+  std::size_t max_body_bytes = 32u << 20;  // WANGGE_MAX_BODY_MB: larger bodies get 413
+  int statement_timeout_ms = 30000; // WANGGE_STATEMENT_TIMEOUT_MS
+  double parent_tolerance_m = 0.5;  // WANGGE_PARENT_TOLERANCE_M: how far a child may poke out of its parent
+  double overlap_tolerance_m2 = 1.0;  // WANGGE_OVERLAP_TOLERANCE_M2: sibling overlaps up to this are ignored
+  // Code patterns (ECMAScript regex) per level; the 15-digit grid code is the default (DOMAIN.md).
+  std::string grid_code_pattern = "^[0-9]{15}$";       // WANGGE_GRID_CODE_PATTERN
+  std::string microgrid_code_pattern = "^[0-9]{17,18}$";  // WANGGE_MICROGRID_CODE_PATTERN
+  std::string public_base_url;      // WANGGE_PUBLIC_URL: for links; default http://<listen>:<port>
+
+  static Config from_environment();
+  std::string base_url() const;
+};
+
+}  // namespace wangge

@@ -1,0 +1,67 @@
+// What the route handlers see: a request copied out of Pistache (so it can cross to a worker
+// thread) and the response they build. No Pistache types here.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/config.hpp"
+#include "pg/pool.hpp"
+#include "registry/areas.hpp"
+#include "registry/auth.hpp"
+#include "registry/codes.hpp"
+#include "registry/workers.hpp"
+
+namespace wangge::http {
+
+struct Request {
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // percent-decoded, without the query
+  std::vector<std::string> segments;           // path split on '/', empty segments dropped
+  std::map<std::string, std::string> query;    // percent-decoded
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+
+  std::optional<std::string> param(const std::string& name) const;
+  std::optional<std::string> header(const std::string& lower_name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Everything the handlers need, built once at start.
+struct App {
+  explicit App(Config c)
+      : config(std::move(c)),
+        rules(config),
+        pool(config.database_url, config.db_pool_size, config.statement_timeout_ms),
+        areas(config, rules) {}
+  Config config;
+  registry::CodeRules rules;
+  pg::Pool pool;
+  registry::AreaStore areas;
+  registry::WorkerStore workers;
+  registry::TokenCache tokens;
+};
+
+Response json_response(int status, std::string body);
+// Problem document (RFC 9457) for any error; `extra_json` is an object merged in.
+Response problem(int status, const std::string& code, const std::string& detail, const std::string& extra_json = {});
+
+// Resolves the bearer token; throws unauthorized when it is missing or unknown.
+registry::Actor authenticate(App& app, const Request& req);
+
+// Route groups; each returns std::nullopt when the path is not theirs, and throws wangge::Error
+// subclasses for problems (405 included).
+std::optional<Response> route_areas(App& app, const Request& req);
+std::optional<Response> route_workers(App& app, const Request& req);
+std::optional<Response> route_misc(App& app, const Request& req);
+
+}  // namespace wangge::http

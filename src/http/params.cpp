@@ -1,0 +1,135 @@
+#include "http/params.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+
+namespace wangge::http {
+
+long long int_param(const Request& req, const std::string& name, long long fallback, long long min, long long max) {
+  auto v = req.param(name);
+  if (!v) return fallback;
+  long long out = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || end != v->data() + v->size() || out < min || out > max)
+    throw bad_request("invalid_parameter", name + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  return out;
+}
+
+bool bool_param(const Request& req, const std::string& name, bool fallback) {
+  auto v = req.param(name);
+  if (!v) return fallback;
+  if (*v == "true" || *v == "1" || v->empty()) return true;
+  if (*v == "false" || *v == "0") return false;
+  throw bad_request("invalid_parameter", name + " must be true or false");
+}
+
+std::optional<Micros> time_param(const Request& req, const std::string& name) {
+  auto v = req.param(name);
+  if (!v) return std::nullopt;
+  std::string text = *v;
+  // An unencoded '+' of a UTC offset arrives as a space; take it back.
+  if (text.size() > 19) {
+    auto pos = text.find(' ', 19);
+    if (pos != std::string::npos) text[pos] = '+';
+  }
+  auto t = parse_rfc3339(text);
+  if (!t) throw bad_request("invalid_parameter", name + " must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z");
+  return t;
+}
+
+std::array<double, 4> bbox_param(const std::string& text) {
+  std::array<double, 4> out{};
+  std::size_t pos = 0;
+  for (int i = 0; i < 4; ++i) {
+    std::size_t comma = text.find(',', pos);
+    if ((i < 3) != (comma != std::string::npos)) comma = std::string::npos;
+    std::string part = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    try {
+      std::size_t used = 0;
+      out[i] = std::stod(part, &used);
+      if (used != part.size() || !std::isfinite(out[i])) throw std::invalid_argument("bbox");
+    } catch (const std::exception&) {
+      throw bad_request("invalid_parameter", "bbox must be minLon,minLat,maxLon,maxLat (EPSG:4490)");
+    }
+    if (i < 3 && comma == std::string::npos)
+      throw bad_request("invalid_parameter", "bbox must be minLon,minLat,maxLon,maxLat (EPSG:4490)");
+    pos = comma + 1;
+  }
+  if (out[0] > out[2] || out[1] > out[3]) throw bad_request("invalid_parameter", "bbox minimum exceeds maximum");
+  return out;
+}
+
+nlohmann::json json_body(const Request& req) {
+  auto type = req.header("content-type").value_or("");
+  auto semi = type.find(';');
+  std::string media = type.substr(0, semi);
+  for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  if (media != "application/json" && media != "application/geo+json" && media != "application/merge-patch+json")
+    throw Error(415, "unsupported_media_type", "send the body as application/json or application/geo+json");
+  try {
+    return nlohmann::json::parse(req.body);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw bad_request("malformed_json", "the body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  }
+}
+
+std::string percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view text) {
+  static const char* digits = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string page_link(const App& app, const Request& req, long long offset, long long limit) {
+  std::string url = app.config.base_url() + req.path + "?";
+  bool first = true;
+  for (const auto& [k, v] : req.query) {
+    if (k == "offset" || k == "limit") continue;
+    url += (first ? "" : "&") + percent_encode(k) + "=" + percent_encode(v);
+    first = false;
+  }
+  url += (first ? "" : "&") + std::string("limit=") + std::to_string(limit) + "&offset=" + std::to_string(offset);
+  return url;
+}
+
+[[noreturn]] void throw_method_not_allowed(const std::string& allowed) {
+  throw Error(405, "method_not_allowed", "this resource allows " + allowed,
+              nlohmann::json({{"allow", allowed}}).dump());
+}
+
+}  // namespace wangge::http

@@ -1,0 +1,27 @@
+// Parsing of query parameters and bodies, shared by the route groups. Every failure is a 400 with
+// code invalid_parameter (or malformed_json / unsupported_media_type for bodies).
+#pragma once
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "core/time.hpp"
+#include "http/context.hpp"
+
+namespace wangge::http {
+
+long long int_param(const Request& req, const std::string& name, long long fallback, long long min, long long max);
+bool bool_param(const Request& req, const std::string& name, bool fallback);
+std::optional<Micros> time_param(const Request& req, const std::string& name);
+std::array<double, 4> bbox_param(const std::string& text);
+// Parses the body as JSON after checking its media type.
+nlohmann::json json_body(const Request& req);
+// This request's URL with offset/limit replaced, for paging links.
+std::string page_link(const App& app, const Request& req, long long offset, long long limit);
+[[noreturn]] void throw_method_not_allowed(const std::string& allowed);
+std::string percent_decode(std::string_view text, bool plus_is_space);
+std::string percent_encode(std::string_view text);
+
+}  // namespace wangge::http

@@ -1,0 +1,144 @@
+// /v1/areas and its sub-resources.
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "geom/crs.hpp"
+#include "http/context.hpp"
+#include "http/params.hpp"
+
+namespace wangge::http {
+namespace {
+
+using nlohmann::json;
+
+Response feature_response(int status, const registry::AreaDocument& doc, const json& report = json::object()) {
+  Response r = json_response(status, doc.feature);
+  r.content_type = "application/geo+json";
+  if (!report.empty()) {
+    // Reports (e.g. what a repair changed) travel beside the Feature as a foreign member.
+    json f = json::parse(doc.feature);
+    f["report"] = report;
+    r.body = f.dump();
+  }
+  r.headers.emplace_back("ETag", doc.etag);
+  return r;
+}
+
+registry::WriteOptions write_options(const Request& req) {
+  registry::WriteOptions o;
+  o.srid = geom::parse_crs(req.param("crs").value_or(""));
+  o.repair = bool_param(req, "repair", false);
+  if (auto h = req.header("if-match")) o.if_match = registry::parse_if_match(*h);
+  return o;
+}
+
+Response list_areas(App& app, const Request& req, const registry::Actor& actor) {
+  registry::AreaQuery q;
+  q.level = req.param("level");
+  if (q.level && !registry::parse_level(*q.level))
+    throw bad_request("invalid_parameter", "level must be one of province, city, county, township, village, grid, microgrid");
+  q.parent = req.param("parent");
+  if (auto b = req.param("bbox")) q.bbox = bbox_param(*b);
+  q.at = time_param(req, "at");
+  q.limit = static_cast<int>(int_param(req, "limit", 100, 1, 10000));
+  q.offset = int_param(req, "offset", 0, 0, 1000000000);
+  q.srid = geom::parse_crs(req.param("crs").value_or(""));
+  q.scope = actor.scope;
+  auto page = app.areas.list(*app.pool.acquire(), q);
+  json links = json::array();
+  links.push_back({{"rel", "self"}, {"type", "application/geo+json"}, {"href", page_link(app, req, q.offset, q.limit)}});
+  if (q.offset + page.returned < page.matched)
+    links.push_back({{"rel", "next"}, {"type", "application/geo+json"}, {"href", page_link(app, req, q.offset + q.limit, q.limit)}});
+  if (q.offset > 0)
+    links.push_back({{"rel", "prev"}, {"type", "application/geo+json"},
+                     {"href", page_link(app, req, std::max<long long>(0, q.offset - q.limit), q.limit)}});
+  std::string body = "{\"type\":\"FeatureCollection\",\"numberMatched\":" + std::to_string(page.matched) +
+                     ",\"numberReturned\":" + std::to_string(page.returned) + ",\"links\":" + links.dump() +
+                     ",\"features\":" + page.features + "}";
+  Response r = json_response(200, std::move(body));
+  r.content_type = "application/geo+json";
+  return r;
+}
+
+Response children(App& app, const Request& req, const registry::Actor& actor, const std::string& code) {
+  actor.require_read(code);
+  auto conn = app.pool.acquire();
+  auto at = time_param(req, "at");
+  const int srid = geom::parse_crs(req.param("crs").value_or(""));
+  app.areas.get(*conn, code, at, 4490);  // 404/410 for an unknown or retired parent
+  registry::AreaQuery q;
+  q.parent = code;
+  q.at = at;
+  q.limit = 10000;
+  q.srid = srid;
+  auto page = app.areas.list(*conn, q);
+  Response r = json_response(200, "{\"type\":\"FeatureCollection\",\"numberMatched\":" + std::to_string(page.matched) +
+                                      ",\"numberReturned\":" + std::to_string(page.returned) + ",\"features\":" +
+                                      page.features + "}");
+  r.content_type = "application/geo+json";
+  return r;
+}
+
+}  // namespace
+
+std::optional<Response> route_areas(App& app, const Request& req) {
+  const auto& s = req.segments;
+  if (s.size() < 2 || s[0] != "v1" || s[1] != "areas") return std::nullopt;
+  const std::string& m = req.method;
+  if (s.size() == 2) {
+    if (m == "GET") return list_areas(app, req, authenticate(app, req));
+    if (m == "POST") {
+      auto actor = authenticate(app, req);
+      auto body = json_body(req);
+      auto result = app.areas.create(*app.pool.acquire(), actor, body, write_options(req));
+      Response r = feature_response(201, result.area, result.report);
+      r.headers.emplace_back("Location", app.config.base_url() + "/v1/areas/" + result.area.code);
+      return r;
+    }
+    throw_method_not_allowed("GET, POST");
+  }
+  const std::string& code = s[2];
+  if (s.size() == 3) {
+    auto actor = authenticate(app, req);
+    if (m == "GET") {
+      actor.require_read(code);
+      return feature_response(200, app.areas.get(*app.pool.acquire(), code, time_param(req, "at"),
+                                                 geom::parse_crs(req.param("crs").value_or(""))));
+    }
+    if (m == "PATCH" || m == "PUT") {
+      auto body = json_body(req);
+      auto result = app.areas.update(*app.pool.acquire(), actor, code, body, write_options(req), m == "PUT");
+      return feature_response(200, result.area, result.report);
+    }
+    if (m == "DELETE") {
+      app.areas.retire(*app.pool.acquire(), actor, code, write_options(req));
+      Response r;
+      r.status = 204;
+      r.content_type.clear();
+      return r;
+    }
+    throw_method_not_allowed("GET, PUT, PATCH, DELETE");
+  }
+  if (s.size() == 4) {
+    auto actor = authenticate(app, req);
+    const std::string& sub = s[3];
+    if (sub == "children") {
+      if (m != "GET") throw_method_not_allowed("GET");
+      return children(app, req, actor, code);
+    }
+    if (sub == "history") {
+      if (m != "GET") throw_method_not_allowed("GET");
+      actor.require_read(code);
+      return json_response(200, app.areas.history(*app.pool.acquire(), code, geom::parse_crs(req.param("crs").value_or(""))));
+    }
+    if (sub == "workers") {
+      if (m == "GET") return json_response(200, app.workers.of_grid(*app.pool.acquire(), actor, code).dump());
+      if (m == "PUT") return json_response(200, app.workers.assign(*app.pool.acquire(), actor, code, json_body(req)).dump());
+      throw_method_not_allowed("GET, PUT");
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace wangge::http

@@ -1,0 +1,236 @@
+#include "http/server.hpp"
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "http/params.hpp"
+
+namespace wangge::http {
+namespace {
+
+using namespace Pistache;
+
+// A fixed set of threads taking jobs from a bounded queue.
+class WorkQueue {
+ public:
+  WorkQueue(int threads, std::size_t capacity) : m_capacity(capacity) {
+    for (int i = 0; i < threads; ++i) m_threads.emplace_back([this] { loop(); });
+  }
+  ~WorkQueue() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stop = true;
+    }
+    m_cv.notify_all();
+    for (auto& t : m_threads) t.join();
+  }
+  // False when the queue is full: the caller answers 503 at once rather than queueing forever.
+  bool push(std::function<void()> job) {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_jobs.size() >= m_capacity) return false;
+      m_jobs.push_back(std::move(job));
+    }
+    m_cv.notify_one();
+    return true;
+  }
+
+ private:
+  void loop() {
+    while (true) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(m_mutex);
+        m_cv.wait(lock, [&] { return m_stop || !m_jobs.empty(); });
+        if (m_stop && m_jobs.empty()) return;
+        job = std::move(m_jobs.front());
+        m_jobs.pop_front();
+      }
+      job();
+    }
+  }
+  std::size_t m_capacity;
+  std::deque<std::function<void()>> m_jobs;
+  std::vector<std::thread> m_threads;
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  bool m_stop = false;
+};
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Request copy_request(const Http::Request& in) {
+  Request r;
+  r.method = Http::methodString(in.method());
+  r.path = percent_decode(in.resource(), false);
+  r.segments = split_path(r.path);
+  for (auto it = in.query().parameters_begin(); it != in.query().parameters_end(); ++it)
+    r.query[percent_decode(it->first, true)] = percent_decode(it->second, true);
+  // Pistache parses the headers it knows into typed objects and keeps the rest raw: read both.
+  for (const auto& h : in.headers().list()) {
+    std::ostringstream value;
+    h->write(value);
+    r.headers[lower(h->name())] = value.str();
+  }
+  for (const auto& [name, raw] : in.headers().rawList()) r.headers[lower(name)] = raw.value();
+  r.body = in.body();
+  return r;
+}
+
+// Pistache 0.0.5 never writes raw headers (pistacheio/pistache#967); a typed header of any name does.
+class AnyHeader : public Http::Header::Header {
+ public:
+  AnyHeader(std::string name, std::string value) : m_name(std::move(name)), m_value(std::move(value)) {}
+  const char* name() const override { return m_name.c_str(); }
+  void write(std::ostream& os) const override { os << m_value; }
+  std::uint64_t hash() const override { return Http::Header::detail::hash(m_name.c_str()); }
+
+ private:
+  std::string m_name;
+  std::string m_value;
+};
+
+void add_header(Http::ResponseWriter& writer, std::string name, std::string value) {
+  writer.headers().add(std::make_shared<AnyHeader>(std::move(name), std::move(value)));
+}
+
+void send(Http::ResponseWriter& writer, const Response& res, bool head) {
+  bool cache_control = false;
+  for (const auto& [name, value] : res.headers) {
+    cache_control = cache_control || name == "Cache-Control";
+    add_header(writer, name, value);
+  }
+  if (!res.content_type.empty()) add_header(writer, "Content-Type", res.content_type);
+  if (!cache_control) add_header(writer, "Cache-Control", "no-store");
+  auto code = static_cast<Http::Code>(res.status);
+  if (head) {
+    writer.send(code, "");
+  } else {
+    writer.send(code, res.body);
+  }
+}
+
+class Handler : public Http::Handler {
+ public:
+  HTTP_PROTOTYPE(Handler)
+  Handler(App* app, WorkQueue* queue) : m_app(app), m_queue(queue) {}
+
+  void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
+    // Everything that could throw stays inside: Pistache's own handler would send e.what().
+    try {
+      // The benchmark baseline: answered on the event loop, as a Pistache hello-world would be.
+      if (request.resource() == "/hello" && request.method() == Http::Method::Get) {
+        writer.send(Http::Code::Ok, "hello");
+        return;
+      }
+      auto req = std::make_shared<Request>(copy_request(request));
+      const bool head = req->method == "HEAD";
+      if (req->body.size() > m_app->config.max_body_bytes) {
+        send(writer, problem(413, "payload_too_large",
+                             "the body exceeds " + std::to_string(m_app->config.max_body_bytes >> 20) + " MiB"), false);
+        return;
+      }
+      auto shared_writer = std::make_shared<Http::ResponseWriter>(std::move(writer));
+      App* app = m_app;
+      bool queued = m_queue->push([app, req, shared_writer, head] {
+        Response res = dispatch(*app, *req);
+        try {
+          send(*shared_writer, res, head);
+        } catch (const std::exception& e) {
+          log::warn(std::string("could not send a response: ") + e.what());
+        }
+      });
+      if (!queued) send(*shared_writer, problem(503, "overloaded", "the server is busy; retry shortly"), false);
+    } catch (const std::exception& e) {
+      log::error(std::string("request handling failed before dispatch: ") + e.what());
+    }
+  }
+
+ private:
+  App* m_app;
+  WorkQueue* m_queue;
+};
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+}  // namespace
+
+Response dispatch(App& app, const Request& req) {
+  try {
+    for (auto* group : {route_misc, route_areas, route_workers}) {
+      if (auto r = group(app, req)) return *r;
+    }
+    return problem(404, "not_found", "no resource at " + req.path);
+  } catch (const Error& e) {
+    return problem(e.status(), e.code(), e.what(), e.extra_json());
+  } catch (const nlohmann::json::exception& e) {
+    return problem(400, "invalid_json_value", "a JSON value has the wrong type or form");
+  } catch (const std::exception& e) {
+    log::error(std::string("internal error on ") + req.method + " " + req.path + ": " + e.what());
+    return problem(500, "internal", "an internal error occurred; it has been logged");
+  } catch (...) {
+    log::error("unknown internal error on " + req.method + " " + req.path);
+    return problem(500, "internal", "an internal error occurred; it has been logged");
+  }
+}
+
+struct Server::Impl {
+  explicit Impl(App& a) : app(a), queue(a.config.db_workers, 4096) {}
+  App& app;
+  WorkQueue queue;
+};
+
+Server::Server(App& app) : m_impl(std::make_unique<Impl>(app)) {}
+Server::~Server() = default;
+
+void Server::run() {
+  const Config& c = m_impl->app.config;
+  Address address(c.listen_address, Port(static_cast<uint16_t>(c.port)));
+  Http::Endpoint endpoint(address);
+  // Pistache's own limit answers with a plain-text 413; keep it well above ours so clients get
+  // problem+json for anything up to twice the limit.
+  auto opts = Http::Endpoint::options()
+                  .threads(c.http_threads)
+                  .flags(Tcp::Options::ReuseAddr)
+                  .maxRequestSize(c.max_body_bytes * 2 + 65536)
+                  .maxResponseSize(std::max<std::size_t>(c.max_body_bytes * 4, 256u << 20));
+  endpoint.init(opts);
+  endpoint.setHandler(Http::make_handler<Handler>(&m_impl->app, &m_impl->queue));
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  endpoint.serveThreaded();
+  log::info("serving on " + c.base_url());
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  log::info("shutting down");
+  endpoint.shutdown();
+}
+
+}  // namespace wangge::http

@@ -1,0 +1,475 @@
+#include "registry/areas.hpp"
+
+#include <set>
+
+#include "core/error.hpp"
+#include "geom/geojson.hpp"
+#include "pg/connection.hpp"
+
+namespace wangge::registry {
+namespace {
+
+using nlohmann::json;
+using pg::Param;
+
+// The predicate "version valid at $n" for the alias a; `n` is the parameter number of the time.
+std::string valid_at(int n) {
+  return "(a.valid_from <= $" + std::to_string(n) + "::timestamptz AND (a.valid_to IS NULL OR a.valid_to > $" +
+         std::to_string(n) + "::timestamptz))";
+}
+
+std::string pg_time(Micros t) { return format_rfc3339(t); }
+
+const std::set<std::string> kReadOnlyProperties = {"version", "valid_from", "valid_to", "changed_by",
+                                                   "change",  "retired_by", "etag"};
+const std::set<std::string> kWritableProperties = {"code",       "name",       "level",     "parent",
+                                                   "households", "population", "attributes"};
+
+struct AreaFields {
+  std::optional<std::string> code, name, level;
+  std::optional<std::optional<std::string>> parent;  // set, possibly to null
+  std::optional<std::optional<long long>> households, population;
+  std::optional<json> attributes;
+};
+
+std::optional<long long> count_field(const json& v, const char* name) {
+  if (v.is_null()) return std::nullopt;
+  if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 100000000)
+    throw unprocessable("invalid_property", std::string(name) + " must be a non-negative integer or null");
+  return v.get<long long>();
+}
+
+AreaFields read_properties(const json& props) {
+  if (!props.is_object()) throw bad_request("invalid_feature", "properties must be a JSON object");
+  AreaFields f;
+  for (auto it = props.begin(); it != props.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    if (kReadOnlyProperties.count(k)) continue;  // echoes of a GET; the server owns them
+    if (!kWritableProperties.count(k))
+      throw unprocessable("unknown_property", "unknown property '" + k +
+                                                  "'; allowed: code, name, level, parent, households, population, attributes");
+    if (k == "code" || k == "name" || k == "level") {
+      if (!v.is_string()) throw unprocessable("invalid_property", k + " must be a string");
+      (k == "code" ? f.code : k == "name" ? f.name : f.level) = v.get<std::string>();
+    } else if (k == "parent") {
+      if (!v.is_null() && !v.is_string()) throw unprocessable("invalid_property", "parent must be a code or null");
+      f.parent = v.is_null() ? std::optional<std::string>() : v.get<std::string>();
+    } else if (k == "households") {
+      f.households = count_field(v, "households");
+    } else if (k == "population") {
+      f.population = count_field(v, "population");
+    } else if (k == "attributes") {
+      if (!v.is_object()) throw unprocessable("invalid_property", "attributes must be a JSON object");
+      f.attributes = v;
+    }
+  }
+  if (f.name) {
+    if (f.name->empty() || f.name->size() > 300)
+      throw unprocessable("invalid_property", "name must be 1 to 300 bytes");
+  }
+  return f;
+}
+
+Param opt_number(const std::optional<long long>& v) {
+  if (!v) return std::nullopt;
+  return std::to_string(*v);
+}
+
+[[noreturn]] void gone(const std::string& code, const std::string& when) {
+  throw Error(410, "area_retired", "area " + code + " was retired at " + when + "; its history remains at /v1/areas/" +
+                                       code + "/history");
+}
+
+// The advisory lock that serialises writes among the children of one parent (or among roots).
+void lock_children_of(pg::Transaction& tx, const std::string& parent) {
+  tx.exec("areas.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.children:' || $1))", {parent});
+}
+
+void audit(pg::Transaction& tx, const Actor& actor, const std::string& action, const std::string& code,
+           std::optional<long long> before, std::optional<long long> after, const json& detail) {
+  tx.exec("audit.insert",
+          "INSERT INTO audit_log (actor, action, target_type, target, version_before, version_after, detail) "
+          "VALUES ($1, $2, 'area', $3, $4, $5, $6::jsonb)",
+          {actor.label(), action, code, opt_number(before), opt_number(after), detail.dump()});
+}
+
+void check_if_match(const std::vector<std::string>& if_match, const std::string& current) {
+  if (if_match.empty())
+    throw Error(428, "precondition_required", "this change needs an If-Match header with the area's ETag");
+  for (const auto& tag : if_match)
+    if (tag == "*" || tag == current) return;
+  throw Error(412, "precondition_failed", "the area has changed since it was read (current ETag " + current + ")",
+              json({{"current_etag", current}}).dump());
+}
+
+}  // namespace
+
+std::string area_etag(std::string_view code, long long version) {
+  return "\"" + std::string(code) + "-v" + std::to_string(version) + "\"";
+}
+
+std::vector<std::string> parse_if_match(std::string_view header) {
+  std::vector<std::string> tags;
+  std::size_t i = 0;
+  while (i < header.size()) {
+    while (i < header.size() && (header[i] == ' ' || header[i] == ',' || header[i] == '\t')) ++i;
+    if (i >= header.size()) break;
+    if (header.substr(i, 2) == "W/") i += 2;
+    std::size_t start = i;
+    if (i < header.size() && header[i] == '"') {
+      std::size_t close = header.find('"', i + 1);
+      i = close == std::string_view::npos ? header.size() : close + 1;
+    } else {
+      while (i < header.size() && header[i] != ',') ++i;
+    }
+    std::string tag(header.substr(start, i - start));
+    while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.pop_back();
+    if (!tag.empty()) tags.push_back(tag);
+  }
+  return tags;
+}
+
+AreaPage AreaStore::list(pg::Connection& conn, const AreaQuery& q) const {
+  std::vector<Param> params;
+  std::string where = "TRUE";
+  auto add = [&](const std::string& condition, Param p) {
+    params.push_back(std::move(p));
+    std::string c = condition;
+    std::string marker = "$?";
+    c.replace(c.find(marker), marker.size(), "$" + std::to_string(params.size()));
+    where += " AND " + c;
+  };
+  if (q.at) {
+    params.push_back(pg_time(*q.at));
+    where += " AND " + valid_at(static_cast<int>(params.size()));
+  } else {
+    where += " AND a.valid_to IS NULL";
+  }
+  if (q.level) add("a.level = $?", *q.level);
+  if (q.parent) add("a.parent_code = $?", *q.parent);
+  if (q.scope) {
+    params.push_back(code_prefix(*q.scope));
+    const std::string n = "$" + std::to_string(params.size());
+    where += " AND left(a.code, length(" + n + ")) = " + n;
+  }
+  if (q.bbox) {
+    const auto& b = *q.bbox;
+    params.push_back(std::to_string(b[0]));
+    params.push_back(std::to_string(b[1]));
+    params.push_back(std::to_string(b[2]));
+    params.push_back(std::to_string(b[3]));
+    const int n = static_cast<int>(params.size());
+    where += " AND a.geom && ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) +
+             "::float8, $" + std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
+  }
+  auto count = conn.exec("areas.count", "SELECT count(*) FROM areas a WHERE " + where, params);
+  const int n = static_cast<int>(params.size());
+  params.push_back(std::to_string(q.srid));
+  params.push_back(std::to_string(q.limit));
+  params.push_back(std::to_string(q.offset));
+  auto rows = conn.exec("areas.list",
+                        "SELECT coalesce(json_agg(wg_area_feature(s, $" + std::to_string(n + 1) +
+                            "::int) ORDER BY s.code), '[]'::json), count(*) FROM (SELECT a.* FROM areas a WHERE " +
+                            where + " ORDER BY a.code LIMIT $" + std::to_string(n + 2) + "::int OFFSET $" +
+                            std::to_string(n + 3) + "::bigint) s",
+                        params);
+  return AreaPage{rows.str(0, 0), count.integer(0, 0), static_cast<int>(rows.integer(0, 1))};
+}
+
+AreaDocument AreaStore::get(pg::Connection& conn, const std::string& code, std::optional<Micros> at, int srid) const {
+  pg::Result r;
+  if (at) {
+    r = conn.exec("areas.get_at",
+                  "SELECT wg_area_feature(a, $3::int), a.version FROM areas a WHERE a.code = $1 AND " + valid_at(2),
+                  {code, pg_time(*at), std::to_string(srid)});
+  } else {
+    r = conn.exec("areas.get", "SELECT wg_area_feature(a, $2::int), a.version FROM areas a WHERE a.code = $1 AND a.valid_to IS NULL",
+                  {code, std::to_string(srid)});
+  }
+  if (r.rows() == 1) return AreaDocument{r.str(0, 0), area_etag(code, r.integer(0, 1)), code};
+  auto last = conn.exec("areas.last",
+                        "SELECT to_char(max(valid_to) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+                        "bool_or(valid_to IS NULL), min(valid_from) FROM areas WHERE code = $1",
+                        {code});
+  if (last.is_null(0, 2)) throw not_found("area_not_found", "no area has the code " + code);
+  if (at) throw not_found("area_not_found", "area " + code + " did not exist at " + format_rfc3339(*at));
+  gone(code, last.str(0, 0));
+}
+
+std::string AreaStore::history(pg::Connection& conn, const std::string& code, int srid) const {
+  auto r = conn.exec("areas.history",
+                     "SELECT count(*), coalesce(json_agg(wg_area_feature(a, $2::int) ORDER BY a.version DESC), '[]'::json) "
+                     "FROM areas a WHERE a.code = $1",
+                     {code, std::to_string(srid)});
+  if (r.integer(0, 0) == 0) throw not_found("area_not_found", "no area has the code " + code);
+  return "{\"code\":" + json(code).dump() + ",\"versions\":" + r.str(0, 1) + "}";
+}
+
+AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, const json& geometry,
+                                                        const WriteOptions& o) const {
+  const std::string text = geom::checked_polygonal(geometry);
+  pg::Result r;
+  try {
+    r = tx.exec("areas.parse_geometry",
+                "SELECT d.valid, d.reason, ST_AsGeoJSON(d.location, 9, 0), ST_AsHEXEWKB(g.g) "
+                "FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON($1), $2::int) AS g) g, ST_IsValidDetail(g.g) d",
+                {text, std::to_string(o.srid)});
+  } catch (const pg::sql_error&) {
+    throw unprocessable("invalid_geometry", "the geometry could not be read as GeoJSON",
+                        json({{"reason", "Unreadable GeoJSON geometry"}}).dump());
+  }
+  PreparedGeometry out;
+  std::string input = r.str(0, 3);
+  if (!r.boolean(0, 0)) {
+    json location = r.is_null(0, 2) ? json(nullptr) : json::parse(r.str(0, 2))["coordinates"];
+    std::string reason = r.str(0, 1);
+    if (!o.repair) {
+      json extra = {{"reason", reason}, {"location", location}, {"hint", "send ?repair=true to apply MakeValid"}};
+      throw unprocessable("invalid_geometry", "invalid geometry: " + reason +
+                                                  (location.is_null() ? "" : " at " + location.dump()),
+                          extra.dump());
+    }
+    auto fixed = tx.exec(
+        "areas.repair",
+        "SELECT ST_AsHEXEWKB(f), ST_Area(wg_to_metric(g)), ST_Area(wg_to_metric(f)), ST_NumGeometries(f), "
+        "ST_NPoints(g), ST_NPoints(f), ST_IsEmpty(f) "
+        "FROM (SELECT $1::geometry AS g) s, LATERAL (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(s.g), 3)) AS f) m",
+        {input});
+    if (fixed.boolean(0, 6))
+      throw unprocessable("invalid_geometry", "invalid geometry (" + reason + ") and nothing polygonal remains after repair",
+                          json({{"reason", reason}, {"location", location}}).dump());
+    input = fixed.str(0, 0);
+    out.repair = {{"reason", reason},
+                  {"location", location},
+                  {"area_before_m2", fixed.number(0, 1)},
+                  {"area_after_m2", fixed.number(0, 2)},
+                  {"polygons_after", fixed.integer(0, 3)},
+                  {"vertices_before", fixed.integer(0, 4)},
+                  {"vertices_after", fixed.integer(0, 5)}};
+  }
+  auto stored = tx.exec("areas.to_storage",
+                        "SELECT ST_AsHEXEWKB(s), ST_IsEmpty(s), ST_IsValid(s) "
+                        "FROM (SELECT ST_Multi(ST_Transform($1::geometry, 4490)) AS s) t",
+                        {input});
+  if (stored.boolean(0, 1)) throw unprocessable("invalid_geometry", "the geometry is empty", json({{"reason", "Empty"}}).dump());
+  if (!stored.boolean(0, 2))
+    throw unprocessable("invalid_geometry", "the geometry becomes invalid when transformed to EPSG:4490",
+                        json({{"reason", "Invalid after transformation"}}).dump());
+  out.ewkb = stored.str(0, 0);
+  return out;
+}
+
+void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
+                               const std::string& ewkb, bool check_children) const {
+  const std::string tol = std::to_string(m_config.parent_tolerance_m);
+  if (!parent.empty()) {
+    // Covered outright is the common case and cheap; only otherwise measure how far it pokes out.
+    auto r = tx.exec(
+        "areas.check_parent",
+        "WITH c AS (SELECT $1::geometry AS g), p AS (SELECT geom FROM areas WHERE code = $2 AND valid_to IS NULL) "
+        "SELECT ST_AsGeoJSON(ST_Difference(c.g, p.geom), 9, 0), ST_Area(wg_to_metric(ST_Difference(c.g, p.geom))) "
+        "FROM c, p WHERE NOT ST_CoveredBy(c.g, p.geom) AND NOT ST_IsEmpty(ST_Difference("
+        "  wg_to_metric(c.g), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(c.g))), $3::float8)))",
+        {ewkb, parent, tol});
+    if (r.rows() > 0) {
+      json extra = {{"parent", parent},
+                    {"outside_area_m2", r.number(0, 1)},
+                    {"tolerance_m", m_config.parent_tolerance_m},
+                    {"outside", json::parse(r.str(0, 0))}};
+      throw unprocessable("outside_parent", "area " + code + " extends " + std::to_string(r.number(0, 1)) +
+                                                " m² outside its parent " + parent + " (tolerance " + tol + " m)",
+                          extra.dump());
+    }
+  }
+  auto overlaps = tx.exec(
+      "areas.check_siblings",
+      "WITH c AS (SELECT $1::geometry AS g) "
+      "SELECT a.code, ST_Area(wg_to_metric(i.g)) AS m2, ST_AsGeoJSON(i.g, 9, 0) "
+      "FROM areas a, c, LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, c.g), 3) AS g) i "
+      "WHERE a.valid_to IS NULL AND a.level = $2 AND a.parent_code IS NOT DISTINCT FROM $3 AND a.code <> $4 "
+      "  AND a.geom && c.g AND ST_Intersects(a.geom, c.g) AND NOT ST_IsEmpty(i.g) "
+      "  AND ST_Area(wg_to_metric(i.g)) > $5::float8 ORDER BY a.code",
+      {ewkb, std::string(level_name(level)), parent.empty() ? Param() : Param(parent), code,
+       std::to_string(m_config.overlap_tolerance_m2)});
+  if (overlaps.rows() > 0) {
+    json codes = json::array();
+    json list = json::array();
+    for (int i = 0; i < overlaps.rows(); ++i) {
+      codes.push_back(overlaps.str(i, 0));
+      list.push_back({{"code", overlaps.str(i, 0)}, {"area_m2", overlaps.number(i, 1)}, {"overlap", json::parse(overlaps.str(i, 2))}});
+    }
+    throw conflict("overlaps_sibling", "area " + code + " overlaps " + codes.dump() + " by more than " +
+                                           std::to_string(m_config.overlap_tolerance_m2) + " m²",
+                   json({{"overlapping_codes", codes}, {"overlaps", list}}).dump());
+  }
+  if (check_children) {
+    auto out = tx.exec(
+        "areas.check_children",
+        "WITH c AS (SELECT $1::geometry AS g) SELECT a.code FROM areas a, c "
+        "WHERE a.valid_to IS NULL AND a.parent_code = $2 AND NOT ST_CoveredBy(a.geom, c.g) AND NOT ST_IsEmpty("
+        "  ST_Difference(wg_to_metric(a.geom), ST_Buffer(ST_Transform(c.g, ST_SRID(wg_to_metric(a.geom))), $3::float8))) "
+        "ORDER BY a.code",
+        {ewkb, code, tol});
+    if (out.rows() > 0) {
+      json codes = json::array();
+      for (int i = 0; i < out.rows(); ++i) codes.push_back(out.str(i, 0));
+      throw unprocessable("children_outside", "the new geometry of " + code + " would leave its children " + codes.dump() +
+                                                  " outside it; redraw or move them first",
+                          json({{"children_outside", codes}}).dump());
+    }
+  }
+}
+
+WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const json& feature, const WriteOptions& o) const {
+  if (!feature.is_object() || feature.value("type", "") != "Feature")
+    throw bad_request("invalid_feature", "the body must be a GeoJSON Feature");
+  if (!feature.contains("properties") || !feature.contains("geometry"))
+    throw bad_request("invalid_feature", "a Feature needs properties and geometry");
+  AreaFields f = read_properties(feature["properties"]);
+  if (!f.code || !f.name || !f.level)
+    throw unprocessable("missing_property", "properties code, name and level are required");
+  auto level = parse_level(*f.level);
+  if (!level)
+    throw unprocessable("invalid_level", "level must be one of province, city, county, township, village, grid, microgrid");
+  const std::string parent = f.parent && *f.parent ? **f.parent : "";
+  if (parent.empty() && *level > Level::county)
+    throw unprocessable("missing_parent", std::string("a ") + level_name(*level) + " needs a parent");
+  m_rules.validate(*f.code, *level, parent);
+  actor.require_edit(*f.code);
+
+  pg::Transaction tx(conn);
+  lock_children_of(tx, parent);
+  auto existing = tx.exec("areas.code_used", "SELECT bool_or(valid_to IS NULL) FROM areas WHERE code = $1", {*f.code});
+  if (!existing.is_null(0, 0)) {
+    if (existing.boolean(0, 0)) throw conflict("code_taken", "an area with code " + *f.code + " already exists");
+    throw conflict("code_retired", "code " + *f.code + " belonged to a retired area; retired codes are never reused");
+  }
+  if (!parent.empty()) {
+    auto p = tx.exec("areas.parent", "SELECT level FROM areas WHERE code = $1 AND valid_to IS NULL", {parent});
+    if (p.rows() == 0) throw unprocessable("parent_not_found", "parent " + parent + " does not exist (or is retired)");
+    if (p.str(0, 0) != level_name(*parent_level(*level)))
+      throw unprocessable("parent_level_mismatch", std::string("the parent of a ") + level_name(*level) + " must be a " +
+                                                       level_name(*parent_level(*level)) + ", " + parent + " is a " + p.str(0, 0));
+  }
+  PreparedGeometry g = prepare_geometry(tx, feature["geometry"], o);
+  check_topology(tx, *f.code, *level, parent, g.ewkb, false);
+  auto ins = tx.exec(
+      "areas.insert",
+      "INSERT INTO areas AS a (code, version, name, level, parent_code, geom, households, population, attributes, "
+      "  valid_from, changed_by, change) "
+      "VALUES ($1, 1, $2, $3, $4, $5::geometry, $6::int, $7::int, $8::jsonb, clock_timestamp(), $9, 'create') "
+      "RETURNING wg_area_feature(a, $10::int)",
+      {*f.code, *f.name, *f.level, parent.empty() ? Param() : Param(parent), g.ewkb,
+       opt_number(f.households.value_or(std::nullopt)), opt_number(f.population.value_or(std::nullopt)),
+       f.attributes.value_or(json::object()).dump(), actor.label(), std::to_string(o.srid)});
+  WriteResult out;
+  if (!g.repair.is_null()) out.report["repair"] = g.repair;
+  audit(tx, actor, "area.create", *f.code, std::nullopt, 1, out.report);
+  tx.commit();
+  out.area = AreaDocument{ins.str(0, 0), area_etag(*f.code, 1), *f.code};
+  return out;
+}
+
+WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const std::string& code, const json& body,
+                              const WriteOptions& o, bool replace) const {
+  if (!body.is_object()) throw bad_request("invalid_feature", "the body must be a JSON object");
+  if (replace && (!body.contains("properties") || !body.contains("geometry")))
+    throw bad_request("invalid_feature", "PUT takes the whole Feature: properties and geometry");
+  if (!replace && !body.contains("properties") && !body.contains("geometry"))
+    throw bad_request("invalid_feature", "PATCH takes {\"properties\": {...}} and/or {\"geometry\": ...}");
+  AreaFields f = body.contains("properties") ? read_properties(body["properties"]) : AreaFields{};
+  actor.require_edit(code);
+
+  pg::Transaction tx(conn);
+  auto cur = tx.exec("areas.current_parent", "SELECT parent_code FROM areas WHERE code = $1 AND valid_to IS NULL", {code});
+  if (cur.rows() == 0) {
+    auto any = tx.exec("areas.exists", "SELECT max(valid_to)::text FROM areas WHERE code = $1", {code});
+    if (any.is_null(0, 0)) throw not_found("area_not_found", "no area has the code " + code);
+    gone(code, any.str(0, 0));
+  }
+  const std::string parent = cur.opt(0, 0).value_or("");
+  lock_children_of(tx, parent);
+  lock_children_of(tx, code);
+  auto row = tx.exec("areas.lock_current",
+                     "SELECT id, version, name, level, households, population, attributes::text, ST_AsHEXEWKB(geom), "
+                     "clock_timestamp()::text FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE",
+                     {code});
+  if (row.rows() == 0) throw not_found("area_not_found", "area " + code + " was retired meanwhile");
+  const long long version = row.integer(0, 1);
+  check_if_match(o.if_match, area_etag(code, version));
+  const Level level = *parse_level(row.get(0, 3));
+
+  if (f.code && *f.code != code) throw unprocessable("immutable_property", "code cannot change; create a new area instead");
+  if (f.level && *f.level != row.str(0, 3)) throw unprocessable("immutable_property", "level cannot change");
+  if (f.parent && f.parent->value_or("") != parent)
+    throw unprocessable("immutable_property", "parent cannot change here; moving an area to another parent changes its code");
+
+  std::string name = f.name.value_or(row.str(0, 2));
+  std::optional<long long> households = replace ? f.households.value_or(std::nullopt)
+                                                : (f.households ? *f.households : row.is_null(0, 4) ? std::nullopt : std::optional(row.integer(0, 4)));
+  std::optional<long long> population = replace ? f.population.value_or(std::nullopt)
+                                                : (f.population ? *f.population : row.is_null(0, 5) ? std::nullopt : std::optional(row.integer(0, 5)));
+  json attributes = replace ? f.attributes.value_or(json::object()) : json::parse(row.str(0, 6));
+  if (!replace && f.attributes) attributes.merge_patch(*f.attributes);  // RFC 7396: null removes a key
+  if (replace && !f.name) throw unprocessable("missing_property", "PUT needs the name");
+
+  std::string ewkb = row.str(0, 7);
+  WriteResult out;
+  if (body.contains("geometry")) {
+    PreparedGeometry g = prepare_geometry(tx, body["geometry"], o);
+    ewkb = g.ewkb;
+    if (!g.repair.is_null()) out.report["repair"] = g.repair;
+    check_topology(tx, code, level, parent, ewkb, true);
+  }
+  const std::string now = row.str(0, 8);
+  tx.exec("areas.close_version", "UPDATE areas SET valid_to = $2::timestamptz WHERE id = $1", {row.str(0, 0), now});
+  auto ins = tx.exec(
+      "areas.insert_version",
+      "INSERT INTO areas AS a (code, version, name, level, parent_code, geom, households, population, attributes, "
+      "  valid_from, changed_by, change) "
+      "VALUES ($1, $2::int, $3, $4, $5, $6::geometry, $7::int, $8::int, $9::jsonb, $10::timestamptz, $11, $12) "
+      "RETURNING wg_area_feature(a, $13::int)",
+      {code, std::to_string(version + 1), name, row.str(0, 3), parent.empty() ? Param() : Param(parent), ewkb,
+       opt_number(households), opt_number(population), attributes.dump(), now, actor.label(),
+       replace ? "replace" : "update", std::to_string(o.srid)});
+  json detail = out.report;
+  detail["geometry_changed"] = body.contains("geometry");
+  audit(tx, actor, replace ? "area.replace" : "area.update", code, version, version + 1, detail);
+  tx.commit();
+  out.area = AreaDocument{ins.str(0, 0), area_etag(code, version + 1), code};
+  return out;
+}
+
+void AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o) const {
+  actor.require_edit(code);
+  pg::Transaction tx(conn);
+  auto cur = tx.exec("areas.current_parent", "SELECT parent_code FROM areas WHERE code = $1 AND valid_to IS NULL", {code});
+  if (cur.rows() == 0) {
+    auto any = tx.exec("areas.exists", "SELECT max(valid_to)::text FROM areas WHERE code = $1", {code});
+    if (any.is_null(0, 0)) throw not_found("area_not_found", "no area has the code " + code);
+    gone(code, any.str(0, 0));
+  }
+  lock_children_of(tx, cur.opt(0, 0).value_or(""));
+  lock_children_of(tx, code);
+  auto row = tx.exec("areas.lock_current",
+                     "SELECT id, version FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE", {code});
+  if (row.rows() == 0) throw not_found("area_not_found", "area " + code + " was retired meanwhile");
+  const long long version = row.integer(0, 1);
+  check_if_match(o.if_match, area_etag(code, version));
+  auto kids = tx.exec("areas.children_count",
+                      "SELECT count(*) FROM areas WHERE parent_code = $1 AND valid_to IS NULL", {code});
+  if (kids.integer(0, 0) > 0)
+    throw conflict("has_children", "area " + code + " still has " + kids.str(0, 0) +
+                                       " current children; retire or move them first");
+  tx.exec("areas.retire", "UPDATE areas SET valid_to = clock_timestamp(), retired_by = $2 WHERE id = $1",
+          {row.str(0, 0), actor.label()});
+  auto unassigned = tx.exec("areas.unassign_workers",
+                            "UPDATE worker_assignments SET unassigned_at = clock_timestamp() "
+                            "WHERE grid_code = $1 AND unassigned_at IS NULL RETURNING worker_id",
+                            {code});
+  audit(tx, actor, "area.retire", code, version, std::nullopt, json({{"workers_unassigned", unassigned.rows()}}));
+  tx.commit();
+}
+
+}  // namespace wangge::registry

@@ -1,0 +1,89 @@
+// The area registry: reads (current or as of a time), writes with the geometry and topology rules,
+// history and the audit log. Every write is one transaction; all SQL uses $n parameters.
+#pragma once
+
+#include <array>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/time.hpp"
+#include "pg/connection.hpp"
+#include "registry/auth.hpp"
+#include "registry/codes.hpp"
+
+namespace wangge::registry {
+
+struct AreaQuery {
+  std::optional<std::string> level;
+  std::optional<std::string> parent;
+  std::optional<std::array<double, 4>> bbox;  // min lon, min lat, max lon, max lat in EPSG:4490
+  std::optional<Micros> at;
+  int limit = 100;
+  long long offset = 0;
+  int srid = 4490;  // output CRS
+  std::optional<std::string> scope;  // restrict to this subtree
+};
+
+struct AreaPage {
+  std::string features;  // JSON array text
+  long long matched = 0;
+  int returned = 0;
+};
+
+struct AreaDocument {
+  std::string feature;  // GeoJSON Feature text
+  std::string etag;     // "\"<code>-v<version>\""
+  std::string code;
+};
+
+struct WriteOptions {
+  int srid = 4490;            // CRS of the geometry in the request and of the response
+  bool repair = false;        // apply MakeValid to invalid input instead of refusing it
+  std::vector<std::string> if_match;  // ETags sent by the client (required for updates)
+};
+
+struct WriteResult {
+  AreaDocument area;
+  nlohmann::json report = nlohmann::json::object();  // e.g. {"repair": {...}}
+};
+
+// ETag of a version: strong, names the code so several can travel in one If-Match.
+std::string area_etag(std::string_view code, long long version);
+// Splits an If-Match header into entity tags (W/ prefixes dropped).
+std::vector<std::string> parse_if_match(std::string_view header);
+
+class AreaStore {
+ public:
+  AreaStore(const Config& config, const CodeRules& rules) : m_config(config), m_rules(rules) {}
+
+  AreaPage list(pg::Connection& conn, const AreaQuery& q) const;
+  // Throws not_found("area_not_found"), or Error 410 "area_retired" when it existed but is retired.
+  AreaDocument get(pg::Connection& conn, const std::string& code, std::optional<Micros> at, int srid) const;
+  // {"versions": [Feature...]} newest first.
+  std::string history(pg::Connection& conn, const std::string& code, int srid) const;
+
+  WriteResult create(pg::Connection& conn, const Actor& actor, const nlohmann::json& feature, const WriteOptions& o) const;
+  // PATCH (replace=false): only the given properties and/or geometry change.
+  // PUT (replace=true): the body is the whole new Feature; omitted optional properties are cleared.
+  WriteResult update(pg::Connection& conn, const Actor& actor, const std::string& code, const nlohmann::json& body,
+                     const WriteOptions& o, bool replace) const;
+  // Retires the area: its current version gets valid_to; history stays.
+  void retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o) const;
+
+ private:
+  struct PreparedGeometry {
+    std::string ewkb;  // hex EWKB, MultiPolygon in EPSG:4490
+    nlohmann::json repair;  // null unless repaired
+  };
+  PreparedGeometry prepare_geometry(pg::Transaction& tx, const nlohmann::json& geometry, const WriteOptions& o) const;
+  void check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
+                      const std::string& ewkb, bool check_children) const;
+
+  const Config& m_config;
+  const CodeRules& m_rules;
+};
+
+}  // namespace wangge::registry

@@ -1,0 +1,107 @@
+#include "registry/auth.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+
+#include "core/error.hpp"
+#include "registry/codes.hpp"
+
+namespace wangge::registry {
+namespace {
+constexpr std::array<const char*, 6> kRoleNames = {"admin", "manager", "dispatcher", "analyst", "worker", "viewer"};
+
+std::string hex(const unsigned char* data, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 15];
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<Role> parse_role(std::string_view name) {
+  for (std::size_t i = 0; i < kRoleNames.size(); ++i)
+    if (name == kRoleNames[i]) return static_cast<Role>(i);
+  return std::nullopt;
+}
+const char* role_name(Role role) { return kRoleNames[static_cast<std::size_t>(role)]; }
+
+std::string Actor::label() const {
+  std::string s = std::string(role_name(role)) + "#" + std::to_string(token_id);
+  if (!name.empty()) s += " (" + name + ")";
+  return s;
+}
+
+bool Actor::covers(std::string_view code) const { return !scope || code_within(code, *scope); }
+
+void Actor::require_edit(std::string_view code) const {
+  if (!may_edit_areas())
+    throw forbidden("role_forbidden", std::string("role ") + role_name(role) + " may not change areas or workers");
+  if (!covers(code))
+    throw forbidden("outside_scope", "area " + std::string(code) + " is outside this token's scope " + scope.value_or(""));
+}
+
+void Actor::require_read(std::string_view code) const {
+  if (!covers(code))
+    throw forbidden("outside_scope", "area " + std::string(code) + " is outside this token's scope " + scope.value_or(""));
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed");
+  return hex(md, len);
+}
+
+NewToken create_token(pg::Connection& conn, Role role, const std::optional<std::string>& scope, const std::string& name) {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness for a token");
+  std::string token = "wg_" + hex(raw, sizeof raw);
+  auto r = conn.exec("tokens.create",
+                     "INSERT INTO api_tokens (token_hash, role, scope_code, name) VALUES ($1, $2, $3, $4) RETURNING id",
+                     {sha256_hex(token), std::string(role_name(role)), scope, name});
+  return {token, r.integer(0, 0)};
+}
+
+bool any_token_exists(pg::Connection& conn) {
+  return conn.exec("tokens.any", "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE revoked_at IS NULL)").boolean(0, 0);
+}
+
+Actor TokenCache::authenticate(pg::Pool& pool, const std::string& token) {
+  const std::string hash = sha256_hex(token);
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_entries.find(hash);
+    if (it != m_entries.end() && it->second.expires > now) {
+      if (!it->second.actor) throw unauthorized("the bearer token is not valid");
+      return *it->second.actor;
+    }
+  }
+  auto conn = pool.acquire();
+  auto r = conn->exec("tokens.lookup",
+                      "SELECT id, role, scope_code, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+                      {hash});
+  std::optional<Actor> actor;
+  if (r.rows() == 1) {
+    Actor a;
+    a.token_id = r.integer(0, 0);
+    a.role = parse_role(r.get(0, 1)).value_or(Role::viewer);
+    a.scope = r.opt(0, 2);
+    a.name = r.str(0, 3);
+    actor = a;
+  }
+  std::lock_guard lock(m_mutex);
+  if (m_entries.size() > 10000) m_entries.clear();  // bounded: unknown tokens must not grow it forever
+  m_entries[hash] = Entry{actor, now + m_ttl};
+  if (!actor) throw unauthorized("the bearer token is not valid");
+  return *actor;
+}
+
+}  // namespace wangge::registry

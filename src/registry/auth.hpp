@@ -1,0 +1,61 @@
+// Bearer tokens, roles and scopes. A token acts only inside the subtree of its scope area.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "pg/pool.hpp"
+
+namespace wangge::registry {
+
+enum class Role { admin, manager, dispatcher, analyst, worker, viewer };
+std::optional<Role> parse_role(std::string_view name);
+const char* role_name(Role role);
+
+// Who is making a request.
+struct Actor {
+  long long token_id = 0;
+  Role role = Role::viewer;
+  std::optional<std::string> scope;  // std::nullopt: the whole registry
+  std::string name;
+
+  // "admin#1 (ops desk)": what history and the audit log record as the author of a change.
+  std::string label() const;
+  bool covers(std::string_view code) const;
+  bool may_edit_areas() const { return role == Role::admin || role == Role::manager; }
+  // Throws forbidden when the role may not edit or the code lies outside the scope.
+  void require_edit(std::string_view code) const;
+  void require_read(std::string_view code) const;
+};
+
+struct NewToken {
+  std::string token;  // shown once; only its hash is stored
+  long long id;
+};
+
+std::string sha256_hex(std::string_view data);
+NewToken create_token(pg::Connection& conn, Role role, const std::optional<std::string>& scope, const std::string& name);
+bool any_token_exists(pg::Connection& conn);
+
+// Resolves tokens to actors, remembering answers for a short time so a busy server does not ask the
+// database on every request. Revocations take effect within `ttl`.
+class TokenCache {
+ public:
+  explicit TokenCache(std::chrono::seconds ttl = std::chrono::seconds(10)) : m_ttl(ttl) {}
+  // Throws unauthorized for an unknown or revoked token.
+  Actor authenticate(pg::Pool& pool, const std::string& token);
+
+ private:
+  struct Entry {
+    std::optional<Actor> actor;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::chrono::seconds m_ttl;
+  std::mutex m_mutex;
+  std::map<std::string, Entry> m_entries;  // by token hash
+};
+
+}  // namespace wangge::registry

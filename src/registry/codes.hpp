@@ -1,0 +1,41 @@
+// Administrative levels and the code rules of ../shared/DOMAIN.md (GB/T 2260, GB/T 10114, 15-digit
+// grid codes by default). Pure functions: no database.
+#pragma once
+
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+
+#include "core/config.hpp"
+
+namespace wangge::registry {
+
+enum class Level { province, city, county, township, village, grid, microgrid };
+
+std::optional<Level> parse_level(std::string_view name);
+const char* level_name(Level level);
+// The level an area's parent must have; std::nullopt for a province.
+std::optional<Level> parent_level(Level level);
+
+class CodeRules {
+ public:
+  explicit CodeRules(const Config& config);
+  // Throws unprocessable("invalid_code", ...) when `code` breaks the rule of `level`, or when it
+  // does not extend the parent's code (`parent_code` empty for a root area).
+  void validate(std::string_view code, Level level, std::string_view parent_code) const;
+
+ private:
+  std::regex m_grid;
+  std::regex m_microgrid;
+  std::string m_grid_pattern;
+  std::string m_microgrid_pattern;
+};
+
+// The digits every descendant's code starts with: "33" for province 330000, "3305" for city
+// 330500, the whole code below that. Because child codes must extend their parent's prefix, a
+// code lies in a subtree exactly when it starts with the subtree root's prefix.
+std::string code_prefix(std::string_view code);
+bool code_within(std::string_view code, std::string_view scope_code);
+
+}  // namespace wangge::registry

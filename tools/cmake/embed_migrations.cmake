@@ -1,0 +1,11 @@
+# Writes a C++ file holding every migration as {name, sql}, in the order given.
+set(content "// Generated from geodata/migrations by tools/cmake/embed_migrations.cmake; do not edit.\n")
+string(APPEND content "#include \"registry/migrate.hpp\"\nnamespace wangge::registry {\nconst std::vector<Migration>& embedded_migrations() {\n  static const std::vector<Migration> all = {\n")
+string(REPLACE "|" ";" FILES "${FILES}")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} sql)
+  string(APPEND content "    {\"${name}\", R\"wgsql(${sql})wgsql\"},\n")
+endforeach()
+string(APPEND content "  };\n  return all;\n}\n}  // namespace wangge::registry\n")
+file(WRITE ${OUT} "${content}")

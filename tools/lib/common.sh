@@ -1,0 +1,42 @@
+# Shared by tools/run and tools/test: packages, build, the embedded PostGIS. Source it from the
+# repository root.
+
+WANGGE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD_DIR=${WANGGE_BUILD_DIR:-$WANGGE_ROOT/build}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the build, the server and the tests need.
+WANGGE_PACKAGES=(
+  build-essential cmake pkg-config
+  libpq-dev libpistache-dev nlohmann-json3-dev libssl-dev
+  libgeos-dev libgdal-dev gdal-bin libproj-dev libboost-dev libprotozero-dev
+  libgtest-dev
+  postgresql postgresql-15-postgis-3 postgresql-client
+  python3 iproute2 curl
+)
+
+ensure_packages() {
+  local missing=()
+  local p
+  for p in "${WANGGE_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "missing packages (${missing[*]}) and no sudo; install them with apt"
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # The Debian postgresql package would start a cluster of its own; we run ours under var/.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build_wangge() {
+  say "building (cmake, -j2)"
+  cmake -S "$WANGGE_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD_DIR" -j2
+}
