@@ -50,6 +50,7 @@ int command_serve(const Args& args) {
     ensure_admin_token(conn, config);
   }
   http::App app(config);
+  app.cache.start_listening(config.database_url, config.statement_timeout_ms);
   http::Server server(app);
   server.run();
   return 0;

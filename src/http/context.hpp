@@ -13,6 +13,7 @@
 #include "registry/areas.hpp"
 #include "registry/auth.hpp"
 #include "registry/codes.hpp"
+#include "registry/snapshot.hpp"
 #include "registry/workers.hpp"
 
 namespace wangge::http {
@@ -49,6 +50,7 @@ struct App {
   registry::AreaStore areas;
   registry::WorkerStore workers;
   registry::TokenCache tokens;
+  registry::AreaCache cache;  // current areas in memory; the database stays the source of truth
 };
 
 Response json_response(int status, std::string body);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "geom/crs.hpp"
 #include "http/context.hpp"
 #include "http/params.hpp"
@@ -25,6 +26,17 @@ Response feature_response(int status, const registry::AreaDocument& doc, const j
   return r;
 }
 
+// After a committed write: this process reads its own writes at once; other processes follow
+// through NOTIFY. The write has succeeded whatever happens here, so a failure is only logged (the
+// listener reloads everything when its connection comes back).
+void refresh_cache(App& app, pg::Connection& conn, const std::string& code) {
+  try {
+    app.cache.refresh(conn, {code});
+  } catch (const std::exception& e) {
+    log::warn(std::string("area cache refresh after a write failed: ") + e.what());
+  }
+}
+
 registry::WriteOptions write_options(const Request& req) {
   registry::WriteOptions o;
   o.srid = geom::parse_crs(req.param("crs").value_or(""));
@@ -33,19 +45,26 @@ registry::WriteOptions write_options(const Request& req) {
   return o;
 }
 
-Response list_areas(App& app, const Request& req, const registry::Actor& actor) {
+// GET /v1/areas, and GET /v1/areas/{code}/children as the same listing with the parent fixed.
+Response list_areas(App& app, const Request& req, const registry::Actor& actor,
+                    const std::optional<std::string>& children_of = std::nullopt) {
   registry::AreaQuery q;
   q.level = req.param("level");
   if (q.level && !registry::parse_level(*q.level))
     throw bad_request("invalid_parameter", "level must be one of province, city, county, township, village, grid, microgrid");
-  q.parent = req.param("parent");
+  q.parent = children_of ? children_of : req.param("parent");
   if (auto b = req.param("bbox")) q.bbox = bbox_param(*b);
   q.at = time_param(req, "at");
   q.limit = static_cast<int>(int_param(req, "limit", 100, 1, 10000));
   q.offset = int_param(req, "offset", 0, 0, 1000000000);
   q.srid = geom::parse_crs(req.param("crs").value_or(""));
   q.scope = actor.scope;
-  auto page = app.areas.list(*app.pool.acquire(), q);
+  auto conn = app.pool.acquire();
+  if (children_of) {
+    actor.require_read(*children_of);
+    app.areas.get(*conn, *children_of, q.at, geom::kStorageSrid);  // 404/410 for an unknown or retired parent
+  }
+  auto page = app.areas.list(*conn, q);
   json links = json::array();
   links.push_back({{"rel", "self"}, {"type", "application/geo+json"}, {"href", page_link(app, req, q.offset, q.limit)}});
   if (q.offset + page.returned < page.matched)
@@ -61,25 +80,6 @@ Response list_areas(App& app, const Request& req, const registry::Actor& actor) 
   return r;
 }
 
-Response children(App& app, const Request& req, const registry::Actor& actor, const std::string& code) {
-  actor.require_read(code);
-  auto conn = app.pool.acquire();
-  auto at = time_param(req, "at");
-  const int srid = geom::parse_crs(req.param("crs").value_or(""));
-  app.areas.get(*conn, code, at, 4490);  // 404/410 for an unknown or retired parent
-  registry::AreaQuery q;
-  q.parent = code;
-  q.at = at;
-  q.limit = 10000;
-  q.srid = srid;
-  auto page = app.areas.list(*conn, q);
-  Response r = json_response(200, "{\"type\":\"FeatureCollection\",\"numberMatched\":" + std::to_string(page.matched) +
-                                      ",\"numberReturned\":" + std::to_string(page.returned) + ",\"features\":" +
-                                      page.features + "}");
-  r.content_type = "application/geo+json";
-  return r;
-}
-
 }  // namespace
 
 std::optional<Response> route_areas(App& app, const Request& req) {
@@ -91,7 +91,9 @@ std::optional<Response> route_areas(App& app, const Request& req) {
     if (m == "POST") {
       auto actor = authenticate(app, req);
       auto body = json_body(req);
-      auto result = app.areas.create(*app.pool.acquire(), actor, body, write_options(req));
+      auto conn = app.pool.acquire();
+      auto result = app.areas.create(*conn, actor, body, write_options(req));
+      refresh_cache(app, *conn, result.area.code);
       Response r = feature_response(201, result.area, result.report);
       r.headers.emplace_back("Location", app.config.base_url() + "/v1/areas/" + result.area.code);
       return r;
@@ -103,16 +105,26 @@ std::optional<Response> route_areas(App& app, const Request& req) {
     auto actor = authenticate(app, req);
     if (m == "GET") {
       actor.require_read(code);
-      return feature_response(200, app.areas.get(*app.pool.acquire(), code, time_param(req, "at"),
-                                                 geom::parse_crs(req.param("crs").value_or(""))));
+      const auto at = time_param(req, "at");
+      const int srid = geom::parse_crs(req.param("crs").value_or(""));
+      // The hot path: the current version in storage CRS comes from memory. Anything else, and
+      // codes the cache does not hold (unknown, retired), go to the database.
+      if (!at && srid == geom::kStorageSrid) {
+        if (auto hit = app.cache.find(code)) return feature_response(200, {hit->feature, hit->etag, hit->code});
+      }
+      return feature_response(200, app.areas.get(*app.pool.acquire(), code, at, srid));
     }
     if (m == "PATCH" || m == "PUT") {
       auto body = json_body(req);
-      auto result = app.areas.update(*app.pool.acquire(), actor, code, body, write_options(req), m == "PUT");
+      auto conn = app.pool.acquire();
+      auto result = app.areas.update(*conn, actor, code, body, write_options(req), m == "PUT");
+      refresh_cache(app, *conn, code);
       return feature_response(200, result.area, result.report);
     }
     if (m == "DELETE") {
-      app.areas.retire(*app.pool.acquire(), actor, code, write_options(req));
+      auto conn = app.pool.acquire();
+      app.areas.retire(*conn, actor, code, write_options(req));
+      refresh_cache(app, *conn, code);
       Response r;
       r.status = 204;
       r.content_type.clear();
@@ -125,7 +137,7 @@ std::optional<Response> route_areas(App& app, const Request& req) {
     const std::string& sub = s[3];
     if (sub == "children") {
       if (m != "GET") throw_method_not_allowed("GET");
-      return children(app, req, actor, code);
+      return list_areas(app, req, actor, code);
     }
     if (sub == "history") {
       if (m != "GET") throw_method_not_allowed("GET");

@@ -182,14 +182,49 @@ void on_signal(int) { g_stop = true; }
 
 }  // namespace
 
-Response dispatch(App& app, const Request& req) {
+namespace {
+
+// SQL failures that are not bugs: the client may retry (timeouts, lost races between transactions).
+Response sql_problem(const pg::sql_error& e, const Request& req) {
+  const std::string& state = e.sqlstate();
+  if (state == "57014")
+    return problem(503, "statement_timeout", "the database took too long to answer; retry, or narrow the request");
+  if (state == "40001" || state == "40P01" || state == "23505")
+    return problem(409, "concurrent_change", "another change to the same data happened at the same time; retry");
+  log::error(std::string("internal error on ") + req.method + " " + req.path + ": " + e.what());
+  return problem(500, "internal", "an internal error occurred; it has been logged");
+}
+
+Response route(App& app, const Request& req) {
+  for (auto* group : {route_misc, route_areas, route_workers}) {
+    if (auto r = group(app, req)) return *r;
+  }
+  return problem(404, "not_found", "no resource at " + req.path);
+}
+
+}  // namespace
+
+Response dispatch(App& app, const Request& in) {
+  // HEAD is GET without the body (the sender drops it).
+  const Request* use = &in;
+  Request as_get;
+  if (in.method == "HEAD") {
+    as_get = in;
+    as_get.method = "GET";
+    use = &as_get;
+  }
+  const Request& req = *use;
   try {
-    for (auto* group : {route_misc, route_areas, route_workers}) {
-      if (auto r = group(app, req)) return *r;
-    }
-    return problem(404, "not_found", "no resource at " + req.path);
+    return route(app, req);
   } catch (const Error& e) {
-    return problem(e.status(), e.code(), e.what(), e.extra_json());
+    Response r = problem(e.status(), e.code(), e.what(), e.extra_json());
+    if (e.status() == 405) {
+      auto extra = nlohmann::json::parse(e.extra_json(), nullptr, false);
+      if (extra.is_object() && extra.contains("allow")) r.headers.emplace_back("Allow", extra["allow"].get<std::string>());
+    }
+    return r;
+  } catch (const pg::sql_error& e) {
+    return sql_problem(e, req);
   } catch (const nlohmann::json::exception& e) {
     return problem(400, "invalid_json_value", "a JSON value has the wrong type or form");
   } catch (const std::exception& e) {

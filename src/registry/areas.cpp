@@ -20,6 +20,9 @@ std::string valid_at(int n) {
 
 std::string pg_time(Micros t) { return format_rfc3339(t); }
 
+// When a code's last version ended, as RFC 3339 (NULL for a code never seen).
+const char* kRetiredAt = "to_char(max(valid_to) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
 const std::set<std::string> kReadOnlyProperties = {"version", "valid_from", "valid_to", "changed_by",
                                                    "change",  "retired_by", "etag"};
 const std::set<std::string> kWritableProperties = {"code",       "name",       "level",     "parent",
@@ -105,6 +108,14 @@ void check_if_match(const std::vector<std::string>& if_match, const std::string&
 
 }  // namespace
 
+std::optional<std::string> require_current(pg::Connection& conn, const std::string& code) {
+  auto cur = conn.exec("areas.current_parent", "SELECT parent_code FROM areas WHERE code = $1 AND valid_to IS NULL", {code});
+  if (cur.rows() == 1) return cur.opt(0, 0);
+  auto any = conn.exec("areas.exists", std::string("SELECT ") + kRetiredAt + " FROM areas WHERE code = $1", {code});
+  if (any.is_null(0, 0)) throw not_found("area_not_found", "no area has the code " + code);
+  gone(code, any.str(0, 0));
+}
+
 std::string area_etag(std::string_view code, long long version) {
   return "\"" + std::string(code) + "-v" + std::to_string(version) + "\"";
 }
@@ -188,9 +199,7 @@ AreaDocument AreaStore::get(pg::Connection& conn, const std::string& code, std::
                   {code, std::to_string(srid)});
   }
   if (r.rows() == 1) return AreaDocument{r.str(0, 0), area_etag(code, r.integer(0, 1)), code};
-  auto last = conn.exec("areas.last",
-                        "SELECT to_char(max(valid_to) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-                        "bool_or(valid_to IS NULL), min(valid_from) FROM areas WHERE code = $1",
+  auto last = conn.exec("areas.last", std::string("SELECT ") + kRetiredAt + ", bool_or(valid_to IS NULL), min(valid_from) FROM areas WHERE code = $1",
                         {code});
   if (last.is_null(0, 2)) throw not_found("area_not_found", "no area has the code " + code);
   if (at) throw not_found("area_not_found", "area " + code + " did not exist at " + format_rfc3339(*at));
@@ -213,7 +222,7 @@ AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, con
   try {
     r = tx.exec("areas.parse_geometry",
                 "SELECT d.valid, d.reason, ST_AsGeoJSON(d.location, 9, 0), ST_AsHEXEWKB(g.g) "
-                "FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON($1), $2::int) AS g) g, ST_IsValidDetail(g.g) d",
+                "FROM (SELECT ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON($1), $2::int)) AS g) g, ST_IsValidDetail(g.g) d",
                 {text, std::to_string(o.srid)});
   } catch (const pg::sql_error&) {
     throw unprocessable("invalid_geometry", "the geometry could not be read as GeoJSON",
@@ -261,17 +270,20 @@ AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, con
 }
 
 void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
-                               const std::string& ewkb, bool check_children) const {
+                               const std::string& ewkb, bool check_children, int srid) const {
+  // Geometries in problem documents come back in the CRS the client wrote in.
+  const std::string out_digits = srid == 4490 || srid == 4326 ? "9" : "3";
   const std::string tol = std::to_string(m_config.parent_tolerance_m);
   if (!parent.empty()) {
     // Covered outright is the common case and cheap; only otherwise measure how far it pokes out.
     auto r = tx.exec(
         "areas.check_parent",
         "WITH c AS (SELECT $1::geometry AS g), p AS (SELECT geom FROM areas WHERE code = $2 AND valid_to IS NULL) "
-        "SELECT ST_AsGeoJSON(ST_Difference(c.g, p.geom), 9, 0), ST_Area(wg_to_metric(ST_Difference(c.g, p.geom))) "
+        "SELECT ST_AsGeoJSON(ST_Transform(ST_Difference(c.g, p.geom), $4::int), " + out_digits + ", 0), "
+        "ST_Area(wg_to_metric(ST_Difference(c.g, p.geom))) "
         "FROM c, p WHERE NOT ST_CoveredBy(c.g, p.geom) AND NOT ST_IsEmpty(ST_Difference("
         "  wg_to_metric(c.g), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(c.g))), $3::float8)))",
-        {ewkb, parent, tol});
+        {ewkb, parent, tol, std::to_string(srid)});
     if (r.rows() > 0) {
       json extra = {{"parent", parent},
                     {"outside_area_m2", r.number(0, 1)},
@@ -285,13 +297,13 @@ void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Lev
   auto overlaps = tx.exec(
       "areas.check_siblings",
       "WITH c AS (SELECT $1::geometry AS g) "
-      "SELECT a.code, ST_Area(wg_to_metric(i.g)) AS m2, ST_AsGeoJSON(i.g, 9, 0) "
+      "SELECT a.code, ST_Area(wg_to_metric(i.g)) AS m2, ST_AsGeoJSON(ST_Transform(i.g, $6::int), " + out_digits + ", 0) "
       "FROM areas a, c, LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, c.g), 3) AS g) i "
       "WHERE a.valid_to IS NULL AND a.level = $2 AND a.parent_code IS NOT DISTINCT FROM $3 AND a.code <> $4 "
       "  AND a.geom && c.g AND ST_Intersects(a.geom, c.g) AND NOT ST_IsEmpty(i.g) "
       "  AND ST_Area(wg_to_metric(i.g)) > $5::float8 ORDER BY a.code",
       {ewkb, std::string(level_name(level)), parent.empty() ? Param() : Param(parent), code,
-       std::to_string(m_config.overlap_tolerance_m2)});
+       std::to_string(m_config.overlap_tolerance_m2), std::to_string(srid)});
   if (overlaps.rows() > 0) {
     json codes = json::array();
     json list = json::array();
@@ -322,6 +334,7 @@ void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Lev
 }
 
 WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const json& feature, const WriteOptions& o) const {
+  actor.require_edit_role();
   if (!feature.is_object() || feature.value("type", "") != "Feature")
     throw bad_request("invalid_feature", "the body must be a GeoJSON Feature");
   if (!feature.contains("properties") || !feature.contains("geometry"))
@@ -353,7 +366,7 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
                                                        level_name(*parent_level(*level)) + ", " + parent + " is a " + p.str(0, 0));
   }
   PreparedGeometry g = prepare_geometry(tx, feature["geometry"], o);
-  check_topology(tx, *f.code, *level, parent, g.ewkb, false);
+  check_topology(tx, *f.code, *level, parent, g.ewkb, false, o.srid);
   auto ins = tx.exec(
       "areas.insert",
       "INSERT INTO areas AS a (code, version, name, level, parent_code, geom, households, population, attributes, "
@@ -373,6 +386,7 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
 
 WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const std::string& code, const json& body,
                               const WriteOptions& o, bool replace) const {
+  actor.require_edit_role();
   if (!body.is_object()) throw bad_request("invalid_feature", "the body must be a JSON object");
   if (replace && (!body.contains("properties") || !body.contains("geometry")))
     throw bad_request("invalid_feature", "PUT takes the whole Feature: properties and geometry");
@@ -382,13 +396,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
   actor.require_edit(code);
 
   pg::Transaction tx(conn);
-  auto cur = tx.exec("areas.current_parent", "SELECT parent_code FROM areas WHERE code = $1 AND valid_to IS NULL", {code});
-  if (cur.rows() == 0) {
-    auto any = tx.exec("areas.exists", "SELECT max(valid_to)::text FROM areas WHERE code = $1", {code});
-    if (any.is_null(0, 0)) throw not_found("area_not_found", "no area has the code " + code);
-    gone(code, any.str(0, 0));
-  }
-  const std::string parent = cur.opt(0, 0).value_or("");
+  const std::string parent = require_current(tx.connection(), code).value_or("");
   lock_children_of(tx, parent);
   lock_children_of(tx, code);
   auto row = tx.exec("areas.lock_current",
@@ -420,7 +428,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
     PreparedGeometry g = prepare_geometry(tx, body["geometry"], o);
     ewkb = g.ewkb;
     if (!g.repair.is_null()) out.report["repair"] = g.repair;
-    check_topology(tx, code, level, parent, ewkb, true);
+    check_topology(tx, code, level, parent, ewkb, true, o.srid);
   }
   const std::string now = row.str(0, 8);
   tx.exec("areas.close_version", "UPDATE areas SET valid_to = $2::timestamptz WHERE id = $1", {row.str(0, 0), now});
@@ -444,13 +452,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
 void AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o) const {
   actor.require_edit(code);
   pg::Transaction tx(conn);
-  auto cur = tx.exec("areas.current_parent", "SELECT parent_code FROM areas WHERE code = $1 AND valid_to IS NULL", {code});
-  if (cur.rows() == 0) {
-    auto any = tx.exec("areas.exists", "SELECT max(valid_to)::text FROM areas WHERE code = $1", {code});
-    if (any.is_null(0, 0)) throw not_found("area_not_found", "no area has the code " + code);
-    gone(code, any.str(0, 0));
-  }
-  lock_children_of(tx, cur.opt(0, 0).value_or(""));
+  lock_children_of(tx, require_current(tx.connection(), code).value_or(""));
   lock_children_of(tx, code);
   auto row = tx.exec("areas.lock_current",
                      "SELECT id, version FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE", {code});

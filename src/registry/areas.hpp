@@ -50,6 +50,10 @@ struct WriteResult {
   nlohmann::json report = nlohmann::json::object();  // e.g. {"repair": {...}}
 };
 
+// The parent code of the current version of `code` (std::nullopt for a root); throws
+// not_found("area_not_found") for an unknown code and Error 410 "area_retired" for a retired one.
+std::optional<std::string> require_current(pg::Connection& conn, const std::string& code);
+
 // ETag of a version: strong, names the code so several can travel in one If-Match.
 std::string area_etag(std::string_view code, long long version);
 // Splits an If-Match header into entity tags (W/ prefixes dropped).
@@ -80,7 +84,7 @@ class AreaStore {
   };
   PreparedGeometry prepare_geometry(pg::Transaction& tx, const nlohmann::json& geometry, const WriteOptions& o) const;
   void check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
-                      const std::string& ewkb, bool check_children) const;
+                      const std::string& ewkb, bool check_children, int srid) const;
 
   const Config& m_config;
   const CodeRules& m_rules;

@@ -39,9 +39,13 @@ std::string Actor::label() const {
 
 bool Actor::covers(std::string_view code) const { return !scope || code_within(code, *scope); }
 
-void Actor::require_edit(std::string_view code) const {
+void Actor::require_edit_role() const {
   if (!may_edit_areas())
     throw forbidden("role_forbidden", std::string("role ") + role_name(role) + " may not change areas or workers");
+}
+
+void Actor::require_edit(std::string_view code) const {
+  require_edit_role();
   if (!covers(code))
     throw forbidden("outside_scope", "area " + std::string(code) + " is outside this token's scope " + scope.value_or(""));
 }

@@ -28,6 +28,8 @@ struct Actor {
   bool may_edit_areas() const { return role == Role::admin || role == Role::manager; }
   // Throws forbidden when the role may not edit or the code lies outside the scope.
   void require_edit(std::string_view code) const;
+  // The role check alone, before a request body is even looked at.
+  void require_edit_role() const;
   void require_read(std::string_view code) const;
 };
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "registry/areas.hpp"
 
 namespace wangge::registry {
 namespace {
@@ -29,6 +30,7 @@ json worker_json(const pg::Result& r, int i) {
 }  // namespace
 
 json WorkerStore::create(pg::Connection& conn, const Actor& actor, const json& body) const {
+  actor.require_edit_role();
   if (!body.is_object()) throw bad_request("invalid_body", "the body must be a JSON object");
   for (auto it = body.begin(); it != body.end(); ++it)
     if (it.key() != "name" && it.key() != "phone" && it.key() != "area" && it.key() != "attributes")
@@ -55,7 +57,7 @@ json WorkerStore::create(pg::Connection& conn, const Actor& actor, const json& b
 
   pg::Transaction tx(conn);
   auto a = tx.exec("workers.area", "SELECT 1 FROM areas WHERE code = $1 AND valid_to IS NULL", {area});
-  if (a.rows() == 0) throw unprocessable("area_not_found", "area " + area + " does not exist (or is retired)");
+  if (a.rows() == 0) throw unprocessable("unknown_area", "area " + area + " does not exist (or is retired)");
   auto r = tx.exec("workers.insert",
                    "INSERT INTO workers (name, phone, area_code, attributes, created_by) VALUES ($1, $2, $3, $4::jsonb, $5) "
                    "RETURNING id",
@@ -78,6 +80,7 @@ json WorkerStore::get(pg::Connection& conn, const Actor& actor, long long id) co
 }
 
 json WorkerStore::assign(pg::Connection& conn, const Actor& actor, const std::string& grid_code, const json& body) const {
+  actor.require_edit_role();
   if (!body.is_object() || !body.contains("workers") || !body["workers"].is_array())
     throw bad_request("invalid_body", "the body must be {\"workers\": [worker ids]}");
   std::set<long long> wanted;
@@ -88,13 +91,15 @@ json WorkerStore::assign(pg::Connection& conn, const Actor& actor, const std::st
   }
   actor.require_edit(grid_code);
   pg::Transaction tx(conn);
-  auto g = tx.exec("workers.grid", "SELECT level FROM areas WHERE code = $1 AND valid_to IS NULL FOR SHARE", {grid_code});
-  if (g.rows() == 0) throw not_found("area_not_found", "no current area has the code " + grid_code);
+  require_current(tx.connection(), grid_code);
+  // Serialises assignment changes of one grid (a row lock would not cover a grid with no rows yet).
+  tx.exec("workers.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.workers:' || $1))", {grid_code});
+  auto g = tx.exec("workers.grid", "SELECT level FROM areas WHERE code = $1 AND valid_to IS NULL", {grid_code});
   if (g.str(0, 0) != "grid" && g.str(0, 0) != "microgrid")
     throw unprocessable("not_a_grid", "workers are assigned to grids and micro-grids; " + grid_code + " is a " + g.str(0, 0));
   for (long long id : wanted) {
     auto w = tx.exec("workers.exists", "SELECT area_code FROM workers WHERE id = $1", {std::to_string(id)});
-    if (w.rows() == 0) throw unprocessable("worker_not_found", "no worker has the id " + std::to_string(id));
+    if (w.rows() == 0) throw unprocessable("unknown_worker", "no worker has the id " + std::to_string(id));
     actor.require_read(w.str(0, 0));
   }
   auto current = tx.exec("workers.current",
@@ -130,8 +135,7 @@ json WorkerStore::assign(pg::Connection& conn, const Actor& actor, const std::st
 
 json WorkerStore::of_grid(pg::Connection& conn, const Actor& actor, const std::string& grid_code) const {
   actor.require_read(grid_code);
-  auto g = conn.exec("workers.grid_exists", "SELECT 1 FROM areas WHERE code = $1", {grid_code});
-  if (g.rows() == 0) throw not_found("area_not_found", "no area has the code " + grid_code);
+  require_current(conn, grid_code);
   auto w = conn.exec("workers.of_grid",
                      std::string("SELECT ") + kWorkerColumns +
                          " FROM workers w JOIN worker_assignments wa ON wa.worker_id = w.id "

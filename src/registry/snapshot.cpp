@@ -1,0 +1,127 @@
+#include "registry/snapshot.hpp"
+
+#include <sys/select.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "registry/areas.hpp"
+
+namespace wangge::registry {
+namespace {
+
+// One definition of what a cached area is, for the full load and the refresh.
+const char* kSelect =
+    "SELECT a.code, a.level, coalesce(a.parent_code, ''), a.version, wg_area_feature(a, 4490)::text "
+    "FROM areas a WHERE a.valid_to IS NULL";
+
+std::shared_ptr<const AreaEntry> entry_of(const pg::Result& r, int i) {
+  auto e = std::make_shared<AreaEntry>();
+  e->code = r.str(i, 0);
+  e->level = r.str(i, 1);
+  e->parent = r.str(i, 2);
+  e->version = r.integer(i, 3);
+  e->feature = r.str(i, 4);
+  e->etag = area_etag(e->code, e->version);
+  return e;
+}
+
+}  // namespace
+
+AreaCache::~AreaCache() {
+  m_stop = true;
+  if (m_listener.joinable()) m_listener.join();
+}
+
+std::shared_ptr<const AreaEntry> AreaCache::find(const std::string& code) const {
+  auto snap = current();
+  auto it = snap->by_code.find(code);
+  if (it == snap->by_code.end()) return nullptr;
+  return it->second;
+}
+
+void AreaCache::swap(std::shared_ptr<const AreaSnapshot> next) { std::atomic_store(&m_snapshot, std::move(next)); }
+
+LoadStats AreaCache::load_all(pg::Connection& conn) {
+  std::lock_guard lock(m_write_mutex);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto next = std::make_shared<AreaSnapshot>();
+  // One consistent view: the revision and the rows come from the same snapshot of the database.
+  pg::Transaction tx(conn);
+  tx.exec("snapshot.isolation", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  next->revision = tx.exec("snapshot.revision", "SELECT last_value FROM registry_revision").integer(0, 0);
+  auto r = tx.exec("snapshot.load", kSelect);
+  tx.commit();
+  next->by_code.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    auto e = entry_of(r, i);
+    next->by_code.emplace(e->code, std::move(e));
+  }
+  LoadStats stats{next->by_code.size(), 0};
+  swap(std::move(next));
+  m_ready = true;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return stats;
+}
+
+void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& codes) {
+  if (codes.empty()) return;
+  std::lock_guard lock(m_write_mutex);
+  nlohmann::json list = codes;
+  auto r = conn.exec("snapshot.refresh",
+                     std::string(kSelect) + " AND a.code IN (SELECT json_array_elements_text($1::json))", {list.dump()});
+  auto next = std::make_shared<AreaSnapshot>(*current());
+  for (const auto& code : codes) next->by_code.erase(code);
+  for (int i = 0; i < r.rows(); ++i) {
+    auto e = entry_of(r, i);
+    next->by_code[e->code] = std::move(e);
+  }
+  swap(std::move(next));
+}
+
+void AreaCache::start_listening(const std::string& url, int timeout_ms) {
+  m_listener = std::thread([this, url, timeout_ms] { listen_loop(url, timeout_ms); });
+}
+
+void AreaCache::listen_loop(std::string url, int timeout_ms) {
+  bool need_full_load = false;
+  while (!m_stop) {
+    try {
+      pg::Connection conn(url, timeout_ms);
+      conn.exec("snapshot.listen", "LISTEN wangge_areas");
+      if (need_full_load || !m_ready) {
+        auto stats = load_all(conn);
+        char msg[160];
+        std::snprintf(msg, sizeof msg, "area cache loaded: %zu areas in %.3f s", stats.areas, stats.seconds);
+        log::info(msg);
+      }
+      need_full_load = true;  // whatever ends this connection may have swallowed notifications
+      while (!m_stop) {
+        const int fd = PQsocket(conn.raw());
+        fd_set set;
+        FD_ZERO(&set);
+        FD_SET(fd, &set);
+        timeval tv{0, 200000};
+        if (select(fd + 1, &set, nullptr, nullptr, &tv) < 0) break;
+        if (PQconsumeInput(conn.raw()) == 0 || !conn.ok()) break;
+        std::set<std::string> codes;
+        while (PGnotify* n = PQnotifies(conn.raw())) {
+          auto payload = nlohmann::json::parse(n->extra, nullptr, false);
+          if (payload.is_object() && payload.contains("code") && payload["code"].is_string())
+            codes.insert(payload["code"].get<std::string>());
+          PQfreemem(n);
+        }
+        if (!codes.empty()) refresh(conn, std::vector<std::string>(codes.begin(), codes.end()));
+      }
+    } catch (const std::exception& e) {
+      log::warn(std::string("area cache listener: ") + e.what() + "; reconnecting");
+    }
+    for (int i = 0; i < 10 && !m_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace wangge::registry

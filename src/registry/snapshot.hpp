@@ -1,0 +1,66 @@
+// The current areas in memory: an immutable snapshot swapped atomically, so readers never wait and
+// never see a half-applied change. Built from PostGIS at start; changes reach it through the
+// database (LISTEN wangge_areas, sent by a trigger on every write), so several server processes on
+// one database stay in step, and a process's own writes are applied before it answers them.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "pg/connection.hpp"
+
+namespace wangge::registry {
+
+struct AreaEntry {
+  std::string code;
+  std::string level;
+  std::string parent;  // empty for a root
+  long long version = 0;
+  std::string feature;  // GeoJSON Feature in EPSG:4490, as served
+  std::string etag;
+};
+
+struct AreaSnapshot {
+  std::unordered_map<std::string, std::shared_ptr<const AreaEntry>> by_code;
+  long long revision = 0;  // registry_revision when the snapshot was read
+};
+
+struct LoadStats {
+  std::size_t areas = 0;
+  double seconds = 0;
+};
+
+class AreaCache {
+ public:
+  AreaCache() : m_snapshot(std::make_shared<const AreaSnapshot>()) {}
+  ~AreaCache();
+
+  std::shared_ptr<const AreaSnapshot> current() const { return std::atomic_load(&m_snapshot); }
+  std::shared_ptr<const AreaEntry> find(const std::string& code) const;
+
+  // Reads every current area (the start-up load).
+  LoadStats load_all(pg::Connection& conn);
+  // Re-reads the given codes (a retired one disappears) and swaps in a new snapshot.
+  void refresh(pg::Connection& conn, const std::vector<std::string>& codes);
+  // Starts the thread that LISTENs for changes on its own connection and applies them, batched;
+  // after a lost connection it reconnects and reloads everything, since notifications may be lost.
+  void start_listening(const std::string& database_url, int statement_timeout_ms);
+  bool ready() const { return m_ready.load(); }
+
+ private:
+  void listen_loop(std::string url, int timeout_ms);
+  void swap(std::shared_ptr<const AreaSnapshot> next);
+
+  std::shared_ptr<const AreaSnapshot> m_snapshot;
+  std::mutex m_write_mutex;  // one writer at a time builds the next snapshot
+  std::atomic<bool> m_ready{false};
+  std::atomic<bool> m_stop{false};
+  std::thread m_listener;
+};
+
+}  // namespace wangge::registry

@@ -1,0 +1,249 @@
+"""Writing areas: POST (201, Location, ETag), PATCH (properties, geometry), PUT, DELETE (retire → 410,
+history kept), codes never reused, and the property rules. Each test works in its own village."""
+import unittest
+
+from harness import ApiTestCase
+
+
+class CreateAndRetire(ApiTestCase):
+    def test_retire_then_create_in_the_freed_space(self):
+        village = "330521001002"
+        old = self.grids_of(village)[0]
+        geometry = self.retire(old)
+        # Retired: 410 with the history still readable.
+        doc = self.assertProblem(self.get("/v1/areas/" + old), 410, "area_retired")
+        self.assertIn(f"/v1/areas/{old}/history", doc["detail"])
+        hist = self.get(f"/v1/areas/{old}/history")
+        self.assertEqual(hist.status, 200, hist)
+        versions = hist.json["versions"]
+        self.assertEqual(len(versions), 1)
+        self.assertIsNotNone(versions[0]["properties"]["valid_to"])
+        self.assertIsNotNone(versions[0]["properties"]["retired_by"])
+        self.assertNotIn(old, [f["properties"]["code"] for f in self.get(f"/v1/areas/{village}/children").json["features"]])
+        # The code is never reused.
+        self.assertProblem(self.post_area(self.feature(old, "复用", "grid", village, geometry)), 409, "code_retired")
+        # A new code takes the space.
+        new = village + "901"
+        r = self.post_area(self.feature(new, "华岭社区新网格", "grid", village, geometry, households=420, population=1300,
+                                        attributes={"note": "测试"}))
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Location"), f"{self.s.base}/v1/areas/{new}")
+        self.assertEqual(r.header("ETag"), f'"{new}-v1"')
+        self.assertTrue(r.header("Content-Type").startswith("application/geo+json"))
+        p = r.json["properties"]
+        self.assertEqual((p["code"], p["name"], p["level"], p["parent"], p["version"]),
+                         (new, "华岭社区新网格", "grid", village, 1))
+        self.assertEqual((p["households"], p["population"], p["attributes"]), (420, 1300, {"note": "测试"}))
+        self.assertIsNone(p["valid_to"])
+        # It reads back through the Location, and is stored with the same shape.
+        f, etag = self.area(new)
+        self.assertEqual(etag, f'"{new}-v1"')
+        self.assertEqual(f["properties"]["name"], "华岭社区新网格")
+        same = self.s.sql(f"SELECT ST_Equals(a.geom, ST_SetSRID(ST_GeomFromGeoJSON('{__import__('json').dumps(geometry)}'), 4490)) "
+                          f"FROM areas a WHERE code = '{new}' AND valid_to IS NULL")
+        self.assertEqual(same, [["t"]])
+        self.assertIn(new, [f["properties"]["code"] for f in self.get(f"/v1/areas/{village}/children").json["features"]])
+        # Taken codes conflict too.
+        self.assertProblem(self.post_area(self.feature(new, "again", "grid", village, geometry)), 409, "code_taken")
+        # The audit log has both.
+        rows = self.s.sql(f"SELECT action, target FROM audit_log WHERE target IN ('{old}', '{new}') ORDER BY id")
+        self.assertEqual(rows, [["area.retire", old], ["area.create", new]])
+
+    def test_retire_needs_if_match_and_no_children(self):
+        village = "330521001004"
+        _, etag = self.area(village)
+        doc = self.assertProblem(self.s.request("DELETE", "/v1/areas/" + village, token=self.admin,
+                                                headers={"If-Match": etag}), 409, "has_children")
+        self.assertIn("children", doc["detail"])
+        grid = self.grids_of(village)[0]
+        self.assertProblem(self.s.request("DELETE", "/v1/areas/" + grid, token=self.admin), 428, "precondition_required")
+        self.assertProblem(self.s.request("DELETE", "/v1/areas/" + grid, token=self.admin,
+                                          headers={"If-Match": f'"{grid}-v7"'}), 412, "precondition_failed")
+        self.assertEqual(self.get("/v1/areas/" + grid).status, 200)
+        self.assertProblem(self.s.request("DELETE", "/v1/areas/330521999999999", token=self.admin,
+                                          headers={"If-Match": "*"}), 404, "area_not_found")
+        # Retiring twice: gone.
+        self.retire(grid)
+        self.assertProblem(self.s.request("DELETE", "/v1/areas/" + grid, token=self.admin,
+                                          headers={"If-Match": "*"}), 410, "area_retired")
+        self.assertProblem(self.patch(grid, {"properties": {"name": "x"}}, "*"), 410, "area_retired")
+        self.assertProblem(self.get(f"/v1/areas/{grid}/children"), 410, "area_retired")
+
+    def test_split_a_grid_into_two_halves(self):
+        village = "330521001005"
+        grid = self.grids_of(village)[0]
+        g = self.geom_of(grid)
+        west = self.geojson(f"ST_Multi(ST_CollectionExtract(ST_Intersection({g}, ST_MakeEnvelope(ST_XMin({g}) - 1, "
+                            f"ST_YMin({g}) - 1, (ST_XMin({g}) + ST_XMax({g})) / 2, ST_YMax({g}) + 1, 4490)), 3))")
+        east = self.geojson(f"ST_Multi(ST_CollectionExtract(ST_Intersection({g}, ST_MakeEnvelope((ST_XMin({g}) + ST_XMax({g})) / 2, "
+                            f"ST_YMin({g}) - 1, ST_XMax({g}) + 1, ST_YMax({g}) + 1, 4490)), 3))")
+        # The west half cannot go in while the grid still covers it.
+        r = self.post_area(self.feature(village + "801", "西半", "grid", village, west))
+        doc = self.assertProblem(r, 409, "overlaps_sibling")
+        self.assertEqual(doc["overlapping_codes"], [grid])
+        self.retire(grid)
+        for code, name, geom in ((village + "801", "西半", west), (village + "802", "东半", east)):
+            r = self.post_area(self.feature(code, name, "grid", village, geom))
+            self.assertEqual(r.status, 201, r)
+        codes = [f["properties"]["code"] for f in self.get(f"/v1/areas/{village}/children").json["features"]]
+        self.assertIn(village + "801", codes)
+        self.assertIn(village + "802", codes)
+        self.assertNotIn(grid, codes)
+        # Together they cover the parent again: no gap, no overlap.
+        gap = self.s.sql(f"SELECT ST_Area(wg_to_metric(ST_SymDifference(p.geom, (SELECT ST_Union(geom) FROM areas "
+                         f"WHERE parent_code = p.code AND valid_to IS NULL)))) FROM areas p WHERE p.code = '{village}' "
+                         f"AND p.valid_to IS NULL")
+        self.assertLess(float(gap[0][0]), 1.0)
+
+    def test_create_rules(self):
+        village = "330521001006"
+        grid = self.grids_of(village)[0]
+        geometry = self.area(grid)[0]["geometry"]
+        cases = [
+            (self.feature("33052100100", "x", "grid", village, geometry), 422, "invalid_code"),       # 11 digits
+            (self.feature("330521001007901", "x", "grid", village, geometry), 422, "invalid_code"),   # other village's prefix
+            (self.feature("33052100100690A", "x", "grid", village, geometry), 422, "invalid_code"),
+            (self.feature("330521001006901", "x", "town", village, geometry), 422, "invalid_level"),
+            (self.feature("330521001006901", "x", "grid", None, geometry), 422, "missing_parent"),
+            (self.feature("330521001999901", "x", "grid", "330521001999", geometry), 422, "parent_not_found"),
+            (self.feature("330521001006", "x", "village", "330521001006", geometry), 422, "invalid_code"),
+            (self.feature("330521001901", "x", "village", "330521", geometry), 422, "parent_level_mismatch"),
+            (self.feature("330521001006901", "", "grid", village, geometry), 422, "invalid_property"),
+            (self.feature("330521001006901", "x", "grid", village, geometry, households=-1), 422, "invalid_property"),
+            (self.feature("330521001006901", "x", "grid", village, geometry, colour="red"), 422, "unknown_property"),
+            ({"type": "Feature", "properties": {"code": "330521001006901", "level": "grid", "parent": village},
+              "geometry": geometry}, 422, "missing_property"),
+            ({"type": "Feature", "properties": {"code": "330521001006901", "name": "x", "level": "grid", "parent": village}},
+             400, "invalid_feature"),
+            ({"type": "FeatureCollection", "features": []}, 400, "invalid_feature"),
+            ([1, 2, 3], 400, "invalid_feature"),
+        ]
+        for body, status, code in cases:
+            with self.subTest(code=code, body=str(body)[:120]):
+                self.assertProblem(self.post_area(body), status, code)
+        # A grid's parent must be a village.
+        doc = self.assertProblem(self.post_area(self.feature("330521001901001", "x", "grid", "330521001", geometry)),
+                                 422, "parent_level_mismatch")
+        self.assertIn("village", doc["detail"])
+        # Nothing was written.
+        self.assertEqual(self.s.sql("SELECT count(*) FROM areas WHERE code LIKE '%901%'"), [["0"]])
+
+
+class Update(ApiTestCase):
+    def test_patch_properties(self):
+        grid = self.grids_of("330521002001")[0]
+        f, etag = self.area(grid)
+        r = self.patch(grid, {"properties": {"name": "新名字", "households": 321, "attributes": {"a": 1, "b": 2}}}, etag)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("ETag"), f'"{grid}-v2"')
+        p = r.json["properties"]
+        self.assertEqual((p["name"], p["households"], p["version"], p["attributes"]), ("新名字", 321, 2, {"a": 1, "b": 2}))
+        self.assertEqual(r.json["geometry"], f["geometry"])  # geometry untouched
+        # Merge-patch semantics for attributes: null removes a key, others stay.
+        r = self.patch(grid, {"properties": {"attributes": {"a": None, "c": 3}}}, r.header("ETag"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["properties"]["attributes"], {"b": 2, "c": 3})
+        self.assertEqual(r.json["properties"]["name"], "新名字")
+        self.assertEqual(r.json["properties"]["households"], 321)
+        f2, etag2 = self.area(grid)
+        self.assertEqual(etag2, f'"{grid}-v3"')
+        self.assertEqual(f2["properties"]["version"], 3)
+        # Echoes of read-only properties from a GET are ignored.
+        r = self.patch(grid, {"properties": dict(f2["properties"], name="回声")}, etag2)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["properties"]["name"], "回声")
+        self.assertEqual(r.json["properties"]["version"], 4)
+
+    def test_patch_immutable_and_invalid(self):
+        grid = self.grids_of("330521002002")[0]
+        _, etag = self.area(grid)
+        for props, code in (({"code": "330521002002999"}, "immutable_property"), ({"level": "village"}, "immutable_property"),
+                            ({"parent": "330521002003"}, "immutable_property"), ({"name": 5}, "invalid_property"),
+                            ({"population": "many"}, "invalid_property"), ({"shape": "round"}, "unknown_property")):
+            with self.subTest(props=props):
+                self.assertProblem(self.patch(grid, {"properties": props}, etag), 422, code)
+        self.assertProblem(self.patch(grid, {}, etag), 400, "invalid_feature")
+        self.assertProblem(self.patch(grid, {"properties": []}, etag), 400, "invalid_feature")
+        self.assertProblem(self.patch("330521999999999", {"properties": {"name": "x"}}, "*"), 404, "area_not_found")
+        self.assertEqual(self.area(grid)[1], etag)  # nothing changed
+
+    def test_patch_geometry_moves_a_shared_boundary(self):
+        village = "330521002003"
+        a, b = self.grids_of(village)[:2]
+        touching = self.s.sql(f"SELECT ST_Intersects({self.geom_of(a)}, {self.geom_of(b)})")
+        self.assertEqual(touching, [["t"]], "test precondition: neighbouring grids")
+        # Give b's half next to a to a: shrink b first, then grow a.
+        gb = self.geom_of(b)
+        half_of_b = (f"ST_MakeEnvelope(ST_XMin({gb}) - 1, ST_YMin({gb}) - 1, (ST_XMin({gb}) + ST_XMax({gb})) / 2, "
+                     f"ST_YMax({gb}) + 1, 4490)")
+        piece = self.s.sql(f"SELECT ST_AsHEXEWKB(ST_Intersection({gb}, {half_of_b}))")[0][0]
+        new_b = self.geojson(f"ST_Multi(ST_CollectionExtract(ST_Difference({gb}, '{piece}'::geometry), 3))")
+        new_a = self.geojson(f"ST_Multi(ST_CollectionExtract(ST_Union({self.geom_of(a)}, '{piece}'::geometry), 3))")
+        _, etag_a = self.area(a)
+        _, etag_b = self.area(b)
+        # Growing a first overlaps b.
+        doc = self.assertProblem(self.patch(a, {"geometry": new_a}, etag_a), 409, "overlaps_sibling")
+        self.assertEqual(doc["overlapping_codes"], [b])
+        r = self.patch(b, {"geometry": new_b}, etag_b)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["properties"]["version"], 2)
+        r = self.patch(a, {"geometry": new_a, "properties": {"name": "扩大的网格"}}, etag_a)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["properties"]["name"], "扩大的网格")
+        area_a = float(self.s.sql(f"SELECT ST_Area(wg_to_metric({self.geom_of(a)}))")[0][0])
+        self.assertAlmostEqual(area_a, float(self.s.sql(f"SELECT ST_Area(wg_to_metric(ST_GeomFromGeoJSON("
+                                                        f"'{__import__('json').dumps(new_a)}')))")[0][0]), delta=1.0)
+        audit = self.s.sql(f"SELECT action, version_before, version_after, detail->>'geometry_changed' FROM audit_log "
+                           f"WHERE target = '{a}' ORDER BY id")
+        self.assertEqual(audit, [["area.update", "1", "2", "true"]])
+
+    def test_village_geometry_must_keep_its_children(self):
+        village = "330521002004"
+        _, etag = self.area(village)
+        gv = self.geom_of(village)
+        shrunk = self.geojson(f"ST_Multi(ST_CollectionExtract(ST_Intersection({gv}, ST_MakeEnvelope(ST_XMin({gv}) - 1, "
+                              f"ST_YMin({gv}) - 1, (ST_XMin({gv}) + ST_XMax({gv})) / 2, ST_YMax({gv}) + 1, 4490)), 3))")
+        doc = self.assertProblem(self.patch(village, {"geometry": shrunk}, etag), 422, "children_outside")
+        self.assertTrue(set(doc["children_outside"]) <= set(self.grids_of(village)))
+        self.assertGreater(len(doc["children_outside"]), 0)
+
+    def test_put_replaces_the_whole_feature(self):
+        grid = self.grids_of("330521002005")[0]
+        f, etag = self.area(grid)
+        r = self.patch(grid, {"properties": {"population": 1000, "attributes": {"k": "v"}}}, etag)
+        self.assertEqual(r.status, 200, r)
+        etag = r.header("ETag")
+        # PUT without the geometry is not a whole Feature.
+        self.assertProblem(self.patch(grid, {"properties": {"name": "x"}}, etag, method="PUT"), 400, "invalid_feature")
+        # PUT without a name.
+        self.assertProblem(self.patch(grid, {"type": "Feature", "properties": {}, "geometry": f["geometry"]}, etag,
+                                      method="PUT"), 422, "missing_property")
+        body = {"type": "Feature", "properties": {"name": "整体替换", "households": 10}, "geometry": f["geometry"]}
+        r = self.patch(grid, body, etag, method="PUT")
+        self.assertEqual(r.status, 200, r)
+        p = r.json["properties"]
+        self.assertEqual((p["name"], p["households"], p["population"], p["attributes"], p["version"], p["change"]),
+                         ("整体替换", 10, None, {}, 3, "replace"))
+        self.assertEqual(r.header("ETag"), f'"{grid}-v3"')
+        self.assertProblem(self.patch(grid, body, etag, method="PUT"), 412, "precondition_failed")
+        self.assertProblem(self.patch(grid, body, None, method="PUT"), 428, "precondition_required")
+
+    def test_if_match_forms(self):
+        grid = self.grids_of("330521002007")[0]
+        _, etag = self.area(grid)
+        self.assertProblem(self.patch(grid, {"properties": {"name": "a"}}, None), 428, "precondition_required")
+        doc = self.assertProblem(self.patch(grid, {"properties": {"name": "a"}}, f'"{grid}-v2"'), 412, "precondition_failed")
+        self.assertEqual(doc["current_etag"], etag)
+        r = self.patch(grid, {"properties": {"name": "a"}}, f'"nope", {etag}')  # any of a list
+        self.assertEqual(r.status, 200, r)
+        r = self.patch(grid, {"properties": {"name": "b"}}, "W/" + r.header("ETag"))  # weak form of the tag
+        self.assertEqual(r.status, 200, r)
+        r = self.patch(grid, {"properties": {"name": "c"}}, "*")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["properties"]["version"], 4)
+        # The old ETag is now stale.
+        self.assertProblem(self.patch(grid, {"properties": {"name": "d"}}, etag), 412, "precondition_failed")
+
+
+if __name__ == "__main__":
+    unittest.main()
