@@ -65,6 +65,7 @@ LoadStats AreaCache::load_all(pg::Connection& conn) {
   swap(std::move(next));
   m_ready = true;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  notify(conn, {});
   return stats;
 }
 
@@ -81,6 +82,17 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
     next->by_code[e->code] = std::move(e);
   }
   swap(std::move(next));
+  notify(conn, codes);
+}
+
+void AreaCache::notify(pg::Connection& conn, const std::vector<std::string>& codes) {
+  for (const auto& listener : m_listeners) {
+    try {
+      listener(conn, codes);
+    } catch (const std::exception& e) {
+      log::warn(std::string("a registry listener failed: ") + e.what());
+    }
+  }
 }
 
 void AreaCache::start_listening(const std::string& url, int timeout_ms) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,6 +53,12 @@ class AreaCache {
   void start_listening(const std::string& database_url, int statement_timeout_ms);
   bool ready() const { return m_ready.load(); }
 
+  // Other in-memory views of the registry (the locator, the tile cache) follow the same changes:
+  // `listener(conn, codes)` runs after every swap, on the thread that made it, with the codes that
+  // changed, or with no codes after a full load. Register before start_listening().
+  using Listener = std::function<void(pg::Connection& conn, const std::vector<std::string>& codes)>;
+  void subscribe(Listener listener) { m_listeners.push_back(std::move(listener)); }
+
  private:
   void listen_loop(std::string url, int timeout_ms);
   void swap(std::shared_ptr<const AreaSnapshot> next);
@@ -61,6 +68,8 @@ class AreaCache {
   std::atomic<bool> m_ready{false};
   std::atomic<bool> m_stop{false};
   std::thread m_listener;
+  std::vector<Listener> m_listeners;
+  void notify(pg::Connection& conn, const std::vector<std::string>& codes);
 };
 
 }  // namespace wangge::registry

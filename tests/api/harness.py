@@ -90,8 +90,13 @@ class Server:
         self.log = open(os.path.join(self.var, "server.log"), "wb")
         self.proc = subprocess.Popen([self.bin, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
-        with open(os.path.join(self.var, "admin-token")) as f:
-            self.admin_token = f.read().strip()
+        # Written on the first start against a database without tokens; a second server on the same
+        # database has none of its own (use the first one's).
+        path = os.path.join(self.var, "admin-token")
+        self.admin_token = None
+        if os.path.exists(path):
+            with open(path) as f:
+                self.admin_token = f.read().strip()
 
     def _wait_ready(self):
         deadline = time.time() + 60

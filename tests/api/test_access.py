@@ -1,5 +1,6 @@
 """Who may do what where: bearer tokens (401), roles (403 role_forbidden on writes for the read-only
 roles) and scopes (403 outside_scope; lists restricted to the scope)."""
+import time
 import unittest
 
 from harness import ApiTestCase
@@ -43,6 +44,19 @@ class Authentication(ApiTestCase):
         token = self.s.token("viewer", name="revoke-me")
         self.s.sql("UPDATE api_tokens SET revoked_at = now() WHERE name = 'revoke-me'")
         self.assertProblem(self.s.request("GET", "/v1/areas", token=token), 401, "unauthorized")
+
+    def test_revocation_of_a_token_in_use_takes_effect_within_10_s(self):
+        token = self.s.token("manager", name="in-use")
+        self.assertEqual(self.s.request("GET", "/v1/areas?limit=1", token=token).status, 200)
+        self.s.sql("UPDATE api_tokens SET revoked_at = now() WHERE name = 'in-use'")
+        start = time.time()
+        while time.time() - start < 12:
+            r = self.s.request("GET", "/v1/areas?limit=1", token=token)
+            if r.status == 401:
+                break
+            time.sleep(0.25)
+        self.assertProblem(r, 401, "unauthorized")
+        self.assertLess(time.time() - start, 11)
 
 
 class Roles(ApiTestCase):

@@ -47,6 +47,22 @@ class PublicEndpoints(ApiTestCase):
         for path in ("/", "/health", "/api"):
             self.assertEqual(self.s.request("GET", path).status, 200, path)
 
+    def test_cache_control_no_store_everywhere(self):
+        for method, path, token in (("GET", "/health", None), ("GET", "/v1/areas?limit=1", self.admin),
+                                    ("GET", "/v1/areas/" + GRID, self.admin), ("GET", "/nope", None),
+                                    ("GET", "/v1/areas", None), ("HEAD", "/health", None)):
+            with self.subTest(method=method, path=path):
+                r = self.s.request(method, path, token=token)
+                self.assertEqual(r.header("Cache-Control"), "no-store", r.headers)
+
+    def test_head_on_resources(self):
+        r = self.s.request("HEAD", "/v1/areas/" + GRID, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, "")
+        self.assertEqual(r.header("ETag"), f'"{GRID}-v1"')
+        r = self.s.request("HEAD", "/v1/areas?limit=1", token=self.admin)
+        self.assertEqual((r.status, r.body), (200, ""))
+
     def test_unknown_paths_are_404_problems(self):
         for path in ("/nope", "/v1", "/v1/nothing", "/v1/areas/%s/nothing" % GRID, "/v1/areas/%s/history/x" % GRID,
                      "/v1/workers/1/x", "/health/x"):

@@ -245,5 +245,54 @@ class Update(ApiTestCase):
         self.assertProblem(self.patch(grid, {"properties": {"name": "d"}}, etag), 412, "precondition_failed")
 
 
+class Hierarchy(ApiTestCase):
+    def half(self, code, west=True):
+        g = self.geom_of(code)
+        mid = f"(ST_XMin({g}) + ST_XMax({g})) / 2"
+        env = (f"ST_MakeEnvelope(ST_XMin({g}) - 1, ST_YMin({g}) - 1, {mid}, ST_YMax({g}) + 1, 4490)" if west else
+               f"ST_MakeEnvelope({mid}, ST_YMin({g}) - 1, ST_XMax({g}) + 1, ST_YMax({g}) + 1, 4490)")
+        return self.geojson(f"ST_Multi(ST_CollectionExtract(ST_Intersection({g}, {env}), 3))")
+
+    def test_microgrids_inside_a_grid(self):
+        grid = self.grids_of("330521102006")[0]
+        west, east = self.half(grid, True), self.half(grid, False)
+        r = self.post_area(self.feature(grid + "01", "微网格一", "microgrid", grid, west))
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json["properties"]["parent"], grid)
+        self.assertProblem(self.post_area(self.feature(grid + "02", "微网格二", "microgrid", grid, west)), 409, "overlaps_sibling")
+        self.assertProblem(self.post_area(self.feature(grid + "1", "短", "microgrid", grid, east)), 422, "invalid_code")
+        self.assertProblem(self.post_area(self.feature(grid + "03", "x", "grid", grid, east)), 422, "invalid_code")
+        # Children of the grid.
+        doc = self.get(f"/v1/areas/{grid}/children").json
+        self.assertEqual([f["properties"]["code"] for f in doc["features"]], [grid + "01"])
+        # The grid cannot be retired while it has a micro-grid, nor shrink away from it.
+        _, etag = self.area(grid)
+        self.assertProblem(self.s.request("DELETE", "/v1/areas/" + grid, token=self.admin, headers={"If-Match": etag}),
+                           409, "has_children")
+        doc = self.assertProblem(self.patch(grid, {"geometry": east}, etag), 422, "children_outside")
+        self.assertEqual(doc["children_outside"], [grid + "01"])
+        # Workers can be assigned to micro-grids.
+        r = self.s.request("PUT", f"/v1/areas/{grid}01/workers", {"workers": [1]}, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        # Retire the micro-grid: now the grid may go.
+        self.retire(grid + "01")
+        self.retire(grid)
+
+    def test_a_second_county_as_a_root(self):
+        moved = self.geojson(f"ST_Translate({self.geom_of('330521')}, 0.3, 0)")
+        r = self.post_area(self.feature("330522", "长兴县(测试)", "county", None, moved))
+        self.assertEqual(r.status, 201, r)
+        self.assertIsNone(r.json["properties"]["parent"])
+        near = self.geojson(f"ST_Translate({self.geom_of('330521')}, 0.05, 0)")
+        doc = self.assertProblem(self.post_area(self.feature("330523", "安吉县(测试)", "county", None, near)),
+                                 409, "overlaps_sibling")
+        self.assertEqual(doc["overlapping_codes"], ["330521"])
+        # A scoped admin cannot create roots outside its scope.
+        scoped = self.s.token("admin", "330521", name="county-admin")
+        far = self.geojson(f"ST_Translate({self.geom_of('330521')}, 0.6, 0)")
+        self.assertProblem(self.post_area(self.feature("330524", "x", "county", None, far), scoped), 403, "outside_scope")
+        self.assertEqual(self.get("/v1/areas?level=county").json["numberMatched"], 2)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,13 @@
+# API tests: Python 3 (stdlib only) against a real `wangge serve` on a throwaway clone of the sample
+# database. They need the environment tools/test sets up (WANGGE_BIN, WANGGE_TEST_ADMIN_URL,
+# WANGGE_TEST_TEMPLATE); each module starts its own server and database.
+find_package(Python3 COMPONENTS Interpreter)
+set(_wangge_python python3)
+if(Python3_Interpreter_FOUND)
+  set(_wangge_python ${Python3_EXECUTABLE})
+endif()
+foreach(name areas_read areas_write geometry_rules concurrency history access workers errors database_down)
+  add_test(NAME api_${name} COMMAND ${_wangge_python} -m unittest -v test_${name}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/api)
+  set_tests_properties(api_${name} PROPERTIES LABELS api TIMEOUT 300 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+endforeach()
