@@ -177,8 +177,12 @@ class ApiTestCase(unittest.TestCase):
 
     def assertProblem(self, reply, status, code):
         self.assertEqual(reply.status, status, reply)
-        self.assertTrue(reply.header("Content-Type", ).startswith("application/problem+json"), reply.headers)
-        doc = reply.json
+        self.assertTrue((reply.header("Content-Type") or "").startswith("application/problem+json"),
+                        f"not a problem document: {reply.headers}{reply.body[:200]!r}")
+        try:
+            doc = reply.json
+        except ValueError:
+            self.fail(f"problem body is not JSON: {reply.body[:200]!r}")
         self.assertEqual(doc["code"], code, doc)
         self.assertEqual(doc["status"], status)
         for key in ("type", "title", "detail"):

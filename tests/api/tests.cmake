@@ -6,7 +6,8 @@ set(_wangge_python python3)
 if(Python3_Interpreter_FOUND)
   set(_wangge_python ${Python3_EXECUTABLE})
 endif()
-foreach(name areas_read areas_write geometry_rules concurrency history access workers errors database_down)
+foreach(name areas_read areas_write geometry_rules concurrency history access workers two_servers errors
+             database_down)
   add_test(NAME api_${name} COMMAND ${_wangge_python} -m unittest -v test_${name}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/api)
   set_tests_properties(api_${name} PROPERTIES LABELS api TIMEOUT 300 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

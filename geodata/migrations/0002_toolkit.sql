@@ -1,0 +1,1 @@
+-- 0002: the grid managers' toolkit (lineage, impact); filled in by issue 3.
