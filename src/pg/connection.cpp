@@ -69,7 +69,8 @@ Result Connection::exec(std::string_view context, const std::string& sql, const 
 void Connection::exec_script(std::string_view context, const std::string& sql) {
   PGresult* r = PQexec(m_conn.get(), sql.c_str());
   auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
+  // A script of comments only is empty, not an error.
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) fail(context, r);
   PQclear(r);
 }
 
