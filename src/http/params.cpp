@@ -36,7 +36,11 @@ std::optional<Micros> time_param(const Request& req, const std::string& name) {
     if (pos != std::string::npos) text[pos] = '+';
   }
   auto t = parse_rfc3339(text);
-  if (!t) throw bad_request("invalid_parameter", name + " must be an RFC 3339 date-time, e.g. 2026-01-01T00:00:00Z");
+  // Years outside 1900..9999 are typos, and some of them PostgreSQL cannot represent.
+  static const Micros kEarliest = *parse_rfc3339("1900-01-01T00:00:00Z");
+  static const Micros kLatest = *parse_rfc3339("9999-12-31T23:59:59Z");
+  if (!t || *t < kEarliest || *t > kLatest)
+    throw bad_request("invalid_parameter", name + " must be an RFC 3339 date-time between 1900 and 9999, e.g. 2026-01-01T00:00:00Z");
   return t;
 }
 
@@ -70,11 +74,53 @@ nlohmann::json json_body(const Request& req) {
   while (!media.empty() && media.back() == ' ') media.pop_back();
   if (media != "application/json" && media != "application/geo+json" && media != "application/merge-patch+json")
     throw Error(415, "unsupported_media_type", "send the body as application/json or application/geo+json");
+  nlohmann::json body;
   try {
-    return nlohmann::json::parse(req.body);
+    body = nlohmann::json::parse(req.body);
   } catch (const nlohmann::json::parse_error& e) {
     throw bad_request("malformed_json", "the body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
   }
+  reject_nul(body);
+  return body;
+}
+
+void reject_nul(const nlohmann::json& value) {
+  // PostgreSQL text cannot hold U+0000: it would cut a name short or fail a jsonb cast.
+  auto has_nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
+  if (value.is_string() && has_nul(value.get_ref<const std::string&>()))
+    throw unprocessable("invalid_property", "text must not contain the character U+0000");
+  if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (has_nul(it.key())) throw unprocessable("invalid_property", "property names must not contain the character U+0000");
+      reject_nul(it.value());
+    }
+  } else if (value.is_array()) {
+    for (const auto& v : value) reject_nul(v);
+  }
+}
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    if (c == 0) return false;
+    if (c < 0x80) n = 0;
+    else if (c >= 0xC2 && c <= 0xDF) n = 1;
+    else if (c >= 0xE0 && c <= 0xEF) n = 2;
+    else if (c >= 0xF0 && c <= 0xF4) n = 3;
+    else return false;
+    if (i + n >= s.size() && n > 0) return false;
+    for (std::size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    if (n > 0) {
+      // Overlong forms, UTF-16 surrogates and code points above U+10FFFF.
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
+        return false;
+    }
+    i += n + 1;
+  }
+  return true;
 }
 
 std::string percent_decode(std::string_view text, bool plus_is_space) {

@@ -16,8 +16,11 @@ long long int_param(const Request& req, const std::string& name, long long fallb
 bool bool_param(const Request& req, const std::string& name, bool fallback);
 std::optional<Micros> time_param(const Request& req, const std::string& name);
 std::array<double, 4> bbox_param(const std::string& text);
-// Parses the body as JSON after checking its media type.
+// Parses the body as JSON after checking its media type; text holding U+0000 is refused (422).
 nlohmann::json json_body(const Request& req);
+void reject_nul(const nlohmann::json& value);
+// Well-formed UTF-8 without NUL bytes: what may reach the database as text.
+bool valid_utf8(std::string_view s);
 // This request's URL with offset/limit replaced, for paging links.
 std::string page_link(const App& app, const Request& req, long long offset, long long limit);
 [[noreturn]] void throw_method_not_allowed(const std::string& allowed);

@@ -215,6 +215,9 @@ Response dispatch(App& app, const Request& in) {
   }
   const Request& req = *use;
   try {
+    if (!valid_utf8(req.path)) throw bad_request("invalid_encoding", "the path is not valid UTF-8 text");
+    for (const auto& [k, v] : req.query)
+      if (!valid_utf8(k) || !valid_utf8(v)) throw bad_request("invalid_encoding", "query parameter '" + k + "' is not valid UTF-8 text");
     return route(app, req);
   } catch (const Error& e) {
     Response r = problem(e.status(), e.code(), e.what(), e.extra_json());
@@ -249,12 +252,12 @@ void Server::run() {
   const Config& c = m_impl->app.config;
   Address address(c.listen_address, Port(static_cast<uint16_t>(c.port)));
   Http::Endpoint endpoint(address);
-  // Pistache's own limit answers with a plain-text 413; keep it well above ours so clients get
-  // problem+json for anything up to twice the limit.
+  // Pistache's own limit answers with a plain-text 413 that we cannot intercept (its onInput is
+  // private); keep it far above ours so clients get problem+json up to four times the limit.
   auto opts = Http::Endpoint::options()
                   .threads(c.http_threads)
                   .flags(Tcp::Options::ReuseAddr)
-                  .maxRequestSize(c.max_body_bytes * 2 + 65536)
+                  .maxRequestSize(c.max_body_bytes * 4 + (1u << 20))
                   .maxResponseSize(std::max<std::size_t>(c.max_body_bytes * 4, 256u << 20));
   endpoint.init(opts);
   endpoint.setHandler(Http::make_handler<Handler>(&m_impl->app, &m_impl->queue));

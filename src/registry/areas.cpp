@@ -84,11 +84,6 @@ Param opt_number(const std::optional<long long>& v) {
                                        code + "/history");
 }
 
-// The advisory lock that serialises writes among the children of one parent (or among roots).
-void lock_children_of(pg::Transaction& tx, const std::string& parent) {
-  tx.exec("areas.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.children:' || $1))", {parent});
-}
-
 void audit(pg::Transaction& tx, const Actor& actor, const std::string& action, const std::string& code,
            std::optional<long long> before, std::optional<long long> after, const json& detail) {
   tx.exec("audit.insert",
@@ -107,6 +102,10 @@ void check_if_match(const std::vector<std::string>& if_match, const std::string&
 }
 
 }  // namespace
+
+void lock_children_of(pg::Transaction& tx, const std::string& parent) {
+  tx.exec("areas.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.children:' || $1))", {parent});
+}
 
 std::optional<std::string> require_current(pg::Connection& conn, const std::string& code) {
   auto cur = conn.exec("areas.current_parent", "SELECT parent_code FROM areas WHERE code = $1 AND valid_to IS NULL", {code});
@@ -171,8 +170,10 @@ AreaPage AreaStore::list(pg::Connection& conn, const AreaQuery& q) const {
     params.push_back(std::to_string(b[2]));
     params.push_back(std::to_string(b[3]));
     const int n = static_cast<int>(params.size());
-    where += " AND a.geom && ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) +
-             "::float8, $" + std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
+    const std::string envelope = "ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) +
+                                 "::float8, $" + std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
+    // The index narrows by bounding box; the geometry itself must touch the box (OGC API semantics).
+    where += " AND a.geom && " + envelope + " AND ST_Intersects(a.geom, " + envelope + ")";
   }
   auto count = conn.exec("areas.count", "SELECT count(*) FROM areas a WHERE " + where, params);
   const int n = static_cast<int>(params.size());
@@ -221,13 +222,20 @@ AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, con
   pg::Result r;
   try {
     r = tx.exec("areas.parse_geometry",
-                "SELECT d.valid, d.reason, ST_AsGeoJSON(d.location, 9, 0), ST_AsHEXEWKB(g.g) "
+                "SELECT d.valid, d.reason, ST_AsGeoJSON(d.location, 9, 0), ST_AsHEXEWKB(g.g), "
+                "coalesce(wg_in_service_area(wg_try_transform(g.g, 4490)), false) "
                 "FROM (SELECT ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON($1), $2::int)) AS g) g, ST_IsValidDetail(g.g) d",
                 {text, std::to_string(o.srid)});
   } catch (const pg::sql_error&) {
     throw unprocessable("invalid_geometry", "the geometry could not be read as GeoJSON",
                         json({{"reason", "Unreadable GeoJSON geometry"}}).dump());
   }
+  // Range first: every later step (repair report, metric checks) transforms the geometry.
+  if (!r.boolean(0, 4))
+    throw unprocessable("invalid_geometry",
+                        "coordinates lie outside the CRS's valid area or outside the service area (lon 70..140, lat 0..60 "
+                        "in EPSG:4490); check the crs parameter and the axis order (x = longitude/easting)",
+                        json({{"reason", "Coordinates out of range"}}).dump());
   PreparedGeometry out;
   std::string input = r.str(0, 3);
   if (!r.boolean(0, 0)) {
@@ -257,10 +265,17 @@ AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, con
                   {"vertices_before", fixed.integer(0, 4)},
                   {"vertices_after", fixed.integer(0, 5)}};
   }
+  // wg_try_transform answers NULL instead of failing the transaction for coordinates outside the
+  // CRS's domain; the service area check keeps every later metric computation within reach.
   auto stored = tx.exec("areas.to_storage",
-                        "SELECT ST_AsHEXEWKB(s), ST_IsEmpty(s), ST_IsValid(s) "
-                        "FROM (SELECT ST_Multi(ST_Transform($1::geometry, 4490)) AS s) t",
+                        "SELECT ST_AsHEXEWKB(s), ST_IsEmpty(s), ST_IsValid(s), wg_in_service_area(s) "
+                        "FROM (SELECT ST_Multi(wg_try_transform($1::geometry, 4490)) AS s) t",
                         {input});
+  if (stored.is_null(0, 0) || !stored.boolean(0, 3))
+    throw unprocessable("invalid_geometry",
+                        "coordinates lie outside the CRS's valid area or outside the service area (lon 70..140, lat 0..60 "
+                        "in EPSG:4490); check the crs parameter and the axis order (x = longitude/easting)",
+                        json({{"reason", "Coordinates out of range"}}).dump());
   if (stored.boolean(0, 1)) throw unprocessable("invalid_geometry", "the geometry is empty", json({{"reason", "Empty"}}).dump());
   if (!stored.boolean(0, 2))
     throw unprocessable("invalid_geometry", "the geometry becomes invalid when transformed to EPSG:4490",
@@ -403,7 +418,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
                      "SELECT id, version, name, level, households, population, attributes::text, ST_AsHEXEWKB(geom), "
                      "clock_timestamp()::text FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE",
                      {code});
-  if (row.rows() == 0) throw not_found("area_not_found", "area " + code + " was retired meanwhile");
+  if (row.rows() == 0) require_current(tx.connection(), code);  // retired meanwhile: throws 410
   const long long version = row.integer(0, 1);
   check_if_match(o.if_match, area_etag(code, version));
   const Level level = *parse_level(row.get(0, 3));
@@ -456,7 +471,7 @@ void AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::stri
   lock_children_of(tx, code);
   auto row = tx.exec("areas.lock_current",
                      "SELECT id, version FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE", {code});
-  if (row.rows() == 0) throw not_found("area_not_found", "area " + code + " was retired meanwhile");
+  if (row.rows() == 0) require_current(tx.connection(), code);  // retired meanwhile: throws 410
   const long long version = row.integer(0, 1);
   check_if_match(o.if_match, area_etag(code, version));
   auto kids = tx.exec("areas.children_count",

@@ -54,6 +54,10 @@ struct WriteResult {
 // not_found("area_not_found") for an unknown code and Error 410 "area_retired" for a retired one.
 std::optional<std::string> require_current(pg::Connection& conn, const std::string& code);
 
+// The advisory lock (transaction-scoped) that serialises writes among the children of one parent
+// ("" for roots). Every writer of areas takes it for the parents it touches.
+void lock_children_of(pg::Transaction& tx, const std::string& parent);
+
 // ETag of a version: strong, names the code so several can travel in one If-Match.
 std::string area_etag(std::string_view code, long long version);
 // Splits an If-Match header into entity tags (W/ prefixes dropped).
@@ -77,7 +81,7 @@ class AreaStore {
   // Retires the area: its current version gets valid_to; history stays.
   void retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o) const;
 
- private:
+  // Shared with the toolkit (src/toolkit), which runs the same checks inside its own transactions.
   struct PreparedGeometry {
     std::string ewkb;  // hex EWKB, MultiPolygon in EPSG:4490
     nlohmann::json repair;  // null unless repaired
@@ -86,6 +90,7 @@ class AreaStore {
   void check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
                       const std::string& ewkb, bool check_children, int srid) const;
 
+ private:
   const Config& m_config;
   const CodeRules& m_rules;
 };

@@ -89,7 +89,11 @@ class Server:
                         WANGGE_VAR_DIR=self.var, **(env or {}))
         self.log = open(os.path.join(self.var, "server.log"), "wb")
         self.proc = subprocess.Popen([self.bin, "serve"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # no orphaned server or database when start-up fails
+            raise
         # Written on the first start against a database without tokens; a second server on the same
         # database has none of its own (use the first one's).
         path = os.path.join(self.var, "admin-token")
@@ -169,11 +173,9 @@ class ApiTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.s = Server(env=cls.server_env)
+        # A class cleanup runs even when a subclass's setUpClass fails after this point.
+        cls.addClassCleanup(cls.s.stop)
         cls.admin = cls.s.admin_token
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.s.stop()
 
     def assertProblem(self, reply, status, code):
         self.assertEqual(reply.status, status, reply)

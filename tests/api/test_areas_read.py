@@ -160,6 +160,26 @@ class AreaList(ApiTestCase):
         self.assertEqual(len(seen), 300)
         self.assertEqual(seen, self.current_codes("level = 'grid'"))
 
+    def test_paging_with_bbox_and_at_in_the_links(self):
+        import datetime
+        at = (datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8)))).strftime("%Y-%m-%dT%H:%M:%S.%f+08:00")
+        base = f"/v1/areas?level=grid&bbox=119.93,30.48,120.0,30.53&at={urllib.parse.quote(at, safe='')}"
+        whole = self.get(base + "&limit=1000").json
+        self.assertGreater(whole["numberMatched"], 10)
+        seen, url = [], base + "&limit=4"
+        while url:
+            doc = self.s.request("GET", url, token=self.admin).json
+            self.assertEqual(doc["numberMatched"], whole["numberMatched"])
+            seen += [f["properties"]["code"] for f in doc["features"]]
+            nxt = [l["href"] for l in doc["links"] if l["rel"] == "next"]
+            url = nxt[0] if nxt else None
+            self.assertLessEqual(len(seen), whole["numberMatched"])
+        self.assertEqual(seen, [f["properties"]["code"] for f in whole["features"]])
+        # The self link reproduces the page.
+        page = self.get(base + "&limit=4&offset=4").json
+        me = [l["href"] for l in page["links"] if l["rel"] == "self"][0]
+        self.assertEqual(self.s.request("GET", me, token=self.admin).json["features"], page["features"])
+
     def test_limit_and_offset(self):
         all_grids = self.current_codes("level = 'grid'")
         doc = self.get("/v1/areas?level=grid&limit=5&offset=295").json
@@ -273,6 +293,17 @@ class OneArea(ApiTestCase):
         self.assertTrue(all(f["properties"]["parent"] == COUNTY for f in doc["features"]))
         doc = self.get(f"/v1/areas/{GRID}/children").json
         self.assertEqual((doc["numberMatched"], doc["features"]), (0, []))
+
+    def test_history_in_another_crs(self):
+        v = self.get(f"/v1/areas/{GRID}/history?crs=EPSG:3857").json["versions"][0]
+        x, y = v["geometry"]["coordinates"][0][0][0]
+        self.assertTrue(13_300_000 < x < 13_400_000 and 3_500_000 < y < 3_600_000, (x, y))
+
+    def test_unscoped_viewer_reads_all_writes_nothing(self):
+        viewer = self.s.token("viewer", name="all-viewer")
+        self.assertEqual(self.get("/v1/areas", viewer).json["numberMatched"], 412)
+        self.assertEqual(self.get("/v1/areas/" + GRID, viewer).status, 200)
+        self.assertProblem(self.patch(GRID, {"properties": {"name": "x"}}, f'"{GRID}-v1"', viewer), 403, "role_forbidden")
 
     def test_history_of_an_unchanged_area(self):
         r = self.get(f"/v1/areas/{GRID}/history")

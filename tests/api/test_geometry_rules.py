@@ -134,6 +134,19 @@ class InvalidGeometry(ApiTestCase):
         detail = json.loads(self.s.sql(f"SELECT detail FROM audit_log WHERE target = '{code}'")[0][0])
         self.assertEqual(detail["repair"]["reason"], "Self-intersection")
 
+    def test_repair_on_patch(self):
+        village = "330521003008"
+        grid = self.grids_of(village)[0]
+        _, etag = self.area(grid)
+        cx, cy = self.centre(grid)
+        r = self.patch(grid, {"geometry": bow_tie(cx, cy, 0.0002)}, etag, query="?repair=true")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["report"]["repair"]["reason"], "Self-intersection")
+        self.assertEqual(r.json["report"]["repair"]["polygons_after"], 2)
+        self.assertEqual(r.json["properties"]["version"], 2)
+        self.assertEqual(self.s.sql(f"SELECT ST_NumGeometries(geom), ST_IsValid(geom) FROM areas WHERE code = '{grid}' "
+                                    f"AND valid_to IS NULL"), [["2", "t"]])
+
     def test_repair_of_a_shape_that_overlaps_is_still_refused(self):
         village = "330521003003"
         a, b = self.grids_of(village)[:2]

@@ -21,11 +21,7 @@ class TwoServers(ApiTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.b = Server(database=cls.s.db)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.b.stop()
-        super().tearDownClass()
+        cls.addClassCleanup(cls.b.stop)
 
     def get_b(self, path):
         return self.b.request("GET", path, token=self.admin)

@@ -90,6 +90,27 @@ class Workers(ApiTestCase):
         rows = self.s.sql(f"SELECT count(*) FROM worker_assignments WHERE grid_code = '{grid}' AND unassigned_at IS NULL")
         self.assertEqual(rows, [["0"]])
 
+    def test_concurrent_assignments_of_one_grid(self):
+        from test_concurrency import race
+        village = "330521103005"
+        grid = self.grids_of(village)[0]
+        w1 = self.create({"name": "甲", "area": village}).json["id"]
+        w2 = self.create({"name": "乙", "area": village}).json["id"]
+        for _ in range(3):
+            a, b = race(lambda: self.assign(grid, [w1]), lambda: self.assign(grid, [w1]))
+            self.assertEqual((a.status, b.status), (200, 200), (a, b))
+            self.assertEqual(sorted([a.json["added"], b.json["added"]]), [[], [w1]] if a.json["added"] or b.json["added"]
+                             else [[], []])
+            open_rows = self.s.sql(f"SELECT worker_id FROM worker_assignments WHERE grid_code = '{grid}' AND unassigned_at IS NULL")
+            self.assertEqual(open_rows, [[str(w1)]])
+            a, b = race(lambda: self.assign(grid, [w1]), lambda: self.assign(grid, [w2]))
+            self.assertEqual((a.status, b.status), (200, 200), (a, b))
+            open_rows = self.s.sql(f"SELECT worker_id FROM worker_assignments WHERE grid_code = '{grid}' AND unassigned_at IS NULL")
+            self.assertEqual(len(open_rows), 1, open_rows)
+            self.assertIn(int(open_rows[0][0]), (w1, w2))
+            final = [w["id"] for w in self.get(f"/v1/areas/{grid}/workers").json["workers"]]
+            self.assertEqual(final, [int(open_rows[0][0])])
+
     def test_validation(self):
         grid = self.grids_of(VILLAGE)[-1]
         cases = [({"phone": "1"}, 422, "missing_property"), ({"name": ""}, 422, "missing_property"),
