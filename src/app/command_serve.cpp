@@ -2,11 +2,14 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "app/commands.hpp"
 #include "app/common.hpp"
 #include "core/log.hpp"
+#include "http/resources.hpp"
 #include "http/server.hpp"
 #include "registry/auth.hpp"
 #include "registry/migrate.hpp"
@@ -30,6 +33,18 @@ void ensure_admin_token(pg::Connection& conn, const Config& config) {
   log::info("created the first admin token in " + std::filesystem::absolute(path).string());
 }
 
+// The tile layers: tiles/layers.json as built in, or the file named by WANGGE_TILE_LAYERS.
+tiles::TileConfig tile_config() {
+  if (const char* path = std::getenv("WANGGE_TILE_LAYERS"); path && *path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error(std::string("cannot read WANGGE_TILE_LAYERS file ") + path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return tiles::TileConfig::parse(text.str());
+  }
+  return tiles::TileConfig::parse(std::string(*http::resource("tiles/layers.json")));
+}
+
 }  // namespace
 
 int command_serve(const Args& args) {
@@ -50,9 +65,17 @@ int command_serve(const Args& args) {
     ensure_admin_token(conn, config);
   }
   http::App app(config);
+  app.tiles = std::make_unique<tiles::TileService>(tile_config(), config.tile_cache_bytes);
+  try {
+    app.glyphs = std::make_unique<tiles::GlyphServer>(tiles::GlyphServer::default_fonts());
+  } catch (const std::exception& e) {
+    log::warn(std::string("map labels are off: ") + e.what() + " (apt install fonts-dejavu-core fonts-droid-fallback)");
+  }
+  app.cache.subscribe([&app](pg::Connection& conn, const std::vector<std::string>& codes) { app.tiles->apply_changes(conn, codes); });
   app.cache.start_listening(config.database_url, config.statement_timeout_ms);
   http::Server server(app);
   server.run();
+  app.cache.stop();  // no more change notifications into the subscribers while they are destroyed
   return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <stdexcept>
 
@@ -43,6 +45,15 @@ Config Config::from_environment() {
   c.grid_code_pattern = env_or("WANGGE_GRID_CODE_PATTERN", c.grid_code_pattern);
   c.microgrid_code_pattern = env_or("WANGGE_MICROGRID_CODE_PATTERN", c.microgrid_code_pattern);
   c.public_base_url = env_or("WANGGE_PUBLIC_URL", "");
+  c.tile_cache_bytes = static_cast<std::size_t>(env_number("WANGGE_TILE_CACHE_MB", 256.0) * 1024 * 1024);
+  c.web_dir = env_or("WANGGE_WEB_DIR", "");
+  if (c.web_dir.empty()) {
+    // Beside the executable: the build puts web/ next to build/wangge.
+    char exe[4096];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    std::string dir = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string("./wangge");
+    c.web_dir = dir.substr(0, dir.find_last_of('/')) + "/web";
+  }
   if (c.port <= 0 || c.port > 65535) throw std::runtime_error("WANGGE_PORT must be 1..65535");
   if (c.db_workers < 1) c.db_workers = 1;
   if (c.db_pool_size < 1) c.db_pool_size = 1;

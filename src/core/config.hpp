@@ -20,6 +20,8 @@ struct Config {
   // Code patterns (ECMAScript regex) per level; the 15-digit grid code is the default (DOMAIN.md).
   std::string grid_code_pattern = "^[0-9]{15}$";       // WANGGE_GRID_CODE_PATTERN
   std::string microgrid_code_pattern = "^[0-9]{17,18}$";  // WANGGE_MICROGRID_CODE_PATTERN
+  std::size_t tile_cache_bytes = 256u << 20;  // WANGGE_TILE_CACHE_MB: compressed tiles kept in memory
+  std::string web_dir;              // WANGGE_WEB_DIR: the map page's vendored files (default: web/ beside the executable)
   std::string public_base_url;      // WANGGE_PUBLIC_URL: for links; default http://<listen>:<port>
 
   static Config from_environment();

@@ -15,6 +15,8 @@
 #include "registry/codes.hpp"
 #include "registry/snapshot.hpp"
 #include "registry/workers.hpp"
+#include "tiles/glyphs.hpp"
+#include "tiles/service.hpp"
 
 namespace wangge::http {
 
@@ -51,6 +53,8 @@ struct App {
   registry::WorkerStore workers;
   registry::TokenCache tokens;
   registry::AreaCache cache;  // current areas in memory; the database stays the source of truth
+  std::unique_ptr<tiles::TileService> tiles;  // vector tiles, follow `cache`; set up by `serve`
+  std::unique_ptr<tiles::GlyphServer> glyphs;  // label fonts for the map page; absent without system fonts
 };
 
 Response json_response(int status, std::string body);
@@ -65,5 +69,6 @@ registry::Actor authenticate(App& app, const Request& req);
 std::optional<Response> route_areas(App& app, const Request& req);
 std::optional<Response> route_workers(App& app, const Request& req);
 std::optional<Response> route_misc(App& app, const Request& req);
+std::optional<Response> route_tiles(App& app, const Request& req);  // /tiles, /style.json, /vendor, /fonts
 
 }  // namespace wangge::http

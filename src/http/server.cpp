@@ -160,6 +160,8 @@ class Handler : public Http::Handler {
       App* app = m_app;
       bool queued = m_queue->push([app, req, shared_writer, head] {
         Response res = dispatch(*app, *req);
+        // Client and server errors are worth an operator's glance; successes are not logged.
+        if (res.status >= 400) log::info(req->method + " " + req->path + " -> " + std::to_string(res.status));
         try {
           send(*shared_writer, res, head);
         } catch (const std::exception& e) {
@@ -196,7 +198,7 @@ Response sql_problem(const pg::sql_error& e, const Request& req) {
 }
 
 Response route(App& app, const Request& req) {
-  for (auto* group : {route_misc, route_areas, route_workers}) {
+  for (auto* group : {route_misc, route_tiles, route_areas, route_workers}) {
     if (auto r = group(app, req)) return *r;
   }
   return problem(404, "not_found", "no resource at " + req.path);

@@ -32,7 +32,9 @@ std::shared_ptr<const AreaEntry> entry_of(const pg::Result& r, int i) {
 
 }  // namespace
 
-AreaCache::~AreaCache() {
+AreaCache::~AreaCache() { stop(); }
+
+void AreaCache::stop() {
   m_stop = true;
   if (m_listener.joinable()) m_listener.join();
 }
@@ -75,12 +77,23 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
   nlohmann::json list = codes;
   auto r = conn.exec("snapshot.refresh",
                      std::string(kSelect) + " AND a.code IN (SELECT json_array_elements_text($1::json))", {list.dump()});
-  auto next = std::make_shared<AreaSnapshot>(*current());
-  for (const auto& code : codes) next->by_code.erase(code);
-  for (int i = 0; i < r.rows(); ++i) {
-    auto e = entry_of(r, i);
-    next->by_code[e->code] = std::move(e);
+  // A write is seen twice (its own refresh, then its NOTIFY): the second time nothing changed, and
+  // the subscribers are not asked to redo their work.
+  auto now = current();
+  std::vector<std::shared_ptr<const AreaEntry>> fresh;
+  for (int i = 0; i < r.rows(); ++i) fresh.push_back(entry_of(r, i));
+  bool changed = false;
+  std::set<std::string> present;
+  for (const auto& e : fresh) {
+    present.insert(e->code);
+    auto it = now->by_code.find(e->code);
+    changed = changed || it == now->by_code.end() || it->second->version != e->version || it->second->feature != e->feature;
   }
+  for (const auto& code : codes) changed = changed || (!present.count(code) && now->by_code.count(code));
+  if (!changed) return;
+  auto next = std::make_shared<AreaSnapshot>(*now);
+  for (const auto& code : codes) next->by_code.erase(code);
+  for (auto& e : fresh) next->by_code[e->code] = std::move(e);
   swap(std::move(next));
   notify(conn, codes);
 }

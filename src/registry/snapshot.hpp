@@ -52,6 +52,8 @@ class AreaCache {
   // after a lost connection it reconnects and reloads everything, since notifications may be lost.
   void start_listening(const std::string& database_url, int statement_timeout_ms);
   bool ready() const { return m_ready.load(); }
+  // Stops the listener thread (waits for it); call before the subscribers go away.
+  void stop();
 
   // Other in-memory views of the registry (the locator, the tile cache) follow the same changes:
   // `listener(conn, codes)` runs after every swap, on the thread that made it, with the codes that

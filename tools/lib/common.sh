@@ -12,7 +12,7 @@ WANGGE_PACKAGES=(
   build-essential cmake pkg-config
   libpq-dev libpistache-dev nlohmann-json3-dev libssl-dev
   libgeos-dev libgdal-dev gdal-bin libproj-dev libboost-dev libprotozero-dev
-  libgtest-dev
+  libgtest-dev libfreetype-dev zlib1g-dev fonts-dejavu-core fonts-droid-fallback
   postgresql postgresql-15-postgis-3 postgresql-client
   python3 iproute2 curl
 )
@@ -39,4 +39,24 @@ build_wangge() {
   say "building (cmake, -j2)"
   cmake -S "$WANGGE_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$BUILD_DIR" -j2
+  install_web
+}
+
+# The map page's JavaScript comes from npm at build time and is served by wangge itself from
+# build/web/ (no CDN). Reinstalled only when tiles/web/package.json changes.
+install_web() {
+  local npm_dir="$BUILD_DIR/npm" web="$BUILD_DIR/web"
+  if ! command -v npm >/dev/null; then
+    say "installing Node.js and npm (apt) for the map page"
+    local sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  mkdir -p "$npm_dir" "$web"
+  if ! cmp -s "$WANGGE_ROOT/tiles/web/package.json" "$npm_dir/package.json" || [ ! -f "$npm_dir/node_modules/maplibre-gl/dist/maplibre-gl.js" ]; then
+    say "installing the map library from npm"
+    cp "$WANGGE_ROOT/tiles/web/package.json" "$npm_dir/package.json"
+    (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  cp "$npm_dir/node_modules/maplibre-gl/dist/maplibre-gl.js" "$npm_dir/node_modules/maplibre-gl/dist/maplibre-gl.css" "$web/"
 }

@@ -1,0 +1,170 @@
+// /tiles: vector tiles and TileJSON, and the map page's static files (/vendor, /style.json).
+#include <nlohmann/json.hpp>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/error.hpp"
+#include "http/context.hpp"
+#include "http/params.hpp"
+#include "http/resources.hpp"
+#include "registry/codes.hpp"
+#include "tiles/service.hpp"
+
+namespace wangge::http {
+namespace {
+
+using nlohmann::json;
+
+// "village,grid,grid" → {"village","grid"}: duplicates dropped, order kept, count capped.
+std::vector<std::string> parse_layers(App& app, const std::string& text) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  std::size_t i = 0;
+  while (i <= text.size()) {
+    std::size_t j = text.find(',', i);
+    if (j == std::string::npos) j = text.size();
+    std::string name = text.substr(i, j - i);
+    if (!name.empty() && seen.insert(name).second) {
+      if (!app.tiles->has_layer(name)) throw not_found("unknown_layer", "no tile layer is called '" + name + "'");
+      out.push_back(name);
+    }
+    i = j + 1;
+  }
+  if (out.empty()) throw not_found("unknown_layer", "name at least one tile layer");
+  if (static_cast<int>(out.size()) > app.tiles->config().max_layers_per_request)
+    throw bad_request("too_many_layers", "at most " + std::to_string(app.tiles->config().max_layers_per_request) +
+                                             " layers per tile request");
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
+Response tilejson(App& app, const std::vector<std::string>& layers) {
+  auto b = app.tiles->bounds_lonlat();
+  json vector_layers = json::array();
+  for (const auto& name : layers) {
+    json fields = json::object();
+    for (const auto& [k, v] : app.tiles->fields(name)) fields[k] = v;
+    vector_layers.push_back({{"id", name}, {"fields", fields}, {"minzoom", app.tiles->minzoom({name})},
+                             {"maxzoom", app.tiles->maxzoom({name})}});
+  }
+  json doc = {{"tilejson", "3.0.0"},
+              {"name", "wangge " + join(layers)},
+              {"scheme", "xyz"},
+              {"tiles", json::array({app.config.base_url() + "/tiles/" + join(layers) + "/{z}/{x}/{y}.mvt"})},
+              {"minzoom", app.tiles->minzoom(layers)},
+              {"maxzoom", app.tiles->maxzoom(layers)},
+              {"bounds", {b.minx, b.miny, b.maxx, b.maxy}},
+              {"center", {(b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2, std::max(app.tiles->minzoom(layers), 10)}},
+              {"vector_layers", vector_layers}};
+  return json_response(200, doc.dump());
+}
+
+std::optional<Response> static_file(App& app, const std::string& name, const std::string& type) {
+  std::ifstream in(app.config.web_dir + "/" + name, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream body;
+  body << in.rdbuf();
+  Response r;
+  r.body = body.str();
+  r.content_type = type;
+  r.headers.emplace_back("Cache-Control", "public, max-age=86400");
+  return r;
+}
+
+}  // namespace
+
+std::optional<Response> route_tiles(App& app, const Request& req) {
+  const auto& s = req.segments;
+  if (s.empty()) return std::nullopt;
+  if (s[0] == "style.json" && s.size() == 1) {
+    if (req.method != "GET") throw_method_not_allowed("GET");
+    Response r = json_response(200, std::string(*resource("tiles/style.json")));
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    return r;
+  }
+  if (s[0] == "vendor" && s.size() == 2) {
+    if (req.method != "GET") throw_method_not_allowed("GET");
+    static const std::map<std::string, std::string> files = {{"maplibre-gl.js", "text/javascript; charset=utf-8"},
+                                                             {"maplibre-gl.css", "text/css; charset=utf-8"}};
+    auto it = files.find(s[1]);
+    if (it == files.end()) return std::nullopt;
+    auto r = static_file(app, it->first, it->second);
+    if (!r) throw not_found("not_installed", "the map library was not installed with the build (npm install maplibre-gl)");
+    return r;
+  }
+  if (s[0] == "fonts" && s.size() == 3) {
+    if (req.method != "GET") throw_method_not_allowed("GET");
+    const std::string& file = s[2];
+    unsigned start = 0, end = 0;
+    char tail[8] = {0};
+    if (std::sscanf(file.c_str(), "%u-%u%7s", &start, &end, tail) != 3 || std::string(tail) != ".pbf" || start % 256 != 0 ||
+        end != start + 255 || start >= 65536)
+      throw bad_request("invalid_parameter", "a glyph range is {start}-{start+255}.pbf with start a multiple of 256 below 65536");
+    if (!app.glyphs) throw not_found("not_installed", "no fonts for map labels are installed on the server");
+    Response r;
+    r.body = app.glyphs->range(s[1], start);
+    r.content_type = "application/x-protobuf";
+    r.headers.emplace_back("Cache-Control", "public, max-age=86400");
+    return r;
+  }
+  if (s[0] != "tiles") return std::nullopt;
+  if (!app.tiles) throw unavailable("tiles_unavailable", "tiles are not enabled on this server");
+  // Right after start the layers are still being built; wait a little rather than serve empty tiles.
+  for (int i = 0; i < 100 && !app.tiles->ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (!app.tiles->ready()) throw unavailable("tiles_loading", "the tile layers are still being built; retry shortly");
+  if (req.method != "GET") throw_method_not_allowed("GET");
+  if (s.size() == 2 && s[1].size() > 5 && s[1].substr(s[1].size() - 5) == ".json") {
+    authenticate(app, req);
+    return tilejson(app, parse_layers(app, s[1].substr(0, s[1].size() - 5)));
+  }
+  if (s.size() != 5) return std::nullopt;
+  std::string y = s[4];
+  for (const char* ext : {".mvt", ".pbf"})
+    if (y.size() > 4 && y.substr(y.size() - 4) == ext) y = y.substr(0, y.size() - 4);
+  auto actor = authenticate(app, req);
+  auto layers = parse_layers(app, s[1]);
+  auto id = tiles::parse_tile(s[2], s[3], y);
+  if (!id) throw bad_request("invalid_tile", "z/x/y must be integers with 0 <= z <= 24 and 0 <= x, y < 2^z");
+  const std::string scope = actor.scope ? registry::code_prefix(*actor.scope) : "";
+  auto at = time_param(req, "at");
+  std::shared_ptr<const tiles::EncodedTile> tile;
+  if (at) {
+    auto conn = app.pool.acquire();
+    tile = app.tiles->tile(layers, *id, scope, &*conn, at);
+  } else {
+    tile = app.tiles->tile(layers, *id, scope);
+  }
+  Response r;
+  r.headers.emplace_back("ETag", tile->etag);
+  // Always revalidate: a tile changes the moment a boundary does, and the ETag makes that cheap.
+  r.headers.emplace_back("Cache-Control", "private, no-cache");
+  r.headers.emplace_back("Vary", "Authorization, Accept-Encoding");
+  if (auto inm = req.header("if-none-match"); inm && inm->find(tile->etag) != std::string::npos) {
+    r.status = 304;
+    r.content_type.clear();
+    return r;
+  }
+  if (tile->gzip.empty()) {
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+  }
+  r.content_type = "application/vnd.mapbox-vector-tile";
+  if (req.header("accept-encoding").value_or("").find("gzip") != std::string::npos) {
+    r.headers.emplace_back("Content-Encoding", "gzip");
+    r.body = tile->gzip;
+  } else {
+    r.body = tiles::gunzip(tile->gzip);
+  }
+  return r;
+}
+
+}  // namespace wangge::http

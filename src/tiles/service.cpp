@@ -1,0 +1,574 @@
+#include "tiles/service.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/geometry.hpp>
+#include <boost/geometry/index/rtree.hpp>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+
+#include "core/error.hpp"
+
+namespace wangge::tiles {
+namespace {
+
+namespace bg = boost::geometry;
+namespace bgi = boost::geometry::index;
+using BgPoint = bg::model::point<double, 2, bg::cs::cartesian>;
+using BgBox = bg::model::box<BgPoint>;
+using Entry = std::pair<BgBox, std::uint32_t>;
+using Rtree = bgi::rtree<Entry, bgi::rstar<16>>;
+
+BgBox to_bg(const Box& b) { return BgBox(BgPoint(b.minx, b.miny), BgPoint(b.maxx, b.maxy)); }
+
+// ---- WKB (little or big endian) of Polygon / MultiPolygon in lon/lat → mercator ----
+class WkbReader {
+ public:
+  explicit WkbReader(const std::string& bytes) : m_p(reinterpret_cast<const unsigned char*>(bytes.data())), m_end(m_p + bytes.size()) {}
+  MultiPolygon multipolygon() {
+    MultiPolygon out;
+    bool le = byte_order();
+    std::uint32_t type = u32(le) % 1000;
+    if (type == 3) {
+      out.push_back(polygon(le));
+    } else if (type == 6) {
+      std::uint32_t n = u32(le);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        bool ple = byte_order();
+        if (u32(ple) % 1000 != 3) throw std::runtime_error("WKB: MultiPolygon member is not a Polygon");
+        out.push_back(polygon(ple));
+      }
+    } else {
+      throw std::runtime_error("WKB: not a polygonal geometry");
+    }
+    return out;
+  }
+
+ private:
+  Polygon polygon(bool le) {
+    Polygon p;
+    std::uint32_t rings = u32(le);
+    for (std::uint32_t r = 0; r < rings; ++r) {
+      std::uint32_t n = u32(le);
+      Ring ring;
+      ring.reserve(n);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        double x = f64(le), y = f64(le);
+        ring.push_back(to_mercator(x, y));
+      }
+      p.push_back(std::move(ring));
+    }
+    return p;
+  }
+  bool byte_order() { return need(1), *m_p++ == 1; }
+  std::uint32_t u32(bool le) {
+    need(4);
+    std::uint32_t v = le ? (m_p[0] | m_p[1] << 8 | m_p[2] << 16 | static_cast<std::uint32_t>(m_p[3]) << 24)
+                         : (static_cast<std::uint32_t>(m_p[0]) << 24 | m_p[1] << 16 | m_p[2] << 8 | m_p[3]);
+    m_p += 4;
+    return v;
+  }
+  double f64(bool le) {
+    need(8);
+    unsigned char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = le ? m_p[i] : m_p[7 - i];
+    m_p += 8;
+    double d;
+    std::memcpy(&d, b, 8);
+    return d;
+  }
+  void need(std::size_t n) const {
+    if (static_cast<std::size_t>(m_end - m_p) < n) throw std::runtime_error("WKB: truncated");
+  }
+  const unsigned char* m_p;
+  const unsigned char* m_end;
+};
+
+std::string unhex(std::string_view hex) {
+  std::string out(hex.size() / 2, '\0');
+  auto v = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(v(hex[2 * i]) << 4 | v(hex[2 * i + 1]));
+  return out;
+}
+
+std::string etag_of(const std::string& data) {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a: stable across processes and runs
+  for (unsigned char c : data) h = (h ^ c) * 1099511628211ULL;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "\"%016llx\"", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+struct Feature {
+  std::uint64_t id = 0;
+  std::string code, name, level, parent;
+  std::int64_t workers = 0, open_incidents = 0;
+  Point label;
+};
+
+struct Layer {
+  LayerSpec spec;
+  std::vector<Feature> features;
+  std::unordered_map<std::string, std::uint32_t> by_code;
+  Topology topo;
+  Rtree index;
+};
+
+struct Incident {
+  std::uint64_t id;
+  Point at;
+  std::string category, status, grid;
+};
+
+struct Snapshot {
+  std::map<std::string, std::shared_ptr<const Layer>> layers;  // by layer name
+  std::vector<Incident> incidents;
+  Rtree incident_index;
+};
+
+// Counts per grid (or micro-grid) code, and their sums for any code prefix.
+class CodeCounts {
+ public:
+  void load(pg::Connection& conn, const char* context, const std::string& sql) {
+    auto r = conn.exec(context, sql);
+    m_codes.clear();
+    m_sums.assign(1, 0);
+    for (int i = 0; i < r.rows(); ++i) {
+      m_codes.push_back(r.str(i, 0));
+      m_sums.push_back(m_sums.back() + r.integer(i, 1));
+    }
+  }
+  // Sum over codes that start with `prefix` (the rows come sorted by code).
+  std::int64_t sum(const std::string& prefix) const {
+    auto lo = std::lower_bound(m_codes.begin(), m_codes.end(), prefix);
+    auto hi = lo;
+    while (hi != m_codes.end() && hi->compare(0, prefix.size(), prefix) == 0) ++hi;
+    return m_sums[hi - m_codes.begin()] - m_sums[lo - m_codes.begin()];
+  }
+
+ private:
+  std::vector<std::string> m_codes;
+  std::vector<std::int64_t> m_sums;
+};
+
+std::string prefix_of(const std::string& code) {
+  if (code.size() == 6 && code.compare(2, 4, "0000") == 0) return code.substr(0, 2);
+  if (code.size() == 6 && code.compare(4, 2, "00") == 0) return code.substr(0, 4);
+  return code;
+}
+
+const char* kValidNow = "a.valid_to IS NULL";
+
+std::shared_ptr<Layer> load_layer(pg::Connection& conn, const LayerSpec& spec, const CodeCounts& workers,
+                                  const CodeCounts& incidents, std::optional<Micros> at = std::nullopt,
+                                  std::optional<Box> lonlat_box = std::nullopt) {
+  std::vector<pg::Param> params{spec.level};
+  std::string where = kValidNow;
+  if (at) {
+    params.push_back(format_rfc3339(*at));
+    where = "a.valid_from <= $2::timestamptz AND (a.valid_to IS NULL OR a.valid_to > $2::timestamptz)";
+  }
+  if (lonlat_box) {
+    for (double v : {lonlat_box->minx, lonlat_box->miny, lonlat_box->maxx, lonlat_box->maxy}) params.push_back(std::to_string(v));
+    const auto n = params.size();
+    where += " AND a.geom && ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) + "::float8, $" +
+             std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
+  }
+  auto r = conn.exec("tiles.layer",
+                     "SELECT a.id, a.code, a.name, coalesce(a.parent_code, ''), encode(ST_AsBinary(a.geom), 'hex'), "
+                     "ST_X(p.p), ST_Y(p.p) FROM areas a, LATERAL (SELECT ST_PointOnSurface(a.geom) AS p) p "
+                     "WHERE a.level = $1 AND " + where + " ORDER BY a.code",
+                     params);
+  auto layer = std::make_shared<Layer>();
+  layer->spec = spec;
+  std::vector<MultiPolygon> shapes;
+  shapes.reserve(static_cast<std::size_t>(r.rows()));
+  layer->features.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    Feature f;
+    f.id = static_cast<std::uint64_t>(r.integer(i, 0));
+    f.code = r.str(i, 1);
+    f.name = r.str(i, 2);
+    f.level = spec.level;
+    f.parent = r.str(i, 3);
+    shapes.push_back(WkbReader(unhex(r.get(i, 4))).multipolygon());
+    f.label = to_mercator(r.number(i, 5), r.number(i, 6));
+    const std::string prefix = prefix_of(f.code);
+    f.workers = workers.sum(prefix);
+    f.open_incidents = incidents.sum(prefix);
+    layer->by_code.emplace(f.code, static_cast<std::uint32_t>(layer->features.size()));
+    layer->features.push_back(std::move(f));
+  }
+  layer->topo = Topology::build(shapes);
+  std::vector<Entry> entries;
+  entries.reserve(layer->features.size());
+  for (std::uint32_t i = 0; i < layer->features.size(); ++i) entries.emplace_back(to_bg(layer->topo.bbox(i)), i);
+  layer->index = Rtree(entries.begin(), entries.end());
+  return layer;
+}
+
+void load_counts(pg::Connection& conn, CodeCounts& workers, CodeCounts& incidents) {
+  workers.load(conn, "tiles.workers",
+               "SELECT grid_code, count(*) FROM worker_assignments WHERE unassigned_at IS NULL GROUP BY 1 ORDER BY 1");
+  incidents.load(conn, "tiles.incident_counts",
+                 "SELECT grid_code, count(*) FROM incidents WHERE grid_code IS NOT NULL AND status NOT IN ('closed', 'cancelled') "
+                 "GROUP BY 1 ORDER BY 1");
+}
+
+Properties area_properties(const Feature& f) {
+  return {{"code", f.code},
+          {"name", f.name},
+          {"level", f.level},
+          {"parent", f.parent},
+          {"workers", f.workers},
+          {"open_incidents", f.open_incidents}};
+}
+
+bool visible(const LayerSpec& s, int z) { return z >= s.minzoom; }
+
+}  // namespace
+
+TileConfig TileConfig::parse(const std::string& text) {
+  auto j = nlohmann::json::parse(text);
+  TileConfig c;
+  c.extent = j.value("extent", 4096u);
+  c.buffer = j.value("buffer", 64);
+  c.max_tile_bytes = j.value("max_tile_bytes", static_cast<std::size_t>(512000));
+  c.max_layers_per_request = j.value("max_layers_per_request", 8);
+  for (const auto& l : j.at("layers")) {
+    LayerSpec s{l.at("name").get<std::string>(), l.at("level").get<std::string>(), l.at("minzoom").get<int>(),
+                l.at("maxzoom").get<int>()};
+    if (s.name == "labels" || s.name == "incidents") throw std::runtime_error("layer names labels and incidents are reserved");
+    if (s.minzoom < 0 || s.maxzoom > 22 || s.minzoom > s.maxzoom) throw std::runtime_error("bad zoom range for layer " + s.name);
+    c.layers.push_back(s);
+  }
+  return c;
+}
+
+struct TileService::Impl {
+  std::shared_ptr<const Snapshot> snapshot = std::make_shared<Snapshot>();
+  std::mutex rebuild_mutex;
+
+  struct CacheEntry {
+    std::string key;
+    TileId id;
+    std::shared_ptr<const EncodedTile> tile;
+  };
+  mutable std::mutex cache_mutex;
+  std::list<CacheEntry> lru;
+  std::unordered_map<std::string, std::list<CacheEntry>::iterator> by_key;
+  std::size_t bytes = 0, budget = 0;
+  std::uint64_t generation = 0;  // bumped by every invalidation: a tile encoded before it is not cached
+  std::atomic<bool> loaded{false};
+  CacheStats stats;
+
+  std::shared_ptr<const Snapshot> current() const { return std::atomic_load(&snapshot); }
+  void swap(std::shared_ptr<const Snapshot> next) { std::atomic_store(&snapshot, std::move(next)); }
+
+  void invalidate(const std::vector<Box>& changed, std::int32_t buffer, std::uint32_t extent) {
+    std::lock_guard lock(cache_mutex);
+    ++generation;
+    for (auto it = lru.begin(); it != lru.end();) {
+      Box b = bounds(it->id);
+      const double margin = b.width() * buffer / extent;
+      Box grown{b.minx - margin, b.miny - margin, b.maxx + margin, b.maxy + margin};
+      bool hit = std::any_of(changed.begin(), changed.end(), [&](const Box& c) { return grown.intersects(c); });
+      if (hit) {
+        bytes -= it->tile->gzip.size();
+        by_key.erase(it->key);
+        it = lru.erase(it);
+        ++stats.invalidated;
+      } else {
+        ++it;
+      }
+    }
+  }
+};
+
+TileService::TileService(TileConfig config, std::size_t cache_bytes) : m_config(std::move(config)), m_impl(std::make_unique<Impl>()) {
+  m_impl->budget = cache_bytes;
+}
+TileService::~TileService() = default;
+
+void TileService::load(pg::Connection& conn) {
+  std::lock_guard lock(m_impl->rebuild_mutex);
+  CodeCounts workers, incidents;
+  load_counts(conn, workers, incidents);
+  auto next = std::make_shared<Snapshot>();
+  for (const auto& spec : m_config.layers) next->layers[spec.name] = load_layer(conn, spec, workers, incidents);
+  auto r = conn.exec("tiles.incidents",
+                     "SELECT id, ST_X(location), ST_Y(location), category, status, coalesce(grid_code, '') FROM incidents "
+                     "WHERE status NOT IN ('closed', 'cancelled') ORDER BY id");
+  std::vector<Entry> entries;
+  for (int i = 0; i < r.rows(); ++i) {
+    Incident inc{static_cast<std::uint64_t>(r.integer(i, 0)), to_mercator(r.number(i, 1), r.number(i, 2)), r.str(i, 3), r.str(i, 4),
+                 r.str(i, 5)};
+    entries.emplace_back(BgBox(BgPoint(inc.at.x, inc.at.y), BgPoint(inc.at.x, inc.at.y)), static_cast<std::uint32_t>(i));
+    next->incidents.push_back(std::move(inc));
+  }
+  next->incident_index = Rtree(entries.begin(), entries.end());
+  m_impl->swap(std::move(next));
+  m_impl->invalidate({Box{-kHalfWorld, -kHalfWorld, kHalfWorld, kHalfWorld}}, m_config.buffer, m_config.extent);
+  m_impl->loaded = true;
+}
+
+void TileService::apply_changes(pg::Connection& conn, const std::vector<std::string>& codes) {
+  if (codes.empty()) return load(conn);
+  std::lock_guard lock(m_impl->rebuild_mutex);
+  nlohmann::json list = codes;
+  auto levels = conn.exec("tiles.changed_levels",
+                          "SELECT DISTINCT level FROM areas WHERE code IN (SELECT json_array_elements_text($1::json))", {list.dump()});
+  std::set<std::string> changed_levels;
+  for (int i = 0; i < levels.rows(); ++i) changed_levels.insert(levels.str(i, 0));
+  auto old = m_impl->current();
+  auto next = std::make_shared<Snapshot>(*old);
+  std::vector<Box> boxes;
+  CodeCounts workers, incidents;
+  load_counts(conn, workers, incidents);
+  for (const auto& spec : m_config.layers) {
+    if (!changed_levels.count(spec.level)) continue;
+    auto fresh = load_layer(conn, spec, workers, incidents);
+    auto prev = old->layers.count(spec.name) ? old->layers.at(spec.name) : nullptr;
+    for (const auto& code : codes) {
+      if (prev) {
+        auto it = prev->by_code.find(code);
+        if (it != prev->by_code.end()) boxes.push_back(prev->topo.bbox(it->second));
+      }
+      auto it = fresh->by_code.find(code);
+      if (it != fresh->by_code.end()) boxes.push_back(fresh->topo.bbox(it->second));
+    }
+    next->layers[spec.name] = std::move(fresh);
+  }
+  m_impl->swap(std::move(next));
+  if (!boxes.empty()) m_impl->invalidate(boxes, m_config.buffer, m_config.extent);
+}
+
+std::vector<std::string> TileService::layer_names() const {
+  std::vector<std::string> names;
+  for (const auto& l : m_config.layers) names.push_back(l.name);
+  names.push_back("labels");
+  names.push_back("incidents");
+  return names;
+}
+
+bool TileService::has_layer(const std::string& name) const {
+  auto names = layer_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+int TileService::minzoom(const std::vector<std::string>& layers) const {
+  int z = 22;
+  for (const auto& name : layers) {
+    if (name == "incidents") z = std::min(z, 10);
+    for (const auto& l : m_config.layers)
+      if (name == "labels" || l.name == name) z = std::min(z, l.minzoom);
+  }
+  return z;
+}
+
+int TileService::maxzoom(const std::vector<std::string>& layers) const {
+  int z = 0;
+  for (const auto& name : layers) {
+    if (name == "incidents") z = std::max(z, 16);
+    for (const auto& l : m_config.layers)
+      if (name == "labels" || l.name == name) z = std::max(z, l.maxzoom);
+  }
+  return z;
+}
+
+Box TileService::bounds_lonlat() const {
+  auto snap = m_impl->current();
+  Box b{kHalfWorld, kHalfWorld, -kHalfWorld, -kHalfWorld};
+  for (const auto& [name, layer] : snap->layers) {
+    if (layer->features.empty()) continue;
+    auto bb = layer->index.bounds();
+    b.minx = std::min(b.minx, bb.min_corner().get<0>());
+    b.miny = std::min(b.miny, bb.min_corner().get<1>());
+    b.maxx = std::max(b.maxx, bb.max_corner().get<0>());
+    b.maxy = std::max(b.maxy, bb.max_corner().get<1>());
+  }
+  if (b.minx > b.maxx) return {73, 18, 135, 54};  // empty registry: China
+  Point lo = to_lonlat({b.minx, b.miny}), hi = to_lonlat({b.maxx, b.maxy});
+  return {lo.x, lo.y, hi.x, hi.y};
+}
+
+std::vector<std::pair<std::string, std::string>> TileService::fields(const std::string& layer) const {
+  if (layer == "incidents")
+    return {{"id", "Number"}, {"category", "String"}, {"status", "String"}, {"grid", "String"}, {"count", "Number"}, {"cluster", "Boolean"}};
+  return {{"code", "String"}, {"name", "String"}, {"level", "String"}, {"parent", "String"}, {"workers", "Number"}, {"open_incidents", "Number"}};
+}
+
+std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::string>& layers, const TileId& id,
+                                                     const std::string& scope_prefix, pg::Connection* conn_for_at,
+                                                     std::optional<Micros> at) {
+  std::string key;
+  for (const auto& l : layers) key += l + ",";
+  key += "|" + scope_prefix + "|" + std::to_string(id.z) + "/" + std::to_string(id.x) + "/" + std::to_string(id.y);
+  std::uint64_t generation = 0;
+  if (!at) {
+    std::lock_guard lock(m_impl->cache_mutex);
+    auto it = m_impl->by_key.find(key);
+    if (it != m_impl->by_key.end()) {
+      m_impl->lru.splice(m_impl->lru.begin(), m_impl->lru, it->second);
+      ++m_impl->stats.hits;
+      return it->second->tile;
+    }
+    ++m_impl->stats.misses;
+    generation = m_impl->generation;
+  }
+
+  // The data to draw: the current snapshot, or, for `at`, the layers as of then around this tile.
+  auto snap = m_impl->current();
+  const Box box = bounds(id);
+  if (at) {
+    if (!conn_for_at) throw std::logic_error("tiles at a time need a database connection");
+    auto past = std::make_shared<Snapshot>();
+    CodeCounts none;
+    const double m = box.width() * m_config.buffer / m_config.extent;
+    Point lo = to_lonlat({box.minx - m, box.miny - m}), hi = to_lonlat({box.maxx + m, box.maxy + m});
+    for (const auto& spec : m_config.layers)
+      if (visible(spec, id.z)) past->layers[spec.name] = load_layer(*conn_for_at, spec, none, none, at, Box{lo.x, lo.y, hi.x, hi.y});
+    snap = past;
+  }
+
+  const TileTransform tf{box, m_config.extent};
+  const double margin = box.width() * m_config.buffer / m_config.extent;
+  const BgBox query(BgPoint(box.minx - margin, box.miny - margin), BgPoint(box.maxx + margin, box.maxy + margin));
+  // Half a screen pixel of a 512-px tile: invisible, and it removes most vertices at low zoom.
+  double tolerance = 2 * kHalfWorld / tiles_per_side(id.z) / 512.0 * 0.5;
+
+  auto out = std::make_shared<EncodedTile>();
+  std::string data;
+  for (int attempt = 0; attempt < 6; ++attempt, tolerance *= 2) {
+    data.clear();
+    out->features = 0;
+    for (const auto& name : layers) {
+      LayerEncoder enc(name, m_config.extent, m_config.buffer);
+      if (name == "labels") {
+        for (const auto& spec : m_config.layers) {
+          if (!visible(spec, id.z) || !snap->layers.count(spec.name)) continue;
+          const auto& layer = *snap->layers.at(spec.name);
+          for (auto it = layer.index.qbegin(bgi::intersects(query)); it != layer.index.qend(); ++it) {
+            const Feature& f = layer.features[it->second];
+            if (f.code.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
+            const Box& fb = layer.topo.bbox(it->second);
+            if (fb.width() < 8 * tolerance && fb.height() < 8 * tolerance) continue;  // too small to carry a label
+            enc.add_point(f.id, f.label, tf, {{"code", f.code}, {"name", f.name}, {"level", f.level}});
+          }
+        }
+      } else if (name == "incidents") {
+        if (id.z < 10) continue;
+        // Below z15 points are clustered on a 16×16 grid per tile, each cluster carrying its count.
+        std::map<std::pair<int, int>, std::pair<int, Point>> clusters;
+        for (auto it = snap->incident_index.qbegin(bgi::intersects(query)); it != snap->incident_index.qend(); ++it) {
+          const Incident& inc = snap->incidents[it->second];
+          if (inc.grid.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
+          if (id.z >= 15) {
+            enc.add_point(inc.id, inc.at, tf, {{"id", static_cast<std::int64_t>(inc.id)}, {"category", inc.category}, {"status", inc.status}, {"grid", inc.grid}});
+          } else {
+            int cx = static_cast<int>(std::floor(tf.to_x(inc.at.x) / (m_config.extent / 16.0)));
+            int cy = static_cast<int>(std::floor(tf.to_y(inc.at.y) / (m_config.extent / 16.0)));
+            auto& c = clusters[{cx, cy}];
+            c.second.x = (c.second.x * c.first + inc.at.x) / (c.first + 1);
+            c.second.y = (c.second.y * c.first + inc.at.y) / (c.first + 1);
+            ++c.first;
+          }
+        }
+        std::uint64_t n = 0;
+        for (const auto& [cell, c] : clusters)
+          enc.add_point(++n, c.second, tf, {{"count", std::int64_t{c.first}}, {"cluster", true}});
+      } else {
+        auto found = snap->layers.find(name);
+        if (found == snap->layers.end()) continue;
+        const Layer& layer = *found->second;
+        if (!visible(layer.spec, id.z)) continue;
+        std::vector<std::uint32_t> hits;
+        for (auto it = layer.index.qbegin(bgi::intersects(query)); it != layer.index.qend(); ++it) hits.push_back(it->second);
+        std::sort(hits.begin(), hits.end());  // by code: the same tile encodes byte for byte the same
+        for (std::uint32_t i : hits) {
+          const Feature& f = layer.features[i];
+          if (f.code.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
+          const Box& fb = layer.topo.bbox(i);
+          // The documented drop rule: an area smaller than one screen pixel both ways is left out.
+          if (fb.width() < 2 * tolerance && fb.height() < 2 * tolerance) continue;
+          enc.add_polygon(f.id, layer.topo.render(i, tolerance), tf, area_properties(f));
+        }
+      }
+      out->features += enc.size();
+      if (!enc.empty()) enc.write_to(data);
+    }
+    if (data.size() <= m_config.max_tile_bytes) break;
+  }
+  out->raw_bytes = data.size();
+  out->etag = etag_of(data);
+  out->gzip = data.empty() ? std::string() : gzip(data);
+  std::shared_ptr<const EncodedTile> result = out;
+  if (!at) {
+    std::lock_guard lock(m_impl->cache_mutex);
+    if (generation == m_impl->generation && !m_impl->by_key.count(key)) {
+      m_impl->lru.push_front({key, id, result});
+      m_impl->by_key[key] = m_impl->lru.begin();
+      m_impl->bytes += result->gzip.size();
+      while (m_impl->bytes > m_impl->budget && !m_impl->lru.empty()) {
+        m_impl->bytes -= m_impl->lru.back().tile->gzip.size();
+        m_impl->by_key.erase(m_impl->lru.back().key);
+        m_impl->lru.pop_back();
+      }
+    }
+  }
+  return result;
+}
+
+bool TileService::ready() const { return m_impl->loaded.load(); }
+
+TileService::CacheStats TileService::cache_stats() const {
+  std::lock_guard lock(m_impl->cache_mutex);
+  CacheStats s = m_impl->stats;
+  s.entries = m_impl->lru.size();
+  s.bytes = m_impl->bytes;
+  return s;
+}
+
+std::string gzip(const std::string& data) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("deflateInit2");
+  std::string out(deflateBound(&zs, data.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
+  out.resize(zs.total_out);
+  return out;
+}
+
+std::string gunzip(const std::string& data) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2");
+  std::string out;
+  char buf[65536];
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  int rc;
+  do {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&zs);
+      throw std::runtime_error("inflate");
+    }
+    out.append(buf, sizeof buf - zs.avail_out);
+  } while (rc != Z_STREAM_END);
+  inflateEnd(&zs);
+  return out;
+}
+
+}  // namespace wangge::tiles

@@ -1,0 +1,93 @@
+// Vector tiles of the registry, encoded in-process from memory. Each area level is a layer whose
+// polygons share their borders through a Topology, so neighbours stay matched at every zoom. Tiles
+// are cached gzip-compressed under an ETag of their content; a registry change invalidates exactly
+// the cached tiles that its old or new extent touches, at every zoom.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/time.hpp"
+#include "pg/connection.hpp"
+#include "tiles/mvt.hpp"
+#include "tiles/tile_math.hpp"
+#include "tiles/topology.hpp"
+
+namespace wangge::tiles {
+
+struct LayerSpec {
+  std::string name;
+  std::string level;
+  int minzoom = 0;
+  int maxzoom = 16;
+};
+
+struct TileConfig {
+  std::uint32_t extent = 4096;
+  std::int32_t buffer = 64;
+  std::size_t max_tile_bytes = 512000;
+  int max_layers_per_request = 8;
+  std::vector<LayerSpec> layers;  // area layers; "labels" and "incidents" are added by the service
+  // Parses tiles/layers.json; throws std::runtime_error naming what is wrong.
+  static TileConfig parse(const std::string& json);
+};
+
+struct EncodedTile {
+  std::string gzip;  // the MVT, gzip-compressed once
+  std::string etag;  // of the uncompressed content
+  std::size_t raw_bytes = 0;
+  std::size_t features = 0;
+};
+
+class TileService {
+ public:
+  TileService(TileConfig config, std::size_t cache_bytes);
+  ~TileService();
+
+  // Reads every current area (and incidents) and builds all layers.
+  void load(pg::Connection& conn);
+  // After registry changes (codes from the area cache listener): rebuilds the affected layers and
+  // drops the cached tiles that the changed areas' old or new extents touch.
+  void apply_changes(pg::Connection& conn, const std::vector<std::string>& codes);
+
+  // All layer names a request may use, in drawing order.
+  std::vector<std::string> layer_names() const;
+  bool has_layer(const std::string& name) const;
+  const TileConfig& config() const { return m_config; }
+  int minzoom(const std::vector<std::string>& layers) const;
+  int maxzoom(const std::vector<std::string>& layers) const;
+  // Bounds of the data, lon/lat.
+  Box bounds_lonlat() const;
+  // The fields of each layer, for TileJSON's vector_layers.
+  std::vector<std::pair<std::string, std::string>> fields(const std::string& layer) const;
+
+  // `scope_prefix`: only areas whose codes start with it ("" for all); part of the cache key.
+  // `at`: the registry as of then (read from the database, not cached).
+  std::shared_ptr<const EncodedTile> tile(const std::vector<std::string>& layers, const TileId& id,
+                                          const std::string& scope_prefix, pg::Connection* conn_for_at = nullptr,
+                                          std::optional<Micros> at = std::nullopt);
+
+  struct CacheStats {
+    std::size_t entries = 0, bytes = 0, hits = 0, misses = 0, invalidated = 0;
+  };
+  CacheStats cache_stats() const;
+  // False until the first load has finished: until then a tile would be wrongly empty.
+  bool ready() const;
+
+ private:
+  struct Impl;
+  TileConfig m_config;
+  std::unique_ptr<Impl> m_impl;
+};
+
+std::string gzip(const std::string& data);
+std::string gunzip(const std::string& data);
+
+}  // namespace wangge::tiles
