@@ -1,9 +1,19 @@
+#include <geos_c.h>
+
+#include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <random>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "app/commands.hpp"
 #include "app/common.hpp"
+#include "locate/database.hpp"
+#include "locate/index.hpp"
 #include "registry/snapshot.hpp"
 
 namespace wangge::app {
@@ -17,19 +27,11 @@ long resident_kb() {
   return -1;
 }
 
-}  // namespace
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
-int command_bench(const Args& args) {
-  const char* help =
-      "usage: wangge bench load [--repeat N]\n\n"
-      "Loads every current area from WANGGE_DATABASE_URL into the in-memory area cache, as `serve`\n"
-      "does at start, and prints the time and the process's resident memory. tools/bench/keel runs\n"
-      "the whole keel benchmark (load, RSS, request throughput) beside its peers.\n";
-  if (print_help(args, help)) return 0;
-  if (args.words.size() != 1 || args.words[0] != "load") {
-    std::fputs(help, stderr);
-    return 2;
-  }
+int bench_load(const Args& args) {
   auto config = Config::from_environment();
   auto conn = connect_with_retry(config, 10);
   const long long repeat = args.number("repeat", 3);
@@ -41,6 +43,245 @@ int command_bench(const Args& args) {
                 resident_kb() / 1024.0, before / 1024.0);
   }
   return 0;
+}
+
+// --- GEOS, the in-process peer: one context, used from this thread only; errors are captured by
+// the handler and thrown after the call returns, never through C.
+class GeosContext {
+ public:
+  GeosContext() : m_ctx(GEOS_init_r()) {
+    if (!m_ctx) throw std::runtime_error("GEOS_init_r failed");
+    GEOSContext_setErrorMessageHandler_r(m_ctx, &GeosContext::on_error, this);
+  }
+  ~GeosContext() { GEOS_finish_r(m_ctx); }
+  GeosContext(const GeosContext&) = delete;
+  GeosContext& operator=(const GeosContext&) = delete;
+  GEOSContextHandle_t get() const { return m_ctx; }
+  [[noreturn]] void fail(const char* what) const { throw std::runtime_error(std::string(what) + ": " + m_error); }
+
+ private:
+  static void on_error(const char* message, void* self) { static_cast<GeosContext*>(self)->m_error = message; }
+  GEOSContextHandle_t m_ctx;
+  std::string m_error;
+};
+
+struct GeosGeomDeleter {
+  GEOSContextHandle_t ctx;
+  void operator()(GEOSGeometry* g) const noexcept { GEOSGeom_destroy_r(ctx, g); }
+};
+struct GeosPreparedDeleter {
+  GEOSContextHandle_t ctx;
+  void operator()(const GEOSPreparedGeometry* g) const noexcept { GEOSPreparedGeom_destroy_r(ctx, g); }
+};
+struct GeosTreeDeleter {
+  GEOSContextHandle_t ctx;
+  void operator()(GEOSSTRtree* t) const noexcept { GEOSSTRtree_destroy_r(ctx, t); }
+};
+struct GeosWkbReaderDeleter {
+  GEOSContextHandle_t ctx;
+  void operator()(GEOSWKBReader* r) const noexcept { GEOSWKBReader_destroy_r(ctx, r); }
+};
+using GeosGeom = std::unique_ptr<GEOSGeometry, GeosGeomDeleter>;
+using GeosPrepared = std::unique_ptr<const GEOSPreparedGeometry, GeosPreparedDeleter>;
+
+// STRtree over the grids and the micro-grids, one tree each, prepared geometries for covers.
+class GeosLocator {
+ public:
+  GeosLocator(const GeosContext& ctx, pg::Connection& conn) : m_ctx(ctx) {
+    auto c = ctx.get();
+    std::unique_ptr<GEOSWKBReader, GeosWkbReaderDeleter> reader(GEOSWKBReader_create_r(c), {c});
+    auto r = conn.exec("bench.geos_areas",
+                       "SELECT level = 'grid', encode(ST_AsBinary(geom), 'hex') FROM areas "
+                       "WHERE valid_to IS NULL AND level IN ('grid', 'microgrid') ORDER BY code");
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto* tree : {&m_grids, &m_micro}) tree->reset(GEOSSTRtree_create_r(c, 10));
+    m_grids.get_deleter().ctx = c, m_micro.get_deleter().ctx = c;
+    m_items.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+      const std::string hex = r.str(i, 1);
+      GeosGeom g(GEOSWKBReader_readHEX_r(c, reader.get(), reinterpret_cast<const unsigned char*>(hex.data()), hex.size()), {c});
+      if (!g) ctx.fail("reading WKB");
+      GeosPrepared p(GEOSPrepare_r(c, g.get()), {c});
+      if (!p) ctx.fail("preparing a geometry");
+      m_items.push_back({std::move(g), std::move(p), i});
+    }
+    // Insert after the vector stopped moving: the tree keeps pointers to the items.
+    for (std::size_t k = 0; k < m_items.size(); ++k) {
+      auto& it = m_items[k];
+      GEOSSTRtree_insert_r(c, (r.boolean(it.row, 0) ? m_grids : m_micro).get(), it.geom.get(), &it);
+    }
+    // A first query builds the trees (GEOS builds lazily); keep it in the build time.
+    covering(m_grids.get(), 0, 0);
+    covering(m_micro.get(), 0, 0);
+    build_seconds = seconds_since(t0);
+  }
+
+  // Index (row in code order) of the first grid/micro-grid covering the point, or -1.
+  int grid_of(double x, double y) { return covering(m_grids.get(), x, y); }
+  int micro_of(double x, double y) { return covering(m_micro.get(), x, y); }
+  double build_seconds = 0;
+
+ private:
+  struct Item {
+    GeosGeom geom;
+    GeosPrepared prepared;
+    int row;
+  };
+  struct Query {
+    GEOSContextHandle_t ctx;
+    const GEOSGeometry* point;
+    int best = -1;
+  };
+  static void visit(void* item, void* data) {
+    auto* q = static_cast<Query*>(data);
+    auto* it = static_cast<Item*>(item);
+    if ((q->best < 0 || it->row < q->best) && GEOSPreparedCovers_r(q->ctx, it->prepared.get(), q->point) == 1)
+      q->best = it->row;
+  }
+  int covering(GEOSSTRtree* tree, double x, double y) {
+    auto c = m_ctx.get();
+    GeosGeom pt(GEOSGeom_createPointFromXY_r(c, x, y), {c});
+    if (!pt) m_ctx.fail("creating a point");
+    Query q{c, pt.get()};
+    GEOSSTRtree_query_r(c, tree, pt.get(), &GeosLocator::visit, &q);
+    return q.best;
+  }
+  const GeosContext& m_ctx;
+  std::vector<Item> m_items;
+  std::unique_ptr<GEOSSTRtree, GeosTreeDeleter> m_grids{nullptr, {nullptr}}, m_micro{nullptr, {nullptr}};
+};
+
+int bench_locate(const Args& args) {
+  auto config = Config::from_environment();
+  auto conn = connect_with_retry(config, 10);
+  const auto n_points = static_cast<std::size_t>(args.number("points", 1000000));
+  const auto n_pg = static_cast<std::size_t>(args.number("pg-points", 200000));
+  const auto seed = static_cast<unsigned long long>(args.number("seed", 1));
+  const long rss0 = resident_kb();
+
+  // 1. wangge: read (one query, WKB) and build.
+  auto t0 = std::chrono::steady_clock::now();
+  auto sources = locate::read_areas(conn, std::nullopt);
+  const double read_s = seconds_since(t0);
+  locate::Options options;
+  if (auto v = args.get("cells-per-edge")) options.cells_per_edge = std::stod(*v);
+  auto index = locate::LocateIndex::build(std::move(sources), options);
+  const auto& st = index->stats();
+  const long rss1 = resident_kb();
+
+  // 1M random points in the extent of everything.
+  auto ext = conn.exec("bench.extent",
+                       "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                       "(SELECT ST_Extent(geom) e FROM areas WHERE valid_to IS NULL) s");
+  const double x0 = ext.number(0, 0), y0 = ext.number(0, 1), x1 = ext.number(0, 2), y1 = ext.number(0, 3);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> ux(x0, x1), uy(y0, y1);
+  std::vector<locate::Pt> pts(n_points);
+  for (auto& p : pts) p = {ux(rng), uy(rng)};
+
+  std::vector<locate::Location> found(n_points);
+  double best_s = 1e9;
+  for (int round = 0; round < 3; ++round) {  // warm, then the best of the rest
+    t0 = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < n_points; ++i) found[i] = index->locate(pts[i]);
+    if (round > 0) best_s = std::min(best_s, seconds_since(t0));
+  }
+  std::size_t by_method[5] = {0, 0, 0, 0, 0};
+  for (const auto& f : found) ++by_method[static_cast<int>(f.method)];
+  const double wangge_pps = static_cast<double>(n_points) / best_s;
+
+  // 2. GEOS STRtree + prepared geometry, the same work: grid, then micro-grid.
+  GeosContext geos;
+  const long rss2 = resident_kb();
+  GeosLocator peer(geos, conn);
+  const long rss3 = resident_kb();
+  std::size_t differ = 0;
+  // Rows in code order, grids and micro-grids mixed: map index area -> row for the comparison.
+  std::vector<int> row_of_area;
+  {
+    int row = 0;
+    row_of_area.assign(st.areas, -1);
+    for (std::size_t a = 0; a < st.areas; ++a) {
+      auto lv = index->area(static_cast<std::int32_t>(a)).level;
+      if (lv == locate::Level::grid || lv == locate::Level::microgrid) row_of_area[a] = row++;
+    }
+  }
+  t0 = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < n_points; ++i) {
+    const int g = peer.grid_of(pts[i].x, pts[i].y);
+    const int m = g >= 0 ? peer.micro_of(pts[i].x, pts[i].y) : -1;
+    const auto& f = found[i];
+    const bool covered = f.method == locate::Method::inside || f.method == locate::Method::boundary;
+    const int wg = covered ? row_of_area[static_cast<std::size_t>(f.grid)] : -1;
+    if (g != wg) ++differ;
+    (void)m;
+  }
+  const double geos_s = seconds_since(t0);
+  const double geos_pps = static_cast<double>(n_points) / geos_s;
+
+  // 3. PostGIS bulk join: the first n_pg points through a temp table and ST_Covers.
+  if (n_pg > n_points) throw std::invalid_argument("--pg-points exceeds --points");
+  conn.exec("bench.tmp", "CREATE TEMP TABLE IF NOT EXISTS bench_points (id integer, geom geometry(Point, 4490))");
+  conn.exec("bench.truncate", "TRUNCATE bench_points");
+  std::size_t sent = 0;
+  conn.copy_in("bench.copy", "COPY bench_points (id, geom) FROM STDIN", [&](std::string& chunk) {
+    char line[128];
+    for (int k = 0; k < 10000 && sent < n_pg; ++k, ++sent) {
+      int len = std::snprintf(line, sizeof line, "%zu\tSRID=4490;POINT(%.17g %.17g)\n", sent, pts[sent].x, pts[sent].y);
+      chunk.append(line, static_cast<std::size_t>(len));
+    }
+    return sent < n_pg;
+  });
+  conn.exec("bench.analyze", "ANALYZE bench_points");
+  // The join takes minutes at this size; the server's default statement timeout would cancel it.
+  conn.exec("bench.timeout", "SET statement_timeout = 0");
+  t0 = std::chrono::steady_clock::now();
+  auto joined = conn.exec("bench.join",
+                          "SELECT count(*) FROM bench_points p JOIN areas a ON a.valid_to IS NULL "
+                          "AND a.level IN ('grid', 'microgrid') AND ST_Covers(a.geom, p.geom)");
+  const double pg_s = seconds_since(t0);
+  const double pg_pps = static_cast<double>(n_pg) / pg_s;
+
+  std::printf("locate benchmark: %zu areas (%zu grids, %zu micro-grids, %zu admin), %zu random points in "
+              "[%.3f,%.3f]x[%.3f,%.3f]\n",
+              st.areas, st.grids, st.microgrids, st.admin, n_points, x0, x1, y0, y1);
+  std::printf("  answers: inside %zu, boundary %zu, nearest %zu, fallback %zu, outside %zu\n", by_method[0],
+              by_method[1], by_method[2], by_method[3], by_method[4]);
+  std::printf("%-60s %12.3f s\n", "wangge: read areas from PostGIS (one query, WKB)", read_s);
+  std::printf("%-60s %12.3f s\n", "wangge: index build", st.build_seconds);
+  std::printf("%-60s %12.0f MB\n", "wangge: index size (counted)", st.memory_bytes / 1048576.0);
+  std::printf("%-60s %12s\n", "wangge: cells / entries / edge refs (grids+micro layer)", st.layout.c_str());
+  std::printf("%-60s %12.0f MB\n", "wangge: RSS growth for read + index", (rss1 - rss0) / 1024.0);
+  std::printf("%-60s %12.0f points/s\n", "wangge index, one core (grid + micro-grid + fallbacks)", wangge_pps);
+  std::printf("%-60s %12.3f s\n", "peer GEOS STRtree + prepared: build", peer.build_seconds);
+  std::printf("%-60s %12.0f MB\n", "peer GEOS: RSS growth", (rss3 - rss2) / 1024.0);
+  std::printf("%-60s %12.0f points/s\n", "peer GEOS STRtree + PreparedCovers, one core", geos_pps);
+  std::printf("%-60s %12.0f points/s\n", "peer PostGIS bulk join (ST_Covers, temp table)", pg_pps);
+  std::printf("%-60s %12zu (%zu pairs)\n", "PostGIS join points", n_pg, static_cast<std::size_t>(joined.integer(0, 0)));
+  std::printf("%-60s %12.1f x\n", "ratio wangge / GEOS", wangge_pps / geos_pps);
+  std::printf("%-60s %12.1f x\n", "ratio wangge / PostGIS", wangge_pps / pg_pps);
+  std::printf("%-60s %12zu\n", "grid answers differing from GEOS covers (must be 0)", differ);
+  return differ == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int command_bench(const Args& args) {
+  const char* help =
+      "usage: wangge bench load [--repeat N]\n"
+      "       wangge bench locate [--points N] [--pg-points N] [--seed N]\n\n"
+      "load: loads every current area from WANGGE_DATABASE_URL into the in-memory area cache, as\n"
+      "`serve` does at start, and prints the time and the process's resident memory.\n"
+      "locate: builds the locator index and locates N random points (default 1,000,000) in the\n"
+      "extent of the areas, beside GEOS (STRtree + prepared geometry) and a PostGIS bulk join of\n"
+      "the first --pg-points (default 200,000); prints points/s, ratios, build time and memory, and\n"
+      "fails when a grid answer differs from GEOS. tools/bench/keel and tools/bench/locate run the\n"
+      "whole benchmarks beside their peers.\n";
+  if (print_help(args, help)) return 0;
+  if (args.words.size() == 1 && args.words[0] == "load") return bench_load(args);
+  if (args.words.size() == 1 && args.words[0] == "locate") return bench_locate(args);
+  std::fputs(help, stderr);
+  return 2;
 }
 
 }  // namespace wangge::app

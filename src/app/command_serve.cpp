@@ -65,6 +65,8 @@ int command_serve(const Args& args) {
     ensure_admin_token(conn, config);
   }
   http::App app(config);
+  app.locator.attach(app.cache);  // before the first load, so the locator sees it
+  app.locator.start_worker_watch(config.database_url, config.statement_timeout_ms);
   app.tiles = std::make_unique<tiles::TileService>(tile_config(), config.tile_cache_bytes);
   try {
     app.glyphs = std::make_unique<tiles::GlyphServer>(tiles::GlyphServer::default_fonts());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "locate/service.hpp"
 #include "pg/pool.hpp"
 #include "registry/areas.hpp"
 #include "registry/auth.hpp"
@@ -53,6 +54,7 @@ struct App {
   registry::WorkerStore workers;
   registry::TokenCache tokens;
   registry::AreaCache cache;  // current areas in memory; the database stays the source of truth
+  locate::Locator locator{locate::Locator::options_from_environment()};  // point -> grid, follows `cache`
   std::unique_ptr<tiles::TileService> tiles;  // vector tiles, follow `cache`; set up by `serve`
   std::unique_ptr<tiles::GlyphServer> glyphs;  // label fonts for the map page; absent without system fonts
 };
@@ -70,5 +72,6 @@ std::optional<Response> route_areas(App& app, const Request& req);
 std::optional<Response> route_workers(App& app, const Request& req);
 std::optional<Response> route_misc(App& app, const Request& req);
 std::optional<Response> route_tiles(App& app, const Request& req);  // /tiles, /style.json, /vendor, /fonts
+std::optional<Response> route_locate(App& app, const Request& req);  // /v1/locate
 
 }  // namespace wangge::http

@@ -1,0 +1,228 @@
+// /v1/locate: point to grid, one point (GET) or many (POST). The work is done by the in-memory
+// locator (src/locate); nothing here touches the database except `at=` on a moment the locator
+// has not cached yet.
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "crs/point_crs.hpp"
+#include "http/context.hpp"
+#include "http/params.hpp"
+
+namespace wangge::http {
+namespace {
+
+using nlohmann::json;
+
+double number_param(const Request& req, const std::string& name) {
+  auto v = req.param(name);
+  if (!v || v->empty()) throw bad_request("invalid_parameter", name + " is required (a number)");
+  double out = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || end != v->data() + v->size() || !std::isfinite(out))
+    throw bad_request("invalid_parameter", name + " must be a number");
+  return out;
+}
+
+locate::Locator::View view_for(App& app, const Request& req) {
+  if (auto at = time_param(req, "at")) {
+    auto conn = app.pool.acquire();
+    return app.locator.at(*conn, *at);
+  }
+  auto v = app.locator.current();
+  if (!v.index) throw unavailable("locator_not_ready", "the locator is still loading the areas; retry shortly");
+  return v;
+}
+
+// Collects [x, y] pairs from a JSON array of positions without building a document: a batch of a
+// million points would otherwise cost ~100 bytes of DOM per number.
+class PairCollector : public json::json_sax_t {
+ public:
+  explicit PairCollector(std::vector<double>& out) : m_out(out) {}
+  bool null() override { return fail("positions are numbers, not null"); }
+  bool boolean(bool) override { return fail("positions are numbers, not booleans"); }
+  bool number_integer(json::number_integer_t v) override { return number(static_cast<double>(v)); }
+  bool number_unsigned(json::number_unsigned_t v) override { return number(static_cast<double>(v)); }
+  bool number_float(json::number_float_t v, const json::string_t&) override { return number(v); }
+  bool string(json::string_t&) override { return fail("positions are numbers, not strings"); }
+  bool binary(json::binary_t&) override { return fail("unexpected binary value"); }
+  bool start_object(std::size_t) override { return fail("an array of positions holds arrays, not objects"); }
+  bool key(json::string_t&) override { return false; }
+  bool end_object() override { return false; }
+  bool start_array(std::size_t) override {
+    if (++m_depth > 2) return fail("a position is [lon, lat]");
+    m_in_pair = 0;
+    return true;
+  }
+  bool end_array() override {
+    if (m_depth == 2 && m_in_pair < 2) return fail("a position needs two numbers, [lon, lat]");
+    --m_depth;
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) override {
+    m_error = "the body is not valid JSON (at byte " + std::to_string(position) + ")";
+    m_malformed = true;
+    return false;
+  }
+  const std::string& error() const { return m_error; }
+  bool malformed() const { return m_malformed; }
+
+ private:
+  bool number(double v) {
+    if (m_depth != 2) return fail("an array of positions holds [lon, lat] arrays");
+    if (m_in_pair < 2) m_out.push_back(v);  // a third value (height) is ignored
+    ++m_in_pair;
+    return true;
+  }
+  bool fail(std::string why) {
+    if (m_error.empty()) m_error = "point " + std::to_string(m_out.size() / 2) + ": " + why;
+    return false;
+  }
+  std::vector<double>& m_out;
+  int m_depth = 0;
+  int m_in_pair = 0;
+  std::string m_error;
+  bool m_malformed = false;
+};
+
+void add_position(const json& pos, std::vector<double>& out) {
+  if (!pos.is_array() || pos.size() < 2 || !pos[0].is_number() || !pos[1].is_number())
+    throw bad_request("invalid_batch", "point " + std::to_string(out.size() / 2) + ": a position is [lon, lat]");
+  out.push_back(pos[0].get<double>());
+  out.push_back(pos[1].get<double>());
+}
+
+void add_geometry(const json& g, std::vector<double>& out) {
+  if (!g.is_object() || !g.contains("type") || !g.contains("coordinates") || !g["coordinates"].is_array())
+    throw bad_request("invalid_batch", "a batch geometry is a GeoJSON Point or MultiPoint");
+  if (g["type"] == "Point") {
+    add_position(g["coordinates"], out);
+  } else if (g["type"] == "MultiPoint") {
+    for (const auto& p : g["coordinates"]) add_position(p, out);
+  } else {
+    throw bad_request("invalid_batch", "a batch geometry is a GeoJSON Point or MultiPoint");
+  }
+}
+
+// The batch body as x0, y0, x1, y1, ...: a JSON array of [lon, lat], GeoJSON (FeatureCollection,
+// Feature, MultiPoint or Point) or text/csv lines "lon,lat" (an optional header line is skipped).
+std::vector<double> batch_points(const Request& req) {
+  std::string media = req.header("content-type").value_or("");
+  media = media.substr(0, media.find(';'));
+  for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  std::vector<double> out;
+  if (media == "text/csv") {
+    const std::string& b = req.body;
+    std::size_t pos = 0, line_no = 0;
+    while (pos < b.size()) {
+      std::size_t eol = b.find('\n', pos);
+      if (eol == std::string::npos) eol = b.size();
+      std::string_view line(b.data() + pos, eol - pos);
+      pos = eol + 1;
+      ++line_no;
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+      if (line.empty()) continue;
+      const std::size_t comma = line.find(',');
+      double x = 0, y = 0;
+      bool ok = comma != std::string_view::npos;
+      if (ok) {
+        std::string_view a = line.substr(0, comma), c = line.substr(comma + 1);
+        while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
+        while (!c.empty() && c.front() == ' ') c.remove_prefix(1);
+        const std::size_t comma2 = c.find(',');  // further columns are ignored
+        if (comma2 != std::string_view::npos) c = c.substr(0, comma2);
+        auto r1 = std::from_chars(a.data(), a.data() + a.size(), x);
+        auto r2 = std::from_chars(c.data(), c.data() + c.size(), y);
+        ok = r1.ec == std::errc() && r1.ptr == a.data() + a.size() && r2.ec == std::errc() && r2.ptr == c.data() + c.size();
+      }
+      if (!ok) {
+        if (line_no == 1 && out.empty()) continue;  // a header such as "lon,lat"
+        throw bad_request("invalid_batch", "CSV line " + std::to_string(line_no) + " is not 'lon,lat'");
+      }
+      out.push_back(x);
+      out.push_back(y);
+    }
+    return out;
+  }
+  if (media != "application/json" && media != "application/geo+json")
+    throw Error(415, "unsupported_media_type", "send the points as application/json, application/geo+json or text/csv");
+  std::size_t first = req.body.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && req.body[first] == '[') {
+    PairCollector sax(out);
+    if (!json::sax_parse(req.body, &sax)) {
+      if (sax.malformed()) throw bad_request("malformed_json", sax.error());
+      throw bad_request("invalid_batch", sax.error().empty() ? "the body is not an array of [lon, lat]" : sax.error());
+    }
+    return out;
+  }
+  json doc = json_body(req);
+  if (!doc.is_object() || !doc.contains("type"))
+    throw bad_request("invalid_batch", "send an array of [lon, lat], a GeoJSON FeatureCollection or MultiPoint, or CSV");
+  if (doc["type"] == "FeatureCollection") {
+    if (!doc.contains("features") || !doc["features"].is_array())
+      throw bad_request("invalid_batch", "a FeatureCollection needs a features array");
+    for (const auto& f : doc["features"]) {
+      if (!f.is_object() || !f.contains("geometry")) throw bad_request("invalid_batch", "a feature needs a geometry");
+      add_geometry(f["geometry"], out);
+    }
+  } else if (doc["type"] == "Feature") {
+    add_geometry(doc.value("geometry", json()), out);
+  } else {
+    add_geometry(doc, out);
+  }
+  return out;
+}
+
+Response locate_one(App& app, const Request& req) {
+  const double x = number_param(req, "lon"), y = number_param(req, "lat");
+  const auto crs = crs::parse_point_crs(req.param("crs").value_or(""));
+  auto view = view_for(app, req);
+  const auto p = crs::to_storage(crs, x, y);
+  const locate::Pt pt{p.lon, p.lat};
+  std::string body;
+  body.reserve(512);
+  view.index->append_json(view.index->locate(pt), pt, view.workers.get(), body);
+  return json_response(200, std::move(body));
+}
+
+Response locate_batch(App& app, const Request& req) {
+  const auto crs = crs::parse_point_crs(req.param("crs").value_or(""));
+  std::vector<double> xy = batch_points(req);
+  auto view = view_for(app, req);
+  const std::size_t n = xy.size() / 2;
+  // Every point is converted first so a bad one fails the request before any output is made.
+  for (std::size_t i = 0; i < n; ++i) {
+    try {
+      const auto p = crs::to_storage(crs, xy[2 * i], xy[2 * i + 1]);
+      xy[2 * i] = p.lon, xy[2 * i + 1] = p.lat;
+    } catch (const bad_request& e) {
+      throw bad_request(e.code(), "point " + std::to_string(i) + ": " + e.what(), "{\"index\":" + std::to_string(i) + "}");
+    }
+  }
+  // One result per line, so a client can read the answer line by line as it arrives.
+  std::string body;
+  body.reserve(16 + n * 400);
+  body += "{\"results\":[\n";
+  for (std::size_t i = 0; i < n; ++i) {
+    const locate::Pt pt{xy[2 * i], xy[2 * i + 1]};
+    view.index->append_json(view.index->locate(pt), pt, view.workers.get(), body);
+    if (i + 1 < n) body += ',';
+    body += '\n';
+  }
+  body += "]}\n";
+  return json_response(200, std::move(body));
+}
+
+}  // namespace
+
+std::optional<Response> route_locate(App& app, const Request& req) {
+  const auto& s = req.segments;
+  if (s.size() != 2 || s[0] != "v1" || s[1] != "locate") return std::nullopt;
+  if (req.method != "GET" && req.method != "POST") throw_method_not_allowed("GET, POST");
+  authenticate(app, req);
+  return req.method == "GET" ? locate_one(app, req) : locate_batch(app, req);
+}
+
+}  // namespace wangge::http

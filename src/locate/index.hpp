@@ -1,0 +1,122 @@
+// The locator's immutable snapshot: every area of one moment (grids, micro-grids and the admin
+// levels above), two point-in-polygon layers over them, and what an answer needs to print
+// (names, the hierarchy, workers). Built once, never changed, shared by readers through a
+// shared_ptr that the service swaps atomically.
+//
+// Semantics (api/locate.md in words; tests/locate pins them down):
+//   inside    the point is in the interior of a grid: that grid, and among the grid's own
+//             micro-grids the one whose closure holds the point (smallest code on their shared
+//             boundaries);
+//   boundary  the point is on the boundary of a grid; among all grids whose closure holds the
+//             point the one with the smallest code (byte order) is chosen, whatever the load order;
+//   nearest   no grid holds the point but an admin area does (a gap, a river): the grid with the
+//             nearest edge within Options::nearest_m metres (ties: smallest code), with distance_m;
+//   fallback  no grid within that distance: the lowest admin area holding the point (属地兜底;
+//             ties on one level: smallest code);
+//   outside   no area holds the point.
+// "Holds" means ST_Covers: closed polygons, rings read even-odd, so holes and islands are exact.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "locate/layer.hpp"
+
+namespace wangge::locate {
+
+enum class Level : std::uint8_t { province, city, county, township, village, grid, microgrid };
+std::optional<Level> level_of(std::string_view name);
+const char* level_name(Level level);
+
+// One area as read from the database: code, name, level, parent code, geometry (EPSG:4490 rings).
+struct SourceArea {
+  std::string code;
+  std::string name;
+  std::string parent;
+  Level level = Level::grid;
+  std::vector<Pt> vertices;
+  std::vector<std::uint32_t> ring_ends;
+};
+using Sources = std::vector<std::shared_ptr<const SourceArea>>;
+
+enum class Method : std::uint8_t { inside, boundary, nearest, fallback, outside };
+const char* method_name(Method method);
+
+struct Location {
+  Method method = Method::outside;
+  std::int32_t grid = -1;       // area indexes; -1 for none
+  std::int32_t microgrid = -1;
+  std::int32_t admin = -1;      // fallback only
+  double distance_m = 0;        // nearest only
+};
+
+struct Options {
+  double nearest_m = 50;        // how far a point in a gap may be from the grid it is given
+  double cells_per_edge = 1.0;  // index resolution
+};
+
+// Workers assigned to grids and micro-grids: per area code, the JSON objects of its workers
+// ({"id","name","area"}, comma-separated, no brackets).
+class WorkerDirectory {
+ public:
+  void add(const std::string& area_code, long long id, std::string_view name);
+  const std::string* find(const std::string& area_code) const;
+  std::size_t size() const { return m_count; }
+
+ private:
+  std::unordered_map<std::string, std::string> m_by_area;
+  std::size_t m_count = 0;
+};
+
+class LocateIndex {
+ public:
+  struct Area {
+    std::string code;
+    std::string name;
+    Level level;
+    std::int32_t parent;    // index, -1 when the parent is not a current area
+    std::string ref_json;   // {"code":...,"name":...}
+    std::string item_json;  // {"level":...,"code":...,"name":...}
+  };
+  struct Stats {
+    double build_seconds = 0;
+    std::size_t areas = 0, grids = 0, microgrids = 0, admin = 0;
+    std::size_t memory_bytes = 0;
+    std::string layout;  // cells/entries/edge references of the grid layer
+  };
+
+  // Areas are numbered in code order, so "smallest code" is "smallest index".
+  static std::shared_ptr<const LocateIndex> build(Sources sources, const Options& options);
+
+  Location locate(Pt lonlat) const;
+  // The per-point answer object of the API. `point` is echoed in EPSG:4490.
+  void append_json(const Location& loc, Pt point, const WorkerDirectory* workers, std::string& out) const;
+
+  const Area& area(std::int32_t index) const { return m_areas[static_cast<std::size_t>(index)]; }
+  const Sources& sources() const { return m_sources; }
+  const Stats& stats() const { return m_stats; }
+  const Options& options() const { return m_options; }
+
+ private:
+  Sources m_sources;  // sorted by code; kept so a change rebuilds without reading everything again
+  std::vector<Area> m_areas;
+  Layer m_fine;   // group 0: grids, group 1: micro-grids
+  Layer m_admin;  // every admin level
+  Options m_options;
+  Stats m_stats;
+};
+
+// Applies changed areas to a sorted source list: `changed` replaces the areas with the same codes,
+// `removed_codes` (retired) drop out. Returns a new sorted list; shares unchanged areas.
+Sources apply_changes(const Sources& before, const std::vector<std::string>& codes, Sources changed);
+
+// Metres between p and the segment a-b on the CGCS2000 ellipsoid's local tangent plane at p
+// (good to 0.1 % within a few kilometres).
+double distance_m(Pt p, Pt a, Pt b);
+
+}  // namespace wangge::locate

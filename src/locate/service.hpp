@@ -1,0 +1,76 @@
+// The locator as the server runs it: the current LocateIndex and WorkerDirectory, each an
+// immutable snapshot swapped atomically (readers never wait, never see half a change), kept in
+// step with the registry by the AreaCache listener (LISTEN/NOTIFY, so several processes on one
+// database follow the same changes), and indexes of past moments for `at=`.
+#pragma once
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/time.hpp"
+#include "locate/index.hpp"
+#include "pg/connection.hpp"
+#include "registry/snapshot.hpp"
+
+namespace wangge::locate {
+
+class Locator {
+ public:
+  // Options from the environment: WANGGE_LOCATE_NEAREST_M (default 50).
+  static Options options_from_environment();
+
+  explicit Locator(Options options);
+  ~Locator();
+  Locator(const Locator&) = delete;
+  Locator& operator=(const Locator&) = delete;
+
+  // Follows the registry: call before cache.start_listening(). The first full load builds the
+  // index; each change after that rebuilds it from the kept geometry plus the changed rows.
+  void attach(registry::AreaCache& cache);
+  // Polls the worker assignments (cheap fingerprint query, every `interval_ms`) on its own
+  // connection and swaps in a new directory when they change. Assignments send no NOTIFY.
+  void start_worker_watch(const std::string& database_url, int statement_timeout_ms, int interval_ms = 500);
+
+  struct View {
+    std::shared_ptr<const LocateIndex> index;
+    std::shared_ptr<const WorkerDirectory> workers;
+  };
+  // The current snapshot; index is null until the first load finished.
+  View current() const { return {std::atomic_load(&m_index), std::atomic_load(&m_workers)}; }
+  // The areas and workers valid at `at`: the current view when nothing changed since `at` (or
+  // `at` is not in the past), else an index built from the database for that moment, cached
+  // (small LRU) by the last change at or before `at`.
+  View at(pg::Connection& conn, Micros at);
+
+  // Applies a registry change (no codes: everything) to the index; the AreaCache listener calls it.
+  void on_change(pg::Connection& conn, const std::vector<std::string>& codes);
+  void reload_workers(pg::Connection& conn);
+  // Installs a snapshot (what on_change does after a build; tests use it directly).
+  void install(std::shared_ptr<const LocateIndex> index, std::shared_ptr<const WorkerDirectory> workers = nullptr);
+  // Number of swaps so far (tests and logs).
+  long long generation() const { return m_generation.load(); }
+
+ private:
+  void watch_loop(std::string url, int timeout_ms, int interval_ms);
+
+  Options m_options;
+  std::shared_ptr<const LocateIndex> m_index;
+  std::shared_ptr<const WorkerDirectory> m_workers;
+  std::mutex m_build_mutex;  // one rebuild at a time; readers never take it
+  std::atomic<long long> m_generation{0};
+
+  std::mutex m_history_mutex;
+  std::list<std::pair<std::string, View>> m_history;  // most recent first
+  static constexpr std::size_t kHistorySize = 4;
+
+  std::atomic<bool> m_stop{false};
+  std::thread m_watch;
+};
+
+}  // namespace wangge::locate

@@ -1,0 +1,221 @@
+"""GET/POST /v1/locate: inside, shared boundaries, gaps (nearest, fallback), outside, GCJ-02/BD-09 and
+projected input, at=, changes reaching the locator, batches in every input form, and errors."""
+import json
+import math
+import time
+import unittest
+
+from harness import ApiTestCase
+
+# GCJ-02 / BD-09 forward transforms from the published formulas, for making test input.
+A, EE = 6378245.0, 0.00669342162296594323
+
+
+def _dlat(x, y):
+    r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    r += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    r += (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    return r
+
+
+def _dlon(x, y):
+    r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    r += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    r += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    return r
+
+
+def to_gcj02(lon, lat):
+    dlat, dlon = _dlat(lon - 105.0, lat - 35.0), _dlon(lon - 105.0, lat - 35.0)
+    rad = lat / 180.0 * math.pi
+    magic = 1 - EE * math.sin(rad) ** 2
+    sq = math.sqrt(magic)
+    dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sq) * math.pi)
+    dlon = (dlon * 180.0) / (A / sq * math.cos(rad) * math.pi)
+    return lon + dlon, lat + dlat
+
+
+def to_bd09(lon, lat):
+    x, y = to_gcj02(lon, lat)
+    xpi = math.pi * 3000.0 / 180.0
+    z = math.sqrt(x * x + y * y) + 0.00002 * math.sin(y * xpi)
+    theta = math.atan2(y, x) + 0.000003 * math.cos(x * xpi)
+    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
+
+
+def to_3857(lon, lat):
+    r = 6378137.0
+    return math.radians(lon) * r, math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * r
+
+
+class Locate(ApiTestCase):
+    def locate(self, lon, lat, query="", token=None):
+        r = self.get(f"/v1/locate?lon={lon!r}&lat={lat!r}{query}", token)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type").startswith("application/json"))
+        return r.json
+
+    def interior_point(self, code):
+        x, y = self.s.sql(f"SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM areas "
+                          f"WHERE code = '{code}' AND valid_to IS NULL) s")[0]
+        return float(x), float(y)
+
+    def first_grid(self):
+        return self.s.sql("SELECT code FROM areas WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT 1")[0][0]
+
+    def test_inside_with_hierarchy_and_workers(self):
+        grid = self.first_grid()
+        lon, lat = self.interior_point(grid)
+        doc = self.locate(lon, lat)
+        self.assertEqual(doc["method"], "inside")
+        name = self.s.sql(f"SELECT name FROM areas WHERE code = '{grid}' AND valid_to IS NULL")[0][0]
+        self.assertEqual(doc["grid"], {"code": grid, "name": name})
+        self.assertIsNone(doc["microgrid"])
+        self.assertIsNone(doc["distance_m"])
+        self.assertEqual([h["level"] for h in doc["hierarchy"]], ["county", "township", "village", "grid"])
+        self.assertEqual([h["code"] for h in doc["hierarchy"]], [grid[:6], grid[:9], grid[:12], grid])
+        want = [[int(r[0]), r[1]] for r in self.s.sql(
+            f"SELECT w.id, w.name FROM worker_assignments a JOIN workers w ON w.id = a.worker_id "
+            f"WHERE a.grid_code = '{grid}' AND a.unassigned_at IS NULL ORDER BY w.id")]
+        self.assertTrue(want, "the sample assigns workers to its grids")
+        self.assertEqual([[w["id"], w["name"]] for w in doc["workers"]], want)
+        self.assertEqual(doc["point"], [lon, lat])
+
+    def test_gcj02_bd09_and_projected_input(self):
+        grid = self.first_grid()
+        lon, lat = self.interior_point(grid)
+        for crs, (x, y) in (("gcj02", to_gcj02(lon, lat)), ("bd09", to_bd09(lon, lat)), ("EPSG:3857", to_3857(lon, lat)),
+                            ("EPSG:4326", (lon, lat))):
+            doc = self.locate(x, y, "&crs=" + crs)
+            self.assertEqual(doc["grid"]["code"], grid, crs)
+            self.assertAlmostEqual(doc["point"][0], lon, delta=1e-6, msg=crs)
+            self.assertAlmostEqual(doc["point"][1], lat, delta=1e-6, msg=crs)
+        # Read as plain EPSG:4490, the GCJ-02 coordinates are hundreds of metres off.
+        gx, gy = to_gcj02(lon, lat)
+        self.assertGreater(math.hypot((gx - lon) * 96000, (gy - lat) * 111000), 100)
+        # Gauss-Krüger zone 40 (EPSG:4549), easting first.
+        x, y = [float(v) for v in self.s.sql(
+            f"SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint({lon}, {lat}), 4490), 4549) p) s")[0]]
+        self.assertEqual(self.locate(x, y, "&crs=EPSG:4549")["grid"]["code"], grid)
+
+    def test_shared_vertex_goes_to_the_smallest_code(self):
+        # A vertex shared by two grids of the sample (exact coordinates from the database).
+        rows = self.s.sql(
+            "SELECT ST_X(p.geom), ST_Y(p.geom), array_to_string(array_agg(a.code ORDER BY a.code), ',') FROM "
+            "(SELECT DISTINCT (ST_DumpPoints(geom)).geom FROM areas WHERE level = 'grid' AND valid_to IS NULL "
+            " AND parent_code = (SELECT parent_code FROM areas WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT 1)) p "
+            "JOIN areas a ON a.level = 'grid' AND a.valid_to IS NULL AND ST_Covers(a.geom, p.geom) "
+            "GROUP BY p.geom HAVING count(*) >= 2 LIMIT 5")
+        self.assertTrue(rows, "the sample's neighbouring grids share vertices")
+        for x, y, codes in rows:
+            doc = self.locate(float(x), float(y))
+            self.assertEqual(doc["method"], "boundary", doc)
+            self.assertEqual(doc["grid"]["code"], codes.split(",")[0])
+
+    def test_outside_is_a_normal_answer(self):
+        for lon, lat in ((0.0, 0.0), (121.5, 31.2), (114.17, 22.3)):
+            doc = self.locate(lon, lat)
+            self.assertEqual((doc["method"], doc["grid"], doc["hierarchy"], doc["workers"]), ("outside", None, [], []))
+
+    def test_errors(self):
+        self.assertProblem(self.get("/v1/locate?lat=30"), 400, "invalid_parameter")
+        self.assertProblem(self.get("/v1/locate?lon=abc&lat=30"), 400, "invalid_parameter")
+        self.assertProblem(self.get("/v1/locate?lon=120&lat=95"), 400, "invalid_coordinates")
+        self.assertProblem(self.get("/v1/locate?lon=120&lat=30&crs=EPSG:2000"), 400, "unsupported_crs")
+        self.assertProblem(self.get("/v1/locate?lon=120&lat=30&at=yesterday"), 400, "invalid_parameter")
+        self.assertProblem(self.s.request("GET", "/v1/locate?lon=120&lat=30"), 401, "unauthorized")
+        r = self.s.request("PUT", "/v1/locate", [], token=self.admin)
+        self.assertProblem(r, 405, "method_not_allowed")
+        self.assertProblem(self.s.request("POST", "/v1/locate", raw="1 2", content_type="text/plain", token=self.admin),
+                           415, "unsupported_media_type")
+        self.assertProblem(self.s.request("POST", "/v1/locate", raw="[[1,2],[3", token=self.admin), 400, "malformed_json")
+        self.assertProblem(self.s.request("POST", "/v1/locate", [[1, 2], [3]], token=self.admin), 400, "invalid_batch")
+        self.assertProblem(self.s.request("POST", "/v1/locate", [[1, 2], ["a", 3]], token=self.admin), 400, "invalid_batch")
+        self.assertProblem(self.s.request("POST", "/v1/locate", {"type": "LineString", "coordinates": [[1, 2], [3, 4]]},
+                                          token=self.admin), 400, "invalid_batch")
+        self.assertProblem(self.s.request("POST", "/v1/locate", raw="lon,lat\n1,2\nx,y\n", content_type="text/csv",
+                                          token=self.admin), 400, "invalid_batch")
+        doc = self.assertProblem(self.s.request("POST", "/v1/locate", [[120, 30], [120, 91]], token=self.admin), 400,
+                                 "invalid_coordinates")
+        self.assertEqual(doc["index"], 1)
+        # Any valid token may locate.
+        viewer = self.s.token("viewer", scope="330521001")
+        self.assertEqual(self.get("/v1/locate?lon=120&lat=30", viewer).status, 200)
+
+    def test_batch_forms_answer_like_single_locates(self):
+        codes = [r[0] for r in self.s.sql(
+            "SELECT code FROM areas WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT 5")]
+        pts = [list(self.interior_point(c)) for c in codes] + [[0.0, 0.0]]
+        singles = [self.locate(x, y) for x, y in pts]
+        forms = [
+            ("application/json", json.dumps(pts)),
+            ("application/geo+json", json.dumps({"type": "MultiPoint", "coordinates": pts})),
+            ("application/geo+json", json.dumps({"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": p}} for p in pts]})),
+            ("text/csv", "lon,lat\n" + "".join(f"{x!r},{y!r}\r\n" for x, y in pts)),
+        ]
+        for ctype, body in forms:
+            r = self.s.request("POST", "/v1/locate", raw=body, content_type=ctype, token=self.admin)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["results"], singles, ctype)
+        gcj = [list(to_gcj02(x, y)) for x, y in pts[:-1]]
+        r = self.s.request("POST", "/v1/locate?crs=gcj02", gcj, token=self.admin)
+        self.assertEqual([d["grid"]["code"] for d in r.json["results"]], codes)
+        r = self.s.request("POST", "/v1/locate", [], token=self.admin)
+        self.assertEqual(r.json, {"results": []})
+
+
+class LocateFollowsChanges(ApiTestCase):
+    """Retiring a grid opens a gap: nearest within 50 m, else the village (属地兜底); at= still sees it."""
+
+    server_env = {"WANGGE_LOCATE_NEAREST_M": "50"}
+
+    def test_gap_nearest_fallback_and_at(self):
+        village = self.s.sql("SELECT parent_code FROM areas WHERE level = 'grid' AND valid_to IS NULL "
+                             "GROUP BY parent_code HAVING count(*) >= 3 ORDER BY parent_code LIMIT 1")[0][0]
+        grid = self.grids_of(village)[1]
+        geom = f"(SELECT geom FROM areas WHERE code = '{grid}' AND valid_to IS NULL)"
+        # The point of the grid farthest from its boundary, and a point ~20 m inside its edge.
+        far = self.s.sql(f"SELECT ST_X(c), ST_Y(c), ST_Distance(c::geography, ST_Boundary({geom})::geography) "
+                         f"FROM (SELECT (ST_MaximumInscribedCircle({geom})).center c) s")[0]
+        lon, lat, radius = float(far[0]), float(far[1]), float(far[2])
+        self.assertGreater(radius, 60, "the grid is big enough to leave a gap wider than 50 m")
+        before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
+        time.sleep(1.1)
+        self.assertEqual(self.locate(lon, lat)["grid"]["code"], grid)
+        # ~20 m inside the grid's edge: once the grid is gone, the nearest neighbour, with its distance.
+        near = self.s.sql(
+            f"SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint(ST_MakeLine(ST_ClosestPoint(ST_Boundary({geom}), c), c),"
+            f" 20.0 / ST_Distance(c::geography, ST_Boundary({geom})::geography)) p FROM "
+            f"(SELECT (ST_MaximumInscribedCircle({geom})).center c) s) t")[0]
+        self.retire(grid)
+        deadline = time.time() + 1.0  # changes reach the locator within 1 s
+        while True:
+            doc = self.locate(lon, lat)
+            if doc["method"] != "inside" or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(doc["method"], "fallback", doc)
+        self.assertEqual(doc["grid"], None)
+        self.assertEqual(doc["hierarchy"][-1]["code"], village)
+        doc = self.locate(float(near[0]), float(near[1]))
+        self.assertEqual(doc["method"], "nearest", doc)
+        self.assertAlmostEqual(doc["distance_m"], 20.0, delta=1.0)
+        neighbours = [r[0] for r in self.s.sql(
+            f"SELECT code FROM areas WHERE level = 'grid' AND valid_to IS NULL AND "
+            f"ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint({near[0]}, {near[1]}), 4490)::geography, 21)")]
+        self.assertIn(doc["grid"]["code"], neighbours)
+        # As of before the change, the grid is still there.
+        doc = self.locate(lon, lat, "&at=" + before)
+        self.assertEqual((doc["method"], doc["grid"]["code"]), ("inside", grid))
+
+    def locate(self, lon, lat, query=""):
+        r = self.get(f"/v1/locate?lon={lon!r}&lat={lat!r}{query}")
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+
+if __name__ == "__main__":
+    unittest.main()
