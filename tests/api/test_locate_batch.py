@@ -11,9 +11,6 @@ N = 1_000_000
 
 
 class LocateBatchOfAMillion(ApiTestCase):
-    # The answer is ~500 bytes a point; the server's response limit is 4x the body limit.
-    server_env = {"WANGGE_MAX_BODY_MB": "200"}
-
     def test_a_million_points(self):
         x0, y0, x1, y1 = [float(v) for v in self.s.sql(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
@@ -49,9 +46,9 @@ class LocateBatchOfAMillion(ApiTestCase):
             x, y = pts[i]
             single = self.get(f"/v1/locate?lon={x}&lat={y}").json
             self.assertEqual(doc, single)
-        # Locating takes ~2 s of this; the rest is the server sending one ~500 MB body through
-        # Pistache without streaming (see the locator's report): tighten to 60 s once it streams.
-        self.assertLess(elapsed, 300, "1M points took too long")
+        # The answer (~500 MB) is streamed in chunks as it is made; most of the time is this client
+        # parsing a million JSON lines.
+        self.assertLess(elapsed, 60, "1M points took too long")
         print(f"\n1M points located over HTTP in {elapsed:.1f} s: {methods}")
 
 
