@@ -67,19 +67,32 @@ std::vector<DPoint> clip_ring(const std::vector<DPoint>& ring, double lo, double
 
 std::vector<std::uint32_t> LayerEncoder::tags_of(const Properties& props) {
   std::vector<std::uint32_t> tags;
+  tags.reserve(props.size() * 2);
   for (const auto& [k, v] : props) {
-    auto ki = m_key_index.find(k);
-    if (ki == m_key_index.end()) {
-      ki = m_key_index.emplace(k, static_cast<std::uint32_t>(m_keys.size())).first;
-      m_keys.push_back(k);
+    std::uint32_t key = 0;
+    while (key < m_keys.size() && m_keys[key] != k) ++key;
+    if (key == m_keys.size()) m_keys.emplace_back(k);
+    const auto next = static_cast<std::uint32_t>(m_values.size());
+    std::uint32_t value = next;
+    if (const auto* s = std::get_if<std::string_view>(&v)) {
+      auto it = m_string_index.find(*s);
+      if (it == m_string_index.end()) m_string_index.emplace(std::string(*s), next), m_values.emplace_back(std::string(*s));
+      else value = it->second;
+    } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
+      auto [it, fresh] = m_int_index.emplace(*i, next);
+      if (fresh) m_values.emplace_back(*i);
+      else value = it->second;
+    } else if (const auto* d = std::get_if<double>(&v)) {
+      auto [it, fresh] = m_double_index.emplace(*d, next);
+      if (fresh) m_values.emplace_back(*d);
+      else value = it->second;
+    } else {
+      std::uint32_t& slot = m_bool_index[std::get<bool>(v) ? 1 : 0];
+      if (slot == UINT32_MAX) slot = next, m_values.emplace_back(std::get<bool>(v));
+      value = slot;
     }
-    auto vi = m_value_index.find(v);
-    if (vi == m_value_index.end()) {
-      vi = m_value_index.emplace(v, static_cast<std::uint32_t>(m_values.size())).first;
-      m_values.push_back(v);
-    }
-    tags.push_back(ki->second);
-    tags.push_back(vi->second);
+    tags.push_back(key);
+    tags.push_back(value);
   }
   return tags;
 }
@@ -92,8 +105,14 @@ bool LayerEncoder::add_polygon(std::uint64_t id, const MultiPolygon& mercator, c
     for (std::size_t r = 0; r < polygon.size(); ++r) {
       std::vector<DPoint> ring;
       ring.reserve(polygon[r].size());
-      for (const auto& p : polygon[r]) ring.emplace_back(tf.to_x(p.x), tf.to_y(p.y));
-      auto clipped = clip_ring(ring, lo, hi);
+      bool inside = true;  // most rings of a tile lie wholly within it: no clipping needed
+      for (const auto& p : polygon[r]) {
+        ring.emplace_back(tf.to_x(p.x), tf.to_y(p.y));
+        const auto& q = ring.back();
+        inside = inside && q.first >= lo && q.first <= hi && q.second >= lo && q.second <= hi;
+      }
+      if (inside && ring.size() > 1 && ring.front() == ring.back()) ring.pop_back();
+      auto clipped = inside ? std::move(ring) : clip_ring(ring, lo, hi);
       std::vector<IPoint> pts;
       for (const auto& [x, y] : clipped) {
         IPoint ip{static_cast<std::int32_t>(std::lround(x)), static_cast<std::int32_t>(std::lround(y))};

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 #include <string>
 #include <variant>
 #include <vector>
@@ -14,8 +16,11 @@
 
 namespace wangge::tiles {
 
+// Property values as the caller hands them (views into data that outlives the encoding) ...
+using PropValue = std::variant<std::string_view, std::int64_t, double, bool>;
+using Properties = std::vector<std::pair<std::string_view, PropValue>>;
+// ... and as the layer keeps them in its value table.
 using Value = std::variant<std::string, std::int64_t, double, bool>;
-using Properties = std::vector<std::pair<std::string, Value>>;
 
 struct IPoint {
   std::int32_t x = 0, y = 0;
@@ -56,10 +61,16 @@ class LayerEncoder {
   std::uint32_t m_extent;
   std::int32_t m_buffer;
   std::vector<Feature> m_features;
-  std::vector<std::string> m_keys;
-  std::map<std::string, std::uint32_t> m_key_index;
+  struct ViewHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>()(s); }
+  };
+  std::vector<std::string> m_keys;  // few per layer: searched linearly
   std::vector<Value> m_values;
-  std::map<Value, std::uint32_t> m_value_index;
+  std::unordered_map<std::string, std::uint32_t, ViewHash, std::equal_to<>> m_string_index;
+  std::unordered_map<std::int64_t, std::uint32_t> m_int_index;
+  std::map<double, std::uint32_t> m_double_index;
+  std::uint32_t m_bool_index[2] = {UINT32_MAX, UINT32_MAX};
 };
 
 // Exposed for tests: Sutherland-Hodgman clip of a closed ring against an axis-aligned square.

@@ -224,10 +224,10 @@ void load_counts(pg::Connection& conn, CodeCounts& workers, CodeCounts& incident
 }
 
 Properties area_properties(const Feature& f) {
-  return {{"code", f.code},
-          {"name", f.name},
-          {"level", f.level},
-          {"parent", f.parent},
+  return {{"code", std::string_view(f.code)},
+          {"name", std::string_view(f.name)},
+          {"level", std::string_view(f.level)},
+          {"parent", std::string_view(f.parent)},
           {"workers", f.workers},
           {"open_incidents", f.open_incidents}};
 }
@@ -468,7 +468,7 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
             if (f.code.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
             const Box& fb = layer.topo.bbox(it->second);
             if (fb.width() < 8 * tolerance && fb.height() < 8 * tolerance) continue;  // too small to carry a label
-            enc.add_point(f.id, f.label, tf, {{"code", f.code}, {"name", f.name}, {"level", f.level}});
+            enc.add_point(f.id, f.label, tf, {{"code", std::string_view(f.code)}, {"name", std::string_view(f.name)}, {"level", std::string_view(f.level)}});
           }
         }
       } else if (name == "incidents") {
@@ -479,7 +479,7 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
           const Incident& inc = snap->incidents[it->second];
           if (inc.grid.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
           if (id.z >= 15) {
-            enc.add_point(inc.id, inc.at, tf, {{"id", static_cast<std::int64_t>(inc.id)}, {"category", inc.category}, {"status", inc.status}, {"grid", inc.grid}});
+            enc.add_point(inc.id, inc.at, tf, {{"id", static_cast<std::int64_t>(inc.id)}, {"category", std::string_view(inc.category)}, {"status", std::string_view(inc.status)}, {"grid", std::string_view(inc.grid)}});
           } else {
             int cx = static_cast<int>(std::floor(tf.to_x(inc.at.x) / (m_config.extent / 16.0)));
             int cy = static_cast<int>(std::floor(tf.to_y(inc.at.y) / (m_config.extent / 16.0)));

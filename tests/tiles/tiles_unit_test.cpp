@@ -90,7 +90,7 @@ TEST(Mvt, PolygonCommandsFollowTheSpec) {
   TileTransform tf{{0, 0, 4096, 4096}, 4096};
   LayerEncoder layer("grid", 4096, 0);
   Polygon sq{{{0, 0}, {4096, 0}, {4096, 4096}, {0, 4096}, {0, 0}}};
-  ASSERT_TRUE(layer.add_polygon(7, {sq}, tf, {{"code", std::string("330521001001001")}, {"workers", std::int64_t{2}}}));
+  ASSERT_TRUE(layer.add_polygon(7, {sq}, tf, {{"code", std::string_view("330521001001001")}, {"workers", std::int64_t{2}}}));
   std::string tile;
   layer.write_to(tile);
 
