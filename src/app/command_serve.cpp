@@ -17,22 +17,6 @@
 namespace wangge::app {
 namespace {
 
-// On the very first start there is no way to call the API at all; leave an admin token where only
-// the owner of var/ can read it.
-void ensure_admin_token(pg::Connection& conn, const Config& config) {
-  if (registry::any_token_exists(conn)) return;
-  auto token = registry::create_token(conn, registry::Role::admin, std::nullopt, "first start");
-  std::filesystem::create_directories(config.var_dir);
-  const auto path = std::filesystem::path(config.var_dir) / "admin-token";
-  {
-    std::ofstream out(path, std::ios::trunc);
-    out << token.token << "\n";
-    if (!out) throw std::runtime_error("cannot write " + path.string());
-  }
-  ::chmod(path.c_str(), 0600);
-  log::info("created the first admin token in " + std::filesystem::absolute(path).string());
-}
-
 // The tile layers: tiles/layers.json as built in, or the file named by WANGGE_TILE_LAYERS.
 tiles::TileConfig tile_config() {
   if (const char* path = std::getenv("WANGGE_TILE_LAYERS"); path && *path) {

@@ -1,21 +1,53 @@
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 
 #include "app/commands.hpp"
 #include "app/common.hpp"
 #include "core/config.hpp"
+#include "core/log.hpp"
 #include "registry/auth.hpp"
 #include "registry/codes.hpp"
 
 namespace wangge::app {
 
+// On the very first start there is no way to call the API at all; leave an admin token where only
+// the owner of var/ can read it.
+bool ensure_admin_token(pg::Connection& conn, const Config& config) {
+  if (registry::any_token_exists(conn)) return false;
+  auto token = registry::create_token(conn, registry::Role::admin, std::nullopt, "first start");
+  std::filesystem::create_directories(config.var_dir);
+  const auto path = std::filesystem::path(config.var_dir) / "admin-token";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << token.token << "\n";
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+  }
+  ::chmod(path.c_str(), 0600);
+  log::info("created the first admin token in " + std::filesystem::absolute(path).string());
+  return true;
+}
+
+
 int command_token(const Args& args) {
   const char* help =
-      "usage: wangge token create --role ROLE [--scope CODE] [--name TEXT]\n\n"
-      "Creates an API token and prints it once (only its hash is stored).\n"
+      "usage: wangge token create --role ROLE [--scope CODE] [--name TEXT]\n"
+      "       wangge token init\n\n"
+      "create: makes an API token and prints it once (only its hash is stored).\n"
+      "init: when the registry has no token yet, writes a first admin token to $WANGGE_VAR_DIR/admin-token\n"
+      "(mode 0600), as `serve` does on its first start.\n"
       "  --role   admin | manager | dispatcher | analyst | worker | viewer\n"
       "  --scope  area code the token acts inside (its whole subtree); omitted: everything\n"
       "  --name   who or what the token is for; recorded in history and the audit log\n";
   if (print_help(args, help)) return 0;
+  if (args.words.size() == 1 && args.words[0] == "init") {
+    auto config = Config::from_environment();
+    auto conn = connect_with_retry(config, 10);
+    if (!ensure_admin_token(conn, config)) std::printf("tokens exist already; the first admin token is in %s/admin-token\n", config.var_dir.c_str());
+    return 0;
+  }
   if (args.words.size() != 1 || args.words[0] != "create" || !args.get("role")) {
     std::fputs(help, stderr);
     return 2;
