@@ -17,17 +17,20 @@
 namespace wangge::app {
 namespace {
 
-// The tile layers: tiles/layers.json as built in, or the file named by WANGGE_TILE_LAYERS.
-tiles::TileConfig tile_config() {
-  if (const char* path = std::getenv("WANGGE_TILE_LAYERS"); path && *path) {
+// A configuration document: the file named by the environment variable, else the built-in one.
+std::string resource_or_file(const char* variable, const char* resource) {
+  if (const char* path = std::getenv(variable); path && *path) {
     std::ifstream in(path);
-    if (!in) throw std::runtime_error(std::string("cannot read WANGGE_TILE_LAYERS file ") + path);
+    if (!in) throw std::runtime_error(std::string("cannot read the ") + variable + " file " + path);
     std::stringstream text;
     text << in.rdbuf();
-    return tiles::TileConfig::parse(text.str());
+    return text.str();
   }
-  return tiles::TileConfig::parse(std::string(*http::resource("tiles/layers.json")));
+  return std::string(*http::resource(resource));
 }
+
+// The tile layers: tiles/layers.json as built in, or the file named by WANGGE_TILE_LAYERS.
+tiles::TileConfig tile_config() { return tiles::TileConfig::parse(resource_or_file("WANGGE_TILE_LAYERS", "tiles/layers.json")); }
 
 }  // namespace
 
@@ -51,6 +54,13 @@ int command_serve(const Args& args) {
   http::App app(config);
   app.locator.attach(app.cache);  // before the first load, so the locator sees it
   app.locator.start_worker_watch(config.database_url, config.statement_timeout_ms);
+  app.incidents = std::make_unique<incidents::IncidentStore>(incidents::CaseRules::parse(
+      resource_or_file("WANGGE_CALENDAR", "geodata/calendar.json"), resource_or_file("WANGGE_CASE_CATEGORIES", "geodata/case_categories.json")));
+  // After the locator (subscribed by attach): open cases follow the new boundaries.
+  app.cache.subscribe([&app](pg::Connection& conn, const std::vector<std::string>& codes) {
+    if (int moved = app.incidents->reassign(conn, codes, app.locator); moved > 0)
+      log::info("re-assigned " + std::to_string(moved) + " open incidents after a registry change");
+  });
   app.tiles = std::make_unique<tiles::TileService>(tile_config(), config.tile_cache_bytes);
   try {
     app.glyphs = std::make_unique<tiles::GlyphServer>(tiles::GlyphServer::default_fonts());

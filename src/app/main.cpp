@@ -66,6 +66,8 @@ const char* kUsage =
     "  sample         generate the synthetic sample jurisdiction and load it\n"
     "  token create   create an API token for a role and scope\n"
     "  bench          measure start-up load time and memory\n"
+    "  export         write a layer to a GIS file (shapefile ZIP, GeoPackage, GeoJSON, ...)\n"
+    "  import         read areas from a GIS file, validate, and insert them in one transaction\n"
     "\n"
     "environment: WANGGE_DATABASE_URL (required), WANGGE_PORT (8080), WANGGE_VAR_DIR (var), see README.md\n";
 
@@ -86,6 +88,8 @@ int main(int argc, char** argv) {
     if (command == "sample") return command_sample(args);
     if (command == "token") return command_token(args);
     if (command == "bench") return command_bench(args);
+    if (command == "export") return command_export(args);
+    if (command == "import") return command_import(args);
     std::fprintf(stderr, "wangge: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const wangge::Error& e) {

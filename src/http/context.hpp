@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "incidents/store.hpp"
 #include "locate/service.hpp"
 #include "pg/pool.hpp"
 #include "registry/areas.hpp"
@@ -20,6 +21,7 @@
 #include "registry/workers.hpp"
 #include "tiles/glyphs.hpp"
 #include "tiles/service.hpp"
+#include "toolkit/toolkit.hpp"
 
 namespace wangge::http {
 
@@ -53,32 +55,45 @@ struct App {
       : config(std::move(c)),
         rules(config),
         pool(config.database_url, config.db_pool_size, config.statement_timeout_ms),
-        areas(config, rules) {}
+        areas(config, rules),
+        toolkit(config, rules, areas) {}
   Config config;
   registry::CodeRules rules;
   pg::Pool pool;
   registry::AreaStore areas;
+  toolkit::Toolkit toolkit;  // redraw/split/merge/re-parent/redistrict (issue 3); after `areas`, which it uses
   registry::WorkerStore workers;
   registry::TokenCache tokens;
   registry::AreaCache cache;  // current areas in memory; the database stays the source of truth
-  locate::Locator locator{locate::Locator::options_from_environment()};  // point -> grid, follows `cache`
+  std::unique_ptr<incidents::IncidentStore> incidents;  // cases; set up by `serve` with the calendar
   std::unique_ptr<tiles::TileService> tiles;  // vector tiles, follow `cache`; set up by `serve`
   std::unique_ptr<tiles::GlyphServer> glyphs;  // label fonts for the map page; absent without system fonts
+  locate::Locator locator{locate::Locator::options_from_environment()};  // point -> grid, follows `cache`
 };
 
 Response json_response(int status, std::string body);
 // Problem document (RFC 9457) for any error; `extra_json` is an object merged in.
 Response problem(int status, const std::string& code, const std::string& detail, const std::string& extra_json = {});
 
+// After a committed registry write: the area cache takes the change at once; the locator, tiles and
+// open cases follow on the listener thread, and the request waits for them up to 2 s.
+void after_registry_write(App& app, pg::Connection& conn, const std::vector<std::string>& codes);
+
 // Resolves the bearer token; throws unauthorized when it is missing or unknown.
 registry::Actor authenticate(App& app, const Request& req);
 
 // Route groups; each returns std::nullopt when the path is not theirs, and throws wangge::Error
 // subclasses for problems (405 included).
+// Before route_areas: it takes /v1/areas/merge, .../split|reparent|coverage|lineage, PUT .../children
+// and PATCH /v1/areas/{code} with adjust= or dry_run=.
+std::optional<Response> route_toolkit(App& app, const Request& req);
 std::optional<Response> route_areas(App& app, const Request& req);
 std::optional<Response> route_workers(App& app, const Request& req);
 std::optional<Response> route_misc(App& app, const Request& req);
-std::optional<Response> route_tiles(App& app, const Request& req);  // /tiles, /style.json, /vendor, /fonts
-std::optional<Response> route_locate(App& app, const Request& req);  // /v1/locate
+std::optional<Response> route_tiles(App& app, const Request& req);  // /tiles, /style.json, /vendor
+std::optional<Response> route_locate(App& app, const Request& req);
+std::optional<Response> route_incidents(App& app, const Request& req);  // /v1/incidents
+std::optional<Response> route_export(App& app, const Request& req);  // /v1/export
+std::optional<Response> route_ogc(App& app, const Request& req);     // /ogc (OGC API - Features)
 
 }  // namespace wangge::http

@@ -26,17 +26,6 @@ Response feature_response(int status, const registry::AreaDocument& doc, const j
   return r;
 }
 
-// After a committed write: this process reads its own writes at once; other processes follow
-// through NOTIFY. The write has succeeded whatever happens here, so a failure is only logged (the
-// listener reloads everything when its connection comes back).
-void refresh_cache(App& app, pg::Connection& conn, const std::string& code) {
-  try {
-    app.cache.refresh(conn, {code});
-  } catch (const std::exception& e) {
-    log::warn(std::string("area cache refresh after a write failed: ") + e.what());
-  }
-}
-
 registry::WriteOptions write_options(const Request& req) {
   registry::WriteOptions o;
   o.srid = geom::parse_crs(req.param("crs").value_or(""));
@@ -82,6 +71,19 @@ Response list_areas(App& app, const Request& req, const registry::Actor& actor,
 
 }  // namespace
 
+void after_registry_write(App& app, pg::Connection& conn, const std::vector<std::string>& codes) {
+  if (codes.empty()) return;
+  try {
+    app.cache.refresh(conn, codes, false);
+  } catch (const std::exception& e) {
+    log::warn(std::string("area cache refresh after a write failed: ") + e.what());
+    return;
+  }
+  // Small registries rebuild in milliseconds and the writer then sees its change everywhere
+  // (locate, tiles) in its next request; big ones keep rebuilding after the answer has gone.
+  app.cache.wait_for_subscribers(codes, std::chrono::milliseconds(2000));
+}
+
 std::optional<Response> route_areas(App& app, const Request& req) {
   const auto& s = req.segments;
   if (s.size() < 2 || s[0] != "v1" || s[1] != "areas") return std::nullopt;
@@ -93,7 +95,7 @@ std::optional<Response> route_areas(App& app, const Request& req) {
       auto body = json_body(req);
       auto conn = app.pool.acquire();
       auto result = app.areas.create(*conn, actor, body, write_options(req));
-      refresh_cache(app, *conn, result.area.code);
+      after_registry_write(app, *conn, {result.area.code});
       Response r = feature_response(201, result.area, result.report);
       r.headers.emplace_back("Location", app.config.base_url() + "/v1/areas/" + result.area.code);
       return r;
@@ -118,13 +120,13 @@ std::optional<Response> route_areas(App& app, const Request& req) {
       auto body = json_body(req);
       auto conn = app.pool.acquire();
       auto result = app.areas.update(*conn, actor, code, body, write_options(req), m == "PUT");
-      refresh_cache(app, *conn, code);
+      after_registry_write(app, *conn, {code});
       return feature_response(200, result.area, result.report);
     }
     if (m == "DELETE") {
       auto conn = app.pool.acquire();
       app.areas.retire(*conn, actor, code, write_options(req));
-      refresh_cache(app, *conn, code);
+      after_registry_write(app, *conn, {code});
       Response r;
       r.status = 204;
       r.content_type.clear();

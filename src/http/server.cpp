@@ -212,7 +212,7 @@ Response sql_problem(const pg::sql_error& e, const Request& req) {
 }
 
 Response route(App& app, const Request& req) {
-  for (auto* group : {route_misc, route_tiles, route_areas, route_workers, route_locate}) {
+  for (auto* group : {route_misc, route_tiles, route_toolkit, route_areas, route_workers, route_export, route_ogc, route_locate, route_incidents}) {
     if (auto r = group(app, req)) return *r;
   }
   return problem(404, "not_found", "no resource at " + req.path);

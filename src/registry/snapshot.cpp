@@ -71,14 +71,12 @@ LoadStats AreaCache::load_all(pg::Connection& conn) {
   return stats;
 }
 
-void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& codes) {
+void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& codes, bool notify_subscribers) {
   if (codes.empty()) return;
   std::lock_guard lock(m_write_mutex);
   nlohmann::json list = codes;
   auto r = conn.exec("snapshot.refresh",
                      std::string(kSelect) + " AND a.code IN (SELECT json_array_elements_text($1::json))", {list.dump()});
-  // A write is seen twice (its own refresh, then its NOTIFY): the second time nothing changed, and
-  // the subscribers are not asked to redo their work.
   auto now = current();
   std::vector<std::shared_ptr<const AreaEntry>> fresh;
   for (int i = 0; i < r.rows(); ++i) fresh.push_back(entry_of(r, i));
@@ -90,12 +88,36 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
     changed = changed || it == now->by_code.end() || it->second->version != e->version || it->second->feature != e->feature;
   }
   for (const auto& code : codes) changed = changed || (!present.count(code) && now->by_code.count(code));
-  if (!changed) return;
-  auto next = std::make_shared<AreaSnapshot>(*now);
-  for (const auto& code : codes) next->by_code.erase(code);
-  for (auto& e : fresh) next->by_code[e->code] = std::move(e);
-  swap(std::move(next));
-  notify(conn, codes);
+  if (changed) {
+    auto next = std::make_shared<AreaSnapshot>(*now);
+    for (const auto& code : codes) next->by_code.erase(code);
+    for (auto& e : fresh) next->by_code[e->code] = std::move(e);
+    swap(std::move(next));
+  }
+  if (!notify_subscribers) {
+    if (changed) {
+      std::lock_guard pending(m_pending_mutex);
+      m_pending.insert(codes.begin(), codes.end());
+    }
+    return;
+  }
+  // A write is seen twice (its own refresh, then its NOTIFY): the subscribers hear of it once.
+  bool owed = false;
+  {
+    std::lock_guard pending(m_pending_mutex);
+    for (const auto& code : codes) owed = m_pending.erase(code) > 0 || owed;
+  }
+  if (changed || owed) notify(conn, codes);
+  m_pending_cv.notify_all();
+}
+
+bool AreaCache::wait_for_subscribers(const std::vector<std::string>& codes, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(m_pending_mutex);
+  return m_pending_cv.wait_for(lock, timeout, [&] {
+    for (const auto& code : codes)
+      if (m_pending.count(code)) return false;
+    return true;
+  });
 }
 
 void AreaCache::notify(pg::Connection& conn, const std::vector<std::string>& codes) {

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <set>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -46,8 +49,13 @@ class AreaCache {
 
   // Reads every current area (the start-up load).
   LoadStats load_all(pg::Connection& conn);
-  // Re-reads the given codes (a retired one disappears) and swaps in a new snapshot.
-  void refresh(pg::Connection& conn, const std::vector<std::string>& codes);
+  // Re-reads the given codes (a retired one disappears) and swaps in a new snapshot. With
+  // `notify_subscribers` false the subscribers are left to the listener thread, which hands them
+  // the codes when their NOTIFY arrives: a request that wrote never pays for rebuilding the
+  // locator or the tiles of a whole province.
+  void refresh(pg::Connection& conn, const std::vector<std::string>& codes, bool notify_subscribers = true);
+  // Waits until the subscribers have seen `codes` (true) or `timeout` passed (false).
+  bool wait_for_subscribers(const std::vector<std::string>& codes, std::chrono::milliseconds timeout);
   // Starts the thread that LISTENs for changes on its own connection and applies them, batched;
   // after a lost connection it reconnects and reloads everything, since notifications may be lost.
   void start_listening(const std::string& database_url, int statement_timeout_ms);
@@ -71,6 +79,9 @@ class AreaCache {
   std::atomic<bool> m_stop{false};
   std::thread m_listener;
   std::vector<Listener> m_listeners;
+  std::set<std::string> m_pending;  // swapped in, not yet handed to the subscribers
+  std::mutex m_pending_mutex;
+  std::condition_variable m_pending_cv;
   void notify(pg::Connection& conn, const std::vector<std::string>& codes);
 };
 

@@ -11,7 +11,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 WANGGE_PACKAGES=(
   build-essential cmake pkg-config
   libpq-dev libpistache-dev nlohmann-json3-dev libssl-dev
-  libgeos-dev libgdal-dev gdal-bin libproj-dev libboost-dev libprotozero-dev
+  libgeos-dev libgdal-dev gdal-bin libproj-dev libboost-dev libprotozero-dev libminizip-dev
   libgtest-dev libfreetype-dev zlib1g-dev fonts-dejavu-core fonts-droid-fallback
   postgresql postgresql-15-postgis-3 postgresql-client
   python3 iproute2 curl

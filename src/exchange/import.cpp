@@ -1,0 +1,386 @@
+#include "exchange/import.hpp"
+
+#include <cpl_vsi.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <fstream>
+#include <set>
+
+#include "core/error.hpp"
+#include "crs/mars.hpp"
+#include "exchange/gdal.hpp"
+#include "geom/crs.hpp"
+
+namespace wangge::exchange {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void invalid(const std::string& detail) { throw bad_request("invalid_parameter", detail); }
+
+std::optional<std::string> get(const std::map<std::string, std::string>& params, const char* name) {
+  auto it = params.find(name);
+  if (it == params.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+enum class Mars { none, gcj02, bd09 };
+
+// The dataset name GDAL should open: a ZIP holding a shapefile opens as that shapefile.
+std::string dataset_path(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  if (!(magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)) return file.string();
+  const std::string zip = "/vsizip/" + file.string();
+  std::unique_ptr<char*, CslDeleter> entries(VSIReadDirRecursive(zip.c_str()));
+  for (char** e = entries.get(); e && *e; ++e) {
+    const std::string name = *e;
+    if (name.size() > 4 && lower(name.substr(name.size() - 4)) == ".shp") return zip + "/" + name;
+  }
+  for (char** e = entries.get(); e && *e; ++e) {
+    const std::string name = lower(*e);
+    for (const char* ext : {".gpkg", ".geojson", ".json", ".kml", ".csv"})
+      if (name.size() > std::strlen(ext) && name.ends_with(ext)) return zip + "/" + *e;
+  }
+  throw bad_request("unreadable_file", "the ZIP holds no shapefile, GeoPackage, GeoJSON, KML or CSV");
+}
+
+bool vsi_exists(const std::string& path) {
+  VSIStatBufL st;
+  return VSIStatL(path.c_str(), &st) == 0;
+}
+
+// Byte 29 of the .dbf beside a .shp path (0 when unreadable).
+int dbf_ldid(const std::string& shp) {
+  const std::string dbf = shp.substr(0, shp.size() - 4) + ".dbf";
+  VSILFILE* f = VSIFOpenL(dbf.c_str(), "rb");
+  if (!f) return 0;
+  unsigned char head[32] = {};
+  const size_t got = VSIFReadL(head, 1, 32, f);
+  VSIFCloseL(f);
+  return got == 32 ? head[29] : 0;
+}
+
+Dataset open_vector(const std::string& path, const std::optional<std::string>& shape_encoding) {
+  static const char* const drivers[] = {"ESRI Shapefile", "GPKG", "GeoJSON", "KML", "CSV", nullptr};
+  Options oo;
+  if (shape_encoding) oo.set("ENCODING", *shape_encoding);
+  ErrorCapture errors;
+  Dataset ds(GDALOpenEx(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, oo.get(), nullptr));
+  if (!ds || GDALDatasetGetLayerCount(ds.get()) < 1)
+    throw bad_request("unreadable_file", "GDAL cannot read the file as a shapefile, GeoPackage, GeoJSON, KML or CSV");
+  return ds;
+}
+
+// Text of every string field of the first layer, undecoded, is UTF-8: else the file is GBK.
+std::string sniff_encoding(const std::string& path) {
+  Dataset raw = open_vector(path, std::string());
+  OGRLayerH layer = GDALDatasetGetLayer(raw.get(), 0);
+  OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
+  OGR_L_ResetReading(layer);
+  while (Feature f{OGR_L_GetNextFeature(layer)}) {
+    for (int i = 0; i < OGR_FD_GetFieldCount(defn); ++i) {
+      if (OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, i)) != OFTString || !OGR_F_IsFieldSetAndNotNull(f.get(), i)) continue;
+      if (!valid_utf8(OGR_F_GetFieldAsString(f.get(), i))) return "CP936";
+    }
+  }
+  return "UTF-8";
+}
+
+void mars_to_wgs84(OGRGeometryH g, Mars mars) {
+  const int parts = OGR_G_GetGeometryCount(g);
+  if (parts > 0) {
+    for (int i = 0; i < parts; ++i) mars_to_wgs84(OGR_G_GetGeometryRef(g, i), mars);
+    return;
+  }
+  for (int i = 0; i < OGR_G_GetPointCount(g); ++i) {
+    crs::LonLat p{OGR_G_GetX(g, i), OGR_G_GetY(g, i)};
+    p = mars == Mars::gcj02 ? crs::gcj02_to_wgs84(p) : crs::bd09_to_wgs84(p);
+    OGR_G_SetPoint_2D(g, i, p.lon, p.lat);
+  }
+}
+
+std::optional<int> field_index(OGRFeatureDefnH defn, const std::optional<std::string>& asked,
+                               std::initializer_list<const char*> defaults, const char* what) {
+  if (asked) {
+    const int i = OGR_FD_GetFieldIndex(defn, asked->c_str());
+    if (i < 0) throw bad_request("invalid_parameter", std::string(what) + " field '" + *asked + "' is not in the file");
+    return i;
+  }
+  for (const char* name : defaults) {
+    const int i = OGR_FD_GetFieldIndex(defn, name);
+    if (i >= 0) return i;
+  }
+  return std::nullopt;
+}
+
+struct Row {
+  int n;  // feature number in the file, from 1
+  std::string code, name, wkb_hex;
+};
+
+std::string hex_of(const std::vector<unsigned char>& bytes) {
+  static const char* digits = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+ImportOptions parse_import_options(const std::map<std::string, std::string>& params) {
+  ImportOptions o;
+  auto level = get(params, "level");
+  if (!level || !registry::parse_level(*level))
+    invalid("level is required: province, city, county, township, village, grid or microgrid");
+  o.level = *registry::parse_level(*level);
+  o.parent = get(params, "parent");
+  o.code_field = get(params, "code_field");
+  o.name_field = get(params, "name_field");
+  if (auto c = get(params, "crs")) {
+    const std::string l = lower(*c);
+    if (l == "gcj02" || l == "gcj-02" || l == "bd09" || l == "bd-09") {
+      o.crs = l.substr(0, 3) == "gcj" ? "gcj02" : "bd09";
+    } else {
+      o.crs = "EPSG:" + std::to_string(geom::parse_crs(*c));
+    }
+  }
+  if (auto e = get(params, "encoding")) {
+    const std::string l = lower(*e);
+    if (l == "utf-8" || l == "utf8") o.encoding = "UTF-8";
+    else if (l == "gbk" || l == "cp936") o.encoding = "CP936";
+    else invalid("encoding must be utf-8 or gbk");
+  }
+  if (auto d = get(params, "dry_run")) {
+    if (*d != "true" && *d != "false" && *d != "1" && *d != "0") invalid("dry_run must be true or false");
+    o.dry_run = *d == "true" || *d == "1";
+  }
+  if (auto m = get(params, "mode"); m && *m != "insert")
+    invalid("mode " + *m + " is not supported yet; use mode=insert");
+  return o;
+}
+
+json import_areas(pg::Connection& conn, const registry::Actor& actor, const registry::CodeRules& rules, const Config& config,
+                  const std::filesystem::path& file, const ImportOptions& o) {
+  gdal_init();
+  actor.require_edit_role();
+  const std::string path = dataset_path(file);
+  const bool shp = lower(path).ends_with(".shp");
+  json report = {{"dry_run", o.dry_run}, {"problems", json::array()}, {"skipped", json::array()}};
+
+  // Encoding: the caller's word, else the .cpg, else the LDID (GDAL reads both), else sniffed.
+  std::optional<std::string> encoding = o.encoding;
+  if (shp && !encoding) {
+    const std::string cpg = path.substr(0, path.size() - 4) + ".cpg";
+    if (vsi_exists(cpg)) {
+      report["encoding"] = "from .cpg";
+    } else if (int ldid = dbf_ldid(path); ldid != 0) {
+      report["encoding"] = "from LDID " + std::to_string(ldid);
+    } else {
+      encoding = sniff_encoding(path);
+      report["encoding"] = *encoding + " (detected: no .cpg, no LDID)";
+    }
+  } else if (encoding) {
+    report["encoding"] = *encoding + " (as told)";
+  }
+  Dataset ds = open_vector(path, shp ? encoding : std::nullopt);
+  OGRLayerH layer = GDALDatasetGetLayer(ds.get(), 0);
+  OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
+  const auto code_i = field_index(defn, o.code_field, {"code", "adcode", "gbcode", "CODE"}, "code");
+  const auto name_i = field_index(defn, o.name_field, {"name", "chname", "NAME"}, "name");
+  if (!code_i || !name_i) throw bad_request("invalid_parameter", "name the code and name fields: code_field=..., name_field=...");
+
+  // CRS: the caller's EPSG code, else the file's; gcj02/bd09 are offsets of lon/lat, so a projected
+  // file is first brought to lon/lat and then shifted.
+  Mars mars = o.crs == std::optional<std::string>("gcj02") ? Mars::gcj02 : o.crs == std::optional<std::string>("bd09") ? Mars::bd09 : Mars::none;
+  Srs source;
+  if (o.crs && mars == Mars::none) {
+    source = srs_from_epsg(std::stoi(o.crs->substr(5)));
+  } else if (OGRSpatialReferenceH file_srs = OGR_L_GetSpatialRef(layer)) {
+    source.reset(OSRClone(file_srs));
+    OSRSetAxisMappingStrategy(source.get(), OAMS_TRADITIONAL_GIS_ORDER);
+  }
+  if (!source) {
+    OGREnvelope e;
+    if (OGR_L_GetExtent(layer, &e, TRUE) != OGRERR_NONE || e.MinX < -180 || e.MaxX > 180 || e.MinY < -90 || e.MaxY > 90)
+      throw unprocessable("missing_crs", "the file names no CRS and its coordinates are not longitude/latitude; send crs=");
+    source = srs_from_epsg(4490);
+    report["crs_note"] = "no CRS in the file: read as longitude/latitude (EPSG:4490)";
+  }
+  Srs target = srs_from_epsg(mars == Mars::none ? 4490 : 4326);
+  ErrorCapture errors;
+  std::unique_ptr<std::remove_pointer_t<OGRCoordinateTransformationH>, void (*)(OGRCoordinateTransformationH)> transform(
+      OSRIsSame(source.get(), target.get()) ? nullptr : OCTNewCoordinateTransformation(source.get(), target.get()),
+      [](OGRCoordinateTransformationH t) { if (t) OCTDestroyCoordinateTransformation(t); });
+  report["crs"] = o.crs.value_or("from the file") + (mars == Mars::none ? "" : " (converted to CGCS2000)");
+
+  std::vector<Row> rows;
+  std::set<std::string> seen;
+  int n = 0;
+  OGR_L_ResetReading(layer);
+  while (Feature f{OGR_L_GetNextFeature(layer)}) {
+    ++n;
+    std::string code = OGR_F_IsFieldSetAndNotNull(f.get(), *code_i) ? OGR_F_GetFieldAsString(f.get(), *code_i) : "";
+    std::string name = OGR_F_IsFieldSetAndNotNull(f.get(), *name_i) ? OGR_F_GetFieldAsString(f.get(), *name_i) : "";
+    auto skip = [&](const std::string& why) { report["skipped"].push_back({{"feature", n}, {"code", code}, {"reason", why}}); };
+    OGRGeometryH g = OGR_F_GetGeometryRef(f.get());
+    if (code.empty() || name.empty()) { skip("no code or no name"); continue; }
+    if (!g || OGR_G_IsEmpty(g)) { skip("no geometry"); continue; }
+    const auto flat = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (flat != wkbPolygon && flat != wkbMultiPolygon) { skip("not a polygon"); continue; }
+    Geometry geom(OGR_G_ForceToMultiPolygon(OGR_G_Clone(g)));
+    OGR_G_FlattenTo2D(geom.get());
+    if (transform && OGR_G_Transform(geom.get(), transform.get()) != OGRERR_NONE) { skip("cannot be transformed to EPSG:4490"); continue; }
+    if (mars != Mars::none) mars_to_wgs84(geom.get(), mars);
+    std::vector<unsigned char> wkb(static_cast<std::size_t>(OGR_G_WkbSize(geom.get())));
+    OGR_G_ExportToIsoWkb(geom.get(), wkbNDR, wkb.data());
+    if (!seen.insert(code).second) {
+      report["problems"].push_back({{"feature", n}, {"code", code}, {"problem", "duplicate_code"}, {"detail", "the code appears twice in the file"}});
+      continue;
+    }
+    try {
+      rules.validate(code, o.level, o.parent.value_or(""));
+      actor.require_edit(code);
+    } catch (const Error& e) {
+      report["problems"].push_back({{"feature", n}, {"code", code}, {"problem", e.code()}, {"detail", e.what()}});
+    }
+    rows.push_back({n, code, name, hex_of(wkb)});
+  }
+  errors.check("import: reading " + std::filesystem::path(path).filename().string());
+  report["features"] = n;
+
+  const std::string level = registry::level_name(o.level);
+  const std::string parent = o.parent.value_or("");
+  pg::Transaction tx(conn);
+  if (!parent.empty()) {
+    auto p = tx.exec("import.parent", "SELECT level FROM areas WHERE code = $1 AND valid_to IS NULL", {parent});
+    if (p.rows() == 0) throw unprocessable("parent_not_found", "parent " + parent + " does not exist (or is retired)");
+    auto want = registry::parent_level(o.level);
+    if (!want || p.str(0, 0) != registry::level_name(*want))
+      throw unprocessable("parent_level_mismatch", "the parent of a " + level + " cannot be a " + p.str(0, 0));
+  } else if (o.level > registry::Level::county) {
+    throw unprocessable("missing_parent", "a " + level + " needs a parent: send parent=CODE");
+  }
+  tx.exec("import.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.children:' || $1))", {parent});
+  tx.exec("import.temp", "CREATE TEMP TABLE import_rows (n int, code text, name text, geom geometry, ok boolean) ON COMMIT DROP");
+  std::size_t next = 0;
+  tx.connection().copy_in("import.copy", "COPY import_rows (n, code, name, geom) FROM STDIN", [&](std::string& chunk) {
+    for (; next < rows.size() && chunk.size() < (1u << 20); ++next) {
+      const Row& r = rows[next];
+      chunk += std::to_string(r.n) + '\t';
+      pg::append_copy_field(chunk, r.code);
+      chunk += '\t';
+      pg::append_copy_field(chunk, r.name);
+      chunk += '\t' + r.wkb_hex + '\n';
+    }
+    return next < rows.size();
+  });
+  // Validity once per row (the pair checks below would otherwise repeat it per pair); JIT costs
+  // more than it saves on these short statements.
+  tx.exec("import.srid", "UPDATE import_rows SET geom = ST_SetSRID(geom, 4490), ok = ST_IsValid(geom)");
+  tx.exec("import.jit", "SET LOCAL jit = off");
+  // The overlap checks join the rows with themselves and with the registry: index them first.
+  tx.exec("import.index", "CREATE INDEX ON import_rows USING gist (geom)");
+  tx.exec("import.analyze", "ANALYZE import_rows");
+  auto add = [&](const pg::Result& r, const char* problem, const std::function<json(const pg::Result&, int)>& extra) {
+    for (int i = 0; i < r.rows(); ++i) {
+      json p = {{"feature", r.integer(i, 0)}, {"code", r.str(i, 1)}, {"problem", problem}};
+      p.update(extra(r, i));
+      report["problems"].push_back(p);
+    }
+  };
+  add(tx.exec("import.code_used", "SELECT i.n, i.code FROM import_rows i WHERE EXISTS (SELECT 1 FROM areas a WHERE a.code = i.code)"),
+      "code_taken", [](const pg::Result&, int) { return json{{"detail", "an area with this code exists or existed; codes are never reused"}}; });
+  add(tx.exec("import.invalid", "SELECT i.n, i.code, d.reason, ST_AsGeoJSON(d.location, 9, 0) FROM import_rows i, "
+                                "ST_IsValidDetail(i.geom) d WHERE NOT i.ok ORDER BY i.n"),
+      "invalid_geometry", [](const pg::Result& r, int i) {
+        return json{{"detail", r.str(i, 2)}, {"location", r.is_null(i, 3) ? json(nullptr) : json::parse(r.str(i, 3))["coordinates"]}};
+      });
+  const std::string tol = std::to_string(config.overlap_tolerance_m2);
+  add(tx.exec("import.overlaps",
+              // Neighbours that only touch share no interior: drop them before measuring anything
+              // (MATERIALIZED keeps the planner from measuring first).
+              "WITH pairs AS MATERIALIZED (SELECT a.n, a.code, b.code AS other, a.geom AS ga, b.geom AS gb "
+              "FROM import_rows a JOIN import_rows b ON a.n < b.n AND a.geom && b.geom AND a.ok AND b.ok "
+              "AND ST_Relate(a.geom, b.geom, '2********')) "
+              "SELECT n, code, other, m2 FROM (SELECT n, code, other, ST_Area(wg_to_metric(ST_Intersection(ga, gb))) AS m2 "
+              "FROM pairs) s WHERE m2 > $1::float8 ORDER BY n",
+              {tol}),
+      "overlap", [](const pg::Result& r, int i) {
+        return json{{"with", r.str(i, 2)}, {"area_m2", r.number(i, 3)}, {"detail", "overlaps another feature of the file"}};
+      });
+  add(tx.exec("import.overlaps_existing",
+              "SELECT i.n, i.code, a.code FROM import_rows i JOIN areas a ON a.valid_to IS NULL AND a.level = $1 "
+              "AND a.parent_code IS NOT DISTINCT FROM $2 AND a.geom && i.geom AND i.ok "
+              "AND ST_Relate(a.geom, i.geom, '2********') "
+              "WHERE ST_Area(wg_to_metric(ST_Intersection(a.geom, i.geom))) > $3::float8 ORDER BY i.n",
+              {level, parent.empty() ? pg::Param() : pg::Param(parent), tol}),
+      "overlaps_sibling", [](const pg::Result& r, int i) {
+        return json{{"with", r.str(i, 2)}, {"detail", "overlaps an existing area of the same level and parent"}};
+      });
+  if (!parent.empty()) {
+    add(tx.exec("import.outside",
+                "SELECT i.n, i.code, ST_Area(wg_to_metric(ST_Difference(i.geom, p.geom))) FROM import_rows i, "
+                "(SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL) p WHERE i.ok AND NOT ST_CoveredBy(i.geom, p.geom) "
+                "AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(i.geom), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(i.geom))), $2::float8))) "
+                "ORDER BY i.n",
+                {parent, std::to_string(config.parent_tolerance_m)}),
+        "outside_parent", [&](const pg::Result& r, int i) {
+          return json{{"outside_m2", r.number(i, 2)}, {"detail", "reaches outside the parent " + parent}};
+        });
+    auto gap = tx.exec("import.gap",
+                       "SELECT ST_Area(wg_to_metric(ST_Difference(p.geom, ST_Union(c.geom)))) FROM "
+                       "(SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL) p, "
+                       "(SELECT geom FROM import_rows WHERE ok UNION ALL SELECT geom FROM areas "
+                       " WHERE parent_code = $1 AND valid_to IS NULL) c GROUP BY p.geom",
+                       {parent});
+    if (gap.rows() == 1 && !gap.is_null(0, 0)) report["gap_m2"] = gap.number(0, 0);  // uncovered part of the parent
+  }
+  report["valid"] = report["problems"].empty();
+  if (o.dry_run) {
+    report["written"] = 0;
+    return report;  // the transaction rolls back: a dry run writes nothing
+  }
+  if (!report["problems"].empty())
+    throw unprocessable("import_invalid", "the file has " + std::to_string(report["problems"].size()) +
+                                              " problems; nothing was written (see problems)",
+                        json({{"report", report}}).dump());
+  auto written = tx.exec("import.insert",
+                         "INSERT INTO areas (code, version, name, level, parent_code, geom, valid_from, changed_by, change) "
+                         "SELECT code, 1, name, $1, $2, ST_Multi(geom), clock_timestamp(), $3, 'import' FROM import_rows ORDER BY n "
+                         "RETURNING code",
+                         {level, parent.empty() ? pg::Param() : pg::Param(parent), actor.label()});
+  tx.exec("import.audit",
+          "INSERT INTO audit_log (actor, action, target_type, target, version_after, detail) "
+          "SELECT $1, 'area.import', 'area', code, 1, $2::jsonb FROM import_rows",
+          {actor.label(), json({{"file", file.filename().string()}}).dump()});
+  tx.commit();
+  report["written"] = written.rows();
+  return report;
+}
+
+}  // namespace wangge::exchange

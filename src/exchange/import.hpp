@@ -1,0 +1,40 @@
+// Import of areas from a GIS file (shapefile or its ZIP, GeoPackage, GeoJSON, KML, CSV with WKT)
+// read by GDAL: encoding sniffed for shapefiles (.cpg, then LDID, then UTF-8 vs GBK), CRS from the
+// file or the caller (gcj02/bd09 when told, since GCJ-02 cannot be detected), every feature checked
+// before anything is written, and a real import is one transaction.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "core/config.hpp"
+#include "pg/connection.hpp"
+#include "registry/auth.hpp"
+#include "registry/codes.hpp"
+
+namespace wangge::exchange {
+
+struct ImportOptions {
+  registry::Level level = registry::Level::grid;
+  std::optional<std::string> parent;       // every imported area's parent (else: none, for roots)
+  std::optional<std::string> code_field;   // default: code, adcode, gbcode (first present)
+  std::optional<std::string> name_field;   // default: name, chname
+  std::optional<std::string> crs;          // EPSG:n, gcj02, bd09; default: the file's own
+  std::optional<std::string> encoding;     // shapefile text: utf-8, gbk; default: sniffed
+  bool dry_run = false;
+};
+
+// Reads level, parent, code_field, name_field, crs, encoding, dry_run, mode; throws bad_request.
+ImportOptions parse_import_options(const std::map<std::string, std::string>& params);
+
+// Reads, validates and (unless dry_run or anything failed validation) inserts the areas in one
+// transaction. Returns the report: {"features", "valid", "encoding", "crs", "problems": [...],
+// "written": n, "dry_run": bool}. Throws unprocessable("import_invalid", ..., report) when a real
+// import finds problems (nothing is written), bad_request("unreadable_file") for files GDAL cannot read.
+nlohmann::json import_areas(pg::Connection& conn, const registry::Actor& actor, const registry::CodeRules& rules,
+                            const Config& config, const std::filesystem::path& file, const ImportOptions& o);
+
+}  // namespace wangge::exchange

@@ -1,0 +1,237 @@
+#include "exchange/ogc.hpp"
+
+#include <charconv>
+
+#include "core/error.hpp"
+#include "core/time.hpp"
+#include "geom/crs.hpp"
+
+namespace wangge::exchange::ogc {
+namespace {
+
+using nlohmann::json;
+
+const char* const kCrs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+constexpr int kOffered[] = {4490, 4326, 3857, 4527, 4528, 4529, 4548, 4549, 4550};
+
+std::string epsg_uri(int srid) { return "http://www.opengis.net/def/crs/EPSG/0/" + std::to_string(srid); }
+
+// Geographic CRSs and the Gauss-Krüger zones are defined latitude/northing first in EPSG; Web
+// Mercator easting first.
+bool epsg_lat_first(int srid) { return srid != 3857; }
+
+// Text columns of the layer's row (see layers.hpp) to a GeoJSON Feature, id = row id.
+std::string feature_text(const pg::Result& r, int row, LayerKind layer) {
+  const auto& fields = layer_fields(layer);
+  nlohmann::ordered_json props = nlohmann::ordered_json::object();  // in the order of layer_fields
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const int col = static_cast<int>(i) + 1;
+    if (r.is_null(row, col)) {
+      props[fields[i].name] = nullptr;
+    } else if (fields[i].type == FieldType::integer) {
+      props[fields[i].name] = r.integer(row, col);
+    } else {
+      props[fields[i].name] = r.str(row, col);
+    }
+  }
+  const int geom = static_cast<int>(fields.size()) + 1;
+  std::string out = "{\"type\":\"Feature\",\"id\":" + r.str(row, 0) + ",\"geometry\":";
+  out += r.is_null(row, geom) ? std::string("null") : r.str(row, geom);
+  out += ",\"properties\":" + props.dump() + "}";
+  return out;
+}
+
+json query_parameter(const char* name, const char* in, const char* description, json schema, bool required = false) {
+  return {{"name", name}, {"in", in}, {"description", description}, {"required", required}, {"schema", std::move(schema)},
+          {"style", "form"}, {"explode", false}};
+}
+
+}  // namespace
+
+const char* const kStorageCrs = "http://www.opengis.net/def/crs/EPSG/0/4490";
+
+const std::vector<Collection>& collections() {
+  static const std::vector<Collection> list = {
+      {"province", "省 provinces", LayerKind::areas, "province"},
+      {"city", "市 cities", LayerKind::areas, "city"},
+      {"county", "县（市、区） counties", LayerKind::areas, "county"},
+      {"township", "乡镇（街道） townships", LayerKind::areas, "township"},
+      {"village", "村（社区） villages and communities", LayerKind::areas, "village"},
+      {"grid", "网格 grids", LayerKind::areas, "grid"},
+      {"microgrid", "微网格 micro-grids", LayerKind::areas, "microgrid"},
+      {"incidents", "事件 incidents", LayerKind::incidents, std::nullopt},
+      {"checkpoints", "巡查点 checkpoints", LayerKind::checkpoints, std::nullopt}};
+  return list;
+}
+
+const Collection* find_collection(std::string_view id) {
+  for (const auto& c : collections())
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+Crs parse_crs(std::string_view text) {
+  if (text.empty() || text == kCrs84 || text == "CRS84" || text == "OGC:CRS84") return Crs{};
+  const int srid = geom::parse_crs(text);
+  return Crs{srid, epsg_lat_first(srid), epsg_uri(srid)};
+}
+
+std::vector<std::string> crs_list() {
+  std::vector<std::string> out = {kCrs84};
+  for (int s : kOffered) out.push_back(epsg_uri(s));
+  return out;
+}
+
+std::string conformance_json() {
+  return json({{"conformsTo",
+                {"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+                 "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+                 "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+                 "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"}}})
+      .dump();
+}
+
+std::string landing_json(const std::string& base) {
+  json links = json::array({
+      {{"rel", "self"}, {"type", "application/json"}, {"title", "this document"}, {"href", base}},
+      {{"rel", "service-desc"}, {"type", "application/vnd.oai.openapi+json;version=3.0"}, {"title", "the API definition"},
+       {"href", base + "/api"}},
+      {{"rel", "conformance"}, {"type", "application/json"}, {"title", "conformance classes"}, {"href", base + "/conformance"}},
+      {{"rel", "data"}, {"type", "application/json"}, {"title", "collections"}, {"href", base + "/collections"}},
+  });
+  return json({{"title", "wangge 网格 — OGC API - Features"},
+               {"description", "Areas of the grid registry by level, incidents and checkpoints (CGCS2000)."},
+               {"links", links}})
+      .dump();
+}
+
+std::string openapi_json(const std::string& base) {
+  json crs_schema = {{"type", "string"}, {"format", "uri"}, {"enum", crs_list()}};
+  json p_collection = {{"name", "collectionId"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
+  json p_feature = {{"name", "featureId"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "integer"}}}};
+  json items_params = json::array({
+      p_collection,
+      query_parameter("limit", "query", "features per page", {{"type", "integer"}, {"minimum", 1}, {"maximum", 10000}, {"default", 100}}),
+      query_parameter("offset", "query", "features to skip (next links set it)", {{"type", "integer"}, {"minimum", 0}, {"default", 0}}),
+      query_parameter("bbox", "query", "minx,miny,maxx,maxy in bbox-crs",
+                      {{"type", "array"}, {"minItems", 4}, {"maxItems", 4}, {"items", {{"type", "number"}}}}),
+      query_parameter("bbox-crs", "query", "CRS of bbox (default CRS84)", crs_schema),
+      query_parameter("crs", "query", "CRS of the response (default CRS84)", crs_schema),
+      query_parameter("datetime", "query", "instant or interval (RFC 3339, '..' for open)", {{"type", "string"}}),
+  });
+  auto get = [](const char* summary, json params, const char* type) {
+    json content = json::object();
+    content[type] = {{"schema", {{"type", "object"}}}};
+    json op = json::object();
+    op["summary"] = summary;
+    op["parameters"] = std::move(params);
+    op["responses"] = {{"200", {{"description", "OK"}, {"content", content}}}};
+    json path = json::object();
+    path["get"] = op;
+    return path;
+  };
+  json paths = {
+      {"/", get("landing page", json::array(), "application/json")},
+      {"/conformance", get("conformance classes", json::array(), "application/json")},
+      {"/api", get("this document", json::array(), "application/vnd.oai.openapi+json;version=3.0")},
+      {"/collections", get("collections", json::array(), "application/json")},
+      {"/collections/{collectionId}", get("one collection", json::array({p_collection}), "application/json")},
+      {"/collections/{collectionId}/items", get("features of a collection", items_params, "application/geo+json")},
+      {"/collections/{collectionId}/items/{featureId}",
+       get("one feature", json::array({p_collection, p_feature, query_parameter("crs", "query", "CRS of the response", crs_schema)}),
+           "application/geo+json")},
+  };
+  json doc = {{"openapi", "3.0.3"},
+              {"info", {{"title", "wangge OGC API - Features"}, {"version", "1.0.0"}}},
+              {"servers", json::array({{{"url", base}}})},
+              {"paths", paths},
+              {"components", {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
+              {"security", json::array({{{"bearer", json::array()}}})}};
+  return doc.dump();
+}
+
+json collection_json(pg::Connection& conn, const Collection& c, const std::optional<std::string>& scope, const std::string& base) {
+  Selection s;
+  s.layer = c.layer;
+  s.level = c.level;
+  s.scope = scope;
+  SqlQuery q = extent_of(s);
+  auto r = conn.exec("ogc.extent", q.sql, q.params);
+  const std::string href = base + "/collections/" + c.id;
+  json out = {{"id", c.id},
+              {"title", c.title},
+              {"itemType", "feature"},
+              {"crs", crs_list()},
+              {"storageCrs", kStorageCrs},
+              {"links",
+               json::array({{{"rel", "self"}, {"type", "application/json"}, {"href", href}},
+                            {{"rel", "items"}, {"type", "application/geo+json"}, {"href", href + "/items"}}})}};
+  json extent = json::object();
+  if (!r.is_null(0, 0)) {
+    extent["spatial"] = {{"bbox", json::array({json::array({r.number(0, 0), r.number(0, 1), r.number(0, 2), r.number(0, 3)})})},
+                         {"crs", kCrs84}};
+  }
+  if (!r.is_null(0, 4)) {
+    extent["temporal"] = {{"interval", json::array({json::array({r.str(0, 4), c.layer == LayerKind::areas ? json(nullptr) : json(r.str(0, 5))})})},
+                          {"trs", "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}};
+  }
+  if (!extent.empty()) out["extent"] = extent;
+  return out;
+}
+
+Page items(pg::Connection& conn, const Selection& s, const Crs& crs, long long limit, long long offset) {
+  SqlQuery count = count_rows(s);
+  Page page;
+  page.matched = conn.exec("ogc.count", count.sql, count.params).integer(0, 0);
+  SqlQuery q = select_rows(s, GeometryOut::geojson, crs.srid, crs.lat_first, limit, offset);
+  auto r = conn.exec("ogc.items", q.sql, q.params);
+  page.features = "[";
+  for (int i = 0; i < r.rows(); ++i) {
+    if (i) page.features += ',';
+    page.features += feature_text(r, i, s.layer);
+  }
+  page.features += "]";
+  page.returned = r.rows();
+  return page;
+}
+
+std::optional<std::string> item(pg::Connection& conn, const Selection& s, long long fid, const Crs& crs) {
+  SqlQuery q = select_one(s, fid, crs.srid, crs.lat_first);
+  auto r = conn.exec("ogc.item", q.sql, q.params);
+  if (r.rows() == 0) return std::nullopt;
+  return feature_text(r, 0, s.layer);
+}
+
+std::array<double, 4> bbox_to_storage(pg::Connection& conn, const std::array<double, 4>& b, const Crs& crs) {
+  std::array<double, 4> xy = crs.lat_first ? std::array<double, 4>{b[1], b[0], b[3], b[2]} : b;
+  if (crs.srid == 4326 || crs.srid == 4490) return xy;  // CGCS2000 and WGS 84 agree within centimetres
+  // A projected box: transform its densified outline, so the box in degrees covers it all.
+  auto r = conn.exec("ogc.bbox",
+                     "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform(ST_Segmentize("
+                     "ST_MakeEnvelope($1::float8, $2::float8, $3::float8, $4::float8, $5::int), "
+                     "GREATEST($3::float8 - $1::float8, $4::float8 - $2::float8) / 16), 4490) AS e) s",
+                     {std::to_string(xy[0]), std::to_string(xy[1]), std::to_string(xy[2]), std::to_string(xy[3]),
+                      std::to_string(crs.srid)});
+  return {r.number(0, 0), r.number(0, 1), r.number(0, 2), r.number(0, 3)};
+}
+
+void apply_datetime(Selection& s, std::string_view text) {
+  auto instant = [](std::string_view t) -> std::optional<Micros> {
+    if (t.empty() || t == "..") return std::nullopt;
+    auto v = parse_rfc3339(t);
+    if (!v) throw bad_request("invalid_parameter", "datetime must be an RFC 3339 instant or interval start/end ('..' for open)");
+    return v;
+  };
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) {
+    s.at = instant(text);
+    if (!s.at) throw bad_request("invalid_parameter", "datetime must be an RFC 3339 instant or interval start/end");
+    return;
+  }
+  auto start = instant(text.substr(0, slash));
+  auto end = instant(text.substr(slash + 1));
+  if (start && end && *start > *end) throw bad_request("invalid_parameter", "datetime interval ends before it starts");
+  s.interval = std::make_pair(start, end);
+}
+
+}  // namespace wangge::exchange::ogc

@@ -1,0 +1,61 @@
+// The OGC API - Features model (Part 1 core/geojson/oas30, Part 2 crs): collections, their
+// metadata and item pages. The HTTP side (routes_ogc.cpp) adds links and headers.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "exchange/layers.hpp"
+#include "pg/connection.hpp"
+
+namespace wangge::exchange::ogc {
+
+// One collection per area level, plus incidents and checkpoints.
+struct Collection {
+  std::string id;     // "grid", "incidents", ...
+  std::string title;  // "网格 grids"
+  LayerKind layer;
+  std::optional<std::string> level;
+};
+const std::vector<Collection>& collections();
+const Collection* find_collection(std::string_view id);
+
+// An output or bbox CRS: the EPSG code (CRS84 is 4326 with lon/lat order) and whether the
+// coordinates go latitude/northing first, as the EPSG definition orders the axes.
+struct Crs {
+  int srid = 4326;
+  bool lat_first = false;
+  std::string uri = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+};
+// Empty: CRS84. Throws bad_request("unsupported_crs") for CRSs not offered.
+Crs parse_crs(std::string_view text);
+std::vector<std::string> crs_list();
+extern const char* const kStorageCrs;
+
+std::string conformance_json();
+std::string landing_json(const std::string& base);  // base: ".../ogc"
+// The OpenAPI 3.0 description of /ogc, as JSON.
+std::string openapi_json(const std::string& base);
+
+// Collection metadata with its extent; the extent and counts respect the token's scope.
+nlohmann::json collection_json(pg::Connection& conn, const Collection& c, const std::optional<std::string>& scope,
+                               const std::string& base);
+
+struct Page {
+  std::string features;  // JSON array text
+  long long matched = 0;
+  long long returned = 0;
+};
+Page items(pg::Connection& conn, const Selection& s, const Crs& crs, long long limit, long long offset);
+// The Feature (JSON text) with row id `fid`, or std::nullopt when absent or outside the selection's scope.
+std::optional<std::string> item(pg::Connection& conn, const Selection& s, long long fid, const Crs& crs);
+
+// bbox (in `crs` and its axis order) to min lon, min lat, max lon, max lat in EPSG:4490.
+std::array<double, 4> bbox_to_storage(pg::Connection& conn, const std::array<double, 4>& bbox, const Crs& crs);
+// datetime: an instant or an interval "start/end" with ".." or empty for an open end. Throws bad_request.
+void apply_datetime(Selection& s, std::string_view text);
+
+}  // namespace wangge::exchange::ogc

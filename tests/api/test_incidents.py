@@ -1,0 +1,183 @@
+"""Incidents: located at creation (also from GCJ-02 phone coordinates), moved through the lifecycle
+with refused transitions, timed in working time, listed with filters, re-assigned when the grid
+under them changes."""
+import unittest
+
+from harness import ApiTestCase
+
+
+class Incidents(ApiTestCase):
+    def grid_point(self):
+        """A grid of the sample and a point well inside it (EPSG:4490)."""
+        code, x, y = self.s.sql(
+            "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM areas "
+            "WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT 1 OFFSET 40) t")[0]
+        return code, float(x), float(y)
+
+    def create(self, x, y, token=None, **extra):
+        body = {"location": {"type": "Point", "coordinates": [x, y]}, "category": "市容环境", "source": "hotline",
+                "description": "暴露垃圾", "reporter": "12345"}
+        body.update(extra)
+        return self.s.request("POST", "/v1/incidents", body, token=token or self.admin)
+
+    def act(self, incident, action, token=None, **extra):
+        return self.s.request("PATCH", f"/v1/incidents/{incident}", dict(action=action, **extra), token=token or self.admin)
+
+    def test_create_locates_and_logs(self):
+        code, x, y = self.grid_point()
+        r = self.create(x, y)
+        self.assertEqual(r.status, 201, r)
+        doc = r.json
+        self.assertEqual(doc["grid"], code)
+        self.assertEqual(doc["method"], "inside")
+        self.assertEqual(doc["status"], "collect")
+        self.assertEqual([h["level"] for h in doc["hierarchy"]][:4], ["county", "township", "village", "grid"])
+        self.assertTrue(r.header("Location").endswith(f"/v1/incidents/{doc['id']}"))
+        self.assertEqual([e["action"] for e in doc["events"]], ["collect"])
+        got = self.s.request("GET", f"/v1/incidents/{doc['id']}", token=self.admin)
+        self.assertEqual(got.status, 200)
+        self.assertEqual(got.json["grid"], code)
+
+    def test_gcj02_input_lands_where_the_converted_point_is(self):
+        code, x, y = self.grid_point()
+        # The GCJ-02 coordinates of the point, from the server's own locate (shared conversion).
+        g = self.s.request("GET", f"/v1/locate?lon={x}&lat={y}", token=self.admin).json
+        self.assertEqual(g["grid"]["code"], code)
+        # Forward GCJ-02 of the point, computed here from the published formulas.
+        import math
+        a, ee = 6378245.0, 0.00669342162296594323
+        def tlat(x, y):
+            r = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+            r += (20 * math.sin(6 * x * math.pi) + 20 * math.sin(2 * x * math.pi)) * 2 / 3
+            r += (20 * math.sin(y * math.pi) + 40 * math.sin(y / 3 * math.pi)) * 2 / 3
+            r += (160 * math.sin(y / 12 * math.pi) + 320 * math.sin(y * math.pi / 30)) * 2 / 3
+            return r
+        def tlon(x, y):
+            r = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+            r += (20 * math.sin(6 * x * math.pi) + 20 * math.sin(2 * x * math.pi)) * 2 / 3
+            r += (20 * math.sin(x * math.pi) + 40 * math.sin(x / 3 * math.pi)) * 2 / 3
+            r += (150 * math.sin(x / 12 * math.pi) + 300 * math.sin(x / 30 * math.pi)) * 2 / 3
+            return r
+        dlat, dlon = tlat(x - 105, y - 35), tlon(x - 105, y - 35)
+        rad = y / 180 * math.pi
+        magic = 1 - ee * math.sin(rad) ** 2
+        dlat = dlat * 180 / ((a * (1 - ee)) / (magic * math.sqrt(magic)) * math.pi)
+        dlon = dlon * 180 / (a / math.sqrt(magic) * math.cos(rad) * math.pi)
+        r = self.create(x + dlon, y + dlat, crs="gcj02")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json["grid"], code)
+        lon, lat = r.json["location"]["coordinates"]
+        self.assertAlmostEqual(lon, x, places=6)
+        self.assertAlmostEqual(lat, y, places=6)
+
+    def test_the_whole_lifecycle(self):
+        _, x, y = self.grid_point()
+        case = self.create(x, y).json["id"]
+        for action, status in (("register", "register"), ("dispatch", "dispatch"), ("handle", "handle"),
+                               ("feedback", "feedback"), ("close", "closed")):
+            r = self.act(case, action, note="ok")
+            self.assertEqual(r.status, 200, (action, r))
+            self.assertEqual(r.json["status"], status)
+            if action == "dispatch":
+                self.assertIsNotNone(r.json["deadline"])
+                self.assertGreater(r.json["deadline"], r.json["dispatched_at"])
+        doc = self.s.request("GET", f"/v1/incidents/{case}", token=self.admin).json
+        self.assertEqual([e["action"] for e in doc["events"]], ["collect", "register", "dispatch", "handle", "feedback", "close"])
+        self.assertIsNotNone(doc["closed_at"])
+        self.assertTrue(all(e["actor"].startswith("admin#") for e in doc["events"][1:]))
+
+    def test_refused_transitions(self):
+        _, x, y = self.grid_point()
+        case = self.create(x, y).json["id"]
+        r = self.act(case, "close")
+        self.assertProblem(r, 409, "transition_not_allowed")
+        self.assertEqual(sorted(r.json["allowed_actions"]), ["cancel", "register"])
+        self.assertProblem(self.act(case, "teleport"), 422, "unknown_action")
+        self.assertEqual(self.act(case, "cancel").status, 200)
+        self.assertProblem(self.act(case, "register"), 409, "transition_not_allowed")
+        self.assertProblem(self.s.request("PATCH", "/v1/incidents/999999999", {"action": "register"}, token=self.admin),
+                           404, "incident_not_found")
+
+    def test_hold_resume_return_extend(self):
+        _, x, y = self.grid_point()
+        case = self.create(x, y).json["id"]
+        self.act(case, "register")
+        first = self.act(case, "dispatch").json["deadline"]
+        self.assertEqual(self.act(case, "hold").json["status"], "hold")
+        self.assertEqual(self.act(case, "resume").json["status"], "dispatch")
+        later = self.act(case, "extend", working_days=2).json["deadline"]
+        self.assertGreater(later, first)
+        self.assertProblem(self.act(case, "extend"), 422, "invalid_property")
+        self.assertEqual(self.act(case, "return").json["status"], "register")
+
+    def test_if_match_and_roles(self):
+        _, x, y = self.grid_point()
+        created = self.create(x, y)
+        case, etag = created.json["id"], created.header("ETag")
+        self.assertEqual(self.s.request("PATCH", f"/v1/incidents/{case}", {"action": "register"}, token=self.admin,
+                                        headers={"If-Match": etag}).status, 200)
+        self.assertProblem(self.s.request("PATCH", f"/v1/incidents/{case}", {"action": "dispatch"}, token=self.admin,
+                                          headers={"If-Match": etag}), 412, "precondition_failed")
+        viewer = self.s.token("viewer")
+        self.assertProblem(self.create(x, y, token=viewer), 403, "role_forbidden")
+        worker = self.s.token("worker")
+        self.assertProblem(self.act(case, "dispatch", token=worker), 403, "role_forbidden")
+        self.act(case, "dispatch")
+        self.assertEqual(self.act(case, "handle", token=worker).status, 200)
+        outsider = self.s.token("dispatcher", scope="330521110")
+        code = self.s.sql(f"SELECT grid_code FROM incidents WHERE id = {case}")[0][0]
+        if not code.startswith("330521110"):
+            self.assertProblem(self.s.request("GET", f"/v1/incidents/{case}", token=outsider), 403, "outside_scope")
+
+    def test_list_filters_and_overdue(self):
+        code, x, y = self.grid_point()
+        case = self.create(x, y).json["id"]
+        self.act(case, "register")
+        self.act(case, "dispatch")
+        r = self.s.request("GET", f"/v1/incidents?area={code}&status=dispatch", token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(case, [i["id"] for i in r.json["incidents"]])
+        self.assertTrue(all(i["grid"] == code for i in r.json["incidents"]))
+        self.assertNotIn(case, [i["id"] for i in self.s.request("GET", "/v1/incidents?overdue=true&limit=10000", token=self.admin).json["incidents"]])
+        self.s.sql(f"UPDATE incidents SET deadline = now() - interval '1 hour' WHERE id = {case}")
+        overdue = self.s.request("GET", "/v1/incidents?overdue=true&limit=10000", token=self.admin).json
+        self.assertIn(case, [i["id"] for i in overdue["incidents"]])
+        self.assertTrue(all(i["overdue"] for i in overdue["incidents"]))
+        page = self.s.request("GET", "/v1/incidents?limit=5", token=self.admin).json
+        self.assertEqual(page["numberReturned"], 5)
+        self.assertGreater(page["numberMatched"], 5)
+        self.assertEqual(page["links"][0]["rel"], "next")
+
+    def test_bad_input(self):
+        self.assertProblem(self.s.request("POST", "/v1/incidents", {"location": {"type": "Point", "coordinates": [1]},
+                                                                    "category": "x", "source": "app"}, token=self.admin),
+                           422, "invalid_location")
+        _, x, y = self.grid_point()
+        self.assertProblem(self.create(x, y, source="fax"), 422, "invalid_property")
+        self.assertProblem(self.create(x, y, crs="EPSG:2154"), 400, "unsupported_crs")
+        self.assertProblem(self.s.request("GET", "/v1/incidents/abc", token=self.admin), 400, "invalid_parameter")
+        self.assertProblem(self.s.request("GET", "/v1/incidents"), 401, "unauthorized")
+
+    def test_open_cases_follow_a_retired_grid(self):
+        code, x, y = self.grid_point()
+        case = self.create(x, y).json["id"]
+        self.assertEqual(self.s.sql(f"SELECT grid_code FROM incidents WHERE id = {case}")[0][0], code)
+        etag = self.s.request("GET", f"/v1/areas/{code}", token=self.admin).header("ETag")
+        r = self.s.request("DELETE", f"/v1/areas/{code}", token=self.admin, headers={"If-Match": etag})
+        self.assertEqual(r.status, 204, r)
+        import time
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            doc = self.s.request("GET", f"/v1/incidents/{case}", token=self.admin).json
+            if doc["grid"] != code:
+                break
+            time.sleep(0.1)
+        self.assertNotEqual(doc["grid"], code)
+        self.assertIn(doc["method"], ("nearest", "fallback"))
+        moves = [e for e in doc["events"] if e["action"] == "reassign"]
+        self.assertEqual(len(moves), 1)
+        self.assertEqual(moves[0]["detail"]["from_grid"], code)
+
+
+if __name__ == "__main__":
+    unittest.main()
