@@ -43,8 +43,9 @@ void check_ring(const json& ring, const std::string& where) {
 }
 
 void check_polygon(const json& rings, const std::string& where) {
-  if (!rings.is_array() || rings.empty())
-    throw bad_request("invalid_geojson", where + ": a polygon must be a non-empty array of rings");
+  if (!rings.is_array()) throw bad_request("invalid_geojson", where + ": a polygon must be an array of rings");
+  // An empty polygon is valid GeoJSON but no area: a rule broken, not a syntax error.
+  if (rings.empty()) invalid("Empty", where + ": the geometry is empty", nullptr);
   for (std::size_t i = 0; i < rings.size(); ++i)
     check_ring(rings[i], where + (i == 0 ? " exterior ring" : " interior ring " + std::to_string(i)));
 }
@@ -61,8 +62,8 @@ std::string checked_polygonal(const json& geometry) {
   if (type == "Polygon") {
     check_polygon(coords, "polygon");
   } else if (type == "MultiPolygon") {
-    if (!coords.is_array() || coords.empty())
-      throw bad_request("invalid_geojson", "a MultiPolygon must be a non-empty array of polygons");
+    if (!coords.is_array()) throw bad_request("invalid_geojson", "a MultiPolygon must be an array of polygons");
+    if (coords.empty()) invalid("Empty", "the geometry is empty", nullptr);
     for (std::size_t i = 0; i < coords.size(); ++i) check_polygon(coords[i], "polygon " + std::to_string(i));
   } else {
     throw unprocessable("invalid_geometry_type", "areas must be Polygon or MultiPolygon, got " + type,

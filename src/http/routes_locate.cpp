@@ -201,10 +201,12 @@ Response locate_batch(App& app, const Request& req) {
       throw bad_request(e.code(), "point " + std::to_string(i) + ": " + e.what(), "{\"index\":" + std::to_string(i) + "}");
     }
   }
-  // One result per line, streamed in chunks of about 1 MB, so a client can read the answer as it
-  // arrives and the server never holds the whole of a million-point answer.
+  // One result per line. Large batches are streamed in chunks of about 1 MB, so a client can read
+  // the answer as it arrives and the server never holds the whole of a million-point answer;
+  // small ones go out in one piece (Pistache 0.0.5 may close a chunked answer before its last
+  // chunk reaches a client that does not keep the connection alive).
   Response r;
-  r.stream = [xy = std::move(xy), view, n](const Response::Sink& sink) {
+  auto produce = [xy = std::move(xy), view, n](const Response::Sink& sink) {
     std::string chunk = "{\"results\":[\n";
     chunk.reserve(1u << 20);
     for (std::size_t i = 0; i < n; ++i) {
@@ -220,6 +222,11 @@ Response locate_batch(App& app, const Request& req) {
     chunk += "]}\n";
     sink(chunk);
   };
+  if (n > 20000) {
+    r.stream = std::move(produce);
+  } else {
+    produce([&r](std::string_view data) { r.body.append(data); });
+  }
   return r;
 }
 

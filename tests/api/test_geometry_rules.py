@@ -73,7 +73,8 @@ class InvalidGeometry(ApiTestCase):
                            422, "invalid_geometry_type")
         self.assertProblem(self.post({"type": "Polygon", "coordinates": [[["a", 30.55], [119.96, 30.55], [119.96, 30.56],
                                                                           ["a", 30.55]]]}), 400, "invalid_geojson")
-        self.assertProblem(self.post({"type": "Polygon", "coordinates": []}), 400, "invalid_geojson")
+        # Valid GeoJSON, but an empty area: a rule broken, not a syntax error.
+        self.assertEqual(self.assertProblem(self.post({"type": "Polygon", "coordinates": []}), 422, "invalid_geometry")["reason"], "Empty")
         self.assertProblem(self.post({"type": "Polygon"}), 400, "invalid_geojson")
         self.assertProblem(self.post(None), 400, "invalid_geojson")
         self.assertProblem(self.post("POLYGON((0 0,1 0,1 1,0 0))"), 400, "invalid_geojson")
