@@ -42,11 +42,6 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  // For large answers: instead of `body`, the server calls `stream(sink)` and sends whatever the
-  // producer hands to `sink` at once (chunked), so memory stays flat. Errors must be found before
-  // the first byte: once streaming starts, the status is sent.
-  using Sink = std::function<void(std::string_view)>;
-  std::function<void(const Sink&)> stream;
 };
 
 // Everything the handlers need, built once at start.

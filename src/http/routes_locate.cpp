@@ -201,33 +201,20 @@ Response locate_batch(App& app, const Request& req) {
       throw bad_request(e.code(), "point " + std::to_string(i) + ": " + e.what(), "{\"index\":" + std::to_string(i) + "}");
     }
   }
-  // One result per line. Large batches are streamed in chunks of about 1 MB, so a client can read
-  // the answer as it arrives and the server never holds the whole of a million-point answer;
-  // small ones go out in one piece (Pistache 0.0.5 may close a chunked answer before its last
-  // chunk reaches a client that does not keep the connection alive).
-  Response r;
-  auto produce = [xy = std::move(xy), view, n](const Response::Sink& sink) {
-    std::string chunk = "{\"results\":[\n";
-    chunk.reserve(1u << 20);
-    for (std::size_t i = 0; i < n; ++i) {
-      const locate::Pt pt{xy[2 * i], xy[2 * i + 1]};
-      view.index->append_json(view.index->locate(pt), pt, view.workers.get(), chunk);
-      if (i + 1 < n) chunk += ',';
-      chunk += '\n';
-      if (chunk.size() >= (1u << 20) - 4096) {
-        sink(chunk);
-        chunk.clear();
-      }
-    }
-    chunk += "]}\n";
-    sink(chunk);
-  };
-  if (n > 20000) {
-    r.stream = std::move(produce);
-  } else {
-    produce([&r](std::string_view data) { r.body.append(data); });
+  // One result per line, so a client can read the answer line by line. Not streamed: Pistache
+  // 0.0.5's ResponseStream, written from a worker thread, truncated large answers and once brought
+  // the server down ("could not find write data"), so the answer is built whole.
+  std::string body;
+  body.reserve(16 + n * 420);
+  body += "{\"results\":[\n";
+  for (std::size_t i = 0; i < n; ++i) {
+    const locate::Pt pt{xy[2 * i], xy[2 * i + 1]};
+    view.index->append_json(view.index->locate(pt), pt, view.workers.get(), body);
+    if (i + 1 < n) body += ',';
+    body += '\n';
   }
-  return r;
+  body += "]}\n";
+  return json_response(200, std::move(body));
 }
 
 }  // namespace

@@ -129,20 +129,6 @@ void send(Http::ResponseWriter& writer, const Response& res, bool head) {
   if (!res.content_type.empty()) add_header(writer, "Content-Type", res.content_type);
   if (!cache_control) add_header(writer, "Cache-Control", "no-store");
   auto code = static_cast<Http::Code>(res.status);
-  if (res.stream && !head) {
-    auto out = writer.stream(code);
-    try {
-      res.stream([&out](std::string_view data) {
-        out.write(data.data(), static_cast<std::streamsize>(data.size()));
-        out.flush();
-      });
-    } catch (const std::exception& e) {
-      // Too late for a problem document: the status is on the wire. End the stream; the client sees it cut.
-      log::error(std::string("a streamed response failed midway: ") + e.what());
-    }
-    out.ends();
-    return;
-  }
   if (head) {
     writer.send(code, "");
   } else {

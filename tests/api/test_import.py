@@ -25,45 +25,8 @@ def need_geodata():
         raise unittest.SkipTest(f"{GEODATA} is missing: the real-file import tests are skipped")
 
 
-# GCJ-02 forward transform as published (Krasovsky ellipsoid), and its inverse by iteration.
-A, EE = 6378245.0, 0.00669342162296594323
-
-
-def _t_lat(x, y):
-    r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    r += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-    r += (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
-    return r
-
-
-def _t_lon(x, y):
-    r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    r += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-    r += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
-    return r
-
-
-def wgs_to_gcj(lon, lat):
-    dlat = _t_lat(lon - 105.0, lat - 35.0)
-    dlon = _t_lon(lon - 105.0, lat - 35.0)
-    rad = lat / 180.0 * math.pi
-    magic = 1 - EE * math.sin(rad) ** 2
-    s = math.sqrt(magic)
-    dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * s) * math.pi)
-    dlon = (dlon * 180.0) / (A / s * math.cos(rad) * math.pi)
-    return lon + dlon, lat + dlat
-
-
-def gcj_to_wgs(lon, lat):
-    x, y = lon, lat
-    for _ in range(100):
-        gx, gy = wgs_to_gcj(x, y)
-        if abs(gx - lon) < 1e-9 and abs(gy - lat) < 1e-9:
-            break
-        x, y = x - (gx - lon), y - (gy - lat)
-    return x, y
+from mars import from_gcj02 as gcj_to_wgs
+from mars import to_gcj02 as wgs_to_gcj
 
 
 class ImportTest(ApiTestCase):

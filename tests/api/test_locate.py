@@ -7,42 +7,7 @@ import unittest
 
 from harness import ApiTestCase
 
-# GCJ-02 / BD-09 forward transforms from the published formulas, for making test input.
-A, EE = 6378245.0, 0.00669342162296594323
-
-
-def _dlat(x, y):
-    r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    r += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-    r += (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
-    return r
-
-
-def _dlon(x, y):
-    r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    r += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-    r += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
-    return r
-
-
-def to_gcj02(lon, lat):
-    dlat, dlon = _dlat(lon - 105.0, lat - 35.0), _dlon(lon - 105.0, lat - 35.0)
-    rad = lat / 180.0 * math.pi
-    magic = 1 - EE * math.sin(rad) ** 2
-    sq = math.sqrt(magic)
-    dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sq) * math.pi)
-    dlon = (dlon * 180.0) / (A / sq * math.cos(rad) * math.pi)
-    return lon + dlon, lat + dlat
-
-
-def to_bd09(lon, lat):
-    x, y = to_gcj02(lon, lat)
-    xpi = math.pi * 3000.0 / 180.0
-    z = math.sqrt(x * x + y * y) + 0.00002 * math.sin(y * xpi)
-    theta = math.atan2(y, x) + 0.000003 * math.cos(x * xpi)
-    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
+from mars import to_bd09, to_gcj02
 
 
 def to_3857(lon, lat):

@@ -11,6 +11,9 @@ N = 1_000_000
 
 
 class LocateBatchOfAMillion(ApiTestCase):
+    # The answer is ~500 bytes a point; the server's response limit is 4x the body limit.
+    server_env = {"WANGGE_MAX_BODY_MB": "200"}
+
     def test_a_million_points(self):
         x0, y0, x1, y1 = [float(v) for v in self.s.sql(
             "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
@@ -46,9 +49,10 @@ class LocateBatchOfAMillion(ApiTestCase):
             x, y = pts[i]
             single = self.get(f"/v1/locate?lon={x}&lat={y}").json
             self.assertEqual(doc, single)
-        # The answer (~500 MB) is streamed in chunks as it is made; most of the time is this client
-        # parsing a million JSON lines.
-        self.assertLess(elapsed, 60, "1M points took too long")
+        # Locating takes ~2 s of this; the rest is the server sending one ~500 MB body through
+        # The answer (~500 MB) is built whole: Pistache 0.0.5's chunked stream proved unreliable from
+        # worker threads (truncated answers, a crash). ~40 s here; the bound leaves room for a loaded CI.
+        self.assertLess(elapsed, 300, "1M points took too long")
         print(f"\n1M points located over HTTP in {elapsed:.1f} s: {methods}")
 
 
