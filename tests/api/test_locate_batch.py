@@ -49,7 +49,6 @@ class LocateBatchOfAMillion(ApiTestCase):
             x, y = pts[i]
             single = self.get(f"/v1/locate?lon={x}&lat={y}").json
             self.assertEqual(doc, single)
-        # Locating takes ~2 s of this; the rest is the server sending one ~500 MB body through
         # The answer (~500 MB) is built whole: Pistache 0.0.5's chunked stream proved unreliable from
         # worker threads (truncated answers, a crash). ~40 s here; the bound leaves room for a loaded CI.
         self.assertLess(elapsed, 300, "1M points took too long")
