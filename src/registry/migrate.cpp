@@ -1,6 +1,10 @@
 #include "registry/migrate.hpp"
 
-#include <set>
+#include <map>
+#include <optional>
+
+#include "core/log.hpp"
+#include "registry/auth.hpp"
 
 namespace wangge::registry {
 
@@ -12,14 +16,26 @@ std::vector<std::string> migrate(pg::Connection& conn) {
     conn.exec("migrate.table",
               "CREATE TABLE IF NOT EXISTS schema_migrations ("
               " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())");
-    auto done = conn.exec("migrate.list", "SELECT name FROM schema_migrations");
-    std::set<std::string> applied;
-    for (int i = 0; i < done.rows(); ++i) applied.insert(done.str(i, 0));
+    // The text of every applied migration is remembered by its SHA-256: a migration edited after
+    // it ran on this database is reported, since the database will never see the edit.
+    conn.exec("migrate.checksum_column", "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text");
+    auto done = conn.exec("migrate.list", "SELECT name, checksum FROM schema_migrations");
+    std::map<std::string, std::optional<std::string>> applied;
+    for (int i = 0; i < done.rows(); ++i) applied[done.str(i, 0)] = done.opt(i, 1);
     for (const auto& m : embedded_migrations()) {
-      if (applied.count(m.name)) continue;
+      const std::string sum = sha256_hex(m.sql);
+      if (auto it = applied.find(m.name); it != applied.end()) {
+        if (!it->second) {
+          conn.exec("migrate.remember", "UPDATE schema_migrations SET checksum = $2 WHERE name = $1", {std::string(m.name), sum});
+        } else if (*it->second != sum) {
+          log::warn(std::string("migration ") + m.name + " has changed since it was applied to this database; "
+                    "its changes are not in this database (write a new migration instead)");
+        }
+        continue;
+      }
       pg::Transaction tx(conn);
       tx.connection().exec_script(std::string("migrate.") + m.name, m.sql);
-      tx.exec("migrate.record", "INSERT INTO schema_migrations (name) VALUES ($1)", {std::string(m.name)});
+      tx.exec("migrate.record", "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", {std::string(m.name), sum});
       tx.commit();
       applied_now.push_back(m.name);
     }
