@@ -5,6 +5,7 @@ Environment (set by tools/test): WANGGE_BIN, WANGGE_TEST_ADMIN_URL (libpq URL of
 `postgres` database), WANGGE_TEST_TEMPLATE (database holding the migrated sample jurisdiction).
 """
 import json
+import threading
 import os
 import shutil
 import socket
@@ -242,3 +243,20 @@ class ApiTestCase(unittest.TestCase):
     def patch(self, code, body, etag, token=None, query="", method="PATCH"):
         headers = {"If-Match": etag} if etag is not None else {}
         return self.s.request(method, "/v1/areas/" + code + query, body, token=token or self.admin, headers=headers)
+
+
+def race(*calls):
+    """Runs the calls at the same moment on their own threads; returns their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(i, call):
+        barrier.wait()
+        results[i] = call()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results

@@ -1,26 +1,10 @@
 """Optimistic concurrency: If-Match required (428), stale (412), and truly concurrent writers: exactly
 one wins, the other learns it lost (412 for the same area, 409 for overlapping siblings)."""
-import threading
 import unittest
 
-from harness import ApiTestCase
+from harness import ApiTestCase, race
 
 
-def race(*calls):
-    """Runs the calls at the same moment on their own threads; returns their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 class Preconditions(ApiTestCase):

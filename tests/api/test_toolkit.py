@@ -1,26 +1,11 @@
 """The grid managers' toolkit (issue 3): redraw with neighbours, split, merge, re-parent, redistrict,
 and the coverage, impact and lineage reports. Each test works in its own village of the sample."""
 import json
-import threading
 import unittest
 
-from harness import ApiTestCase
+from harness import ApiTestCase, race
 
 
-def race(*calls):
-    results = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-
-    def run(i, call):
-        barrier.wait()
-        results[i] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 class ToolkitCase(ApiTestCase):
