@@ -348,6 +348,35 @@ void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Lev
   }
 }
 
+void AreaStore::check_no_gap(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
+                             const std::string& old_ewkb, const std::string& new_ewkb, int srid) const {
+  // The ground inside the parent that this area gives up and no sibling covers would be nobody's:
+  // a plain edit may not do that (the toolkit's adjust=neighbours hands it to the neighbours).
+  const std::string out_digits = srid == 4490 || srid == 4326 ? "9" : "3";
+  auto gaps = tx.exec(
+      "areas.check_gap",
+      "WITH p AS (SELECT geom FROM areas WHERE code = $3 AND valid_to IS NULL), "
+      "r AS (SELECT ST_Difference(ST_Intersection($1::geometry, p.geom), $2::geometry) AS g FROM p), "
+      "s AS (SELECT coalesce(ST_Union(a.geom), 'SRID=4490;GEOMETRYCOLLECTION EMPTY'::geometry) AS g FROM areas a, r "
+      "  WHERE a.valid_to IS NULL AND a.parent_code = $3 AND a.level = $4 AND a.code <> $5 AND a.geom && r.g) "
+      "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $6::int), " + out_digits + ", 0), ST_Area(wg_to_metric(d.geom)) "
+      "FROM r, s, ST_Dump(ST_CollectionExtract(ST_Difference(r.g, s.g), 3)) d "
+      "WHERE ST_Area(wg_to_metric(d.geom)) > $7::float8 ORDER BY 2 DESC",
+      {old_ewkb, new_ewkb, parent, std::string(level_name(level)), code, std::to_string(srid),
+       std::to_string(m_config.overlap_tolerance_m2)});
+  if (gaps.rows() == 0) return;
+  double total = 0;
+  json features = json::array();
+  for (int i = 0; i < gaps.rows(); ++i) {
+    total += gaps.number(i, 1);
+    features.push_back({{"type", "Feature"}, {"geometry", json::parse(gaps.str(i, 0))}, {"properties", {{"area_m2", gaps.number(i, 1)}}}});
+  }
+  throw conflict("gap_opened",
+                 "the new geometry of " + code + " leaves " + std::to_string(total) +
+                     " m² of its parent covered by no area; send adjust=neighbours to give it to the neighbours",
+                 json({{"gap_area_m2", total}, {"gaps", {{"type", "FeatureCollection"}, {"features", features}}}}).dump());
+}
+
 WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const json& feature, const WriteOptions& o) const {
   actor.require_edit_role();
   if (!feature.is_object() || feature.value("type", "") != "Feature")
@@ -443,7 +472,9 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
     PreparedGeometry g = prepare_geometry(tx, body["geometry"], o);
     ewkb = g.ewkb;
     if (!g.repair.is_null()) out.report["repair"] = g.repair;
+    // What is wrong with the new shape itself comes first; then what it would leave behind.
     check_topology(tx, code, level, parent, ewkb, true, o.srid);
+    if (!parent.empty()) check_no_gap(tx, code, level, parent, row.str(0, 7), ewkb, o.srid);
   }
   const std::string now = row.str(0, 8);
   tx.exec("areas.close_version", "UPDATE areas SET valid_to = $2::timestamptz WHERE id = $1", {row.str(0, 0), now});

@@ -89,6 +89,10 @@ class AreaStore {
   PreparedGeometry prepare_geometry(pg::Transaction& tx, const nlohmann::json& geometry, const WriteOptions& o) const;
   void check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
                       const std::string& ewkb, bool check_children, int srid) const;
+  // Throws conflict("gap_opened") with the gap geometry when the new geometry gives up ground of
+  // the parent that no sibling covers.
+  void check_no_gap(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
+                    const std::string& old_ewkb, const std::string& new_ewkb, int srid) const;
 
  private:
   const Config& m_config;

@@ -181,21 +181,30 @@ class Update(ApiTestCase):
         new_a = self.geojson(f"ST_Multi(ST_CollectionExtract(ST_Union({self.geom_of(a)}, '{piece}'::geometry), 3))")
         _, etag_a = self.area(a)
         _, etag_b = self.area(b)
-        # Growing a first overlaps b.
+        # A plain edit keeps the partition: growing a first overlaps b, shrinking b first leaves a gap.
         doc = self.assertProblem(self.patch(a, {"geometry": new_a}, etag_a), 409, "overlaps_sibling")
         self.assertEqual(doc["overlapping_codes"], [b])
-        r = self.patch(b, {"geometry": new_b}, etag_b)
+        doc = self.assertProblem(self.patch(b, {"geometry": new_b}, etag_b), 409, "gap_opened")
+        piece_m2 = float(self.s.sql(f"SELECT ST_Area(wg_to_metric('{piece}'::geometry))")[0][0])
+        self.assertAlmostEqual(doc["gap_area_m2"], piece_m2, delta=max(1.0, piece_m2 * 1e-3))
+        self.assertEqual(doc["gaps"]["type"], "FeatureCollection")
+        # The move in one step: a grows and its neighbour b gives up exactly that ground.
+        etags = ", ".join(self.area(c)[1] for c in self.grids_of(village))  # every sibling it may touch
+        r = self.patch(a, {"geometry": new_a}, etags, query="?adjust=neighbours")
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json["properties"]["version"], 2)
-        r = self.patch(a, {"geometry": new_a, "properties": {"name": "扩大的网格"}}, etag_a)
-        self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json["properties"]["name"], "扩大的网格")
         area_a = float(self.s.sql(f"SELECT ST_Area(wg_to_metric({self.geom_of(a)}))")[0][0])
         self.assertAlmostEqual(area_a, float(self.s.sql(f"SELECT ST_Area(wg_to_metric(ST_GeomFromGeoJSON("
                                                         f"'{__import__('json').dumps(new_a)}')))")[0][0]), delta=1.0)
-        audit = self.s.sql(f"SELECT action, version_before, version_after, detail->>'geometry_changed' FROM audit_log "
-                           f"WHERE target = '{a}' ORDER BY id")
-        self.assertEqual(audit, [["area.update", "1", "2", "true"]])
+        area_b = float(self.s.sql(f"SELECT ST_Area(wg_to_metric({self.geom_of(b)}))")[0][0])
+        self.assertAlmostEqual(area_b, float(self.s.sql(f"SELECT ST_Area(wg_to_metric(ST_GeomFromGeoJSON("
+                                                        f"'{__import__('json').dumps(new_b)}')))")[0][0]), delta=1.0)
+        # A plain property edit is still an ordinary update.
+        _, etag_a = self.area(a)
+        r = self.patch(a, {"properties": {"name": "扩大的网格"}}, etag_a)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["properties"]["name"], "扩大的网格")
+        audit = self.s.sql(f"SELECT action, detail->>'geometry_changed' FROM audit_log WHERE target = '{a}' ORDER BY id")
+        self.assertEqual(audit[-1], ["area.update", "false"])
 
     def test_village_geometry_must_keep_its_children(self):
         village = "330521002004"
