@@ -156,6 +156,66 @@ bool LayerEncoder::add_point(std::uint64_t id, Point mercator, const TileTransfo
   return true;
 }
 
+bool LayerEncoder::add_line(std::uint64_t id, const std::vector<Point>& mercator, const TileTransform& tf,
+                            const Properties& props) {
+  const double lo = -m_buffer, hi = static_cast<double>(m_extent) + m_buffer;
+  std::vector<std::vector<IPoint>> parts;
+  std::vector<IPoint> part;
+  auto push = [&](double x, double y) {
+    IPoint p{static_cast<std::int32_t>(std::lround(x)), static_cast<std::int32_t>(std::lround(y))};
+    if (part.empty() || !(part.back() == p)) part.push_back(p);
+  };
+  auto close_part = [&] {
+    if (part.size() >= 2) parts.push_back(std::move(part));
+    part.clear();
+  };
+  for (std::size_t i = 0; i + 1 < mercator.size(); ++i) {
+    // Liang-Barsky: the piece of segment i inside the square, as parameters t0..t1 along it.
+    const double x0 = tf.to_x(mercator[i].x), y0 = tf.to_y(mercator[i].y);
+    const double x1 = tf.to_x(mercator[i + 1].x), y1 = tf.to_y(mercator[i + 1].y);
+    const double dx = x1 - x0, dy = y1 - y0;
+    double t0 = 0, t1 = 1;
+    bool visible = true;
+    for (const auto& [p, q] : {std::pair{-dx, x0 - lo}, std::pair{dx, hi - x0}, std::pair{-dy, y0 - lo}, std::pair{dy, hi - y0}}) {
+      if (p == 0) {
+        if (q < 0) visible = false;
+      } else {
+        const double t = q / p;
+        if (p < 0) t0 = std::max(t0, t);
+        else t1 = std::min(t1, t);
+      }
+    }
+    if (!visible || t0 > t1) {
+      close_part();
+      continue;
+    }
+    if (t0 > 0) close_part();  // entering the square: a new part begins
+    push(x0 + t0 * dx, y0 + t0 * dy);
+    push(x0 + t1 * dx, y0 + t1 * dy);
+    if (t1 < 1) close_part();  // leaving it
+  }
+  close_part();
+  if (parts.empty()) return false;
+  std::vector<std::uint32_t> geometry;
+  std::int32_t cx = 0, cy = 0;
+  for (const auto& pts : parts) {
+    geometry.push_back(command(1, 1));
+    geometry.push_back(zigzag(pts[0].x - cx));
+    geometry.push_back(zigzag(pts[0].y - cy));
+    cx = pts[0].x;
+    cy = pts[0].y;
+    geometry.push_back(command(2, static_cast<std::uint32_t>(pts.size() - 1)));
+    for (std::size_t i = 1; i < pts.size(); ++i) {
+      geometry.push_back(zigzag(pts[i].x - cx));
+      geometry.push_back(zigzag(pts[i].y - cy));
+      cx = pts[i].x;
+      cy = pts[i].y;
+    }
+  }
+  m_features.push_back({id, 2, tags_of(props), std::move(geometry)});
+  return true;
+}
+
 void LayerEncoder::write_to(std::string& tile) const {
   protozero::pbf_writer tile_writer(tile);
   protozero::pbf_writer layer(tile_writer, 3);

@@ -43,6 +43,8 @@ class LayerEncoder {
   // Clips, rounds, orients; returns false when nothing of the feature is left in the tile.
   bool add_polygon(std::uint64_t id, const MultiPolygon& mercator, const TileTransform& tf, const Properties& props);
   bool add_point(std::uint64_t id, Point mercator, const TileTransform& tf, const Properties& props);
+  // A polyline, clipped to the tile plus buffer (a line leaving and re-entering becomes several parts).
+  bool add_line(std::uint64_t id, const std::vector<Point>& mercator, const TileTransform& tf, const Properties& props);
   bool empty() const { return m_features.empty(); }
   std::size_t size() const { return m_features.size(); }
   // Appends the layer message (Tile.layers, field 3) to `tile`.

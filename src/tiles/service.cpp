@@ -10,6 +10,7 @@
 #include <boost/geometry/index/rtree.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -33,6 +34,19 @@ BgBox to_bg(const Box& b) { return BgBox(BgPoint(b.minx, b.miny), BgPoint(b.maxx
 class WkbReader {
  public:
   explicit WkbReader(const std::string& bytes) : m_p(reinterpret_cast<const unsigned char*>(bytes.data())), m_end(m_p + bytes.size()) {}
+  std::vector<Point> linestring() {
+    bool le = byte_order();
+    if (u32(le) % 1000 != 2) throw std::runtime_error("WKB: not a LineString");
+    std::uint32_t n = u32(le);
+    std::vector<Point> out;
+    out.reserve(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      double x = f64(le), y = f64(le);
+      out.push_back(to_mercator(x, y));
+    }
+    return out;
+  }
+
   MultiPolygon multipolygon() {
     MultiPolygon out;
     bool le = byte_order();
@@ -128,11 +142,66 @@ struct Incident {
   std::string category, status, grid;
 };
 
+struct Checkpoint {
+  std::uint64_t id;
+  Point at;
+  std::string name, kind, frequency, grid;
+};
+
+struct Road {
+  std::uint64_t id;
+  std::string name, highway;
+  bool oneway;
+  std::vector<Point> line;
+};
+
 struct Snapshot {
   std::map<std::string, std::shared_ptr<const Layer>> layers;  // by layer name
   std::vector<Incident> incidents;
   Rtree incident_index;
+  std::vector<Checkpoint> checkpoints;
+  Rtree checkpoint_index;
+  std::vector<Road> roads;
+  Rtree road_index;
 };
+
+// Major roads are drawn from z12, every street from z14.
+bool road_visible(const Road& r, int z) {
+  if (z >= 14) return true;
+  return z >= 12 && (r.highway == "primary" || r.highway == "secondary" || r.highway == "tertiary" || r.highway == "trunk" ||
+                     r.highway == "motorway");
+}
+
+// Douglas-Peucker of one polyline at a tolerance (roads are simplified per tile; they share no borders).
+void simplify(const std::vector<Point>& in, double tolerance, std::vector<Point>& out) {
+  out.clear();
+  if (in.size() <= 2) {
+    out = in;
+    return;
+  }
+  std::vector<char> keep(in.size(), 0);
+  keep.front() = keep.back() = 1;
+  std::vector<std::pair<std::size_t, std::size_t>> stack{{0, in.size() - 1}};
+  while (!stack.empty()) {
+    auto [a, b] = stack.back();
+    stack.pop_back();
+    double best = -1;
+    std::size_t at = a;
+    const double dx = in[b].x - in[a].x, dy = in[b].y - in[a].y, len = std::hypot(dx, dy);
+    for (std::size_t i = a + 1; i < b; ++i) {
+      const double d = len > 0 ? std::abs(dy * (in[i].x - in[a].x) - dx * (in[i].y - in[a].y)) / len
+                               : std::hypot(in[i].x - in[a].x, in[i].y - in[a].y);
+      if (d > best) best = d, at = i;
+    }
+    if (best > tolerance) {
+      keep[at] = 1;
+      stack.push_back({a, at});
+      stack.push_back({at, b});
+    }
+  }
+  for (std::size_t i = 0; i < in.size(); ++i)
+    if (keep[i]) out.push_back(in[i]);
+}
 
 // Counts per grid (or micro-grid) code, and their sums for any code prefix.
 class CodeCounts {
@@ -242,11 +311,12 @@ TileConfig TileConfig::parse(const std::string& text) {
   c.extent = j.value("extent", 4096u);
   c.buffer = j.value("buffer", 64);
   c.max_tile_bytes = j.value("max_tile_bytes", static_cast<std::size_t>(512000));
-  c.max_layers_per_request = j.value("max_layers_per_request", 8);
+  c.max_layers_per_request = j.value("max_layers_per_request", 10);
   for (const auto& l : j.at("layers")) {
     LayerSpec s{l.at("name").get<std::string>(), l.at("level").get<std::string>(), l.at("minzoom").get<int>(),
                 l.at("maxzoom").get<int>()};
-    if (s.name == "labels" || s.name == "incidents") throw std::runtime_error("layer names labels and incidents are reserved");
+    if (s.name == "labels" || s.name == "incidents" || s.name == "roads" || s.name == "checkpoints")
+      throw std::runtime_error("layer names labels, incidents, roads and checkpoints are reserved");
     if (s.minzoom < 0 || s.maxzoom > 22 || s.minzoom > s.maxzoom) throw std::runtime_error("bad zoom range for layer " + s.name);
     c.layers.push_back(s);
   }
@@ -316,6 +386,29 @@ void TileService::load(pg::Connection& conn) {
     next->incidents.push_back(std::move(inc));
   }
   next->incident_index = Rtree(entries.begin(), entries.end());
+  auto cp = conn.exec("tiles.checkpoints",
+                      "SELECT id, ST_X(location), ST_Y(location), name, kind, frequency, grid_code FROM checkpoints ORDER BY id");
+  entries.clear();
+  for (int i = 0; i < cp.rows(); ++i) {
+    Checkpoint c{static_cast<std::uint64_t>(cp.integer(i, 0)), to_mercator(cp.number(i, 1), cp.number(i, 2)), cp.str(i, 3),
+                 cp.str(i, 4), cp.str(i, 5), cp.str(i, 6)};
+    entries.emplace_back(BgBox(BgPoint(c.at.x, c.at.y), BgPoint(c.at.x, c.at.y)), static_cast<std::uint32_t>(i));
+    next->checkpoints.push_back(std::move(c));
+  }
+  next->checkpoint_index = Rtree(entries.begin(), entries.end());
+  auto st = conn.exec("tiles.roads",
+                      "SELECT id, coalesce(name, ''), highway, oneway, encode(ST_AsBinary(geom), 'hex') FROM streets ORDER BY id");
+  entries.clear();
+  for (int i = 0; i < st.rows(); ++i) {
+    Road road{static_cast<std::uint64_t>(st.integer(i, 0)), st.str(i, 1), st.str(i, 2), st.boolean(i, 3),
+              WkbReader(unhex(st.get(i, 4))).linestring()};
+    Box b{std::numeric_limits<double>::max(), std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(),
+          -std::numeric_limits<double>::max()};
+    for (const auto& p : road.line) b = {std::min(b.minx, p.x), std::min(b.miny, p.y), std::max(b.maxx, p.x), std::max(b.maxy, p.y)};
+    entries.emplace_back(to_bg(b), static_cast<std::uint32_t>(i));
+    next->roads.push_back(std::move(road));
+  }
+  next->road_index = Rtree(entries.begin(), entries.end());
   m_impl->swap(std::move(next));
   m_impl->invalidate({Box{-kHalfWorld, -kHalfWorld, kHalfWorld, kHalfWorld}}, m_config.buffer, m_config.extent);
   m_impl->loaded = true;
@@ -363,6 +456,8 @@ std::vector<std::string> TileService::layer_names() const {
   for (const auto& l : m_config.layers) names.push_back(l.name);
   names.push_back("labels");
   names.push_back("incidents");
+  names.push_back("checkpoints");
+  names.push_back("roads");
   return names;
 }
 
@@ -375,6 +470,8 @@ int TileService::minzoom(const std::vector<std::string>& layers) const {
   int z = 22;
   for (const auto& name : layers) {
     if (name == "incidents") z = std::min(z, 10);
+    if (name == "roads") z = std::min(z, 12);
+    if (name == "checkpoints") z = std::min(z, 14);
     for (const auto& l : m_config.layers)
       if (name == "labels" || l.name == name) z = std::min(z, l.minzoom);
   }
@@ -384,7 +481,7 @@ int TileService::minzoom(const std::vector<std::string>& layers) const {
 int TileService::maxzoom(const std::vector<std::string>& layers) const {
   int z = 0;
   for (const auto& name : layers) {
-    if (name == "incidents") z = std::max(z, 16);
+    if (name == "incidents" || name == "roads" || name == "checkpoints") z = std::max(z, 16);
     for (const auto& l : m_config.layers)
       if (name == "labels" || l.name == name) z = std::max(z, l.maxzoom);
   }
@@ -408,6 +505,9 @@ Box TileService::bounds_lonlat() const {
 }
 
 std::vector<std::pair<std::string, std::string>> TileService::fields(const std::string& layer) const {
+  if (layer == "roads") return {{"name", "String"}, {"highway", "String"}, {"oneway", "Boolean"}};
+  if (layer == "checkpoints")
+    return {{"id", "Number"}, {"name", "String"}, {"kind", "String"}, {"frequency", "String"}, {"grid", "String"}};
   if (layer == "incidents")
     return {{"id", "Number"}, {"category", "String"}, {"status", "String"}, {"grid", "String"}, {"count", "Number"}, {"cluster", "Boolean"}};
   return {{"code", "String"}, {"name", "String"}, {"level", "String"}, {"parent", "String"}, {"workers", "Number"}, {"open_incidents", "Number"}};
@@ -470,6 +570,23 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
             if (fb.width() < 8 * tolerance && fb.height() < 8 * tolerance) continue;  // too small to carry a label
             enc.add_point(f.id, f.label, tf, {{"code", std::string_view(f.code)}, {"name", std::string_view(f.name)}, {"level", std::string_view(f.level)}});
           }
+        }
+      } else if (name == "roads") {
+        if (id.z < 12) continue;
+        std::vector<Point> line;
+        for (auto it = snap->road_index.qbegin(bgi::intersects(query)); it != snap->road_index.qend(); ++it) {
+          const Road& road = snap->roads[it->second];
+          if (!road_visible(road, id.z)) continue;
+          simplify(road.line, tolerance, line);
+          enc.add_line(road.id, line, tf, {{"name", std::string_view(road.name)}, {"highway", std::string_view(road.highway)}, {"oneway", road.oneway}});
+        }
+      } else if (name == "checkpoints") {
+        if (id.z < 14) continue;
+        for (auto it = snap->checkpoint_index.qbegin(bgi::intersects(query)); it != snap->checkpoint_index.qend(); ++it) {
+          const Checkpoint& c = snap->checkpoints[it->second];
+          if (c.grid.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
+          enc.add_point(c.id, c.at, tf, {{"id", static_cast<std::int64_t>(c.id)}, {"name", std::string_view(c.name)}, {"kind", std::string_view(c.kind)},
+                                         {"frequency", std::string_view(c.frequency)}, {"grid", std::string_view(c.grid)}});
         }
       } else if (name == "incidents") {
         if (id.z < 10) continue;

@@ -33,7 +33,7 @@ struct TileConfig {
   std::uint32_t extent = 4096;
   std::int32_t buffer = 64;
   std::size_t max_tile_bytes = 512000;
-  int max_layers_per_request = 8;
+  int max_layers_per_request = 10;
   std::vector<LayerSpec> layers;  // area layers; "labels" and "incidents" are added by the service
   // Parses tiles/layers.json; throws std::runtime_error naming what is wrong.
   static TileConfig parse(const std::string& json);

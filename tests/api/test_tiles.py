@@ -178,9 +178,37 @@ class Tiles(ApiTestCase):
         self.assertProblem(self.s.request("GET", "/tiles/roads2/14/0/0.mvt", token=self.admin), 404, "unknown_layer")
         self.assertProblem(self.s.request("GET", "/tiles/nope.json", token=self.admin), 404, "unknown_layer")
         self.assertProblem(self.s.request("GET", "/tiles/" + ",".join(["grid", "village", "township", "county", "province",
-                                                                      "city", "microgrid", "labels", "incidents"]) + "/1/0/0.mvt",
+                                                                      "city", "microgrid", "labels", "incidents", "roads",
+                                                                      "checkpoints"]) + "/1/0/0.mvt",
                                           token=self.admin), 400, "too_many_layers")
         self.assertProblem(self.s.request("GET", "/tiles/grid/14/0/0.mvt"), 401, "unauthorized")
+
+    def test_roads_and_checkpoints_match_postgis(self):
+        z, x, y = tile_of(*CENTER, 15)
+        status, _, body = self.tile("roads,checkpoints", z, x, y)
+        self.assertEqual(status, 200)
+        layers = decode(body, z, x, y, self.tmp)
+        minx, miny, maxx, maxy = tile_bounds(z, x, y)
+        buf = (maxx - minx) * 64 / 4096
+        inner = f"ST_Transform(ST_MakeEnvelope({minx}, {miny}, {maxx}, {maxy}, 3857), 4490)"
+        outer = f"ST_Transform(ST_MakeEnvelope({minx - buf}, {miny - buf}, {maxx + buf}, {maxy + buf}, 3857), 4490)"
+        got = {f["properties"]["id"] for f in layers["checkpoints"]}
+        must = {int(r[0]) for r in self.s.sql(f"SELECT id FROM checkpoints WHERE ST_Intersects(location, {inner})")}
+        may = {int(r[0]) for r in self.s.sql(f"SELECT id FROM checkpoints WHERE ST_Intersects(location, {outer})")}
+        self.assertTrue(must)
+        self.assertLessEqual(must, got)
+        self.assertLessEqual(got, may)
+        roads = layers["roads"]
+        n_must = int(self.s.sql(f"SELECT count(*) FROM streets WHERE ST_Length(ST_Intersection(geom, {inner})::geography) > 5")[0][0])
+        n_may = int(self.s.sql(f"SELECT count(*) FROM streets WHERE ST_Intersects(geom, {outer})")[0][0])
+        self.assertTrue(n_must <= len(roads) <= n_may, (n_must, len(roads), n_may))
+        self.assertTrue(all(f["geometry"]["type"] in ("LineString", "MultiLineString") for f in roads))
+        self.assertTrue(all(f["properties"]["highway"] for f in roads))
+        # Below z12 no roads; residential streets only from z14.
+        _, x12, y12 = tile_of(*CENTER, 12)
+        _, _, b12 = self.tile("roads", 12, x12, y12)
+        kinds = {f["properties"]["highway"] for f in decode(b12, 12, x12, y12, self.tmp).get("roads", [])}
+        self.assertNotIn("residential", kinds)
 
     def test_composite_requests_drop_duplicates(self):
         z, x, y = tile_of(*CENTER, 14)
