@@ -2,6 +2,8 @@
 #include <nlohmann/json.hpp>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -67,13 +69,25 @@ Response tilejson(App& app, const std::vector<std::string>& layers) {
   return json_response(200, doc.dump());
 }
 
+// The vendored files are read once: every page load asks for them.
 std::optional<Response> static_file(App& app, const std::string& name, const std::string& type) {
-  std::ifstream in(app.config.web_dir + "/" + name, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream body;
-  body << in.rdbuf();
+  static std::mutex mutex;
+  static std::map<std::string, std::string> loaded;
+  std::string body;
+  {
+    std::lock_guard lock(mutex);
+    auto it = loaded.find(name);
+    if (it == loaded.end()) {
+      std::ifstream in(app.config.web_dir + "/" + name, std::ios::binary);
+      if (!in) return std::nullopt;
+      std::ostringstream text;
+      text << in.rdbuf();
+      it = loaded.emplace(name, text.str()).first;
+    }
+    body = it->second;
+  }
   Response r;
-  r.body = body.str();
+  r.body = std::move(body);
   r.content_type = type;
   r.headers.emplace_back("Cache-Control", "public, max-age=86400");
   return r;
