@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <cstdlib>
@@ -52,6 +53,15 @@ int command_serve(const Args& args) {
     ensure_admin_token(conn, config);
   }
   http::App app(config);
+  {
+    // Loaded once: later changes to `streets` need a restart until the graph follows them (issue 6).
+    const auto started = std::chrono::steady_clock::now();
+    auto conn = connect_with_retry(config, 60);
+    app.router = route::Router::load(conn);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    log::info("street graph: " + std::to_string(app.router->edges()) + " edges, " + std::to_string(app.router->nodes()) +
+              " nodes, built in " + std::to_string(ms) + " ms");
+  }
   app.locator.attach(app.cache);  // before the first load, so the locator sees it
   app.locator.start_worker_watch(config.database_url, config.statement_timeout_ms);
   app.incidents = std::make_unique<incidents::IncidentStore>(incidents::CaseRules::parse(

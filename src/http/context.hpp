@@ -19,6 +19,7 @@
 #include "registry/codes.hpp"
 #include "registry/snapshot.hpp"
 #include "registry/workers.hpp"
+#include "route/router.hpp"
 #include "tiles/glyphs.hpp"
 #include "tiles/service.hpp"
 #include "toolkit/toolkit.hpp"
@@ -64,6 +65,7 @@ struct App {
   std::unique_ptr<tiles::TileService> tiles;  // vector tiles, follow `cache`; set up by `serve`
   std::unique_ptr<tiles::GlyphServer> glyphs;  // label fonts for the map page; absent without system fonts
   locate::Locator locator{locate::Locator::options_from_environment()};  // point -> grid, follows `cache`
+  std::unique_ptr<route::Router> router;  // street graphs per profile; loaded once by `serve` (no change tracking yet)
 };
 
 Response json_response(int status, std::string body);
@@ -90,5 +92,6 @@ std::optional<Response> route_locate(App& app, const Request& req);
 std::optional<Response> route_incidents(App& app, const Request& req);  // /v1/incidents
 std::optional<Response> route_export(App& app, const Request& req);  // /v1/export
 std::optional<Response> route_ogc(App& app, const Request& req);     // /ogc (OGC API - Features)
+std::optional<Response> route_route(App& app, const Request& req);   // /v1/route, /v1/route/matrix
 
 }  // namespace wangge::http

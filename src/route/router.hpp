@@ -1,0 +1,110 @@
+// Shortest paths on the street network, in memory. A Network (nodes at exact shared endpoints, one
+// edge per street with its geometry, a grid index for snapping) is shared by one Graph per profile
+// (foot, ebike, car), each a CSR adjacency of directed arcs weighted by travel time.
+//
+// The Router is an immutable snapshot loaded once at start: changes to `streets` after that are not
+// seen until a restart (no change tracking yet, issue 6).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wangge::pg {
+class Connection;
+}
+
+namespace wangge::route {
+
+using LonLat = std::array<double, 2>;  // EPSG:4490 lon, lat
+
+enum class Profile { foot, ebike, car };
+inline constexpr Profile kProfiles[] = {Profile::foot, Profile::ebike, Profile::car};
+std::optional<Profile> parse_profile(std::string_view name);
+const char* profile_name(Profile p);
+// Speed in km/h on a street of this highway class, or 0 when the profile may not use it.
+double speed_kmh(Profile p, std::string_view highway);
+
+struct Street {
+  std::vector<LonLat> points;  // at least two
+  std::string highway;
+  bool oneway = false;  // traffic only from the first point to the last
+};
+
+// Metres between two nearby points on the CGCS2000 ellipsoid (local radii of curvature at the mid
+// latitude: within millimetres of the geodesic for street segments).
+double distance_m(const LonLat& a, const LonLat& b);
+
+// A position along an edge: `offset_m` metres from its first point.
+struct Snap {
+  std::uint32_t edge = 0;
+  double offset_m = 0;
+  double distance_m = 0;  // from the query point to `point`
+  LonLat point{};
+};
+
+struct Path {
+  std::vector<LonLat> coordinates;
+  double distance_m = 0;
+  double duration_s = 0;
+};
+
+struct Cost {
+  double distance_m = 0;
+  double duration_s = 0;
+};
+
+class Network;
+
+class Graph {
+ public:
+  Graph(std::shared_ptr<const Network> net, Profile profile);
+  Profile profile() const { return m_profile; }
+  // Nearest position on an edge this profile may use, within `max_m`; none when too far.
+  std::optional<Snap> snap(const LonLat& p, double max_m) const;
+  // Fastest path; none when `to` cannot be reached from `from`.
+  std::optional<Path> route(const Snap& from, const Snap& to) const;
+  // Fastest costs from one position to many (one search); none for the ones not reachable.
+  std::vector<std::optional<Cost>> costs(const Snap& from, const std::vector<std::optional<Snap>>& to) const;
+
+  std::size_t nodes() const;
+  std::size_t arcs() const { return m_arc_to.size(); }
+
+ private:
+  struct Search;
+  Search search(const Snap& from, const std::vector<const Snap*>& targets) const;
+  bool usable(std::uint32_t edge) const { return m_speed_ms[edge] > 0; }
+
+  std::shared_ptr<const Network> m_net;
+  Profile m_profile;
+  std::vector<double> m_speed_ms;  // per edge; 0: not allowed
+  std::vector<bool> m_forward;     // per edge: may travel first -> last point
+  std::vector<bool> m_backward;
+  // CSR: arcs leaving node n are [m_first[n], m_first[n + 1]).
+  std::vector<std::uint32_t> m_first;
+  std::vector<std::uint32_t> m_arc_to;
+  std::vector<std::uint32_t> m_arc_edge;
+  std::vector<bool> m_arc_forward;
+};
+
+class Router {
+ public:
+  explicit Router(const std::vector<Street>& streets);
+  // Reads every street once (SELECT on `streets`).
+  static std::unique_ptr<Router> load(pg::Connection& conn);
+  const Graph& graph(Profile p) const { return m_graphs[static_cast<std::size_t>(p)]; }
+  std::size_t edges() const;
+  std::size_t nodes() const;
+
+  static constexpr double kMaxSnapM = 500;  // farther from every street: not routable
+
+ private:
+  std::shared_ptr<const Network> m_net;
+  std::vector<Graph> m_graphs;  // indexed by Profile
+};
+
+}  // namespace wangge::route
