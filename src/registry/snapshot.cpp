@@ -105,9 +105,14 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
   bool owed = false;
   {
     std::lock_guard pending(m_pending_mutex);
-    for (const auto& code : codes) owed = m_pending.erase(code) > 0 || owed;
+    for (const auto& code : codes) owed = owed || m_pending.count(code) > 0;
   }
   if (changed || owed) notify(conn, codes);
+  // Only now are the codes done: a writer waiting for them must not go before the subscribers have.
+  {
+    std::lock_guard pending(m_pending_mutex);
+    for (const auto& code : codes) m_pending.erase(code);
+  }
   m_pending_cv.notify_all();
 }
 
