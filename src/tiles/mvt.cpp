@@ -36,6 +36,23 @@ std::vector<DPoint> clip_edge(const std::vector<DPoint>& in, Inside inside, Cros
   return out;
 }
 
+// MoveTo the first point, LineTo the rest (spec 4.3.2): parameters are deltas from the cursor
+// (cx, cy), which moves along. Rings add their ClosePath themselves.
+void append_path(std::vector<std::uint32_t>& geometry, const std::vector<IPoint>& pts, std::int32_t& cx, std::int32_t& cy) {
+  geometry.push_back(command(1, 1));
+  geometry.push_back(zigzag(pts[0].x - cx));
+  geometry.push_back(zigzag(pts[0].y - cy));
+  cx = pts[0].x;
+  cy = pts[0].y;
+  geometry.push_back(command(2, static_cast<std::uint32_t>(pts.size() - 1)));
+  for (std::size_t i = 1; i < pts.size(); ++i) {
+    geometry.push_back(zigzag(pts[i].x - cx));
+    geometry.push_back(zigzag(pts[i].y - cy));
+    cx = pts[i].x;
+    cy = pts[i].y;
+  }
+}
+
 std::int64_t area2(const std::vector<IPoint>& ring) {
   std::int64_t a = 0;
   for (std::size_t i = 0, n = ring.size(); i < n; ++i) {
@@ -126,18 +143,7 @@ bool LayerEncoder::add_polygon(std::uint64_t id, const MultiPolygon& mercator, c
       }
       // Spec 4.3.4.4: exterior rings have positive area in tile coordinates, interior negative.
       if ((r == 0) != (a > 0)) std::reverse(pts.begin(), pts.end());
-      geometry.push_back(command(1, 1));
-      geometry.push_back(zigzag(pts[0].x - cx));
-      geometry.push_back(zigzag(pts[0].y - cy));
-      cx = pts[0].x;
-      cy = pts[0].y;
-      geometry.push_back(command(2, static_cast<std::uint32_t>(pts.size() - 1)));
-      for (std::size_t i = 1; i < pts.size(); ++i) {
-        geometry.push_back(zigzag(pts[i].x - cx));
-        geometry.push_back(zigzag(pts[i].y - cy));
-        cx = pts[i].x;
-        cy = pts[i].y;
-      }
+      append_path(geometry, pts, cx, cy);
       geometry.push_back(command(7, 1));
     }
   }
@@ -198,20 +204,7 @@ bool LayerEncoder::add_line(std::uint64_t id, const std::vector<Point>& mercator
   if (parts.empty()) return false;
   std::vector<std::uint32_t> geometry;
   std::int32_t cx = 0, cy = 0;
-  for (const auto& pts : parts) {
-    geometry.push_back(command(1, 1));
-    geometry.push_back(zigzag(pts[0].x - cx));
-    geometry.push_back(zigzag(pts[0].y - cy));
-    cx = pts[0].x;
-    cy = pts[0].y;
-    geometry.push_back(command(2, static_cast<std::uint32_t>(pts.size() - 1)));
-    for (std::size_t i = 1; i < pts.size(); ++i) {
-      geometry.push_back(zigzag(pts[i].x - cx));
-      geometry.push_back(zigzag(pts[i].y - cy));
-      cx = pts[i].x;
-      cy = pts[i].y;
-    }
-  }
+  for (const auto& pts : parts) append_path(geometry, pts, cx, cy);
   m_features.push_back({id, 2, tags_of(props), std::move(geometry)});
   return true;
 }
