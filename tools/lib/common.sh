@@ -37,7 +37,14 @@ ensure_packages() {
 
 build_wangge() {
   say "building (cmake, -j2)"
-  cmake -S "$WANGGE_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # ccache, when a developer has it, lets several checkouts (git worktrees) share compiled objects;
+  # the build does not need it.
+  local launcher=()
+  if command -v ccache >/dev/null; then
+    export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(dirname "$WANGGE_ROOT")}
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  fi
+  cmake -S "$WANGGE_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
   cmake --build "$BUILD_DIR" -j2
   install_web
 }
