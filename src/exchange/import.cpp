@@ -12,6 +12,8 @@
 #include "crs/mars.hpp"
 #include "exchange/gdal.hpp"
 #include "geom/crs.hpp"
+#include "toolkit/operation.hpp"
+#include "toolkit/toolkit.hpp"
 
 namespace wangge::exchange {
 namespace {
@@ -179,18 +181,29 @@ ImportOptions parse_import_options(const std::map<std::string, std::string>& par
     if (*d != "true" && *d != "false" && *d != "1" && *d != "0") invalid("dry_run must be true or false");
     o.dry_run = *d == "true" || *d == "1";
   }
-  if (auto m = get(params, "mode"); m && *m != "insert")
-    invalid("mode " + *m + " is not supported yet; use mode=insert");
+  if (auto m = get(params, "mode")) {
+    if (*m == "insert") o.mode = ImportMode::insert;
+    else if (*m == "upsert") o.mode = ImportMode::upsert;
+    else if (*m == "replace-children" || *m == "replace_children") o.mode = ImportMode::replace_children;
+    else invalid("mode must be insert, upsert or replace-children");
+  }
+  if (o.mode == ImportMode::replace_children && !o.parent) invalid("mode=replace-children needs parent=CODE");
   return o;
 }
 
 json import_areas(pg::Connection& conn, const registry::Actor& actor, const registry::CodeRules& rules, const Config& config,
-                  const std::filesystem::path& file, const ImportOptions& o) {
+                  const std::filesystem::path& file, const ImportOptions& o, const toolkit::Toolkit* toolkit) {
   gdal_init();
   actor.require_edit_role();
+  if (o.mode == ImportMode::replace_children && !toolkit)
+    throw std::logic_error("import_areas: replace-children needs the toolkit");
+  const auto say = [&](const std::string& line) {
+    if (o.progress) o.progress(line);
+  };
+  const char* const mode_name = o.mode == ImportMode::insert ? "insert" : o.mode == ImportMode::upsert ? "upsert" : "replace-children";
   const std::string path = dataset_path(file);
   const bool shp = lower(path).ends_with(".shp");
-  json report = {{"dry_run", o.dry_run}, {"problems", json::array()}, {"skipped", json::array()}};
+  json report = {{"dry_run", o.dry_run}, {"mode", mode_name}, {"problems", json::array()}, {"skipped", json::array()}};
 
   // Encoding: the caller's word, else the .cpg, else the LDID (GDAL reads both), else sniffed.
   std::optional<std::string> encoding = o.encoding;
@@ -244,6 +257,7 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   OGR_L_ResetReading(layer);
   while (Feature f{OGR_L_GetNextFeature(layer)}) {
     ++n;
+    if (n % 10000 == 0) say("read " + std::to_string(n) + " features");
     std::string code = OGR_F_IsFieldSetAndNotNull(f.get(), *code_i) ? OGR_F_GetFieldAsString(f.get(), *code_i) : "";
     std::string name = OGR_F_IsFieldSetAndNotNull(f.get(), *name_i) ? OGR_F_GetFieldAsString(f.get(), *name_i) : "";
     auto skip = [&](const std::string& why) { report["skipped"].push_back({{"feature", n}, {"code", code}, {"reason", why}}); };
@@ -272,10 +286,16 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   }
   errors.check("import: reading " + std::filesystem::path(path).filename().string());
   report["features"] = n;
+  say("read " + std::to_string(n) + " features (" + std::to_string(rows.size()) + " to check)");
 
   const std::string level = registry::level_name(o.level);
   const std::string parent = o.parent.value_or("");
+  json plan;  // replace-children: the checked rows as a redistricting plan
+  {
   pg::Transaction tx(conn);
+  // A whole county of grids takes longer than an API statement may; the import holds one
+  // connection for at most this long.
+  tx.exec("import.timeout", "SET LOCAL statement_timeout = '15min'");
   if (!parent.empty()) {
     auto p = tx.exec("import.parent", "SELECT level FROM areas WHERE code = $1 AND valid_to IS NULL", {parent});
     if (p.rows() == 0) throw unprocessable("parent_not_found", "parent " + parent + " does not exist (or is retired)");
@@ -286,7 +306,9 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
     throw unprocessable("missing_parent", "a " + level + " needs a parent: send parent=CODE");
   }
   tx.exec("import.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.children:' || $1))", {parent});
-  tx.exec("import.temp", "CREATE TEMP TABLE import_rows (n int, code text, name text, geom geometry, ok boolean) ON COMMIT DROP");
+  tx.exec("import.temp",
+          "CREATE TEMP TABLE import_rows (n int, code text, name text, geom geometry, ok boolean, existing boolean NOT NULL DEFAULT false) "
+          "ON COMMIT DROP");
   std::size_t next = 0;
   tx.connection().copy_in("import.copy", "COPY import_rows (n, code, name, geom) FROM STDIN", [&](std::string& chunk) {
     for (; next < rows.size() && chunk.size() < (1u << 20); ++next) {
@@ -301,6 +323,7 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   });
   // Validity once per row (the pair checks below would otherwise repeat it per pair); JIT costs
   // more than it saves on these short statements.
+  say("checking geometries");
   tx.exec("import.srid", "UPDATE import_rows SET geom = ST_SetSRID(geom, 4490), ok = ST_IsValid(geom)");
   tx.exec("import.jit", "SET LOCAL jit = off");
   // The overlap checks join the rows with themselves and with the registry: index them first.
@@ -313,8 +336,34 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
       report["problems"].push_back(p);
     }
   };
-  add(tx.exec("import.code_used", "SELECT i.n, i.code FROM import_rows i WHERE EXISTS (SELECT 1 FROM areas a WHERE a.code = i.code)"),
-      "code_taken", [](const pg::Result&, int) { return json{{"detail", "an area with this code exists or existed; codes are never reused"}}; });
+  const pg::Param parent_param = parent.empty() ? pg::Param() : pg::Param(parent);
+  // upsert and replace-children: a code that is a current area of the same level and parent is
+  // that area's next version.
+  if (o.mode != ImportMode::insert)
+    tx.exec("import.existing",
+            "UPDATE import_rows i SET existing = true FROM areas a WHERE a.code = i.code AND a.valid_to IS NULL "
+            "AND a.level = $1 AND a.parent_code IS NOT DISTINCT FROM $2",
+            {level, parent_param});
+  say("checking codes");
+  {
+    auto used = tx.exec("import.code_used",
+                        "SELECT i.n, i.code, bool_or(a.valid_to IS NULL) FROM import_rows i JOIN areas a ON a.code = i.code "
+                        "WHERE NOT i.existing GROUP BY i.n, i.code ORDER BY i.n");
+    for (int i = 0; i < used.rows(); ++i) {
+      const bool current = used.boolean(i, 2);
+      json p = {{"feature", used.integer(i, 0)}, {"code", used.str(i, 1)}};
+      if (o.mode == ImportMode::insert) {
+        p.update({{"problem", "code_taken"}, {"detail", "an area with this code exists or existed; codes are never reused"
+                                                       " (mode=upsert updates current areas)"}});
+      } else if (current) {
+        p.update({{"problem", "code_taken"}, {"detail", "an area with this code exists at another level or under another parent"}});
+      } else {
+        p.update({{"problem", "code_retired"}, {"detail", "this code belonged to a retired area; codes are never reused"}});
+      }
+      report["problems"].push_back(p);
+    }
+  }
+  say("checking validity and overlaps");
   add(tx.exec("import.invalid", "SELECT i.n, i.code, d.reason, ST_AsGeoJSON(d.location, 9, 0) FROM import_rows i, "
                                 "ST_IsValidDetail(i.geom) d WHERE NOT i.ok ORDER BY i.n"),
       "invalid_geometry", [](const pg::Result& r, int i) {
@@ -333,15 +382,39 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
       "overlap", [](const pg::Result& r, int i) {
         return json{{"with", r.str(i, 2)}, {"area_m2", r.number(i, 3)}, {"detail", "overlaps another feature of the file"}};
       });
-  add(tx.exec("import.overlaps_existing",
-              "SELECT i.n, i.code, a.code FROM import_rows i JOIN areas a ON a.valid_to IS NULL AND a.level = $1 "
-              "AND a.parent_code IS NOT DISTINCT FROM $2 AND a.geom && i.geom AND i.ok "
-              "AND ST_Relate(a.geom, i.geom, '2********') "
-              "WHERE ST_Area(wg_to_metric(ST_Intersection(a.geom, i.geom))) > $3::float8 ORDER BY i.n",
-              {level, parent.empty() ? pg::Param() : pg::Param(parent), tol}),
-      "overlaps_sibling", [](const pg::Result& r, int i) {
-        return json{{"with", r.str(i, 2)}, {"detail", "overlaps an existing area of the same level and parent"}};
+  // Existing siblings the file replaces do not count: all of them with replace-children, the
+  // updated ones with upsert.
+  if (o.mode != ImportMode::replace_children)
+    add(tx.exec("import.overlaps_existing",
+                "SELECT i.n, i.code, a.code FROM import_rows i JOIN areas a ON a.valid_to IS NULL AND a.level = $1 "
+                "AND a.parent_code IS NOT DISTINCT FROM $2 AND a.geom && i.geom AND i.ok "
+                "AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.existing AND r.code = a.code) "
+                "AND ST_Relate(a.geom, i.geom, '2********') "
+                "WHERE ST_Area(wg_to_metric(ST_Intersection(a.geom, i.geom))) > $3::float8 ORDER BY i.n",
+                {level, parent_param, tol}),
+        "overlaps_sibling", [](const pg::Result& r, int i) {
+          return json{{"with", r.str(i, 2)}, {"detail", "overlaps an existing area of the same level and parent"}};
+        });
+  // An updated area must still hold its own children.
+  add(tx.exec("import.children_outside",
+              "SELECT i.n, i.code, count(*) FROM import_rows i JOIN areas c ON c.parent_code = i.code AND c.valid_to IS NULL "
+              "WHERE i.existing AND i.ok AND NOT ST_CoveredBy(c.geom, i.geom) AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(c.geom), "
+              "  ST_Buffer(ST_Transform(i.geom, ST_SRID(wg_to_metric(c.geom))), $1::float8))) GROUP BY i.n, i.code ORDER BY i.n",
+              {std::to_string(config.parent_tolerance_m)}),
+      "children_outside", [](const pg::Result& r, int i) {
+        return json{{"children", r.integer(i, 2)}, {"detail", "the new geometry leaves some of this area's children outside"}};
       });
+  if (o.mode == ImportMode::replace_children) {
+    auto orphans = tx.exec("import.retired_with_children",
+                           "SELECT a.code, count(*) FROM areas a JOIN areas c ON c.parent_code = a.code AND c.valid_to IS NULL "
+                           "WHERE a.parent_code = $1 AND a.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM import_rows i WHERE i.code = a.code) "
+                           "GROUP BY a.code ORDER BY a.code",
+                           {parent});
+    for (int i = 0; i < orphans.rows(); ++i)
+      report["problems"].push_back({{"feature", nullptr}, {"code", orphans.str(i, 0)}, {"problem", "has_children"},
+                                    {"detail", "this child of " + parent + " is not in the file, so it would be retired, but it has " +
+                                                   orphans.str(i, 1) + " children of its own"}});
+  }
   if (!parent.empty()) {
     add(tx.exec("import.outside",
                 "SELECT i.n, i.code, ST_Area(wg_to_metric(ST_Difference(i.geom, p.geom))) FROM import_rows i, "
@@ -352,34 +425,96 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
         "outside_parent", [&](const pg::Result& r, int i) {
           return json{{"outside_m2", r.number(i, 2)}, {"detail", "reaches outside the parent " + parent}};
         });
+    say("checking the parent's coverage");
+    // The parent's part covered by neither the file nor the siblings it keeps.
     auto gap = tx.exec("import.gap",
                        "SELECT ST_Area(wg_to_metric(ST_Difference(p.geom, ST_Union(c.geom)))) FROM "
                        "(SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL) p, "
-                       "(SELECT geom FROM import_rows WHERE ok UNION ALL SELECT geom FROM areas "
-                       " WHERE parent_code = $1 AND valid_to IS NULL) c GROUP BY p.geom",
-                       {parent});
-    if (gap.rows() == 1 && !gap.is_null(0, 0)) report["gap_m2"] = gap.number(0, 0);  // uncovered part of the parent
+                       "(SELECT geom FROM import_rows WHERE ok UNION ALL SELECT a.geom FROM areas a "
+                       " WHERE a.parent_code = $1 AND a.valid_to IS NULL AND NOT $2 "
+                       " AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.existing AND r.code = a.code)) c GROUP BY p.geom",
+                       {parent, o.mode == ImportMode::replace_children ? "true" : "false"});
+    if (gap.rows() == 1 && !gap.is_null(0, 0)) {
+      report["gap_m2"] = gap.number(0, 0);  // uncovered part of the parent
+      // A partial insert may leave the rest for later; a whole new set of children may not.
+      if (o.mode == ImportMode::replace_children && gap.number(0, 0) > config.overlap_tolerance_m2)
+        report["problems"].push_back({{"feature", nullptr}, {"code", parent}, {"problem", "gap"}, {"gap_m2", gap.number(0, 0)},
+                                      {"detail", "the file leaves part of " + parent + " uncovered"}});
+    }
   }
   report["valid"] = report["problems"].empty();
-  if (o.dry_run) {
-    report["written"] = 0;
-    return report;  // the transaction rolls back: a dry run writes nothing
-  }
-  if (!report["problems"].empty())
+  report["written"] = 0;
+  if (!report["problems"].empty()) {
+    if (o.dry_run) return report;  // the transaction rolls back: a dry run writes nothing
     throw unprocessable("import_invalid", "the file has " + std::to_string(report["problems"].size()) +
                                               " problems; nothing was written (see problems)",
                         json({{"report", report}}).dump());
-  auto written = tx.exec("import.insert",
-                         "INSERT INTO areas (code, version, name, level, parent_code, geom, valid_from, changed_by, change) "
-                         "SELECT code, 1, name, $1, $2, ST_Multi(geom), clock_timestamp(), $3, 'import' FROM import_rows ORDER BY n "
-                         "RETURNING code",
-                         {level, parent.empty() ? pg::Param() : pg::Param(parent), actor.label()});
-  tx.exec("import.audit",
-          "INSERT INTO audit_log (actor, action, target_type, target, version_after, detail) "
-          "SELECT $1, 'area.import', 'area', code, 1, $2::jsonb FROM import_rows",
-          {actor.label(), json({{"file", file.filename().string()}}).dump()});
-  tx.commit();
-  report["written"] = written.rows();
+  }
+  if (o.mode == ImportMode::replace_children) {
+    plan = json::parse(tx.exec("import.plan",
+                               "SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(json_build_object("
+                               "  'type', 'Feature', 'properties', json_build_object('code', code, 'name', name), "
+                               "  'geometry', ST_AsGeoJSON(geom, 9)::json) ORDER BY n))::text FROM import_rows")
+                           .str(0, 0));
+  } else {
+    const auto existing = tx.exec("import.count_existing", "SELECT count(*) FILTER (WHERE existing), count(*) FILTER (WHERE NOT existing) FROM import_rows");
+    if (o.dry_run) {
+      report["updated_or_unchanged"] = existing.integer(0, 0);
+      report["inserted"] = existing.integer(0, 1);
+      return report;  // rolls back
+    }
+    say("writing");
+    // upsert: close the current version of every changed area and write the next one; an area whose
+    // name and geometry are the same stays as it is (re-importing a file changes nothing).
+    auto closed = tx.exec("import.close",
+                          "UPDATE areas a SET valid_to = clock_timestamp() FROM import_rows i WHERE i.existing AND a.code = i.code "
+                          "AND a.valid_to IS NULL AND NOT (a.name = i.name AND ST_Equals(a.geom, ST_Multi(i.geom))) RETURNING a.id");
+    std::string ids = "{";
+    for (int i = 0; i < closed.rows(); ++i) ids += (i ? "," : "") + closed.str(i, 0);
+    ids += "}";
+    auto updated = tx.exec("import.update",
+                           "INSERT INTO areas (code, version, name, level, parent_code, geom, households, population, attributes, "
+                           "  valid_from, changed_by, change) "
+                           "SELECT a.code, a.version + 1, i.name, a.level, a.parent_code, ST_Multi(i.geom), a.households, a.population, "
+                           "  a.attributes, a.valid_to, $2, 'import' FROM areas a JOIN import_rows i ON i.code = a.code "
+                           "WHERE a.id = ANY($1::bigint[]) ORDER BY i.n RETURNING code, version",
+                           {ids, actor.label()});
+    auto inserted = tx.exec("import.insert",
+                            "INSERT INTO areas (code, version, name, level, parent_code, geom, valid_from, changed_by, change) "
+                            "SELECT code, 1, name, $1, $2, ST_Multi(geom), clock_timestamp(), $3, 'import' FROM import_rows "
+                            "WHERE NOT existing ORDER BY n RETURNING code, version",
+                            {level, parent_param, actor.label()});
+    std::vector<std::string> codes;
+    std::vector<std::optional<long long>> versions;
+    for (const auto* r : {&updated, &inserted})
+      for (int i = 0; i < r->rows(); ++i) {
+        codes.push_back(r->str(i, 0));
+        versions.push_back(r->integer(i, 1));
+      }
+    tx.exec("import.audit",
+            "INSERT INTO audit_log (actor, action, target_type, target, version_after, detail) "
+            "SELECT $1, 'area.import', 'area', c, v, $2::jsonb FROM unnest($3::text[], $4::int[]) AS u(c, v)",
+            {actor.label(), json({{"file", file.filename().string()}, {"mode", mode_name}}).dump(), toolkit::pg_array(codes),
+             toolkit::pg_array(versions)});
+    tx.commit();
+    report["inserted"] = inserted.rows();
+    report["updated"] = updated.rows();
+    report["unchanged"] = existing.integer(0, 0) - updated.rows();
+    report["written"] = inserted.rows() + updated.rows();
+    say("wrote " + std::to_string(inserted.rows()) + " new areas and " + std::to_string(updated.rows()) + " new versions");
+    return report;
+  }
+  }  // the validation transaction rolls back
+
+  // replace-children: the checked file is the parent's new set of children, swapped in by the
+  // toolkit's redistricting (its own transaction: lineage, reassignment, history, audit).
+  say(o.dry_run ? "redistricting (dry run)" : "redistricting");
+  toolkit::OperationOptions redistrict;
+  redistrict.dry_run = o.dry_run;
+  redistrict.if_match = {"*"};  // the import is checked against the current state just above
+  auto result = toolkit->redistrict(conn, actor, parent, plan, redistrict);
+  report["operation"] = result.body;
+  report["written"] = o.dry_run ? 0 : static_cast<long long>(result.changed.size());
   return report;
 }
 

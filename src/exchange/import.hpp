@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -15,7 +16,19 @@
 #include "registry/auth.hpp"
 #include "registry/codes.hpp"
 
+namespace wangge::toolkit {
+class Toolkit;
+}
+
 namespace wangge::exchange {
+
+// insert: every feature is a new area (a code that exists or existed is a problem).
+// upsert: a feature whose code is a current area of the same level and parent becomes its next
+//   version (name and geometry; unchanged ones are left alone), the others are inserted.
+// replace-children: the file is the parent's whole new set of children, swapped in as a
+//   redistricting (PUT /v1/areas/{parent}/children): missing children are retired, lineage and
+//   reassignment of incidents, checkpoints and workers follow; a gap in the parent is a problem.
+enum class ImportMode { insert, upsert, replace_children };
 
 struct ImportOptions {
   registry::Level level = registry::Level::grid;
@@ -25,16 +38,22 @@ struct ImportOptions {
   std::optional<std::string> crs;          // EPSG:n, gcj02, bd09; default: the file's own
   std::optional<std::string> encoding;     // shapefile text: utf-8, gbk; default: sniffed
   bool dry_run = false;
+  ImportMode mode = ImportMode::insert;
+  // Called with a line of progress (features read, each check, the write); may be empty.
+  std::function<void(const std::string&)> progress;
 };
 
 // Reads level, parent, code_field, name_field, crs, encoding, dry_run, mode; throws bad_request.
 ImportOptions parse_import_options(const std::map<std::string, std::string>& params);
 
-// Reads, validates and (unless dry_run or anything failed validation) inserts the areas in one
-// transaction. Returns the report: {"features", "valid", "encoding", "crs", "problems": [...],
-// "written": n, "dry_run": bool}. Throws unprocessable("import_invalid", ..., report) when a real
-// import finds problems (nothing is written), bad_request("unreadable_file") for files GDAL cannot read.
+// Reads, validates and (unless dry_run or anything failed validation) writes the areas in one
+// transaction. Returns the report: {"features", "valid", "encoding", "crs", "mode", "problems": [...],
+// "skipped": [...], "written": n, "inserted": n, "updated": n, "unchanged": n, "dry_run": bool}, plus
+// "operation" (the redistricting's answer) for replace-children. Throws
+// unprocessable("import_invalid", ..., report) when a real import finds problems (nothing is written),
+// bad_request("unreadable_file") for files GDAL cannot read. replace-children needs `toolkit`.
 nlohmann::json import_areas(pg::Connection& conn, const registry::Actor& actor, const registry::CodeRules& rules,
-                            const Config& config, const std::filesystem::path& file, const ImportOptions& o);
+                            const Config& config, const std::filesystem::path& file, const ImportOptions& o,
+                            const toolkit::Toolkit* toolkit = nullptr);
 
 }  // namespace wangge::exchange

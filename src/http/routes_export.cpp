@@ -1,6 +1,8 @@
 // GET /v1/export: a layer as a GIS file written by GDAL (see exchange/export.hpp);
 // POST /v1/import: areas from a GIS file, validated, in one transaction (exchange/import.hpp).
+#include <cstring>
 #include <fstream>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "exchange/export.hpp"
@@ -20,31 +22,134 @@ std::string read_file(const std::filesystem::path& path) {
   return data;
 }
 
+// One part of a multipart/form-data body (RFC 7578).
+struct FormPart {
+  std::string name, filename, content_type;
+  std::string_view data;
+};
+
+// The value of `key` among a header's ;-separated parameters (key=value or key="value"), for
+// Content-Type's boundary and Content-Disposition's name and filename; "" when absent.
+std::string header_param(std::string_view header, std::string_view key) {
+  std::size_t at = 0;
+  while (at < header.size()) {
+    std::size_t end = at;
+    bool quoted = false;
+    while (end < header.size() && (quoted || header[end] != ';')) {
+      if (header[end] == '"') quoted = !quoted;
+      ++end;
+    }
+    std::string_view item = header.substr(at, end - at);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    const auto eq = item.find('=');
+    if (eq != std::string_view::npos && eq == key.size()) {
+      bool same = true;
+      for (std::size_t i = 0; i < eq; ++i)
+        same = same && std::tolower(static_cast<unsigned char>(item[i])) == std::tolower(static_cast<unsigned char>(key[i]));
+      if (same) {
+        std::string_view v = item.substr(eq + 1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.remove_suffix(1);
+        if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+        return std::string(v);
+      }
+    }
+    at = end + 1;
+  }
+  return "";
+}
+
+std::vector<FormPart> form_parts(std::string_view body, const std::string& content_type) {
+  const std::string boundary = header_param(content_type, "boundary");
+  if (boundary.empty()) throw bad_request("invalid_body", "multipart body without a boundary in its Content-Type");
+  const std::string delimiter = "--" + boundary;
+  std::vector<FormPart> parts;
+  std::size_t at = body.find(delimiter);
+  if (at == std::string_view::npos) throw bad_request("invalid_body", "multipart body without its boundary");
+  while (true) {
+    at += delimiter.size();
+    if (body.substr(at, 2) == "--") break;  // the closing delimiter
+    if (body.substr(at, 2) != "\r\n") throw bad_request("invalid_body", "malformed multipart body");
+    at += 2;
+    const auto head_end = body.find("\r\n\r\n", at);
+    const auto next = body.find("\r\n" + delimiter, at);
+    if (head_end == std::string_view::npos || next == std::string_view::npos || head_end > next)
+      throw bad_request("invalid_body", "malformed or truncated multipart body");
+    FormPart part;
+    std::string_view head = body.substr(at, head_end - at);
+    for (std::size_t line = 0; line < head.size();) {
+      auto eol = head.find("\r\n", line);
+      if (eol == std::string_view::npos) eol = head.size();
+      std::string_view h = head.substr(line, eol - line);
+      const auto colon = h.find(':');
+      if (colon != std::string_view::npos) {
+        std::string key(h.substr(0, colon));
+        for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string_view value = h.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+        if (key == "content-disposition") {
+          part.name = header_param(value, "name");
+          part.filename = header_param(value, "filename");
+        } else if (key == "content-type") {
+          part.content_type = std::string(value);
+        }
+      }
+      line = eol + 2;
+    }
+    part.data = body.substr(head_end + 4, next - head_end - 4);
+    parts.push_back(std::move(part));
+    at = next + 2;
+  }
+  return parts;
+}
+
 Response import_file(App& app, const Request& req) {
   auto actor = authenticate(app, req);
-  auto options = exchange::parse_import_options(req.query);
-  const auto type = req.header("content-type").value_or("");
-  if (type.rfind("multipart/", 0) == 0)
-    throw Error(415, "unsupported_media_type", "send the file itself as the body (e.g. application/zip), not multipart");
-  if (req.body.empty()) throw bad_request("invalid_body", "the body must be the file to import");
+  auto type = req.header("content-type").value_or("");
+  std::string_view upload = req.body;
+  std::string upload_name;
+  auto params = req.query;
+  // A browser form or `curl -F file=@x.zip -F level=grid`: the file is the part with a file name (or
+  // named "file"); other parts are options, which the query string overrides.
+  if (type.rfind("multipart/form-data", 0) == 0) {
+    const FormPart* file = nullptr;
+    auto parts = form_parts(req.body, type);
+    for (const auto& p : parts) {
+      if (!file && (!p.filename.empty() || p.name == "file")) {
+        file = &p;
+      } else if (!p.name.empty() && p.data.size() < 1000) {
+        params.emplace(p.name, std::string(p.data));
+      }
+    }
+    if (!file) throw bad_request("invalid_body", "the multipart body has no file part (a part with a filename, or named \"file\")");
+    upload = file->data;
+    upload_name = file->filename;
+    type = file->content_type;
+  } else if (type.rfind("multipart/", 0) == 0) {
+    throw Error(415, "unsupported_media_type", "send multipart/form-data, or the file itself as the body (e.g. application/zip)");
+  }
+  auto options = exchange::parse_import_options(params);
+  if (upload.empty()) throw bad_request("invalid_body", "the body must be the file to import");
   // GDAL recognises ZIPs and CSVs by their names: give the upload the extension its content has.
   std::string ext;
-  if (req.body.size() >= 4 && req.body.compare(0, 4, "PK\x03\x04") == 0) ext = ".zip";
-  else if (type.find("csv") != std::string::npos) ext = ".csv";
-  else if (type.find("json") != std::string::npos) ext = ".geojson";
-  else if (type.find("kml") != std::string::npos) ext = ".kml";
-  else if (req.body.compare(0, 15, "SQLite format 3") == 0) ext = ".gpkg";
+  auto lower_name = upload_name;
+  for (auto& c : lower_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto named = [&](const char* e) { return lower_name.size() > std::strlen(e) && lower_name.ends_with(e); };
+  if (upload.size() >= 4 && upload.substr(0, 4) == "PK\x03\x04") ext = ".zip";
+  else if (upload.substr(0, 15) == "SQLite format 3") ext = ".gpkg";
+  else if (named(".csv") || type.find("csv") != std::string::npos) ext = ".csv";
+  else if (named(".kml") || type.find("kml") != std::string::npos) ext = ".kml";
+  else if (named(".geojson") || named(".json") || type.find("json") != std::string::npos) ext = ".geojson";
   exchange::TempDir dir;
   const auto path = dir.path() / ("upload" + ext);
   {
     std::ofstream out(path, std::ios::binary);
-    out.write(req.body.data(), static_cast<std::streamsize>(req.body.size()));
+    out.write(upload.data(), static_cast<std::streamsize>(upload.size()));
     if (!out) throw std::runtime_error("import: cannot store the upload");
   }
   auto conn = app.pool.acquire();
-  // The area cache follows the inserted rows through NOTIFY, like other processes' caches.
-  auto report = exchange::import_areas(*conn, actor, app.rules, app.config, path, options);
-  return json_response(options.dry_run ? 200 : 201, report.dump());
+  // The area cache follows the written rows through NOTIFY, like other processes' caches.
+  auto report = exchange::import_areas(*conn, actor, app.rules, app.config, path, options, &app.toolkit);
+  return json_response(options.dry_run || report.value("written", 0) == 0 ? 200 : 201, report.dump());
 }
 
 }  // namespace
