@@ -16,7 +16,7 @@ namespace wangge::app {
 
 int command_import(const Args& args) {
   const char* help =
-      "usage: wangge import FILE --level LEVEL [--parent CODE] [--code_field F] [--name_field F]\n"
+      "usage: wangge import FILE --level LEVEL [--parent CODE | --parent_field F] [--code_field F] [--name_field F]\n"
       "                     [--crs EPSG:n|gcj02|bd09] [--encoding utf-8|gbk] [--dry_run]\n"
       "                     [--mode insert|upsert|replace-children]\n\n"
       "Imports areas from a shapefile (or its ZIP), GeoPackage, GeoJSON, KML or CSV (WKT), as POST /v1/import.\n"

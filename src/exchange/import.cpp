@@ -138,7 +138,7 @@ std::optional<int> field_index(OGRFeatureDefnH defn, const std::optional<std::st
 
 struct Row {
   int n;  // feature number in the file, from 1
-  std::string code, name, wkb_hex;
+  std::string code, name, parent, wkb_hex;
 };
 
 std::string hex_of(const std::vector<unsigned char>& bytes) {
@@ -161,6 +161,8 @@ ImportOptions parse_import_options(const std::map<std::string, std::string>& par
     invalid("level is required: province, city, county, township, village, grid or microgrid");
   o.level = *registry::parse_level(*level);
   o.parent = get(params, "parent");
+  o.parent_field = get(params, "parent_field");
+  if (o.parent && o.parent_field) invalid("send parent or parent_field, not both");
   o.code_field = get(params, "code_field");
   o.name_field = get(params, "name_field");
   if (auto c = get(params, "crs")) {
@@ -187,7 +189,7 @@ ImportOptions parse_import_options(const std::map<std::string, std::string>& par
     else if (*m == "replace-children" || *m == "replace_children") o.mode = ImportMode::replace_children;
     else invalid("mode must be insert, upsert or replace-children");
   }
-  if (o.mode == ImportMode::replace_children && !o.parent) invalid("mode=replace-children needs parent=CODE");
+  if (o.mode == ImportMode::replace_children && !o.parent) invalid("mode=replace-children needs parent=CODE (one parent)");
   return o;
 }
 
@@ -226,6 +228,7 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   const auto code_i = field_index(defn, o.code_field, {"code", "adcode", "gbcode", "CODE"}, "code");
   const auto name_i = field_index(defn, o.name_field, {"name", "chname", "NAME"}, "name");
   if (!code_i || !name_i) throw bad_request("invalid_parameter", "name the code and name fields: code_field=..., name_field=...");
+  const int parent_i = o.parent_field ? *field_index(defn, o.parent_field, {}, "parent") : -1;
 
   // CRS: the caller's EPSG code, else the file's; gcj02/bd09 are offsets of lon/lat, so a projected
   // file is first brought to lon/lat and then shifted.
@@ -260,6 +263,8 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
     if (n % 10000 == 0) say("read " + std::to_string(n) + " features");
     std::string code = OGR_F_IsFieldSetAndNotNull(f.get(), *code_i) ? OGR_F_GetFieldAsString(f.get(), *code_i) : "";
     std::string name = OGR_F_IsFieldSetAndNotNull(f.get(), *name_i) ? OGR_F_GetFieldAsString(f.get(), *name_i) : "";
+    std::string row_parent = o.parent.value_or("");
+    if (parent_i >= 0) row_parent = OGR_F_IsFieldSetAndNotNull(f.get(), parent_i) ? OGR_F_GetFieldAsString(f.get(), parent_i) : "";
     auto skip = [&](const std::string& why) { report["skipped"].push_back({{"feature", n}, {"code", code}, {"reason", why}}); };
     OGRGeometryH g = OGR_F_GetGeometryRef(f.get());
     if (code.empty() || name.empty()) { skip("no code or no name"); continue; }
@@ -277,12 +282,12 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
       continue;
     }
     try {
-      rules.validate(code, o.level, o.parent.value_or(""));
+      rules.validate(code, o.level, row_parent);
       actor.require_edit(code);
     } catch (const Error& e) {
       report["problems"].push_back({{"feature", n}, {"code", code}, {"problem", e.code()}, {"detail", e.what()}});
     }
-    rows.push_back({n, code, name, hex_of(wkb)});
+    rows.push_back({n, code, name, row_parent, hex_of(wkb)});
   }
   errors.check("import: reading " + std::filesystem::path(path).filename().string());
   report["features"] = n;
@@ -302,21 +307,30 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
     auto want = registry::parent_level(o.level);
     if (!want || p.str(0, 0) != registry::level_name(*want))
       throw unprocessable("parent_level_mismatch", "the parent of a " + level + " cannot be a " + p.str(0, 0));
-  } else if (o.level > registry::Level::county) {
-    throw unprocessable("missing_parent", "a " + level + " needs a parent: send parent=CODE");
+  } else if (o.level > registry::Level::county && !o.parent_field) {
+    throw unprocessable("missing_parent", "a " + level + " needs a parent: send parent=CODE or parent_field=FIELD");
   }
-  tx.exec("import.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.children:' || $1))", {parent});
+  // Writers of one parent's children take its lock (in code order: no deadlock between imports).
+  {
+    std::set<std::string> parents;
+    for (const auto& r : rows) parents.insert(r.parent);
+    if (parents.empty()) parents.insert(parent);
+    for (const auto& p : parents) tx.exec("import.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.children:' || $1))", {p});
+  }
   tx.exec("import.temp",
-          "CREATE TEMP TABLE import_rows (n int, code text, name text, geom geometry, ok boolean, existing boolean NOT NULL DEFAULT false) "
-          "ON COMMIT DROP");
+          "CREATE TEMP TABLE import_rows (n int, code text, name text, parent text, geom geometry, ok boolean, "
+          "existing boolean NOT NULL DEFAULT false) ON COMMIT DROP");
   std::size_t next = 0;
-  tx.connection().copy_in("import.copy", "COPY import_rows (n, code, name, geom) FROM STDIN", [&](std::string& chunk) {
+  tx.connection().copy_in("import.copy", "COPY import_rows (n, code, name, parent, geom) FROM STDIN", [&](std::string& chunk) {
     for (; next < rows.size() && chunk.size() < (1u << 20); ++next) {
       const Row& r = rows[next];
       chunk += std::to_string(r.n) + '\t';
       pg::append_copy_field(chunk, r.code);
       chunk += '\t';
       pg::append_copy_field(chunk, r.name);
+      chunk += '\t';
+      if (r.parent.empty()) chunk += "\\N";
+      else pg::append_copy_field(chunk, r.parent);
       chunk += '\t' + r.wkb_hex + '\n';
     }
     return next < rows.size();
@@ -336,14 +350,26 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
       report["problems"].push_back(p);
     }
   };
-  const pg::Param parent_param = parent.empty() ? pg::Param() : pg::Param(parent);
+  if (o.parent_field) {
+    const auto want = registry::parent_level(o.level);
+    add(tx.exec("import.parents",
+                "SELECT i.n, i.code, i.parent, p.level FROM import_rows i LEFT JOIN areas p ON p.code = i.parent AND p.valid_to IS NULL "
+                "WHERE p.code IS NULL OR p.level IS DISTINCT FROM $1 ORDER BY i.n",
+                {want ? pg::Param(registry::level_name(*want)) : pg::Param()}),
+        "parent_not_found", [&](const pg::Result& r, int i) {
+          if (r.is_null(i, 3))
+            return json{{"parent", r.str(i, 2)}, {"detail", "the parent " + r.str(i, 2) + " does not exist (or is retired)"}};
+          return json{{"parent", r.str(i, 2)}, {"problem", "parent_level_mismatch"},
+                      {"detail", "the parent of a " + level + " cannot be a " + r.str(i, 3)}};
+        });
+  }
   // upsert and replace-children: a code that is a current area of the same level and parent is
   // that area's next version.
   if (o.mode != ImportMode::insert)
     tx.exec("import.existing",
             "UPDATE import_rows i SET existing = true FROM areas a WHERE a.code = i.code AND a.valid_to IS NULL "
-            "AND a.level = $1 AND a.parent_code IS NOT DISTINCT FROM $2",
-            {level, parent_param});
+            "AND a.level = $1 AND a.parent_code IS NOT DISTINCT FROM i.parent",
+            {level});
   say("checking codes");
   {
     auto used = tx.exec("import.code_used",
@@ -387,11 +413,11 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   if (o.mode != ImportMode::replace_children)
     add(tx.exec("import.overlaps_existing",
                 "SELECT i.n, i.code, a.code FROM import_rows i JOIN areas a ON a.valid_to IS NULL AND a.level = $1 "
-                "AND a.parent_code IS NOT DISTINCT FROM $2 AND a.geom && i.geom AND i.ok "
+                "AND a.parent_code IS NOT DISTINCT FROM i.parent AND a.geom && i.geom AND i.ok "
                 "AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.existing AND r.code = a.code) "
                 "AND ST_Relate(a.geom, i.geom, '2********') "
-                "WHERE ST_Area(wg_to_metric(ST_Intersection(a.geom, i.geom))) > $3::float8 ORDER BY i.n",
-                {level, parent_param, tol}),
+                "WHERE ST_Area(wg_to_metric(ST_Intersection(a.geom, i.geom))) > $2::float8 ORDER BY i.n",
+                {level, tol}),
         "overlaps_sibling", [](const pg::Result& r, int i) {
           return json{{"with", r.str(i, 2)}, {"detail", "overlaps an existing area of the same level and parent"}};
         });
@@ -415,16 +441,16 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
                                     {"detail", "this child of " + parent + " is not in the file, so it would be retired, but it has " +
                                                    orphans.str(i, 1) + " children of its own"}});
   }
+  add(tx.exec("import.outside",
+              "SELECT i.n, i.code, ST_Area(wg_to_metric(ST_Difference(i.geom, p.geom))), i.parent FROM import_rows i "
+              "JOIN areas p ON p.code = i.parent AND p.valid_to IS NULL WHERE i.ok AND NOT ST_CoveredBy(i.geom, p.geom) "
+              "AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(i.geom), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(i.geom))), $1::float8))) "
+              "ORDER BY i.n",
+              {std::to_string(config.parent_tolerance_m)}),
+      "outside_parent", [&](const pg::Result& r, int i) {
+        return json{{"outside_m2", r.number(i, 2)}, {"detail", "reaches outside the parent " + r.str(i, 3)}};
+      });
   if (!parent.empty()) {
-    add(tx.exec("import.outside",
-                "SELECT i.n, i.code, ST_Area(wg_to_metric(ST_Difference(i.geom, p.geom))) FROM import_rows i, "
-                "(SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL) p WHERE i.ok AND NOT ST_CoveredBy(i.geom, p.geom) "
-                "AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(i.geom), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(i.geom))), $2::float8))) "
-                "ORDER BY i.n",
-                {parent, std::to_string(config.parent_tolerance_m)}),
-        "outside_parent", [&](const pg::Result& r, int i) {
-          return json{{"outside_m2", r.number(i, 2)}, {"detail", "reaches outside the parent " + parent}};
-        });
     say("checking the parent's coverage");
     // The parent's part covered by neither the file nor the siblings it keeps.
     auto gap = tx.exec("import.gap",
@@ -481,9 +507,9 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
                            {ids, actor.label()});
     auto inserted = tx.exec("import.insert",
                             "INSERT INTO areas (code, version, name, level, parent_code, geom, valid_from, changed_by, change) "
-                            "SELECT code, 1, name, $1, $2, ST_Multi(geom), clock_timestamp(), $3, 'import' FROM import_rows "
+                            "SELECT code, 1, name, $1, parent, ST_Multi(geom), clock_timestamp(), $2, 'import' FROM import_rows "
                             "WHERE NOT existing ORDER BY n RETURNING code, version",
-                            {level, parent_param, actor.label()});
+                            {level, actor.label()});
     std::vector<std::string> codes;
     std::vector<std::optional<long long>> versions;
     for (const auto* r : {&updated, &inserted})

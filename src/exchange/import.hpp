@@ -33,6 +33,7 @@ enum class ImportMode { insert, upsert, replace_children };
 struct ImportOptions {
   registry::Level level = registry::Level::grid;
   std::optional<std::string> parent;       // every imported area's parent (else: none, for roots)
+  std::optional<std::string> parent_field; // or: each feature's parent code from this field
   std::optional<std::string> code_field;   // default: code, adcode, gbcode (first present)
   std::optional<std::string> name_field;   // default: name, chname
   std::optional<std::string> crs;          // EPSG:n, gcj02, bd09; default: the file's own
@@ -43,7 +44,7 @@ struct ImportOptions {
   std::function<void(const std::string&)> progress;
 };
 
-// Reads level, parent, code_field, name_field, crs, encoding, dry_run, mode; throws bad_request.
+// Reads level, parent, parent_field, code_field, name_field, crs, encoding, dry_run, mode; throws bad_request.
 ImportOptions parse_import_options(const std::map<std::string, std::string>& params);
 
 // Reads, validates and (unless dry_run or anything failed validation) writes the areas in one

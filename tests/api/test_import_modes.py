@@ -177,3 +177,25 @@ class ImportModesTest(ApiTestCase):
         report = json.loads(p.stdout)
         self.assertEqual(report["mode"], "upsert")
         self.assertTrue(report["valid"], report)
+
+    def test_parent_field_spreads_one_file_over_several_parents(self):
+        villages = ("330521001001", "330521001002")
+        rows = self.s.sql(
+            "SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(json_build_object('type', 'Feature', "
+            "'properties', json_build_object('code', code, 'name', name, 'cun', parent_code), 'geometry', ST_AsGeoJSON(geom, 9)::json) "
+            f"ORDER BY code)) FROM areas WHERE parent_code IN {villages} AND valid_to IS NULL")
+        fc = json.loads(rows[0][0])
+        r = self.post(json.dumps(fc).encode(), level="grid", parent_field="cun", mode="upsert", dry_run="true")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["valid"], r.json)
+        self.assertEqual(r.json["updated_or_unchanged"], len(fc["features"]))
+        # A feature naming a parent that does not exist, one naming a parent of the wrong level.
+        fc["features"][0]["properties"]["cun"] = "330521001999"
+        fc["features"][1]["properties"]["cun"] = "330521001"
+        r = self.post(json.dumps(fc).encode(), level="grid", parent_field="cun", mode="upsert", dry_run="true")
+        self.assertEqual(r.status, 200, r)
+        problems = {p["problem"] for p in r.json["problems"]}
+        self.assertTrue({"parent_not_found", "parent_level_mismatch"} <= problems, r.json["problems"])
+        self.assertProblem(self.post(json.dumps(fc).encode(), level="grid", parent="330521001001", parent_field="cun"),
+                           400, "invalid_parameter")
+        self.assertProblem(self.post(json.dumps(fc).encode(), level="grid", parent_field="nope"), 400, "invalid_parameter")
