@@ -39,6 +39,7 @@ Config Config::from_environment() {
   c.db_pool_size = env_number("WANGGE_DB_POOL", c.db_pool_size);
   c.var_dir = env_or("WANGGE_VAR_DIR", c.var_dir);
   c.max_body_bytes = static_cast<std::size_t>(env_number("WANGGE_MAX_BODY_MB", 32.0) * 1024 * 1024);
+  c.request_timeout_s = static_cast<int>(env_number("WANGGE_REQUEST_TIMEOUT_S", c.request_timeout_s));
   c.statement_timeout_ms = env_number("WANGGE_STATEMENT_TIMEOUT_MS", c.statement_timeout_ms);
   c.parent_tolerance_m = env_number("WANGGE_PARENT_TOLERANCE_M", c.parent_tolerance_m);
   c.overlap_tolerance_m2 = env_number("WANGGE_OVERLAP_TOLERANCE_M2", c.overlap_tolerance_m2);

@@ -14,6 +14,9 @@ struct Config {
   int db_pool_size = 8;             // WANGGE_DB_POOL: at most this many connections
   std::string var_dir = "var";      // WANGGE_VAR_DIR: admin token and other local state
   std::size_t max_body_bytes = 32u << 20;  // WANGGE_MAX_BODY_MB: larger bodies get 413
+  // WANGGE_REQUEST_TIMEOUT_S: how long one request may take from its first byte to its answer (a
+  // whole-county import validates for minutes); also how long an idle keep-alive connection stays.
+  int request_timeout_s = 900;
   int statement_timeout_ms = 30000; // WANGGE_STATEMENT_TIMEOUT_MS
   double parent_tolerance_m = 0.5;  // WANGGE_PARENT_TOLERANCE_M: how far a child may poke out of its parent
   double overlap_tolerance_m2 = 1.0;  // WANGGE_OVERLAP_TOLERANCE_M2: sibling overlaps up to this are ignored

@@ -260,7 +260,12 @@ void Server::run() {
                   .threads(c.http_threads)
                   .flags(Tcp::Options::ReuseAddr)
                   .maxRequestSize(c.max_body_bytes * 4 + (1u << 20))
-                  .maxResponseSize(std::max<std::size_t>(c.max_body_bytes * 4, 256u << 20));
+                  .maxResponseSize(std::max<std::size_t>(c.max_body_bytes * 4, 256u << 20))
+                  // Pistache measures both timeouts from the end of the previous request, also
+                  // while a handler is still working on a worker thread: with its 60 s defaults a
+                  // longer request (an 85,000-grid import) got a 408 and a closed connection.
+                  .headerTimeout(std::chrono::seconds(c.request_timeout_s))
+                  .bodyTimeout(std::chrono::seconds(c.request_timeout_s));
   endpoint.init(opts);
   endpoint.setHandler(Http::make_handler<Handler>(&m_impl->app, &m_impl->queue));
   std::signal(SIGINT, on_signal);
