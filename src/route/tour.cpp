@@ -432,7 +432,7 @@ Tour local_search_tour(const CostMatrix& c, const TourOptions& options, std::siz
 double tour_lower_bound(const CostMatrix& c, double upper) {
   const std::size_t n = c.size();
   if (n < 3) return upper;  // every tour is the same
-  const double budget = std::clamp(0.0002 * static_cast<double>(n), 0.005, 0.25);
+  const double budget = std::clamp(0.00015 * static_cast<double>(n), 0.005, 0.2);
   double lb;
   if (c.symmetric()) {
     lb = one_tree_bound(c, upper, budget);
