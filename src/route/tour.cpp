@@ -61,7 +61,7 @@ class LocalSearch {
       const std::uint32_t v = m_queue.back();
       m_queue.pop_back();
       m_active[v] = 0;
-      if ((m_sym && two_opt(v)) || or_opt(v)) push(v);
+      if ((m_sym ? two_opt(v) : two_opt_directed(v)) || or_opt(v)) push(v);
     }
   }
 
@@ -102,6 +102,7 @@ class LocalSearch {
   }
   void put(std::size_t p, std::uint32_t v) {
     p %= m_n;
+    m_sums_stale = true;
     if (m_logging) m_journal.emplace_back(static_cast<std::uint32_t>(p), m_t[p]);
     m_t[p] = v;
     m_pos[v] = static_cast<std::uint32_t>(p);
@@ -147,6 +148,50 @@ class LocalSearch {
       }
     }
     return false;
+  }
+
+  // 2-opt on asymmetric costs: reversing a stretch changes the cost of every arc inside it, which
+  // prefix sums of the forward and backward arc costs along the array give in O(1) (rebuilt in
+  // O(n) after the tour changed). dir 0: a b .. c d -> a c .. b d; dir 1: d c .. b a -> d b .. c a.
+  bool two_opt_directed(std::uint32_t a) {
+    for (int dir = 0; dir < 2; ++dir) {
+      const std::uint32_t b = dir == 0 ? succ(a) : pred(a);
+      const double ab = dir == 0 ? m_c(a, b) : m_c(b, a);
+      for (std::size_t k = 0; k < m_k; ++k) {
+        const std::uint32_t c = m_nb[a * m_k + k];
+        const double ac = dir == 0 ? m_c(a, c) : m_c(c, a);
+        if (ab - ac <= m_eps) break;
+        const std::uint32_t d = dir == 0 ? succ(c) : pred(c);
+        if (c == b || d == a) continue;
+        const double removed = ab + (dir == 0 ? m_c(c, d) : m_c(d, c));
+        const double added = ac + (dir == 0 ? m_c(b, d) : m_c(d, b));
+        const std::size_t p = dir == 0 ? m_pos[b] : m_pos[c], q = dir == 0 ? m_pos[c] : m_pos[b];
+        const double delta = added - removed + reversal_change(p, span(p, q));
+        if (delta >= -m_eps) continue;
+        reverse(p, span(p, q));
+        m_len += delta;
+        for (auto v : {a, b, c, d}) push(v);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Cost change of the arcs inside the `len` positions from p when they are reversed.
+  double reversal_change(std::size_t p, std::size_t len) {
+    if (m_sums_stale) {
+      m_fwd.assign(m_n, 0), m_bwd.assign(m_n, 0);
+      for (std::size_t i = 1; i < m_n; ++i) {
+        m_fwd[i] = m_fwd[i - 1] + m_c(m_t[i - 1], m_t[i]);
+        m_bwd[i] = m_bwd[i - 1] + m_c(m_t[i], m_t[i - 1]);
+      }
+      m_sums_stale = false;
+    }
+    const std::size_t q = p + len - 1;  // may pass the end of the array
+    if (q < m_n) return (m_bwd[q] - m_bwd[p]) - (m_fwd[q] - m_fwd[p]);
+    const std::size_t q2 = q - m_n;  // p .. n-1, the arc from n-1 to 0, then 0 .. q2
+    const std::uint32_t last = m_t[m_n - 1], first = m_t[0];
+    return (m_bwd[m_n - 1] - m_bwd[p]) - (m_fwd[m_n - 1] - m_fwd[p]) + m_c(first, last) - m_c(last, first) + m_bwd[q2] - m_fwd[q2];
   }
 
   // Or-opt: moves a segment of 1 to 3 nodes that starts or ends at v between two neighbouring nodes
@@ -210,6 +255,8 @@ class LocalSearch {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> m_journal;
   bool m_logging = false;
   double m_len = 0;
+  std::vector<double> m_fwd, m_bwd;  // prefix sums of arc costs along the array, forward and backward
+  bool m_sums_stale = true;
 };
 
 Tour nearest_neighbour(const CostMatrix& c) {
@@ -245,8 +292,8 @@ double one_tree_bound(const CostMatrix& w, double upper, double budget_s) {
   double best = -kInf, lambda = 2;
   // O(n^2) per iteration: keep the whole ascent near `budget_s`, and halve the step often enough
   // to converge within the iterations that fit.
-  const std::size_t max_iter = std::clamp<std::size_t>(static_cast<std::size_t>(3e8 / static_cast<double>(n * n)), 100, 3000);
-  const std::size_t period = std::clamp<std::size_t>(max_iter / 15, 5, std::max<std::size_t>(10, n / 2));
+  std::size_t max_iter = 3000;
+  std::size_t period = std::clamp<std::size_t>(max_iter / 15, 5, std::max<std::size_t>(10, n / 2));
   std::size_t since_best = 0;
   for (std::size_t it = 0; it < max_iter && lambda > 1e-7; ++it) {
     std::fill(degree.begin(), degree.end(), 0);
@@ -293,9 +340,35 @@ double one_tree_bound(const CostMatrix& w, double upper, double budget_s) {
       pi[v] += step * (0.7 * (degree[v] - 2) + 0.3 * last_dir[v]);
       last_dir[v] = degree[v] - 2;
     }
-    if ((it & 15) == 15 && seconds_since(t0) > budget_s) break;
+    if (it == 0) {  // now the cost of one iteration is known: plan the step schedule for the budget
+      const double per = std::max(seconds_since(t0), 1e-7);
+      max_iter = std::clamp<std::size_t>(static_cast<std::size_t>(budget_s / per), 30, 3000);
+      period = std::clamp<std::size_t>(max_iter / 15, 3, std::max<std::size_t>(10, n / 2));
+    }
+    if ((it & 15) == 15 && seconds_since(t0) > 2 * budget_s) break;
   }
   return best;
+}
+
+// The 1-tree bound of an asymmetric matrix through its symmetric twin (Jonker and Volgenant): node
+// i becomes an in-copy i and an out-copy n + i joined by an edge of cost -M that every good tour
+// takes; out-copy i to in-copy j costs c(i, j); in-in and out-out pairs cost far more than any
+// tour. A tour of the twin is a directed tour of the original plus n(-M).
+double directed_one_tree_bound(const CostMatrix& c, double upper, double budget_s) {
+  const std::size_t n = c.size();
+  double top = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < n; ++j)
+      if (i != j) top = std::max(top, std::abs(c(i, j)));
+  const double tie = 100 * (top + 1), apart = 1e4 * (top + 1);
+  CostMatrix w(2 * n, apart);
+  for (std::size_t i = 0; i < n; ++i) {
+    w.at(i, n + i) = w.at(n + i, i) = -tie;
+    for (std::size_t j = 0; j < n; ++j)
+      if (i != j) w.at(n + i, j) = w.at(j, n + i) = c(i, j);
+  }
+  const double shift = static_cast<double>(n) * tie;
+  return one_tree_bound(w, upper - shift, budget_s) + shift;
 }
 
 // Minimum-cost assignment (every node one successor, no self loops): Hungarian algorithm, O(n^3).
@@ -409,7 +482,7 @@ Tour local_search_tour(const CostMatrix& c, const TourOptions& options, std::siz
   if (kicks) *kicks = 0;
   if (n <= 3) return held_karp_exact(c);
   const auto t0 = Clock::now();
-  const double limit = options.time_limit_s > 0 ? options.time_limit_s : std::clamp(0.0014 * static_cast<double>(n), 0.02, 1.4);
+  const double limit = options.time_limit_s > 0 ? options.time_limit_s : std::clamp(0.0013 * static_cast<double>(n), 0.02, 1.3);
   const std::size_t max_stall = options.max_stall ? options.max_stall : 20000 + 200 * n;
   std::mt19937_64 rng(options.seed);
   LocalSearch ls(c, options.neighbours, nearest_neighbour(c));
@@ -432,7 +505,7 @@ Tour local_search_tour(const CostMatrix& c, const TourOptions& options, std::siz
 double tour_lower_bound(const CostMatrix& c, double upper) {
   const std::size_t n = c.size();
   if (n < 3) return upper;  // every tour is the same
-  const double budget = std::clamp(0.00015 * static_cast<double>(n), 0.005, 0.2);
+  const double budget = std::clamp(0.00012 * static_cast<double>(n), 0.005, 0.12);
   double lb;
   if (c.symmetric()) {
     lb = one_tree_bound(c, upper, budget);
@@ -440,8 +513,9 @@ double tour_lower_bound(const CostMatrix& c, double upper) {
     CostMatrix w(n);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < n; ++j) w.at(i, j) = std::min(c(i, j), c(j, i));
-    lb = one_tree_bound(w, upper, budget);
+    lb = one_tree_bound(w, upper, budget / 4);
     if (n <= 600) lb = std::max(lb, assignment_bound(c));
+    if (n <= 1000) lb = std::max(lb, directed_one_tree_bound(c, upper, budget));
   }
   // Floating-point noise must not put the bound above an optimal tour; integer costs give an
   // integer optimum, so the bound rounds up.

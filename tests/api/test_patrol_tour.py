@@ -17,12 +17,12 @@ class PatrolTour(ApiTestCase):
         # Midpoints of two-way streets around the middle of the network, a few blocks apart, and a
         # street crossing near them as the start (EPSG:4490).
         rows = cls.s.sql("""
-            WITH c AS (SELECT ST_Centroid(ST_Extent(geom)) AS g FROM streets),
+            WITH c AS (SELECT ST_SetSRID(ST_Centroid(ST_Extent(geom)::geometry), 4490) AS g FROM streets),
                  near AS (SELECT ST_LineInterpolatePoint(s.geom, 0.5) AS p, row_number() OVER (ORDER BY s.geom <-> c.g, s.id) AS k
                           FROM streets s, c WHERE NOT s.oneway ORDER BY s.geom <-> c.g, s.id LIMIT 60)
             SELECT ST_X(p), ST_Y(p) FROM near WHERE k % 10 = 1 ORDER BY k""")
         cls.points = [[float(x), float(y)] for x, y in rows]
-        start = cls.s.sql("WITH c AS (SELECT ST_Centroid(ST_Extent(geom)) AS g FROM streets) "
+        start = cls.s.sql("WITH c AS (SELECT ST_SetSRID(ST_Centroid(ST_Extent(geom)::geometry), 4490) AS g FROM streets) "
                           "SELECT ST_X(ST_StartPoint(s.geom)), ST_Y(ST_StartPoint(s.geom)) FROM streets s, c "
                           "ORDER BY ST_StartPoint(s.geom) <-> c.g LIMIT 1")[0]
         cls.start = [float(start[0]), float(start[1])]
