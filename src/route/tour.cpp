@@ -281,7 +281,7 @@ Tour nearest_neighbour(const CostMatrix& c) {
 
 // Held-Karp 1-tree bound with subgradient ascent on symmetric weights w (n >= 3): a minimum spanning
 // tree on nodes 1..n-1 plus the two cheapest edges at node 0, with node penalties pi.
-double one_tree_bound(const CostMatrix& w, double upper, double budget_s) {
+double one_tree_bound(const CostMatrix& w, double upper, double budget_s, std::size_t iterations) {
   const std::size_t n = w.size();
   const auto t0 = Clock::now();
   std::vector<double> pi(n, 0), key(n);
@@ -292,7 +292,7 @@ double one_tree_bound(const CostMatrix& w, double upper, double budget_s) {
   double best = -kInf, lambda = 2;
   // O(n^2) per iteration: keep the whole ascent near `budget_s`, and halve the step often enough
   // to converge within the iterations that fit.
-  std::size_t max_iter = 3000;
+  std::size_t max_iter = iterations ? iterations : 3000;
   std::size_t period = std::clamp<std::size_t>(max_iter / 15, 5, std::max<std::size_t>(10, n / 2));
   std::size_t since_best = 0;
   for (std::size_t it = 0; it < max_iter && lambda > 1e-7; ++it) {
@@ -340,12 +340,12 @@ double one_tree_bound(const CostMatrix& w, double upper, double budget_s) {
       pi[v] += step * (0.7 * (degree[v] - 2) + 0.3 * last_dir[v]);
       last_dir[v] = degree[v] - 2;
     }
-    if (it == 0) {  // now the cost of one iteration is known: plan the step schedule for the budget
+    if (it == 0 && !iterations) {  // now the cost of one iteration is known: plan the step schedule for the budget
       const double per = std::max(seconds_since(t0), 1e-7);
       max_iter = std::clamp<std::size_t>(static_cast<std::size_t>(budget_s / per), 30, 3000);
       period = std::clamp<std::size_t>(max_iter / 15, 3, std::max<std::size_t>(10, n / 2));
     }
-    if ((it & 15) == 15 && seconds_since(t0) > 2 * budget_s) break;
+    if (!iterations && (it & 15) == 15 && seconds_since(t0) > 2 * budget_s) break;
   }
   return best;
 }
@@ -354,7 +354,7 @@ double one_tree_bound(const CostMatrix& w, double upper, double budget_s) {
 // i becomes an in-copy i and an out-copy n + i joined by an edge of cost -M that every good tour
 // takes; out-copy i to in-copy j costs c(i, j); in-in and out-out pairs cost far more than any
 // tour. A tour of the twin is a directed tour of the original plus n(-M).
-double directed_one_tree_bound(const CostMatrix& c, double upper, double budget_s) {
+double directed_one_tree_bound(const CostMatrix& c, double upper, double budget_s, std::size_t iterations) {
   const std::size_t n = c.size();
   double top = 0;
   for (std::size_t i = 0; i < n; ++i)
@@ -368,7 +368,7 @@ double directed_one_tree_bound(const CostMatrix& c, double upper, double budget_
       if (i != j) w.at(n + i, j) = w.at(j, n + i) = c(i, j);
   }
   const double shift = static_cast<double>(n) * tie;
-  return one_tree_bound(w, upper - shift, budget_s) + shift;
+  return one_tree_bound(w, upper - shift, budget_s, iterations) + shift;
 }
 
 // Minimum-cost assignment (every node one successor, no self loops): Hungarian algorithm, O(n^3).
@@ -502,20 +502,20 @@ Tour local_search_tour(const CostMatrix& c, const TourOptions& options, std::siz
   return t;
 }
 
-double tour_lower_bound(const CostMatrix& c, double upper) {
+double tour_lower_bound(const CostMatrix& c, double upper, std::size_t iterations) {
   const std::size_t n = c.size();
   if (n < 3) return upper;  // every tour is the same
   const double budget = std::clamp(0.00012 * static_cast<double>(n), 0.005, 0.12);
   double lb;
   if (c.symmetric()) {
-    lb = one_tree_bound(c, upper, budget);
+    lb = one_tree_bound(c, upper, budget, iterations);
   } else {
     CostMatrix w(n);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < n; ++j) w.at(i, j) = std::min(c(i, j), c(j, i));
-    lb = one_tree_bound(w, upper, budget / 4);
+    lb = one_tree_bound(w, upper, budget / 4, iterations);
     if (n <= 600) lb = std::max(lb, assignment_bound(c));
-    if (n <= 1000) lb = std::max(lb, directed_one_tree_bound(c, upper, budget));
+    if (n <= 1000) lb = std::max(lb, directed_one_tree_bound(c, upper, budget, iterations));
   }
   // Floating-point noise must not put the bound above an optimal tour; integer costs give an
   // integer optimum, so the bound rounds up.

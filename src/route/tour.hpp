@@ -69,8 +69,10 @@ Tour local_search_tour(const CostMatrix& c, const TourOptions& options, std::siz
 // Lower bound on the shortest closed tour. Symmetric: the Held-Karp 1-tree bound by subgradient
 // ascent (`upper` is a known tour length, which steers the step size). Asymmetric: the largest of
 // the assignment bound, the 1-tree bound on min(c(i,j), c(j,i)) and the 1-tree bound of the
-// symmetric twin with 2n nodes (Jonker-Volgenant transformation).
-double tour_lower_bound(const CostMatrix& c, double upper);
+// symmetric twin with 2n nodes (Jonker-Volgenant transformation). `iterations`: subgradient steps
+// per 1-tree bound; 0: as many as fit a time budget of 0.12 ms per node (at most 0.12 s, hard limit
+// twice that), which makes the bound depend on the machine's load.
+double tour_lower_bound(const CostMatrix& c, double upper, std::size_t iterations = 0);
 
 // Exact when c.size() <= kExactMaxNodes, else local search; then the lower bound.
 TourResult solve_tour(const CostMatrix& c, const TourOptions& options = {});

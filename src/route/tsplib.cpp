@@ -83,6 +83,15 @@ TsplibInstance read_tsplib(const std::string& path) {
       have_weights = true;
       continue;
     }
+    if (line.rfind("FIXED_EDGES_SECTION", 0) == 0) {
+      long long a = 0, b = 0;
+      while (in >> a && a != -1) {
+        if (!(in >> b) || a < 1 || b < 1 || (n > 0 && (static_cast<std::size_t>(a) > n || static_cast<std::size_t>(b) > n)))
+          throw fail("bad edge in FIXED_EDGES_SECTION");
+        inst.fixed_edges.push_back({static_cast<std::uint32_t>(a - 1), static_cast<std::uint32_t>(b - 1)});
+      }
+      continue;
+    }
     if (line.rfind("DISPLAY_DATA_SECTION", 0) == 0) {  // drawing coordinates only
       for (std::size_t k = 0; k < n; ++k) {
         double id = 0, x = 0, y = 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -23,6 +24,7 @@ struct TsplibInstance {
   std::string edge_weight_format;  // for EXPLICIT: FULL_MATRIX, UPPER_ROW, LOWER_DIAG_ROW, ...
   std::vector<std::array<double, 2>> coords;  // NODE_COORD_SECTION, empty for EXPLICIT
   CostMatrix matrix;                          // the instance's distances, node i of the file at i - 1
+  std::vector<std::array<std::uint32_t, 2>> fixed_edges;  // FIXED_EDGES_SECTION: edges every tour must use
 };
 
 // The TSPLIB distance between two coordinate pairs. Throws tsplib_error for other types.

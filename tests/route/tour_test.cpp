@@ -109,15 +109,20 @@ TEST(Tour, LowerBoundNeverAboveTheOptimum) {
 TEST(Tour, LocalSearchNearTheHeldKarpBound) {
   // A TSPLIB-like random uniform instance: the optimum is typically ~0.8 % above the Held-Karp
   // bound, so 3 % above it means the local search is within ~2 % of the optimum.
+  // Stopped by stall and a fixed number of subgradient steps, not by the clock: the same answer on
+  // a loaded machine.
   const CostMatrix c = random_matrix(300, 42, 0);
   TourOptions o;
-  o.time_limit_s = 0.4;
+  o.time_limit_s = 60;
+  o.max_stall = 3000;
   const TourResult r = solve_tour(c, o);
   expect_permutation(r.order, 300);
   EXPECT_FALSE(r.exact);
   EXPECT_DOUBLE_EQ(r.length, tour_length(c, r.order));
   EXPECT_LE(r.lower_bound, r.length);
-  EXPECT_LT((r.length - r.lower_bound) / r.lower_bound, 0.03) << r.length << " vs bound " << r.lower_bound;
+  const double lb = tour_lower_bound(c, r.length, 1000);
+  EXPECT_LE(lb, r.length);
+  EXPECT_LT((r.length - lb) / lb, 0.03) << r.length << " vs bound " << lb;
   // The nearest-neighbour start alone is ~25 % above: the search did the work.
   TourOptions none = o;
   none.max_stall = 1;
@@ -128,7 +133,9 @@ TEST(Tour, LocalSearchNearTheHeldKarpBound) {
   const TourResult ra = solve_tour(a, o);
   expect_permutation(ra.order, 120);
   EXPECT_LE(ra.lower_bound, ra.length);
-  EXPECT_LT((ra.length - ra.lower_bound) / ra.lower_bound, 0.25);
+  const double la = tour_lower_bound(a, ra.length, 1000);
+  EXPECT_LE(la, ra.length);
+  EXPECT_LT((ra.length - la) / la, 0.1) << ra.length << " vs bound " << la;
 }
 
 TEST(Tsplib, DistanceFunctions) {
