@@ -10,6 +10,7 @@
 #include "crs/point_crs.hpp"
 #include "http/context.hpp"
 #include "http/params.hpp"
+#include "http/route_json.hpp"
 #include "route/patrol.hpp"
 
 namespace wangge::http {
@@ -19,7 +20,6 @@ using nlohmann::json;
 constexpr std::size_t kMaxCheckpoints = 300;
 constexpr double kMaxShiftMinutes = 24 * 60;
 
-double round_to(double v, double per_unit) { return std::round(v * per_unit) / per_unit; }
 
 std::string index_extra(std::size_t i) { return json{{"index", i}}.dump(); }
 
@@ -51,11 +51,6 @@ double number_of(const json& cp, const char* name, double fallback, double min, 
   return v.get<double>();
 }
 
-json line_string(const std::vector<route::LonLat>& coords) {
-  json c = json::array();
-  for (const auto& p : coords) c.push_back({round_to(p[0], 1e9), round_to(p[1], 1e9)});
-  return {{"type", "LineString"}, {"coordinates", std::move(c)}};
-}
 
 Response tour(App& app, const Request& req) {
   json body = json_body(req);

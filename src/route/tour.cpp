@@ -510,12 +510,17 @@ double tour_lower_bound(const CostMatrix& c, double upper, std::size_t iteration
   if (c.symmetric()) {
     lb = one_tree_bound(c, upper, budget, iterations);
   } else {
-    CostMatrix w(n);
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = 0; j < n; ++j) w.at(i, j) = std::min(c(i, j), c(j, i));
-    lb = one_tree_bound(w, upper, budget / 4, iterations);
+    // The twin's 1-tree bound is the strong one; above its size limit, the 1-tree bound on the
+    // cheaper direction of every pair stands in.
+    if (n <= 1000) {
+      lb = directed_one_tree_bound(c, upper, budget, iterations);
+    } else {
+      CostMatrix w(n);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) w.at(i, j) = std::min(c(i, j), c(j, i));
+      lb = one_tree_bound(w, upper, budget, iterations);
+    }
     if (n <= 600) lb = std::max(lb, assignment_bound(c));
-    if (n <= 1000) lb = std::max(lb, directed_one_tree_bound(c, upper, budget, iterations));
   }
   // Floating-point noise must not put the bound above an optimal tour; integer costs give an
   // integer optimum, so the bound rounds up.

@@ -67,9 +67,9 @@ Tour held_karp_exact(const CostMatrix& c);
 Tour local_search_tour(const CostMatrix& c, const TourOptions& options, std::size_t* kicks = nullptr);
 
 // Lower bound on the shortest closed tour. Symmetric: the Held-Karp 1-tree bound by subgradient
-// ascent (`upper` is a known tour length, which steers the step size). Asymmetric: the largest of
-// the assignment bound, the 1-tree bound on min(c(i,j), c(j,i)) and the 1-tree bound of the
-// symmetric twin with 2n nodes (Jonker-Volgenant transformation). `iterations`: subgradient steps
+// ascent (`upper` is a known tour length, which steers the step size). Asymmetric: the larger of
+// the assignment bound (n <= 600) and the 1-tree bound of the symmetric twin with 2n nodes
+// (Jonker-Volgenant transformation; above 1,000 nodes the 1-tree on min(c(i,j), c(j,i))). `iterations`: subgradient steps
 // per 1-tree bound; 0: as many as fit a time budget of 0.12 ms per node (at most 0.12 s, hard limit
 // twice that), which makes the bound depend on the machine's load.
 double tour_lower_bound(const CostMatrix& c, double upper, std::size_t iterations = 0);
