@@ -20,7 +20,6 @@ using nlohmann::json;
 constexpr std::size_t kMaxCheckpoints = 300;
 constexpr double kMaxShiftMinutes = 24 * 60;
 
-
 std::string index_extra(std::size_t i) { return json{{"index", i}}.dump(); }
 
 // A GeoJSON Point in the request's CRS -> EPSG:4490 lon/lat.
@@ -50,7 +49,6 @@ double number_of(const json& cp, const char* name, double fallback, double min, 
                       index_extra(i));
   return v.get<double>();
 }
-
 
 Response tour(App& app, const Request& req) {
   json body = json_body(req);

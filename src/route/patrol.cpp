@@ -324,7 +324,10 @@ PatrolPlan plan_patrol(const Graph& g, const PatrolRequest& req) {
   for (auto cp : route) chosen[cp] = 1;
   for (std::size_t cp : candidates) {
     if (chosen[cp]) continue;
-    plan.skipped.push_back({cp, p.timing({cp}).feasible || !req.checkpoints[cp].window ? "shift" : "time_window"});
+    // Without a shift cap only time windows can keep a checkpoint out.
+    const bool alone = p.timing({cp}).feasible;
+    const bool capped = std::isfinite(req.max_s);
+    plan.skipped.push_back({cp, (alone ? capped : !req.checkpoints[cp].window) ? "shift" : "time_window"});
   }
   std::sort(plan.skipped.begin(), plan.skipped.end(), [](const PatrolSkip& a, const PatrolSkip& b) { return a.checkpoint < b.checkpoint; });
 

@@ -11,7 +11,7 @@
 // - Otherwise a subset is chosen (orienteering): repeated cheapest feasible insertion by
 //   priority / added seconds, then the order of the chosen ones is re-optimised and insertion tried
 //   again, until nothing changes. Left-out checkpoints say why: time_window when even a visit on its
-//   own cannot meet the window, else shift.
+//   own cannot meet the window or when there is no shift cap, else shift.
 // - Arriving before a window opens means waiting; service starts inside the window.
 // - `vary` multiplies every travel time by a seeded factor in [1, 1.3) before solving, so the tour
 //   differs from day to day: a near-best tour, at most 30 % longer than the tour found without it
