@@ -100,7 +100,7 @@ TEST(Tour, LowerBoundNeverAboveTheOptimum) {
       for (double skew : {0.0, 0.3, 1.0}) {
         const CostMatrix c = random_matrix(n, seed * 31 + n, skew);
         const double opt = tour_length(c, held_karp_exact(c));
-        const double lb = tour_lower_bound(c, opt);
+        const double lb = tour_lower_bound(c, opt, 300);  // fixed steps: the same bound on a loaded machine
         EXPECT_LE(lb, opt) << "n " << n << " seed " << seed << " skew " << skew;
         EXPECT_GT(lb, 0.6 * opt) << "a bound this weak says nothing";
       }
