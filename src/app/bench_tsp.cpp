@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -109,7 +110,7 @@ std::vector<route::Street> osm_streets(const std::string& path) {
   return out;
 }
 
-void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed) {
+void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed, pg::Connection* conn) {
   if (!fs::exists(pbf)) {
     std::printf("monaco: %s is missing, skipped\n", pbf.c_str());
     return;
@@ -160,6 +161,22 @@ void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed)
                 total * 1e3, cpu * 1e3, plan.stops.size(), plan.skipped.size(), plan.distance_m, plan.duration_s, plan.lower_bound_s,
                 plan.lower_bound_s > 0 ? (plan.duration_s / plan.lower_bound_s - 1) * 100 : 0.0);
   }
+  // The peer on the tour part: pgr_TSP and the solver on the same walking-time matrix (start and
+  // checkpoints, seconds, symmetric), a round trip without service times.
+  if (!conn) return;
+  std::vector<std::optional<route::Snap>> snaps{start};
+  for (const auto& p : pool) snaps.push_back(walk.snap(p, route::Router::kMaxSnapM));
+  const auto m = route::cost_matrix(walk, snaps);
+  route::CostMatrix c(snaps.size());
+  for (std::size_t i = 0; i < snaps.size(); ++i)
+    for (std::size_t j = 0; j < snaps.size(); ++j)
+      if (i != j) c.at(i, j) = std::round((m[i][j]->duration_s + m[j][i]->duration_s) / 2 * 10) / 10;
+  const route::TourResult mine = route::solve_tour(c);
+  const PgrResult theirs = pgr_tsp(*conn, c);
+  std::printf("monaco foot tour only, same %zux%zu matrix (s, symmetric): wangge %.0f s in %.0f ms (bound %.0f s), "
+              "pgr_TSP %.0f s in %.0f ms; pgr_TSP / wangge: length %.3f, time %.1f x\n",
+              c.size(), c.size(), mine.length, mine.seconds * 1e3, mine.lower_bound, theirs.length, theirs.seconds * 1e3,
+              theirs.length / mine.length, theirs.seconds / mine.seconds);
 }
 
 // ../shared/geodata-src beside the repository (the executable is in build/), or WANGGE_GEODATA_SRC.
@@ -284,7 +301,8 @@ int bench_tsp(const Args& args) {
   }
   if (!args.has("no-monaco"))
     bench_monaco(args.get("monaco").value_or(geodata_dir() + "/osm/monaco.osm.pbf"),
-                 static_cast<std::size_t>(args.number("checkpoints", 300)), static_cast<std::uint64_t>(args.number("seed", 1)));
+                 static_cast<std::size_t>(args.number("checkpoints", 300)), static_cast<std::uint64_t>(args.number("seed", 1)),
+                 conn.get());
   return 0;
 }
 
