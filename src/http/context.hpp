@@ -93,5 +93,6 @@ std::optional<Response> route_incidents(App& app, const Request& req);  // /v1/i
 std::optional<Response> route_export(App& app, const Request& req);  // /v1/export
 std::optional<Response> route_ogc(App& app, const Request& req);     // /ogc (OGC API - Features)
 std::optional<Response> route_route(App& app, const Request& req);   // /v1/route, /v1/route/matrix
+std::optional<Response> route_patrol(App& app, const Request& req);  // /v1/patrol/tour
 
 }  // namespace wangge::http

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "http/context.hpp"
 #include "http/params.hpp"
+#include "http/route_json.hpp"
 
 namespace wangge::http {
 namespace {
@@ -42,15 +43,6 @@ route::Profile profile_of(const std::string& name) {
 const route::Router& router_of(App& app) {
   if (!app.router) throw unavailable("router_not_ready", "the street network is not loaded");
   return *app.router;
-}
-
-// Metres to centimetres, seconds to tenths, degrees to 1e-9: more digits would only repeat float noise.
-double round_to(double v, double per_unit) { return std::round(v * per_unit) / per_unit; }
-
-json line_string(const std::vector<route::LonLat>& coords) {
-  json c = json::array();
-  for (const auto& p : coords) c.push_back({round_to(p[0], 1e9), round_to(p[1], 1e9)});
-  return {{"type", "LineString"}, {"coordinates", std::move(c)}};
 }
 
 Response shortest(App& app, const Request& req) {

@@ -203,7 +203,7 @@ std::optional<Snap> Graph::snap(const LonLat& p, double max_m) const {
   const auto k = metres_per_degree(p[1]);
   const double dx = max_m / k[0], dy = max_m / k[1];
   std::optional<Snap> best;
-  double best_d = max_m;
+  double best_d2 = max_m * max_m;  // squared: no square root per segment
   for (auto x = cell_of(p[0] - dx); x <= cell_of(p[0] + dx); ++x) {
     for (auto y = cell_of(p[1] - dy); y <= cell_of(p[1] + dy); ++y) {
       auto it = n.cells.find(cell_key(x, y));
@@ -216,11 +216,11 @@ std::optional<Snap> Graph::snap(const LonLat& p, double max_m) const {
         const double bx = (n.points[i + 1][0] - p[0]) * k[0], by = (n.points[i + 1][1] - p[1]) * k[1];
         const double vx = bx - ax, vy = by - ay, len2 = vx * vx + vy * vy;
         const double t = len2 > 0 ? std::clamp(-(ax * vx + ay * vy) / len2, 0.0, 1.0) : 0.0;
-        const double d = std::hypot(ax + t * vx, ay + t * vy);
-        if (d > best_d || (best && d == best_d)) continue;
-        best_d = d;
+        const double ex = ax + t * vx, ey = ay + t * vy, d2 = ex * ex + ey * ey;
+        if (d2 > best_d2 || (best && d2 == best_d2)) continue;
+        best_d2 = d2;
         const double offset = n.cum[i] + t * (n.cum[i + 1] - n.cum[i]);
-        best = Snap{e, offset, d, n.point_at(e, offset)};
+        best = Snap{e, offset, std::sqrt(d2), n.point_at(e, offset)};
       }
     }
   }
@@ -260,7 +260,10 @@ Graph::Search Graph::search(const Snap& s, const std::vector<const Snap*>& targe
 
   // Targets waiting on a node: settling the node completes one of their approaches.
   std::unordered_map<std::uint32_t, std::vector<std::pair<std::size_t, int>>> waiting;
+  std::size_t unreached = 0;  // targets without any cost yet: until none is left, the worst is infinite
+  for (const Snap* g : targets) unreached += g != nullptr;
   auto offer = [&](std::size_t i, double t, double d, int how) {
+    if (r.best_time[i] == kInf) --unreached;
     if (t < r.best_time[i]) r.best_time[i] = t, r.best_dist[i] = d, r.via[i] = how;
   };
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -276,6 +279,7 @@ Graph::Search Graph::search(const Snap& s, const std::vector<const Snap*>& targe
     if (m_backward[g.edge]) waiting[n.to[g.edge]].emplace_back(i, 2);
   }
   auto worst_target = [&] {
+    if (unreached > 0) return kInf;  // a many-to-many matrix would otherwise pay O(targets) per settled target node
     double w = -1;
     for (std::size_t i = 0; i < targets.size(); ++i)
       if (targets[i]) w = std::max(w, r.best_time[i]);
