@@ -1,0 +1,205 @@
+"""`wangge import-roads` and a running server that routes on the new roads without a restart.
+
+The hand-written tests/route/data/grid.osm always runs (see its header for the map). The real files
+in ../shared/geodata-src/osm (Monaco, Shanghai Huangpu) are skipped with a message when missing and
+fail under CI=true. Shortest paths are checked against pgRouting's pgr_dijkstra on the same rows:
+costs in seconds with the documented speeds, directed by the per-profile flags."""
+import os
+import random
+import subprocess
+import time
+import unittest
+
+from harness import ApiTestCase
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GRID = os.path.normpath(os.path.join(HERE, "../route/data/grid.osm"))
+OSM = os.path.normpath(os.path.join(HERE, "../../../shared/geodata-src/osm"))
+MONACO = os.path.join(OSM, "monaco.osm.pbf")
+SHANGHAI = os.path.join(OSM, "shanghai_huangpu_osmnx.osm")
+
+# The documented speeds (README, "Road network"), km/h.
+CAR_SPEED_SQL = """CASE WHEN highway IN ('motorway','motorway_link','trunk','trunk_link') THEN 80
+                        WHEN highway IN ('primary','secondary','primary_link','secondary_link') THEN 50
+                        WHEN highway IN ('tertiary','tertiary_link') THEN 40 ELSE 30 END"""
+SPEED_SQL = {"foot": "5", "ebike": "15", "car": CAR_SPEED_SQL}
+CONTENT = ("SELECT md5(string_agg(concat_ws('|', osm_id, name, name_zh, highway, oneway, from_node, to_node, foot_fwd, "
+           "foot_bwd, ebike_fwd, ebike_bwd, car_fwd, car_bwd, ST_AsText(geom)), ',' ORDER BY osm_id, from_node, to_node, "
+           "ST_AsText(geom))), count(*) FROM streets WHERE source = '{source}'")
+
+
+def need(path):
+    if not os.path.exists(path):
+        if os.environ.get("CI") == "true":
+            raise AssertionError(f"{path} is missing (CI=true: the real-file tests must run)")
+        raise unittest.SkipTest(f"{path} is missing: this real-file import test is skipped")
+
+
+class ImportRoads(ApiTestCase):
+    def import_roads(self, path, *args, check=True):
+        started = time.time()
+        r = subprocess.run([self.s.bin, "import-roads", path, *args], env=self.s.env, capture_output=True, text=True)
+        elapsed = time.time() - started
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        print(f"\n  import-roads {os.path.basename(path)} {' '.join(args)}: {elapsed:.2f} s\n  " +
+              r.stderr.strip().replace("\n", "\n  "))
+        return r
+
+    def route(self, a, b, profile):
+        return self.get(f"/v1/route?from={a[0]!r},{a[1]!r}&to={b[0]!r},{b[1]!r}&profile={profile}")
+
+    def wait_route(self, a, b, profile, ok, timeout=20):
+        """Polls until `ok(reply)`: the server rebuilds its graph after the import's NOTIFY."""
+        deadline = time.time() + timeout
+        while True:
+            r = self.route(a, b, profile)
+            if ok(r) or time.time() > deadline:
+                return r
+            time.sleep(0.1)
+
+    def test_1_grid_routed_live_with_profiles_and_restrictions(self):
+        n1, n3, n4, n6 = (121.470, 31.230), (121.474, 31.230), (121.470, 31.231), (121.474, 31.231)
+        # Before the import the grid is far from every street (the sample lies near Deqing).
+        self.assertProblem(self.route(n3, n1, "car"), 422, "no_route")
+        r = self.import_roads(GRID)
+        self.assertIn("read 26 nodes, 16 ways (14 routable)", r.stderr)
+        self.assertIn("wrote 19 edges and 2 turn restrictions (source osm:grid", r.stderr)
+        self.assertRegex(r.stderr, r"in \d+\.\d+ s")
+        rows = self.s.sql("SELECT count(*), count(*) FILTER (WHERE name = '南京东路' AND name_zh = '南京东路') "
+                          "FROM streets WHERE source = 'osm:grid'")
+        self.assertEqual([int(v) for v in rows[0]], [19, 2])
+        self.assertEqual(int(self.s.sql("SELECT count(*) FROM streets WHERE source = 'sample'")[0][0]) > 0, True)
+        # The running server picks the roads up: 3 -> 1 by car must obey only_right_turn at node 2.
+        r = self.wait_route(n3, n1, "car", lambda r: r.status == 200)
+        self.assertEqual(r.status, 200, r)
+        self.assertAlmostEqual(r.json["distance"], 823.6, delta=1.0)
+        foot = self.route(n3, n1, "foot").json
+        self.assertAlmostEqual(foot["distance"], 381.0, delta=0.5)
+        self.assertAlmostEqual(foot["duration"], foot["distance"] / (5 / 3.6), delta=0.2)
+        # One-way row 4 -> 6: cars only eastbound; e-bikes both ways (oneway:bicycle=no).
+        self.assertAlmostEqual(self.route(n6, n4, "ebike").json["distance"], 381.0, delta=0.5)
+        self.assertGreater(self.route(n6, n4, "car").json["distance"], 600)
+        # The island street: snapped, not reachable.
+        doc = self.assertProblem(self.route(n1, (121.5005, 31.230), "car"), 422, "no_route")
+        self.assertEqual(doc["reason"], "unreachable")
+
+    def test_2_reimport_is_idempotent_and_a_failed_one_changes_nothing(self):
+        self.import_roads(GRID)
+        before = self.s.sql(CONTENT.format(source="osm:grid"))[0]
+        restrictions = self.s.sql("SELECT string_agg(concat_ws('|', osm_id, kind, tag, from_way, via_node, to_way), ',' "
+                                  "ORDER BY osm_id) FROM street_restrictions WHERE source = 'osm:grid'")[0]
+        self.import_roads(GRID)
+        self.assertEqual(self.s.sql(CONTENT.format(source="osm:grid"))[0], before)
+        self.assertEqual(int(before[1]), 19)
+        self.assertEqual(self.s.sql("SELECT string_agg(concat_ws('|', osm_id, kind, tag, from_way, via_node, to_way), ',' "
+                                    "ORDER BY osm_id) FROM street_restrictions WHERE source = 'osm:grid'")[0], restrictions)
+        # A file that is not OSM: an error naming it, and the rows are untouched.
+        broken = os.path.join(self.s.var, "broken.osm")
+        with open(broken, "w") as f:
+            f.write("<?xml version='1.0'?><osm version='0.6'><node id='1' lat='31' lon='121'><way")
+        r = self.import_roads(broken, "--source", "osm:grid", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("invalid_osm_file", r.stderr)
+        self.assertEqual(self.s.sql(CONTENT.format(source="osm:grid"))[0], before)
+
+    def test_3_monaco_matches_pgr_dijkstra(self):
+        need(MONACO)
+        r = self.import_roads(MONACO)
+        self.assertIn("source osm:monaco", r.stderr)
+        edges, ways, named = (int(v) for v in self.s.sql(
+            "SELECT count(*), count(DISTINCT osm_id), count(*) FILTER (WHERE name IS NOT NULL) "
+            "FROM streets WHERE source = 'osm:monaco'")[0])
+        # SOURCES.md: 2,927 highway=* ways; intersections cut them into more pieces.
+        self.assertGreater(ways, 2000)
+        self.assertLess(ways, 2927)
+        self.assertGreater(edges, ways)
+        self.assertLess(edges, 5 * ways)
+        self.assertGreater(named, edges // 4)
+        self.assertGreater(int(self.s.sql("SELECT count(*) FROM street_restrictions WHERE source = 'osm:monaco'")[0][0]), 10)
+        # pgRouting's view of the same rows: nodes from exact coordinates, costs in seconds.
+        self.s.sql("""
+            CREATE EXTENSION IF NOT EXISTS pgrouting;
+            CREATE TABLE mc_nodes AS
+              SELECT row_number() OVER (ORDER BY k) AS id, k, g FROM (
+                SELECT DISTINCT ON (ST_AsBinary(p)) ST_AsBinary(p) AS k, p AS g
+                FROM (SELECT ST_StartPoint(geom) p FROM streets WHERE source = 'osm:monaco'
+                      UNION ALL SELECT ST_EndPoint(geom) FROM streets WHERE source = 'osm:monaco') e
+                ORDER BY ST_AsBinary(p)) d;
+            CREATE TABLE mc_edges AS
+              SELECT s.*, a.id AS source_id, b.id AS target_id, ST_Length(s.geom::geography) AS metres
+              FROM streets s JOIN mc_nodes a ON a.k = ST_AsBinary(ST_StartPoint(s.geom))
+                             JOIN mc_nodes b ON b.k = ST_AsBinary(ST_EndPoint(s.geom))
+              WHERE s.source = 'osm:monaco';
+            CREATE TABLE mc_via AS
+              SELECT DISTINCT CASE WHEN e.from_node = r.via_node THEN e.source_id ELSE e.target_id END AS id
+              FROM street_restrictions r JOIN mc_edges e ON r.via_node IN (e.from_node, e.to_node)
+              WHERE r.source = 'osm:monaco';
+        """)
+        # Wait for the server's rebuild: a Monaco route answers.
+        a = [float(v) for v in self.s.sql("SELECT ST_X(g), ST_Y(g) FROM mc_nodes ORDER BY id LIMIT 1")[0]]
+        self.wait_route(a, a, "foot", lambda r: r.status == 200)
+        rng = random.Random(6)
+        compared = {"foot": 0, "ebike": 0, "car": 0}
+        for profile in ("foot", "ebike", "car"):
+            fwd, bwd, speed = f"{profile}_fwd", f"{profile}_bwd", SPEED_SQL[profile]
+            edges_sql = (f"SELECT id, source_id AS source, target_id AS target, "
+                         f"CASE WHEN {fwd} THEN metres / ({speed} / 3.6) ELSE -1 END AS cost, "
+                         f"CASE WHEN {bwd} THEN metres / ({speed} / 3.6) ELSE -1 END AS reverse_cost FROM mc_edges")
+            usable = [(int(i), float(x), float(y)) for i, x, y in self.s.sql(
+                f"SELECT DISTINCT n.id, ST_X(n.g), ST_Y(n.g) FROM mc_nodes n JOIN mc_edges e "
+                f"ON n.id IN (e.source_id, e.target_id) WHERE e.{fwd} OR e.{bwd} ORDER BY n.id")]
+            via = {int(v[0]) for v in self.s.sql("SELECT id FROM mc_via")} if profile == "car" else set()
+            for _ in range(8):
+                s, t = rng.sample(usable, 2)
+                rows = self.s.sql(f"SELECT node, agg_cost FROM pgr_dijkstra($${edges_sql}$$, {s[0]}, {t[0]}, true) ORDER BY seq")
+                r = self.route(s[1:], t[1:], profile)
+                if not rows:
+                    doc = self.assertProblem(r, 422, "no_route")
+                    self.assertEqual(doc["reason"], "unreachable", (profile, s, t))
+                    continue
+                want = float(rows[-1][1])
+                self.assertEqual(r.status, 200, (profile, s, t, want, r))
+                got = r.json["duration"]
+                through_via = any(int(node) in via for node, _ in rows[1:-1])
+                if through_via:  # a restricted turn may lie on pgRouting's path: never faster than it
+                    self.assertGreaterEqual(got, want - 0.1, (profile, s, t))
+                else:
+                    self.assertAlmostEqual(got, want, delta=0.1 + want * 1e-5, msg=(profile, s, t))
+                    compared[profile] += 1
+        print(f"\n  compared with pgr_dijkstra (equal costs): {compared}")
+        for profile, n in compared.items():
+            self.assertGreaterEqual(n, 3, profile)
+        # Re-import: the same rows.
+        before = self.s.sql(CONTENT.format(source="osm:monaco"))[0]
+        self.import_roads(MONACO)
+        self.assertEqual(self.s.sql(CONTENT.format(source="osm:monaco"))[0], before)
+
+    def test_4_shanghai_names_and_replace(self):
+        need(SHANGHAI)
+        r = self.import_roads(SHANGHAI, "--replace")
+        self.assertIn("source osm:shanghai_huangpu_osmnx", r.stderr)
+        self.assertEqual(self.s.sql("SELECT count(*) FROM streets WHERE source <> 'osm:shanghai_huangpu_osmnx'")[0][0], "0")
+        edges, ways, named, yanan = (int(v) for v in self.s.sql(
+            "SELECT count(*), count(DISTINCT osm_id), count(*) FILTER (WHERE name ~ '[一-鿿]'), "
+            "count(*) FILTER (WHERE name = '延安东路') FROM streets")[0])
+        # SOURCES.md: 796 highway ways (drive network), 629 Chinese names.
+        self.assertGreater(ways, 700)
+        self.assertLessEqual(ways, 796)
+        self.assertGreaterEqual(edges, ways)
+        self.assertGreater(named, 500)
+        self.assertGreater(yanan, 10)
+        # Routable on the live server: across the district by car, two points on 延安东路 and 成都北路.
+        pts = [[float(v) for v in row] for row in self.s.sql(
+            "SELECT ST_X(ST_LineInterpolatePoint(geom, 0.5)), ST_Y(ST_LineInterpolatePoint(geom, 0.5)) FROM streets "
+            "WHERE name IN ('延安东路', '成都北路') AND car_fwd ORDER BY name, id LIMIT 1")]
+        far = [[float(v) for v in row] for row in self.s.sql(
+            "SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)) FROM streets WHERE car_fwd AND car_bwd "
+            "ORDER BY ST_X(ST_StartPoint(geom)) + ST_Y(ST_StartPoint(geom)) DESC LIMIT 1")]
+        r = self.wait_route(pts[0], far[0], "foot", lambda r: r.status == 200)
+        self.assertEqual(r.status, 200, r)
+        self.assertGreater(r.json["distance"], 500)
+
+
+if __name__ == "__main__":
+    unittest.main()
