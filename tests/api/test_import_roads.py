@@ -4,11 +4,13 @@ The hand-written tests/route/data/grid.osm always runs (see its header for the m
 in ../shared/geodata-src/osm (Monaco, Shanghai Huangpu) are skipped with a message when missing and
 fail under CI=true. Shortest paths are checked against pgRouting's pgr_dijkstra on the same rows:
 costs in seconds with the documented speeds, directed by the per-profile flags."""
+import math
 import os
 import random
 import subprocess
 import time
 import unittest
+import urllib.request
 
 from harness import ApiTestCase
 
@@ -115,10 +117,20 @@ class ImportRoads(ApiTestCase):
         print(f"\n  {source}: compared with pgr_dijkstra (equal costs): {compared}")
         return compared
 
+    def roads_tile(self, lon, lat, z=16):
+        """The raw MVT of the `roads` layer over a point."""
+        n = 2 ** z
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n)
+        req = urllib.request.Request(f"{self.s.base}/tiles/roads/{z}/{x}/{y}.mvt", headers={"Authorization": "Bearer " + self.admin})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.read()
+
     def test_1_grid_routed_live_with_profiles_and_restrictions(self):
         n1, n3, n4, n6 = (121.470, 31.230), (121.474, 31.230), (121.470, 31.231), (121.474, 31.231)
         # Before the import the grid is far from every street (the sample lies near Deqing).
         self.assertProblem(self.route(n3, n1, "car"), 422, "no_route")
+        self.assertNotIn("南京东路".encode(), self.roads_tile(121.471, 31.230))
         r = self.import_roads(GRID)
         self.assertIn("read 26 nodes, 17 ways (15 routable), 4 relations; 19 edges, 2 turn restrictions (2 skipped), 1 missing", r.stderr)
         self.assertIn("wrote 19 edges and 2 turn restrictions (source osm:grid", r.stderr)
@@ -137,6 +149,11 @@ class ImportRoads(ApiTestCase):
         # One-way row 4 -> 6: cars only eastbound; e-bikes both ways (oneway:bicycle=no).
         self.assertAlmostEqual(self.route(n6, n4, "ebike").json["distance"], 381.0, delta=0.5)
         self.assertGreater(self.route(n6, n4, "car").json["distance"], 600)
+        # The tile layer `roads` follows (rebuilt after the graph).
+        deadline = time.time() + 20
+        while "南京东路".encode() not in self.roads_tile(121.471, 31.230) and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertIn("南京东路".encode(), self.roads_tile(121.471, 31.230))
         # The island street: snapped, not reachable.
         doc = self.assertProblem(self.route(n1, (121.5005, 31.230), "car"), 422, "no_route")
         self.assertEqual(doc["reason"], "unreachable")
