@@ -304,16 +304,13 @@ RoadImportStats import_osm_roads(pg::Connection& conn, const std::string& path, 
   stats.read = net.stats;
   const auto started = Clock::now();
   pg::Transaction tx(conn);
-  if (options.replace_all) {
-    stats.removed = static_cast<std::size_t>(tx.exec("roads.count_all", "SELECT count(*) FROM streets").integer(0, 0));
-    tx.exec("roads.delete_all", "DELETE FROM streets");
-    tx.exec("roads.delete_all_restrictions", "DELETE FROM street_restrictions");
-  } else {
-    stats.removed = static_cast<std::size_t>(
-        tx.exec("roads.count_source", "SELECT count(*) FROM streets WHERE source = $1", {options.source}).integer(0, 0));
-    tx.exec("roads.delete_source", "DELETE FROM streets WHERE source = $1", {options.source});
-    tx.exec("roads.delete_source_restrictions", "DELETE FROM street_restrictions WHERE source = $1", {options.source});
-  }
+  // Every source (--replace) or this one; the count is what the progress line reports.
+  const std::string where = options.replace_all ? "" : " WHERE source = $1";
+  const std::vector<pg::Param> params = options.replace_all ? std::vector<pg::Param>{} : std::vector<pg::Param>{options.source};
+  stats.removed = static_cast<std::size_t>(
+      tx.exec("roads.delete_streets", "WITH d AS (DELETE FROM streets" + where + " RETURNING 1) SELECT count(*) FROM d", params)
+          .integer(0, 0));
+  tx.exec("roads.delete_restrictions", "DELETE FROM street_restrictions" + where, params);
   auto flag = [](bool b) { return b ? "t\t" : "f\t"; };
   auto text = [](std::string& out, const std::string& v) {
     if (v.empty()) out += "\\N";
