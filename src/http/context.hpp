@@ -65,7 +65,9 @@ struct App {
   std::unique_ptr<tiles::TileService> tiles;  // vector tiles, follow `cache`; set up by `serve`
   std::unique_ptr<tiles::GlyphServer> glyphs;  // label fonts for the map page; absent without system fonts
   locate::Locator locator{locate::Locator::options_from_environment()};  // point -> grid, follows `cache`
-  route::RouterCache router;  // street graphs per profile: router.current() per request; follows road changes
+  // Street graphs per profile: router.current() per request; follows road changes. Last: its listener
+  // rebuilds `tiles`, so it must stop (be destroyed) first.
+  route::RouterCache router;
 };
 
 Response json_response(int status, std::string body);
