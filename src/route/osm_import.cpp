@@ -90,11 +90,17 @@ class Collector : public osmium::handler::Handler {
   Progress progress;
   Clock::time_point started = Clock::now();
 
-  void node(const osmium::Node&) { ++stats.nodes; }
+  // A line now and then, so a province-sized file shows it is moving.
+  void node(const osmium::Node&) {
+    if (++stats.nodes % 5000000 == 0 && progress)
+      progress("read " + std::to_string(stats.nodes) + " nodes (" + std::to_string(since(started)).substr(0, 5) + " s)");
+  }
 
   void way(const osmium::Way& w) {
     if (stats.ways++ == 0 && progress)
       progress("read " + std::to_string(stats.nodes) + " nodes in " + std::to_string(since(started)).substr(0, 5) + " s");
+    else if (stats.ways % 1000000 == 0 && progress)
+      progress("read " + std::to_string(stats.ways) + " ways (" + std::to_string(since(started)).substr(0, 5) + " s)");
     const auto& tags = w.tags();
     auto rules = way_rules([&tags](const char* k) { return tags[k]; });
     if (!rules) return;

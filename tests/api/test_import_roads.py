@@ -176,6 +176,21 @@ class ImportRoads(ApiTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("invalid_osm_file", r.stderr)
         self.assertEqual(self.s.sql(CONTENT.format(source="osm:grid"))[0], before)
+        # A failure inside the transaction (after the streets were replaced, while the restrictions
+        # are written): nothing changes, and the server keeps routing on the old rows.
+        self.s.sql("""CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                      BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+                      CREATE TRIGGER test_refuse BEFORE INSERT ON street_restrictions
+                        FOR EACH ROW EXECUTE FUNCTION test_refuse();""")
+        try:
+            r = self.import_roads(GRID, check=False)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("refused by the test", r.stderr)
+        finally:
+            self.s.sql("DROP TRIGGER test_refuse ON street_restrictions; DROP FUNCTION test_refuse();")
+        self.assertEqual(self.s.sql(CONTENT.format(source="osm:grid"))[0], before)
+        r = self.route((121.474, 31.230), (121.470, 31.230), "car")
+        self.assertAlmostEqual(r.json["distance"], 823.6, delta=1.0)
 
     def test_3_monaco_matches_pgr_dijkstra(self):
         need(MONACO)
@@ -194,6 +209,28 @@ class ImportRoads(ApiTestCase):
         compared = self.compare_with_pgr("osm:monaco", "mc", seed=6)
         for profile, n in compared.items():
             self.assertGreaterEqual(n, 3, profile)
+        # Monaco's no_* restrictions, each as the banned manoeuvre between the middles of its from and
+        # to pieces: a car never drives exactly that (a detour, or a shorter legal way if any).
+        banned = self.s.sql("""
+            SELECT r.osm_id, ST_X(ST_LineInterpolatePoint(f.geom, 0.5)), ST_Y(ST_LineInterpolatePoint(f.geom, 0.5)),
+                   ST_X(ST_LineInterpolatePoint(t.geom, 0.5)), ST_Y(ST_LineInterpolatePoint(t.geom, 0.5)),
+                   (ST_Length(f.geom::geography) + ST_Length(t.geom::geography)) / 2
+            FROM street_restrictions r
+            JOIN streets f ON f.source = r.source AND f.osm_id = r.from_way
+                          AND ((f.to_node = r.via_node AND f.car_fwd) OR (f.from_node = r.via_node AND f.car_bwd))
+            JOIN streets t ON t.source = r.source AND t.osm_id = r.to_way AND t.id <> f.id
+                          AND ((t.from_node = r.via_node AND t.car_fwd) OR (t.to_node = r.via_node AND t.car_bwd))
+            WHERE r.source = 'osm:monaco' AND r.kind = 'no' ORDER BY r.osm_id, f.id, t.id""")
+        detours = 0
+        for osm_id, fx, fy, tx, ty, direct in banned:
+            r = self.route((float(fx), float(fy)), (float(tx), float(ty)), "car")
+            if r.status != 200:
+                self.assertProblem(r, 422, "no_route")
+                continue
+            self.assertNotAlmostEqual(r.json["distance"], float(direct), delta=0.05, msg=f"restriction {osm_id} ignored")
+            detours += r.json["distance"] > float(direct)
+        print(f"\n  Monaco no_* restrictions checked: {len(banned)}, detours: {detours}")
+        self.assertGreaterEqual(detours, 3)
         # Re-import: the same rows.
         before = self.s.sql(CONTENT.format(source="osm:monaco"))[0]
         self.import_roads(MONACO)
