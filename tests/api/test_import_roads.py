@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GRID = os.path.normpath(os.path.join(HERE, "../route/data/grid.osm"))
 OSM = os.path.normpath(os.path.join(HERE, "../../../shared/geodata-src/osm"))
 MONACO = os.path.join(OSM, "monaco.osm.pbf")
+MONACO_GZ = os.path.join(OSM, "monaco.osm.gz")  # GraphHopper's older, smaller extract, gzipped XML
 SHANGHAI = os.path.join(OSM, "shanghai_huangpu_osmnx.osm")
 
 # The documented speeds (README, "Road network"), km/h.
@@ -235,6 +236,21 @@ class ImportRoads(ApiTestCase):
         before = self.s.sql(CONTENT.format(source="osm:monaco"))[0]
         self.import_roads(MONACO)
         self.assertEqual(self.s.sql(CONTENT.format(source="osm:monaco"))[0], before)
+
+    def test_3b_gzipped_xml(self):
+        need(MONACO_GZ)
+        r = self.import_roads(MONACO_GZ, "--source", "osm:monaco-gz")
+        self.assertIn("read 13739 nodes, 1944 ways", r.stderr)  # SOURCES.md: osmium fileinfo
+        edges, ways, named = (int(v) for v in self.s.sql(
+            "SELECT count(*), count(DISTINCT osm_id), count(*) FILTER (WHERE name IS NOT NULL) "
+            "FROM streets WHERE source = 'osm:monaco-gz'")[0])
+        self.assertGreater(ways, 500)
+        self.assertLessEqual(ways, 866)  # its highway=* ways
+        self.assertGreater(edges, ways)
+        self.assertGreater(named, 0)
+        before = self.s.sql(CONTENT.format(source="osm:monaco-gz"))[0]
+        self.import_roads(MONACO_GZ, "--source", "osm:monaco-gz")
+        self.assertEqual(self.s.sql(CONTENT.format(source="osm:monaco-gz"))[0], before)
 
     def test_4_shanghai_names_and_replace(self):
         need(SHANGHAI)
