@@ -4,6 +4,7 @@
 #include "app/commands.hpp"
 #include "app/common.hpp"
 #include "core/config.hpp"
+#include "registry/migrate.hpp"
 #include "route/osm_import.hpp"
 
 namespace wangge::app {
@@ -29,8 +30,9 @@ int command_import_roads(const Args& args) {
       "usage: wangge import-roads FILE [--source NAME] [--replace]\n\n"
       "Reads OpenStreetMap roads (.osm.pbf, .osm, .osm.gz) into the routable street network: ways cut at\n"
       "intersections, one-way and access rules per profile (foot, ebike, car), turn restrictions for cars.\n"
-      "One transaction: the rows of the source are replaced (a re-import gives the same rows); on failure\n"
-      "nothing changes. Running servers rebuild their street graphs when it commits.\n"
+      "Migrates the database first, then writes in one transaction: the rows of the source are replaced\n"
+      "(a re-import gives the same rows); on failure nothing changes. Running servers rebuild their\n"
+      "street graphs when it commits.\n"
       "  --source NAME  the rows' source (default osm:<file name without extension>)\n"
       "  --replace      remove every street of every source first, the sample's generated ones included\n"
       "Progress goes to stderr. OSM's WGS 84 coordinates are stored as EPSG:4490 (they agree to < 1 m).\n";
@@ -44,6 +46,7 @@ int command_import_roads(const Args& args) {
   options.replace_all = args.has("replace");
   auto config = Config::from_environment();
   auto conn = connect_with_retry(config, 10);
+  registry::migrate(conn);  // like `sample`: a fresh database gets the schema the rows need
   auto progress = [](const std::string& line) { std::fprintf(stderr, "import-roads: %s\n", line.c_str()); };
   progress("reading " + args.words[0]);
   auto stats = route::import_osm_roads(conn, args.words[0], options, progress);
