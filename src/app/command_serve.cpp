@@ -53,15 +53,6 @@ int command_serve(const Args& args) {
     ensure_admin_token(conn, config);
   }
   http::App app(config);
-  {
-    // Loaded once: later changes to `streets` need a restart until the graph follows them (issue 6).
-    const auto started = std::chrono::steady_clock::now();
-    auto conn = connect_with_retry(config, 60);
-    app.router = route::Router::load(conn);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-    log::info("street graph: " + std::to_string(app.router->edges()) + " edges, " + std::to_string(app.router->nodes()) +
-              " nodes, built in " + std::to_string(ms) + " ms");
-  }
   app.locator.attach(app.cache);  // before the first load, so the locator sees it
   app.locator.start_worker_watch(config.database_url, config.statement_timeout_ms);
   app.incidents = std::make_unique<incidents::IncidentStore>(incidents::CaseRules::parse(
@@ -78,9 +69,15 @@ int command_serve(const Args& args) {
     log::warn(std::string("map labels are off: ") + e.what() + " (apt install fonts-dejavu-core fonts-droid-fallback)");
   }
   app.cache.subscribe([&app](pg::Connection& conn, const std::vector<std::string>& codes) { app.tiles->apply_changes(conn, codes); });
+  // The tile layer `roads` follows the street graph (a full tile rebuild: roads change rarely).
+  app.router.subscribe([&app](pg::Connection& conn) { app.tiles->load(conn); });
+  // The street graphs: loaded by their listener thread after it LISTENs, rebuilt on every road change.
+  app.router.start_listening(config.database_url, config.statement_timeout_ms);
+  if (!app.router.wait_ready(std::chrono::seconds(120))) throw std::runtime_error("the street graph did not load within 120 s");
   app.cache.start_listening(config.database_url, config.statement_timeout_ms);
   http::Server server(app);
   server.run();
+  app.router.stop();
   app.cache.stop();  // no more change notifications into the subscribers while they are destroyed
   return 0;
 }

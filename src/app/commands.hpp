@@ -26,5 +26,6 @@ int command_token(const Args& args);
 int command_bench(const Args& args);
 int command_export(const Args& args);
 int command_import(const Args& args);
+int command_import_roads(const Args& args);
 
 }  // namespace wangge::app

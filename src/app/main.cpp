@@ -68,6 +68,7 @@ const char* kUsage =
     "  bench          measure start-up load time and memory\n"
     "  export         write a layer to a GIS file (shapefile ZIP, GeoPackage, GeoJSON, ...)\n"
     "  import         read areas from a GIS file, validate, and insert them in one transaction\n"
+    "  import-roads   read OpenStreetMap roads into the routable street network\n"
     "\n"
     "environment: WANGGE_DATABASE_URL (required), WANGGE_PORT (8080), WANGGE_VAR_DIR (var), see README.md\n";
 
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
     if (command == "bench") return command_bench(args);
     if (command == "export") return command_export(args);
     if (command == "import") return command_import(args);
+    if (command == "import-roads") return command_import_roads(args);
     std::fprintf(stderr, "wangge: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const wangge::Error& e) {

@@ -318,10 +318,9 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
     for (const auto& p : parents) tx.exec("import.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.children:' || $1))", {p});
   }
   tx.exec("import.temp",
-          "CREATE TEMP TABLE import_rows (n int, code text, name text, parent text, geom geometry, ok boolean, "
-          "existing boolean NOT NULL DEFAULT false) ON COMMIT DROP");
+          "CREATE TEMP TABLE import_raw (n int, code text, name text, parent text, geom geometry) ON COMMIT DROP");
   std::size_t next = 0;
-  tx.connection().copy_in("import.copy", "COPY import_rows (n, code, name, parent, geom) FROM STDIN", [&](std::string& chunk) {
+  tx.connection().copy_in("import.copy", "COPY import_raw (n, code, name, parent, geom) FROM STDIN", [&](std::string& chunk) {
     for (; next < rows.size() && chunk.size() < (1u << 20); ++next) {
       const Row& r = rows[next];
       chunk += std::to_string(r.n) + '\t';
@@ -338,10 +337,21 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   // Validity once per row (the pair checks below would otherwise repeat it per pair); JIT costs
   // more than it saves on these short statements.
   say("checking geometries");
-  tx.exec("import.srid", "UPDATE import_rows SET geom = ST_SetSRID(geom, 4490), ok = ST_IsValid(geom)");
+  // upsert and replace-children: a code that is a current area of the same level and parent is
+  // that area's next version. The checked table is written once and indexed after: an index built
+  // in this transaction after an UPDATE (broken HOT chains) would be invisible to the transaction
+  // itself, and the pair checks would compare every row with every other.
+  tx.exec("import.rows",
+          "CREATE TEMP TABLE import_rows ON COMMIT DROP AS SELECT n, code, name, parent, g AS geom, ST_IsValid(g) AS ok, "
+          "  $2 AND EXISTS (SELECT 1 FROM areas a WHERE a.code = r.code AND a.valid_to IS NULL AND a.level = $1 "
+          "  AND a.parent_code IS NOT DISTINCT FROM r.parent) AS existing "
+          "FROM (SELECT n, code, name, parent, ST_SetSRID(geom, 4490) AS g FROM import_raw) r",
+          {level, o.mode == ImportMode::insert ? "false" : "true"});
   tx.exec("import.jit", "SET LOCAL jit = off");
   // The overlap checks join the rows with themselves and with the registry: index them first.
   tx.exec("import.index", "CREATE INDEX ON import_rows USING gist (geom)");
+  // The checks against the registry ask "is this code in the file?" per candidate row.
+  tx.exec("import.code_index", "CREATE INDEX ON import_rows (code)");
   tx.exec("import.analyze", "ANALYZE import_rows");
   auto add = [&](const pg::Result& r, const char* problem, const std::function<json(const pg::Result&, int)>& extra) {
     for (int i = 0; i < r.rows(); ++i) {
@@ -363,13 +373,6 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
                       {"detail", "the parent of a " + level + " cannot be a " + r.str(i, 3)}};
         });
   }
-  // upsert and replace-children: a code that is a current area of the same level and parent is
-  // that area's next version.
-  if (o.mode != ImportMode::insert)
-    tx.exec("import.existing",
-            "UPDATE import_rows i SET existing = true FROM areas a WHERE a.code = i.code AND a.valid_to IS NULL "
-            "AND a.level = $1 AND a.parent_code IS NOT DISTINCT FROM i.parent",
-            {level});
   say("checking codes");
   {
     auto used = tx.exec("import.code_used",

@@ -19,7 +19,7 @@
 #include "registry/codes.hpp"
 #include "registry/snapshot.hpp"
 #include "registry/workers.hpp"
-#include "route/router.hpp"
+#include "route/router_cache.hpp"
 #include "tiles/glyphs.hpp"
 #include "tiles/service.hpp"
 #include "toolkit/toolkit.hpp"
@@ -65,7 +65,9 @@ struct App {
   std::unique_ptr<tiles::TileService> tiles;  // vector tiles, follow `cache`; set up by `serve`
   std::unique_ptr<tiles::GlyphServer> glyphs;  // label fonts for the map page; absent without system fonts
   locate::Locator locator{locate::Locator::options_from_environment()};  // point -> grid, follows `cache`
-  std::unique_ptr<route::Router> router;  // street graphs per profile; loaded once by `serve` (no change tracking yet)
+  // Street graphs per profile: router.current() per request; follows road changes. Last: its listener
+  // rebuilds `tiles`, so it must stop (be destroyed) first.
+  route::RouterCache router;
 };
 
 Response json_response(int status, std::string body);

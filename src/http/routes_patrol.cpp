@@ -117,8 +117,9 @@ Response tour(App& app, const Request& req) {
     ids.push_back(std::move(id));
   }
 
-  if (!app.router) throw unavailable("router_not_ready", "the street network is not loaded");
-  const route::PatrolPlan plan = route::plan_patrol(app.router->graph(*profile), pr);
+  const auto router = app.router.current();  // held to the end of the request: roads may be re-imported meanwhile
+  if (!router) throw unavailable("router_not_ready", "the street network is not loaded");
+  const route::PatrolPlan plan = route::plan_patrol(router->graph(*profile), pr);
   if (plan.failure) {
     const auto& [point, reason] = *plan.failure;
     throw unprocessable("no_route",

@@ -1,5 +1,5 @@
 // /v1/route and /v1/route/matrix: shortest paths on the in-memory street graph (src/route). Nothing
-// here touches the database; the graph is the snapshot `serve` loaded at start.
+// here touches the database; each request keeps the graph snapshot it started with.
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -40,15 +40,17 @@ route::Profile profile_of(const std::string& name) {
   throw bad_request("unknown_profile", "profile must be foot, ebike or car", json{{"profile", name}}.dump());
 }
 
-const route::Router& router_of(App& app) {
-  if (!app.router) throw unavailable("router_not_ready", "the street network is not loaded");
-  return *app.router;
+std::shared_ptr<const route::Router> router_of(App& app) {
+  auto r = app.router.current();
+  if (!r) throw unavailable("router_not_ready", "the street network is not loaded");
+  return r;
 }
 
 Response shortest(App& app, const Request& req) {
   const auto from = point_param(req, "from"), to = point_param(req, "to");
   const auto profile = profile_of(req.param("profile").value_or("foot"));
-  const route::Graph& g = router_of(app).graph(profile);
+  const auto router = router_of(app);  // held to the end of the request
+  const route::Graph& g = router->graph(profile);
   auto snap = [&](const route::LonLat& p, const char* which) {
     auto s = g.snap(p, route::Router::kMaxSnapM);
     if (!s)
@@ -81,7 +83,8 @@ Response matrix(App& app, const Request& req) {
     profile_text = body["profile"].get<std::string>();
   }
   const auto profile = profile_of(profile_text);
-  const route::Graph& g = router_of(app).graph(profile);
+  const auto router = router_of(app);  // held to the end of the request
+  const route::Graph& g = router->graph(profile);
   std::vector<std::optional<route::Snap>> snaps;
   json unreachable = json::array();
   for (std::size_t i = 0; i < pts.size(); ++i) {

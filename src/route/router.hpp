@@ -2,8 +2,9 @@
 // edge per street with its geometry, a grid index for snapping) is shared by one Graph per profile
 // (foot, ebike, car), each a CSR adjacency of directed arcs weighted by travel time.
 //
-// The Router is an immutable snapshot loaded once at start: changes to `streets` after that are not
-// seen until a restart (no change tracking yet, issue 6).
+// A Router is an immutable snapshot; RouterCache (router_cache.hpp) swaps in a new one when the
+// `streets` change. Searches run over arcs (the state is the arc a node was entered by), so the car
+// graph can honour turn restrictions at their via nodes; the other profiles ignore them.
 #pragma once
 
 #include <array>
@@ -26,13 +27,32 @@ enum class Profile { foot, ebike, car };
 inline constexpr Profile kProfiles[] = {Profile::foot, Profile::ebike, Profile::car};
 std::optional<Profile> parse_profile(std::string_view name);
 const char* profile_name(Profile p);
-// Speed in km/h on a street of this highway class, or 0 when the profile may not use it.
+// Speed in km/h on a street of this highway class, or 0 when the profile may not use it by default.
 double speed_kmh(Profile p, std::string_view highway);
+// Speed in km/h on a street of this class when the profile may use it (access tags can open a
+// class that speed_kmh() closes, e.g. a footway with bicycle=yes).
+double travel_speed_kmh(Profile p, std::string_view highway);
+
+// Per-profile access bits of a street.
+inline constexpr std::uint8_t kForward = 1;   // from the first point to the last
+inline constexpr std::uint8_t kBackward = 2;  // from the last point to the first
 
 struct Street {
   std::vector<LonLat> points;  // at least two
   std::string highway;
   bool oneway = false;  // traffic only from the first point to the last
+  // Access bits per profile (indexed by Profile); none: by class (speed_kmh) and `oneway`, which
+  // walkers ignore.
+  std::optional<std::array<std::uint8_t, 3>> access = std::nullopt;
+  long long osm_id = 0;                  // the OSM way this street was cut from; 0: none
+  long long from_node = 0, to_node = 0;  // OSM node ids of its first and last point; 0: none
+};
+
+// A turn restriction (OSM type=restriction, from way, via node, to way); cars only. `only`: at the
+// via node, coming from `from_way`, the only way on is `to_way`; otherwise turning into it is banned.
+struct TurnRestriction {
+  bool only = false;
+  long long from_way = 0, via_node = 0, to_way = 0;
 };
 
 // Metres between two nearby points on the CGCS2000 ellipsoid (local radii of curvature at the mid
@@ -78,6 +98,9 @@ class Graph {
   struct Search;
   Search search(const Snap& from, const std::vector<const Snap*>& targets) const;
   bool usable(std::uint32_t edge) const { return m_speed_ms[edge] > 0; }
+  // May a search that entered node `node` along `in_edge` leave it along `out_edge`? kNone on
+  // either side (standing on the node) always may.
+  bool turn_allowed(std::uint32_t node, std::uint32_t in_edge, std::uint32_t out_edge) const;
 
   std::shared_ptr<const Network> m_net;
   Profile m_profile;
@@ -89,22 +112,28 @@ class Graph {
   std::vector<std::uint32_t> m_arc_to;
   std::vector<std::uint32_t> m_arc_edge;
   std::vector<bool> m_arc_forward;
+  bool m_turns = false;  // honours the network's turn restrictions (car)
 };
 
 class Router {
  public:
-  explicit Router(const std::vector<Street>& streets);
-  // Reads every street once (SELECT on `streets`).
+  explicit Router(const std::vector<Street>& streets, const std::vector<TurnRestriction>& restrictions = {});
+  // Reads every street and turn restriction once, from one snapshot of the database.
   static std::unique_ptr<Router> load(pg::Connection& conn);
   const Graph& graph(Profile p) const { return m_graphs[static_cast<std::size_t>(p)]; }
   std::size_t edges() const;
   std::size_t nodes() const;
+  // Turns banned at via nodes after resolving the restrictions against the streets; restrictions
+  // whose ways do not meet at their via node are dropped.
+  std::size_t restricted_turns() const;
+  long long revision() const { return m_revision; }  // streets_revision when loaded; 0: not from a database
 
   static constexpr double kMaxSnapM = 500;  // farther from every street: not routable
 
  private:
   std::shared_ptr<const Network> m_net;
   std::vector<Graph> m_graphs;  // indexed by Profile
+  long long m_revision = 0;
 };
 
 }  // namespace wangge::route
