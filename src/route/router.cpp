@@ -97,6 +97,7 @@ class Network {
       to.push_back(node(s.points.back()));
       highway.push_back(s.highway);
       oneway.push_back(s.oneway);
+      street_id.push_back(s.id);
       double c = 0;
       for (std::size_t i = 0; i < s.points.size(); ++i) {
         if (i > 0) c += distance_m(s.points[i - 1], s.points[i]);
@@ -154,6 +155,7 @@ class Network {
   std::vector<double> length;
   std::vector<std::string> highway;
   std::vector<bool> oneway;
+  std::vector<std::int64_t> street_id;
   std::vector<std::uint32_t> first;
   std::vector<LonLat> points;
   std::vector<double> cum;
@@ -355,6 +357,18 @@ std::vector<std::optional<Cost>> Graph::costs(const Snap& from, const std::vecto
   return out;
 }
 
+std::size_t Graph::edge_count() const { return m_net->edges(); }
+
+Graph::EdgeView Graph::edge(std::uint32_t e) const {
+  const Network& n = *m_net;
+  return {n.street_id[e], n.from[e], n.to[e], n.length[e], m_speed_ms[e], m_forward[e], m_backward[e]};
+}
+
+void Graph::append_edge(std::uint32_t e, bool forward, std::vector<LonLat>& out) const {
+  const double len = m_net->length[e];
+  m_net->append(e, forward ? 0 : len, forward ? len : 0, out);
+}
+
 Router::Router(const std::vector<Street>& streets) : m_net(std::make_shared<const Network>(streets)) {
   for (Profile p : kProfiles) m_graphs.emplace_back(m_net, p);
 }
@@ -373,7 +387,7 @@ std::unique_ptr<Router> Router::load(pg::Connection& conn) {
     const long long id = res.integer(i, 0);
     if (id != current) {
       current = id;
-      streets.push_back(Street{{}, res.str(i, 1), res.boolean(i, 2)});
+      streets.push_back(Street{{}, res.str(i, 1), res.boolean(i, 2), id});
     }
     streets.back().points.push_back({res.number(i, 3), res.number(i, 4)});
   }

@@ -33,6 +33,7 @@ struct Street {
   std::vector<LonLat> points;  // at least two
   std::string highway;
   bool oneway = false;  // traffic only from the first point to the last
+  std::int64_t id = 0;  // streets.id, for callers that name streets (coverage)
 };
 
 // Metres between two nearby points on the CGCS2000 ellipsoid (local radii of curvature at the mid
@@ -73,6 +74,18 @@ class Graph {
 
   std::size_t nodes() const;
   std::size_t arcs() const { return m_arc_to.size(); }
+
+  // The edges as this profile sees them, for algorithms that need the graph itself (coverage).
+  struct EdgeView {
+    std::int64_t street_id;
+    std::uint32_t from, to;  // nodes
+    double length_m, speed_ms;  // speed 0: the profile may not use the edge
+    bool forward, backward;     // may travel from -> to, to -> from
+  };
+  std::size_t edge_count() const;
+  EdgeView edge(std::uint32_t e) const;
+  // Appends edge e's geometry (EPSG:4490) in travel order, not repeating the last point of `out`.
+  void append_edge(std::uint32_t e, bool forward, std::vector<LonLat>& out) const;
 
  private:
   struct Search;

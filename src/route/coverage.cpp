@@ -1,0 +1,475 @@
+#include "route/coverage.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <numeric>
+#include <queue>
+#include <stdexcept>
+#include <tuple>
+
+namespace wangge::route {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+
+struct Arc {
+  std::uint32_t to, edge;
+  bool forward;
+  double cost;
+};
+
+// The graph deadheads may use: every usable edge in its allowed directions (both when undirected).
+std::vector<std::vector<Arc>> deadhead_graph(std::size_t node_count, const std::vector<PostmanEdge>& edges, bool undirected) {
+  std::vector<std::vector<Arc>> out(node_count);
+  for (std::uint32_t e = 0; e < edges.size(); ++e) {
+    const PostmanEdge& x = edges[e];
+    if (!x.forward && !x.backward) continue;
+    if (undirected || x.forward) out[x.from].push_back({x.to, e, true, x.cost});
+    if (undirected || x.backward) out[x.to].push_back({x.from, e, false, x.cost});
+  }
+  return out;
+}
+
+struct Tree {
+  std::vector<double> dist;
+  std::vector<std::uint32_t> pred_node, pred_edge;
+  std::vector<char> pred_forward;
+};
+
+Tree dijkstra(const std::vector<std::vector<Arc>>& g, const std::vector<std::uint32_t>& sources) {
+  Tree t;
+  t.dist.assign(g.size(), kInf);
+  t.pred_node.assign(g.size(), kNone);
+  t.pred_edge.assign(g.size(), kNone);
+  t.pred_forward.assign(g.size(), 0);
+  using Item = std::pair<double, std::uint32_t>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+  for (auto s : sources) {
+    t.dist[s] = 0;
+    heap.emplace(0, s);
+  }
+  while (!heap.empty()) {
+    auto [d, u] = heap.top();
+    heap.pop();
+    if (d > t.dist[u]) continue;
+    for (const Arc& a : g[u]) {
+      const double nd = d + a.cost;
+      if (nd < t.dist[a.to]) {
+        t.dist[a.to] = nd, t.pred_node[a.to] = u, t.pred_edge[a.to] = a.edge, t.pred_forward[a.to] = a.forward;
+        heap.emplace(nd, a.to);
+      }
+    }
+  }
+  return t;
+}
+
+// The traversals from the tree's source to v, in travel order.
+std::vector<Traversal> path_to(const Tree& t, std::uint32_t v) {
+  std::vector<Traversal> path;
+  while (t.pred_edge[v] != kNone) {
+    path.push_back({t.pred_edge[v], t.pred_forward[v] != 0, false});
+    v = t.pred_node[v];
+  }
+  std::reverse(path.begin(), path.end());
+  return path;
+}
+
+struct UnionFind {
+  std::vector<std::uint32_t> parent;
+  explicit UnionFind(std::size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0u); }
+  std::uint32_t find(std::uint32_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  }
+  void unite(std::uint32_t a, std::uint32_t b) { parent[find(a)] = find(b); }
+};
+
+// Successive shortest paths (Bellman-Ford queue) on a small transportation network.
+class MinCostFlow {
+ public:
+  explicit MinCostFlow(std::size_t n) : m_out(n) {}
+  void add(std::uint32_t a, std::uint32_t b, long long cap, double cost) {
+    m_out[a].push_back(m_arcs.size());
+    m_arcs.push_back({b, cap, cost});
+    m_out[b].push_back(m_arcs.size());
+    m_arcs.push_back({a, 0, -cost});
+  }
+  // Returns the flow sent.
+  long long run(std::uint32_t s, std::uint32_t t) {
+    long long total = 0;
+    const std::size_t n = m_out.size();
+    while (true) {
+      std::vector<double> dist(n, kInf);
+      std::vector<std::size_t> pred(n, SIZE_MAX);
+      std::vector<char> queued(n, 0);
+      std::deque<std::uint32_t> q{s};
+      dist[s] = 0;
+      while (!q.empty()) {
+        auto u = q.front();
+        q.pop_front();
+        queued[u] = 0;
+        for (auto i : m_out[u]) {
+          const auto& a = m_arcs[i];
+          if (a.cap > 0 && dist[u] + a.cost < dist[a.to] - 1e-12) {
+            dist[a.to] = dist[u] + a.cost;
+            pred[a.to] = i;
+            if (!queued[a.to]) queued[a.to] = 1, q.push_back(a.to);
+          }
+        }
+      }
+      if (dist[t] == kInf) return total;
+      long long push = std::numeric_limits<long long>::max();
+      for (auto v = t; v != s; v = m_arcs[pred[v] ^ 1].to) push = std::min(push, m_arcs[pred[v]].cap);
+      for (auto v = t; v != s; v = m_arcs[pred[v] ^ 1].to) m_arcs[pred[v]].cap -= push, m_arcs[pred[v] ^ 1].cap += push;
+      total += push;
+    }
+  }
+  // Flow on the arc added as the i-th call of add().
+  long long flow(std::size_t i) const { return m_arcs[2 * i + 1].cap; }
+
+ private:
+  struct FArc {
+    std::uint32_t to;
+    long long cap;
+    double cost;
+  };
+  std::vector<std::vector<std::size_t>> m_out;
+  std::vector<FArc> m_arcs;
+};
+
+std::pair<std::vector<std::pair<std::size_t, std::size_t>>, double> heuristic_matching(
+    std::size_t n, const std::vector<std::vector<double>>& d) {
+  // Greedy by increasing cost, then 2-opt exchanges between pairs until none helps.
+  std::vector<std::pair<double, std::pair<std::size_t, std::size_t>>> all;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = i + 1; j < n; ++j) all.push_back({d[i][j], {i, j}});
+  std::sort(all.begin(), all.end());
+  std::vector<char> used(n, 0);
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  for (const auto& [c, p] : all) {
+    if (used[p.first] || used[p.second]) continue;
+    used[p.first] = used[p.second] = 1;
+    pairs.push_back(p);
+  }
+  for (int pass = 0; pass < 100; ++pass) {
+    bool improved = false;
+    for (std::size_t x = 0; x < pairs.size(); ++x) {
+      for (std::size_t y = x + 1; y < pairs.size(); ++y) {
+        auto [a, b] = pairs[x];
+        auto [c, e] = pairs[y];
+        const double now = d[a][b] + d[c][e];
+        if (d[a][c] + d[b][e] < now - 1e-9) {
+          pairs[x] = {a, c}, pairs[y] = {b, e}, improved = true;
+        } else if (d[a][e] + d[b][c] < now - 1e-9) {
+          pairs[x] = {a, e}, pairs[y] = {b, c}, improved = true;
+        }
+      }
+    }
+    if (!improved) break;
+  }
+  double total = 0;
+  for (auto [a, b] : pairs) total += d[a][b];
+  return {pairs, total};
+}
+
+}  // namespace
+
+std::optional<std::vector<std::pair<std::size_t, std::size_t>>> exact_matching(
+    std::size_t n, const std::function<double(std::size_t, std::size_t)>& cost) {
+  if (n % 2 != 0 || n > 24) throw std::invalid_argument("exact_matching: an even number of points, at most 24");
+  if (n == 0) return std::vector<std::pair<std::size_t, std::size_t>>{};
+  std::vector<std::vector<double>> c(n, std::vector<double>(n));
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < n; ++j) c[i][j] = i == j ? kInf : cost(i, j);
+  const std::size_t full = (std::size_t{1} << n) - 1;
+  // best[mask]: cheapest perfect matching of the points in mask; choice: partner of its lowest point.
+  std::vector<double> best(full + 1, kInf);
+  std::vector<std::uint8_t> choice(full + 1, 0);
+  best[0] = 0;
+  for (std::size_t mask = 1; mask <= full; ++mask) {
+    if (std::popcount(mask) % 2 != 0) continue;
+    const auto i = static_cast<std::size_t>(std::countr_zero(mask));
+    const std::size_t rest = mask & (mask - 1);
+    for (std::size_t r = rest; r; r &= r - 1) {
+      const auto j = static_cast<std::size_t>(std::countr_zero(r));
+      const double v = c[i][j] + best[rest & ~(std::size_t{1} << j)];
+      if (v < best[mask]) best[mask] = v, choice[mask] = static_cast<std::uint8_t>(j);
+    }
+  }
+  if (best[full] == kInf) return std::nullopt;
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  for (std::size_t mask = full; mask;) {
+    const auto i = static_cast<std::size_t>(std::countr_zero(mask));
+    const std::size_t j = choice[mask];
+    pairs.emplace_back(i, j);
+    mask &= ~((std::size_t{1} << i) | (std::size_t{1} << j));
+  }
+  return pairs;
+}
+
+PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& edges, const std::vector<std::uint32_t>& required,
+                       PostmanMode mode, const std::function<double(std::uint32_t)>& start_rank,
+                       std::size_t exact_matching_limit) {
+  PostmanOutcome out;
+  PostmanResult r;
+  if (required.empty()) return out;
+  const bool undirected = mode == PostmanMode::undirected;
+  const auto graph = deadhead_graph(node_count, edges, undirected);
+
+  // The multigraph to make Eulerian: traversals from u to v (undirected: either way).
+  struct Item {
+    std::uint32_t u, v;
+    Traversal t;
+  };
+  std::vector<Item> items;
+  auto add_traversal = [&](const Traversal& t) {
+    const PostmanEdge& e = edges[t.edge];
+    items.push_back({t.forward ? e.from : e.to, t.forward ? e.to : e.from, t});
+  };
+  auto add_path = [&](const std::vector<Traversal>& path) {
+    for (const auto& t : path) add_traversal(t);
+  };
+
+  std::vector<std::uint32_t> sorted = required;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  for (auto e : sorted) {
+    const PostmanEdge& x = edges.at(e);
+    if (!x.forward && !x.backward) {
+      out.failure = PostmanFailure::unusable_required_edge;
+      return out;
+    }
+    if (undirected) {
+      add_traversal({e, true, true});
+    } else if (mode == PostmanMode::directed) {
+      if (x.forward) add_traversal({e, true, true});
+      if (x.backward) add_traversal({e, false, true});
+    } else {
+      add_traversal({e, x.forward, true});  // two-way edges start forward; oriented below
+    }
+  }
+  if (mode == PostmanMode::mixed) {
+    // Orient two-way required edges to lower the total imbalance |out - in|.
+    std::vector<long long> b(node_count, 0);
+    for (const auto& it : items) ++b[it.u], --b[it.v];
+    for (int pass = 0; pass < 100; ++pass) {
+      bool flipped = false;
+      for (auto& it : items) {
+        const PostmanEdge& x = edges[it.t.edge];
+        if (!(x.forward && x.backward) || it.u == it.v) continue;
+        const long long before = std::llabs(b[it.u]) + std::llabs(b[it.v]);
+        const long long after = std::llabs(b[it.u] - 2) + std::llabs(b[it.v] + 2);
+        if (after < before) {
+          b[it.u] -= 2, b[it.v] += 2;
+          std::swap(it.u, it.v);
+          it.t.forward = !it.t.forward;
+          flipped = true;
+        }
+      }
+      if (!flipped) break;
+    }
+  }
+
+  // Components of the required edges; joined along a minimum spanning tree of shortest paths.
+  UnionFind uf(node_count);
+  std::vector<char> touched(node_count, 0);
+  for (const auto& it : items) uf.unite(it.u, it.v), touched[it.u] = touched[it.v] = 1;
+  std::vector<std::vector<std::uint32_t>> comps;
+  {
+    std::vector<std::uint32_t> index(node_count, kNone);
+    for (std::uint32_t v = 0; v < node_count; ++v) {
+      if (!touched[v]) continue;
+      auto r = uf.find(v);
+      if (index[r] == kNone) index[r] = static_cast<std::uint32_t>(comps.size()), comps.emplace_back();
+      comps[index[r]].push_back(v);
+    }
+  }
+  r.components = comps.size();
+  if (comps.size() > 1) {
+    const std::size_t k = comps.size();
+    std::vector<std::uint32_t> comp_of(node_count, kNone);
+    for (std::uint32_t c = 0; c < k; ++c)
+      for (auto v : comps[c]) comp_of[v] = c;
+    // dist[a][b]: from component a to its nearest vertex of b, and that vertex.
+    std::vector<std::vector<double>> dist(k, std::vector<double>(k, kInf));
+    std::vector<std::vector<std::uint32_t>> via(k, std::vector<std::uint32_t>(k, kNone));
+    for (std::uint32_t a = 0; a < k; ++a) {
+      Tree t = dijkstra(graph, comps[a]);
+      for (std::uint32_t v = 0; v < node_count; ++v) {
+        const auto b = comp_of[v];
+        if (b == kNone || b == a) continue;
+        if (t.dist[v] < dist[a][b]) dist[a][b] = t.dist[v], via[a][b] = v;
+      }
+    }
+    // Prim; a link goes in the cheaper direction.
+    std::vector<char> in_tree(k, 0);
+    std::vector<double> key(k, kInf);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> link(k, {kNone, kNone});  // (from comp, to comp)
+    key[0] = 0;
+    for (std::size_t step = 0; step < k; ++step) {
+      std::uint32_t best = kNone;
+      for (std::uint32_t c = 0; c < k; ++c)
+        if (!in_tree[c] && (best == kNone || key[c] < key[best])) best = c;
+      if (key[best] == kInf) {
+        out.failure = PostmanFailure::unreachable;
+        return out;
+      }
+      in_tree[best] = 1;
+      if (link[best].first != kNone) {
+        auto [a, b] = link[best];
+        Tree t = dijkstra(graph, comps[a]);
+        add_path(path_to(t, via[a][b]));
+      }
+      for (std::uint32_t c = 0; c < k; ++c) {
+        if (in_tree[c]) continue;
+        const double there = dist[best][c], back = dist[c][best];
+        if (std::min(there, back) < key[c]) {
+          key[c] = std::min(there, back);
+          link[c] = there <= back ? std::pair{best, c} : std::pair{c, best};
+        }
+      }
+    }
+  }
+
+  if (undirected) {
+    std::vector<int> degree(node_count, 0);
+    for (const auto& it : items) ++degree[it.u], ++degree[it.v];
+    std::vector<std::uint32_t> odd;
+    for (std::uint32_t v = 0; v < node_count; ++v)
+      if (degree[v] % 2) odd.push_back(v);
+    const std::size_t n = odd.size();
+    std::vector<std::vector<double>> d(n, std::vector<double>(n, kInf));
+    for (std::size_t i = 0; i < n; ++i) {
+      Tree t = dijkstra(graph, {odd[i]});
+      for (std::size_t j = 0; j < n; ++j) d[i][j] = i == j ? kInf : t.dist[odd[j]];
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> pairs;
+    if (n <= exact_matching_limit && n <= 24) {
+      auto m = exact_matching(n, [&](std::size_t i, std::size_t j) { return d[i][j]; });
+      if (!m) {
+        out.failure = PostmanFailure::unreachable;
+        return out;
+      }
+      pairs = *m;
+      r.method = n ? "exact_matching" : "none";
+    } else {
+      double bound = 0;
+      for (std::size_t i = 0; i < n; ++i) bound += *std::min_element(d[i].begin(), d[i].end()) / 2;
+      pairs = heuristic_matching(n, d).first;
+      r.method = "heuristic_matching";
+      r.matching_lower_bound = bound;
+    }
+    for (auto [i, j] : pairs) {
+      if (d[i][j] == kInf) {
+        out.failure = PostmanFailure::unreachable;
+        return out;
+      }
+      r.matching_cost += d[i][j];
+      Tree t = dijkstra(graph, {odd[i]});
+      add_path(path_to(t, odd[j]));
+    }
+  } else {
+    std::vector<long long> b(node_count, 0);  // in - out: > 0 must leave again
+    for (const auto& it : items) --b[it.u], ++b[it.v];
+    std::vector<std::uint32_t> sources, sinks;
+    for (std::uint32_t v = 0; v < node_count; ++v) {
+      if (b[v] > 0) sources.push_back(v);
+      if (b[v] < 0) sinks.push_back(v);
+    }
+    if (!sources.empty()) {
+      const std::size_t S = sources.size(), T = sinks.size();
+      MinCostFlow flow(S + T + 2);
+      const auto src = static_cast<std::uint32_t>(S + T), dst = static_cast<std::uint32_t>(S + T + 1);
+      long long need = 0;
+      std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> middle;  // (arc index, source, sink)
+      std::size_t arc = 0;
+      for (std::size_t i = 0; i < S; ++i) flow.add(src, static_cast<std::uint32_t>(i), b[sources[i]], 0), ++arc, need += b[sources[i]];
+      for (std::size_t j = 0; j < T; ++j) flow.add(static_cast<std::uint32_t>(S + j), dst, -b[sinks[j]], 0), ++arc;
+      for (std::size_t i = 0; i < S; ++i) {
+        Tree t = dijkstra(graph, {sources[i]});
+        for (std::size_t j = 0; j < T; ++j) {
+          if (t.dist[sinks[j]] == kInf) continue;
+          flow.add(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(S + j), need, t.dist[sinks[j]]);
+          middle.emplace_back(arc++, i, j);
+        }
+      }
+      if (flow.run(src, dst) != need) {
+        out.failure = PostmanFailure::unreachable;
+        return out;
+      }
+      std::size_t current = SIZE_MAX;
+      Tree t;
+      for (auto [a, i, j] : middle) {
+        const long long f = flow.flow(a);
+        if (f <= 0) continue;
+        if (current != i) t = dijkstra(graph, {sources[i]}), current = i;
+        auto path = path_to(t, sinks[j]);
+        r.matching_cost += f * t.dist[sinks[j]];
+        for (long long c = 0; c < f; ++c) add_path(path);
+      }
+    }
+    r.method = "min_cost_flow";
+  }
+
+  // Hierholzer from the best-ranked node of the walk.
+  std::vector<std::vector<std::uint32_t>> adj(node_count);
+  for (std::uint32_t i = 0; i < items.size(); ++i) {
+    adj[items[i].u].push_back(i);
+    if (undirected && items[i].v != items[i].u) adj[items[i].v].push_back(i);
+  }
+  std::uint32_t start = kNone;
+  double best_rank = kInf;
+  for (std::uint32_t v = 0; v < node_count; ++v) {
+    if (adj[v].empty()) continue;
+    const double r = start_rank(v);
+    if (start == kNone || r < best_rank) start = v, best_rank = r;
+  }
+  std::vector<char> used(items.size(), 0);
+  std::vector<std::size_t> next(node_count, 0);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> stack{{start, kNone}};  // (node, item that reached it)
+  std::vector<Traversal> walk;
+  std::vector<std::uint32_t> walk_from;
+  while (!stack.empty()) {
+    const std::uint32_t v = stack.back().first;
+    auto& k = next[v];
+    while (k < adj[v].size() && used[adj[v][k]]) ++k;
+    if (k < adj[v].size()) {
+      const std::uint32_t i = adj[v][k];
+      used[i] = 1;
+      stack.push_back({items[i].u == v ? items[i].v : items[i].u, i});
+      // Remember which way it was taken (undirected items may be walked v -> u).
+      if (items[i].u != v) {
+        std::swap(items[i].u, items[i].v);
+        items[i].t.forward = !items[i].t.forward;
+      }
+    } else {
+      if (stack.back().second != kNone) walk.push_back(items[stack.back().second].t);
+      stack.pop_back();
+    }
+  }
+  std::reverse(walk.begin(), walk.end());
+
+  r.start = start;
+  // Service: the first traversal of each required edge (directed: of each required arc).
+  std::vector<char> need_fwd(edges.size(), 0), need_bwd(edges.size(), 0);
+  for (const auto& it : items)
+    if (it.t.service) (mode == PostmanMode::directed && !it.t.forward ? need_bwd : need_fwd)[it.t.edge] = 1;
+  for (auto t : walk) {
+    t.service = false;
+    auto& need = mode == PostmanMode::directed && !t.forward ? need_bwd : need_fwd;
+    if (need[t.edge]) need[t.edge] = 0, t.service = true;
+    const double c = edges[t.edge].cost;
+    r.cost += c;
+    (t.service ? r.service_cost : r.deadhead_cost) += c;
+    r.circuit.push_back(t);
+  }
+  out.result = std::move(r);
+  return out;
+}
+
+}  // namespace wangge::route
