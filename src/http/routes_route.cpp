@@ -7,8 +7,31 @@
 #include "core/error.hpp"
 #include "http/context.hpp"
 #include "http/params.hpp"
+#include "http/route_common.hpp"
 
 namespace wangge::http {
+
+using nlohmann::json;
+
+route::Profile profile_of(const std::string& name) {
+  if (auto p = route::parse_profile(name)) return *p;
+  throw bad_request("unknown_profile", "profile must be foot, ebike or car", json{{"profile", name}}.dump());
+}
+
+const route::Router& router_of(App& app) {
+  if (!app.router) throw unavailable("router_not_ready", "the street network is not loaded");
+  return *app.router;
+}
+
+// Metres to centimetres, seconds to tenths, degrees to 1e-9: more digits would only repeat float noise.
+double round_to(double v, double per_unit) { return std::round(v * per_unit) / per_unit; }
+
+json line_string(const std::vector<route::LonLat>& coords) {
+  json c = json::array();
+  for (const auto& p : coords) c.push_back({round_to(p[0], 1e9), round_to(p[1], 1e9)});
+  return {{"type", "LineString"}, {"coordinates", std::move(c)}};
+}
+
 namespace {
 
 using nlohmann::json;
@@ -32,25 +55,6 @@ route::LonLat point_param(const Request& req, const std::string& name) {
   }
   if (!ok || !plausible(lon, lat)) throw bad_request("invalid_parameter", name + " must be lon,lat in degrees (EPSG:4490)");
   return {lon, lat};
-}
-
-route::Profile profile_of(const std::string& name) {
-  if (auto p = route::parse_profile(name)) return *p;
-  throw bad_request("unknown_profile", "profile must be foot, ebike or car", json{{"profile", name}}.dump());
-}
-
-const route::Router& router_of(App& app) {
-  if (!app.router) throw unavailable("router_not_ready", "the street network is not loaded");
-  return *app.router;
-}
-
-// Metres to centimetres, seconds to tenths, degrees to 1e-9: more digits would only repeat float noise.
-double round_to(double v, double per_unit) { return std::round(v * per_unit) / per_unit; }
-
-json line_string(const std::vector<route::LonLat>& coords) {
-  json c = json::array();
-  for (const auto& p : coords) c.push_back({round_to(p[0], 1e9), round_to(p[1], 1e9)});
-  return {{"type", "LineString"}, {"coordinates", std::move(c)}};
 }
 
 Response shortest(App& app, const Request& req) {
