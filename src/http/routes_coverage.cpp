@@ -164,8 +164,11 @@ Response coverage(App& app, const Request& req) {
               {"crs", "EPSG:4490"},
               {"profile", route::profile_name(profile)},
               {"mode", mode_name(mode)},
-              {"problem", r.components > 1 && deadhead == "network" ? "rural_postman" : "chinese_postman"},
+              {"problem", deadhead == "required" ? "chinese_postman" : "rural_postman"},
               {"method", r.method},
+              // Optimal for the mode: one component (or deadheads on the required streets only, where
+              // joining is impossible anyway), exact matching or flow, and no mixed-orientation guess.
+              {"exact", r.components <= 1 && r.method != "heuristic_matching" && mode != route::PostmanMode::mixed},
               {"deadhead_on", deadhead},
               {"components", r.components},
               {"start", {{"type", "Point"}, {"coordinates", {round_to(node_at[r.start][0], 1e9), round_to(node_at[r.start][1], 1e9)}}}},
