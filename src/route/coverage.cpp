@@ -99,30 +99,34 @@ class MinCostFlow {
     m_out[b].push_back(m_arcs.size());
     m_arcs.push_back({a, 0, -cost});
   }
+  // Successive shortest paths, Dijkstra on reduced costs (every cost added must be >= 0).
   // Returns the flow sent.
   long long run(std::uint32_t s, std::uint32_t t) {
     long long total = 0;
     const std::size_t n = m_out.size();
+    std::vector<double> potential(n, 0);
     while (true) {
       std::vector<double> dist(n, kInf);
       std::vector<std::size_t> pred(n, SIZE_MAX);
-      std::vector<char> queued(n, 0);
-      std::deque<std::uint32_t> q{s};
+      using Item = std::pair<double, std::uint32_t>;
+      std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
       dist[s] = 0;
-      while (!q.empty()) {
-        auto u = q.front();
-        q.pop_front();
-        queued[u] = 0;
+      heap.emplace(0, s);
+      while (!heap.empty()) {
+        auto [d, u] = heap.top();
+        heap.pop();
+        if (d > dist[u]) continue;
         for (auto i : m_out[u]) {
           const auto& a = m_arcs[i];
-          if (a.cap > 0 && dist[u] + a.cost < dist[a.to] - 1e-12) {
-            dist[a.to] = dist[u] + a.cost;
-            pred[a.to] = i;
-            if (!queued[a.to]) queued[a.to] = 1, q.push_back(a.to);
-          }
+          if (a.cap <= 0) continue;
+          // Reduced costs are >= 0 up to rounding; clamp so Dijkstra stays sound.
+          const double nd = d + std::max(0.0, a.cost + potential[u] - potential[a.to]);
+          if (nd < dist[a.to]) dist[a.to] = nd, pred[a.to] = i, heap.emplace(nd, a.to);
         }
       }
       if (dist[t] == kInf) return total;
+      for (std::size_t v = 0; v < n; ++v)
+        if (dist[v] < kInf) potential[v] += dist[v];
       long long push = std::numeric_limits<long long>::max();
       for (auto v = t; v != s; v = m_arcs[pred[v] ^ 1].to) push = std::min(push, m_arcs[pred[v]].cap);
       for (auto v = t; v != s; v = m_arcs[pred[v] ^ 1].to) m_arcs[pred[v]].cap -= push, m_arcs[pred[v] ^ 1].cap += push;
@@ -142,20 +146,32 @@ class MinCostFlow {
   std::vector<FArc> m_arcs;
 };
 
-std::pair<std::vector<std::pair<std::size_t, std::size_t>>, double> heuristic_matching(
-    std::size_t n, const std::vector<std::vector<double>>& d) {
-  // Greedy by increasing cost, then 2-opt exchanges between pairs until none helps.
+using Pairs = std::vector<std::pair<std::size_t, std::size_t>>;
+
+double pairs_cost(const Pairs& pairs, const std::vector<std::vector<double>>& d) {
+  double total = 0;
+  for (auto [a, b] : pairs) total += d[a][b];
+  return total;
+}
+
+// Cheapest pairs first among `points`.
+Pairs greedy_pairs(const std::vector<std::size_t>& points, const std::vector<std::vector<double>>& d) {
   std::vector<std::pair<double, std::pair<std::size_t, std::size_t>>> all;
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = i + 1; j < n; ++j) all.push_back({d[i][j], {i, j}});
+  for (std::size_t x = 0; x < points.size(); ++x)
+    for (std::size_t y = x + 1; y < points.size(); ++y) all.push_back({d[points[x]][points[y]], {points[x], points[y]}});
   std::sort(all.begin(), all.end());
-  std::vector<char> used(n, 0);
-  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  std::vector<char> used(d.size(), 0);
+  Pairs pairs;
   for (const auto& [c, p] : all) {
     if (used[p.first] || used[p.second]) continue;
     used[p.first] = used[p.second] = 1;
     pairs.push_back(p);
   }
+  return pairs;
+}
+
+// 2-opt exchanges between two pairs until none helps.
+void two_opt(Pairs& pairs, const std::vector<std::vector<double>>& d) {
   for (int pass = 0; pass < 100; ++pass) {
     bool improved = false;
     for (std::size_t x = 0; x < pairs.size(); ++x) {
@@ -172,9 +188,151 @@ std::pair<std::vector<std::pair<std::size_t, std::size_t>>, double> heuristic_ma
     }
     if (!improved) break;
   }
-  double total = 0;
-  for (auto [a, b] : pairs) total += d[a][b];
-  return {pairs, total};
+}
+
+// Minimum-cost assignment (Hungarian method with potentials, O(n^3)) of a finite square matrix.
+std::vector<std::size_t> assignment(const std::vector<std::vector<double>>& c) {
+  const std::size_t n = c.size();
+  std::vector<double> u(n + 1, 0), v(n + 1, 0);
+  std::vector<std::size_t> p(n + 1, 0), way(n + 1, 0);
+  for (std::size_t i = 1; i <= n; ++i) {
+    p[0] = i;
+    std::size_t j0 = 0;
+    std::vector<double> minv(n + 1, kInf);
+    std::vector<char> used(n + 1, 0);
+    do {
+      used[j0] = 1;
+      const std::size_t i0 = p[j0];
+      std::size_t j1 = 0;
+      double delta = kInf;
+      for (std::size_t j = 1; j <= n; ++j) {
+        if (used[j]) continue;
+        const double cur = c[i0 - 1][j - 1] - u[i0] - v[j];
+        if (cur < minv[j]) minv[j] = cur, way[j] = j0;
+        if (minv[j] < delta) delta = minv[j], j1 = j;
+      }
+      for (std::size_t j = 0; j <= n; ++j) {
+        if (used[j]) u[p[j]] += delta, v[j] -= delta;
+        else minv[j] -= delta;
+      }
+      j0 = j1;
+    } while (p[j0] != 0);
+    do {
+      const std::size_t j1 = way[j0];
+      p[j0] = p[j1];
+      j0 = j1;
+    } while (j0);
+  }
+  std::vector<std::size_t> to(n);
+  for (std::size_t j = 1; j <= n; ++j) to[p[j] - 1] = j - 1;
+  return to;
+}
+
+// A perfect matching from the cycles of an assignment: alternate edges of even cycles (the
+// cheaper half), odd cycles minus their best-left-out point; the left-out points paired greedily.
+Pairs pairs_from_cycles(const std::vector<std::size_t>& to, const std::vector<std::vector<double>>& d) {
+  const std::size_t n = to.size();
+  std::vector<char> seen(n, 0);
+  std::vector<std::size_t> left;
+  Pairs pairs;
+  for (std::size_t s = 0; s < n; ++s) {
+    if (seen[s]) continue;
+    std::vector<std::size_t> cyc;
+    for (std::size_t x = s; !seen[x]; x = to[x]) seen[x] = 1, cyc.push_back(x);
+    const std::size_t k = cyc.size();
+    if (k == 1) {
+      left.push_back(cyc[0]);
+      continue;
+    }
+    // Even cycles: every other edge from position 0 or 1. Odd cycles: leave position st out and
+    // pair the others from st + 1 on. Whichever costs least.
+    const std::size_t m = k / 2, starts = k % 2 ? k : 2;
+    auto base = [&](std::size_t st) { return k % 2 ? st + 1 : st; };
+    double best = kInf;
+    std::size_t best_s = 0;
+    for (std::size_t st = 0; st < starts; ++st) {
+      double c = 0;
+      for (std::size_t t = 0; t < m; ++t) c += d[cyc[(base(st) + 2 * t) % k]][cyc[(base(st) + 2 * t + 1) % k]];
+      if (c < best) best = c, best_s = st;
+    }
+    for (std::size_t t = 0; t < m; ++t) pairs.emplace_back(cyc[(base(best_s) + 2 * t) % k], cyc[(base(best_s) + 2 * t + 1) % k]);
+    if (k % 2) left.push_back(cyc[best_s]);
+  }
+  auto rest = greedy_pairs(left, d);
+  pairs.insert(pairs.end(), rest.begin(), rest.end());
+  return pairs;
+}
+
+constexpr std::size_t kAssignmentLimit = 400;  // O(n^3): about 0.1 s at this size
+
+// Greedy + 2-opt, and (up to kAssignmentLimit points) the assignment's cycles + 2-opt, whichever is
+// cheaper; `bound` gets the better of two lower bounds: every point's nearest neighbour, halved,
+// and half the minimum assignment (a perfect matching used both ways is an assignment).
+Pairs heuristic_matching(std::size_t n, const std::vector<std::vector<double>>& d, double& bound) {
+  bound = 0;
+  for (std::size_t i = 0; i < n; ++i) bound += *std::min_element(d[i].begin(), d[i].end()) / 2;
+  std::vector<std::size_t> all(n);
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  Pairs pairs = greedy_pairs(all, d);
+  two_opt(pairs, d);
+  if (n <= kAssignmentLimit && bound < kInf) {
+    bool finite = true;
+    std::vector<std::vector<double>> c(n, std::vector<double>(n));
+    double big = 1;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j)
+        if (i != j) finite = finite && d[i][j] < kInf, big += d[i][j] < kInf ? d[i][j] : 0;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) c[i][j] = i == j || d[i][j] == kInf ? big : d[i][j];
+    const auto to = assignment(c);
+    double cost = 0;
+    for (std::size_t i = 0; i < n; ++i) cost += c[i][to[i]];
+    if (finite) bound = std::max(bound, cost / 2);
+    Pairs alt = pairs_from_cycles(to, d);
+    two_opt(alt, d);
+    if (pairs_cost(alt, d) < pairs_cost(pairs, d)) pairs = std::move(alt);
+  }
+  return pairs;
+}
+
+// A traversal of the multigraph being made Eulerian, from u to v (undirected: either way).
+struct Item {
+  std::uint32_t u, v;
+  Traversal t;
+};
+
+// Hierholzer from `start` over the items not yet `used`; an undirected item walked v -> u is
+// flipped in place so that it records the direction taken. Returns the traversals in walk order.
+std::vector<Traversal> euler_walk(std::vector<Item>& items, std::size_t node_count, std::uint32_t start, bool undirected,
+                                  std::vector<char>& used) {
+  std::vector<std::vector<std::uint32_t>> adj(node_count);
+  for (std::uint32_t i = 0; i < items.size(); ++i) {
+    if (used[i]) continue;
+    adj[items[i].u].push_back(i);
+    if (undirected && items[i].v != items[i].u) adj[items[i].v].push_back(i);
+  }
+  std::vector<std::size_t> next(node_count, 0);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> stack{{start, kNone}};  // (node, item that reached it)
+  std::vector<Traversal> walk;
+  while (!stack.empty()) {
+    const std::uint32_t v = stack.back().first;
+    auto& k = next[v];
+    while (k < adj[v].size() && used[adj[v][k]]) ++k;
+    if (k < adj[v].size()) {
+      const std::uint32_t i = adj[v][k];
+      used[i] = 1;
+      stack.push_back({items[i].u == v ? items[i].v : items[i].u, i});
+      if (items[i].u != v) {
+        std::swap(items[i].u, items[i].v);
+        items[i].t.forward = !items[i].t.forward;
+      }
+    } else {
+      if (stack.back().second != kNone) walk.push_back(items[stack.back().second].t);
+      stack.pop_back();
+    }
+  }
+  std::reverse(walk.begin(), walk.end());
+  return walk;
 }
 
 }  // namespace
@@ -222,10 +380,6 @@ PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& e
   const auto graph = deadhead_graph(node_count, edges, undirected);
 
   // The multigraph to make Eulerian: traversals from u to v (undirected: either way).
-  struct Item {
-    std::uint32_t u, v;
-    Traversal t;
-  };
   std::vector<Item> items;
   auto add_traversal = [&](const Traversal& t) {
     const PostmanEdge& e = edges[t.edge];
@@ -254,24 +408,42 @@ PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& e
     }
   }
   if (mode == PostmanMode::mixed) {
-    // Orient two-way required edges to lower the total imbalance |out - in|.
-    std::vector<long long> b(node_count, 0);
-    for (const auto& it : items) ++b[it.u], --b[it.v];
-    for (int pass = 0; pass < 100; ++pass) {
-      bool flipped = false;
-      for (auto& it : items) {
-        const PostmanEdge& x = edges[it.t.edge];
-        if (!(x.forward && x.backward) || it.u == it.v) continue;
-        const long long before = std::llabs(b[it.u]) + std::llabs(b[it.v]);
-        const long long after = std::llabs(b[it.u] - 2) + std::llabs(b[it.v] + 2);
-        if (after < before) {
-          b[it.u] -= 2, b[it.v] += 2;
-          std::swap(it.u, it.v);
-          it.t.forward = !it.t.forward;
-          flipped = true;
-        }
+    // Orient the two-way required edges the way an Euler walk of the undirected problem takes
+    // them: odd vertices paired (greedy + 2-opt) by paths that ignore one-way rules, the walk
+    // taken, the paths dropped. One-way edges keep their direction; the directed balancing below
+    // repairs what they upset.
+    const auto loose = deadhead_graph(node_count, edges, true);
+    std::vector<int> degree(node_count, 0);
+    for (const auto& it : items) ++degree[it.u], ++degree[it.v];
+    std::vector<std::uint32_t> odd;
+    for (std::uint32_t v = 0; v < node_count; ++v)
+      if (degree[v] % 2) odd.push_back(v);
+    std::vector<std::vector<double>> d(odd.size(), std::vector<double>(odd.size(), kInf));
+    for (std::size_t i = 0; i < odd.size(); ++i) {
+      const Tree t = dijkstra(loose, {odd[i]});
+      for (std::size_t j = 0; j < odd.size(); ++j)
+        if (i != j) d[i][j] = t.dist[odd[j]];
+    }
+    std::vector<std::size_t> all(odd.size());
+    std::iota(all.begin(), all.end(), std::size_t{0});
+    Pairs pairs = greedy_pairs(all, d);
+    two_opt(pairs, d);
+    std::vector<Item> plan = items;
+    for (auto [i, j] : pairs) {
+      if (d[i][j] == kInf) continue;  // another component; the walk below stays within each
+      for (const auto& t : path_to(dijkstra(loose, {odd[i]}), odd[j])) {
+        const PostmanEdge& e = edges[t.edge];
+        plan.push_back({t.forward ? e.from : e.to, t.forward ? e.to : e.from, t});
       }
-      if (!flipped) break;
+    }
+    std::vector<char> used(plan.size(), 0);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (used[i]) continue;
+      euler_walk(plan, node_count, plan[i].u, true, used);
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const PostmanEdge& x = edges[items[i].t.edge];
+      if (x.forward && x.backward) items[i] = plan[i];
     }
   }
 
@@ -359,8 +531,7 @@ PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& e
       r.method = n ? "exact_matching" : "none";
     } else {
       double bound = 0;
-      for (std::size_t i = 0; i < n; ++i) bound += *std::min_element(d[i].begin(), d[i].end()) / 2;
-      pairs = heuristic_matching(n, d).first;
+      pairs = heuristic_matching(n, d, bound);
       r.method = "heuristic_matching";
       r.matching_lower_bound = bound;
     }
@@ -382,77 +553,41 @@ PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& e
       if (b[v] < 0) sinks.push_back(v);
     }
     if (!sources.empty()) {
-      const std::size_t S = sources.size(), T = sinks.size();
-      MinCostFlow flow(S + T + 2);
-      const auto src = static_cast<std::uint32_t>(S + T), dst = static_cast<std::uint32_t>(S + T + 1);
+      // Min-cost flow on the street network itself, from the nodes that must leave again to the
+      // nodes that must be entered again: each unit of flow on an arc is one more traversal.
+      MinCostFlow flow(node_count + 2);
+      const auto src = static_cast<std::uint32_t>(node_count), dst = static_cast<std::uint32_t>(node_count + 1);
       long long need = 0;
-      std::vector<std::tuple<std::size_t, std::size_t, std::size_t>> middle;  // (arc index, source, sink)
-      std::size_t arc = 0;
-      for (std::size_t i = 0; i < S; ++i) flow.add(src, static_cast<std::uint32_t>(i), b[sources[i]], 0), ++arc, need += b[sources[i]];
-      for (std::size_t j = 0; j < T; ++j) flow.add(static_cast<std::uint32_t>(S + j), dst, -b[sinks[j]], 0), ++arc;
-      for (std::size_t i = 0; i < S; ++i) {
-        Tree t = dijkstra(graph, {sources[i]});
-        for (std::size_t j = 0; j < T; ++j) {
-          if (t.dist[sinks[j]] == kInf) continue;
-          flow.add(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(S + j), need, t.dist[sinks[j]]);
-          middle.emplace_back(arc++, i, j);
-        }
-      }
+      for (auto v : sources) need += b[v];
+      std::vector<std::pair<std::uint32_t, Arc>> arcs;  // (tail, arc), in the order added
+      for (std::uint32_t u = 0; u < node_count; ++u)
+        for (const Arc& a : graph[u]) flow.add(u, a.to, need, a.cost), arcs.emplace_back(u, a);
+      for (auto v : sources) flow.add(src, v, b[v], 0);
+      for (auto v : sinks) flow.add(v, dst, -b[v], 0);
       if (flow.run(src, dst) != need) {
         out.failure = PostmanFailure::unreachable;
         return out;
       }
-      std::size_t current = SIZE_MAX;
-      Tree t;
-      for (auto [a, i, j] : middle) {
-        const long long f = flow.flow(a);
-        if (f <= 0) continue;
-        if (current != i) t = dijkstra(graph, {sources[i]}), current = i;
-        auto path = path_to(t, sinks[j]);
-        r.matching_cost += f * t.dist[sinks[j]];
-        for (long long c = 0; c < f; ++c) add_path(path);
+      for (std::size_t i = 0; i < arcs.size(); ++i) {
+        const long long f = flow.flow(i);
+        for (long long c = 0; c < f; ++c) add_traversal({arcs[i].second.edge, arcs[i].second.forward, false});
+        r.matching_cost += f * arcs[i].second.cost;
       }
     }
     r.method = "min_cost_flow";
   }
 
   // Hierholzer from the best-ranked node of the walk.
-  std::vector<std::vector<std::uint32_t>> adj(node_count);
-  for (std::uint32_t i = 0; i < items.size(); ++i) {
-    adj[items[i].u].push_back(i);
-    if (undirected && items[i].v != items[i].u) adj[items[i].v].push_back(i);
-  }
   std::uint32_t start = kNone;
   double best_rank = kInf;
-  for (std::uint32_t v = 0; v < node_count; ++v) {
-    if (adj[v].empty()) continue;
-    const double r = start_rank(v);
-    if (start == kNone || r < best_rank) start = v, best_rank = r;
-  }
-  std::vector<char> used(items.size(), 0);
-  std::vector<std::size_t> next(node_count, 0);
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> stack{{start, kNone}};  // (node, item that reached it)
-  std::vector<Traversal> walk;
-  std::vector<std::uint32_t> walk_from;
-  while (!stack.empty()) {
-    const std::uint32_t v = stack.back().first;
-    auto& k = next[v];
-    while (k < adj[v].size() && used[adj[v][k]]) ++k;
-    if (k < adj[v].size()) {
-      const std::uint32_t i = adj[v][k];
-      used[i] = 1;
-      stack.push_back({items[i].u == v ? items[i].v : items[i].u, i});
-      // Remember which way it was taken (undirected items may be walked v -> u).
-      if (items[i].u != v) {
-        std::swap(items[i].u, items[i].v);
-        items[i].t.forward = !items[i].t.forward;
-      }
-    } else {
-      if (stack.back().second != kNone) walk.push_back(items[stack.back().second].t);
-      stack.pop_back();
+  for (const auto& it : items) {
+    for (auto v : {it.u, it.v}) {
+      const double rank = start_rank(v);
+      if (start == kNone || rank < best_rank) start = v, best_rank = rank;
     }
   }
-  std::reverse(walk.begin(), walk.end());
+  std::vector<char> used(items.size(), 0);
+  const std::vector<Traversal> walk = euler_walk(items, node_count, start, undirected, used);
 
   r.start = start;
   // Service: the first traversal of each required edge (directed: of each required arc).

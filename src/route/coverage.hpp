@@ -2,19 +2,22 @@
 // problems on an abstract edge list, then an Euler circuit. No HTTP, no database, no geometry:
 // src/http/routes_coverage.cpp feeds it the edges of a route::Graph and draws the answer.
 //
-// Three modes, chosen by the caller from the profile (see README, "Street coverage"):
+// Three modes, chosen by the caller from the profile (see README, "Patrols"):
 //  - undirected: every required edge once in either direction. Deadheads pair the odd-degree
 //    vertices by a minimum-weight perfect matching on shortest-path costs: exact by dynamic
-//    programming over subsets up to kExactMatchingLimit odd vertices; above it a greedy matching
-//    improved by 2-opt exchanges, reported with a lower bound (each odd vertex's nearest odd
-//    neighbour, halved) so the possible gap is stated in the answer.
+//    programming over subsets up to kExactMatchingLimit odd vertices. Above it, the better of
+//    greedy + 2-opt and (up to 400 points) the cycles of a minimum assignment + 2-opt, reported
+//    with a lower bound — the larger of each odd vertex's nearest-neighbour cost halved and half
+//    the minimum assignment — so the possible gap is stated in the answer.
 //  - directed: every required arc once (a two-way street for cars is two arcs: both kerbs).
-//    Imbalances are settled by a min-cost flow on shortest-path costs: exact.
-//  - mixed: one-way required edges are arcs, two-way ones are oriented by a local search that
-//    lowers the total imbalance, then solved as directed. A heuristic (mixed postman is NP-hard).
+//    Imbalances are settled by a min-cost flow on the street network: exact.
+//  - mixed: one-way required edges are arcs; two-way ones are oriented the way an Euler walk of
+//    the undirected problem (odd vertices paired, one-way rules ignored) takes them, then solved as
+//    directed. A heuristic (the mixed postman problem is NP-hard).
 // When the required edges form several components (rural postman), components are first joined by
 // shortest paths along a minimum spanning tree over the component distances (Frederickson's
-// heuristic); with one component the answer is exact for the chosen mode.
+// heuristic); with one component the answer is exact for the undirected and directed modes (up to
+// the matching limit).
 #pragma once
 
 #include <cstdint>
@@ -45,7 +48,7 @@ struct PostmanResult {
   double cost = 0, service_cost = 0, deadhead_cost = 0;
   std::size_t components = 0;      // of the required edges before joining
   std::string method;              // "exact_matching", "heuristic_matching", "min_cost_flow", "none"
-  std::optional<double> matching_lower_bound;  // heuristic matching only: a bound on its cost
+  std::optional<double> matching_lower_bound;  // heuristic matching only: a bound on matching_cost
   double matching_cost = 0;
 };
 

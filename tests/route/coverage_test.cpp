@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <random>
 
@@ -133,9 +134,13 @@ TEST(Postman, UndirectedEqualsBruteForce) {
     ASSERT_TRUE(heur.result);
     check_walk(edges, req, *heur.result, PostmanMode::undirected);
     EXPECT_GE(heur.result->cost, cost - 1e-9);
-    if (heur.result->matching_lower_bound) {
-      EXPECT_LE(*heur.result->matching_lower_bound, heur.result->matching_cost + 1e-9);
+    // The stated bound is a true lower bound: never above the exact matching's cost.
+    if (!heur.result->matching_lower_bound) {
+      EXPECT_EQ(heur.result->method, "none");  // no odd vertex: nothing to match
+      continue;
     }
+    EXPECT_LE(*heur.result->matching_lower_bound, got.result->matching_cost + 1e-9) << "round " << round;
+    EXPECT_GE(heur.result->matching_cost, got.result->matching_cost - 1e-9);
   }
 }
 
@@ -212,6 +217,34 @@ TEST(Postman, UnreachableAndEmpty) {
   edges[0].forward = false;
   auto unusable = postman(4, edges, {0}, PostmanMode::undirected, [](std::uint32_t) { return 0.0; });
   EXPECT_EQ(unusable.failure, PostmanFailure::unusable_required_edge);
+}
+
+TEST(Postman, HeuristicMatchingOnLargerSets) {
+  // Random points in the plane; the heuristic forced (exact limit 0). It must stay within 10 % of
+  // its own bound here, and for up to 18 points the exact DP must lie between the two.
+  std::mt19937 rng(10);
+  std::uniform_real_distribution<double> u(0, 1000);
+  for (std::size_t n : {16u, 18u, 40u, 120u}) {
+    // A star: a centre joined to n leaves, every leaf odd (and the centre too when n is odd).
+    std::vector<PostmanEdge> edges;
+    std::vector<std::array<double, 2>> at(n + 1);
+    for (auto& p : at) p = {u(rng), u(rng)};
+    for (std::uint32_t v = 1; v <= n; ++v) edges.push_back({0, v, std::hypot(at[v][0] - at[0][0], at[v][1] - at[0][1]), true, true});
+    const auto req = all_edges(edges);
+    auto heur = postman(n + 1, edges, req, PostmanMode::undirected, [](std::uint32_t) { return 0.0; }, 0);
+    ASSERT_TRUE(heur.result);
+    EXPECT_EQ(heur.result->method, "heuristic_matching");
+    check_walk(edges, req, *heur.result, PostmanMode::undirected);
+    ASSERT_TRUE(heur.result->matching_lower_bound);
+    EXPECT_LE(heur.result->matching_cost, *heur.result->matching_lower_bound * 1.10) << n;
+    if (n <= 18) {
+      auto exact = postman(n + 1, edges, req, PostmanMode::undirected, [](std::uint32_t) { return 0.0; });
+      ASSERT_TRUE(exact.result);
+      EXPECT_EQ(exact.result->method, "exact_matching");
+      EXPECT_LE(*heur.result->matching_lower_bound, exact.result->matching_cost + 1e-9);
+      EXPECT_GE(heur.result->matching_cost, exact.result->matching_cost - 1e-9);
+    }
+  }
 }
 
 TEST(Postman, ExactMatchingEqualsEveryPairing) {
