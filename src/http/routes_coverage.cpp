@@ -166,9 +166,10 @@ Response coverage(App& app, const Request& req) {
               {"mode", mode_name(mode)},
               {"problem", deadhead == "required" ? "chinese_postman" : "rural_postman"},
               {"method", r.method},
-              // Optimal for the mode: one component (or deadheads on the required streets only, where
-              // joining is impossible anyway), exact matching or flow, and no mixed-orientation guess.
-              {"exact", r.components <= 1 && r.method != "heuristic_matching" && mode != route::PostmanMode::mixed},
+              // Optimal for the mode: one component, an exact matching or flow (or a heuristic matching
+              // that met its own lower bound), and no mixed-orientation guess.
+              {"exact", r.components <= 1 && mode != route::PostmanMode::mixed &&
+                            (r.method != "heuristic_matching" || r.matching_cost <= *r.matching_lower_bound * (1 + 1e-9))},
               {"deadhead_on", deadhead},
               {"components", r.components},
               {"start", {{"type", "Point"}, {"coordinates", {round_to(node_at[r.start][0], 1e9), round_to(node_at[r.start][1], 1e9)}}}},
