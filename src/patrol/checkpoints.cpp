@@ -202,18 +202,8 @@ void require_visit_role(const Actor& actor) {
     throw forbidden("role_forbidden", std::string("role ") + registry::role_name(actor.role) + " may not record visits");
 }
 
-bool valid_date(const std::string& s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  int y = 0, m = 0, d = 0;
-  auto r1 = std::from_chars(s.data(), s.data() + 4, y);
-  auto r2 = std::from_chars(s.data() + 5, s.data() + 7, m);
-  auto r3 = std::from_chars(s.data() + 8, s.data() + 10, d);
-  if (r1.ptr != s.data() + 4 || r2.ptr != s.data() + 7 || r3.ptr != s.data() + 10) return false;
-  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (y < 1900 || y > 9999 || m < 1 || m > 12 || d < 1) return false;
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return d <= days[m - 1] + (m == 2 && leap ? 1 : 0);
-}
+// A calendar date YYYY-MM-DD that exists (core/time's RFC 3339 parser checks the day of the month).
+bool valid_date(const std::string& s) { return s.size() == 10 && parse_rfc3339(s + "T00:00:00Z").has_value(); }
 
 }  // namespace
 

@@ -9,7 +9,6 @@
 #include <numeric>
 #include <queue>
 #include <stdexcept>
-#include <tuple>
 
 namespace wangge::route {
 namespace {
