@@ -59,3 +59,11 @@ CREATE FUNCTION wg_checkpoint_json(c checkpoints) RETURNS json LANGUAGE sql STAB
     'version', c.version,
     'etag', '"cp-' || c.id || '-v' || c.version || '"')
 $$;
+
+-- One definition of a visit as the API shows it; `date` is its Asia/Shanghai calendar day.
+CREATE FUNCTION wg_visit_json(v checkpoint_visits) RETURNS json LANGUAGE sql STABLE AS $$
+  SELECT json_build_object(
+    'id', v.id, 'checkpoint', v.checkpoint_id, 'visited_at', wg_time(v.visited_at),
+    'date', to_char(v.visited_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
+    'worker', v.worker_id, 'note', v.note, 'recorded_by', v.recorded_by)
+$$;

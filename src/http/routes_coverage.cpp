@@ -9,6 +9,7 @@
 #include "http/context.hpp"
 #include "http/params.hpp"
 #include "http/route_common.hpp"
+#include "patrol/fields.hpp"
 #include "route/coverage.hpp"
 
 namespace wangge::http {
@@ -62,16 +63,13 @@ Response coverage(App& app, const Request& req) {
   }
   std::optional<route::LonLat> start;
   if (body.contains("start") && !body["start"].is_null()) {
-    const json& p = body["start"];
-    if (!p.is_object() || p.value("type", "") != "Point" || !p.contains("coordinates") || !p["coordinates"].is_array() ||
-        p["coordinates"].size() < 2 || !p["coordinates"][0].is_number() || !p["coordinates"][1].is_number())
-      throw unprocessable("invalid_location", "start must be a GeoJSON Point");
+    const auto xy = patrol::geojson_point(body["start"], "start");
     std::string crs_text = req.param("crs").value_or("");
     if (body.contains("crs")) {
       if (!body["crs"].is_string()) throw unprocessable("invalid_property", "crs must be a string");
       crs_text = body["crs"].get<std::string>();
     }
-    const auto s = crs::to_storage(crs::parse_point_crs(crs_text), p["coordinates"][0].get<double>(), p["coordinates"][1].get<double>());
+    const auto s = crs::to_storage(crs::parse_point_crs(crs_text), xy[0], xy[1]);
     start = route::LonLat{s.lon, s.lat};
   }
 

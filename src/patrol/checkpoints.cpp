@@ -8,7 +8,7 @@
 #include "core/error.hpp"
 #include "core/time.hpp"
 #include "crs/point_crs.hpp"
-#include "patrol/number.hpp"
+#include "patrol/fields.hpp"
 
 namespace wangge::patrol {
 namespace {
@@ -79,13 +79,10 @@ void apply(const json& body, Fields& f, bool create, const std::string& crs_para
   if (body.contains("name")) f.name = text(body, "name", 200);
   if (body.contains("kind")) f.kind = text(body, "kind", 64);
   if (body.contains("location")) {
-    const json& loc = body["location"];
-    if (!loc.is_object() || loc.value("type", "") != "Point" || !loc.contains("coordinates") || !loc["coordinates"].is_array() ||
-        loc["coordinates"].size() < 2 || !loc["coordinates"][0].is_number() || !loc["coordinates"][1].is_number())
-      throw unprocessable("invalid_location", "location must be a GeoJSON Point");
+    const auto xy = geojson_point(body["location"], "location");
     std::string crs_text = crs_param;
     if (body.contains("crs")) crs_text = text(body, "crs", 64);
-    const auto p = crs::to_storage(crs::parse_point_crs(crs_text), loc["coordinates"][0].get<double>(), loc["coordinates"][1].get<double>());
+    const auto p = crs::to_storage(crs::parse_point_crs(crs_text), xy[0], xy[1]);
     f.lon = p.lon, f.lat = p.lat;
   } else if (body.contains("crs")) {
     throw unprocessable("invalid_property", "crs applies to location only");
@@ -295,14 +292,7 @@ json CheckpointStore::add_visit(pg::Connection& conn, const Actor& actor, long l
   for (auto it = body.begin(); it != body.end(); ++it)
     if (it.key() != "visited_at" && it.key() != "worker" && it.key() != "note")
       throw unprocessable("unknown_property", "unknown property '" + it.key() + "'; allowed: visited_at, worker, note");
-  std::string at = format_rfc3339(now_utc());
-  if (body.contains("visited_at") && !body["visited_at"].is_null()) {
-    std::optional<Micros> t;
-    if (body["visited_at"].is_string()) t = parse_rfc3339(body["visited_at"].get<std::string>());
-    if (!t) throw unprocessable("invalid_property", "visited_at must be an RFC 3339 date-time");
-    if (*t > now_utc() + 300'000'000LL) throw unprocessable("invalid_property", "visited_at lies in the future");
-    at = format_rfc3339(*t);
-  }
+  const std::string at = past_instant(body, "visited_at");
   Param worker;
   if (body.contains("worker") && !body["worker"].is_null()) {
     if (!body["worker"].is_number_integer() || body["worker"].get<long long>() <= 0)
@@ -324,11 +314,8 @@ json CheckpointStore::add_visit(pg::Connection& conn, const Actor& actor, long l
     if (w.rows() == 0) throw unprocessable("unknown_worker", "no worker has the id " + *worker);
   }
   auto r = tx.exec("checkpoints.visit",
-                   "INSERT INTO checkpoint_visits (checkpoint_id, visited_at, worker_id, note, recorded_by) "
-                   "VALUES ($1, $2::timestamptz, $3::bigint, $4, $5) "
-                   "RETURNING json_build_object('id', id, 'checkpoint', checkpoint_id, 'visited_at', wg_time(visited_at), "
-                   "'date', to_char(visited_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'), 'worker', worker_id, 'note', note, "
-                   "'recorded_by', recorded_by)",
+                   "INSERT INTO checkpoint_visits AS v (checkpoint_id, visited_at, worker_id, note, recorded_by) "
+                   "VALUES ($1, $2::timestamptz, $3::bigint, $4, $5) RETURNING wg_visit_json(v)",
                    {std::to_string(id), at, worker, note, actor.label()});
   json visit = json::parse(r.str(0, 0));
   audit(tx, actor, "checkpoint.visit", id, std::nullopt, std::nullopt, visit);
@@ -341,10 +328,9 @@ json CheckpointStore::visits(pg::Connection& conn, const Actor& actor, long long
   if (c.rows() == 0) throw not_found("checkpoint_not_found", "no checkpoint has the id " + std::to_string(id));
   actor.require_read(c.str(0, 0));
   auto r = conn.exec("checkpoints.visits",
-                     "SELECT coalesce(json_agg(json_build_object('id', id, 'visited_at', wg_time(visited_at), "
-                     "'date', to_char(visited_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'), 'worker', worker_id, 'note', note, "
-                     "'recorded_by', recorded_by) ORDER BY visited_at DESC, id DESC), '[]'::json) "
-                     "FROM (SELECT * FROM checkpoint_visits WHERE checkpoint_id = $1 ORDER BY visited_at DESC, id DESC LIMIT 1000) v",
+                     "SELECT coalesce(json_agg(wg_visit_json(v) ORDER BY v.visited_at DESC, v.id DESC), '[]'::json) "
+                     "FROM checkpoint_visits v WHERE v.id IN (SELECT id FROM checkpoint_visits WHERE checkpoint_id = $1 "
+                     "ORDER BY visited_at DESC, id DESC LIMIT 1000)",
                      {std::to_string(id)});
   return json{{"checkpoint", id}, {"visits", json::parse(r.str(0, 0))}};
 }

@@ -3,7 +3,7 @@
 #include "core/error.hpp"
 #include "core/time.hpp"
 #include "crs/point_crs.hpp"
-#include "patrol/number.hpp"
+#include "patrol/fields.hpp"
 #include "registry/codes.hpp"
 
 namespace wangge::patrol {
@@ -22,12 +22,9 @@ json PositionStore::record(pg::Connection& conn, const Actor& actor, long long w
       throw unprocessable("unknown_property", "unknown property '" + it.key() + "'; allowed: location, lon, lat, crs, at");
   double x = 0, y = 0;
   if (body.contains("location")) {
-    const json& loc = body["location"];
     if (body.contains("lon") || body.contains("lat")) throw unprocessable("invalid_location", "give location or lon/lat, not both");
-    if (!loc.is_object() || loc.value("type", "") != "Point" || !loc.contains("coordinates") || !loc["coordinates"].is_array() ||
-        loc["coordinates"].size() < 2 || !loc["coordinates"][0].is_number() || !loc["coordinates"][1].is_number())
-      throw unprocessable("invalid_location", "location must be a GeoJSON Point");
-    x = loc["coordinates"][0].get<double>(), y = loc["coordinates"][1].get<double>();
+    const auto xy = geojson_point(body["location"], "location");
+    x = xy[0], y = xy[1];
   } else if (body.contains("lon") && body.contains("lat") && body["lon"].is_number() && body["lat"].is_number()) {
     x = body["lon"].get<double>(), y = body["lat"].get<double>();
   } else {
@@ -39,14 +36,7 @@ json PositionStore::record(pg::Connection& conn, const Actor& actor, long long w
     crs_text = body["crs"].get<std::string>();
   }
   const auto p = crs::to_storage(crs::parse_point_crs(crs_text), x, y);
-  std::string at = format_rfc3339(now_utc());
-  if (body.contains("at") && !body["at"].is_null()) {
-    std::optional<Micros> t;
-    if (body["at"].is_string()) t = parse_rfc3339(body["at"].get<std::string>());
-    if (!t) throw unprocessable("invalid_property", "at must be an RFC 3339 date-time");
-    if (*t > now_utc() + 300'000'000LL) throw unprocessable("invalid_property", "at lies in the future");
-    at = format_rfc3339(*t);
-  }
+  const std::string at = past_instant(body, "at");
   pg::Transaction tx(conn);
   auto w = tx.exec("positions.worker", "SELECT area_code FROM workers WHERE id = $1", {std::to_string(worker_id)});
   if (w.rows() == 0) throw not_found("worker_not_found", "no worker has the id " + std::to_string(worker_id));

@@ -5,6 +5,7 @@ import datetime
 import unittest
 
 from harness import ApiTestCase
+from test_route import PGR_FOOT_TABLES
 
 GRID = "330521104002001"
 VILLAGE = "330521104002"
@@ -14,19 +15,7 @@ class Dispatch(ApiTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.s.sql("""
-            CREATE EXTENSION IF NOT EXISTS pgrouting;
-            CREATE TABLE rt_nodes AS
-              SELECT row_number() OVER (ORDER BY k) AS id, k, g FROM (
-                SELECT DISTINCT ON (ST_AsBinary(p)) ST_AsBinary(p) AS k, p AS g
-                FROM (SELECT ST_StartPoint(geom) p FROM streets UNION ALL SELECT ST_EndPoint(geom) FROM streets) e
-                ORDER BY ST_AsBinary(p)) d;
-            CREATE TABLE rt_edges AS
-              SELECT s.id, a.id AS source, b.id AS target,
-                     ST_Length(s.geom::geography) AS cost, ST_Length(s.geom::geography) AS reverse_cost
-              FROM streets s JOIN rt_nodes a ON a.k = ST_AsBinary(ST_StartPoint(s.geom))
-                             JOIN rt_nodes b ON b.k = ST_AsBinary(ST_EndPoint(s.geom));
-        """)
+        cls.s.sql(PGR_FOOT_TABLES)
         centre = f"(SELECT ST_Centroid(geom) FROM areas WHERE code = '{GRID}' AND valid_to IS NULL)"
         # Street nodes by straight-line distance from the grid's centre: the incident at the
         # nearest, workers further out.
