@@ -96,5 +96,10 @@ std::optional<Response> route_export(App& app, const Request& req);  // /v1/expo
 std::optional<Response> route_ogc(App& app, const Request& req);     // /ogc (OGC API - Features)
 std::optional<Response> route_route(App& app, const Request& req);   // /v1/route, /v1/route/matrix
 std::optional<Response> route_patrol(App& app, const Request& req);  // /v1/patrol/tour
+// Patrols (issue 6): /v1/checkpoints and /v1/patrol/due; /v1/dispatch/nearest-workers and
+// /v1/workers/{id}/position (before route_workers); /v1/patrol/coverage.
+std::optional<Response> route_checkpoints(App& app, const Request& req);
+std::optional<Response> route_dispatch(App& app, const Request& req);
+std::optional<Response> route_coverage(App& app, const Request& req);
 
 }  // namespace wangge::http

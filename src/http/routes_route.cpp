@@ -7,9 +7,23 @@
 #include "core/error.hpp"
 #include "http/context.hpp"
 #include "http/params.hpp"
-#include "http/route_json.hpp"
+#include "http/route_common.hpp"
 
 namespace wangge::http {
+
+using nlohmann::json;
+
+route::Profile profile_of(const std::string& name) {
+  if (auto p = route::parse_profile(name)) return *p;
+  throw bad_request("unknown_profile", "profile must be foot, ebike or car", json{{"profile", name}}.dump());
+}
+
+std::shared_ptr<const route::Router> router_of(App& app) {
+  auto r = app.router.current();
+  if (!r) throw unavailable("router_not_ready", "the street network is not loaded");
+  return r;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -33,17 +47,6 @@ route::LonLat point_param(const Request& req, const std::string& name) {
   }
   if (!ok || !plausible(lon, lat)) throw bad_request("invalid_parameter", name + " must be lon,lat in degrees (EPSG:4490)");
   return {lon, lat};
-}
-
-route::Profile profile_of(const std::string& name) {
-  if (auto p = route::parse_profile(name)) return *p;
-  throw bad_request("unknown_profile", "profile must be foot, ebike or car", json{{"profile", name}}.dump());
-}
-
-std::shared_ptr<const route::Router> router_of(App& app) {
-  auto r = app.router.current();
-  if (!r) throw unavailable("router_not_ready", "the street network is not loaded");
-  return r;
 }
 
 Response shortest(App& app, const Request& req) {

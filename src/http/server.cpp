@@ -198,7 +198,8 @@ Response sql_problem(const pg::sql_error& e, const Request& req) {
 }
 
 Response route(App& app, const Request& req) {
-  for (auto* group : {route_misc, route_tiles, route_toolkit, route_areas, route_workers, route_export, route_ogc, route_locate, route_incidents, route_route, route_patrol}) {
+  for (auto* group : {route_misc, route_tiles, route_toolkit, route_areas, route_dispatch, route_workers, route_export, route_ogc,
+                      route_locate, route_incidents, route_route, route_patrol, route_checkpoints, route_coverage}) {
     if (auto r = group(app, req)) return *r;
   }
   return problem(404, "not_found", "no resource at " + req.path);

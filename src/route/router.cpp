@@ -110,6 +110,7 @@ class Network {
       osm_id.push_back(s.osm_id);
       from_osm.push_back(s.from_node);
       to_osm.push_back(s.to_node);
+      street_id.push_back(s.id);
       double c = 0;
       for (std::size_t i = 0; i < s.points.size(); ++i) {
         if (i > 0) c += distance_m(s.points[i - 1], s.points[i]);
@@ -203,6 +204,7 @@ class Network {
   };
   std::unordered_map<std::uint32_t, std::vector<Turn>> turns;  // by via node
   std::size_t turn_count = 0;
+  std::vector<std::int64_t> street_id;
   std::vector<std::uint32_t> first;
   std::vector<LonLat> points;
   std::vector<double> cum;
@@ -465,6 +467,18 @@ std::vector<std::optional<Cost>> Graph::costs(const Snap& from, const std::vecto
   return out;
 }
 
+std::size_t Graph::edge_count() const { return m_net->edges(); }
+
+Graph::EdgeView Graph::edge(std::uint32_t e) const {
+  const Network& n = *m_net;
+  return {n.street_id[e], n.from[e], n.to[e], n.length[e], m_speed_ms[e], m_forward[e], m_backward[e]};
+}
+
+void Graph::append_edge(std::uint32_t e, bool forward, std::vector<LonLat>& out) const {
+  const double len = m_net->length[e];
+  m_net->append(e, forward ? 0 : len, forward ? len : 0, out);
+}
+
 Router::Router(const std::vector<Street>& streets, const std::vector<TurnRestriction>& restrictions)
     : m_net(std::make_shared<const Network>(streets, restrictions)) {
   for (Profile p : kProfiles) m_graphs.emplace_back(m_net, p);
@@ -495,6 +509,7 @@ std::unique_ptr<Router> Router::load(pg::Connection& conn) {
     if (id != current) {
       current = id;
       Street s{{}, res.str(i, 1), res.boolean(i, 2)};
+      s.id = id;
       s.osm_id = res.integer(i, 5);
       s.from_node = res.integer(i, 6);
       s.to_node = res.integer(i, 7);

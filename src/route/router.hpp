@@ -46,6 +46,7 @@ struct Street {
   std::optional<std::array<std::uint8_t, 3>> access = std::nullopt;
   long long osm_id = 0;                  // the OSM way this street was cut from; 0: none
   long long from_node = 0, to_node = 0;  // OSM node ids of its first and last point; 0: none
+  std::int64_t id = 0;  // streets.id, for callers that name streets (coverage)
 };
 
 // A turn restriction (OSM type=restriction, from way, via node, to way); cars only. `only`: at the
@@ -93,6 +94,18 @@ class Graph {
 
   std::size_t nodes() const;
   std::size_t arcs() const { return m_arc_to.size(); }
+
+  // The edges as this profile sees them, for algorithms that need the graph itself (coverage).
+  struct EdgeView {
+    std::int64_t street_id;
+    std::uint32_t from, to;  // nodes
+    double length_m, speed_ms;  // speed 0: the profile may not use the edge
+    bool forward, backward;     // may travel from -> to, to -> from
+  };
+  std::size_t edge_count() const;
+  EdgeView edge(std::uint32_t e) const;
+  // Appends edge e's geometry (EPSG:4490) in travel order, not repeating the last point of `out`.
+  void append_edge(std::uint32_t e, bool forward, std::vector<LonLat>& out) const;
 
  private:
   struct Search;

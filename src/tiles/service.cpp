@@ -368,6 +368,35 @@ TileService::TileService(TileConfig config, std::size_t cache_bytes) : m_config(
 }
 TileService::~TileService() = default;
 
+namespace {
+void load_checkpoints(pg::Connection& conn, Snapshot& next) {
+  auto cp = conn.exec("tiles.checkpoints",
+                      "SELECT id, ST_X(location), ST_Y(location), name, kind, frequency, grid_code FROM checkpoints ORDER BY id");
+  std::vector<Entry> entries;
+  next.checkpoints.clear();
+  for (int i = 0; i < cp.rows(); ++i) {
+    Checkpoint c{static_cast<std::uint64_t>(cp.integer(i, 0)), to_mercator(cp.number(i, 1), cp.number(i, 2)), cp.str(i, 3),
+                 cp.str(i, 4), cp.str(i, 5), cp.str(i, 6)};
+    entries.emplace_back(BgBox(BgPoint(c.at.x, c.at.y), BgPoint(c.at.x, c.at.y)), static_cast<std::uint32_t>(i));
+    next.checkpoints.push_back(std::move(c));
+  }
+  next.checkpoint_index = Rtree(entries.begin(), entries.end());
+}
+}  // namespace
+
+void TileService::refresh_checkpoints(pg::Connection& conn, const std::vector<std::array<double, 2>>& changed_lonlat) {
+  std::lock_guard lock(m_impl->rebuild_mutex);
+  auto next = std::make_shared<Snapshot>(*m_impl->current());
+  load_checkpoints(conn, *next);
+  m_impl->swap(std::move(next));
+  std::vector<Box> boxes;
+  for (const auto& p : changed_lonlat) {
+    const Point m = to_mercator(p[0], p[1]);
+    boxes.push_back(Box{m.x, m.y, m.x, m.y});
+  }
+  if (!boxes.empty()) m_impl->invalidate(boxes, m_config.buffer, m_config.extent);
+}
+
 void TileService::load(pg::Connection& conn) {
   std::lock_guard lock(m_impl->rebuild_mutex);
   const auto started = std::chrono::steady_clock::now();
@@ -386,16 +415,8 @@ void TileService::load(pg::Connection& conn) {
     next->incidents.push_back(std::move(inc));
   }
   next->incident_index = Rtree(entries.begin(), entries.end());
-  auto cp = conn.exec("tiles.checkpoints",
-                      "SELECT id, ST_X(location), ST_Y(location), name, kind, frequency, grid_code FROM checkpoints ORDER BY id");
+  load_checkpoints(conn, *next);
   entries.clear();
-  for (int i = 0; i < cp.rows(); ++i) {
-    Checkpoint c{static_cast<std::uint64_t>(cp.integer(i, 0)), to_mercator(cp.number(i, 1), cp.number(i, 2)), cp.str(i, 3),
-                 cp.str(i, 4), cp.str(i, 5), cp.str(i, 6)};
-    entries.emplace_back(BgBox(BgPoint(c.at.x, c.at.y), BgPoint(c.at.x, c.at.y)), static_cast<std::uint32_t>(i));
-    next->checkpoints.push_back(std::move(c));
-  }
-  next->checkpoint_index = Rtree(entries.begin(), entries.end());
   auto st = conn.exec("tiles.roads",
                       "SELECT id, coalesce(name, ''), highway, oneway, encode(ST_AsBinary(geom), 'hex') FROM streets ORDER BY id");
   entries.clear();

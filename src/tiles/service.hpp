@@ -4,6 +4,7 @@
 // the cached tiles that its old or new extent touches, at every zoom.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -56,6 +57,9 @@ class TileService {
   // After registry changes (codes from the area cache listener): rebuilds the affected layers and
   // drops the cached tiles that the changed areas' old or new extents touch.
   void apply_changes(pg::Connection& conn, const std::vector<std::string>& codes);
+  // After checkpoint writes: reloads the checkpoints layer (one SELECT) and drops the cached tiles
+  // around the changed locations (EPSG:4490 lon/lat, before and after). This process only.
+  void refresh_checkpoints(pg::Connection& conn, const std::vector<std::array<double, 2>>& changed_lonlat);
 
   // All layer names a request may use, in drawing order.
   std::vector<std::string> layer_names() const;

@@ -5,25 +5,28 @@ import unittest
 from harness import ApiTestCase
 
 
+# pgRouting's view of the streets, in a test's own database (rt_nodes, rt_edges): node ids from
+# exact endpoint coordinates (their WKB), cost the geodesic length, both ways (the foot profile).
+PGR_FOOT_TABLES = """
+    CREATE EXTENSION IF NOT EXISTS pgrouting;
+    CREATE TABLE rt_nodes AS
+      SELECT row_number() OVER (ORDER BY k) AS id, k, g FROM (
+        SELECT DISTINCT ON (ST_AsBinary(p)) ST_AsBinary(p) AS k, p AS g
+        FROM (SELECT ST_StartPoint(geom) p FROM streets UNION ALL SELECT ST_EndPoint(geom) FROM streets) e
+        ORDER BY ST_AsBinary(p)) d;
+    CREATE TABLE rt_edges AS
+      SELECT s.id, a.id AS source, b.id AS target,
+             ST_Length(s.geom::geography) AS cost, ST_Length(s.geom::geography) AS reverse_cost
+      FROM streets s JOIN rt_nodes a ON a.k = ST_AsBinary(ST_StartPoint(s.geom))
+                     JOIN rt_nodes b ON b.k = ST_AsBinary(ST_EndPoint(s.geom));
+"""
+
+
 class Route(ApiTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # pgRouting's view of the same streets, in this test's own database: node ids from exact
-        # endpoint coordinates (their WKB), cost the geodesic length, both ways (the foot profile).
-        cls.s.sql("""
-            CREATE EXTENSION IF NOT EXISTS pgrouting;
-            CREATE TABLE rt_nodes AS
-              SELECT row_number() OVER (ORDER BY k) AS id, k, g FROM (
-                SELECT DISTINCT ON (ST_AsBinary(p)) ST_AsBinary(p) AS k, p AS g
-                FROM (SELECT ST_StartPoint(geom) p FROM streets UNION ALL SELECT ST_EndPoint(geom) FROM streets) e
-                ORDER BY ST_AsBinary(p)) d;
-            CREATE TABLE rt_edges AS
-              SELECT s.id, a.id AS source, b.id AS target,
-                     ST_Length(s.geom::geography) AS cost, ST_Length(s.geom::geography) AS reverse_cost
-              FROM streets s JOIN rt_nodes a ON a.k = ST_AsBinary(ST_StartPoint(s.geom))
-                             JOIN rt_nodes b ON b.k = ST_AsBinary(ST_EndPoint(s.geom));
-        """)
+        cls.s.sql(PGR_FOOT_TABLES)
 
     def node(self, order):
         """A street node at a corner of the network: [id, lon, lat]."""

@@ -1,0 +1,135 @@
+// GET /v1/dispatch/nearest-workers: workers ranked by network time from their latest position to an
+// incident (one backward search on the profile's graph); POST /v1/workers/{id}/position.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "crs/point_crs.hpp"
+#include "http/context.hpp"
+#include "http/params.hpp"
+#include "http/route_common.hpp"
+#include "patrol/positions.hpp"
+#include "route/nearest.hpp"
+
+namespace wangge::http {
+namespace {
+
+using nlohmann::json;
+constexpr std::size_t kMaxListed = 100;  // workers without a usable position listed at most
+
+double number_param(const Request& req, const char* name) {
+  auto v = req.param(name);
+  double x = 0;
+  if (!v || v->empty()) throw bad_request("invalid_parameter", std::string(name) + " is required");
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), x);
+  if (ec != std::errc() || end != v->data() + v->size() || !std::isfinite(x))
+    throw bad_request("invalid_parameter", std::string(name) + " must be a number");
+  return x;
+}
+
+json worker_json(const patrol::Candidate& c) {
+  json w = {{"id", c.id}, {"name", c.name}, {"area", c.area}, {"grids", c.grids}};
+  w["position_at"] = c.at.empty() ? json() : json(c.at);
+  if (c.lon) w["position"] = {{"type", "Point"}, {"coordinates", {round_to(*c.lon, 1e9), round_to(*c.lat, 1e9)}}};
+  return w;
+}
+
+Response nearest(App& app, const Request& req) {
+  auto actor = authenticate(app, req);
+  const double x = number_param(req, "lon"), y = number_param(req, "lat");
+  const auto crs = crs::parse_point_crs(req.param("crs").value_or(""));
+  const auto p = crs::to_storage(crs, x, y);
+  const auto profile = profile_of(req.param("profile").value_or("foot"));
+  const auto k = static_cast<std::size_t>(int_param(req, "k", 5, 1, 100));
+  const double max_age_s = static_cast<double>(int_param(req, "max_age", 3600, 1, 30 * 86400));
+  const auto router = router_of(app);  // held to the end of the request
+  const route::Graph& g = router->graph(profile);
+  auto incident = g.snap({p.lon, p.lat}, route::Router::kMaxSnapM);
+  if (!incident)
+    throw unprocessable("no_route", std::string("the incident is more than 500 m from any street the ") + route::profile_name(profile) +
+                                        " profile may use",
+                        json{{"point", "incident"}, {"reason", "too_far_from_street"}}.dump());
+  const patrol::PositionStore store;
+  auto candidates = store.candidates(*app.pool.acquire(), actor, req.param("area"));
+
+  std::vector<std::optional<route::Snap>> snaps;
+  std::vector<std::size_t> who;
+  json without = json::array();
+  std::size_t without_count = 0;
+  auto unavailable_worker = [&](const patrol::Candidate& c, const char* reason) {
+    ++without_count;
+    if (without.size() >= kMaxListed) return;
+    json w = worker_json(c);
+    w["reason"] = reason;
+    without.push_back(std::move(w));
+  };
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const auto& c = candidates[i];
+    if (!c.lon) {
+      unavailable_worker(c, "no_position");
+      continue;
+    }
+    if (c.age_s > max_age_s) {
+      unavailable_worker(c, "position_too_old");
+      continue;
+    }
+    auto s = g.snap({*c.lon, *c.lat}, route::Router::kMaxSnapM);
+    if (!s) {
+      unavailable_worker(c, "too_far_from_street");
+      continue;
+    }
+    snaps.push_back(s);
+    who.push_back(i);
+  }
+  auto costs = route::costs_to(g, snaps, *incident);
+  std::vector<std::pair<route::Cost, std::size_t>> ranked;
+  for (std::size_t j = 0; j < snaps.size(); ++j) {
+    if (costs[j]) ranked.emplace_back(*costs[j], who[j]);
+    else unavailable_worker(candidates[who[j]], "unreachable");
+  }
+  std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+    if (a.first.duration_s != b.first.duration_s) return a.first.duration_s < b.first.duration_s;
+    return candidates[a.second].id < candidates[b.second].id;
+  });
+  json list = json::array();
+  for (std::size_t j = 0; j < ranked.size() && j < k; ++j) {
+    json w = worker_json(candidates[ranked[j].second]);
+    w["duration"] = round_to(ranked[j].first.duration_s, 10);
+    w["distance"] = round_to(ranked[j].first.distance_m, 100);
+    list.push_back(std::move(w));
+  }
+  json doc = {{"incident", {{"type", "Point"}, {"coordinates", {round_to(p.lon, 1e9), round_to(p.lat, 1e9)}}}},
+              {"crs", "EPSG:4490"},
+              {"profile", route::profile_name(profile)},
+              {"max_age", max_age_s},
+              {"workers", std::move(list)},
+              {"ranked_count", ranked.size()},
+              {"without_position", std::move(without)},
+              {"without_position_count", without_count}};
+  return json_response(200, doc.dump());
+}
+
+}  // namespace
+
+std::optional<Response> route_dispatch(App& app, const Request& req) {
+  const auto& s = req.segments;
+  if (s.size() == 3 && s[0] == "v1" && s[1] == "dispatch" && s[2] == "nearest-workers") {
+    if (req.method != "GET") throw_method_not_allowed("GET");
+    return nearest(app, req);
+  }
+  if (s.size() == 4 && s[0] == "v1" && s[1] == "workers" && s[3] == "position") {
+    long long id = 0;
+    auto [end, ec] = std::from_chars(s[2].data(), s[2].data() + s[2].size(), id);
+    if (ec != std::errc() || end != s[2].data() + s[2].size() || id <= 0)
+      throw bad_request("invalid_parameter", "a worker id is a positive integer");
+    if (req.method != "POST") throw_method_not_allowed("POST");
+    auto actor = authenticate(app, req);
+    const patrol::PositionStore store;
+    return json_response(201, store.record(*app.pool.acquire(), actor, id, json_body(req), req.param("crs").value_or("")).dump());
+  }
+  return std::nullopt;
+}
+
+}  // namespace wangge::http

@@ -1,0 +1,609 @@
+#include "route/coverage.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <numeric>
+#include <queue>
+#include <stdexcept>
+
+namespace wangge::route {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+
+struct Arc {
+  std::uint32_t to, edge;
+  bool forward;
+  double cost;
+};
+
+// The graph deadheads may use: every usable edge in its allowed directions (both when undirected).
+std::vector<std::vector<Arc>> deadhead_graph(std::size_t node_count, const std::vector<PostmanEdge>& edges, bool undirected) {
+  std::vector<std::vector<Arc>> out(node_count);
+  for (std::uint32_t e = 0; e < edges.size(); ++e) {
+    const PostmanEdge& x = edges[e];
+    if (!x.forward && !x.backward) continue;
+    if (undirected || x.forward) out[x.from].push_back({x.to, e, true, x.cost});
+    if (undirected || x.backward) out[x.to].push_back({x.from, e, false, x.cost});
+  }
+  return out;
+}
+
+struct Tree {
+  std::vector<double> dist;
+  std::vector<std::uint32_t> pred_node, pred_edge;
+  std::vector<char> pred_forward;
+};
+
+Tree dijkstra(const std::vector<std::vector<Arc>>& g, const std::vector<std::uint32_t>& sources) {
+  Tree t;
+  t.dist.assign(g.size(), kInf);
+  t.pred_node.assign(g.size(), kNone);
+  t.pred_edge.assign(g.size(), kNone);
+  t.pred_forward.assign(g.size(), 0);
+  using Item = std::pair<double, std::uint32_t>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+  for (auto s : sources) {
+    t.dist[s] = 0;
+    heap.emplace(0, s);
+  }
+  while (!heap.empty()) {
+    auto [d, u] = heap.top();
+    heap.pop();
+    if (d > t.dist[u]) continue;
+    for (const Arc& a : g[u]) {
+      const double nd = d + a.cost;
+      if (nd < t.dist[a.to]) {
+        t.dist[a.to] = nd, t.pred_node[a.to] = u, t.pred_edge[a.to] = a.edge, t.pred_forward[a.to] = a.forward;
+        heap.emplace(nd, a.to);
+      }
+    }
+  }
+  return t;
+}
+
+// The traversals from the tree's source to v, in travel order.
+std::vector<Traversal> path_to(const Tree& t, std::uint32_t v) {
+  std::vector<Traversal> path;
+  while (t.pred_edge[v] != kNone) {
+    path.push_back({t.pred_edge[v], t.pred_forward[v] != 0, false});
+    v = t.pred_node[v];
+  }
+  std::reverse(path.begin(), path.end());
+  return path;
+}
+
+struct UnionFind {
+  std::vector<std::uint32_t> parent;
+  explicit UnionFind(std::size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0u); }
+  std::uint32_t find(std::uint32_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  }
+  void unite(std::uint32_t a, std::uint32_t b) { parent[find(a)] = find(b); }
+};
+
+// Successive shortest paths (Bellman-Ford queue) on a small transportation network.
+class MinCostFlow {
+ public:
+  explicit MinCostFlow(std::size_t n) : m_out(n) {}
+  void add(std::uint32_t a, std::uint32_t b, long long cap, double cost) {
+    m_out[a].push_back(m_arcs.size());
+    m_arcs.push_back({b, cap, cost});
+    m_out[b].push_back(m_arcs.size());
+    m_arcs.push_back({a, 0, -cost});
+  }
+  // Successive shortest paths, Dijkstra on reduced costs (every cost added must be >= 0).
+  // Returns the flow sent.
+  long long run(std::uint32_t s, std::uint32_t t) {
+    long long total = 0;
+    const std::size_t n = m_out.size();
+    std::vector<double> potential(n, 0);
+    while (true) {
+      std::vector<double> dist(n, kInf);
+      std::vector<std::size_t> pred(n, SIZE_MAX);
+      using Item = std::pair<double, std::uint32_t>;
+      std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+      dist[s] = 0;
+      heap.emplace(0, s);
+      while (!heap.empty()) {
+        auto [d, u] = heap.top();
+        heap.pop();
+        if (d > dist[u]) continue;
+        for (auto i : m_out[u]) {
+          const auto& a = m_arcs[i];
+          if (a.cap <= 0) continue;
+          // Reduced costs are >= 0 up to rounding; clamp so Dijkstra stays sound.
+          const double nd = d + std::max(0.0, a.cost + potential[u] - potential[a.to]);
+          if (nd < dist[a.to]) dist[a.to] = nd, pred[a.to] = i, heap.emplace(nd, a.to);
+        }
+      }
+      if (dist[t] == kInf) return total;
+      for (std::size_t v = 0; v < n; ++v)
+        if (dist[v] < kInf) potential[v] += dist[v];
+      long long push = std::numeric_limits<long long>::max();
+      for (auto v = t; v != s; v = m_arcs[pred[v] ^ 1].to) push = std::min(push, m_arcs[pred[v]].cap);
+      for (auto v = t; v != s; v = m_arcs[pred[v] ^ 1].to) m_arcs[pred[v]].cap -= push, m_arcs[pred[v] ^ 1].cap += push;
+      total += push;
+    }
+  }
+  // Flow on the arc added as the i-th call of add().
+  long long flow(std::size_t i) const { return m_arcs[2 * i + 1].cap; }
+
+ private:
+  struct FArc {
+    std::uint32_t to;
+    long long cap;
+    double cost;
+  };
+  std::vector<std::vector<std::size_t>> m_out;
+  std::vector<FArc> m_arcs;
+};
+
+using Pairs = std::vector<std::pair<std::size_t, std::size_t>>;
+
+double pairs_cost(const Pairs& pairs, const std::vector<std::vector<double>>& d) {
+  double total = 0;
+  for (auto [a, b] : pairs) total += d[a][b];
+  return total;
+}
+
+// Cheapest pairs first among `points`.
+Pairs greedy_pairs(const std::vector<std::size_t>& points, const std::vector<std::vector<double>>& d) {
+  std::vector<std::pair<double, std::pair<std::size_t, std::size_t>>> all;
+  for (std::size_t x = 0; x < points.size(); ++x)
+    for (std::size_t y = x + 1; y < points.size(); ++y) all.push_back({d[points[x]][points[y]], {points[x], points[y]}});
+  std::sort(all.begin(), all.end());
+  std::vector<char> used(d.size(), 0);
+  Pairs pairs;
+  for (const auto& [c, p] : all) {
+    if (used[p.first] || used[p.second]) continue;
+    used[p.first] = used[p.second] = 1;
+    pairs.push_back(p);
+  }
+  return pairs;
+}
+
+// 2-opt exchanges between two pairs until none helps.
+void two_opt(Pairs& pairs, const std::vector<std::vector<double>>& d) {
+  for (int pass = 0; pass < 100; ++pass) {
+    bool improved = false;
+    for (std::size_t x = 0; x < pairs.size(); ++x) {
+      for (std::size_t y = x + 1; y < pairs.size(); ++y) {
+        auto [a, b] = pairs[x];
+        auto [c, e] = pairs[y];
+        const double now = d[a][b] + d[c][e];
+        if (d[a][c] + d[b][e] < now - 1e-9) {
+          pairs[x] = {a, c}, pairs[y] = {b, e}, improved = true;
+        } else if (d[a][e] + d[b][c] < now - 1e-9) {
+          pairs[x] = {a, e}, pairs[y] = {b, c}, improved = true;
+        }
+      }
+    }
+    if (!improved) break;
+  }
+}
+
+// Minimum-cost assignment (Hungarian method with potentials, O(n^3)) of a finite square matrix.
+std::vector<std::size_t> assignment(const std::vector<std::vector<double>>& c) {
+  const std::size_t n = c.size();
+  std::vector<double> u(n + 1, 0), v(n + 1, 0);
+  std::vector<std::size_t> p(n + 1, 0), way(n + 1, 0);
+  for (std::size_t i = 1; i <= n; ++i) {
+    p[0] = i;
+    std::size_t j0 = 0;
+    std::vector<double> minv(n + 1, kInf);
+    std::vector<char> used(n + 1, 0);
+    do {
+      used[j0] = 1;
+      const std::size_t i0 = p[j0];
+      std::size_t j1 = 0;
+      double delta = kInf;
+      for (std::size_t j = 1; j <= n; ++j) {
+        if (used[j]) continue;
+        const double cur = c[i0 - 1][j - 1] - u[i0] - v[j];
+        if (cur < minv[j]) minv[j] = cur, way[j] = j0;
+        if (minv[j] < delta) delta = minv[j], j1 = j;
+      }
+      for (std::size_t j = 0; j <= n; ++j) {
+        if (used[j]) u[p[j]] += delta, v[j] -= delta;
+        else minv[j] -= delta;
+      }
+      j0 = j1;
+    } while (p[j0] != 0);
+    do {
+      const std::size_t j1 = way[j0];
+      p[j0] = p[j1];
+      j0 = j1;
+    } while (j0);
+  }
+  std::vector<std::size_t> to(n);
+  for (std::size_t j = 1; j <= n; ++j) to[p[j] - 1] = j - 1;
+  return to;
+}
+
+// A perfect matching from the cycles of an assignment: alternate edges of even cycles (the
+// cheaper half), odd cycles minus their best-left-out point; the left-out points paired greedily.
+Pairs pairs_from_cycles(const std::vector<std::size_t>& to, const std::vector<std::vector<double>>& d) {
+  const std::size_t n = to.size();
+  std::vector<char> seen(n, 0);
+  std::vector<std::size_t> left;
+  Pairs pairs;
+  for (std::size_t s = 0; s < n; ++s) {
+    if (seen[s]) continue;
+    std::vector<std::size_t> cyc;
+    for (std::size_t x = s; !seen[x]; x = to[x]) seen[x] = 1, cyc.push_back(x);
+    const std::size_t k = cyc.size();
+    if (k == 1) {
+      left.push_back(cyc[0]);
+      continue;
+    }
+    // Even cycles: every other edge from position 0 or 1. Odd cycles: leave position st out and
+    // pair the others from st + 1 on. Whichever costs least.
+    const std::size_t m = k / 2, starts = k % 2 ? k : 2;
+    auto base = [&](std::size_t st) { return k % 2 ? st + 1 : st; };
+    double best = kInf;
+    std::size_t best_s = 0;
+    for (std::size_t st = 0; st < starts; ++st) {
+      double c = 0;
+      for (std::size_t t = 0; t < m; ++t) c += d[cyc[(base(st) + 2 * t) % k]][cyc[(base(st) + 2 * t + 1) % k]];
+      if (c < best) best = c, best_s = st;
+    }
+    for (std::size_t t = 0; t < m; ++t) pairs.emplace_back(cyc[(base(best_s) + 2 * t) % k], cyc[(base(best_s) + 2 * t + 1) % k]);
+    if (k % 2) left.push_back(cyc[best_s]);
+  }
+  auto rest = greedy_pairs(left, d);
+  pairs.insert(pairs.end(), rest.begin(), rest.end());
+  return pairs;
+}
+
+constexpr std::size_t kAssignmentLimit = 400;  // O(n^3): about 0.1 s at this size
+
+// Greedy + 2-opt, and (up to kAssignmentLimit points) the assignment's cycles + 2-opt, whichever is
+// cheaper; `bound` gets the better of two lower bounds: every point's nearest neighbour, halved,
+// and half the minimum assignment (a perfect matching used both ways is an assignment).
+Pairs heuristic_matching(std::size_t n, const std::vector<std::vector<double>>& d, double& bound) {
+  bound = 0;
+  for (std::size_t i = 0; i < n; ++i) bound += *std::min_element(d[i].begin(), d[i].end()) / 2;
+  std::vector<std::size_t> all(n);
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  Pairs pairs = greedy_pairs(all, d);
+  two_opt(pairs, d);
+  if (n <= kAssignmentLimit && bound < kInf) {
+    bool finite = true;
+    std::vector<std::vector<double>> c(n, std::vector<double>(n));
+    double big = 1;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j)
+        if (i != j) finite = finite && d[i][j] < kInf, big += d[i][j] < kInf ? d[i][j] : 0;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) c[i][j] = i == j || d[i][j] == kInf ? big : d[i][j];
+    const auto to = assignment(c);
+    double cost = 0;
+    for (std::size_t i = 0; i < n; ++i) cost += c[i][to[i]];
+    if (finite) bound = std::max(bound, cost / 2);
+    Pairs alt = pairs_from_cycles(to, d);
+    two_opt(alt, d);
+    if (pairs_cost(alt, d) < pairs_cost(pairs, d)) pairs = std::move(alt);
+  }
+  return pairs;
+}
+
+// A traversal of the multigraph being made Eulerian, from u to v (undirected: either way).
+struct Item {
+  std::uint32_t u, v;
+  Traversal t;
+};
+
+// Hierholzer from `start` over the items not yet `used`; an undirected item walked v -> u is
+// flipped in place so that it records the direction taken. Returns the traversals in walk order.
+std::vector<Traversal> euler_walk(std::vector<Item>& items, std::size_t node_count, std::uint32_t start, bool undirected,
+                                  std::vector<char>& used) {
+  std::vector<std::vector<std::uint32_t>> adj(node_count);
+  for (std::uint32_t i = 0; i < items.size(); ++i) {
+    if (used[i]) continue;
+    adj[items[i].u].push_back(i);
+    if (undirected && items[i].v != items[i].u) adj[items[i].v].push_back(i);
+  }
+  std::vector<std::size_t> next(node_count, 0);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> stack{{start, kNone}};  // (node, item that reached it)
+  std::vector<Traversal> walk;
+  while (!stack.empty()) {
+    const std::uint32_t v = stack.back().first;
+    auto& k = next[v];
+    while (k < adj[v].size() && used[adj[v][k]]) ++k;
+    if (k < adj[v].size()) {
+      const std::uint32_t i = adj[v][k];
+      used[i] = 1;
+      stack.push_back({items[i].u == v ? items[i].v : items[i].u, i});
+      if (items[i].u != v) {
+        std::swap(items[i].u, items[i].v);
+        items[i].t.forward = !items[i].t.forward;
+      }
+    } else {
+      if (stack.back().second != kNone) walk.push_back(items[stack.back().second].t);
+      stack.pop_back();
+    }
+  }
+  std::reverse(walk.begin(), walk.end());
+  return walk;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::pair<std::size_t, std::size_t>>> exact_matching(
+    std::size_t n, const std::function<double(std::size_t, std::size_t)>& cost) {
+  if (n % 2 != 0 || n > 24) throw std::invalid_argument("exact_matching: an even number of points, at most 24");
+  if (n == 0) return std::vector<std::pair<std::size_t, std::size_t>>{};
+  std::vector<std::vector<double>> c(n, std::vector<double>(n));
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < n; ++j) c[i][j] = i == j ? kInf : cost(i, j);
+  const std::size_t full = (std::size_t{1} << n) - 1;
+  // best[mask]: cheapest perfect matching of the points in mask; choice: partner of its lowest point.
+  std::vector<double> best(full + 1, kInf);
+  std::vector<std::uint8_t> choice(full + 1, 0);
+  best[0] = 0;
+  for (std::size_t mask = 1; mask <= full; ++mask) {
+    if (std::popcount(mask) % 2 != 0) continue;
+    const auto i = static_cast<std::size_t>(std::countr_zero(mask));
+    const std::size_t rest = mask & (mask - 1);
+    for (std::size_t r = rest; r; r &= r - 1) {
+      const auto j = static_cast<std::size_t>(std::countr_zero(r));
+      const double v = c[i][j] + best[rest & ~(std::size_t{1} << j)];
+      if (v < best[mask]) best[mask] = v, choice[mask] = static_cast<std::uint8_t>(j);
+    }
+  }
+  if (best[full] == kInf) return std::nullopt;
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  for (std::size_t mask = full; mask;) {
+    const auto i = static_cast<std::size_t>(std::countr_zero(mask));
+    const std::size_t j = choice[mask];
+    pairs.emplace_back(i, j);
+    mask &= ~((std::size_t{1} << i) | (std::size_t{1} << j));
+  }
+  return pairs;
+}
+
+PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& edges, const std::vector<std::uint32_t>& required,
+                       PostmanMode mode, const std::function<double(std::uint32_t)>& start_rank,
+                       std::size_t exact_matching_limit) {
+  PostmanOutcome out;
+  PostmanResult r;
+  if (required.empty()) return out;
+  const bool undirected = mode == PostmanMode::undirected;
+  const auto graph = deadhead_graph(node_count, edges, undirected);
+
+  // The multigraph to make Eulerian: traversals from u to v (undirected: either way).
+  std::vector<Item> items;
+  auto add_traversal = [&](const Traversal& t) {
+    const PostmanEdge& e = edges[t.edge];
+    items.push_back({t.forward ? e.from : e.to, t.forward ? e.to : e.from, t});
+  };
+  auto add_path = [&](const std::vector<Traversal>& path) {
+    for (const auto& t : path) add_traversal(t);
+  };
+
+  std::vector<std::uint32_t> sorted = required;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  for (auto e : sorted) {
+    const PostmanEdge& x = edges.at(e);
+    if (!x.forward && !x.backward) {
+      out.failure = PostmanFailure::unusable_required_edge;
+      return out;
+    }
+    if (undirected) {
+      add_traversal({e, true, true});
+    } else if (mode == PostmanMode::directed) {
+      if (x.forward) add_traversal({e, true, true});
+      if (x.backward) add_traversal({e, false, true});
+    } else {
+      add_traversal({e, x.forward, true});  // two-way edges start forward; oriented below
+    }
+  }
+  if (mode == PostmanMode::mixed) {
+    // Orient the two-way required edges the way an Euler walk of the undirected problem takes
+    // them: odd vertices paired (greedy + 2-opt) by paths that ignore one-way rules, the walk
+    // taken, the paths dropped. One-way edges keep their direction; the directed balancing below
+    // repairs what they upset.
+    const auto loose = deadhead_graph(node_count, edges, true);
+    std::vector<int> degree(node_count, 0);
+    for (const auto& it : items) ++degree[it.u], ++degree[it.v];
+    std::vector<std::uint32_t> odd;
+    for (std::uint32_t v = 0; v < node_count; ++v)
+      if (degree[v] % 2) odd.push_back(v);
+    std::vector<std::vector<double>> d(odd.size(), std::vector<double>(odd.size(), kInf));
+    for (std::size_t i = 0; i < odd.size(); ++i) {
+      const Tree t = dijkstra(loose, {odd[i]});
+      for (std::size_t j = 0; j < odd.size(); ++j)
+        if (i != j) d[i][j] = t.dist[odd[j]];
+    }
+    std::vector<std::size_t> all(odd.size());
+    std::iota(all.begin(), all.end(), std::size_t{0});
+    Pairs pairs = greedy_pairs(all, d);
+    two_opt(pairs, d);
+    std::vector<Item> plan = items;
+    for (auto [i, j] : pairs) {
+      if (d[i][j] == kInf) continue;  // another component; the walk below stays within each
+      for (const auto& t : path_to(dijkstra(loose, {odd[i]}), odd[j])) {
+        const PostmanEdge& e = edges[t.edge];
+        plan.push_back({t.forward ? e.from : e.to, t.forward ? e.to : e.from, t});
+      }
+    }
+    std::vector<char> used(plan.size(), 0);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (used[i]) continue;
+      euler_walk(plan, node_count, plan[i].u, true, used);
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const PostmanEdge& x = edges[items[i].t.edge];
+      if (x.forward && x.backward) items[i] = plan[i];
+    }
+  }
+
+  // Components of the required edges; joined along a minimum spanning tree of shortest paths.
+  UnionFind uf(node_count);
+  std::vector<char> touched(node_count, 0);
+  for (const auto& it : items) uf.unite(it.u, it.v), touched[it.u] = touched[it.v] = 1;
+  std::vector<std::vector<std::uint32_t>> comps;
+  {
+    std::vector<std::uint32_t> index(node_count, kNone);
+    for (std::uint32_t v = 0; v < node_count; ++v) {
+      if (!touched[v]) continue;
+      auto r = uf.find(v);
+      if (index[r] == kNone) index[r] = static_cast<std::uint32_t>(comps.size()), comps.emplace_back();
+      comps[index[r]].push_back(v);
+    }
+  }
+  r.components = comps.size();
+  if (comps.size() > 1) {
+    const std::size_t k = comps.size();
+    std::vector<std::uint32_t> comp_of(node_count, kNone);
+    for (std::uint32_t c = 0; c < k; ++c)
+      for (auto v : comps[c]) comp_of[v] = c;
+    // dist[a][b]: from component a to its nearest vertex of b, and that vertex.
+    std::vector<std::vector<double>> dist(k, std::vector<double>(k, kInf));
+    std::vector<std::vector<std::uint32_t>> via(k, std::vector<std::uint32_t>(k, kNone));
+    for (std::uint32_t a = 0; a < k; ++a) {
+      Tree t = dijkstra(graph, comps[a]);
+      for (std::uint32_t v = 0; v < node_count; ++v) {
+        const auto b = comp_of[v];
+        if (b == kNone || b == a) continue;
+        if (t.dist[v] < dist[a][b]) dist[a][b] = t.dist[v], via[a][b] = v;
+      }
+    }
+    // Prim; a link goes in the cheaper direction.
+    std::vector<char> in_tree(k, 0);
+    std::vector<double> key(k, kInf);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> link(k, {kNone, kNone});  // (from comp, to comp)
+    key[0] = 0;
+    for (std::size_t step = 0; step < k; ++step) {
+      std::uint32_t best = kNone;
+      for (std::uint32_t c = 0; c < k; ++c)
+        if (!in_tree[c] && (best == kNone || key[c] < key[best])) best = c;
+      if (key[best] == kInf) {
+        out.failure = PostmanFailure::unreachable;
+        return out;
+      }
+      in_tree[best] = 1;
+      if (link[best].first != kNone) {
+        auto [a, b] = link[best];
+        Tree t = dijkstra(graph, comps[a]);
+        add_path(path_to(t, via[a][b]));
+      }
+      for (std::uint32_t c = 0; c < k; ++c) {
+        if (in_tree[c]) continue;
+        const double there = dist[best][c], back = dist[c][best];
+        if (std::min(there, back) < key[c]) {
+          key[c] = std::min(there, back);
+          link[c] = there <= back ? std::pair{best, c} : std::pair{c, best};
+        }
+      }
+    }
+  }
+
+  if (undirected) {
+    std::vector<int> degree(node_count, 0);
+    for (const auto& it : items) ++degree[it.u], ++degree[it.v];
+    std::vector<std::uint32_t> odd;
+    for (std::uint32_t v = 0; v < node_count; ++v)
+      if (degree[v] % 2) odd.push_back(v);
+    const std::size_t n = odd.size();
+    std::vector<std::vector<double>> d(n, std::vector<double>(n, kInf));
+    for (std::size_t i = 0; i < n; ++i) {
+      Tree t = dijkstra(graph, {odd[i]});
+      for (std::size_t j = 0; j < n; ++j) d[i][j] = i == j ? kInf : t.dist[odd[j]];
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> pairs;
+    if (n <= exact_matching_limit && n <= 24) {
+      auto m = exact_matching(n, [&](std::size_t i, std::size_t j) { return d[i][j]; });
+      if (!m) {
+        out.failure = PostmanFailure::unreachable;
+        return out;
+      }
+      pairs = *m;
+      r.method = n ? "exact_matching" : "none";
+    } else {
+      double bound = 0;
+      pairs = heuristic_matching(n, d, bound);
+      r.method = "heuristic_matching";
+      r.matching_lower_bound = bound;
+    }
+    for (auto [i, j] : pairs) {
+      if (d[i][j] == kInf) {
+        out.failure = PostmanFailure::unreachable;
+        return out;
+      }
+      r.matching_cost += d[i][j];
+      Tree t = dijkstra(graph, {odd[i]});
+      add_path(path_to(t, odd[j]));
+    }
+  } else {
+    std::vector<long long> b(node_count, 0);  // in - out: > 0 must leave again
+    for (const auto& it : items) --b[it.u], ++b[it.v];
+    std::vector<std::uint32_t> sources, sinks;
+    for (std::uint32_t v = 0; v < node_count; ++v) {
+      if (b[v] > 0) sources.push_back(v);
+      if (b[v] < 0) sinks.push_back(v);
+    }
+    if (!sources.empty()) {
+      // Min-cost flow on the street network itself, from the nodes that must leave again to the
+      // nodes that must be entered again: each unit of flow on an arc is one more traversal.
+      MinCostFlow flow(node_count + 2);
+      const auto src = static_cast<std::uint32_t>(node_count), dst = static_cast<std::uint32_t>(node_count + 1);
+      long long need = 0;
+      for (auto v : sources) need += b[v];
+      std::vector<std::pair<std::uint32_t, Arc>> arcs;  // (tail, arc), in the order added
+      for (std::uint32_t u = 0; u < node_count; ++u)
+        for (const Arc& a : graph[u]) flow.add(u, a.to, need, a.cost), arcs.emplace_back(u, a);
+      for (auto v : sources) flow.add(src, v, b[v], 0);
+      for (auto v : sinks) flow.add(v, dst, -b[v], 0);
+      if (flow.run(src, dst) != need) {
+        out.failure = PostmanFailure::unreachable;
+        return out;
+      }
+      for (std::size_t i = 0; i < arcs.size(); ++i) {
+        const long long f = flow.flow(i);
+        for (long long c = 0; c < f; ++c) add_traversal({arcs[i].second.edge, arcs[i].second.forward, false});
+        r.matching_cost += f * arcs[i].second.cost;
+      }
+    }
+    r.method = "min_cost_flow";
+  }
+
+  // Hierholzer from the best-ranked node of the walk.
+  std::uint32_t start = kNone;
+  double best_rank = kInf;
+  for (const auto& it : items) {
+    for (auto v : {it.u, it.v}) {
+      const double rank = start_rank(v);
+      if (start == kNone || rank < best_rank) start = v, best_rank = rank;
+    }
+  }
+  std::vector<char> used(items.size(), 0);
+  const std::vector<Traversal> walk = euler_walk(items, node_count, start, undirected, used);
+
+  r.start = start;
+  // Service: the first traversal of each required edge (directed: of each required arc).
+  std::vector<char> need_fwd(edges.size(), 0), need_bwd(edges.size(), 0);
+  for (const auto& it : items)
+    if (it.t.service) (mode == PostmanMode::directed && !it.t.forward ? need_bwd : need_fwd)[it.t.edge] = 1;
+  for (auto t : walk) {
+    t.service = false;
+    auto& need = mode == PostmanMode::directed && !t.forward ? need_bwd : need_fwd;
+    if (need[t.edge]) need[t.edge] = 0, t.service = true;
+    const double c = edges[t.edge].cost;
+    r.cost += c;
+    (t.service ? r.service_cost : r.deadhead_cost) += c;
+    r.circuit.push_back(t);
+  }
+  out.result = std::move(r);
+  return out;
+}
+
+}  // namespace wangge::route
