@@ -165,6 +165,8 @@ int bench_locate(const Args& args) {
   const double read_s = seconds_since(t0);
   locate::Options options;
   if (auto v = args.get("cells-per-edge")) options.cells_per_edge = std::stod(*v);
+  if (auto v = args.get("fast-top")) options.fast_params.top_cells_per_polygon = std::stod(*v);
+  if (auto v = args.get("fast-leaf")) options.fast_params.leaf_edges = static_cast<unsigned>(std::stoul(*v));
   auto index = locate::LocateIndex::build(std::move(sources), options);
   const auto& st = index->stats();
   const long rss1 = resident_kb();
@@ -216,6 +218,11 @@ int bench_locate(const Args& args) {
     }
   }
 
+  if (args.number("peers", 1) == 0) {  // tuning runs: wangge's own figures only
+    std::printf("layout %s fast build %.3f s, RSS %.0f MB, update %.3f s: %.0f points/s (general %.0f), differ %zu\n",
+                st.fast_layout.c_str(), st.fast_build_seconds, rss1 / 1024.0, update_s, wangge_pps, general_pps, fast_differ);
+    return fast_differ == 0 ? 0 : 1;
+  }
   // 2. GEOS STRtree + prepared geometry, the same work: grid, then micro-grid.
   GeosContext geos;
   const long rss2 = resident_kb();

@@ -169,35 +169,27 @@ class FastBuilder {
     const Pt* v = m_fine.vertex_data();
     // A reference point inside the cell on no boundary of the grid layer: the centre, else a few
     // other lattice points of the cell.
-    static constexpr int kTry[][2] = {{4, 4}, {3, 3}, {5, 5}, {3, 5}, {5, 3}, {2, 4}, {6, 4}, {4, 2}, {4, 6}, {1, 7}, {7, 1}};
-    Pt c{};
+    const FastIndex::Cell cell{cx, cy, s};
+    unsigned used = 0;
     bool found = false;
-    m_covering.clear();
-    for (const auto& t : kTry) {
-      c = {u2d(cx + s / 8 * t[0]), u2d(cy + s / 8 * t[1])};
+    for (unsigned t = 0; t < 11 && !found; ++t) {
+      const Pt c = FastIndex::reference(cell, t);
       bool on = false;
       m_covering.clear();
       m_fine.covering(c, [&](std::uint32_t id, unsigned group, bool b) {
         on = on || b;
         m_covering.push_back(id << 1 | group);
       });
-      if (!on) {
-        found = true;
-        break;
-      }
+      if (!on) found = true, used = t;
     }
     if (!found) {
       ++st.slow;
       return FastIndex::kSlow;
     }
+    const Pt c = FastIndex::reference(cell, used);
     std::sort(m_covering.begin(), m_covering.end());
     std::vector<std::uint32_t>& w = m_out.m_leaf;
     const std::size_t at = w.size();
-    std::uint32_t words[4];
-    std::memcpy(words, &c.x, 8);
-    std::memcpy(words + 2, &c.y, 8);
-    w.insert(w.end(), words, words + 4);
-    w.push_back(0);
     std::uint32_t n = 0;
     // Entries in polygon order: those with edges here, merged with those covering the whole cell.
     std::size_t k = 0, m = 0;
@@ -221,10 +213,9 @@ class FastBuilder {
       st.refs += count;
       ++n;
     }
-    w[at + 4] = n;
-    if (at >= (std::uint64_t{1} << 62)) throw std::length_error("locate: fast grid");
+    if (at >= (std::uint64_t{1} << 40) || n > 0xffff) throw std::length_error("locate: fast grid leaf too large");
     ++st.leaves;
-    return (std::uint64_t{FastIndex::kLeaf} << 62) | at;
+    return (std::uint64_t{FastIndex::kLeaf} << 62) | (std::uint64_t{used} << 56) | (std::uint64_t{n} << 40) | at;
   }
 
   FastIndex& m_out;

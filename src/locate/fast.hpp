@@ -38,8 +38,8 @@ class FastIndex {
     std::int32_t grid = -1, micro = -1, admin = -1;
   };
   struct Params {
-    double top_cells_per_polygon = 0.5;  // top cells ~ grid-layer polygons x this
-    unsigned leaf_edges = 24;            // a cell with more edge references than this is split
+    double top_cells_per_polygon = 0.125;  // top cells ~ grid-layer polygons x this
+    unsigned leaf_edges = 8;               // a cell with more edge references than this is split
   };
   struct Stats {
     std::size_t top = 0, blocks = 0, direct = 0, leaves = 0, slow = 0, refs = 0;
@@ -53,22 +53,36 @@ class FastIndex {
   static FastIndex build(const Layer& fine, std::size_t fine_polygons, const Layer& admin, double nearest_m,
                          const std::function<Answer(Pt)>& answer_at, const Params& params);
 
-  // The code of the finest cell holding p (kSlow when p is outside the grid).
-  std::uint64_t find(Pt p) const;
+  // A cell: origin and side, in units of 2^-30 degree.
+  struct Cell {
+    std::int64_t x = 0, y = 0, side = 0;
+  };
+  // The code of the finest cell holding p (kSlow when p is outside the grid), and that cell.
+  std::uint64_t find(Pt p, Cell* where = nullptr) const;
   static Tag tag(std::uint64_t code) { return static_cast<Tag>(code >> 62); }
   // A direct code's answer.
   static Answer direct(std::uint64_t code);
-  // For a leaf code: calls f(id, group, on_boundary) for every candidate polygon whose closure
-  // holds p, in id order (as Layer::covering does).
+  // For a leaf code and its cell: calls f(id, group, on_boundary) for every candidate polygon
+  // whose closure holds p, in id order (as Layer::covering does).
   template <typename F>
-  void leaf_covering(std::uint64_t code, Pt p, const Pt* vertices, F&& f) const;
+  void leaf_covering(std::uint64_t code, const Cell& cell, Pt p, const Pt* vertices, F&& f) const;
 
   const Stats& stats() const { return m_stats; }
+
+  // Reference points of a leaf: the first of these (in eighths of the cell's side) that lies on
+  // no boundary; a leaf code says which (bits 56-59), its entry count (bits 40-55) and where its
+  // record starts (bits 0-39).
+  static constexpr int kTry[11][2] = {{4, 4}, {3, 3}, {5, 5}, {3, 5}, {5, 3}, {2, 4}, {6, 4}, {4, 2}, {4, 6}, {1, 7}, {7, 1}};
+  static Pt reference(const Cell& c, unsigned t) {
+    return {static_cast<double>(c.x + c.side / 8 * kTry[t][0]) * kUnit,
+            static_cast<double>(c.y + c.side / 8 * kTry[t][1]) * kUnit};
+  }
 
  private:
   static constexpr double kUnit = 1.0 / 1073741824.0;  // 2^-30
   static constexpr double kScale = 1073741824.0;
   static constexpr int kFan1 = 8, kFan2 = 4;
+  static constexpr std::uint64_t kPayload = 0x3fffffffffffffffULL;
 
   // Index of the child of a cell at origin o (units), child size s, fan-out n, that holds u.
   static int child(double u, std::int64_t o, std::int64_t s, int n) {
@@ -91,7 +105,7 @@ class FastIndex {
   friend class FastBuilder;
 };
 
-inline std::uint64_t FastIndex::find(Pt p) const {
+inline std::uint64_t FastIndex::find(Pt p, Cell* where) const {
   const double ux = p.x * kScale, uy = p.y * kScale;
   const std::int64_t s0 = std::int64_t{1} << m_shift;
   if (!(ux >= static_cast<double>(m_x0) && ux <= static_cast<double>(m_x0 + m_nx * s0) &&
@@ -100,14 +114,21 @@ inline std::uint64_t FastIndex::find(Pt p) const {
   const int i = child(ux, m_x0, s0, static_cast<int>(m_nx));
   const int j = child(uy, m_y0, s0, static_cast<int>(m_ny));
   std::uint64_t code = m_top[static_cast<std::size_t>(j) * static_cast<std::size_t>(m_nx) + static_cast<std::size_t>(i)];
-  if (tag(code) != kBlock) return code;
-  const std::int64_t ox = m_x0 + i * s0, oy = m_y0 + j * s0, s1 = s0 / kFan1;
-  const int i1 = child(ux, ox, s1, kFan1), j1 = child(uy, oy, s1, kFan1);
-  code = m_codes[(code & 0x3fffffffffffffffULL) + static_cast<std::size_t>(j1 * kFan1 + i1)];
-  if (tag(code) != kBlock) return code;
-  const std::int64_t s2 = s1 / kFan2;
-  const int i2 = child(ux, ox + i1 * s1, s2, kFan2), j2 = child(uy, oy + j1 * s1, s2, kFan2);
-  return m_codes[(code & 0x3fffffffffffffffULL) + static_cast<std::size_t>(j2 * kFan2 + i2)];
+  std::int64_t ox = m_x0 + i * s0, oy = m_y0 + j * s0, s = s0;
+  if (tag(code) == kBlock) {
+    s = s0 / kFan1;
+    const int i1 = child(ux, ox, s, kFan1), j1 = child(uy, oy, s, kFan1);
+    ox += i1 * s, oy += j1 * s;
+    code = m_codes[(code & kPayload) + static_cast<std::size_t>(j1 * kFan1 + i1)];
+    if (tag(code) == kBlock) {
+      s /= kFan2;
+      const int i2 = child(ux, ox, s, kFan2), j2 = child(uy, oy, s, kFan2);
+      ox += i2 * s, oy += j2 * s;
+      code = m_codes[(code & kPayload) + static_cast<std::size_t>(j2 * kFan2 + i2)];
+    }
+  }
+  if (where) *where = {ox, oy, s};
+  return code;
 }
 
 inline FastIndex::Answer FastIndex::direct(std::uint64_t code) {
@@ -119,17 +140,14 @@ inline FastIndex::Answer FastIndex::direct(std::uint64_t code) {
   return a;
 }
 
-// Leaf record: c.x, c.y (two words each), entry count; per entry: tag (id << 2 | group << 1 |
-// status at c), edge count, then the edges as vertex indexes (edge v = vertices v, v + 1), the
-// top bit set when the edge is stored reversed so that c lies left of it.
+// Leaf record, per entry: tag (id << 2 | group << 1 | status at the reference point), edge count,
+// then the edges as vertex indexes (edge v = vertices v, v + 1), the top bit set when the edge is
+// stored reversed so that the reference point lies left of it.
 template <typename F>
-void FastIndex::leaf_covering(std::uint64_t code, Pt p, const Pt* v, F&& f) const {
-  const std::uint32_t* w = m_leaf.data() + (code & 0x3fffffffffffffffULL);
-  Pt c;
-  std::memcpy(&c.x, w, sizeof(double));
-  std::memcpy(&c.y, w + 2, sizeof(double));
-  const std::uint32_t n = w[4];
-  w += 5;
+void FastIndex::leaf_covering(std::uint64_t code, const Cell& cell, Pt p, const Pt* v, F&& f) const {
+  const std::uint32_t* w = m_leaf.data() + (code & 0xffffffffffULL);
+  const Pt c = reference(cell, static_cast<unsigned>((code >> 56) & 15u));
+  const auto n = static_cast<std::uint32_t>((code >> 40) & 0xffffu);
   for (std::uint32_t e = 0; e < n; ++e) {
     const std::uint32_t tag = w[0], k = w[1];
     const std::uint32_t* r = w + 2;

@@ -185,7 +185,8 @@ struct Covering {
 }  // namespace
 
 Location LocateIndex::locate(Pt p) const {
-  const std::uint64_t code = m_fast.find(p);
+  FastIndex::Cell cell;
+  const std::uint64_t code = m_fast.find(p, &cell);
   switch (FastIndex::tag(code)) {
     case FastIndex::kDirect: {
       const FastIndex::Answer a = FastIndex::direct(code);
@@ -199,7 +200,7 @@ Location LocateIndex::locate(Pt p) const {
     }
     case FastIndex::kLeaf: {
       Covering c;
-      m_fast.leaf_covering(code, p, m_fine.vertex_data(), c);
+      m_fast.leaf_covering(code, cell, p, m_fine.vertex_data(), c);
       if (c.grid >= 0) return c.answer(m_areas);
       return locate_uncovered(p);
     }
