@@ -126,11 +126,18 @@ class FastBuilder {
     return !near;
   }
 
-  std::uint64_t cell(std::int64_t cx, std::int64_t cy, std::int64_t s, int level, const std::vector<EdgeRef>& edges) {
+  // `known`: an inside answer already established for this edge-free cell, else null.
+  std::uint64_t cell(std::int64_t cx, std::int64_t cy, std::int64_t s, int level, const std::vector<EdgeRef>& edges,
+                     FastIndex::Answer* known = nullptr) {
     FastIndex::Stats& st = m_out.m_stats;
     if (edges.empty()) {
-      const Pt c{u2d(cx + s / 2), u2d(cy + s / 2)};
-      const FastIndex::Answer a = m_answer_at(c);
+      FastIndex::Answer a;
+      if (known && known->kind == FastIndex::Answer::inside) {
+        a = *known;
+      } else {
+        a = m_answer_at({u2d(cx + s / 2), u2d(cy + s / 2)});
+        if (known) *known = a;
+      }
       if (a.kind == FastIndex::Answer::inside ||
           ((a.kind == FastIndex::Answer::outside || a.kind == FastIndex::Answer::fallback) &&
            uniform_outside_grids(cx, cy, s, a.kind == FastIndex::Answer::fallback))) {
@@ -148,18 +155,44 @@ class FastBuilder {
     }
     // Split.
     const int fan = level == 0 ? FastIndex::kFan1 : FastIndex::kFan2;
+    const int n = fan * fan;
     const std::int64_t cs = s / fan;
     const std::size_t base = m_out.m_codes.size();
-    if (base + static_cast<std::size_t>(fan * fan) >= (std::uint64_t{1} << 62)) throw std::length_error("locate: fast grid");
-    m_out.m_codes.resize(base + static_cast<std::size_t>(fan * fan));
+    if (base + static_cast<std::size_t>(n) >= (std::uint64_t{1} << 62)) throw std::length_error("locate: fast grid");
+    m_out.m_codes.resize(base + static_cast<std::size_t>(n));
     ++st.blocks;
-    std::vector<EdgeRef> sub;
-    for (int j = 0; j < fan; ++j) {
-      for (int i = 0; i < fan; ++i) {
-        filter(edges, cx + i * cs, cy + j * cs, cs, sub);
-        const std::uint64_t code = cell(cx + i * cs, cy + j * cs, cs, level + 1, sub);
-        m_out.m_codes[base + static_cast<std::size_t>(j * fan + i)] = code;
+    std::vector<std::vector<EdgeRef>> sub(static_cast<std::size_t>(n));
+    for (int k = 0; k < n; ++k) filter(edges, cx + (k % fan) * cs, cy + (k / fan) * cs, cs, sub[static_cast<std::size_t>(k)]);
+    // Neighbouring children that no grid-layer edge touches lie in the same grids (the segment
+    // between their centres crosses no edge), so each connected group of them asks the general
+    // index once: most of the build's time otherwise.
+    std::vector<int> group(static_cast<std::size_t>(n), -1);
+    int groups = 0;
+    for (int k = 0; k < n; ++k) {
+      if (group[static_cast<std::size_t>(k)] >= 0 || !sub[static_cast<std::size_t>(k)].empty()) continue;
+      int stack[64], top = 0;
+      stack[top++] = k;
+      group[static_cast<std::size_t>(k)] = groups;
+      while (top > 0) {
+        const int q = stack[--top];
+        const int qi = q % fan, qj = q / fan;
+        const int next[4][2] = {{qi - 1, qj}, {qi + 1, qj}, {qi, qj - 1}, {qi, qj + 1}};
+        for (const auto& nb : next) {
+          if (nb[0] < 0 || nb[0] >= fan || nb[1] < 0 || nb[1] >= fan) continue;
+          const int r = nb[1] * fan + nb[0];
+          if (group[static_cast<std::size_t>(r)] >= 0 || !sub[static_cast<std::size_t>(r)].empty()) continue;
+          group[static_cast<std::size_t>(r)] = groups;
+          stack[top++] = r;
+        }
       }
+      ++groups;
+    }
+    std::vector<FastIndex::Answer> answers(static_cast<std::size_t>(groups));
+    for (int k = 0; k < n; ++k) {
+      const int g = group[static_cast<std::size_t>(k)];
+      const std::uint64_t code = cell(cx + (k % fan) * cs, cy + (k / fan) * cs, cs, level + 1, sub[static_cast<std::size_t>(k)],
+                                      g >= 0 ? &answers[static_cast<std::size_t>(g)] : nullptr);
+      m_out.m_codes[base + static_cast<std::size_t>(k)] = code;
     }
     return (std::uint64_t{FastIndex::kBlock} << 62) | base;
   }
