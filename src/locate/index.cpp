@@ -87,6 +87,7 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
                 sources.end());
   index->m_options = options;
   index->m_areas.reserve(sources.size());
+  index->m_parents.reserve(sources.size());
   std::unordered_map<std::string_view, std::int32_t> by_code;
   by_code.reserve(sources.size());
   for (std::size_t i = 0; i < sources.size(); ++i) by_code.emplace(sources[i]->code, static_cast<std::int32_t>(i));
@@ -104,6 +105,7 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
     const std::string code = nlohmann::json(s.code).dump(), name = nlohmann::json(s.name).dump();
     a.ref_json = "{\"code\":" + code + ",\"name\":" + name + "}";
     a.item_json = std::string("{\"level\":\"") + level_name(s.level) + "\",\"code\":" + code + ",\"name\":" + name + "}";
+    index->m_parents.push_back(a.parent);
     index->m_areas.push_back(std::move(a));
     if (s.vertices.empty()) continue;
     const auto id = static_cast<std::uint32_t>(i);
@@ -170,13 +172,13 @@ struct Covering {
       micro[n_micro++] = i;
     }
   }
-  template <typename Areas>
-  Location answer(const Areas& areas) const {
+  // `parents`: each area's parent index.
+  Location answer(const std::vector<std::int32_t>& parents) const {
     Location loc;
     loc.method = grid_on ? Method::boundary : Method::inside;
     loc.grid = grid;
     for (int k = 0; k < n_micro; ++k)
-      if (areas[static_cast<std::size_t>(micro[k])].parent == grid && (loc.microgrid < 0 || micro[k] < loc.microgrid))
+      if (parents[static_cast<std::size_t>(micro[k])] == grid && (loc.microgrid < 0 || micro[k] < loc.microgrid))
         loc.microgrid = micro[k];
     return loc;
   }
@@ -201,7 +203,7 @@ Location LocateIndex::locate(Pt p) const {
     case FastIndex::kLeaf: {
       Covering c;
       m_fast.leaf_covering(code, cell, p, m_fine.vertex_data(), c);
-      if (c.grid >= 0) return c.answer(m_areas);
+      if (c.grid >= 0) return c.answer(m_parents);
       return locate_uncovered(p);
     }
     default:
@@ -212,7 +214,7 @@ Location LocateIndex::locate(Pt p) const {
 Location LocateIndex::locate_general(Pt p) const {
   Covering c;
   m_fine.covering(p, c);
-  if (c.grid >= 0) return c.answer(m_areas);
+  if (c.grid >= 0) return c.answer(m_parents);
   return locate_uncovered(p);
 }
 

@@ -117,6 +117,7 @@ class LocateIndex {
  private:
   Sources m_sources;  // sorted by code; kept so a change rebuilds without reading everything again
   std::vector<Area> m_areas;
+  std::vector<std::int32_t> m_parents;  // m_areas[i].parent, compact for the hot path
   Layer m_fine;   // group 0: grids, group 1: micro-grids
   Layer m_admin;  // every admin level
   FastIndex m_fast;  // answers most points; defers to the layers for the rest
