@@ -43,6 +43,12 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // A body too large to build whole: when set, `body` is ignored and the server sends what this
+  // producer appends to `chunk` (chunked transfer encoding, bounded memory), calling it again
+  // while it returns true. It runs on the request's worker thread after the handler returned, so
+  // it owns (or shares) everything it reads. The status and headers are on the wire before it
+  // runs: an exception it throws cuts the answer short (the client sees an incomplete body).
+  std::function<bool(std::string& chunk)> stream;
 };
 
 // Everything the handlers need, built once at start.

@@ -201,20 +201,29 @@ Response locate_batch(App& app, const Request& req) {
       throw bad_request(e.code(), "point " + std::to_string(i) + ": " + e.what(), "{\"index\":" + std::to_string(i) + "}");
     }
   }
-  // One result per line, so a client can read the answer line by line. Not streamed: Pistache
-  // 0.0.5's ResponseStream, written from a worker thread, truncated large answers and once brought
-  // the server down ("could not find write data"), so the answer is built whole.
-  std::string body;
-  body.reserve(16 + n * 420);
-  body += "{\"results\":[\n";
-  for (std::size_t i = 0; i < n; ++i) {
-    const locate::Pt pt{xy[2 * i], xy[2 * i + 1]};
-    view.index->append_json(view.index->locate(pt), pt, view.workers.get(), body);
-    if (i + 1 < n) body += ',';
-    body += '\n';
-  }
-  body += "]}\n";
-  return json_response(200, std::move(body));
+  // One result per line, so a client can read the answer line by line; streamed in chunks of
+  // kChunkPoints results as they are made (http/chunked.hpp), so a million points never become
+  // one 500 MB string.
+  constexpr std::size_t kChunkPoints = 1000;
+  auto points = std::make_shared<const std::vector<double>>(std::move(xy));
+  auto next = std::make_shared<std::size_t>(0);
+  Response res;
+  res.stream = [view, points, next, n](std::string& out) {
+    std::size_t& i = *next;
+    if (i == 0) out += "{\"results\":[\n";
+    const std::size_t end = std::min(n, i + kChunkPoints);
+    out.reserve(out.size() + (end - i) * 480 + 8);
+    for (; i < end; ++i) {
+      const locate::Pt pt{(*points)[2 * i], (*points)[2 * i + 1]};
+      view.index->append_json(view.index->locate(pt), pt, view.workers.get(), out);
+      if (i + 1 < n) out += ',';
+      out += '\n';
+    }
+    if (i < n) return true;
+    out += "]}\n";
+    return false;
+  };
+  return res;
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include "http/server.hpp"
 
+#include <fcntl.h>
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
+#include <pistache/peer.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -14,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "http/chunked.hpp"
 #include "http/params.hpp"
 
 namespace wangge::http {
@@ -129,6 +132,23 @@ void send(Http::ResponseWriter& writer, const Response& res, bool head) {
   if (!res.content_type.empty()) add_header(writer, "Content-Type", res.content_type);
   if (!cache_control) add_header(writer, "Cache-Control", "no-store");
   auto code = static_cast<Http::Code>(res.status);
+  if (res.stream && !head) {
+    // Written by this worker on its own duplicate of the socket (see http/chunked.hpp); Pistache
+    // sends nothing for this request.
+    auto peer = writer.peer();
+    const int fd = peer ? ::fcntl(peer->fd(), F_DUPFD_CLOEXEC, 0) : -1;
+    if (fd < 0) {
+      log::warn("a streamed answer found its connection gone");
+      return;
+    }
+    ChunkedHead h{res.status, Http::codeString(code), {}};
+    for (const auto& [name, value] : res.headers) h.headers.emplace_back(name, value);
+    if (!res.content_type.empty()) h.headers.emplace_back("Content-Type", res.content_type);
+    if (!cache_control) h.headers.emplace_back("Cache-Control", "no-store");
+    const ChunkedResult r = send_chunked(fd, h, res.stream);
+    if (!r.complete) log::warn("a streamed answer stopped after " + std::to_string(r.bytes) + " bytes: " + r.error);
+    return;
+  }
   if (head) {
     writer.send(code, "");
   } else {

@@ -87,6 +87,7 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
                 sources.end());
   index->m_options = options;
   index->m_areas.reserve(sources.size());
+  index->m_parents.reserve(sources.size());
   std::unordered_map<std::string_view, std::int32_t> by_code;
   by_code.reserve(sources.size());
   for (std::size_t i = 0; i < sources.size(); ++i) by_code.emplace(sources[i]->code, static_cast<std::int32_t>(i));
@@ -104,6 +105,7 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
     const std::string code = nlohmann::json(s.code).dump(), name = nlohmann::json(s.name).dump();
     a.ref_json = "{\"code\":" + code + ",\"name\":" + name + "}";
     a.item_json = std::string("{\"level\":\"") + level_name(s.level) + "\",\"code\":" + code + ",\"name\":" + name + "}";
+    index->m_parents.push_back(a.parent);
     index->m_areas.push_back(std::move(a));
     if (s.vertices.empty()) continue;
     const auto id = static_cast<std::uint32_t>(i);
@@ -120,11 +122,30 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
   }
   index->m_fine = std::move(fine).build(options.cells_per_edge);
   index->m_admin = std::move(admin).build(options.cells_per_edge);
+  if (options.fast) {
+    const auto tf = std::chrono::steady_clock::now();
+    const LocateIndex& self = *index;
+    index->m_fast = FastIndex::build(
+        index->m_fine, st.grids + st.microgrids, index->m_admin, options.nearest_m,
+        [&self](Pt c) {
+          const Location l = self.locate_general(c);
+          FastIndex::Answer a;
+          if (l.method == Method::inside) a.kind = FastIndex::Answer::inside, a.grid = l.grid, a.micro = l.microgrid;
+          if (l.method == Method::fallback) a.kind = FastIndex::Answer::fallback, a.admin = l.admin;
+          if (l.method == Method::outside) a.kind = FastIndex::Answer::outside;
+          return a;
+        },
+        options.fast_params);
+    const auto& fs = index->m_fast.stats();
+    st.fast_layout = std::to_string(fs.top) + "/" + std::to_string(fs.blocks) + "/" + std::to_string(fs.direct) + "/" +
+                     std::to_string(fs.leaves) + "/" + std::to_string(fs.slow) + "/" + std::to_string(fs.refs);
+    st.fast_build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tf).count();
+  }
   index->m_sources = std::move(sources);
   st.areas = index->m_areas.size();
   st.layout = std::to_string(index->m_fine.cells()) + "/" + std::to_string(index->m_fine.entries()) + "/" +
               std::to_string(index->m_fine.refs());
-  st.memory_bytes = index->m_fine.memory_bytes() + index->m_admin.memory_bytes();
+  st.memory_bytes = index->m_fine.memory_bytes() + index->m_admin.memory_bytes() + index->m_fast.stats().memory_bytes;
   for (const auto& a : index->m_areas) st.memory_bytes += sizeof(Area) + a.code.capacity() + a.name.capacity() +
                                                          a.ref_json.capacity() + a.item_json.capacity();
   for (const auto& s : index->m_sources)
@@ -134,28 +155,71 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
   return index;
 }
 
-Location LocateIndex::locate(Pt p) const {
-  Location loc;
+namespace {
+
+// Collects the grid-layer polygons holding a point: the smallest grid, and among the grid's own
+// micro-grids the smallest.
+struct Covering {
   std::int32_t grid = -1;
   bool grid_on = false;
   std::int32_t micro[8];
   int n_micro = 0;
-  m_fine.covering(p, [&](std::uint32_t id, unsigned group, bool on) {
+  void operator()(std::uint32_t id, unsigned group, bool on) {
     const auto i = static_cast<std::int32_t>(id);
     if (group == 0) {
       if (grid < 0 || i < grid) grid = i, grid_on = on;
     } else if (n_micro < 8) {
       micro[n_micro++] = i;
     }
-  });
-  if (grid >= 0) {
+  }
+  // `parents`: each area's parent index.
+  Location answer(const std::vector<std::int32_t>& parents) const {
+    Location loc;
     loc.method = grid_on ? Method::boundary : Method::inside;
     loc.grid = grid;
     for (int k = 0; k < n_micro; ++k)
-      if (m_areas[static_cast<std::size_t>(micro[k])].parent == grid && (loc.microgrid < 0 || micro[k] < loc.microgrid))
+      if (parents[static_cast<std::size_t>(micro[k])] == grid && (loc.microgrid < 0 || micro[k] < loc.microgrid))
         loc.microgrid = micro[k];
     return loc;
   }
+};
+
+}  // namespace
+
+Location LocateIndex::locate(Pt p) const {
+  FastIndex::Cell cell;
+  const std::uint64_t code = m_fast.find(p, &cell);
+  switch (FastIndex::tag(code)) {
+    case FastIndex::kDirect: {
+      const FastIndex::Answer a = FastIndex::direct(code);
+      Location loc;
+      if (a.kind == FastIndex::Answer::inside) {
+        loc.method = Method::inside, loc.grid = a.grid, loc.microgrid = a.micro;
+      } else if (a.kind == FastIndex::Answer::fallback) {
+        loc.method = Method::fallback, loc.admin = a.admin;
+      }
+      return loc;
+    }
+    case FastIndex::kLeaf: {
+      Covering c;
+      m_fast.leaf_covering(code, cell, p, m_fine.vertex_data(), c);
+      if (c.grid >= 0) return c.answer(m_parents);
+      return locate_uncovered(p);
+    }
+    default:
+      return locate_general(p);
+  }
+}
+
+Location LocateIndex::locate_general(Pt p) const {
+  Covering c;
+  m_fine.covering(p, c);
+  if (c.grid >= 0) return c.answer(m_parents);
+  return locate_uncovered(p);
+}
+
+Location LocateIndex::locate_uncovered(Pt p) const {
+  Location loc;
   std::int32_t lowest = -1;
   m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) {
     const auto i = static_cast<std::int32_t>(id);

@@ -15,6 +15,10 @@
 //             ties on one level: smallest code);
 //   outside   no area holds the point.
 // "Holds" means ST_Covers: closed polygons, rings read even-odd, so holes and islands are exact.
+//
+// Lookups go first through the fast grid (locate/fast.hpp: one or two table reads for a point in a
+// cell wholly inside one grid, a few exact orientation tests near boundaries) and fall back to the
+// general layers for the rest; both give the same answer for every point (tests/locate/fast_test).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "locate/fast.hpp"
 #include "locate/layer.hpp"
 
 namespace wangge::locate {
@@ -58,6 +63,8 @@ struct Location {
 struct Options {
   double nearest_m = 50;        // how far a point in a gap may be from the grid it is given
   double cells_per_edge = 1.0;  // index resolution
+  bool fast = true;             // build the fast grid (FastIndex) in front of the general index
+  FastIndex::Params fast_params;
 };
 
 // Workers assigned to grids and micro-grids: per area code, the JSON objects of its workers
@@ -88,12 +95,16 @@ class LocateIndex {
     std::size_t areas = 0, grids = 0, microgrids = 0, admin = 0;
     std::size_t memory_bytes = 0;
     std::string layout;  // cells/entries/edge references of the grid layer
+    std::string fast_layout;  // top cells/blocks/direct cells/leaves/slow cells/edge references
+    double fast_build_seconds = 0;
   };
 
   // Areas are numbered in code order, so "smallest code" is "smallest index".
   static std::shared_ptr<const LocateIndex> build(Sources sources, const Options& options);
 
   Location locate(Pt lonlat) const;
+  // The same answer without the fast grid (tests compare the two).
+  Location locate_general(Pt lonlat) const;
   // The per-point answer object of the API. `point` is echoed in EPSG:4490.
   void append_json(const Location& loc, Pt point, const WorkerDirectory* workers, std::string& out) const;
 
@@ -101,12 +112,18 @@ class LocateIndex {
   const Sources& sources() const { return m_sources; }
   const Stats& stats() const { return m_stats; }
   const Options& options() const { return m_options; }
+  const FastIndex& fast() const { return m_fast; }
 
  private:
   Sources m_sources;  // sorted by code; kept so a change rebuilds without reading everything again
   std::vector<Area> m_areas;
+  std::vector<std::int32_t> m_parents;  // m_areas[i].parent, compact for the hot path
   Layer m_fine;   // group 0: grids, group 1: micro-grids
   Layer m_admin;  // every admin level
+  FastIndex m_fast;  // answers most points; defers to the layers for the rest
+
+  // The answer for a point that no grid covers (nearest, fallback, outside).
+  Location locate_uncovered(Pt p) const;
   Options m_options;
   Stats m_stats;
 };

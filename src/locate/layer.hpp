@@ -67,6 +67,19 @@ class Layer {
   template <typename F>
   void edges_near(Pt p, double rx, double ry, F&& f) const;
 
+  // Calls f(id, group, v) for the local edges (v, v+1) listed in the cells that overlap the box
+  // [x0,x1]x[y0,y1] (an edge may come several times; every edge touching the box comes at least
+  // once).
+  template <typename F>
+  void edges_in_box(double x0, double y0, double x1, double y1, F&& f) const;
+  const Pt* vertex_data() const { return m_vertices.data(); }
+  // The extent of the cells (the polygons with a margin); false when the layer is empty.
+  bool extent(double& x0, double& y0, double& x1, double& y1) const {
+    if (m_nx == 0) return false;
+    x0 = m_fx0, y0 = m_fy0, x1 = bx(m_nx), y1 = by(m_ny);
+    return true;
+  }
+
   std::size_t memory_bytes() const;
   std::size_t cells() const { return static_cast<std::size_t>(m_nx) * static_cast<std::size_t>(m_ny); }
   std::size_t entries() const { return m_entries.size(); }
@@ -176,6 +189,23 @@ void Layer::edges_near(Pt p, double rx, double ry, F&& f) const {
         const Entry& e = m_entries[k];
         const std::uint32_t* r = m_refs.data() + e.begin;
         for (unsigned n = 0; n < e.n_local; ++n) f(e.poly(), e.group(), m_vertices[r[n]], m_vertices[r[n] + 1]);
+      }
+    }
+  }
+}
+
+template <typename F>
+void Layer::edges_in_box(double x0, double y0, double x1, double y1, F&& f) const {
+  if (m_nx == 0 || x1 < m_fx0 || x0 > bx(m_nx) || y1 < m_fy0 || y0 > by(m_ny)) return;
+  const std::int64_t i0 = x0 <= m_fx0 ? 0 : col_of(x0), i1 = x1 >= bx(m_nx) ? m_nx - 1 : col_of(x1);
+  const std::int64_t j0 = y0 <= m_fy0 ? 0 : row_of(y0), j1 = y1 >= by(m_ny) ? m_ny - 1 : row_of(y1);
+  for (std::int64_t j = j0; j <= j1; ++j) {
+    for (std::int64_t i = i0; i <= i1; ++i) {
+      const std::size_t cell = static_cast<std::size_t>(j * m_nx + i);
+      for (std::uint32_t k = m_offsets[cell]; k < m_offsets[cell + 1]; ++k) {
+        const Entry& e = m_entries[k];
+        const std::uint32_t* r = m_refs.data() + e.begin;
+        for (unsigned n = 0; n < e.n_local; ++n) f(e.poly(), e.group(), r[n]);
       }
     }
   }

@@ -1,5 +1,8 @@
 #include "locate/service.hpp"
 
+#include <poll.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -70,18 +73,33 @@ void Locator::start_worker_watch(const std::string& url, int timeout_ms, int int
 }
 
 void Locator::watch_loop(std::string url, int timeout_ms, int interval_ms) {
+  // Assignment and worker writes send NOTIFY wangge_workers (migration 0007): reload when one
+  // arrives. The fingerprint, checked every `interval_ms` as well, catches a database whose
+  // writers bypass the triggers; a new connection reloads, since notifications may have been lost.
   std::string seen;
   while (!m_stop) {
     try {
       pg::Connection conn(url, timeout_ms);
+      conn.exec("locate.listen_workers", "LISTEN wangge_workers");
+      bool reload = true;
+      auto last_check = std::chrono::steady_clock::now();
       while (!m_stop) {
-        std::string now = workers_fingerprint(conn);
-        if (now != seen) {
-          reload_workers(conn);
+        const auto now_t = std::chrono::steady_clock::now();
+        if (reload || now_t - last_check >= std::chrono::milliseconds(interval_ms)) {
+          std::string now = workers_fingerprint(conn);
+          if (reload || now != seen) reload_workers(conn);
           seen = now;
+          reload = false;
+          last_check = now_t;
         }
-        for (int waited = 0; waited < interval_ms && !m_stop; waited += 50)
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const int fd = PQsocket(conn.raw());
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 100) < 0 && errno != EINTR) break;
+        if (PQconsumeInput(conn.raw()) == 0 || !conn.ok()) break;
+        while (PGnotify* n = PQnotifies(conn.raw())) {
+          reload = true;
+          PQfreemem(n);
+        }
       }
     } catch (const std::exception& e) {
       log::warn(std::string("locator worker watch: ") + e.what() + "; retrying");

@@ -33,9 +33,10 @@ class Locator {
   // Follows the registry: call before cache.start_listening(). The first full load builds the
   // index; each change after that rebuilds it from the kept geometry plus the changed rows.
   void attach(registry::AreaCache& cache);
-  // Polls the worker assignments (cheap fingerprint query, every `interval_ms`) on its own
-  // connection and swaps in a new directory when they change. Assignments send no NOTIFY.
-  void start_worker_watch(const std::string& database_url, int statement_timeout_ms, int interval_ms = 500);
+  // Follows the worker assignments on its own connection (LISTEN wangge_workers, sent by the
+  // triggers of migration 0007; a cheap fingerprint query every `interval_ms` as a safety net) and
+  // swaps in a new directory when they change.
+  void start_worker_watch(const std::string& database_url, int statement_timeout_ms, int interval_ms = 5000);
 
   struct View {
     std::shared_ptr<const LocateIndex> index;

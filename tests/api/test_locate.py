@@ -182,5 +182,39 @@ class LocateFollowsChanges(ApiTestCase):
         return r.json
 
 
+class LocateFollowsWorkers(ApiTestCase):
+    """Assignments and worker edits reach the locator through NOTIFY (migration 0007) well before the
+    5 s safety poll would have found them."""
+
+    def test_assignment_and_rename_arrive_within_a_second(self):
+        grid, lon, lat = self.s.sql(
+            "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM areas "
+            "WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT 1) s")[0]
+        path = f"/v1/locate?lon={lon}&lat={lat}"
+        self.assertEqual(self.get(path).json["grid"]["code"], grid)
+        village = self.s.sql(f"SELECT parent_code FROM areas WHERE code = '{grid}' AND valid_to IS NULL")[0][0]
+        r = self.s.request("POST", "/v1/workers", {"name": "钱七", "area": village}, token=self.admin)
+        self.assertEqual(r.status, 201, r)
+        new = r.json["id"]
+        ids = [w["id"] for w in self.get(f"/v1/areas/{grid}/workers").json["workers"]]
+        r = self.s.request("PUT", f"/v1/areas/{grid}/workers", {"workers": ids + [new]}, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+
+        def wait_for(pred):
+            deadline = time.time() + 1.0
+            while True:
+                doc = self.get(path).json
+                if pred(doc) or time.time() > deadline:
+                    return doc
+                time.sleep(0.05)
+
+        doc = wait_for(lambda d: new in [w["id"] for w in d["workers"]])
+        self.assertIn(new, [w["id"] for w in doc["workers"]], doc)
+        # A rename outside the API (the trigger is on the table) arrives the same way.
+        self.s.sql(f"UPDATE workers SET name = '钱七七' WHERE id = {new}")
+        doc = wait_for(lambda d: "钱七七" in [w["name"] for w in d["workers"]])
+        self.assertIn("钱七七", [w["name"] for w in doc["workers"]], doc)
+
+
 if __name__ == "__main__":
     unittest.main()
