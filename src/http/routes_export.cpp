@@ -13,15 +13,6 @@
 namespace wangge::http {
 namespace {
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string data;
-  data.resize(std::filesystem::file_size(path));
-  in.read(data.data(), static_cast<std::streamsize>(data.size()));
-  if (!in) throw std::runtime_error("export: cannot read back " + path.filename().string());
-  return data;
-}
-
 // One part of a multipart/form-data body (RFC 7578).
 struct FormPart {
   std::string name, filename, content_type;
@@ -168,12 +159,25 @@ std::optional<Response> route_export(App& app, const Request& req) {
   // scope filters the rows whatever was asked.
   if (options.selection.area) actor.require_read(*options.selection.area);
   options.selection.scope = actor.scope;
-  auto result = exchange::export_layer(*app.pool.acquire(), options);
+  // GDAL writes the file (shapefiles and GeoPackages cannot be written front to back), then it
+  // is streamed to the client in 1 MB chunks: the answer never sits in memory as a whole, and the
+  // temporary directory lives until the last chunk has gone.
+  auto result = std::make_shared<exchange::ExportResult>(exchange::export_layer(*app.pool.acquire(), options));
+  auto file = std::make_shared<std::ifstream>(result->file, std::ios::binary);
+  if (!*file) throw std::runtime_error("export: cannot read back " + result->file.filename().string());
   Response r;
-  r.content_type = result.media_type;
-  r.body = read_file(result.file);
-  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + result.filename + "\"");
-  r.headers.emplace_back("X-Feature-Count", std::to_string(result.features));
+  r.content_type = result->media_type;
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + result->filename + "\"");
+  r.headers.emplace_back("X-Feature-Count", std::to_string(result->features));
+  r.stream = [result, file](std::string& out) {
+    constexpr std::size_t kChunk = 1u << 20;
+    const std::size_t at = out.size();
+    out.resize(at + kChunk);
+    file->read(out.data() + at, static_cast<std::streamsize>(kChunk));
+    out.resize(at + static_cast<std::size_t>(file->gcount()));
+    if (file->bad()) throw std::runtime_error("export: reading " + result->file.filename().string() + " failed");
+    return !file->eof();
+  };
   return r;
 }
 

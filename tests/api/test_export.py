@@ -79,6 +79,9 @@ class ExportTest(ApiTestCase):
     def test_shapefile_utf8_zip(self):
         path = self.export(level="grid")
         self.assertEqual(self.last_headers["Content-Type"], "application/zip")
+        # Streamed from the file GDAL wrote, in chunks, not built in memory as one body.
+        self.assertEqual(self.last_headers["Transfer-Encoding"], "chunked")
+        self.assertIsNone(self.last_headers["Content-Length"])
         with zipfile.ZipFile(path) as z:
             names = sorted(z.namelist())
         self.assertEqual(names, sorted(["areas_grid.shp", "areas_grid.shx", "areas_grid.dbf", "areas_grid.prj",
