@@ -186,6 +186,18 @@ ExportOptions parse_export_options(const std::map<std::string, std::string>& par
   return o;
 }
 
+// Where a shapefile part ends: 2 GiB less 64 MiB of headroom for the features written between two
+// size checks. WANGGE_SHAPEFILE_PART_MB lowers it (the tests split a small export this way).
+static std::uintmax_t shapefile_part_bytes() {
+  constexpr std::uintmax_t kDefault = (std::uintmax_t{2} << 30) - (std::uintmax_t{64} << 20);
+  const char* v = std::getenv("WANGGE_SHAPEFILE_PART_MB");
+  if (!v || !*v) return kDefault;
+  char* end = nullptr;
+  const double mb = std::strtod(v, &end);
+  if (end == v || !(mb > 0)) return kDefault;
+  return std::min(kDefault, static_cast<std::uintmax_t>(mb * 1024 * 1024));
+}
+
 ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
   gdal_init();
   const Selection& s = o.selection;
@@ -225,8 +237,6 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
   ErrorCapture errors;
   GDALDriverH driver = GDALGetDriverByName(fmt.driver);
   if (!driver) errors.fail(std::string("export: GDAL driver ") + fmt.driver, "not available");
-  Dataset ds(GDALCreate(driver, target.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
-  if (!ds) errors.fail(std::string("export: creating a ") + fmt.driver + " file");
 
   Options lco;
   switch (o.format) {
@@ -239,25 +249,50 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
   }
   Srs srs = srs_from_epsg(o.srid);
   const OGRwkbGeometryType gtype = s.layer == LayerKind::areas ? wkbMultiPolygon : wkbPoint;
-  OGRLayerH layer = GDALDatasetCreateLayer(ds.get(), base.c_str(), srs.get(), gtype, lco.get());
-  if (!layer) errors.fail("export: creating layer " + base);
 
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    const FieldSpec& f = fields[i];
-    OGRFieldType type = f.type == FieldType::integer ? OFTInteger64 : (f.type == FieldType::datetime && !shp) ? OFTDateTime : OFTString;
-    FieldDefn defn(OGR_Fld_Create(out_names[i].c_str(), type));
-    if (shp) OGR_Fld_SetWidth(defn.get(), type == OFTString ? widths[i] : 12);  // 12 digits: ids and counts
-    if (OGR_L_CreateField(layer, defn.get(), TRUE) != OGRERR_NONE) errors.fail("export: creating field " + f.name);
-  }
-  errors.check("export: defining layer " + base);
-  OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
-  // Some drivers add fields of their own (KML: Name, Description): write by index, looked up by the
-  // names we promised, which the driver must not have changed.
+  // Every layer holds one geometry type, so one file set per layer; a shapefile part stops short
+  // of 2 GB (the .shp and .dbf offsets are 32-bit) and the rows go on in base_2, base_3, ...
+  const std::uintmax_t part_limit = shapefile_part_bytes();
+  std::vector<std::string> parts;  // base names of the shapefile parts
+  Dataset ds;
+  OGRLayerH layer = nullptr;
+  OGRFeatureDefnH defn = nullptr;
   std::vector<int> index(fields.size());
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    index[i] = OGR_FD_GetFieldIndex(defn, out_names[i].c_str());
-    if (index[i] < 0) throw gdal_error("export: the " + std::string(fmt.driver) + " driver renamed field " + out_names[i]);
-  }
+  auto open_part = [&] {
+    const std::string name = parts.empty() ? base : base + "_" + std::to_string(parts.size() + 1);
+    const std::filesystem::path file = out.dir.path() / (name + fmt.extension);
+    ds.reset();  // closes the previous part
+    ds = Dataset(GDALCreate(driver, file.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+    if (!ds) errors.fail(std::string("export: creating a ") + fmt.driver + " file");
+    layer = GDALDatasetCreateLayer(ds.get(), name.c_str(), srs.get(), gtype, lco.get());
+    if (!layer) errors.fail("export: creating layer " + name);
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      const FieldSpec& f = fields[i];
+      OGRFieldType type = f.type == FieldType::integer ? OFTInteger64 : (f.type == FieldType::datetime && !shp) ? OFTDateTime : OFTString;
+      FieldDefn fd(OGR_Fld_Create(out_names[i].c_str(), type));
+      if (shp) OGR_Fld_SetWidth(fd.get(), type == OFTString ? widths[i] : 12);  // 12 digits: ids and counts
+      if (OGR_L_CreateField(layer, fd.get(), TRUE) != OGRERR_NONE) errors.fail("export: creating field " + f.name);
+    }
+    errors.check("export: defining layer " + name);
+    defn = OGR_L_GetLayerDefn(layer);
+    // Some drivers add fields of their own (KML: Name, Description): write by index, looked up by
+    // the names we promised, which the driver must not have changed.
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      index[i] = OGR_FD_GetFieldIndex(defn, out_names[i].c_str());
+      if (index[i] < 0) throw gdal_error("export: the " + std::string(fmt.driver) + " driver renamed field " + out_names[i]);
+    }
+    parts.push_back(name);
+  };
+  open_part();
+  // The part's size on disk, checked every few features (GDAL buffers a few kB at most).
+  auto part_full = [&] {
+    std::error_code ec;
+    const auto dir = out.dir.path();
+    const auto shp_bytes = std::filesystem::file_size(dir / (parts.back() + ".shp"), ec);
+    const auto dbf_bytes = std::filesystem::file_size(dir / (parts.back() + ".dbf"), ec);
+    return !ec && std::max(shp_bytes, dbf_bytes) >= part_limit;
+  };
+  long long in_part = 0;
 
   const bool transaction = GDALDatasetTestCapability(ds.get(), ODsCTransactions) != 0;
   if (transaction && GDALDatasetStartTransaction(ds.get(), FALSE) != OGRERR_NONE) errors.fail("export: starting a transaction");
@@ -269,6 +304,10 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
   while (true) {
     auto rows = tx.exec("export.fetch", "FETCH " + std::to_string(kFetchRows) + " FROM wangge_export");
     for (int r = 0; r < rows.rows(); ++r) {
+      if (shp && in_part > 0 && in_part % 16 == 0 && part_full()) {
+        open_part();
+        in_part = 0;
+      }
       Feature feature(OGR_F_Create(defn));
       for (std::size_t i = 0; i < fields.size(); ++i) {
         const int col = static_cast<int>(i) + 1;
@@ -308,8 +347,9 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
           errors.fail("export: reading a geometry from the database");
         OGR_F_SetGeometryDirectly(feature.get(), g);
       }
-      if (OGR_L_CreateFeature(layer, feature.get()) != OGRERR_NONE) errors.fail("export: writing a feature of " + base);
+      if (OGR_L_CreateFeature(layer, feature.get()) != OGRERR_NONE) errors.fail("export: writing a feature of " + parts.back());
       ++out.features;
+      ++in_part;
     }
     errors.check("export: writing " + base);
     if (rows.rows() < kFetchRows) break;
@@ -327,9 +367,11 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
   }
 
   const std::filesystem::path dir = out.dir.path();
-  patch_ldid(dir / (base + ".dbf"), o.encoding == Encoding::gbk ? kLdidGbk : kLdidNone);
-  // "936" is how ArcGIS names the GBK code page in a .cpg; GDAL and QGIS read it as CP936.
-  write_text_file(dir / (base + ".cpg"), o.encoding == Encoding::gbk ? "936" : "UTF-8");
+  for (const auto& part : parts) {
+    patch_ldid(dir / (part + ".dbf"), o.encoding == Encoding::gbk ? kLdidGbk : kLdidNone);
+    // "936" is how ArcGIS names the GBK code page in a .cpg; GDAL and QGIS read it as CP936.
+    write_text_file(dir / (part + ".cpg"), o.encoding == Encoding::gbk ? "936" : "UTF-8");
+  }
   std::string mapping = "\xEF\xBB\xBF" "field,name,type,description\r\n";  // BOM: Excel opens it as UTF-8
   for (std::size_t i = 0; i < fields.size(); ++i)
     mapping += csv_quote(out_names[i]) + "," + csv_quote(fields[i].name) + "," + csv_quote(type_name(fields[i].type, true)) +
@@ -337,7 +379,8 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
   out.file = dir / (base + ".zip");
   out.filename = base + ".zip";
   ZipWriter zip(out.file);
-  for (const char* ext : {".shp", ".shx", ".dbf", ".prj", ".cpg"}) zip.add_file(base + ext, dir / (base + ext));
+  for (const auto& part : parts)
+    for (const char* ext : {".shp", ".shx", ".dbf", ".prj", ".cpg"}) zip.add_file(part + ext, dir / (part + ext));
   zip.add_bytes(base + "_fields.csv", mapping);
   zip.close();
   return out;

@@ -248,3 +248,35 @@ class ExportTest(ApiTestCase):
         p = subprocess.run([self.s.bin, "export", "--format", "nope"], env=self.s.env, capture_output=True, text=True)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("format", p.stderr)
+
+
+class ShapefilePartsTest(ApiTestCase):
+    """A shapefile part stops short of 2 GB and the rows go on in the next part; here the limit is
+    lowered to 20 kB (WANGGE_SHAPEFILE_PART_MB) so the sample's grids need several parts."""
+    server_env = {"WANGGE_SHAPEFILE_PART_MB": "0.02"}
+
+    def test_parts_split_the_rows_and_gdal_reads_them_all(self):
+        tmp = tempfile.mkdtemp(prefix="wangge-export-parts-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        url = self.s.base + "/v1/export?" + urllib.parse.urlencode({"level": "grid"})
+        req = urllib.request.Request(url, headers={"Authorization": "Bearer " + self.admin})
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            path = os.path.join(tmp, "grids.zip")
+            with open(path, "wb") as f:
+                f.write(resp.read())
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            z.extractall(tmp)
+        shps = sorted(n for n in names if n.endswith(".shp"))
+        self.assertGreaterEqual(len(shps), 3, names)
+        self.assertEqual(shps[0], "areas_grid.shp")
+        self.assertIn("areas_grid_2.shp", shps)
+        codes = []
+        for shp in shps:
+            base = shp[:-4]
+            for ext in (".shx", ".dbf", ".prj", ".cpg"):
+                self.assertIn(base + ext, names)
+            self.assertLess(os.path.getsize(os.path.join(tmp, shp)), 20 * 1024 + 16 * 4096, shp)
+            codes += [f["properties"]["code"] for f in read_features(os.path.join(tmp, shp))]
+        expected = [r[0] for r in self.s.sql("SELECT code FROM areas WHERE level = 'grid' AND valid_to IS NULL ORDER BY code")]
+        self.assertEqual(sorted(codes), expected, "every grid exactly once over the parts")
