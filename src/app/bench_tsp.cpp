@@ -119,7 +119,7 @@ void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed,
   const auto streets = osm_streets(pbf);
   route::Router router(streets);
   std::printf("\nMonaco street network: built in the bench from %s with GDAL's OSM driver (layer lines, highway=*), "
-              "not from `wangge import-roads` (not on this branch); %zu streets, %zu nodes, read and built in %.2f s\n",
+              "in memory (no database; `wangge import-roads` loads the same file into PostGIS); %zu streets, %zu nodes, read and built in %.2f s\n",
               fs::path(pbf).filename().c_str(), router.edges(), router.nodes(), seconds_since(t0));
   // The start: the street point nearest the Prince's Palace square; the checkpoints: midpoints of
   // random streets inside Monaco (7.409-7.440 E, 43.724-43.752 N) that a walker can reach from it.
