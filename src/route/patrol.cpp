@@ -162,7 +162,7 @@ class Planner {
     const Model md = model(cps, m_req.vary);
     TourOptions o;
     o.seed = m_req.vary ? mix(*m_req.vary) : 1;
-    o.time_limit_s = m_req.time_limit_s > 0 ? m_req.time_limit_s : std::clamp(0.00025 * static_cast<double>(cps.size()), 0.01, 0.25);
+    o.time_limit_s = m_req.time_limit_s > 0 ? m_req.time_limit_s : std::clamp(0.00015 * static_cast<double>(cps.size()), 0.01, 0.25);
     const bool small = cps.size() <= kExactMaxStops;
     return decode(md, cps, small ? held_karp_exact(md.c) : local_search_tour(md.c, o));
   }
@@ -339,12 +339,22 @@ PatrolPlan plan_patrol(const Graph& g, const PatrolRequest& req) {
   plan.duration_s = route.empty() ? p.travel(0, end) : t.end;
   for (std::size_t k = 0; k < route.size(); ++k)
     plan.stops.push_back({route[k], snaps[first + route[k]]->point, t.arrival[k], t.start[k], t.departure[k]});
+  // The legs' street paths are independent searches: two threads, like the matrix.
+  std::vector<std::optional<Path>> legs(route.size() + 1);
+  {
+    std::atomic<std::size_t> next{0};
+    auto work = [&] {
+      for (std::size_t k; (k = next++) < legs.size();) legs[k] = g.route(*snaps[p.at(route, k)], *snaps[p.at(route, k + 1)]);
+    };
+    std::thread helper;
+    if (legs.size() > 8) helper = std::thread(work);
+    work();
+    if (helper.joinable()) helper.join();
+  }
   for (std::size_t k = 0; k <= route.size(); ++k) {
-    const std::size_t a = p.at(route, k), b = p.at(route, k + 1);
-    plan.distance_m += p.metres(a, b);
-    auto path = g.route(*snaps[a], *snaps[b]);
-    if (!path) continue;  // cannot happen: the matrix had this leg
-    for (const auto& q : path->coordinates)
+    plan.distance_m += p.metres(p.at(route, k), p.at(route, k + 1));
+    if (!legs[k]) continue;  // cannot happen: the matrix had this leg
+    for (const auto& q : legs[k]->coordinates)
       if (plan.geometry.empty() || plan.geometry.back() != q) plan.geometry.push_back(q);
   }
   if (plan.geometry.size() == 1) plan.geometry.push_back(plan.geometry.front());

@@ -360,8 +360,19 @@ Graph::Search Graph::search(const Snap& s, const std::vector<const Snap*>& targe
     int how;  // 1: forward along the target edge, 2: backward
     std::uint32_t out_edge;  // kNone: the target is the node itself
     double metres;
+    std::int32_t next = -1;  // the node's next approach, in the order they were added
   };
-  std::unordered_map<std::uint32_t, std::vector<Approach>> waiting;
+  // Per node, a list threaded through `approaches` (flat arrays: a hash lookup per settled state
+  // was most of a matrix search's time).
+  std::vector<Approach> approaches;
+  std::vector<std::int32_t> wait_head(n.node_count, -1), wait_tail(n.node_count, -1);
+  auto wait_at = [&](std::uint32_t node, Approach ap) {
+    const auto k = static_cast<std::int32_t>(approaches.size());
+    approaches.push_back(ap);
+    if (wait_tail[node] >= 0) approaches[static_cast<std::size_t>(wait_tail[node])].next = k;
+    else wait_head[node] = k;
+    wait_tail[node] = k;
+  };
   std::size_t unreached = 0;  // targets without any cost yet: until none is left, the worst is infinite
   for (const Snap* g : targets) unreached += g != nullptr;
   auto offer = [&](std::size_t i, double t, double d, int how, std::uint32_t st) {
@@ -379,9 +390,9 @@ Graph::Search Graph::search(const Snap& s, const std::vector<const Snap*>& targe
         offer(i, d / v, d, 0, kNone);
     }
     if (m_forward[g.edge] || g.offset_m <= kOnNode)
-      waiting[n.from[g.edge]].push_back({i, 1, g.offset_m > kOnNode ? g.edge : kNone, std::max(0.0, g.offset_m)});
+      wait_at(n.from[g.edge], {i, 1, g.offset_m > kOnNode ? g.edge : kNone, std::max(0.0, g.offset_m)});
     if (m_backward[g.edge] || g.offset_m >= glen - kOnNode)
-      waiting[n.to[g.edge]].push_back({i, 2, g.offset_m < glen - kOnNode ? g.edge : kNone, std::max(0.0, glen - g.offset_m)});
+      wait_at(n.to[g.edge], {i, 2, g.offset_m < glen - kOnNode ? g.edge : kNone, std::max(0.0, glen - g.offset_m)});
   }
   auto worst_target = [&] {
     if (unreached > 0) return kInf;  // a many-to-many matrix would otherwise pay O(targets) per settled target node
@@ -393,6 +404,12 @@ Graph::Search Graph::search(const Snap& s, const std::vector<const Snap*>& targe
   double worst = worst_target();
 
   std::vector<bool> settled(arcs + 2, false);
+  // Walkers and riders have no turn restrictions and may turn round anywhere, so how a node was
+  // entered never matters: the first (fastest) state at a node is the only one worth expanding,
+  // which makes the search node-based (half the work on a two-way street network). Cars keep the
+  // arc states their restrictions and U-turn rule need.
+  const bool by_node = m_profile != Profile::car;
+  std::vector<bool> node_done(by_node ? n.node_count : 0, false);
   while (!heap.empty()) {
     auto [t, st] = heap.top();
     heap.pop();
@@ -400,10 +417,16 @@ Graph::Search Graph::search(const Snap& s, const std::vector<const Snap*>& targe
     // No later state can improve a target whose best is already below this time.
     if (t >= worst) break;
     settled[st] = true;
+    if (by_node) {
+      const std::uint32_t node = node_of(st);
+      if (node_done[node]) continue;
+      node_done[node] = true;
+    }
     const std::uint32_t u = node_of(st), in = in_edge(st);
     const bool in_fwd = in_forward(st);
-    if (auto w = waiting.find(u); w != waiting.end()) {
-      for (const auto& ap : w->second) {
+    if (wait_head[u] >= 0) {
+      for (std::int32_t k = wait_head[u]; k >= 0; k = approaches[static_cast<std::size_t>(k)].next) {
+        const Approach& ap = approaches[static_cast<std::size_t>(k)];
         if (!turn_allowed(u, in, ap.out_edge) || u_turn(u, in, in_fwd, ap.out_edge, ap.how == 1)) continue;
         const Snap& g = *targets[ap.target];
         offer(ap.target, t + ap.metres / m_speed_ms[g.edge], r.dist[st] + ap.metres, ap.how, st);
