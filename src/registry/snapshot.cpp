@@ -49,7 +49,7 @@ std::shared_ptr<const AreaEntry> AreaCache::find(const std::string& code) const 
 void AreaCache::swap(std::shared_ptr<const AreaSnapshot> next) { std::atomic_store(&m_snapshot, std::move(next)); }
 
 LoadStats AreaCache::load_all(pg::Connection& conn) {
-  std::lock_guard lock(m_write_mutex);
+  std::unique_lock lock(m_write_mutex);  // the swap only; the subscribers run unlocked (see refresh)
   const auto t0 = std::chrono::steady_clock::now();
   auto next = std::make_shared<AreaSnapshot>();
   // One consistent view: the revision and the rows come from the same snapshot of the database.
@@ -67,13 +67,17 @@ LoadStats AreaCache::load_all(pg::Connection& conn) {
   swap(std::move(next));
   m_ready = true;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  lock.unlock();
   notify(conn, {});
   return stats;
 }
 
 void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& codes, bool notify_subscribers) {
   if (codes.empty()) return;
-  std::lock_guard lock(m_write_mutex);
+  // The write lock covers the read-modify-swap of the snapshot only, never the subscribers: they
+  // rebuild for seconds at province scale, and a writer refreshing its own change must not wait
+  // for the rebuild of an earlier one.
+  std::unique_lock lock(m_write_mutex);
   nlohmann::json list = codes;
   auto r = conn.exec("snapshot.refresh",
                      std::string(kSelect) + " AND a.code IN (SELECT json_array_elements_text($1::json))", {list.dump()});
@@ -94,24 +98,30 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
     for (auto& e : fresh) next->by_code[e->code] = std::move(e);
     swap(std::move(next));
   }
-  if (!notify_subscribers) {
-    if (changed) {
-      std::lock_guard pending(m_pending_mutex);
-      m_pending.insert(codes.begin(), codes.end());
-    }
-    return;
+  // Marked before the write lock goes, so a refresh of the same codes that finds nothing changed
+  // (the writer's own, or the listener's for its NOTIFY) still sees that the subscribers are owed.
+  if (changed) {
+    std::lock_guard pending(m_pending_mutex);
+    ++m_pending_mark;
+    for (const auto& code : codes) m_pending[code] = m_pending_mark;
   }
+  if (!notify_subscribers) return;
+  lock.unlock();
   // A write is seen twice (its own refresh, then its NOTIFY): the subscribers hear of it once.
   bool owed = false;
+  std::uint64_t mark = 0;
   {
     std::lock_guard pending(m_pending_mutex);
     for (const auto& code : codes) owed = owed || m_pending.count(code) > 0;
+    mark = m_pending_mark;
   }
-  if (changed || owed) notify(conn, codes);
-  // Only now are the codes done: a writer waiting for them must not go before the subscribers have.
+  if (owed) notify(conn, codes);
+  // Only now are the codes done: a writer waiting for them must not go before the subscribers
+  // have. Marks made while they ran stay (their NOTIFY will run the subscribers again).
   {
     std::lock_guard pending(m_pending_mutex);
-    for (const auto& code : codes) m_pending.erase(code);
+    for (const auto& code : codes)
+      if (auto it = m_pending.find(code); it != m_pending.end() && it->second <= mark) m_pending.erase(it);
   }
   m_pending_cv.notify_all();
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <set>
 #include <functional>
 #include <memory>
@@ -79,7 +80,11 @@ class AreaCache {
   std::atomic<bool> m_stop{false};
   std::thread m_listener;
   std::vector<Listener> m_listeners;
-  std::set<std::string> m_pending;  // swapped in, not yet handed to the subscribers
+  // Codes swapped in but not yet handed to the subscribers, with the mark they got (a counter):
+  // a subscriber run clears only the marks made before it started, so a change swapped in while
+  // the subscribers were busy with an earlier one stays owed.
+  std::map<std::string, std::uint64_t> m_pending;
+  std::uint64_t m_pending_mark = 0;
   std::mutex m_pending_mutex;
   std::condition_variable m_pending_cv;
   void notify(pg::Connection& conn, const std::vector<std::string>& codes);
