@@ -1,5 +1,7 @@
 #include "incidents/store.hpp"
 
+#include <charconv>
+
 #include <algorithm>
 
 #include "core/error.hpp"
@@ -9,6 +11,15 @@
 
 namespace wangge::incidents {
 namespace {
+
+// A double as SQL parameter text, shortest form that reads back as the same value
+// (std::to_string keeps 6 decimals: 0.1 m of longitude, enough to move a point across a border).
+std::string exact(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
 
 using nlohmann::json;
 using pg::Param;
@@ -130,9 +141,9 @@ json IncidentStore::create(pg::Connection& conn, const Actor& actor, const json&
                    "VALUES (ST_SetSRID(ST_MakePoint($1::float8, $2::float8), 4490), $3, $4, 'collect', $5, $6, $7, $8, $9, "
                    "  $10::float8, $11::jsonb, $12, $13::jsonb, $14, clock_timestamp()) "
                    "RETURNING i.id, wg_incident_json(i)",
-                   {std::to_string(p.lon), std::to_string(p.lat), category, source, description, reporter, grid, micro,
+                   {exact(p.lon), exact(p.lat), category, source, description, reporter, grid, micro,
                     answer["method"].get<std::string>(),
-                    answer["distance_m"].is_null() ? Param() : Param(std::to_string(answer["distance_m"].get<double>())),
+                    answer["distance_m"].is_null() ? Param() : Param(exact(answer["distance_m"].get<double>())),
                     answer["hierarchy"].dump(), crs_text.empty() ? "EPSG:4490" : crs_text, json::array({x, y}).dump(),
                     actor.label()});
   const long long id = r.integer(0, 0);
@@ -184,8 +195,8 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
   if (q.overdue) where += " AND i.status IN ('dispatch', 'handle', 'hold') AND i.deadline < clock_timestamp()";
   if (q.bbox) {
     const auto& b = *q.bbox;
-    where += " AND i.location && ST_MakeEnvelope(" + param(std::to_string(b[0])) + "::float8, " + param(std::to_string(b[1])) +
-             "::float8, " + param(std::to_string(b[2])) + "::float8, " + param(std::to_string(b[3])) + "::float8, 4490)";
+    where += " AND i.location && ST_MakeEnvelope(" + param(exact(b[0])) + "::float8, " + param(exact(b[1])) +
+             "::float8, " + param(exact(b[2])) + "::float8, " + param(exact(b[3])) + "::float8, 4490)";
   }
   auto count = conn.exec("incidents.count", "SELECT count(*) FROM incidents i WHERE " + where, params);
   const std::string lim = param(std::to_string(q.limit)), off = param(std::to_string(q.offset));

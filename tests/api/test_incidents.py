@@ -24,6 +24,15 @@ class Incidents(ApiTestCase):
     def act(self, incident, action, token=None, **extra):
         return self.s.request("PATCH", f"/v1/incidents/{incident}", dict(action=action, **extra), token=token or self.admin)
 
+    def test_location_is_stored_exactly(self):
+        # Nine decimals (0.1 mm) come back as sent: the stored point is the one that was located.
+        code, x, y = self.grid_point()
+        x, y = round(float(x), 6) + 0.000000123, round(float(y), 6) + 0.000000456
+        r = self.create(x, y)
+        self.assertEqual(r.status, 201, r)
+        sx, sy = self.s.sql(f"SELECT ST_X(location), ST_Y(location) FROM incidents WHERE id = {r.json['id']}")[0]
+        self.assertEqual((float(sx), float(sy)), (x, y))
+
     def test_create_locates_and_logs(self):
         code, x, y = self.grid_point()
         r = self.create(x, y)
