@@ -69,8 +69,9 @@ int command_serve(const Args& args) {
     log::warn(std::string("map labels are off: ") + e.what() + " (apt install fonts-dejavu-core fonts-droid-fallback)");
   }
   app.cache.subscribe([&app](pg::Connection& conn, const std::vector<std::string>& codes) { app.tiles->apply_changes(conn, codes); });
-  // The tile layer `roads` follows the street graph (a full tile rebuild: roads change rarely).
-  app.router.subscribe([&app](pg::Connection& conn) { app.tiles->load(conn); });
+  // The tile layer `roads` follows the street graph (only that layer: the area layers take
+  // seconds at province scale, and the area cache's first load builds everything anyway).
+  app.router.subscribe([&app](pg::Connection& conn) { app.tiles->refresh_roads(conn); });
   // The street graphs: loaded by their listener thread after it LISTENs, rebuilt on every road change.
   app.router.start_listening(config.database_url, config.statement_timeout_ms);
   if (!app.router.wait_ready(std::chrono::seconds(120))) throw std::runtime_error("the street graph did not load within 120 s");

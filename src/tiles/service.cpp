@@ -382,7 +382,33 @@ void load_checkpoints(pg::Connection& conn, Snapshot& next) {
   }
   next.checkpoint_index = Rtree(entries.begin(), entries.end());
 }
+
+void load_roads(pg::Connection& conn, Snapshot& next) {
+  auto st = conn.exec("tiles.roads",
+                      "SELECT id, coalesce(name, ''), highway, oneway, encode(ST_AsBinary(geom), 'hex') FROM streets ORDER BY id");
+  std::vector<Entry> entries;
+  next.roads.clear();
+  for (int i = 0; i < st.rows(); ++i) {
+    Road road{static_cast<std::uint64_t>(st.integer(i, 0)), st.str(i, 1), st.str(i, 2), st.boolean(i, 3),
+              WkbReader(unhex(st.get(i, 4))).linestring()};
+    Box b{std::numeric_limits<double>::max(), std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(),
+          -std::numeric_limits<double>::max()};
+    for (const auto& p : road.line) b = {std::min(b.minx, p.x), std::min(b.miny, p.y), std::max(b.maxx, p.x), std::max(b.maxy, p.y)};
+    entries.emplace_back(to_bg(b), static_cast<std::uint32_t>(i));
+    next.roads.push_back(std::move(road));
+  }
+  next.road_index = Rtree(entries.begin(), entries.end());
+}
 }  // namespace
+
+void TileService::refresh_roads(pg::Connection& conn) {
+  std::lock_guard lock(m_impl->rebuild_mutex);
+  auto next = std::make_shared<Snapshot>(*m_impl->current());
+  load_roads(conn, *next);
+  m_impl->swap(std::move(next));
+  // Roads may have changed anywhere (an import replaces a whole source): every cached tile goes.
+  m_impl->invalidate({Box{-kHalfWorld, -kHalfWorld, kHalfWorld, kHalfWorld}}, m_config.buffer, m_config.extent);
+}
 
 void TileService::refresh_checkpoints(pg::Connection& conn, const std::vector<std::array<double, 2>>& changed_lonlat) {
   std::lock_guard lock(m_impl->rebuild_mutex);
@@ -416,20 +442,7 @@ void TileService::load(pg::Connection& conn) {
   }
   next->incident_index = Rtree(entries.begin(), entries.end());
   load_checkpoints(conn, *next);
-  entries.clear();
-  auto st = conn.exec("tiles.roads",
-                      "SELECT id, coalesce(name, ''), highway, oneway, encode(ST_AsBinary(geom), 'hex') FROM streets ORDER BY id");
-  entries.clear();
-  for (int i = 0; i < st.rows(); ++i) {
-    Road road{static_cast<std::uint64_t>(st.integer(i, 0)), st.str(i, 1), st.str(i, 2), st.boolean(i, 3),
-              WkbReader(unhex(st.get(i, 4))).linestring()};
-    Box b{std::numeric_limits<double>::max(), std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(),
-          -std::numeric_limits<double>::max()};
-    for (const auto& p : road.line) b = {std::min(b.minx, p.x), std::min(b.miny, p.y), std::max(b.maxx, p.x), std::max(b.maxy, p.y)};
-    entries.emplace_back(to_bg(b), static_cast<std::uint32_t>(i));
-    next->roads.push_back(std::move(road));
-  }
-  next->road_index = Rtree(entries.begin(), entries.end());
+  load_roads(conn, *next);
   m_impl->swap(std::move(next));
   m_impl->invalidate({Box{-kHalfWorld, -kHalfWorld, kHalfWorld, kHalfWorld}}, m_config.buffer, m_config.extent);
   m_impl->loaded = true;

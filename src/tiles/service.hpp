@@ -60,6 +60,9 @@ class TileService {
   // After checkpoint writes: reloads the checkpoints layer (one SELECT) and drops the cached tiles
   // around the changed locations (EPSG:4490 lon/lat, before and after). This process only.
   void refresh_checkpoints(pg::Connection& conn, const std::vector<std::array<double, 2>>& changed_lonlat);
+  // After a road change (the street graph's listener): reloads the roads layer only (one SELECT;
+  // the area layers are left as they are) and drops every cached tile.
+  void refresh_roads(pg::Connection& conn);
 
   // All layer names a request may use, in drawing order.
   std::vector<std::string> layer_names() const;
