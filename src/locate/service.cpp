@@ -1,8 +1,5 @@
 #include "locate/service.hpp"
 
-#include <poll.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -92,14 +89,7 @@ void Locator::watch_loop(std::string url, int timeout_ms, int interval_ms) {
           reload = false;
           last_check = now_t;
         }
-        const int fd = PQsocket(conn.raw());
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 100) < 0 && errno != EINTR) break;
-        if (PQconsumeInput(conn.raw()) == 0 || !conn.ok()) break;
-        while (PGnotify* n = PQnotifies(conn.raw())) {
-          reload = true;
-          PQfreemem(n);
-        }
+        if (!conn.notifications(100).empty()) reload = true;
       }
     } catch (const std::exception& e) {
       log::warn(std::string("locator worker watch: ") + e.what() + "; retrying");

@@ -1,5 +1,8 @@
 #include "pg/connection.hpp"
 
+#include <poll.h>
+
+#include <cerrno>
 #include <cstdlib>
 
 #include "core/error.hpp"
@@ -23,6 +26,20 @@ int Result::column(const char* name) const {
   int c = PQfnumber(m_res.get(), name);
   if (c < 0) throw std::logic_error(std::string("result has no column ") + name);
   return c;
+}
+
+std::vector<std::string> Connection::notifications(int timeout_ms) {
+  if (timeout_ms > 0) {
+    pollfd p{PQsocket(m_conn.get()), POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) < 0 && errno != EINTR) throw unavailable("database_unavailable", "waiting for notifications failed");
+  }
+  if (PQconsumeInput(m_conn.get()) == 0 || !ok()) throw unavailable("database_unavailable", "the listening connection was lost");
+  std::vector<std::string> payloads;
+  while (PGnotify* n = PQnotifies(m_conn.get())) {
+    payloads.emplace_back(n->extra ? n->extra : "");
+    PQfreemem(n);
+  }
+  return payloads;
 }
 
 Connection::Connection(const std::string& url, int statement_timeout_ms) {

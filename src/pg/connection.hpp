@@ -75,6 +75,11 @@ class Connection {
   template <typename Feed>
   void copy_in(std::string_view context, const std::string& copy_sql, Feed&& feed);
 
+  // On a connection that LISTENs: waits up to `timeout_ms` (0: not at all) for notifications and
+  // returns the payloads of all that have arrived (empty when none). Throws unavailable when the
+  // connection is lost, so a listener reconnects (and reloads what it may have missed).
+  std::vector<std::string> notifications(int timeout_ms);
+
   bool ok() const { return m_conn && PQstatus(m_conn.get()) == CONNECTION_OK; }
   PGconn* raw() const { return m_conn.get(); }
 

@@ -1,7 +1,5 @@
 #include "registry/snapshot.hpp"
 
-#include <sys/select.h>
-
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -163,19 +161,11 @@ void AreaCache::listen_loop(std::string url, int timeout_ms) {
       }
       need_full_load = true;  // whatever ends this connection may have swallowed notifications
       while (!m_stop) {
-        const int fd = PQsocket(conn.raw());
-        fd_set set;
-        FD_ZERO(&set);
-        FD_SET(fd, &set);
-        timeval tv{0, 200000};
-        if (select(fd + 1, &set, nullptr, nullptr, &tv) < 0) break;
-        if (PQconsumeInput(conn.raw()) == 0 || !conn.ok()) break;
         std::set<std::string> codes;
-        while (PGnotify* n = PQnotifies(conn.raw())) {
-          auto payload = nlohmann::json::parse(n->extra, nullptr, false);
+        for (const auto& text : conn.notifications(200)) {
+          auto payload = nlohmann::json::parse(text, nullptr, false);
           if (payload.is_object() && payload.contains("code") && payload["code"].is_string())
             codes.insert(payload["code"].get<std::string>());
-          PQfreemem(n);
         }
         if (!codes.empty()) refresh(conn, std::vector<std::string>(codes.begin(), codes.end()));
       }

@@ -10,6 +10,8 @@
 #include <queue>
 #include <stdexcept>
 
+#include "route/assignment.hpp"
+
 namespace wangge::route {
 namespace {
 
@@ -189,44 +191,6 @@ void two_opt(Pairs& pairs, const std::vector<std::vector<double>>& d) {
   }
 }
 
-// Minimum-cost assignment (Hungarian method with potentials, O(n^3)) of a finite square matrix.
-std::vector<std::size_t> assignment(const std::vector<std::vector<double>>& c) {
-  const std::size_t n = c.size();
-  std::vector<double> u(n + 1, 0), v(n + 1, 0);
-  std::vector<std::size_t> p(n + 1, 0), way(n + 1, 0);
-  for (std::size_t i = 1; i <= n; ++i) {
-    p[0] = i;
-    std::size_t j0 = 0;
-    std::vector<double> minv(n + 1, kInf);
-    std::vector<char> used(n + 1, 0);
-    do {
-      used[j0] = 1;
-      const std::size_t i0 = p[j0];
-      std::size_t j1 = 0;
-      double delta = kInf;
-      for (std::size_t j = 1; j <= n; ++j) {
-        if (used[j]) continue;
-        const double cur = c[i0 - 1][j - 1] - u[i0] - v[j];
-        if (cur < minv[j]) minv[j] = cur, way[j] = j0;
-        if (minv[j] < delta) delta = minv[j], j1 = j;
-      }
-      for (std::size_t j = 0; j <= n; ++j) {
-        if (used[j]) u[p[j]] += delta, v[j] -= delta;
-        else minv[j] -= delta;
-      }
-      j0 = j1;
-    } while (p[j0] != 0);
-    do {
-      const std::size_t j1 = way[j0];
-      p[j0] = p[j1];
-      j0 = j1;
-    } while (j0);
-  }
-  std::vector<std::size_t> to(n);
-  for (std::size_t j = 1; j <= n; ++j) to[p[j] - 1] = j - 1;
-  return to;
-}
-
 // A perfect matching from the cycles of an assignment: alternate edges of even cycles (the
 // cheaper half), odd cycles minus their best-left-out point; the left-out points paired greedily.
 Pairs pairs_from_cycles(const std::vector<std::size_t>& to, const std::vector<std::vector<double>>& d) {
@@ -283,7 +247,7 @@ Pairs heuristic_matching(std::size_t n, const std::vector<std::vector<double>>& 
         if (i != j) finite = finite && d[i][j] < kInf, big += d[i][j] < kInf ? d[i][j] : 0;
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < n; ++j) c[i][j] = i == j || d[i][j] == kInf ? big : d[i][j];
-    const auto to = assignment(c);
+    const auto to = min_cost_assignment(n, [&](std::size_t i, std::size_t j) { return c[i][j]; });
     double cost = 0;
     for (std::size_t i = 0; i < n; ++i) cost += c[i][to[i]];
     if (finite) bound = std::max(bound, cost / 2);

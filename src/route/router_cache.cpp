@@ -1,7 +1,5 @@
 #include "route/router_cache.hpp"
 
-#include <sys/select.h>
-
 #include <chrono>
 #include <cstdio>
 
@@ -55,26 +53,13 @@ void RouterCache::listen_loop(std::string url, int timeout_ms) {
       reload(conn);
       if (!first) notify(conn);
       while (!m_stop) {
-        const int fd = PQsocket(conn.raw());
-        fd_set set;
-        FD_ZERO(&set);
-        FD_SET(fd, &set);
-        timeval tv{0, 200000};
-        if (select(fd + 1, &set, nullptr, nullptr, &tv) < 0) break;
-        if (PQconsumeInput(conn.raw()) == 0 || !conn.ok()) break;
         // One commit sends a notification per statement: rebuild once for all that have arrived.
         // (Revisions come from a sequence, which an uncommitted writer also advances, so they
         // cannot tell whether a load already saw a change: every batch rebuilds.)
-        bool changed = false;
-        while (PGnotify* n = PQnotifies(conn.raw())) {
-          changed = true;
-          PQfreemem(n);
-        }
-        if (changed) {
+        if (!conn.notifications(200).empty()) {
           // A writer's statements arrive together at its commit; a short pause gathers a burst.
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          PQconsumeInput(conn.raw());
-          while (PGnotify* n = PQnotifies(conn.raw())) PQfreemem(n);
+          conn.notifications(0);
           reload(conn);
           notify(conn);
         }

@@ -7,6 +7,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "route/assignment.hpp"
+
 namespace wangge::route {
 namespace {
 
@@ -380,40 +382,9 @@ double assignment_bound(const CostMatrix& c) {
       if (i != j) big = std::max(big, std::abs(c(i, j)));
   big = big * static_cast<double>(n) + 1;
   auto cost = [&](std::size_t i, std::size_t j) { return i == j ? big : c(i, j); };
-  // Jonker-Volgenant style shortest augmenting paths with potentials (1-based internally).
-  std::vector<double> u(n + 1, 0), v(n + 1, 0), minv(n + 1);
-  std::vector<std::size_t> p(n + 1, 0), way(n + 1, 0);
-  std::vector<char> used(n + 1);
-  for (std::size_t i = 1; i <= n; ++i) {
-    p[0] = i;
-    std::size_t j0 = 0;
-    std::fill(minv.begin(), minv.end(), kInf);
-    std::fill(used.begin(), used.end(), 0);
-    do {
-      used[j0] = 1;
-      const std::size_t i0 = p[j0];
-      double delta = kInf;
-      std::size_t j1 = 0;
-      for (std::size_t j = 1; j <= n; ++j) {
-        if (used[j]) continue;
-        const double cur = cost(i0 - 1, j - 1) - u[i0] - v[j];
-        if (cur < minv[j]) minv[j] = cur, way[j] = j0;
-        if (minv[j] < delta) delta = minv[j], j1 = j;
-      }
-      for (std::size_t j = 0; j <= n; ++j) {
-        if (used[j]) u[p[j]] += delta, v[j] -= delta;
-        else minv[j] -= delta;
-      }
-      j0 = j1;
-    } while (p[j0] != 0);
-    do {
-      const std::size_t j1 = way[j0];
-      p[j0] = p[j1];
-      j0 = j1;
-    } while (j0);
-  }
+  const auto to = min_cost_assignment(n, cost);
   double total = 0;
-  for (std::size_t j = 1; j <= n; ++j) total += cost(p[j] - 1, j - 1);
+  for (std::size_t i = 0; i < n; ++i) total += cost(i, to[i]);
   return total;
 }
 
