@@ -69,12 +69,18 @@ double distance_m(Pt p, Pt a, Pt b) {
 Sources apply_changes(const Sources& before, const std::vector<std::string>& codes, Sources changed) {
   std::vector<std::string> drop(codes);
   std::sort(drop.begin(), drop.end());
+  auto by_code = [](const auto& x, const auto& y) { return x->code < y->code; };
+  std::sort(changed.begin(), changed.end(), by_code);
   Sources out;
   out.reserve(before.size() + changed.size());
-  for (const auto& s : before)
+  auto c = changed.begin();
+  for (const auto& s : before) {
+    for (; c != changed.end() && (*c)->code < s->code; ++c) out.push_back(std::move(*c));
     if (!std::binary_search(drop.begin(), drop.end(), s->code)) out.push_back(s);
-  for (auto& s : changed) out.push_back(std::move(s));
-  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x->code < y->code; });
+  }
+  for (; c != changed.end(); ++c) out.push_back(std::move(*c));
+  // `before` is sorted by code, but a caller may pass a changed row whose code was not listed.
+  if (!std::is_sorted(out.begin(), out.end(), by_code)) std::stable_sort(out.begin(), out.end(), by_code);
   return out;
 }
 
@@ -187,6 +193,7 @@ struct Covering {
 }  // namespace
 
 Location LocateIndex::locate(Pt p) const {
+  if (m_base) return in_dirty(p) ? locate_patched(p) : m_base->locate(p);
   FastIndex::Cell cell;
   const std::uint64_t code = m_fast.find(p, &cell);
   switch (FastIndex::tag(code)) {
@@ -212,6 +219,7 @@ Location LocateIndex::locate(Pt p) const {
 }
 
 Location LocateIndex::locate_general(Pt p) const {
+  if (m_base) return locate_patched(p);
   Covering c;
   m_fine.covering(p, c);
   if (c.grid >= 0) return c.answer(m_parents);
@@ -269,7 +277,7 @@ void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirecto
   if (leaf >= 0) {
     std::int32_t chain[16];
     int n = 0;
-    for (std::int32_t a = leaf; a >= 0 && n < 16; a = area(a).parent) chain[n++] = a;
+    for (std::int32_t a = leaf; a >= 0 && n < 16; a = parent_of(a)) chain[n++] = a;
     for (int k = n - 1; k >= 0; --k) {
       out += area(chain[k]).item_json;
       if (k > 0) out += ',';
@@ -296,6 +304,182 @@ void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirecto
     out += "null";
   }
   out += '}';
+}
+
+// ---- Patched snapshots ----
+
+std::int32_t LocateIndex::parent_of(std::int32_t i) const {
+  if (!m_base) return m_parents[static_cast<std::size_t>(i)];
+  if (i >= m_base_n) return m_delta_parents[static_cast<std::size_t>(i - m_base_n)];
+  const std::int32_t p = m_base->m_parents[static_cast<std::size_t>(i)];
+  if (p < 0 || !m_masked[static_cast<std::size_t>(p)]) return p;
+  auto it = m_remap.find(p);
+  return it == m_remap.end() ? -1 : it->second;
+}
+
+bool LocateIndex::in_dirty(Pt p) const {
+  if (!(p.x >= m_dirty_all.x0 && p.x <= m_dirty_all.x1 && p.y >= m_dirty_all.y0 && p.y <= m_dirty_all.y1)) return false;
+  for (const Box& b : m_dirty)
+    if (p.x >= b.x0 && p.x <= b.x1 && p.y >= b.y0 && p.y <= b.y1) return true;
+  return false;
+}
+
+std::shared_ptr<const LocateIndex> LocateIndex::patch(const std::shared_ptr<const LocateIndex>& before,
+                                                      const std::vector<std::string>& codes, Sources sources) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::shared_ptr<const LocateIndex> base = before->m_base ? before->m_base : before;
+  std::vector<std::string> patched = before->m_patched_codes;
+  patched.insert(patched.end(), codes.begin(), codes.end());
+  std::sort(patched.begin(), patched.end());
+  patched.erase(std::unique(patched.begin(), patched.end()), patched.end());
+  if (patched.size() > kMaxPatchedCodes) return nullptr;
+
+  auto by_code = [](const std::shared_ptr<const SourceArea>& s, const std::string& code) { return s->code < code; };
+  auto find = [&](const Sources& list, const std::string& code) -> std::int64_t {
+    auto it = std::lower_bound(list.begin(), list.end(), code, by_code);
+    return it != list.end() && (*it)->code == code ? it - list.begin() : -1;
+  };
+  auto index = std::make_shared<LocateIndex>();
+  index->m_options = base->m_options;
+  index->m_base = base;
+  index->m_base_n = static_cast<std::int32_t>(base->m_areas.size());
+  index->m_masked.assign(base->m_areas.size(), 0);
+
+  // The delta: every patched code's current version (none when retired), numbered in code order.
+  Sources delta_sources;
+  for (const auto& code : patched)
+    if (const auto k = find(sources, code); k >= 0) delta_sources.push_back(sources[static_cast<std::size_t>(k)]);
+  Options delta_options = base->m_options;
+  delta_options.fast = false;
+  index->m_delta = build(delta_sources, delta_options);
+  const LocateIndex& delta = *index->m_delta;
+
+  // Old and new extents of every patched code, widened by the nearest-grid distance.
+  auto add_box = [&](const SourceArea& s) {
+    if (s.vertices.empty()) return;
+    Box b{s.vertices[0].x, s.vertices[0].y, s.vertices[0].x, s.vertices[0].y};
+    for (const Pt& v : s.vertices) b = {std::min(b.x0, v.x), std::min(b.y0, v.y), std::max(b.x1, v.x), std::max(b.y1, v.y)};
+    const double lat = std::max(std::abs(b.y0), std::abs(b.y1));
+    const Scale k = metres_per_degree(std::min(lat, 89.0));
+    const double mx = index->m_options.nearest_m / k.mx * 1.01 + 1e-9, my = index->m_options.nearest_m / k.my * 1.01 + 1e-9;
+    index->m_dirty.push_back({b.x0 - mx, b.y0 - my, b.x1 + mx, b.y1 + my});
+  };
+  std::unordered_map<std::string_view, std::int32_t> delta_by_code;
+  for (std::size_t j = 0; j < delta.m_areas.size(); ++j)
+    delta_by_code.emplace(delta.m_areas[j].code, index->m_base_n + static_cast<std::int32_t>(j));
+  for (const auto& code : patched) {
+    if (const auto k = find(base->m_sources, code); k >= 0) {
+      const auto i = static_cast<std::int32_t>(k);
+      index->m_masked[static_cast<std::size_t>(i)] = 1;
+      auto d = delta_by_code.find(code);
+      index->m_remap.emplace(i, d == delta_by_code.end() ? -1 : d->second);
+      add_box(*base->m_sources[static_cast<std::size_t>(k)]);
+    }
+  }
+  for (const auto& s : delta.m_sources) add_box(*s);
+  for (const Box& b : index->m_dirty) {
+    Box& all = index->m_dirty_all;
+    all = all.x0 > all.x1 ? b : Box{std::min(all.x0, b.x0), std::min(all.y0, b.y0), std::max(all.x1, b.x1), std::max(all.y1, b.y1)};
+  }
+  // A delta area's parent: the parent's delta version if it has one, else its base version.
+  index->m_delta_parents.reserve(delta.m_sources.size());
+  for (const auto& s : delta.m_sources) {
+    std::int32_t parent = -1;
+    if (!s->parent.empty()) {
+      if (auto d = delta_by_code.find(s->parent); d != delta_by_code.end()) {
+        parent = d->second;
+      } else if (const auto k = find(base->m_sources, s->parent); k >= 0) {
+        parent = static_cast<std::int32_t>(k);
+      }
+    }
+    index->m_delta_parents.push_back(parent);
+  }
+
+  index->m_patched_codes = std::move(patched);
+  index->m_sources = std::move(sources);
+  Stats& st = index->m_stats;
+  st = base->m_stats;
+  st.areas = index->m_sources.size();
+  st.memory_bytes = base->m_stats.memory_bytes + delta.m_stats.memory_bytes;
+  st.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return index;
+}
+
+// The general rules of locate_general and locate_uncovered over base and delta at once.
+Location LocateIndex::locate_patched(Pt p) const {
+  const LocateIndex& base = *m_base;
+  const LocateIndex& delta = *m_delta;
+  auto code_less = [&](std::int32_t a, std::int32_t b) { return area(a).code < area(b).code; };
+  struct Hit {
+    std::int32_t id;
+    unsigned group;
+    bool on;
+  };
+  Hit hits[32];
+  int n = 0;
+  auto from_base = [&](std::uint32_t id, unsigned group, bool on) {
+    if (!m_masked[id] && n < 32) hits[n++] = {static_cast<std::int32_t>(id), group, on};
+  };
+  auto from_delta = [&](std::uint32_t id, unsigned group, bool on) {
+    if (n < 32) hits[n++] = {m_base_n + static_cast<std::int32_t>(id), group, on};
+  };
+  // (An empty layer has no cells to look at: skip it, its origin is not a real cell.)
+  if (base.m_fine.cells()) base.m_fine.covering(p, from_base);
+  if (delta.m_fine.cells()) delta.m_fine.covering(p, from_delta);
+  Location loc;
+  bool grid_on = false;
+  for (int k = 0; k < n; ++k)
+    if (hits[k].group == 0 && (loc.grid < 0 || code_less(hits[k].id, loc.grid))) loc.grid = hits[k].id, grid_on = hits[k].on;
+  if (loc.grid >= 0) {
+    loc.method = grid_on ? Method::boundary : Method::inside;
+    for (int k = 0; k < n; ++k)
+      if (hits[k].group == 1 && parent_of(hits[k].id) == loc.grid && (loc.microgrid < 0 || code_less(hits[k].id, loc.microgrid)))
+        loc.microgrid = hits[k].id;
+    return loc;
+  }
+
+  // No grid holds p: the lowest admin area that does, then the nearest grid within the distance.
+  std::int32_t lowest = -1;
+  auto admin_hit = [&](std::int32_t i) {
+    if (lowest < 0) {
+      lowest = i;
+      return;
+    }
+    const Level a = area(i).level, b = area(lowest).level;
+    if (a > b || (a == b && code_less(i, lowest))) lowest = i;
+  };
+  if (base.m_admin.cells())
+    base.m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) {
+      if (!m_masked[id]) admin_hit(static_cast<std::int32_t>(id));
+    });
+  if (delta.m_admin.cells())
+    delta.m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) { admin_hit(m_base_n + static_cast<std::int32_t>(id)); });
+  if (lowest < 0) return loc;  // outside
+  if (m_options.nearest_m > 0) {
+    const Scale k = metres_per_degree(p.y);
+    const double rx = m_options.nearest_m / k.mx * 1.01, ry = m_options.nearest_m / k.my * 1.01;
+    double best = m_options.nearest_m;
+    std::int32_t best_id = -1;
+    auto consider = [&](std::int32_t i, Pt a, Pt b) {
+      const double d = distance_m(p, a, b);
+      if (d < best || (d == best && (best_id < 0 || code_less(i, best_id)))) best = d, best_id = i;
+    };
+    base.m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
+      if (group == 0 && !m_masked[id]) consider(static_cast<std::int32_t>(id), a, b);
+    });
+    delta.m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
+      if (group == 0) consider(m_base_n + static_cast<std::int32_t>(id), a, b);
+    });
+    if (best_id >= 0) {
+      loc.method = Method::nearest;
+      loc.grid = best_id;
+      loc.distance_m = best;
+      return loc;
+    }
+  }
+  loc.method = Method::fallback;
+  loc.admin = lowest;
+  return loc;
 }
 
 }  // namespace wangge::locate

@@ -22,10 +22,17 @@ Options Locator::options_from_environment() {
   return o;
 }
 
-Locator::Locator(Options options) : m_options(options) {}
+Locator::Locator(Options options) : m_options(options) {
+  m_consolidate = std::thread([this] { consolidate_loop(); });
+}
 
 Locator::~Locator() {
-  m_stop = true;
+  {
+    std::lock_guard lock(m_consolidate_mutex);
+    m_stop = true;
+  }
+  m_consolidate_cv.notify_all();
+  if (m_consolidate.joinable()) m_consolidate.join();
   if (m_watch.joinable()) m_watch.join();
 }
 
@@ -43,21 +50,98 @@ void Locator::on_change(pg::Connection& conn, const std::vector<std::string>& co
     auto workers = std::make_shared<const WorkerDirectory>(read_workers(conn, std::nullopt));
     std::atomic_store(&m_workers, std::move(workers));
   } else {
-    next = LocateIndex::build(apply_changes(before->sources(), codes, read_areas(conn, std::nullopt, &codes)), m_options);
+    auto sources = apply_changes(before->sources(), codes, read_areas(conn, std::nullopt, &codes));
+    next = LocateIndex::patch(before, codes, sources);
+    if (!next) next = LocateIndex::build(std::move(sources), m_options);
   }
   const auto& st = next->stats();
-  char msg[200];
-  std::snprintf(msg, sizeof msg, "locator index built: %zu areas (%zu grids, %zu micro-grids, %zu admin) in %.3f s, %.0f MB",
-                st.areas, st.grids, st.microgrids, st.admin, st.build_seconds, st.memory_bytes / 1048576.0);
+  char msg[240];
+  if (next->patched()) {
+    std::snprintf(msg, sizeof msg, "locator index patched: %zu changed areas (%zu since the last full build) in %.3f s",
+                  codes.size(), next->patched_codes(), st.build_seconds);
+  } else {
+    std::snprintf(msg, sizeof msg, "locator index built: %zu areas (%zu grids, %zu micro-grids, %zu admin) in %.3f s, %.0f MB",
+                  st.areas, st.grids, st.microgrids, st.admin, st.build_seconds, st.memory_bytes / 1048576.0);
+  }
   log::info(msg);
+  const bool patched = next->patched();
   std::atomic_store(&m_index, std::move(next));
   ++m_generation;
+  {
+    std::lock_guard clock(m_consolidate_mutex);
+    m_last_change = std::chrono::steady_clock::now();
+    if (m_background_build) {
+      m_changed_during_build.insert(m_changed_during_build.end(), codes.begin(), codes.end());
+      if (codes.empty()) m_reloaded_during_build = true;
+    }
+  }
+  if (patched) m_consolidate_cv.notify_all();
+}
+
+void Locator::consolidate_loop() {
+  std::unique_lock lock(m_consolidate_mutex);
+  while (!m_stop) {
+    auto current = std::atomic_load(&m_index);
+    if (!current || !current->patched()) {
+      m_consolidate_cv.wait(lock);
+      continue;
+    }
+    const auto quiet_until = m_last_change + std::chrono::milliseconds(consolidate_after_ms);
+    if (std::chrono::steady_clock::now() < quiet_until) {
+      m_consolidate_cv.wait_until(lock, quiet_until);
+      continue;
+    }
+    // Build from the current snapshot's areas without holding any lock readers or writers need;
+    // the changes that arrive meanwhile are patched onto the new base before it is installed.
+    m_background_build = true;
+    m_reloaded_during_build = false;
+    m_changed_during_build.clear();
+    lock.unlock();
+    std::shared_ptr<const LocateIndex> full;
+    try {
+      full = LocateIndex::build(current->sources(), m_options);
+    } catch (const std::exception& e) {
+      log::warn(std::string("locator background build failed: ") + e.what());
+    }
+    {
+      std::lock_guard build(m_build_mutex);
+      lock.lock();
+      m_background_build = false;
+      if (full) {
+        // What changed since `current` must be on top of the new base too; after a full reload
+        // meanwhile (a reconnection) the new base is stale and dropped.
+        auto now = std::atomic_load(&m_index);
+        std::shared_ptr<const LocateIndex> next = full;
+        if (m_reloaded_during_build) next = nullptr;
+        else if (now != current && !m_changed_during_build.empty())
+          next = LocateIndex::patch(full, m_changed_during_build, now->sources());
+        if (next) {
+          char msg[160];
+          std::snprintf(msg, sizeof msg, "locator index rebuilt in the background: %zu areas in %.3f s", full->stats().areas,
+                        full->stats().build_seconds);
+          log::info(msg);
+          std::atomic_store(&m_index, std::move(next));
+          ++m_generation;
+        }
+      }
+      m_changed_during_build.clear();
+    }
+    if (!full) m_consolidate_cv.wait_for(lock, std::chrono::seconds(10));
+  }
 }
 
 void Locator::install(std::shared_ptr<const LocateIndex> index, std::shared_ptr<const WorkerDirectory> workers) {
+  const bool patched = index && index->patched();
   if (workers) std::atomic_store(&m_workers, std::move(workers));
   std::atomic_store(&m_index, std::move(index));
   ++m_generation;
+  if (patched) {
+    {
+      std::lock_guard lock(m_consolidate_mutex);
+      m_last_change = std::chrono::steady_clock::now();
+    }
+    m_consolidate_cv.notify_all();
+  }
 }
 
 void Locator::reload_workers(pg::Connection& conn) {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -31,7 +33,9 @@ class Locator {
   Locator& operator=(const Locator&) = delete;
 
   // Follows the registry: call before cache.start_listening(). The first full load builds the
-  // index; each change after that rebuilds it from the kept geometry plus the changed rows.
+  // index; each change after that reads the changed rows and patches the snapshot (in about the
+  // time of the change, see LocateIndex::patch), and a full build from the kept geometry follows in
+  // the background once changes pause for `consolidate_after_ms`.
   void attach(registry::AreaCache& cache);
   // Follows the worker assignments on its own connection (LISTEN wangge_workers, sent by the
   // triggers of migration 0007; a cheap fingerprint query every `interval_ms` as a safety net) and
@@ -59,6 +63,9 @@ class Locator {
 
  private:
   void watch_loop(std::string url, int timeout_ms, int interval_ms);
+  // Replaces patched snapshots by full builds when changes pause (the patched lookups near edits
+  // are slower, and their dirty boxes would otherwise only grow).
+  void consolidate_loop();
 
   Options m_options;
   std::shared_ptr<const LocateIndex> m_index;
@@ -72,6 +79,18 @@ class Locator {
 
   std::atomic<bool> m_stop{false};
   std::thread m_watch;
+
+  std::mutex m_consolidate_mutex;
+  std::condition_variable m_consolidate_cv;
+  std::chrono::steady_clock::time_point m_last_change{};
+  std::vector<std::string> m_changed_during_build;  // codes changed while a background build runs
+  bool m_background_build = false;
+  bool m_reloaded_during_build = false;
+  std::thread m_consolidate;
+
+ public:
+  // How long changes must pause before the background full build (tests shorten it).
+  int consolidate_after_ms = 2000;
 };
 
 }  // namespace wangge::locate
