@@ -14,6 +14,7 @@
 #include "http/server.hpp"
 #include "registry/auth.hpp"
 #include "registry/migrate.hpp"
+#include "tiles/feed.hpp"
 
 namespace wangge::app {
 namespace {
@@ -75,9 +76,13 @@ int command_serve(const Args& args) {
   // The street graphs: loaded by their listener thread after it LISTENs, rebuilt on every road change.
   app.router.start_listening(config.database_url, config.statement_timeout_ms);
   if (!app.router.wait_ready(std::chrono::seconds(120))) throw std::runtime_error("the street graph did not load within 120 s");
+  // Incidents and checkpoints written by any process (or by hand) reach the tiles through NOTIFY.
+  tiles::TileFeed tile_feed(*app.tiles);
+  tile_feed.start(config.database_url, config.statement_timeout_ms);
   app.cache.start_listening(config.database_url, config.statement_timeout_ms);
   http::Server server(app);
   server.run();
+  tile_feed.stop();
   app.router.stop();
   app.cache.stop();  // no more change notifications into the subscribers while they are destroyed
   return 0;

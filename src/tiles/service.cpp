@@ -383,6 +383,22 @@ void load_checkpoints(pg::Connection& conn, Snapshot& next) {
   next.checkpoint_index = Rtree(entries.begin(), entries.end());
 }
 
+// Open cases only: closed and cancelled ones leave the map.
+void load_incidents(pg::Connection& conn, Snapshot& next) {
+  auto r = conn.exec("tiles.incidents",
+                     "SELECT id, ST_X(location), ST_Y(location), category, status, coalesce(grid_code, '') FROM incidents "
+                     "WHERE status NOT IN ('closed', 'cancelled') ORDER BY id");
+  std::vector<Entry> entries;
+  next.incidents.clear();
+  for (int i = 0; i < r.rows(); ++i) {
+    Incident inc{static_cast<std::uint64_t>(r.integer(i, 0)), to_mercator(r.number(i, 1), r.number(i, 2)), r.str(i, 3), r.str(i, 4),
+                 r.str(i, 5)};
+    entries.emplace_back(BgBox(BgPoint(inc.at.x, inc.at.y), BgPoint(inc.at.x, inc.at.y)), static_cast<std::uint32_t>(i));
+    next.incidents.push_back(std::move(inc));
+  }
+  next.incident_index = Rtree(entries.begin(), entries.end());
+}
+
 void load_roads(pg::Connection& conn, Snapshot& next) {
   auto st = conn.exec("tiles.roads",
                       "SELECT id, coalesce(name, ''), highway, oneway, encode(ST_AsBinary(geom), 'hex') FROM streets ORDER BY id");
@@ -423,6 +439,21 @@ void TileService::refresh_checkpoints(pg::Connection& conn, const std::vector<st
   if (!boxes.empty()) m_impl->invalidate(boxes, m_config.buffer, m_config.extent);
 }
 
+void TileService::refresh_points(pg::Connection& conn, bool incidents, bool checkpoints, const std::vector<Box>& lonlat_boxes) {
+  if (!incidents && !checkpoints) return;
+  std::lock_guard lock(m_impl->rebuild_mutex);
+  auto next = std::make_shared<Snapshot>(*m_impl->current());
+  if (incidents) load_incidents(conn, *next);
+  if (checkpoints) load_checkpoints(conn, *next);
+  m_impl->swap(std::move(next));
+  std::vector<Box> boxes;
+  for (const Box& b : lonlat_boxes) {
+    const Point lo = to_mercator(b.minx, b.miny), hi = to_mercator(b.maxx, b.maxy);
+    boxes.push_back(Box{lo.x, lo.y, hi.x, hi.y});
+  }
+  if (!boxes.empty()) m_impl->invalidate(boxes, m_config.buffer, m_config.extent);
+}
+
 void TileService::load(pg::Connection& conn) {
   std::lock_guard lock(m_impl->rebuild_mutex);
   const auto started = std::chrono::steady_clock::now();
@@ -430,17 +461,7 @@ void TileService::load(pg::Connection& conn) {
   load_counts(conn, workers, incidents);
   auto next = std::make_shared<Snapshot>();
   for (const auto& spec : m_config.layers) next->layers[spec.name] = load_layer(conn, spec, workers, incidents);
-  auto r = conn.exec("tiles.incidents",
-                     "SELECT id, ST_X(location), ST_Y(location), category, status, coalesce(grid_code, '') FROM incidents "
-                     "WHERE status NOT IN ('closed', 'cancelled') ORDER BY id");
-  std::vector<Entry> entries;
-  for (int i = 0; i < r.rows(); ++i) {
-    Incident inc{static_cast<std::uint64_t>(r.integer(i, 0)), to_mercator(r.number(i, 1), r.number(i, 2)), r.str(i, 3), r.str(i, 4),
-                 r.str(i, 5)};
-    entries.emplace_back(BgBox(BgPoint(inc.at.x, inc.at.y), BgPoint(inc.at.x, inc.at.y)), static_cast<std::uint32_t>(i));
-    next->incidents.push_back(std::move(inc));
-  }
-  next->incident_index = Rtree(entries.begin(), entries.end());
+  load_incidents(conn, *next);
   load_checkpoints(conn, *next);
   load_roads(conn, *next);
   m_impl->swap(std::move(next));

@@ -60,6 +60,10 @@ class TileService {
   // After checkpoint writes: reloads the checkpoints layer (one SELECT) and drops the cached tiles
   // around the changed locations (EPSG:4490 lon/lat, before and after). This process only.
   void refresh_checkpoints(pg::Connection& conn, const std::vector<std::array<double, 2>>& changed_lonlat);
+  // After incident or checkpoint writes by any process (TileFeed hears them through NOTIFY
+  // wangge_tiles): reloads the incidents and/or checkpoints layers (one SELECT each) and drops the
+  // cached tiles that touch `lonlat_boxes` (EPSG:4490, the written rows' old and new locations).
+  void refresh_points(pg::Connection& conn, bool incidents, bool checkpoints, const std::vector<Box>& lonlat_boxes);
   // After a road change (the street graph's listener): reloads the roads layer only (one SELECT;
   // the area layers are left as they are) and drops every cached tile.
   void refresh_roads(pg::Connection& conn);
