@@ -292,8 +292,10 @@ OperationResult Operation::finish(double min_share, json result) {
   std::vector<std::string> old_codes;
   for (const auto& [code, row] : old_by_code) old_codes.push_back(code);
   const std::string old_codes_arr = pg_array(old_codes);
+  // `bump`: more SET items, e.g. a version (a moved checkpoint's ETag must change: a client holding
+  // the old one would otherwise overwrite the move).
   auto move_located = [&](const char* context, const std::string& table, const std::string& type,
-                          const std::string& filter) {
+                          const std::string& filter, const std::string& bump = "") {
     auto r = tx.exec(
         context,
         "WITH cand AS (SELECT x.id, x.grid_code AS from_grid, x.location FROM " + table + " x "
@@ -302,7 +304,7 @@ OperationResult Operation::finish(double min_share, json result) {
         "  (SELECT n.code FROM areas n WHERE n.id = ANY($2::bigint[]) AND n.level = $5 AND ST_Covers(n.geom, c.location) ORDER BY n.code LIMIT 1), "
         "  (SELECT n.code FROM areas n WHERE n.id = ANY($2::bigint[]) AND n.level = $5 ORDER BY ST_Distance(n.geom, c.location), n.code LIMIT 1)"
         ") AS to_grid FROM cand c), "
-        "upd AS (UPDATE " + table + " x SET grid_code = p.to_grid FROM pick p "
+        "upd AS (UPDATE " + table + " x SET grid_code = p.to_grid" + bump + " FROM pick p "
         "  WHERE x.id = p.id AND p.to_grid IS NOT NULL AND p.to_grid <> p.from_grid RETURNING x.id, p.from_grid, p.to_grid), "
         "rec AS (INSERT INTO grid_reassignments (operation_id, object_type, object_id, from_grid, to_grid) "
         "  SELECT $3::bigint, '" + type + "', id, from_grid, to_grid FROM upd) "
@@ -318,7 +320,7 @@ OperationResult Operation::finish(double min_share, json result) {
   json incidents = move_located("toolkit.move_incidents", "incidents", "incident",
                                 " AND x.status <> ALL($4::text[])");
   json checkpoints = move_located("toolkit.move_checkpoints", "checkpoints", "checkpoint",
-                                  " AND $4::text[] IS NOT NULL");
+                                  " AND $4::text[] IS NOT NULL", ", version = x.version + 1");
 
   // Workers of retired grids go to the successor with the largest share.
   json workers = {{"count", 0}, {"ids", json::array()}, {"changes", json::array()}};

@@ -91,6 +91,11 @@ class Split(ToolkitCase):
         self.assertEqual(doc["impact"]["incidents"]["count"], len(doc["impact"]["incidents"]["ids"]))
         cps = self.s.sql(f"SELECT count(*) FROM checkpoints WHERE grid_code = '{grid}'")
         self.assertEqual(cps, [["0"]])
+        # Moved checkpoints get a new version (and ETag): a client holding the old one cannot undo the move.
+        moved_cps = doc["impact"]["checkpoints"]["ids"]
+        self.assertTrue(moved_cps, "the sample has checkpoints in the split grid")
+        ids = ",".join(str(i) for i in moved_cps)
+        self.assertEqual(self.s.sql(f"SELECT DISTINCT version FROM checkpoints WHERE id IN ({ids})"), [["2"]])
         # Workers have no position: they go to the piece with the largest share.
         biggest = max(doc["successors"][grid], key=lambda s: s["share"])["code"]
         for w in doc["impact"]["workers"]["changes"]:
