@@ -103,6 +103,9 @@ class LocateIndex {
   static std::shared_ptr<const LocateIndex> build(Sources sources, const Options& options);
 
   Location locate(Pt lonlat) const;
+  // locate() for n points, out[i] for points[i]: the same answers, faster for many points (the
+  // table reads of the next few points are prefetched while one point is decided).
+  void locate_many(const Pt* points, std::size_t n, Location* out) const;
   // The same answer without the fast grid (tests compare the two).
   Location locate_general(Pt lonlat) const;
   // The per-point answer object of the API. `point` is echoed in EPSG:4490.
@@ -124,6 +127,8 @@ class LocateIndex {
 
   // The answer for a point that no grid covers (nearest, fallback, outside).
   Location locate_uncovered(Pt p) const;
+  // The answer for a point whose fast-grid code and cell are known.
+  Location locate_in(Pt p, std::uint64_t code, const FastIndex::Cell& cell) const;
   Options m_options;
   Stats m_stats;
 };
