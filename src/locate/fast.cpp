@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numbers>
 #include <stdexcept>
@@ -69,7 +70,7 @@ class FastBuilder {
       }
     }
     o.m_stats.top = o.m_top.size();
-    o.m_stats.memory_bytes = o.m_top.capacity() * 8 + o.m_codes.capacity() * 8 + o.m_leaf.capacity() * 4;
+    o.m_stats.memory_bytes = o.m_top.capacity() * 8 + o.m_codes.capacity() * 8 + o.m_leaf.capacity() * 8;
   }
 
  private:
@@ -221,9 +222,17 @@ class FastBuilder {
     }
     const Pt c = FastIndex::reference(cell, used);
     std::sort(m_covering.begin(), m_covering.end());
-    std::vector<std::uint32_t>& w = m_out.m_leaf;
-    const std::size_t at = w.size();
+    // The leaf's vertices, each distinct point once (equal doubles are the same point).
+    m_points.clear();
+    auto vertex = [&](Pt q) {
+      for (std::size_t k = 0; k < m_points.size(); ++k)
+        if (m_points[k] == q) return static_cast<std::uint16_t>(k);
+      m_points.push_back(q);
+      return static_cast<std::uint16_t>(m_points.size() - 1);
+    };
+    m_items.clear();
     std::uint32_t n = 0;
+    std::size_t refs = 0;
     // Entries in polygon order: those with edges here, merged with those covering the whole cell.
     std::size_t k = 0, m = 0;
     while (k < edges.size() || m < m_covering.size()) {
@@ -232,23 +241,48 @@ class FastBuilder {
                                      : m_covering[m];
       const bool in = m < m_covering.size() && m_covering[m] == poly;
       if (in) ++m;
-      w.push_back(poly << 1 | (in ? 1u : 0u));
-      const std::size_t count_at = w.size();
-      w.push_back(0);
-      std::uint32_t count = 0;
+      const std::uint32_t tag = poly << 1 | (in ? 1u : 0u);
+      m_items.push_back(static_cast<std::uint16_t>(tag & 0xffffu));
+      m_items.push_back(static_cast<std::uint16_t>(tag >> 16));
+      const std::size_t count_at = m_items.size();
+      m_items.push_back(0);
+      // An edge that starts where the previous one ended continues its chain of vertices.
+      std::uint16_t last = FastIndex::kBreak;
       for (; k < edges.size() && edges[k].poly == poly; ++k) {
         const std::uint32_t e = edges[k].v;
-        if (e >= 0x80000000u) throw std::length_error("locate: too many vertices for the fast grid");
-        w.push_back(orient(v[e], v[e + 1], c) < 0 ? e | 0x80000000u : e);
-        ++count;
+        const std::uint16_t a = vertex(v[e]), b = vertex(v[e + 1]);
+        if (a != last) {
+          if (last != FastIndex::kBreak) m_items.push_back(FastIndex::kBreak);
+          m_items.push_back(a);
+        }
+        m_items.push_back(static_cast<std::uint16_t>(b | (orient(v[e], v[e + 1], c) < 0 ? FastIndex::kReversed : 0)));
+        last = b;
+        ++refs;
       }
-      w[count_at] = count;
-      st.refs += count;
+      const std::size_t count = m_items.size() - count_at - 1;
+      if (count > 0xffff) throw std::length_error("locate: fast grid leaf too large");
+      m_items[count_at] = static_cast<std::uint16_t>(count);
       ++n;
     }
-    if (at >= (std::uint64_t{1} << 40) || n > 0xffff) throw std::length_error("locate: fast grid leaf too large");
+    // Too many vertices for a leaf's scratch space (only where level 2 stops splitting): the
+    // general index answers there.
+    if (m_points.size() > FastIndex::kMaxLeafVertices || n > 0xffff) {
+      ++st.slow;
+      return FastIndex::kSlow;
+    }
+    std::vector<std::uint64_t>& w = m_out.m_leaf;
+    const std::size_t at = w.size();
+    const std::size_t words = 1 + 2 * m_points.size() + (m_items.size() * 2 + 7) / 8;
+    w.resize(at + words, 0);
+    const std::uint16_t head[2] = {static_cast<std::uint16_t>(m_points.size()), static_cast<std::uint16_t>(n)};
+    std::memcpy(w.data() + at, head, sizeof head);
+    for (std::size_t q = 0; q < m_points.size(); ++q) std::memcpy(w.data() + at + 1 + 2 * q, &m_points[q], sizeof(Pt));
+    std::memcpy(w.data() + at + 1 + 2 * m_points.size(), m_items.data(), m_items.size() * 2);
+    if (at >= (std::uint64_t{1} << 44)) throw std::length_error("locate: fast grid leaves too large");
     ++st.leaves;
-    return (std::uint64_t{FastIndex::kLeaf} << 62) | (std::uint64_t{used} << 56) | (std::uint64_t{n} << 40) | at;
+    st.refs += refs;
+    return (std::uint64_t{FastIndex::kLeaf} << 62) | (std::uint64_t{used} << 56) |
+           (std::uint64_t{std::min<std::size_t>(words, 0xfff)} << 44) | at;
   }
 
   FastIndex& m_out;
@@ -258,6 +292,8 @@ class FastBuilder {
   const std::function<FastIndex::Answer(Pt)>& m_answer_at;
   FastIndex::Params m_params;
   std::vector<std::uint32_t> m_covering;
+  std::vector<Pt> m_points;
+  std::vector<std::uint16_t> m_items;
 };
 
 FastIndex FastIndex::build(const Layer& fine, std::size_t fine_polygons, const Layer& admin, double nearest_m,

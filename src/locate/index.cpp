@@ -196,26 +196,7 @@ Location LocateIndex::locate(Pt p) const {
   if (m_base) return in_dirty(p) ? locate_patched(p) : m_base->locate(p);
   FastIndex::Cell cell;
   const std::uint64_t code = m_fast.find(p, &cell);
-  switch (FastIndex::tag(code)) {
-    case FastIndex::kDirect: {
-      const FastIndex::Answer a = FastIndex::direct(code);
-      Location loc;
-      if (a.kind == FastIndex::Answer::inside) {
-        loc.method = Method::inside, loc.grid = a.grid, loc.microgrid = a.micro;
-      } else if (a.kind == FastIndex::Answer::fallback) {
-        loc.method = Method::fallback, loc.admin = a.admin;
-      }
-      return loc;
-    }
-    case FastIndex::kLeaf: {
-      Covering c;
-      m_fast.leaf_covering(code, cell, p, m_fine.vertex_data(), c);
-      if (c.grid >= 0) return c.answer(m_parents);
-      return locate_uncovered(p);
-    }
-    default:
-      return locate_general(p);
-  }
+  return locate_in(p, code, cell);
 }
 
 Location LocateIndex::locate_general(Pt p) const {
@@ -480,6 +461,54 @@ Location LocateIndex::locate_patched(Pt p) const {
   loc.method = Method::fallback;
   loc.admin = lowest;
   return loc;
+}
+
+Location LocateIndex::locate_in(Pt p, std::uint64_t code, const FastIndex::Cell& cell) const {
+  switch (FastIndex::tag(code)) {
+    case FastIndex::kDirect: {
+      const FastIndex::Answer a = FastIndex::direct(code);
+      Location loc;
+      if (a.kind == FastIndex::Answer::inside) {
+        loc.method = Method::inside, loc.grid = a.grid, loc.microgrid = a.micro;
+      } else if (a.kind == FastIndex::Answer::fallback) {
+        loc.method = Method::fallback, loc.admin = a.admin;
+      }
+      return loc;
+    }
+    case FastIndex::kLeaf: {
+      Covering c;
+      m_fast.leaf_covering(code, cell, p, c);
+      if (c.grid >= 0) return c.answer(m_parents);
+      return locate_uncovered(p);
+    }
+    default:
+      return locate_general(p);
+  }
+}
+
+void LocateIndex::locate_many(const Pt* points, std::size_t n, Location* out) const {
+  if (m_base) {  // a patched snapshot: the base's answers, corrected where an edit may have changed them
+    m_base->locate_many(points, n, out);
+    for (std::size_t i = 0; i < n; ++i)
+      if (in_dirty(points[i])) out[i] = locate_patched(points[i]);
+    return;
+  }
+  // A software pipeline: point i starts at step i, descends one level of the fast grid at steps
+  // i + kGap, i + 2 kGap, i + 3 kGap (each step reads what the previous one prefetched) and is
+  // decided at step i + 4 kGap, when its leaf record has had kGap steps to arrive.
+  constexpr std::size_t kGap = 3, kDepth = 4 * kGap, kRing = 16;
+  static_assert(kRing > kDepth);
+  FastIndex::Probe ring[kRing];
+  for (std::size_t t = 0; t < n + kDepth; ++t) {
+    if (t < n) m_fast.start(points[t], ring[t % kRing]);
+    for (std::size_t s = 1; s < 4; ++s)
+      if (t >= s * kGap && t - s * kGap < n) m_fast.step(ring[(t - s * kGap) % kRing]);
+    if (t >= kDepth) {
+      const std::size_t i = t - kDepth;
+      const FastIndex::Probe& q = ring[i % kRing];
+      out[i] = locate_in(points[i], q.code, q.cell);
+    }
+  }
 }
 
 }  // namespace wangge::locate

@@ -126,6 +126,9 @@ class LocateIndex {
   std::size_t patched_codes() const { return m_patched_codes.size(); }
 
   Location locate(Pt lonlat) const;
+  // locate() for n points, out[i] for points[i]: the same answers, faster for many points (the
+  // table reads of the next few points are prefetched while one point is decided).
+  void locate_many(const Pt* points, std::size_t n, Location* out) const;
   // The same answer without the fast grid (tests compare the two).
   Location locate_general(Pt lonlat) const;
   // The per-point answer object of the API. `point` is echoed in EPSG:4490.
@@ -155,6 +158,8 @@ class LocateIndex {
 
   // The answer for a point that no grid covers (nearest, fallback, outside).
   Location locate_uncovered(Pt p) const;
+  // The answer for a point whose fast-grid code and cell are known.
+  Location locate_in(Pt p, std::uint64_t code, const FastIndex::Cell& cell) const;
   Options m_options;
   Stats m_stats;
 

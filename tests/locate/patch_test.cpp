@@ -176,6 +176,15 @@ TEST(LocatePatch, PatchedSnapshotsAnswerLikeFullBuilds) {
       }
     }
     for (const auto& [k, code] : w.quads) (void)code;
+    // The batch path of a patched snapshot answers like its single calls.
+    std::vector<Location> batch(probes.size());
+    patched->locate_many(probes.data(), probes.size(), batch.data());
+    for (std::size_t k = 0; k < probes.size(); ++k) {
+      std::string a, b;
+      patched->append_json(batch[k], probes[k], nullptr, a);
+      patched->append_json(patched->locate(probes[k]), probes[k], nullptr, b);
+      ASSERT_EQ(a, b) << "batch, step " << step;
+    }
     for (const Pt& p : probes) {
       const std::string a = answer(*patched, p), b = answer(*full, p);
       ASSERT_EQ(a, b) << "step " << step << " edit " << kind << " at " << p.x << "," << p.y;
