@@ -549,7 +549,7 @@ std::vector<std::pair<std::string, std::string>> TileService::fields(const std::
 
 std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::string>& layers, const TileId& id,
                                                      const std::string& scope_prefix, pg::Connection* conn_for_at,
-                                                     std::optional<Micros> at) {
+                                                     std::optional<Micros> at, bool gzip_wanted) {
   std::string key;
   for (const auto& l : layers) key += l + ",";
   key += "|" + scope_prefix + "|" + std::to_string(id.z) + "/" + std::to_string(id.x) + "/" + std::to_string(id.y);
@@ -667,9 +667,11 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
   }
   out->raw_bytes = data.size();
   out->etag = etag_of(data);
-  out->gzip = data.empty() ? std::string() : gzip(data);
+  const bool cacheable = !at && m_impl->budget > 0;
+  if (!data.empty() && (gzip_wanted || cacheable)) out->gzip = gzip(data);
+  else out->raw = std::move(data);
   std::shared_ptr<const EncodedTile> result = out;
-  if (!at) {
+  if (cacheable) {
     std::lock_guard lock(m_impl->cache_mutex);
     if (generation == m_impl->generation && !m_impl->by_key.count(key)) {
       m_impl->lru.push_front({key, id, result});
