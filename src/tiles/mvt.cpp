@@ -2,6 +2,7 @@
 
 #include <protozero/pbf_writer.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace wangge::tiles {
@@ -14,12 +15,11 @@ constexpr std::uint32_t zigzag(std::int32_t v) {
 
 using DPoint = std::pair<double, double>;
 
-// One edge of the clip square: keep the side where inside(p) holds.
+// One edge of the clip square: keep the side where inside(p) holds. `out` is overwritten.
 template <typename Inside, typename Cross>
-std::vector<DPoint> clip_edge(const std::vector<DPoint>& in, Inside inside, Cross cross) {
-  std::vector<DPoint> out;
-  if (in.empty()) return out;
-  out.reserve(in.size() + 4);
+void clip_edge(const std::vector<DPoint>& in, std::vector<DPoint>& out, Inside inside, Cross cross) {
+  out.clear();
+  if (in.empty()) return;
   DPoint prev = in.back();
   bool prev_in = inside(prev);
   for (const DPoint& cur : in) {
@@ -33,7 +33,22 @@ std::vector<DPoint> clip_edge(const std::vector<DPoint>& in, Inside inside, Cros
     prev = cur;
     prev_in = cur_in;
   }
-  return out;
+}
+
+// Sutherland-Hodgman against the square [lo, hi]²: `ring` (open or closed) becomes the clipped,
+// open ring; `scratch` is a second buffer for the passes.
+void clip_in_place(std::vector<DPoint>& ring, std::vector<DPoint>& scratch, double lo, double hi) {
+  if (ring.size() > 1 && ring.front() == ring.back()) ring.pop_back();
+  auto at_x = [](double x) {
+    return [x](const DPoint& a, const DPoint& b) { return DPoint{x, a.second + (b.second - a.second) * (x - a.first) / (b.first - a.first)}; };
+  };
+  auto at_y = [](double y) {
+    return [y](const DPoint& a, const DPoint& b) { return DPoint{a.first + (b.first - a.first) * (y - a.second) / (b.second - a.second), y}; };
+  };
+  clip_edge(ring, scratch, [lo](const DPoint& p) { return p.first >= lo; }, at_x(lo));
+  clip_edge(scratch, ring, [hi](const DPoint& p) { return p.first <= hi; }, at_x(hi));
+  clip_edge(ring, scratch, [lo](const DPoint& p) { return p.second >= lo; }, at_y(lo));
+  clip_edge(scratch, ring, [hi](const DPoint& p) { return p.second <= hi; }, at_y(hi));
 }
 
 // MoveTo the first point, LineTo the rest (spec 4.3.2): parameters are deltas from the cursor
@@ -67,33 +82,36 @@ std::int64_t area2(const std::vector<IPoint>& ring) {
 
 std::vector<DPoint> clip_ring(const std::vector<DPoint>& ring, double lo, double hi) {
   // Input open or closed; output open.
-  std::vector<DPoint> r = ring;
-  if (r.size() > 1 && r.front() == r.back()) r.pop_back();
-  auto at_x = [](double x) {
-    return [x](const DPoint& a, const DPoint& b) { return DPoint{x, a.second + (b.second - a.second) * (x - a.first) / (b.first - a.first)}; };
-  };
-  auto at_y = [](double y) {
-    return [y](const DPoint& a, const DPoint& b) { return DPoint{a.first + (b.first - a.first) * (y - a.second) / (b.second - a.second), y}; };
-  };
-  r = clip_edge(r, [lo](const DPoint& p) { return p.first >= lo; }, at_x(lo));
-  r = clip_edge(r, [hi](const DPoint& p) { return p.first <= hi; }, at_x(hi));
-  r = clip_edge(r, [lo](const DPoint& p) { return p.second >= lo; }, at_y(lo));
-  r = clip_edge(r, [hi](const DPoint& p) { return p.second <= hi; }, at_y(hi));
+  std::vector<DPoint> r = ring, scratch;
+  clip_in_place(r, scratch, lo, hi);
   return r;
 }
 
-std::vector<std::uint32_t> LayerEncoder::tags_of(const Properties& props) {
-  std::vector<std::uint32_t> tags;
-  tags.reserve(props.size() * 2);
+void LayerEncoder::reset(std::string_view name, std::uint32_t extent, std::int32_t buffer) {
+  m_name = name;
+  m_extent = extent;
+  m_buffer = buffer;
+  m_features.clear();
+  m_feature_ends.clear();
+  m_keys.clear();
+  m_values.clear();
+  m_string_index.clear();
+  m_int_index.clear();
+  m_double_index.clear();
+  m_bool_index[0] = m_bool_index[1] = UINT32_MAX;
+}
+
+void LayerEncoder::commit(std::uint64_t id, int type, const Properties& props) {
+  m_tags.clear();
   for (const auto& [k, v] : props) {
     std::uint32_t key = 0;
     while (key < m_keys.size() && m_keys[key] != k) ++key;
-    if (key == m_keys.size()) m_keys.emplace_back(k);
+    if (key == m_keys.size()) m_keys.push_back(k);
     const auto next = static_cast<std::uint32_t>(m_values.size());
     std::uint32_t value = next;
     if (const auto* s = std::get_if<std::string_view>(&v)) {
-      auto it = m_string_index.find(*s);
-      if (it == m_string_index.end()) m_string_index.emplace(std::string(*s), next), m_values.emplace_back(std::string(*s));
+      auto [it, fresh] = m_string_index.emplace(*s, next);
+      if (fresh) m_values.emplace_back(*s);
       else value = it->second;
     } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
       auto [it, fresh] = m_int_index.emplace(*i, next);
@@ -108,47 +126,68 @@ std::vector<std::uint32_t> LayerEncoder::tags_of(const Properties& props) {
       if (slot == UINT32_MAX) slot = next, m_values.emplace_back(std::get<bool>(v));
       value = slot;
     }
-    tags.push_back(key);
-    tags.push_back(value);
+    m_tags.push_back(key);
+    m_tags.push_back(value);
   }
-  return tags;
+  protozero::pbf_writer feature(m_features);
+  feature.add_uint64(1, id);
+  feature.add_packed_uint32(2, m_tags.begin(), m_tags.end());
+  feature.add_enum(3, type);
+  feature.add_packed_uint32(4, m_geometry.begin(), m_geometry.end());
+  m_feature_ends.push_back(m_features.size());
+}
+
+bool LayerEncoder::append_ring(bool exterior, std::int32_t& cx, std::int32_t& cy) {
+  m_pts.clear();
+  for (const auto& [x, y] : m_ring) {
+    IPoint ip{static_cast<std::int32_t>(std::lround(x)), static_cast<std::int32_t>(std::lround(y))};
+    if (m_pts.empty() || !(m_pts.back() == ip)) m_pts.push_back(ip);
+  }
+  while (m_pts.size() > 1 && m_pts.front() == m_pts.back()) m_pts.pop_back();
+  const std::int64_t a = m_pts.size() >= 3 ? area2(m_pts) : 0;
+  if (a == 0) return false;
+  // Spec 4.3.4.4: exterior rings have positive area in tile coordinates, interior negative.
+  if (exterior != (a > 0)) std::reverse(m_pts.begin(), m_pts.end());
+  append_path(m_geometry, m_pts, cx, cy);
+  m_geometry.push_back(command(7, 1));
+  return true;
 }
 
 bool LayerEncoder::add_polygon(std::uint64_t id, const MultiPolygon& mercator, const TileTransform& tf, const Properties& props) {
-  const double lo = -m_buffer, hi = static_cast<double>(m_extent) + m_buffer;
-  std::vector<std::uint32_t> geometry;
-  std::int32_t cx = 0, cy = 0;  // the cursor: every command's parameters are relative to it
-  for (const auto& polygon : mercator) {
+  FlatRings flat;
+  for (const auto& polygon : mercator)
     for (std::size_t r = 0; r < polygon.size(); ++r) {
-      std::vector<DPoint> ring;
-      ring.reserve(polygon[r].size());
-      bool inside = true;  // most rings of a tile lie wholly within it: no clipping needed
-      for (const auto& p : polygon[r]) {
-        ring.emplace_back(tf.to_x(p.x), tf.to_y(p.y));
-        const auto& q = ring.back();
-        inside = inside && q.first >= lo && q.first <= hi && q.second >= lo && q.second <= hi;
-      }
-      if (inside && ring.size() > 1 && ring.front() == ring.back()) ring.pop_back();
-      auto clipped = inside ? std::move(ring) : clip_ring(ring, lo, hi);
-      std::vector<IPoint> pts;
-      for (const auto& [x, y] : clipped) {
-        IPoint ip{static_cast<std::int32_t>(std::lround(x)), static_cast<std::int32_t>(std::lround(y))};
-        if (pts.empty() || !(pts.back() == ip)) pts.push_back(ip);
-      }
-      while (pts.size() > 1 && pts.front() == pts.back()) pts.pop_back();
-      const std::int64_t a = pts.size() >= 3 ? area2(pts) : 0;
-      if (a == 0) {
-        if (r == 0) break;  // no exterior left in this tile: skip its holes too
-        continue;
-      }
-      // Spec 4.3.4.4: exterior rings have positive area in tile coordinates, interior negative.
-      if ((r == 0) != (a > 0)) std::reverse(pts.begin(), pts.end());
-      append_path(geometry, pts, cx, cy);
-      geometry.push_back(command(7, 1));
+      flat.points.insert(flat.points.end(), polygon[r].begin(), polygon[r].end());
+      flat.rings.push_back({static_cast<std::uint32_t>(flat.points.size()), r == 0});
     }
+  return add_polygon(id, flat, tf, props);
+}
+
+bool LayerEncoder::add_polygon(std::uint64_t id, const FlatRings& mercator, const TileTransform& tf, const Properties& props) {
+  const double lo = -m_buffer, hi = static_cast<double>(m_extent) + m_buffer;
+  m_geometry.clear();
+  std::int32_t cx = 0, cy = 0;  // the cursor: every command's parameters are relative to it
+  bool exterior_left = false;
+  std::uint32_t begin = 0;
+  for (const auto& ring : mercator.rings) {
+    const Point* p = mercator.points.data() + begin;
+    const Point* end = mercator.points.data() + ring.end;
+    begin = ring.end;
+    if (!ring.exterior && !exterior_left) continue;  // no exterior left in this tile: skip its holes too
+    m_ring.clear();
+    bool inside = true;  // most rings of a tile lie wholly within it: no clipping needed
+    for (; p != end; ++p) {
+      const DPoint q{tf.to_x(p->x), tf.to_y(p->y)};
+      m_ring.push_back(q);
+      inside = inside && q.first >= lo && q.first <= hi && q.second >= lo && q.second <= hi;
+    }
+    if (!inside) clip_in_place(m_ring, m_clip, lo, hi);
+    else if (m_ring.size() > 1 && m_ring.front() == m_ring.back()) m_ring.pop_back();
+    const bool drawn = append_ring(ring.exterior, cx, cy);
+    if (ring.exterior) exterior_left = drawn;
   }
-  if (geometry.empty()) return false;
-  m_features.push_back({id, 3, tags_of(props), std::move(geometry)});
+  if (m_geometry.empty()) return false;
+  commit(id, 3, props);
   return true;
 }
 
@@ -158,7 +197,8 @@ bool LayerEncoder::add_point(std::uint64_t id, Point mercator, const TileTransfo
   if (x < -m_buffer || y < -m_buffer || x > static_cast<std::int32_t>(m_extent) + m_buffer ||
       y > static_cast<std::int32_t>(m_extent) + m_buffer)
     return false;
-  m_features.push_back({id, 1, tags_of(props), {command(1, 1), zigzag(x), zigzag(y)}});
+  m_geometry.assign({command(1, 1), zigzag(x), zigzag(y)});
+  commit(id, 1, props);
   return true;
 }
 
@@ -202,10 +242,10 @@ bool LayerEncoder::add_line(std::uint64_t id, const std::vector<Point>& mercator
   }
   close_part();
   if (parts.empty()) return false;
-  std::vector<std::uint32_t> geometry;
+  m_geometry.clear();
   std::int32_t cx = 0, cy = 0;
-  for (const auto& pts : parts) append_path(geometry, pts, cx, cy);
-  m_features.push_back({id, 2, tags_of(props), std::move(geometry)});
+  for (const auto& pts : parts) append_path(m_geometry, pts, cx, cy);
+  commit(id, 2, props);
   return true;
 }
 
@@ -214,17 +254,15 @@ void LayerEncoder::write_to(std::string& tile) const {
   protozero::pbf_writer layer(tile_writer, 3);
   layer.add_uint32(15, 2);  // version
   layer.add_string(1, m_name);
-  for (const auto& f : m_features) {
-    protozero::pbf_writer feature(layer, 2);
-    feature.add_uint64(1, f.id);
-    feature.add_packed_uint32(2, f.tags.begin(), f.tags.end());
-    feature.add_enum(3, f.type);
-    feature.add_packed_uint32(4, f.geometry.begin(), f.geometry.end());
+  std::size_t begin = 0;
+  for (std::size_t end : m_feature_ends) {
+    layer.add_message(2, m_features.data() + begin, end - begin);
+    begin = end;
   }
-  for (const auto& k : m_keys) layer.add_string(3, k);
+  for (const auto& k : m_keys) layer.add_string(3, k.data(), k.size());
   for (const auto& v : m_values) {
     protozero::pbf_writer value(layer, 4);
-    if (const auto* s = std::get_if<std::string>(&v)) value.add_string(1, *s);
+    if (const auto* s = std::get_if<std::string_view>(&v)) value.add_string(1, s->data(), s->size());
     else if (const auto* i = std::get_if<std::int64_t>(&v)) value.add_sint64(6, *i);
     else if (const auto* d = std::get_if<double>(&v)) value.add_double(3, *d);
     else value.add_bool(7, std::get<bool>(v));

@@ -236,6 +236,39 @@ MultiPolygon Topology::render(std::size_t feature, double tolerance) const {
   return out;
 }
 
+void Topology::render(std::size_t feature, double tolerance, FlatRings& out) const {
+  out.clear();
+  const float t = static_cast<float>(tolerance);
+  auto& pts = out.points;
+  for (const auto& poly : m_features[feature].polygons) {
+    bool first = true;
+    for (const auto& tr : poly) {
+      const std::size_t begin = pts.size();
+      for (const auto& ref : tr.arcs) {
+        const Arc& arc = m_arcs[ref.arc];
+        const float* imp = arc.importance.data();
+        const Point* p = arc.points.data();
+        const std::size_t n = arc.points.size();
+        for (std::size_t k = 0; k < n; ++k) {
+          const std::size_t i = ref.reversed ? n - 1 - k : k;
+          if (imp[i] < t) continue;
+          if (pts.size() > begin && pts.back() == p[i]) continue;  // the junction shared with the previous arc
+          pts.push_back(p[i]);
+        }
+      }
+      if (pts.size() > begin && !(pts[begin] == pts.back())) pts.push_back(pts[begin]);
+      const bool exterior = first;
+      first = false;
+      if (pts.size() - begin < 4) {
+        pts.resize(begin);
+        if (exterior) break;  // the exterior collapsed: so does the polygon
+        continue;
+      }
+      out.rings.push_back({static_cast<std::uint32_t>(pts.size()), exterior});
+    }
+  }
+}
+
 std::size_t Topology::vertex_count() const {
   std::size_t n = 0;
   for (const auto& a : m_arcs) n += a.points.size();
