@@ -49,6 +49,15 @@ std::vector<tiles::TileId> read_tiles(const std::string& path) {
   return out;
 }
 
+// Independent of the ETag's hash, so that digests stay comparable when that changes.
+std::string fnv1a(const std::string& data) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : data) h = (h ^ c) * 1099511628211ULL;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "\"%016llx\"", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 struct Run {
   double tiles_per_second = 0, p50_ms = 0, p99_ms = 0;
 };
@@ -90,13 +99,13 @@ Run run(tiles::TileService& service, const std::vector<std::string>& layers, con
 int bench_tiles(const Args& args) {
   const char* help =
       "usage: wangge bench tiles --tiles z10.txt,z12.txt,z14.txt [--layers layers.json] [--layer grid]\n"
-      "                          [--seconds 5] [--threads 2] [--etags FILE]\n\n"
+      "                          [--seconds 5] [--threads 2] [--digests FILE]\n\n"
       "Loads the tile layers from WANGGE_DATABASE_URL as `serve` does (the built-in tiles/layers.json,\n"
       "or --layers), with the tile cache off, and draws every listed tile (z/x/y per line) of --layer,\n"
       "uncompressed, round and round for --seconds on one thread and then on --threads threads. Prints\n"
       "tiles/s, p50 and p99 per list, the largest tile, and checks that every tile encodes to the same\n"
-      "bytes each time (exit status 1 when one does not); --etags writes \"z/x/y etag bytes\" per tile, to\n"
-      "compare two builds. tools/bench/tiles runs it beside ST_AsMVT.\n";
+      "bytes each time (exit status 1 when one does not); --digests writes \"z/x/y FNV-1a bytes\" per\n"
+      "tile, to compare the output of two builds. tools/bench/tiles runs it beside ST_AsMVT.\n";
   if (print_help(args, help)) return 0;
   auto lists = args.get("tiles");
   if (!lists) {
@@ -120,8 +129,8 @@ int bench_tiles(const Args& args) {
   const std::vector<std::string> layers{layer};
   std::printf("%-44s %12s %9s %9s\n", "in process, uncompressed, cache off", "tiles/s", "p50 ms", "p99 ms");
   int status = 0;
-  std::ofstream etag_file;
-  if (auto f = args.get("etags")) etag_file.open(*f);
+  std::ofstream digest_file;
+  if (auto f = args.get("digests")) digest_file.open(*f);
   std::stringstream names(*lists);
   std::string path;
   while (std::getline(names, path, ',')) {
@@ -135,7 +144,7 @@ int bench_tiles(const Args& args) {
       auto t = service.tile(layers, id, "", nullptr, std::nullopt, false);
       etags.push_back(t->etag);
       largest = std::max(largest, t->raw_bytes);
-      if (etag_file.is_open()) etag_file << id.z << '/' << id.x << '/' << id.y << ' ' << t->etag << ' ' << t->raw_bytes << '\n';
+      if (digest_file.is_open()) digest_file << id.z << '/' << id.x << '/' << id.y << ' ' << fnv1a(t->raw) << ' ' << t->raw_bytes << '\n';
     }
     for (std::size_t i = 0; i < list.size(); ++i)
       if (service.tile(layers, list[i], "", nullptr, std::nullopt, false)->etag != etags[i]) ++differing;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace wangge::tiles {
 namespace {
@@ -68,6 +69,40 @@ void append_path(std::vector<std::uint32_t>& geometry, const std::vector<IPoint>
   }
 }
 
+std::uint64_t rotl(std::uint64_t v, int r) { return v << r | v >> (64 - r); }
+
+std::uint64_t load64(const char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+std::size_t varint_size(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) v >>= 7, ++n;
+  return n;
+}
+
+char* put_varint(char* out, std::uint64_t v) {
+  while (v >= 0x80) *out++ = static_cast<char>((v & 0x7f) | 0x80), v >>= 7;
+  *out++ = static_cast<char>(v);
+  return out;
+}
+
+// A packed repeated uint32 field (protobuf wire type 2): what protozero's add_packed_uint32 writes,
+// sized first and then written in one go rather than byte by byte.
+void append_packed(std::string& out, std::uint32_t field, const std::vector<std::uint32_t>& values) {
+  if (values.empty()) return;
+  std::size_t length = 0;
+  for (std::uint32_t v : values) length += varint_size(v);
+  const std::size_t at = out.size();
+  out.resize(at + 2 * 10 + length);
+  char* p = put_varint(out.data() + at, field << 3 | 2);
+  p = put_varint(p, length);
+  for (std::uint32_t v : values) p = put_varint(p, v);
+  out.resize(static_cast<std::size_t>(p - out.data()));
+}
+
 std::int64_t area2(const std::vector<IPoint>& ring) {
   std::int64_t a = 0;
   for (std::size_t i = 0, n = ring.size(); i < n; ++i) {
@@ -79,6 +114,34 @@ std::int64_t area2(const std::vector<IPoint>& ring) {
 }
 
 }  // namespace
+
+std::uint64_t content_hash(std::string_view bytes) {
+  // Four independent multiply-rotate lanes over 8-byte words keep the multiplier busy; a final
+  // avalanche (MurmurHash3's fmix64) spreads every input bit over the result.
+  constexpr std::uint64_t k1 = 0x9E3779B97F4A7C15ULL, k2 = 0xC2B2AE3D27D4EB4FULL;
+  const char* p = bytes.data();
+  std::size_t n = bytes.size();
+  std::uint64_t a = k1, b = k2, c = k1 ^ k2, d = ~k1;
+  for (; n >= 32; p += 32, n -= 32) {
+    a = rotl((a ^ load64(p)) * k2, 31);
+    b = rotl((b ^ load64(p + 8)) * k2, 31);
+    c = rotl((c ^ load64(p + 16)) * k2, 31);
+    d = rotl((d ^ load64(p + 24)) * k2, 31);
+  }
+  std::uint64_t h = bytes.size() * k1 ^ rotl(a, 1) ^ rotl(b, 7) ^ rotl(c, 12) ^ rotl(d, 18);
+  for (; n >= 8; p += 8, n -= 8) h = rotl((h ^ load64(p)) * k2, 31) * k1;
+  if (n > 0) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = rotl((h ^ w) * k2, 31) * k1;
+  }
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDULL;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ULL;
+  h ^= h >> 33;
+  return h;
+}
 
 std::vector<DPoint> clip_ring(const std::vector<DPoint>& ring, double lo, double hi) {
   // Input open or closed; output open.
@@ -95,10 +158,43 @@ void LayerEncoder::reset(std::string_view name, std::uint32_t extent, std::int32
   m_feature_ends.clear();
   m_keys.clear();
   m_values.clear();
-  m_string_index.clear();
+  m_strings = 0;
+  if (++m_generation == 0) {  // after 2^32 layers: the old marks could look current again
+    std::fill(m_string_slots.begin(), m_string_slots.end(), 0);
+    m_generation = 1;
+  }
   m_int_index.clear();
   m_double_index.clear();
   m_bool_index[0] = m_bool_index[1] = UINT32_MAX;
+}
+
+std::uint32_t LayerEncoder::string_value(std::string_view s) {
+  if (2 * (m_strings + 1) > m_string_slots.size()) {
+    // Grow (or first use): re-enter the strings of this layer into twice the slots.
+    std::vector<std::uint64_t> slots(std::max<std::size_t>(1024, 2 * m_string_slots.size()), 0);
+    const std::size_t mask = slots.size() - 1;
+    for (std::uint32_t i = 0; i < m_values.size(); ++i) {
+      const auto* v = std::get_if<std::string_view>(&m_values[i]);
+      if (!v) continue;
+      std::size_t at = content_hash(*v) & mask;
+      while (slots[at] != 0) at = (at + 1) & mask;
+      slots[at] = static_cast<std::uint64_t>(m_generation) << 32 | (i + 1);
+    }
+    m_string_slots = std::move(slots);
+  }
+  const std::size_t mask = m_string_slots.size() - 1;
+  for (std::size_t at = content_hash(s) & mask;; at = (at + 1) & mask) {
+    const std::uint64_t slot = m_string_slots[at];
+    if (slot >> 32 != m_generation) {
+      const auto index = static_cast<std::uint32_t>(m_values.size());
+      m_string_slots[at] = static_cast<std::uint64_t>(m_generation) << 32 | (index + 1);
+      m_values.emplace_back(s);
+      ++m_strings;
+      return index;
+    }
+    const auto index = static_cast<std::uint32_t>(slot) - 1;
+    if (std::get<std::string_view>(m_values[index]) == s) return index;
+  }
 }
 
 void LayerEncoder::commit(std::uint64_t id, int type, const Properties& props) {
@@ -110,9 +206,7 @@ void LayerEncoder::commit(std::uint64_t id, int type, const Properties& props) {
     const auto next = static_cast<std::uint32_t>(m_values.size());
     std::uint32_t value = next;
     if (const auto* s = std::get_if<std::string_view>(&v)) {
-      auto [it, fresh] = m_string_index.emplace(*s, next);
-      if (fresh) m_values.emplace_back(*s);
-      else value = it->second;
+      value = string_value(*s);
     } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
       auto [it, fresh] = m_int_index.emplace(*i, next);
       if (fresh) m_values.emplace_back(*i);
@@ -129,11 +223,16 @@ void LayerEncoder::commit(std::uint64_t id, int type, const Properties& props) {
     m_tags.push_back(key);
     m_tags.push_back(value);
   }
-  protozero::pbf_writer feature(m_features);
-  feature.add_uint64(1, id);
-  feature.add_packed_uint32(2, m_tags.begin(), m_tags.end());
-  feature.add_enum(3, type);
-  feature.add_packed_uint32(4, m_geometry.begin(), m_geometry.end());
+  // Feature (spec 4.2): id = 1, tags = 2 (packed), type = 3, geometry = 4 (packed).
+  char head[24];
+  char* p = put_varint(head, 1 << 3 | 0);
+  p = put_varint(p, id);
+  m_features.append(head, static_cast<std::size_t>(p - head));
+  append_packed(m_features, 2, m_tags);
+  p = put_varint(head, 3 << 3 | 0);
+  p = put_varint(p, static_cast<std::uint64_t>(type));
+  m_features.append(head, static_cast<std::size_t>(p - head));
+  append_packed(m_features, 4, m_geometry);
   m_feature_ends.push_back(m_features.size());
 }
 
@@ -250,6 +349,11 @@ bool LayerEncoder::add_line(std::uint64_t id, const std::vector<Point>& mercator
 }
 
 void LayerEncoder::write_to(std::string& tile) const {
+  // Room for all of it at once: the tile grows by one copy, not by doubling.
+  std::size_t room = 32 + m_name.size() + m_features.size() + 8 * m_feature_ends.size();
+  for (const auto& k : m_keys) room += 8 + k.size();
+  for (const auto& v : m_values) room += 16 + (std::holds_alternative<std::string_view>(v) ? std::get<std::string_view>(v).size() : 0);
+  tile.reserve(tile.size() + room);
   protozero::pbf_writer tile_writer(tile);
   protozero::pbf_writer layer(tile_writer, 3);
   layer.add_uint32(15, 2);  // version

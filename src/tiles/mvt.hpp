@@ -20,6 +20,10 @@ namespace wangge::tiles {
 using PropValue = std::variant<std::string_view, std::int64_t, double, bool>;
 using Properties = std::vector<std::pair<std::string_view, PropValue>>;
 
+// A 64-bit hash of bytes, the same in every process and run on one architecture: ETags are made of
+// it, and the value table of a layer looks its strings up with it. About 8 bytes per cycle.
+std::uint64_t content_hash(std::string_view bytes);
+
 struct IPoint {
   std::int32_t x = 0, y = 0;
   friend bool operator==(const IPoint& a, const IPoint& b) { return a.x == b.x && a.y == b.y; }
@@ -70,7 +74,11 @@ class LayerEncoder {
   // The value table holds views: Properties are views into data that outlives the encoding.
   using TableValue = std::variant<std::string_view, std::int64_t, double, bool>;
   std::vector<TableValue> m_values;
-  std::unordered_map<std::string_view, std::uint32_t> m_string_index;
+  // The strings of m_values by content: open addressing, a power of two of slots, each the layer's
+  // generation (high half; older ones count as empty, so reset() need not clear) and 1 + the index.
+  std::uint32_t string_value(std::string_view s);
+  std::vector<std::uint64_t> m_string_slots;
+  std::uint32_t m_strings = 0, m_generation = 1;
   std::unordered_map<std::int64_t, std::uint32_t> m_int_index;
   std::map<double, std::uint32_t> m_double_index;
   std::uint32_t m_bool_index[2] = {UINT32_MAX, UINT32_MAX};

@@ -115,10 +115,8 @@ std::string unhex(std::string_view hex) {
 }
 
 std::string etag_of(const std::string& data) {
-  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a: stable across processes and runs
-  for (unsigned char c : data) h = (h ^ c) * 1099511628211ULL;
   char buf[24];
-  std::snprintf(buf, sizeof buf, "\"%016llx\"", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "\"%016llx\"", static_cast<unsigned long long>(content_hash(data)));
   return buf;
 }
 
@@ -560,11 +558,12 @@ std::vector<std::pair<std::string, std::string>> TileService::fields(const std::
 std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::string>& layers, const TileId& id,
                                                      const std::string& scope_prefix, pg::Connection* conn_for_at,
                                                      std::optional<Micros> at, bool gzip_wanted) {
+  const bool cacheable = !at && m_impl->budget > 0;
   std::string key;
-  for (const auto& l : layers) key += l + ",";
-  key += "|" + scope_prefix + "|" + std::to_string(id.z) + "/" + std::to_string(id.x) + "/" + std::to_string(id.y);
   std::uint64_t generation = 0;
-  if (!at) {
+  if (cacheable) {
+    for (const auto& l : layers) key += l + ",";
+    key += "|" + scope_prefix + "|" + std::to_string(id.z) + "/" + std::to_string(id.x) + "/" + std::to_string(id.y);
     std::lock_guard lock(m_impl->cache_mutex);
     auto it = m_impl->by_key.find(key);
     if (it != m_impl->by_key.end()) {
@@ -574,6 +573,9 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
     }
     ++m_impl->stats.misses;
     generation = m_impl->generation;
+  } else if (!at) {
+    std::lock_guard lock(m_impl->cache_mutex);
+    ++m_impl->stats.misses;
   }
 
   // The data to draw: the current snapshot, or, for `at`, the layers as of then around this tile.
@@ -680,7 +682,6 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
   }
   out->raw_bytes = data.size();
   out->etag = etag_of(data);
-  const bool cacheable = !at && m_impl->budget > 0;
   if (!data.empty() && (gzip_wanted || cacheable)) out->gzip = gzip(data);
   else out->raw = std::move(data);
   std::shared_ptr<const EncodedTile> result = out;
