@@ -129,10 +129,22 @@ std::uint64_t content_hash(std::string_view bytes) {
     d = rotl((d ^ load64(p + 24)) * k2, 31);
   }
   std::uint64_t h = bytes.size() * k1 ^ rotl(a, 1) ^ rotl(b, 7) ^ rotl(c, 12) ^ rotl(d, 18);
-  for (; n >= 8; p += 8, n -= 8) h = rotl((h ^ load64(p)) * k2, 31) * k1;
+  for (; n > 8; p += 8, n -= 8) h = rotl((h ^ load64(p)) * k2, 31) * k1;
+  // The last 1..8 bytes in whole loads (overlapping what came before when there is enough): byte
+  // by byte they would cost a store-forwarding stall on every short string of the value table.
   if (n > 0) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, p, n);
+    std::uint64_t w;
+    if (bytes.size() >= 8) {
+      w = load64(p + n - 8);
+    } else if (n >= 4) {
+      std::uint32_t lo, hi;
+      std::memcpy(&lo, p, 4);
+      std::memcpy(&hi, p + n - 4, 4);
+      w = static_cast<std::uint64_t>(hi) << 32 | lo;
+    } else {
+      w = static_cast<unsigned char>(p[0]) | static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
+          static_cast<std::uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16;
+    }
     h = rotl((h ^ w) * k2, 31) * k1;
   }
   h ^= h >> 33;
@@ -157,6 +169,7 @@ void LayerEncoder::reset(std::string_view name, std::uint32_t extent, std::int32
   m_features.clear();
   m_feature_ends.clear();
   m_keys.clear();
+  m_last_value.clear();
   m_values.clear();
   m_strings = 0;
   if (++m_generation == 0) {  // after 2^32 layers: the old marks could look current again
@@ -202,10 +215,14 @@ void LayerEncoder::commit(std::uint64_t id, int type, const Properties& props) {
   for (const auto& [k, v] : props) {
     std::uint32_t key = 0;
     while (key < m_keys.size() && m_keys[key] != k) ++key;
-    if (key == m_keys.size()) m_keys.push_back(k);
+    if (key == m_keys.size()) m_keys.push_back(k), m_last_value.push_back(UINT32_MAX);
     const auto next = static_cast<std::uint32_t>(m_values.size());
     std::uint32_t value = next;
-    if (const auto* s = std::get_if<std::string_view>(&v)) {
+    std::uint32_t& last = m_last_value[key];
+    if (last != UINT32_MAX && m_values[last] == v) {
+      // Neighbouring features mostly share a level, a parent, counts: no table lookup for those.
+      value = last;
+    } else if (const auto* s = std::get_if<std::string_view>(&v)) {
       value = string_value(*s);
     } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
       auto [it, fresh] = m_int_index.emplace(*i, next);
@@ -220,6 +237,7 @@ void LayerEncoder::commit(std::uint64_t id, int type, const Properties& props) {
       if (slot == UINT32_MAX) slot = next, m_values.emplace_back(std::get<bool>(v));
       value = slot;
     }
+    last = value;
     m_tags.push_back(key);
     m_tags.push_back(value);
   }

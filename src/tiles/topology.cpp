@@ -269,6 +269,29 @@ void Topology::render(std::size_t feature, double tolerance, FlatRings& out) con
   }
 }
 
+void Topology::prefetch(const std::uint32_t* features, std::size_t count) const {
+  const std::uint32_t* end = features + count;
+  for (const std::uint32_t* f = features; f != end; ++f) __builtin_prefetch(&m_features[*f]);
+  for (const std::uint32_t* f = features; f != end; ++f) __builtin_prefetch(m_features[*f].polygons.data());
+  for (const std::uint32_t* f = features; f != end; ++f)
+    for (const auto& poly : m_features[*f].polygons) __builtin_prefetch(poly.data());
+  for (const std::uint32_t* f = features; f != end; ++f)
+    for (const auto& poly : m_features[*f].polygons)
+      for (const auto& ring : poly) __builtin_prefetch(ring.arcs.data());
+  for (const std::uint32_t* f = features; f != end; ++f)
+    for (const auto& poly : m_features[*f].polygons)
+      for (const auto& ring : poly)
+        for (const auto& ref : ring.arcs) __builtin_prefetch(&m_arcs[ref.arc]);
+  for (const std::uint32_t* f = features; f != end; ++f)
+    for (const auto& poly : m_features[*f].polygons)
+      for (const auto& ring : poly)
+        for (const auto& ref : ring.arcs) {
+          const Arc& arc = m_arcs[ref.arc];
+          __builtin_prefetch(arc.importance.data() + (ref.reversed ? arc.importance.size() - 1 : 0));
+          __builtin_prefetch(arc.points.data() + (ref.reversed ? arc.points.size() - 1 : 0));
+        }
+}
+
 std::size_t Topology::vertex_count() const {
   std::size_t n = 0;
   for (const auto& a : m_arcs) n += a.points.size();

@@ -50,6 +50,10 @@ class Topology {
   MultiPolygon render(std::size_t feature, double tolerance) const;
   // The same rings, into `out` (cleared first).
   void render(std::size_t feature, double tolerance, FlatRings& out) const;
+  // A hint before rendering these features: asks the CPU for the memory render() will read, level
+  // by level along its pointers, so that the cache misses of many features overlap rather than
+  // come one after another. Changes nothing; render() is as correct without it.
+  void prefetch(const std::uint32_t* features, std::size_t count) const;
   std::size_t arc_count() const { return m_arcs.size(); }
   std::size_t vertex_count() const;
 
