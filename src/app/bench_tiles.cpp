@@ -64,7 +64,7 @@ struct Run {
 
 // `threads` workers draw the list round and round (each from its own offset) for `seconds`.
 Run run(tiles::TileService& service, const std::vector<std::string>& layers, const std::vector<tiles::TileId>& list,
-        int threads, double seconds) {
+        int threads, double seconds, bool gzip) {
   std::vector<std::vector<double>> latencies(static_cast<std::size_t>(threads));
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
@@ -75,7 +75,7 @@ Run run(tiles::TileService& service, const std::vector<std::string>& layers, con
       std::size_t i = list.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(threads);
       while (!stop.load(std::memory_order_relaxed)) {
         const auto s = Clock::now();
-        auto tile = service.tile(layers, list[i], "", nullptr, std::nullopt, false);
+        auto tile = service.tile(layers, list[i], "", nullptr, std::nullopt, gzip);
         lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
         if (++i == list.size()) i = 0;
       }
@@ -99,13 +99,14 @@ Run run(tiles::TileService& service, const std::vector<std::string>& layers, con
 int bench_tiles(const Args& args) {
   const char* help =
       "usage: wangge bench tiles --tiles z10.txt,z12.txt,z14.txt [--layers layers.json] [--layer grid]\n"
-      "                          [--seconds 5] [--threads 2] [--digests FILE]\n\n"
+      "                          [--seconds 5] [--threads 2] [--gzip] [--digests FILE]\n\n"
       "Loads the tile layers from WANGGE_DATABASE_URL as `serve` does (the built-in tiles/layers.json,\n"
       "or --layers), with the tile cache off, and draws every listed tile (z/x/y per line) of --layer,\n"
       "uncompressed, round and round for --seconds on one thread and then on --threads threads. Prints\n"
-      "tiles/s, p50 and p99 per list, the largest tile, and checks that every tile encodes to the same\n"
-      "bytes each time (exit status 1 when one does not); --digests writes \"z/x/y FNV-1a bytes\" per\n"
-      "tile, to compare the output of two builds. tools/bench/tiles runs it beside ST_AsMVT.\n";
+      "tiles/s, p50 and p99 per list (--gzip: also gzip-compressed on --threads, as browsers get it),\n"
+      "the largest tile, and checks that every tile encodes to the same bytes each time (exit status 1\n"
+      "when one does not); --digests writes \"z/x/y FNV-1a bytes\" per tile, to compare the output of\n"
+      "two builds. tools/bench/tiles runs it beside ST_AsMVT.\n";
   if (print_help(args, help)) return 0;
   auto lists = args.get("tiles");
   if (!lists) {
@@ -149,12 +150,17 @@ int bench_tiles(const Args& args) {
     for (std::size_t i = 0; i < list.size(); ++i)
       if (service.tile(layers, list[i], "", nullptr, std::nullopt, false)->etag != etags[i]) ++differing;
     char label[80];
-    const Run one = run(service, layers, list, 1, seconds);
+    const Run one = run(service, layers, list, 1, seconds, false);
     std::snprintf(label, sizeof label, "z%d wangge in process, 1 thread", z);
     std::printf("%-44s %12.1f %9.2f %9.2f\n", label, one.tiles_per_second, one.p50_ms, one.p99_ms);
-    const Run many = run(service, layers, list, threads, seconds);
+    const Run many = run(service, layers, list, threads, seconds, false);
     std::snprintf(label, sizeof label, "z%d wangge in process, %d threads", z, threads);
     std::printf("%-44s %12.1f %9.2f %9.2f\n", label, many.tiles_per_second, many.p50_ms, many.p99_ms);
+    if (args.has("gzip")) {
+      const Run packed = run(service, layers, list, threads, seconds, true);
+      std::snprintf(label, sizeof label, "z%d wangge in process, %d threads, gzip", z, threads);
+      std::printf("%-44s %12.1f %9.2f %9.2f\n", label, packed.tiles_per_second, packed.p50_ms, packed.p99_ms);
+    }
     std::snprintf(label, sizeof label, "z%d largest tile / tiles not repeatable", z);
     std::printf("%-44s %9.1f KB %9zu (of %zu)\n", label, static_cast<double>(largest) / 1024.0, differing, list.size());
     if (differing) status = 1;

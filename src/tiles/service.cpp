@@ -1,5 +1,6 @@
 #include "tiles/service.hpp"
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -725,17 +726,17 @@ TileService::CacheStats TileService::cache_stats() const {
 }
 
 std::string gzip(const std::string& data) {
-  z_stream zs{};
-  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("deflateInit2");
-  std::string out(deflateBound(&zs, data.size()) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
-  out.resize(zs.total_out);
+  // libdeflate compresses whole buffers two to three times as fast as zlib at the same level and
+  // ratio; at z10 an uncached tile is ~400 KB and its compression costs as much as drawing it.
+  struct Free {
+    void operator()(libdeflate_compressor* c) const noexcept { libdeflate_free_compressor(c); }
+  };
+  thread_local std::unique_ptr<libdeflate_compressor, Free> compressor(libdeflate_alloc_compressor(1));
+  if (!compressor) throw std::runtime_error("libdeflate_alloc_compressor");
+  std::string out(libdeflate_gzip_compress_bound(compressor.get(), data.size()), '\0');
+  const std::size_t n = libdeflate_gzip_compress(compressor.get(), data.data(), data.size(), out.data(), out.size());
+  if (n == 0) throw std::runtime_error("libdeflate_gzip_compress");
+  out.resize(n);
   return out;
 }
 
