@@ -309,6 +309,7 @@ struct Scratch {
   LayerEncoder encoder{""};
   FlatRings rings;
   std::vector<std::uint32_t> hits;
+  std::string tile;
 };
 thread_local Scratch t_scratch;
 
@@ -600,7 +601,7 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
   double tolerance = 2 * kHalfWorld / tiles_per_side(id.z) / 512.0 * 0.5;
 
   auto out = std::make_shared<EncodedTile>();
-  std::string data;
+  std::string& data = t_scratch.tile;  // the tile's own bytes are copied out once, at their size
   for (int attempt = 0; attempt < 6; ++attempt, tolerance *= 2) {
     data.clear();
     out->features = 0;
@@ -697,7 +698,7 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
   out->raw_bytes = data.size();
   out->etag = etag_of(data);
   if (!data.empty() && (gzip_wanted || cacheable)) out->gzip = gzip(data);
-  else out->raw = std::move(data);
+  else out->raw = data;
   std::shared_ptr<const EncodedTile> result = out;
   if (cacheable) {
     std::lock_guard lock(m_impl->cache_mutex);
