@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include <protozero/pbf_reader.hpp>
+
 #include "app/commands.hpp"
 #include "app/common.hpp"
 #include "http/resources.hpp"
@@ -56,6 +58,32 @@ std::string fnv1a(const std::string& data) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "\"%016llx\"", static_cast<unsigned long long>(h));
   return buf;
+}
+
+// The most vertices any one feature's geometry has in an MVT (MoveTo and LineTo points; spec 4.3),
+// checked against the bound of 65,535.
+std::size_t most_vertices(const std::string& tile) {
+  std::size_t most = 0;
+  protozero::pbf_reader t(tile);
+  while (t.next(3)) {
+    protozero::pbf_reader layer = t.get_message();
+    while (layer.next(2)) {
+      protozero::pbf_reader feature = layer.get_message();
+      while (feature.next(4)) {
+        auto geometry = feature.get_packed_uint32();
+        std::size_t vertices = 0;
+        for (auto it = geometry.begin(); it != geometry.end();) {
+          const std::uint32_t command = *it++, id = command & 7, count = command >> 3;
+          if (id == 1 || id == 2) {
+            vertices += count;
+            for (std::uint32_t k = 0; k < 2 * count && it != geometry.end(); ++k) ++it;
+          }
+        }
+        most = std::max(most, vertices);
+      }
+    }
+  }
+  return most;
 }
 
 struct Run {
@@ -104,8 +132,9 @@ int bench_tiles(const Args& args) {
       "or --layers), with the tile cache off, and draws every listed tile (z/x/y per line) of --layer,\n"
       "uncompressed, round and round for --seconds on one thread and then on --threads threads. Prints\n"
       "tiles/s, p50 and p99 per list (--gzip: also gzip-compressed on --threads, as browsers get it),\n"
-      "the largest tile, and checks that every tile encodes to the same bytes each time (exit status 1\n"
-      "when one does not); --digests writes \"z/x/y FNV-1a bytes\" per tile, to compare the output of\n"
+      "the largest tile and the most vertices of one geometry, and checks that every tile encodes to\n"
+      "the same bytes each time (exit status 1 when one does not, or a geometry has over 65,535\n"
+      "vertices); --digests writes \"z/x/y FNV-1a bytes\" per tile, to compare the output of\n"
       "two builds. tools/bench/tiles runs it beside ST_AsMVT.\n";
   if (print_help(args, help)) return 0;
   auto lists = args.get("tiles");
@@ -140,11 +169,12 @@ int bench_tiles(const Args& args) {
     // A first pass warms the caches and records each tile's ETag; the second must match it byte
     // for byte (ETags are only as good as this).
     std::vector<std::string> etags;
-    std::size_t largest = 0, differing = 0;
+    std::size_t largest = 0, differing = 0, vertices = 0;
     for (const auto& id : list) {
       auto t = service.tile(layers, id, "", nullptr, std::nullopt, false);
       etags.push_back(t->etag);
       largest = std::max(largest, t->raw_bytes);
+      vertices = std::max(vertices, most_vertices(t->raw));
       if (digest_file.is_open()) digest_file << id.z << '/' << id.x << '/' << id.y << ' ' << fnv1a(t->raw) << ' ' << t->raw_bytes << '\n';
     }
     for (std::size_t i = 0; i < list.size(); ++i)
@@ -161,9 +191,11 @@ int bench_tiles(const Args& args) {
       std::snprintf(label, sizeof label, "z%d wangge in process, %d threads, gzip", z, threads);
       std::printf("%-44s %12.1f %9.2f %9.2f\n", label, packed.tiles_per_second, packed.p50_ms, packed.p99_ms);
     }
-    std::snprintf(label, sizeof label, "z%d largest tile / tiles not repeatable", z);
-    std::printf("%-44s %9.1f KB %9zu (of %zu)\n", label, static_cast<double>(largest) / 1024.0, differing, list.size());
-    if (differing) status = 1;
+    std::snprintf(label, sizeof label, "z%d largest tile, most vertices/geometry", z);
+    std::printf("%-44s %9.1f KB %9zu\n", label, static_cast<double>(largest) / 1024.0, vertices);
+    std::snprintf(label, sizeof label, "z%d tiles not repeatable (must be 0)", z);
+    std::printf("%-44s %12zu (of %zu)\n", label, differing, list.size());
+    if (differing || vertices > 65535) status = 1;
   }
   std::fflush(stdout);
   return status;
