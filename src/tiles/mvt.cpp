@@ -213,9 +213,14 @@ std::uint32_t LayerEncoder::string_value(std::string_view s) {
 
 void LayerEncoder::commit(std::uint64_t id, int type, const Properties& props) {
   m_tags.clear();
+  std::uint32_t position = 0;
   for (const auto& [k, v] : props) {
-    std::uint32_t key = 0;
-    while (key < m_keys.size() && m_keys[key] != k) ++key;
+    // Features of a layer list their properties in the same order, with the same literal keys:
+    // the key at this position, compared by address first, is nearly always the one.
+    auto same = [&k](std::string_view known) { return (known.data() == k.data() && known.size() == k.size()) || known == k; };
+    std::uint32_t key = position++;
+    if (key >= m_keys.size() || !same(m_keys[key]))
+      for (key = 0; key < m_keys.size() && !same(m_keys[key]);) ++key;
     if (key == m_keys.size()) m_keys.push_back(k), m_last_value.push_back(UINT32_MAX);
     const auto next = static_cast<std::uint32_t>(m_values.size());
     std::uint32_t value = next;
