@@ -336,14 +336,16 @@ int bench_locate(const Args& args) {
 
 }  // namespace
 
-int bench_tsp(const Args& args);  // bench_tsp.cpp
+int bench_tsp(const Args& args);    // bench_tsp.cpp
+int bench_tiles(const Args& args);  // bench_tiles.cpp
 
 int command_bench(const Args& args) {
   const char* help =
       "usage: wangge bench load [--repeat N]\n"
       "       wangge bench locate [--points N] [--pg-points N] [--seed N]\n"
       "       wangge bench tsp [--max-n 1002] [--instances a,b] [--pgr-max-n 442 | --pgr-all | --no-pgr]\n"
-      "                        [--time-limit S] [--checkpoints 300] [--no-monaco] [--dir D] [--monaco F]\n\n"
+      "                        [--time-limit S] [--checkpoints 300] [--no-monaco] [--dir D] [--monaco F]\n"
+      "       wangge bench tiles --tiles z10.txt,z12.txt,z14.txt [--layers F] [--layer grid] [--seconds 5] [--threads 2]\n\n"
       "load: loads every current area from WANGGE_DATABASE_URL into the in-memory area cache, as\n"
       "`serve` does at start, and prints the time and the process's resident memory.\n"
       "locate: builds the locator index and locates N random points (default 1,000,000) in the\n"
@@ -354,11 +356,15 @@ int command_bench(const Args& args) {
       "tsp: solves the TSPLIB instances (../shared/geodata-src/tsplib, or --dir) up to --max-n nodes and\n"
       "compares with bestSolutions.txt and with pgRouting's pgr_TSP on the same matrix in the database\n"
       "of WANGGE_DATABASE_URL (skipped without it); then a patrol of --checkpoints checkpoints on the\n"
-      "Monaco street network (matrix + tour). tools/bench/tsp runs it beside a throwaway database.\n";
+      "Monaco street network (matrix + tour). tools/bench/tsp runs it beside a throwaway database.\n"
+      "tiles: draws the listed vector tiles in process with the cache off, uncompressed, on one thread\n"
+      "and on --threads; prints tiles/s, p50 and p99 (`wangge bench tiles --help`). tools/bench/tiles\n"
+      "runs it beside PostGIS ST_AsMVT.\n";
   if (print_help(args, help)) return 0;
   if (args.words.size() == 1 && args.words[0] == "load") return bench_load(args);
   if (args.words.size() == 1 && args.words[0] == "locate") return bench_locate(args);
   if (args.words.size() == 1 && args.words[0] == "tsp") return bench_tsp(args);
+  if (args.words.size() == 1 && args.words[0] == "tiles") return bench_tiles(args);
   std::fputs(help, stderr);
   return 2;
 }

@@ -149,12 +149,13 @@ std::optional<Response> route_tiles(App& app, const Request& req) {
   if (!id) throw bad_request("invalid_tile", "z/x/y must be integers with 0 <= z <= 24 and 0 <= x, y < 2^z");
   const std::string scope = actor.scope ? registry::code_prefix(*actor.scope) : "";
   auto at = time_param(req, "at");
+  const bool accepts_gzip = req.header("accept-encoding").value_or("").find("gzip") != std::string::npos;
   std::shared_ptr<const tiles::EncodedTile> tile;
   if (at) {
     auto conn = app.pool.acquire();
-    tile = app.tiles->tile(layers, *id, scope, &*conn, at);
+    tile = app.tiles->tile(layers, *id, scope, &*conn, at, accepts_gzip);
   } else {
-    tile = app.tiles->tile(layers, *id, scope);
+    tile = app.tiles->tile(layers, *id, scope, nullptr, std::nullopt, accepts_gzip);
   }
   Response r;
   r.headers.emplace_back("ETag", tile->etag);
@@ -166,17 +167,17 @@ std::optional<Response> route_tiles(App& app, const Request& req) {
     r.content_type.clear();
     return r;
   }
-  if (tile->gzip.empty()) {
+  if (tile->empty()) {
     r.status = 204;
     r.content_type.clear();
     return r;
   }
   r.content_type = "application/vnd.mapbox-vector-tile";
-  if (req.header("accept-encoding").value_or("").find("gzip") != std::string::npos) {
+  if (accepts_gzip && !tile->gzip.empty()) {
     r.headers.emplace_back("Content-Encoding", "gzip");
     r.body = tile->gzip;
   } else {
-    r.body = tiles::gunzip(tile->gzip);
+    r.body = tile->gzip.empty() ? tile->raw : tiles::gunzip(tile->gzip);
   }
   return r;
 }

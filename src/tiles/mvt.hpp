@@ -19,8 +19,10 @@ namespace wangge::tiles {
 // Property values as the caller hands them (views into data that outlives the encoding) ...
 using PropValue = std::variant<std::string_view, std::int64_t, double, bool>;
 using Properties = std::vector<std::pair<std::string_view, PropValue>>;
-// ... and as the layer keeps them in its value table.
-using Value = std::variant<std::string, std::int64_t, double, bool>;
+
+// A 64-bit hash of bytes, the same in every process and run on one architecture: ETags are made of
+// it, and the value table of a layer looks its strings up with it. About 8 bytes per cycle.
+std::uint64_t content_hash(std::string_view bytes);
 
 struct IPoint {
   std::int32_t x = 0, y = 0;
@@ -42,37 +44,50 @@ class LayerEncoder {
 
   // Clips, rounds, orients; returns false when nothing of the feature is left in the tile.
   bool add_polygon(std::uint64_t id, const MultiPolygon& mercator, const TileTransform& tf, const Properties& props);
+  // The same from flat rings (Topology::render into a reused buffer): the tile's hot path.
+  bool add_polygon(std::uint64_t id, const FlatRings& mercator, const TileTransform& tf, const Properties& props);
   bool add_point(std::uint64_t id, Point mercator, const TileTransform& tf, const Properties& props);
   // A polyline, clipped to the tile plus buffer (a line leaving and re-entering becomes several parts).
   bool add_line(std::uint64_t id, const std::vector<Point>& mercator, const TileTransform& tf, const Properties& props);
-  bool empty() const { return m_features.empty(); }
-  std::size_t size() const { return m_features.size(); }
+  bool empty() const { return m_feature_ends.empty(); }
+  std::size_t size() const { return m_feature_ends.size(); }
   // Appends the layer message (Tile.layers, field 3) to `tile`.
   void write_to(std::string& tile) const;
+  // Starts a new, empty layer, keeping the buffers grown so far (one encoder serves many tiles).
+  void reset(std::string_view name, std::uint32_t extent, std::int32_t buffer);
 
  private:
-  struct Feature {
-    std::uint64_t id;
-    int type;  // 1 point, 3 polygon
-    std::vector<std::uint32_t> tags;
-    std::vector<std::uint32_t> geometry;
-  };
-  std::vector<std::uint32_t> tags_of(const Properties& props);
+  using DPoint = std::pair<double, double>;
+  // Appends one feature message's content to m_features from m_geometry and the properties.
+  void commit(std::uint64_t id, int type, const Properties& props);
+  // Encodes one ring of tile coordinates (m_ring) into m_geometry; false when nothing is left of it.
+  bool append_ring(bool exterior, std::int32_t& cx, std::int32_t& cy);
 
   std::string m_name;
   std::uint32_t m_extent;
   std::int32_t m_buffer;
-  std::vector<Feature> m_features;
-  struct ViewHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>()(s); }
-  };
-  std::vector<std::string> m_keys;  // few per layer: searched linearly
-  std::vector<Value> m_values;
-  std::unordered_map<std::string, std::uint32_t, ViewHash, std::equal_to<>> m_string_index;
+  // Features already encoded (each one's Feature message content, spec 4.2), back to back, and
+  // where each ends: write_to only frames them.
+  std::string m_features;
+  std::vector<std::size_t> m_feature_ends;
+  std::vector<std::string_view> m_keys;  // few per layer: searched linearly
+  std::vector<std::uint32_t> m_last_value;  // per key: the value its last feature had
+  // The value table holds views: Properties are views into data that outlives the encoding.
+  using TableValue = std::variant<std::string_view, std::int64_t, double, bool>;
+  std::vector<TableValue> m_values;
+  // The strings of m_values by content: open addressing, a power of two of slots, each the layer's
+  // generation (high half; older ones count as empty, so reset() need not clear) and 1 + the index.
+  std::uint32_t string_value(std::string_view s);
+  std::vector<std::uint64_t> m_string_slots;
+  std::uint32_t m_strings = 0, m_generation = 1;
   std::unordered_map<std::int64_t, std::uint32_t> m_int_index;
   std::map<double, std::uint32_t> m_double_index;
   std::uint32_t m_bool_index[2] = {UINT32_MAX, UINT32_MAX};
+  // Scratch, reused from feature to feature.
+  std::vector<std::uint32_t> m_geometry, m_tags;
+  std::vector<DPoint> m_ring, m_clip;
+  std::vector<IPoint> m_pts;
+  FlatRings m_flat;
 };
 
 // Exposed for tests: Sutherland-Hodgman clip of a closed ring against an axis-aligned square.

@@ -41,10 +41,12 @@ struct TileConfig {
 };
 
 struct EncodedTile {
-  std::string gzip;  // the MVT, gzip-compressed once
+  std::string gzip;  // the MVT, gzip-compressed once; empty when it was not asked for (see tile())
+  std::string raw;   // the MVT uncompressed, kept only when no gzip was made
   std::string etag;  // of the uncompressed content
   std::size_t raw_bytes = 0;
   std::size_t features = 0;
+  bool empty() const { return raw_bytes == 0; }
 };
 
 class TileService {
@@ -81,9 +83,12 @@ class TileService {
 
   // `scope_prefix`: only areas whose codes start with it ("" for all); part of the cache key.
   // `at`: the registry as of then (read from the database, not cached).
+  // `gzip_wanted`: false when the client cannot take gzip. A tile that will not be cached (cache
+  // off, or `at`) is then left uncompressed (`raw`), since compressing ~400 KB at z10 only to
+  // inflate it again costs more than drawing it; a cached tile is always kept compressed.
   std::shared_ptr<const EncodedTile> tile(const std::vector<std::string>& layers, const TileId& id,
                                           const std::string& scope_prefix, pg::Connection* conn_for_at = nullptr,
-                                          std::optional<Micros> at = std::nullopt);
+                                          std::optional<Micros> at = std::nullopt, bool gzip_wanted = true);
 
   struct CacheStats {
     std::size_t entries = 0, bytes = 0, hits = 0, misses = 0, invalidated = 0;

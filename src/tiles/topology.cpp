@@ -236,6 +236,62 @@ MultiPolygon Topology::render(std::size_t feature, double tolerance) const {
   return out;
 }
 
+void Topology::render(std::size_t feature, double tolerance, FlatRings& out) const {
+  out.clear();
+  const float t = static_cast<float>(tolerance);
+  auto& pts = out.points;
+  for (const auto& poly : m_features[feature].polygons) {
+    bool first = true;
+    for (const auto& tr : poly) {
+      const std::size_t begin = pts.size();
+      for (const auto& ref : tr.arcs) {
+        const Arc& arc = m_arcs[ref.arc];
+        const float* imp = arc.importance.data();
+        const Point* p = arc.points.data();
+        const std::size_t n = arc.points.size();
+        for (std::size_t k = 0; k < n; ++k) {
+          const std::size_t i = ref.reversed ? n - 1 - k : k;
+          if (imp[i] < t) continue;
+          if (pts.size() > begin && pts.back() == p[i]) continue;  // the junction shared with the previous arc
+          pts.push_back(p[i]);
+        }
+      }
+      if (pts.size() > begin && !(pts[begin] == pts.back())) pts.push_back(pts[begin]);
+      const bool exterior = first;
+      first = false;
+      if (pts.size() - begin < 4) {
+        pts.resize(begin);
+        if (exterior) break;  // the exterior collapsed: so does the polygon
+        continue;
+      }
+      out.rings.push_back({static_cast<std::uint32_t>(pts.size()), exterior});
+    }
+  }
+}
+
+void Topology::prefetch(const std::uint32_t* features, std::size_t count) const {
+  const std::uint32_t* end = features + count;
+  for (const std::uint32_t* f = features; f != end; ++f) __builtin_prefetch(&m_features[*f]);
+  for (const std::uint32_t* f = features; f != end; ++f) __builtin_prefetch(m_features[*f].polygons.data());
+  for (const std::uint32_t* f = features; f != end; ++f)
+    for (const auto& poly : m_features[*f].polygons) __builtin_prefetch(poly.data());
+  for (const std::uint32_t* f = features; f != end; ++f)
+    for (const auto& poly : m_features[*f].polygons)
+      for (const auto& ring : poly) __builtin_prefetch(ring.arcs.data());
+  for (const std::uint32_t* f = features; f != end; ++f)
+    for (const auto& poly : m_features[*f].polygons)
+      for (const auto& ring : poly)
+        for (const auto& ref : ring.arcs) __builtin_prefetch(&m_arcs[ref.arc]);
+  for (const std::uint32_t* f = features; f != end; ++f)
+    for (const auto& poly : m_features[*f].polygons)
+      for (const auto& ring : poly)
+        for (const auto& ref : ring.arcs) {
+          const Arc& arc = m_arcs[ref.arc];
+          __builtin_prefetch(arc.importance.data() + (ref.reversed ? arc.importance.size() - 1 : 0));
+          __builtin_prefetch(arc.points.data() + (ref.reversed ? arc.points.size() - 1 : 0));
+        }
+}
+
 std::size_t Topology::vertex_count() const {
   std::size_t n = 0;
   for (const auto& a : m_arcs) n += a.points.size();

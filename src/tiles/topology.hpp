@@ -21,6 +21,22 @@ using Ring = std::vector<Point>;          // closed: first == last
 using Polygon = std::vector<Ring>;        // exterior first, then holes
 using MultiPolygon = std::vector<Polygon>;
 
+// One feature drawn into flat buffers that the caller keeps and reuses, so that drawing a tile
+// allocates nothing once they have grown: every ring's points one after another (closed), and
+// where each ring ends. A ring that starts a polygon is its exterior; the holes follow it.
+struct FlatRings {
+  struct End {
+    std::uint32_t end;  // one past the ring's last point in `points`
+    bool exterior;
+  };
+  std::vector<Point> points;
+  std::vector<End> rings;
+  void clear() {
+    points.clear();
+    rings.clear();
+  }
+};
+
 class Topology {
  public:
   Topology() = default;
@@ -32,6 +48,12 @@ class Topology {
   // The feature drawn at `tolerance` metres: every arc keeps the vertices whose Douglas-Peucker
   // importance is at least the tolerance. Rings that collapse below 4 points are left out.
   MultiPolygon render(std::size_t feature, double tolerance) const;
+  // The same rings, into `out` (cleared first).
+  void render(std::size_t feature, double tolerance, FlatRings& out) const;
+  // A hint before rendering these features: asks the CPU for the memory render() will read, level
+  // by level along its pointers, so that the cache misses of many features overlap rather than
+  // come one after another. Changes nothing; render() is as correct without it.
+  void prefetch(const std::uint32_t* features, std::size_t count) const;
   std::size_t arc_count() const { return m_arcs.size(); }
   std::size_t vertex_count() const;
 

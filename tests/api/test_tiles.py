@@ -170,6 +170,28 @@ class Tiles(ApiTestCase):
         import gzip
         self.assertEqual(gzip.decompress(body), self.tile("grid", z, x, y)[2])
 
+    def test_cache_off_compresses_only_for_clients_that_take_gzip(self):
+        """With the tile cache off a tile is gzip-compressed only when the client takes gzip; either
+        way it is the caching server's tile, byte for byte, under the same ETag."""
+        import gzip
+        other = Server(database=self.s.db, env={"WANGGE_TILE_CACHE_MB": "0"})
+        try:
+            layers = "township,village,grid,labels"
+            for z in (10, 14):
+                _, x, y = tile_of(*CENTER, z)
+                cached = self.tile(layers, z, x, y)
+                plain = fetch(other, f"/tiles/{layers}/{z}/{x}/{y}.mvt", self.admin)
+                packed = fetch(other, f"/tiles/{layers}/{z}/{x}/{y}.mvt", self.admin, {"Accept-Encoding": "gzip"})
+                self.assertEqual((cached[0], plain[0], packed[0]), (200, 200, 200))
+                self.assertIsNone(plain[1].get("Content-Encoding"))
+                self.assertEqual(packed[1]["Content-Encoding"], "gzip")
+                self.assertGreater(len(plain[2]), 0)
+                self.assertEqual(plain[2], cached[2])
+                self.assertEqual(gzip.decompress(packed[2]), plain[2])
+                self.assertEqual({plain[1]["ETag"], packed[1]["ETag"]}, {cached[1]["ETag"]})
+        finally:
+            other.stop()
+
     def test_bad_tile_addresses(self):
         for path in ("/tiles/grid/25/0/0.mvt", "/tiles/grid/3/8/0.mvt", "/tiles/grid/3/0/8.mvt", "/tiles/grid/a/0/0.mvt",
                      "/tiles/grid/3/-1/0.mvt", "/tiles/grid/14/99999999999999999999/0.mvt", "/tiles/grid/1.5/0/0.mvt"):

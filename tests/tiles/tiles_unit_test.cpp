@@ -159,3 +159,102 @@ TEST(Mvt, ClipKeepsInsideAndCutsOutside) {
     EXPECT_LE(y, 10);
   }
 }
+
+TEST(Topology, FlatRenderDrawsTheSameRingsAsRender) {
+  Ring outer{{0, 0}, {10, 0}, {10, 10}, {0, 10}, {0, 0}};
+  Ring hole{{3, 3}, {3, 7}, {7, 7}, {7, 3}, {3, 3}};
+  Ring inner{{3, 3}, {7, 3}, {7, 7}, {3, 7}, {3, 3}};
+  Ring far{{20, 20}, {20.5, 20}, {20.5, 20.5}, {20, 20.5}, {20, 20}};  // collapses first
+  std::vector<MultiPolygon> layer{MultiPolygon{Polygon{left_square()}}, MultiPolygon{Polygon{right_square()}},
+                                  MultiPolygon{Polygon{outer, hole}, Polygon{far}}, MultiPolygon{Polygon{inner}}};
+  auto topo = Topology::build(layer);
+  FlatRings flat;
+  flat.points.push_back({99, 99});  // left over from an earlier feature: must be cleared
+  for (std::size_t f = 0; f < topo.size(); ++f)
+    for (double tol : {0.0, 0.6, 1.0, 2.5, 10.0, 50.0, 1000.0}) {
+      const MultiPolygon expected = topo.render(f, tol);
+      topo.render(f, tol, flat);
+      MultiPolygon got;
+      std::uint32_t begin = 0;
+      for (const auto& ring : flat.rings) {
+        if (ring.exterior) got.emplace_back();
+        ASSERT_FALSE(got.empty()) << "a hole before any exterior";
+        got.back().emplace_back(flat.points.begin() + begin, flat.points.begin() + ring.end);
+        begin = ring.end;
+      }
+      EXPECT_EQ(begin, flat.points.size());
+      EXPECT_EQ(got, expected) << "feature " << f << " tolerance " << tol;
+    }
+}
+
+TEST(Mvt, ContentHashIsStableAndSeesEveryByte) {
+  // Fixed values: ETags must not change between processes, runs or builds (a change of the hash
+  // is a deliberate one, made here too).
+  EXPECT_EQ(content_hash("0123456789abcdefghijklmnopqrstuvwxyz0123456789"), 0x66275d3693aa3c11ULL);
+  EXPECT_EQ(content_hash(""), 0xd12b4b0f4e354d96ULL);
+  std::string data(1000, 'a');
+  const auto h = content_hash(data);
+  std::set<std::uint64_t> seen{h};
+  for (std::size_t i = 0; i < data.size(); i += 37) {
+    std::string changed = data;
+    changed[i] = 'b';
+    EXPECT_TRUE(seen.insert(content_hash(changed)).second) << "byte " << i;
+  }
+  for (std::size_t n = 0; n < 70; ++n) EXPECT_TRUE(seen.insert(content_hash(std::string_view(data).substr(0, n))).second) << n;
+}
+
+TEST(Mvt, ValueTableKeepsEachStringOnceThroughGrowth) {
+  // Enough distinct strings to grow the table several times, each used by two features.
+  TileTransform tf{{0, 0, 4096, 4096}, 4096};
+  LayerEncoder layer("grid", 4096, 0);
+  std::vector<std::string> names;
+  for (int i = 0; i < 3000; ++i) names.push_back("name-" + std::to_string(i));
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 3000; ++i)
+      ASSERT_TRUE(layer.add_point(static_cast<std::uint64_t>(i), {10.0 + i % 100, 10.0 + i / 100}, tf,
+                                  {{"name", std::string_view(names[static_cast<std::size_t>(i)])}, {"level", std::string_view("grid")}}));
+  std::string tile;
+  layer.write_to(tile);
+  protozero::pbf_reader t(tile);
+  ASSERT_TRUE(t.next(3));
+  protozero::pbf_reader l = t.get_message();
+  std::vector<std::string> values;
+  std::vector<std::vector<std::uint32_t>> tags;
+  while (l.next()) {
+    if (l.tag() == 4) {
+      protozero::pbf_reader v = l.get_message();
+      while (v.next()) {
+        if (v.tag() == 1) values.push_back(v.get_string());
+        else v.skip();
+      }
+    } else if (l.tag() == 2) {
+      protozero::pbf_reader f = l.get_message();
+      while (f.next()) {
+        if (f.tag() == 2) {
+          auto r = f.get_packed_uint32();
+          tags.emplace_back(r.begin(), r.end());
+        } else {
+          f.skip();
+        }
+      }
+    } else {
+      l.skip();
+    }
+  }
+  ASSERT_EQ(values.size(), 3001u);
+  EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), 3001u);
+  ASSERT_EQ(tags.size(), 6000u);
+  for (std::size_t k = 0; k < tags.size(); ++k) {
+    ASSERT_EQ(tags[k].size(), 4u);
+    EXPECT_EQ(values[tags[k][1]], names[k % 3000]);
+    EXPECT_EQ(values[tags[k][3]], "grid");
+  }
+  // A reset layer starts an empty table: the same strings come back as new values.
+  layer.reset("grid", 4096, 0);
+  EXPECT_TRUE(layer.empty());
+  ASSERT_TRUE(layer.add_point(1, {10, 10}, tf, {{"name", std::string_view(names[5])}}));
+  tile.clear();
+  layer.write_to(tile);
+  EXPECT_NE(tile.find("name-5"), std::string::npos);
+  EXPECT_EQ(tile.find("name-6"), std::string::npos);
+}

@@ -12,7 +12,7 @@ WANGGE_PACKAGES=(
   build-essential cmake pkg-config
   libpq-dev libpistache-dev nlohmann-json3-dev libssl-dev
   libgeos-dev libgdal-dev gdal-bin libproj-dev libboost-dev libprotozero-dev libminizip-dev
-  libgtest-dev libfreetype-dev zlib1g-dev fonts-dejavu-core fonts-droid-fallback
+  libgtest-dev libfreetype-dev zlib1g-dev libdeflate-dev fonts-dejavu-core fonts-droid-fallback
   libosmium2-dev libexpat1-dev libbz2-dev liblz4-dev
   postgresql postgresql-15-postgis-3 postgresql-15-pgrouting postgresql-client
   python3 iproute2 curl
