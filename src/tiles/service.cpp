@@ -771,10 +771,14 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
         for (const auto& spec : m_config.layers) {
           if (!visible(spec, id.z) || !snap->layers.count(spec.name)) continue;
           const auto& layer = *snap->layers.at(spec.name);
-          for (auto it = layer.index.qbegin(bgi::intersects(query)); it != layer.index.qend(); ++it) {
-            const Feature& f = layer.features[it->second];
+          // In code order, not the index's (which depends on the order of patches).
+          std::vector<std::uint32_t> hits;
+          for (auto it = layer.index.qbegin(bgi::intersects(query)); it != layer.index.qend(); ++it) hits.push_back(it->second);
+          std::sort(hits.begin(), hits.end(), [&layer](std::uint32_t a, std::uint32_t b) { return layer.before(a, b); });
+          for (std::uint32_t i : hits) {
+            const Feature& f = layer.features[i];
             if (f.code.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
-            const Box& fb = layer.topo.bbox(it->second);
+            const Box& fb = layer.topo.bbox(i);
             if (fb.width() < 8 * tolerance && fb.height() < 8 * tolerance) continue;  // too small to carry a label
             enc.add_point(f.id, f.label, tf, {{"code", std::string_view(f.code)}, {"name", std::string_view(f.name)}, {"level", std::string_view(f.level)}});
           }
