@@ -356,6 +356,7 @@ TileConfig TileConfig::parse(const std::string& text) {
   c.buffer = j.value("buffer", 64);
   c.max_tile_bytes = j.value("max_tile_bytes", static_cast<std::size_t>(512000));
   c.max_layers_per_request = j.value("max_layers_per_request", 10);
+  c.patch_limit = j.value("patch_limit", c.patch_limit);
   for (const auto& l : j.at("layers")) {
     LayerSpec s{l.at("name").get<std::string>(), l.at("level").get<std::string>(), l.at("minzoom").get<int>(),
                 l.at("maxzoom").get<int>()};
@@ -500,9 +501,6 @@ void TileService::load(pg::Connection& conn) {
 
 namespace {
 
-// More changed areas than this in one layer: reloading the whole layer is about as quick.
-constexpr std::size_t kPatchLimit = 5000;
-
 struct ChangedArea {
   Feature feature;
   MultiPolygon shape;
@@ -630,7 +628,7 @@ void TileService::apply_changes(pg::Connection& conn, const std::vector<std::str
         if (auto slot = prev->find(code); slot && prev->features[*slot].live && !current.count({spec.level, code})) retire.push_back(*slot);
     if (changed.empty() && retire.empty()) continue;
     char msg[200];
-    if (!prev || changed.size() + retire.size() > kPatchLimit) {
+    if (!prev || changed.size() + retire.size() > m_config.patch_limit) {
       if (!all_counts) {
         all_counts.emplace();
         load_counts(conn, all_counts->first, all_counts->second);
