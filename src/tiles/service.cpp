@@ -30,6 +30,33 @@ using BgBox = bg::model::box<BgPoint>;
 using Entry = std::pair<BgBox, std::uint32_t>;
 using Rtree = bgi::rtree<Entry, bgi::rstar<16>>;
 
+// An R-tree that snapshot copies share (copying the tree of 1.3 million streets would take longer
+// than the whole incremental update of a layer). mutable_tree() copies it first unless this one
+// alone holds it.
+class SharedRtree {
+ public:
+  SharedRtree() : m_tree(std::make_shared<Rtree>()) {}
+  template <class It>
+  SharedRtree(It first, It last) : m_tree(std::make_shared<Rtree>(first, last)) {}
+  template <class Predicate>
+  auto qbegin(const Predicate& p) const {
+    return static_cast<const Rtree&>(*m_tree).qbegin(p);
+  }
+  auto qend() const { return static_cast<const Rtree&>(*m_tree).qend(); }
+  template <class Predicate, class Out>
+  auto query(const Predicate& p, Out out) const {
+    return static_cast<const Rtree&>(*m_tree).query(p, out);
+  }
+  auto bounds() const { return m_tree->bounds(); }
+  Rtree& mutable_tree() {
+    if (m_tree.use_count() > 1) m_tree = std::make_shared<Rtree>(*m_tree);
+    return *m_tree;
+  }
+
+ private:
+  std::shared_ptr<Rtree> m_tree;
+};
+
 BgBox to_bg(const Box& b) { return BgBox(BgPoint(b.minx, b.miny), BgPoint(b.maxx, b.maxy)); }
 
 // ---- WKB (little or big endian) of Polygon / MultiPolygon in lon/lat → mercator ----
@@ -122,18 +149,39 @@ std::string etag_of(const std::string& data) {
 }
 
 struct Feature {
+  bool live = true;  // false: retired since the layer was loaded (its slot keeps the code, see Layer)
   std::uint64_t id = 0;
   std::string code, name, level, parent;
   std::int64_t workers = 0, open_incidents = 0;
   Point label;
 };
 
+// Features sit in slots shared by `features`, `topo` and `index`. A load puts them in code order;
+// a patch keeps every code in its slot (a retired one stays as a dead slot, out of the index) and
+// gives a new code the next free slot, so the unchanged part is shared with the layer before.
 struct Layer {
   LayerSpec spec;
-  std::vector<Feature> features;
-  std::unordered_map<std::string, std::uint32_t> by_code;
+  Chunked<Feature> features;
+  std::size_t sorted = 0;  // slots [0, sorted) are in code order: those of the last full load
+  std::shared_ptr<const std::map<std::string, std::uint32_t>> added = std::make_shared<const std::map<std::string, std::uint32_t>>();
   Topology topo;
-  Rtree index;
+  SharedRtree index;
+
+  std::optional<std::uint32_t> find(const std::string& code) const {
+    std::size_t lo = 0, hi = sorted;
+    while (lo < hi) {
+      const std::size_t mid = (lo + hi) / 2;
+      if (features[mid].code < code) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < sorted && features[lo].code == code) return static_cast<std::uint32_t>(lo);
+    if (auto it = added->find(code); it != added->end()) return it->second;
+    return std::nullopt;
+  }
+  // Code order of two slots, which tiles draw in (the same bytes in every process, patched or not).
+  bool before(std::uint32_t a, std::uint32_t b) const {
+    return a < sorted && b < sorted ? a < b : features[a].code < features[b].code;
+  }
 };
 
 struct Incident {
@@ -158,11 +206,11 @@ struct Road {
 struct Snapshot {
   std::map<std::string, std::shared_ptr<const Layer>> layers;  // by layer name
   std::vector<Incident> incidents;
-  Rtree incident_index;
+  SharedRtree incident_index;
   std::vector<Checkpoint> checkpoints;
-  Rtree checkpoint_index;
-  std::vector<Road> roads;
-  Rtree road_index;
+  SharedRtree checkpoint_index;
+  Chunked<Road> roads;
+  SharedRtree road_index;
 };
 
 // Major roads are drawn from z12, every street from z14.
@@ -273,14 +321,14 @@ std::shared_ptr<Layer> load_layer(pg::Connection& conn, const LayerSpec& spec, c
     const std::string prefix = prefix_of(f.code);
     f.workers = workers.sum(prefix);
     f.open_incidents = incidents.sum(prefix);
-    layer->by_code.emplace(f.code, static_cast<std::uint32_t>(layer->features.size()));
     layer->features.push_back(std::move(f));
   }
   layer->topo = Topology::build(shapes);
   std::vector<Entry> entries;
   entries.reserve(layer->features.size());
   for (std::uint32_t i = 0; i < layer->features.size(); ++i) entries.emplace_back(to_bg(layer->topo.bbox(i)), i);
-  layer->index = Rtree(entries.begin(), entries.end());
+  layer->index = SharedRtree(entries.begin(), entries.end());
+  layer->sorted = layer->features.size();
   return layer;
 }
 
@@ -322,6 +370,7 @@ TileConfig TileConfig::parse(const std::string& text) {
   c.buffer = j.value("buffer", 64);
   c.max_tile_bytes = j.value("max_tile_bytes", static_cast<std::size_t>(512000));
   c.max_layers_per_request = j.value("max_layers_per_request", 10);
+  c.patch_limit = j.value("patch_limit", c.patch_limit);
   for (const auto& l : j.at("layers")) {
     LayerSpec s{l.at("name").get<std::string>(), l.at("level").get<std::string>(), l.at("minzoom").get<int>(),
                 l.at("maxzoom").get<int>()};
@@ -390,7 +439,7 @@ void load_checkpoints(pg::Connection& conn, Snapshot& next) {
     entries.emplace_back(BgBox(BgPoint(c.at.x, c.at.y), BgPoint(c.at.x, c.at.y)), static_cast<std::uint32_t>(i));
     next.checkpoints.push_back(std::move(c));
   }
-  next.checkpoint_index = Rtree(entries.begin(), entries.end());
+  next.checkpoint_index = SharedRtree(entries.begin(), entries.end());
 }
 
 // Open cases only: closed and cancelled ones leave the map.
@@ -406,14 +455,14 @@ void load_incidents(pg::Connection& conn, Snapshot& next) {
     entries.emplace_back(BgBox(BgPoint(inc.at.x, inc.at.y), BgPoint(inc.at.x, inc.at.y)), static_cast<std::uint32_t>(i));
     next.incidents.push_back(std::move(inc));
   }
-  next.incident_index = Rtree(entries.begin(), entries.end());
+  next.incident_index = SharedRtree(entries.begin(), entries.end());
 }
 
 void load_roads(pg::Connection& conn, Snapshot& next) {
   auto st = conn.exec("tiles.roads",
                       "SELECT id, coalesce(name, ''), highway, oneway, encode(ST_AsBinary(geom), 'hex') FROM streets ORDER BY id");
   std::vector<Entry> entries;
-  next.roads.clear();
+  next.roads = {};
   for (int i = 0; i < st.rows(); ++i) {
     Road road{static_cast<std::uint64_t>(st.integer(i, 0)), st.str(i, 1), st.str(i, 2), st.boolean(i, 3),
               WkbReader(unhex(st.get(i, 4))).linestring()};
@@ -423,7 +472,7 @@ void load_roads(pg::Connection& conn, Snapshot& next) {
     entries.emplace_back(to_bg(b), static_cast<std::uint32_t>(i));
     next.roads.push_back(std::move(road));
   }
-  next.road_index = Rtree(entries.begin(), entries.end());
+  next.road_index = SharedRtree(entries.begin(), entries.end());
 }
 }  // namespace
 
@@ -485,32 +534,159 @@ void TileService::load(pg::Connection& conn) {
   log::info(msg);
 }
 
+namespace {
+
+struct ChangedArea {
+  Feature feature;
+  MultiPolygon shape;
+};
+
+// Worker and open-incident counts of the given features only (one statement): the sums over their
+// code prefixes that CodeCounts gives for a whole layer. The range lets the grid_code index find
+// the prefix (codes compare bytewise, as in CodeCounts); starts_with keeps the count exact.
+void count_for(pg::Connection& conn, std::vector<Feature*>& features) {
+  if (features.empty()) return;
+  nlohmann::json prefixes = nlohmann::json::array();
+  for (const Feature* f : features) prefixes.push_back(prefix_of(f->code));
+  auto r = conn.exec("tiles.changed_counts",
+                     "SELECT (SELECT count(*) FROM worker_assignments w WHERE w.unassigned_at IS NULL AND w.grid_code >= p.p "
+                     "AND w.grid_code < p.p || chr(1114111) AND starts_with(w.grid_code, p.p)), "
+                     "(SELECT count(*) FROM incidents i WHERE i.grid_code >= p.p AND i.grid_code < p.p || chr(1114111) "
+                     "AND starts_with(i.grid_code, p.p) AND i.status NOT IN ('closed', 'cancelled')) "
+                     "FROM json_array_elements_text($1::json) WITH ORDINALITY AS p(p, n) ORDER BY p.n",
+                     {prefixes.dump()});
+  for (int i = 0; i < r.rows(); ++i) {
+    features[static_cast<std::size_t>(i)]->workers = r.integer(i, 0);
+    features[static_cast<std::size_t>(i)]->open_incidents = r.integer(i, 1);
+  }
+}
+
+// The next layer from `prev` and the changed areas of its level (`retire`: live slots whose code
+// is no longer current here). Shares every unchanged chunk, arc and index node with `prev`.
+// `boxes` gets what tiles must be dropped: old and new extents of the changed features, and the
+// extents of unchanged neighbours whose arcs were re-cut.
+std::shared_ptr<Layer> patch_layer(const Layer& prev, std::vector<ChangedArea>& changed, const std::vector<std::uint32_t>& retire,
+                                   std::vector<Box>& boxes, std::size_t& recut_count) {
+  auto next = std::make_shared<Layer>(prev);
+  std::vector<Topology::Change> changes;
+  std::vector<std::pair<std::uint32_t, Feature>> put;
+  std::shared_ptr<std::map<std::string, std::uint32_t>> added;
+  std::size_t slots = prev.features.size();
+  for (auto& area : changed) {
+    std::uint32_t slot;
+    if (auto found = prev.find(area.feature.code)) {
+      slot = *found;
+    } else {
+      if (!added) added = std::make_shared<std::map<std::string, std::uint32_t>>(*prev.added);
+      slot = static_cast<std::uint32_t>(slots++);
+      added->emplace(area.feature.code, slot);
+    }
+    changes.push_back({slot, std::move(area.shape)});
+    put.emplace_back(slot, std::move(area.feature));
+  }
+  for (std::uint32_t slot : retire) {
+    changes.push_back({slot, {}});
+    Feature dead = prev.features[slot];
+    dead.live = false;
+    put.emplace_back(slot, std::move(dead));
+  }
+  std::vector<std::size_t> recut;
+  next->topo = prev.topo.patch(
+      changes,
+      [&prev](const Box& b, std::vector<std::size_t>& out) {
+        for (auto it = prev.index.qbegin(bgi::intersects(to_bg(b))); it != prev.index.qend(); ++it) out.push_back(it->second);
+      },
+      recut);
+  Rtree& tree = next->index.mutable_tree();
+  for (const auto& c : changes) {
+    const auto slot = static_cast<std::uint32_t>(c.feature);
+    if (slot < prev.features.size() && prev.features[slot].live) {
+      boxes.push_back(prev.topo.bbox(slot));
+      tree.remove(Entry(to_bg(prev.topo.bbox(slot)), slot));
+    }
+    if (!next->topo.empty(slot)) {
+      boxes.push_back(next->topo.bbox(slot));
+      tree.insert(Entry(to_bg(next->topo.bbox(slot)), slot));
+    }
+  }
+  for (std::size_t f : recut) boxes.push_back(next->topo.bbox(f));
+  recut_count = recut.size();
+  std::sort(put.begin(), put.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [slot, feature] : put) {
+    if (slot < next->features.size())
+      next->features.mutable_at(slot) = std::move(feature);
+    else
+      next->features.push_back(std::move(feature));  // new slots are consecutive from size()
+  }
+  if (added) next->added = std::move(added);
+  return next;
+}
+
+}  // namespace
+
 void TileService::apply_changes(pg::Connection& conn, const std::vector<std::string>& codes) {
   if (codes.empty()) return load(conn);
   std::lock_guard lock(m_impl->rebuild_mutex);
+  const auto started = std::chrono::steady_clock::now();
+  // Only the changed rows: their current versions, whatever level they are at now.
   nlohmann::json list = codes;
-  auto levels = conn.exec("tiles.changed_levels",
-                          "SELECT DISTINCT level FROM areas WHERE code IN (SELECT json_array_elements_text($1::json))", {list.dump()});
-  std::set<std::string> changed_levels;
-  for (int i = 0; i < levels.rows(); ++i) changed_levels.insert(levels.str(i, 0));
+  auto r = conn.exec("tiles.changed_areas",
+                     "SELECT a.id, a.code, a.name, coalesce(a.parent_code, ''), encode(ST_AsBinary(a.geom), 'hex'), "
+                     "ST_X(p.p), ST_Y(p.p), a.level FROM areas a, LATERAL (SELECT ST_PointOnSurface(a.geom) AS p) p "
+                     "WHERE a.code IN (SELECT json_array_elements_text($1::json)) AND a.valid_to IS NULL ORDER BY a.code",
+                     {list.dump()});
+  std::map<std::string, std::vector<ChangedArea>> by_level;
+  std::set<std::pair<std::string, std::string>> current;  // (level, code)
+  for (int i = 0; i < r.rows(); ++i) {
+    ChangedArea area;
+    Feature& f = area.feature;
+    f.id = static_cast<std::uint64_t>(r.integer(i, 0));
+    f.code = r.str(i, 1);
+    f.name = r.str(i, 2);
+    f.level = r.str(i, 7);
+    f.parent = r.str(i, 3);
+    area.shape = WkbReader(unhex(r.get(i, 4))).multipolygon();
+    f.label = to_mercator(r.number(i, 5), r.number(i, 6));
+    current.emplace(f.level, f.code);
+    by_level[f.level].push_back(std::move(area));
+  }
   auto old = m_impl->current();
   auto next = std::make_shared<Snapshot>(*old);
   std::vector<Box> boxes;
-  CodeCounts workers, incidents;
-  load_counts(conn, workers, incidents);
+  std::optional<std::pair<CodeCounts, CodeCounts>> all_counts;  // for a whole-layer reload only
   for (const auto& spec : m_config.layers) {
-    if (!changed_levels.count(spec.level)) continue;
-    auto fresh = load_layer(conn, spec, workers, incidents);
     auto prev = old->layers.count(spec.name) ? old->layers.at(spec.name) : nullptr;
-    for (const auto& code : codes) {
-      if (prev) {
-        auto it = prev->by_code.find(code);
-        if (it != prev->by_code.end()) boxes.push_back(prev->topo.bbox(it->second));
+    auto& changed = by_level[spec.level];
+    std::vector<std::uint32_t> retire;
+    if (prev)
+      for (const auto& code : codes)
+        if (auto slot = prev->find(code); slot && prev->features[*slot].live && !current.count({spec.level, code})) retire.push_back(*slot);
+    if (changed.empty() && retire.empty()) continue;
+    char msg[200];
+    if (!prev || changed.size() + retire.size() > m_config.patch_limit) {
+      if (!all_counts) {
+        all_counts.emplace();
+        load_counts(conn, all_counts->first, all_counts->second);
       }
-      auto it = fresh->by_code.find(code);
-      if (it != fresh->by_code.end()) boxes.push_back(fresh->topo.bbox(it->second));
+      auto fresh = load_layer(conn, spec, all_counts->first, all_counts->second);
+      for (const auto& code : codes) {
+        if (auto slot = prev ? prev->find(code) : std::nullopt; slot && prev->features[*slot].live) boxes.push_back(prev->topo.bbox(*slot));
+        if (auto slot = fresh->find(code)) boxes.push_back(fresh->topo.bbox(*slot));
+      }
+      next->layers[spec.name] = std::move(fresh);
+      std::snprintf(msg, sizeof msg, "tile layer %s reloaded: %zu areas changed in %.3f s", spec.name.c_str(), changed.size() + retire.size(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    } else {
+      std::vector<Feature*> features;
+      for (auto& area : changed) features.push_back(&area.feature);
+      count_for(conn, features);
+      std::size_t recut = 0;
+      next->layers[spec.name] = patch_layer(*prev, changed, retire, boxes, recut);
+      std::snprintf(msg, sizeof msg, "tile layer %s patched: %zu areas changed, %zu neighbours re-cut in %.3f s", spec.name.c_str(),
+                    changed.size() + retire.size(), recut,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
-    next->layers[spec.name] = std::move(fresh);
+    log::info(msg);
   }
   m_impl->swap(std::move(next));
   if (!boxes.empty()) m_impl->invalidate(boxes, m_config.buffer, m_config.extent);
@@ -633,10 +809,14 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
         for (const auto& spec : m_config.layers) {
           if (!visible(spec, id.z) || !snap->layers.count(spec.name)) continue;
           const auto& layer = *snap->layers.at(spec.name);
-          for (auto it = layer.index.qbegin(bgi::intersects(query)); it != layer.index.qend(); ++it) {
-            const Feature& f = layer.features[it->second];
+          // In code order, not the index's (which depends on the order of patches).
+          std::vector<std::uint32_t> hits;
+          for (auto it = layer.index.qbegin(bgi::intersects(query)); it != layer.index.qend(); ++it) hits.push_back(it->second);
+          std::sort(hits.begin(), hits.end(), [&layer](std::uint32_t a, std::uint32_t b) { return layer.before(a, b); });
+          for (std::uint32_t i : hits) {
+            const Feature& f = layer.features[i];
             if (f.code.compare(0, scope_prefix.size(), scope_prefix) != 0) continue;
-            const Box& fb = layer.topo.bbox(it->second);
+            const Box& fb = layer.topo.bbox(i);
             if (fb.width() < 8 * tolerance && fb.height() < 8 * tolerance) continue;  // too small to carry a label
             enc.add_point(f.id, f.label, tf, {{"code", std::string_view(f.code)}, {"name", std::string_view(f.name)}, {"level", std::string_view(f.level)}});
           }
@@ -687,7 +867,8 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
         auto& hits = t_scratch.hits;
         hits.clear();
         layer.index.query(bgi::intersects(query), boost::make_function_output_iterator([&hits](const Entry& e) { hits.push_back(e.second); }));
-        std::sort(hits.begin(), hits.end());  // by code: the same tile encodes byte for byte the same
+        // By code: the same tile encodes byte for byte the same, in every process.
+        std::sort(hits.begin(), hits.end(), [&layer](std::uint32_t a, std::uint32_t b) { return layer.before(a, b); });
         // Batches of features whose memory is asked for ahead (render and the properties chase
         // pointers, and at z10 a tile has 1,000 features: their cache misses must overlap).
         constexpr std::size_t kBatch = 32;

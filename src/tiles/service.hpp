@@ -35,6 +35,9 @@ struct TileConfig {
   std::int32_t buffer = 64;
   std::size_t max_tile_bytes = 512000;
   int max_layers_per_request = 10;
+  // A registry change of more areas than this in one layer reloads the layer instead of patching it
+  // (0: always reload, the behaviour before incremental updates; benchmarks compare the two).
+  std::size_t patch_limit = 5000;
   std::vector<LayerSpec> layers;  // area layers; "labels" and "incidents" are added by the service
   // Parses tiles/layers.json; throws std::runtime_error naming what is wrong.
   static TileConfig parse(const std::string& json);
@@ -56,8 +59,10 @@ class TileService {
 
   // Reads every current area (and incidents) and builds all layers.
   void load(pg::Connection& conn);
-  // After registry changes (codes from the area cache listener): rebuilds the affected layers and
-  // drops the cached tiles that the changed areas' old or new extents touch.
+  // After registry changes (codes from the area cache listener): patches the affected layers with
+  // the changed rows only (see Topology::patch), or reloads a layer changed in more than
+  // `patch_limit` areas, and drops the cached tiles that the changed areas' old or new extents
+  // (and those of neighbours whose shared arcs were re-cut) touch.
   void apply_changes(pg::Connection& conn, const std::vector<std::string>& codes);
   // After checkpoint writes: reloads the checkpoints layer (one SELECT) and drops the cached tiles
   // around the changed locations (EPSG:4490 lon/lat, before and after). This process only.

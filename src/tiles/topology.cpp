@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace wangge::tiles {
 namespace {
@@ -71,38 +72,80 @@ void rank(const std::vector<Point>& pts, std::vector<float>& imp, std::size_t lo
   }
 }
 
+// A feature's rings as the topology sees them: consecutive duplicates dropped, rings that are not
+// closed or have fewer than 4 points left out, each ring open (n distinct positions, no closing
+// point); polygons left without rings are dropped.
+using OpenPolygons = std::vector<std::vector<Ring>>;
+
+OpenPolygons normalise(const MultiPolygon& mp) {
+  OpenPolygons out;
+  for (const auto& poly : mp) {
+    std::vector<Ring> rings;
+    for (const auto& in : poly) {
+      Ring ring;
+      ring.reserve(in.size());
+      for (const auto& p : in)
+        if (ring.empty() || !(ring.back() == p)) ring.push_back(p);
+      if (ring.size() < 4 || !(ring.front() == ring.back())) continue;
+      ring.pop_back();
+      rings.push_back(std::move(ring));
+    }
+    if (!rings.empty()) out.push_back(std::move(rings));
+  }
+  return out;
+}
+
+void extend(Box& b, const Point& p) {
+  b.minx = std::min(b.minx, p.x);
+  b.miny = std::min(b.miny, p.y);
+  b.maxx = std::max(b.maxx, p.x);
+  b.maxy = std::max(b.maxy, p.y);
+}
+
+Box empty_box() {
+  return {std::numeric_limits<double>::max(), std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(),
+          -std::numeric_limits<double>::max()};
+}
+
 }  // namespace
 
-Topology Topology::build(const std::vector<MultiPolygon>& features) {
-  Topology topo;
-  // 1. Vertex degree in the undirected edge graph of the whole layer: a vertex where other than
-  //    two distinct neighbours meet is a junction, where arcs start and end.
-  std::vector<std::pair<Point, Point>> edges;
-  for (const auto& mp : features)
-    for (const auto& poly : mp)
-      for (const auto& ring : poly)
-        for (std::size_t i = 0; i + 1 < ring.size(); ++i) {
-          if (ring[i] == ring[i + 1]) continue;
-          edges.emplace_back(less(ring[i], ring[i + 1]) ? std::make_pair(ring[i], ring[i + 1]) : std::make_pair(ring[i + 1], ring[i]));
-        }
-  auto edge_less = [](const std::pair<Point, Point>& a, const std::pair<Point, Point>& b) {
-    return less(a.first, b.first) || (a.first == b.first && less(a.second, b.second));
-  };
-  std::sort(edges.begin(), edges.end(), edge_less);
-  edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
-  std::unordered_map<Point, std::uint32_t, PointHash> degree;
-  degree.reserve(edges.size());
-  for (const auto& e : edges) {
-    ++degree[e.first];
-    ++degree[e.second];
-  }
-  edges.clear();
-  edges.shrink_to_fit();
+// Cuts rings into chains and interns them: identical chains (either direction) become one arc.
+class Topology::Builder {
+ public:
+  explicit Builder(Topology& topo) : m_topo(topo) {}
 
-  // 2. Cut every ring into chains at junctions; identical chains (either direction) become one arc.
-  std::unordered_map<const std::vector<Point>*, std::uint32_t, ChainHash, ChainEq> index;
-  std::vector<std::unique_ptr<std::vector<Point>>> keys;  // stable storage for the index's keys
-  auto intern = [&](std::vector<Point> chain, bool loop) -> ArcRef {
+  // Makes an existing arc findable, so that new chains equal to it use it.
+  void seed(std::uint32_t id, const std::vector<Point>& points) { m_index.emplace(&points, id); }
+
+  // `junction(i)`: whether ring[i] is a junction. The ring is cut starting at its smallest junction,
+  // so the arcs and their order depend on the ring's positions and direction, not its first point.
+  template <class Junction>
+  TopoRing cut(const Ring& ring, Junction junction) {
+    const std::size_t n = ring.size();
+    std::size_t start = n;
+    for (std::size_t i = 0; i < n; ++i)
+      if (junction(i) && (start == n || less(ring[i], ring[start]))) start = i;
+    TopoRing tr;
+    if (start == n) {
+      Ring loop = ring;
+      loop.push_back(ring.front());
+      tr.arcs.push_back(intern(std::move(loop), true));
+      return tr;
+    }
+    std::vector<Point> chain{ring[start]};
+    for (std::size_t k = 1; k <= n; ++k) {
+      const std::size_t i = (start + k) % n;
+      chain.push_back(ring[i]);
+      if (k == n || junction(i)) {
+        tr.arcs.push_back(intern(std::move(chain), false));
+        chain = {ring[i]};
+      }
+    }
+    return tr;
+  }
+
+ private:
+  ArcRef intern(std::vector<Point> chain, bool loop) {
     bool reversed = false;
     if (loop) {
       // A ring without junctions: start at its smallest vertex, go the way of the smaller neighbour.
@@ -119,11 +162,12 @@ Topology Topology::build(const std::vector<MultiPolygon>& features) {
       std::reverse(chain.begin(), chain.end());
       reversed = true;
     }
-    auto it = index.find(&chain);
-    if (it != index.end()) return {it->second, reversed};
-    const auto id = static_cast<std::uint32_t>(topo.m_arcs.size());
+    auto it = m_index.find(&chain);
+    if (it != m_index.end()) return {it->second, reversed};
+    const auto id = static_cast<std::uint32_t>(m_topo.m_arcs.size());
     Arc arc;
     arc.points = chain;
+    arc.loop = loop;
     arc.importance.assign(chain.size(), 0.f);
     arc.importance.front() = arc.importance.back() = kKeep;
     if (loop && chain.size() > 3) {
@@ -149,62 +193,214 @@ Topology Topology::build(const std::vector<MultiPolygon>& features) {
     } else {
       rank(arc.points, arc.importance, 0, chain.size() - 1, kKeep);
     }
-    topo.m_arcs.push_back(std::move(arc));
-    keys.push_back(std::make_unique<std::vector<Point>>(std::move(chain)));
-    index.emplace(keys.back().get(), id);
+    m_topo.m_arcs.push_back(std::move(arc));
+    m_keys.push_back(std::make_unique<std::vector<Point>>(std::move(chain)));
+    m_index.emplace(m_keys.back().get(), id);
     return {id, reversed};
-  };
+  }
 
+  Topology& m_topo;
+  std::unordered_map<const std::vector<Point>*, std::uint32_t, ChainHash, ChainEq> m_index;
+  std::vector<std::unique_ptr<std::vector<Point>>> m_keys;  // stable storage for new arcs' keys
+};
+
+Topology Topology::build(const std::vector<MultiPolygon>& features) {
+  Topology topo;
+  std::vector<OpenPolygons> shapes;
+  shapes.reserve(features.size());
+  for (const auto& mp : features) shapes.push_back(normalise(mp));
+  // 1. Vertex degree in the undirected edge graph of the whole layer: a vertex where other than
+  //    two distinct neighbours meet is a junction, where arcs start and end.
+  std::vector<std::pair<Point, Point>> edges;
+  for (const auto& shape : shapes)
+    for (const auto& rings : shape)
+      for (const auto& ring : rings)
+        for (std::size_t i = 0; i < ring.size(); ++i) {
+          const Point& a = ring[i];
+          const Point& b = ring[(i + 1) % ring.size()];
+          edges.emplace_back(less(a, b) ? std::make_pair(a, b) : std::make_pair(b, a));
+        }
+  auto edge_less = [](const std::pair<Point, Point>& a, const std::pair<Point, Point>& b) {
+    return less(a.first, b.first) || (a.first == b.first && less(a.second, b.second));
+  };
+  std::sort(edges.begin(), edges.end(), edge_less);
+  edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+  std::unordered_map<Point, std::uint32_t, PointHash> degree;
+  degree.reserve(edges.size());
+  for (const auto& e : edges) {
+    ++degree[e.first];
+    ++degree[e.second];
+  }
+  edges.clear();
+  edges.shrink_to_fit();
+
+  // 2. Cut every ring into chains at junctions; identical chains (either direction) become one arc.
+  Builder builder(topo);
   topo.m_features.reserve(features.size());
-  for (const auto& mp : features) {
+  for (const auto& shape : shapes) {
     TopoFeature f;
-    f.bbox = {std::numeric_limits<double>::max(), std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(),
-              -std::numeric_limits<double>::max()};
-    for (const auto& poly : mp) {
-      std::vector<TopoRing> rings;
-      for (const auto& in : poly) {
-        Ring ring;
-        ring.reserve(in.size());
-        for (const auto& p : in)
-          if (ring.empty() || !(ring.back() == p)) ring.push_back(p);
-        if (ring.size() < 4 || !(ring.front() == ring.back())) continue;
-        for (const auto& p : ring) {
-          f.bbox.minx = std::min(f.bbox.minx, p.x);
-          f.bbox.miny = std::min(f.bbox.miny, p.y);
-          f.bbox.maxx = std::max(f.bbox.maxx, p.x);
-          f.bbox.maxy = std::max(f.bbox.maxy, p.y);
-        }
-        ring.pop_back();  // open: n distinct positions
-        const std::size_t n = ring.size();
-        std::size_t start = n;
-        for (std::size_t i = 0; i < n; ++i)
-          if (degree[ring[i]] != 2) {
-            start = i;
-            break;
-          }
-        TopoRing tr;
-        if (start == n) {
-          Ring loop = ring;
-          loop.push_back(ring.front());
-          tr.arcs.push_back(intern(std::move(loop), true));
-        } else {
-          std::vector<Point> chain{ring[start]};
-          for (std::size_t k = 1; k <= n; ++k) {
-            const Point& p = ring[(start + k) % n];
-            chain.push_back(p);
-            if (k == n || degree[p] != 2) {
-              tr.arcs.push_back(intern(std::move(chain), false));
-              chain = {p};
-            }
-          }
-        }
-        rings.push_back(std::move(tr));
+    for (const auto& rings : shape) {
+      std::vector<TopoRing> out;
+      for (const auto& ring : rings) {
+        for (const auto& p : ring) extend(f.bbox, p);
+        out.push_back(builder.cut(ring, [&](std::size_t i) { return degree[ring[i]] != 2; }));
       }
-      if (!rings.empty()) f.polygons.push_back(std::move(rings));
+      f.polygons.push_back(std::move(out));
     }
     topo.m_features.push_back(std::move(f));
   }
   return topo;
+}
+
+void Topology::unfold(const TopoRing& tr, Ring& points, std::vector<char>& starts) const {
+  points.clear();
+  starts.clear();
+  for (const auto& ref : tr.arcs) {
+    const Arc& arc = m_arcs[ref.arc];
+    const std::size_t n = arc.points.size();
+    for (std::size_t k = 0; k + 1 < n; ++k) {
+      points.push_back(arc.points[ref.reversed ? n - 1 - k : k]);
+      starts.push_back(k == 0 && !arc.loop);
+    }
+  }
+}
+
+Topology Topology::patch(const std::vector<Change>& changes, const Nearby& nearby, std::vector<std::size_t>& recut) const {
+  Topology next = *this;  // shares every chunk until one is changed
+  recut.clear();
+  // 1. The changed features' old and new rings, and their vertices V with the distinct neighbours
+  //    each will have.
+  std::unordered_map<Point, std::vector<Point>, PointHash> neighbours;  // V → its new neighbours
+  std::vector<OpenPolygons> fresh;
+  fresh.reserve(changes.size());
+  std::vector<Box> boxes;
+  std::unordered_set<std::size_t> changed;
+  Ring ring;
+  std::vector<char> starts;
+  for (const auto& c : changes) {
+    changed.insert(c.feature);
+    fresh.push_back(normalise(c.shape));
+    Box b = empty_box();
+    for (const auto& rings : fresh.back())
+      for (const auto& r : rings)
+        for (const auto& p : r) neighbours.try_emplace(p), extend(b, p);
+    if (b.minx <= b.maxx) boxes.push_back(b);
+    if (c.feature < size() && !empty(c.feature)) {
+      boxes.push_back(bbox(c.feature));
+      for (const auto& poly : m_features[c.feature].polygons)
+        for (const auto& tr : poly) {
+          unfold(tr, ring, starts);
+          for (const auto& p : ring) neighbours.try_emplace(p);
+        }
+    }
+  }
+  // 2. The unchanged features near the change, at full resolution with where their arcs start.
+  struct Near {
+    std::size_t feature;
+    std::vector<std::vector<Ring>> rings;
+    std::vector<std::vector<std::vector<char>>> starts;
+  };
+  std::vector<std::size_t> ids;
+  for (const auto& b : boxes) nearby(b, ids);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::vector<Near> near;
+  for (std::size_t id : ids) {
+    if (id >= size() || changed.count(id) || empty(id)) continue;
+    Near n{id, {}, {}};
+    for (const auto& poly : m_features[id].polygons) {
+      n.rings.emplace_back();
+      n.starts.emplace_back();
+      for (const auto& tr : poly) {
+        unfold(tr, ring, starts);
+        n.rings.back().push_back(ring);
+        n.starts.back().push_back(starts);
+      }
+    }
+    near.push_back(std::move(n));
+  }
+  // 3. New degrees of V: every edge at a V vertex, of the new rings and the unchanged ones.
+  auto add_edges = [&](const Ring& r) {
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      const Point& a = r[i];
+      const Point& b = r[(i + 1) % r.size()];
+      if (auto it = neighbours.find(a); it != neighbours.end()) it->second.push_back(b);
+      if (auto it = neighbours.find(b); it != neighbours.end()) it->second.push_back(a);
+    }
+  };
+  for (const auto& shape : fresh)
+    for (const auto& rings : shape)
+      for (const auto& r : rings) add_edges(r);
+  for (const auto& n : near)
+    for (const auto& rings : n.rings)
+      for (const auto& r : rings) add_edges(r);
+  std::unordered_map<Point, bool, PointHash> junction;  // V → whether it is a junction now
+  junction.reserve(neighbours.size());
+  for (auto& [p, list] : neighbours) {
+    std::sort(list.begin(), list.end(), less);
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+    junction.emplace(p, list.size() != 2);
+  }
+  neighbours.clear();
+
+  // 4. Unchanged features where a V vertex flips are cut anew; the others keep their arcs.
+  Builder builder(next);
+  std::unordered_set<std::uint32_t> seeded;
+  auto seed_feature = [&](std::size_t id) {
+    for (const auto& poly : m_features[id].polygons)
+      for (const auto& tr : poly)
+        for (const auto& ref : tr.arcs)
+          if (seeded.insert(ref.arc).second) builder.seed(ref.arc, m_arcs[ref.arc].points);
+  };
+  for (const auto& n : near) seed_feature(n.feature);
+  for (const auto& c : changes)
+    if (c.feature < size()) seed_feature(c.feature);
+
+  for (const auto& n : near) {
+    bool flips = false;
+    for (std::size_t p = 0; p < n.rings.size() && !flips; ++p)
+      for (std::size_t r = 0; r < n.rings[p].size() && !flips; ++r)
+        for (std::size_t i = 0; i < n.rings[p][r].size(); ++i)
+          if (auto it = junction.find(n.rings[p][r][i]); it != junction.end() && it->second != static_cast<bool>(n.starts[p][r][i])) {
+            flips = true;
+            break;
+          }
+    if (!flips) continue;
+    recut.push_back(n.feature);
+    TopoFeature& f = next.m_features.mutable_at(n.feature);
+    for (std::size_t p = 0; p < n.rings.size(); ++p)
+      for (std::size_t r = 0; r < n.rings[p].size(); ++r) {
+        const Ring& rr = n.rings[p][r];
+        const auto& st = n.starts[p][r];
+        f.polygons[p][r] = builder.cut(rr, [&](std::size_t i) {
+          auto it = junction.find(rr[i]);
+          return it != junction.end() ? it->second : static_cast<bool>(st[i]);
+        });
+      }
+  }
+
+  // 5. The changed features from their new rings (every vertex is in V).
+  std::vector<std::size_t> order(changes.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return changes[a].feature < changes[b].feature; });
+  for (std::size_t k : order) {
+    TopoFeature f;
+    for (const auto& rings : fresh[k]) {
+      std::vector<TopoRing> out;
+      for (const auto& r : rings) {
+        for (const auto& p : r) extend(f.bbox, p);
+        out.push_back(builder.cut(r, [&](std::size_t i) { return junction.at(r[i]); }));
+      }
+      f.polygons.push_back(std::move(out));
+    }
+    const std::size_t id = changes[k].feature;
+    while (next.m_features.size() < id) next.m_features.push_back(TopoFeature{});
+    if (id == next.m_features.size())
+      next.m_features.push_back(std::move(f));
+    else
+      next.m_features.mutable_at(id) = std::move(f);
+  }
+  return next;
 }
 
 MultiPolygon Topology::render(std::size_t feature, double tolerance) const {
@@ -294,8 +490,17 @@ void Topology::prefetch(const std::uint32_t* features, std::size_t count) const 
 
 std::size_t Topology::vertex_count() const {
   std::size_t n = 0;
-  for (const auto& a : m_arcs) n += a.points.size();
+  for (std::size_t i = 0; i < m_arcs.size(); ++i) n += m_arcs[i].points.size();
   return n;
+}
+
+std::size_t Topology::used_arc_count() const {
+  std::unordered_set<std::uint32_t> used;
+  for (std::size_t f = 0; f < m_features.size(); ++f)
+    for (const auto& poly : m_features[f].polygons)
+      for (const auto& tr : poly)
+        for (const auto& ref : tr.arcs) used.insert(ref.arc);
+  return used.size();
 }
 
 }  // namespace wangge::tiles

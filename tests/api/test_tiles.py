@@ -274,6 +274,87 @@ class TileFreshness(ApiTestCase):
     def etags(self, server, tiles):
         return {t: fetch(server, "/tiles/grid,labels/%d/%d/%d.mvt" % t, self.admin)[1]["ETag"] for t in tiles}
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.mkdtemp(prefix="wangge-tiles-")
+
+    def bbox_3857(self, where):
+        return tuple(map(float, self.s.sql(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(ST_Transform(geom, 3857)) e "
+            f"FROM areas WHERE {where}) t")[0]))
+
+    def assertPatchedNotReloaded(self, server):
+        log = server.server_log()
+        self.assertIn("tile layer grid patched", log)
+        self.assertNotIn("tile layer grid reloaded", log)
+
+    def test_a_redraw_moving_a_shared_border_is_patched_like_a_full_load(self):
+        a = self.s.sql("SELECT code FROM areas WHERE level = 'grid' AND valid_to IS NULL "
+                       f"AND ST_Covers(geom, ST_SetSRID(ST_MakePoint({CENTER[0]}, {CENTER[1]}), 4490))")[0][0]
+        ga = f"(SELECT geom FROM areas WHERE code = '{a}' AND valid_to IS NULL)"
+        b = self.s.sql(f"SELECT b.code FROM areas b WHERE b.parent_code = (SELECT parent_code FROM areas WHERE code = '{a}' "
+                       f"AND valid_to IS NULL) AND b.code <> '{a}' AND b.valid_to IS NULL "
+                       f"AND ST_Length(ST_Intersection(ST_Boundary(b.geom), ST_Boundary({ga}))) > 0 ORDER BY b.code LIMIT 1")[0][0]
+        gb = f"(SELECT geom FROM areas WHERE code = '{b}' AND valid_to IS NULL)"
+        half = self.s.sql(f"SELECT ST_AsHEXEWKB(ST_Intersection({gb}, ST_Buffer({ga}, (ST_XMax({gb}) - ST_XMin({gb})) / 3)))")[0][0]
+        new_a = json.loads(self.s.sql(f"SELECT ST_AsGeoJSON(ST_Multi(ST_CollectionExtract(ST_Union({ga}, '{half}'::geometry), 3)), 9, 0)")[0][0])
+        lon, lat = map(float, self.s.sql(f"SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface('{half}'::geometry) p) t")[0])
+        # Everything a re-cut may reach: the two grids and every grid touching them.
+        near = self.bbox_3857(f"level = 'grid' AND valid_to IS NULL AND ST_Intersects(geom, ST_Union({ga}, {gb}))")
+        moved = [tile_of(lon, lat, z) for z in (13, 14, 15, 16)]
+        tiles = list(moved)
+        for z in (13, 15):
+            _, cx, cy = tile_of(*CENTER, z)
+            tiles += [(z, cx + dx, cy + dy) for dx in (-3, -2, -1, 0, 1, 2, 3) for dy in (-2, -1, 0, 1, 2)]
+        tiles = sorted(set(tiles))
+        other = Server(database=self.s.db)
+        try:
+            before = self.etags(self.s, tiles)
+            self.assertEqual(self.etags(other, tiles), before)
+            r = self.s.request("PATCH", f"/v1/areas/{a}?adjust=neighbours", {"geometry": new_a}, token=self.admin,
+                               headers={"If-Match": "*"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["adjusted"], [b])
+            after = self.etags(self.s, tiles)
+            for t in moved:
+                self.assertNotEqual(after[t], before[t], f"tile {t} shows the moved border but kept its ETag")
+            far = 0
+            for t in tiles:
+                bx = tile_bounds(*t)
+                m = (bx[2] - bx[0]) * 64 / 4096
+                if near[2] < bx[0] - m or near[0] > bx[2] + m or near[3] < bx[1] - m or near[1] > bx[3] + m:
+                    far += 1
+                    self.assertEqual(after[t], before[t], f"tile {t} is far from the edit but changed")
+            self.assertGreater(far, 10)
+            deadline = time.time() + 2
+            while time.time() < deadline and self.etags(other, moved) != {t: after[t] for t in moved}:
+                time.sleep(0.05)
+            self.assertEqual(self.etags(other, tiles), after, "the other process's tiles did not follow within 2 s")
+            self.assertPatchedNotReloaded(self.s)
+            self.assertPatchedNotReloaded(other)
+            # A process that loads the edited registry whole draws the very same tiles.
+            fresh = Server(database=self.s.db)
+            try:
+                self.assertEqual(self.etags(fresh, tiles), after, "patched tiles differ from a full load's")
+            finally:
+                fresh.stop()
+            # And the moved border has no gap or overlap at any zoom.
+            for z in (14, 16):
+                _, x, y = tile_of(lon, lat, z)
+                _, _, body = fetch(self.s, f"/tiles/county,grid/{z}/{x}/{y}.mvt", self.admin)
+                layers = decode(body, z, x, y, self.tmp)
+                bounds = tile_bounds(z, x, y)
+                counts, county = Tiles.rasterise(self, layers["grid"], bounds), Tiles.rasterise(self, layers["county"], bounds)
+                n = len(counts)
+                inside = [(i, j) for i in range(2, n - 2) for j in range(2, n - 2)
+                          if all(county[i + di][j + dj] for di in (-2, 0, 2) for dj in (-2, 0, 2))]
+                self.assertGreater(len(inside), 500)
+                bad = [(i, j, counts[i][j]) for i, j in inside if counts[i][j] != 1]
+                self.assertEqual(bad, [], f"z{z}: {len(bad)} pixels with a gap (0) or overlap (>1), e.g. {bad[:5]}")
+        finally:
+            other.stop()
+
     def test_an_edit_changes_exactly_the_affected_tiles(self):
         grid = self.s.sql("SELECT code FROM areas WHERE level = 'grid' AND valid_to IS NULL "
                           f"AND ST_Covers(geom, ST_SetSRID(ST_MakePoint({CENTER[0]}, {CENTER[1]}), 4490))")[0][0]
@@ -310,6 +391,7 @@ class TileFreshness(ApiTestCase):
             while time.time() < deadline and self.etags(other, sorted(contains)) != {t: after[t] for t in sorted(contains)}:
                 time.sleep(0.05)
             self.assertEqual(self.etags(other, tiles), after, "the other process's tiles did not follow within 2 s")
+            self.assertPatchedNotReloaded(other)
         finally:
             other.stop()
 

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <protozero/pbf_reader.hpp>
+#include <algorithm>
+#include <map>
+#include <random>
 #include <set>
 
 #include "tiles/mvt.hpp"
@@ -66,6 +69,222 @@ TEST(Topology, HoleFilledByAnotherFeatureSharesItsLoop) {
   auto topo = Topology::build(layer);
   EXPECT_EQ(topo.arc_count(), 2u);
   EXPECT_EQ(topo.render(0, 0)[0].size(), 2u);
+}
+
+namespace {
+
+// ---- Patching a topology: a lattice of cells whose shared borders wiggle ----
+
+// An n x n partition: corners on a jittered lattice, every cell edge with 4 points between its
+// corners that both neighbours share. Cells are features i * n + j; extra features may follow.
+struct Lattice {
+  int n;
+  static constexpr int kMid = 4;
+  std::vector<Point> corners;                   // (n+1)^2
+  std::vector<std::vector<Point>> horizontal;   // edge (i,j)-(i+1,j): index i * (n+1) + j
+  std::vector<std::vector<Point>> vertical;     // edge (i,j)-(i,j+1): index i * (n+1) + j
+  std::mt19937 rng{12345};
+
+  explicit Lattice(int size) : n(size) {
+    std::uniform_real_distribution<double> jitter(-2, 2);
+    for (int i = 0; i <= n; ++i)
+      for (int j = 0; j <= n; ++j) corners.push_back({i * 10.0 + (i % n ? jitter(rng) : 0), j * 10.0 + (j % n ? jitter(rng) : 0)});
+    horizontal.resize((n + 1) * (n + 1));
+    vertical.resize((n + 1) * (n + 1));
+    for (int i = 0; i <= n; ++i)
+      for (int j = 0; j <= n; ++j) {
+        if (i < n) horizontal[i * (n + 1) + j] = between(corner(i, j), corner(i + 1, j));
+        if (j < n) vertical[i * (n + 1) + j] = between(corner(i, j), corner(i, j + 1));
+      }
+  }
+  const Point& corner(int i, int j) const { return corners[i * (n + 1) + j]; }
+  std::vector<Point> between(const Point& a, const Point& b) {
+    std::uniform_real_distribution<double> wiggle(-1.5, 1.5);
+    std::vector<Point> out;
+    for (int k = 1; k <= kMid; ++k) {
+      double t = k / (kMid + 1.0);
+      out.push_back({a.x + t * (b.x - a.x) + wiggle(rng), a.y + t * (b.y - a.y) + wiggle(rng)});
+    }
+    return out;
+  }
+  std::vector<Point>& h(int i, int j) { return horizontal[i * (n + 1) + j]; }
+  std::vector<Point>& v(int i, int j) { return vertical[i * (n + 1) + j]; }
+  // Cell (i, j) counter-clockwise from its south-west corner.
+  Ring cell(int i, int j) {
+    Ring r{corner(i, j)};
+    for (const auto& p : h(i, j)) r.push_back(p);
+    r.push_back(corner(i + 1, j));
+    for (const auto& p : v(i + 1, j)) r.push_back(p);
+    r.push_back(corner(i + 1, j + 1));
+    for (auto it = h(i, j + 1).rbegin(); it != h(i, j + 1).rend(); ++it) r.push_back(*it);
+    r.push_back(corner(i, j + 1));
+    for (auto it = v(i, j).rbegin(); it != v(i, j).rend(); ++it) r.push_back(*it);
+    r.push_back(corner(i, j));
+    return r;
+  }
+  std::vector<MultiPolygon> features() {
+    std::vector<MultiPolygon> out;
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) out.push_back(MultiPolygon{Polygon{cell(i, j)}});
+    return out;
+  }
+  int id(int i, int j) const { return i * n + j; }
+};
+
+Topology::Nearby brute_force(const Topology& topo) {
+  return [&topo](const Box& box, std::vector<std::size_t>& out) {
+    for (std::size_t f = 0; f < topo.size(); ++f)
+      if (!topo.empty(f) && topo.bbox(f).intersects(box)) out.push_back(f);
+  };
+}
+
+const double kTolerances[] = {0.0, 0.3, 1.0, 2.5, 6.0, 20.0};
+
+// The patched topology renders every feature exactly as a full build of the same shapes does, its
+// shared borders are as few arcs as the full build's (so each is one arc object), and features
+// neither changed nor re-cut render exactly as before.
+void expect_like_full_build(const Topology& before, const Topology& patched, const std::vector<MultiPolygon>& shapes,
+                            const std::set<std::size_t>& changed, const std::vector<std::size_t>& recut) {
+  const Topology full = Topology::build(shapes);
+  ASSERT_EQ(patched.size(), full.size());
+  for (std::size_t f = 0; f < full.size(); ++f)
+    for (double t : kTolerances) ASSERT_EQ(patched.render(f, t), full.render(f, t)) << "feature " << f << " at tolerance " << t;
+  EXPECT_EQ(patched.used_arc_count(), full.arc_count());
+  const std::set<std::size_t> cut(recut.begin(), recut.end());
+  for (std::size_t f = 0; f < before.size(); ++f) {
+    if (changed.count(f) || cut.count(f)) continue;
+    for (double t : kTolerances) ASSERT_EQ(patched.render(f, t), before.render(f, t)) << "unaffected feature " << f << " changed";
+  }
+  for (std::size_t f : recut) EXPECT_FALSE(changed.count(f)) << "a changed feature is reported re-cut";
+}
+
+Topology patch(const Topology& topo, std::vector<MultiPolygon>& shapes, const std::map<std::size_t, MultiPolygon>& edits,
+               std::vector<std::size_t>& recut) {
+  std::vector<Topology::Change> changes;
+  for (const auto& [f, mp] : edits) {
+    changes.push_back({f, mp});
+    if (f >= shapes.size()) shapes.resize(f + 1);
+    shapes[f] = mp;
+  }
+  return topo.patch(changes, brute_force(topo), recut);
+}
+
+}  // namespace
+
+TEST(TopologyPatch, RedrawMovingASharedBorderMatchesAFullBuild) {
+  Lattice lat(5);
+  auto shapes = lat.features();
+  const Topology topo = Topology::build(shapes);
+  // Cells (1,1) and (2,1) share the vertical edge at i = 2: bulge it east, so both are redrawn.
+  for (auto& p : lat.v(2, 1)) p.x += 3;
+  std::vector<std::size_t> recut;
+  const Topology next = patch(topo, shapes, {{std::size_t(lat.id(1, 1)), {{lat.cell(1, 1)}}}, {std::size_t(lat.id(2, 1)), {{lat.cell(2, 1)}}}}, recut);
+  expect_like_full_build(topo, next, shapes, {std::size_t(lat.id(1, 1)), std::size_t(lat.id(2, 1))}, recut);
+  EXPECT_TRUE(recut.empty()) << "no junction moved, so no neighbour is re-cut";
+  // Moving a corner changes the four cells around it.
+  lat.corners[2 * 6 + 2].x += 1.2;
+  lat.corners[2 * 6 + 2].y -= 0.7;
+  std::map<std::size_t, MultiPolygon> edits;
+  for (auto [i, j] : {std::pair{1, 1}, {1, 2}, {2, 1}, {2, 2}}) edits[lat.id(i, j)] = {{lat.cell(i, j)}};
+  const Topology third = patch(next, shapes, edits, recut);
+  expect_like_full_build(next, third, shapes, {6, 7, 11, 12}, recut);
+}
+
+TEST(TopologyPatch, SplitAndMergeRecutTheNeighboursWhereJunctionsComeAndGo) {
+  Lattice lat(4);
+  auto shapes = lat.features();
+  const Topology topo = Topology::build(shapes);
+  // Split cell (1,1) from the 2nd point of its south edge to the 2nd point of its north edge: those
+  // become junctions in the rings of the cells south and north of it, which must be cut there too.
+  const Point south = lat.h(1, 1)[1], north = lat.h(1, 2)[1];
+  const Point mid1{(2 * south.x + north.x) / 3 + 0.4, (2 * south.y + north.y) / 3};
+  const Point mid2{(south.x + 2 * north.x) / 3 - 0.3, (south.y + 2 * north.y) / 3};
+  Ring west{lat.corner(1, 1), lat.h(1, 1)[0], south, mid1, mid2, north, lat.h(1, 2)[0], lat.corner(1, 2)};
+  for (auto it = lat.v(1, 1).rbegin(); it != lat.v(1, 1).rend(); ++it) west.push_back(*it);
+  west.push_back(lat.corner(1, 1));
+  Ring east{south, lat.h(1, 1)[2], lat.h(1, 1)[3], lat.corner(2, 1)};
+  for (const auto& p : lat.v(2, 1)) east.push_back(p);
+  east.push_back(lat.corner(2, 2));
+  east.push_back(lat.h(1, 2)[3]);
+  east.push_back(lat.h(1, 2)[2]);
+  east.push_back(north);
+  east.push_back(mid2);
+  east.push_back(mid1);
+  east.push_back(south);
+  const std::size_t cell = lat.id(1, 1), added = shapes.size();
+  std::vector<std::size_t> recut;
+  const Topology split = patch(topo, shapes, {{cell, {{west}}}, {added, {{east}}}}, recut);
+  expect_like_full_build(topo, split, shapes, {cell, added}, recut);
+  EXPECT_EQ(std::set<std::size_t>(recut.begin(), recut.end()), (std::set<std::size_t>{std::size_t(lat.id(1, 0)), std::size_t(lat.id(1, 2))}));
+  // Merge back: the added piece goes, the cell is whole again, the junctions go with the split line.
+  const Topology merged = patch(split, shapes, {{cell, {{lat.cell(1, 1)}}}, {added, {}}}, recut);
+  expect_like_full_build(split, merged, shapes, {cell, added}, recut);
+  EXPECT_EQ(recut.size(), 2u);
+  EXPECT_TRUE(merged.empty(added));
+  EXPECT_TRUE(merged.render(added, 0).empty());
+  for (std::size_t f = 0; f < topo.size(); ++f)
+    for (double t : kTolerances) ASSERT_EQ(merged.render(f, t), topo.render(f, t)) << "feature " << f;
+}
+
+TEST(TopologyPatch, RemovingAnIslandTurnsTheHoleIntoALoopAndBack) {
+  Ring outer{{0, 0}, {10, 0}, {10, 10}, {0, 10}, {0, 0}};
+  Ring hole{{3, 3}, {3, 5}, {3, 7}, {7, 7}, {7, 3}, {3, 3}};
+  Ring island{{3, 3}, {7, 3}, {7, 7}, {3, 7}, {3, 5}, {3, 3}};
+  Ring half{{3, 3}, {7, 3}, {7, 7}, {3, 7}, {3, 3}};
+  std::vector<MultiPolygon> shapes{MultiPolygon{Polygon{outer, hole}}, MultiPolygon{Polygon{island}}};
+  const Topology topo = Topology::build(shapes);
+  std::vector<std::size_t> recut;
+  const Topology gone = patch(topo, shapes, {{1, {}}}, recut);
+  expect_like_full_build(topo, gone, shapes, {1}, recut);
+  const Topology back = patch(gone, shapes, {{1, {{half}}}}, recut);  // (3,5) is now only the hole's
+  expect_like_full_build(gone, back, shapes, {1}, recut);
+  EXPECT_EQ(recut, (std::vector<std::size_t>{0}));
+}
+
+TEST(TopologyPatch, RandomEditsInSequenceStayLikeAFullBuild) {
+  Lattice lat(6);
+  auto shapes = lat.features();
+  Topology topo = Topology::build(shapes);
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> pick(1, lat.n - 1), mid(0, Lattice::kMid - 1), kind(0, 3);
+  std::uniform_real_distribution<double> nudge(-0.8, 0.8);
+  for (int step = 0; step < 60; ++step) {
+    const int i = pick(rng), j = pick(rng);
+    std::map<std::size_t, MultiPolygon> edits;
+    switch (kind(rng)) {
+      case 0: {  // a shared vertex of a vertical border moves: both sides are redrawn
+        auto& p = lat.v(i, j)[mid(rng)];
+        p.x += nudge(rng), p.y += nudge(rng);
+        edits[lat.id(i - 1, j)] = {{lat.cell(i - 1, j)}};
+        edits[lat.id(i, j)] = {{lat.cell(i, j)}};
+        break;
+      }
+      case 1: {  // a corner moves: four cells
+        auto& c = lat.corners[i * (lat.n + 1) + j];
+        c.x += nudge(rng), c.y += nudge(rng);
+        for (int di = -1; di <= 0; ++di)
+          for (int dj = -1; dj <= 0; ++dj) edits[lat.id(i + di, j + dj)] = {{lat.cell(i + di, j + dj)}};
+        break;
+      }
+      case 2: {  // one cell redrawn alone (its neighbour keeps the old border: not a partition)
+        Ring r = lat.cell(i, j);
+        r[1 + mid(rng)].x += nudge(rng);
+        edits[lat.id(i, j)] = {{r}};
+        break;
+      }
+      default: {  // a cell leaves, or comes back
+        const std::size_t f = lat.id(i, j);
+        edits[f] = shapes[f].empty() ? MultiPolygon{{lat.cell(i, j)}} : MultiPolygon{};
+      }
+    }
+    std::vector<std::size_t> recut;
+    std::set<std::size_t> changed;
+    for (const auto& [f, mp] : edits) changed.insert(f);
+    Topology next = patch(topo, shapes, edits, recut);
+    expect_like_full_build(topo, next, shapes, changed, recut);
+    if (HasFatalFailure()) return;
+    topo = std::move(next);
+  }
 }
 
 TEST(TileMath, ParseAndBounds) {
