@@ -228,6 +228,23 @@ Response locate_batch(App& app, const Request& req) {
 
 }  // namespace
 
+std::optional<Response> route_locate_inline(App& app, const Request& req) {
+  const auto& s = req.segments;
+  if (req.method != "GET" || s.size() != 2 || s[0] != "v1" || s[1] != "locate" || !req.body.empty() ||
+      req.query.count("at") != 0)
+    return std::nullopt;
+  // What dispatch() checks before any route: leave anything unusual to it.
+  if (!valid_utf8(req.path)) return std::nullopt;
+  for (const auto& [k, v] : req.query)
+    if (!valid_utf8(k) || !valid_utf8(v)) return std::nullopt;
+  try {
+    if (!authenticated_in_cache(app, req)) return std::nullopt;
+    return locate_one(app, req);
+  } catch (const std::exception&) {  // bad parameters, not ready: the worker path answers the problem
+    return std::nullopt;
+  }
+}
+
 std::optional<Response> route_locate(App& app, const Request& req) {
   const auto& s = req.segments;
   if (s.size() != 2 || s[0] != "v1" || s[1] != "locate") return std::nullopt;

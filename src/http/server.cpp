@@ -171,6 +171,10 @@ class Handler : public Http::Handler {
       }
       auto req = std::make_shared<Request>(copy_request(request));
       const bool head = req->method == "HEAD";
+      if (auto res = route_locate_inline(*m_app, *req)) {
+        send(writer, *res, false);
+        return;
+      }
       if (req->body.size() > m_app->config.max_body_bytes) {
         send(writer, problem(413, "payload_too_large",
                              "the body exceeds " + std::to_string(m_app->config.max_body_bytes >> 20) + " MiB"), false);

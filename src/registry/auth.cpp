@@ -77,6 +77,14 @@ bool any_token_exists(pg::Connection& conn) {
   return conn.exec("tokens.any", "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE revoked_at IS NULL)").boolean(0, 0);
 }
 
+bool TokenCache::valid_in_cache(const std::string& token) {
+  const std::string hash = sha256_hex(token);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(m_mutex);
+  auto it = m_entries.find(hash);
+  return it != m_entries.end() && it->second.expires > now && it->second.actor.has_value();
+}
+
 Actor TokenCache::authenticate(pg::Pool& pool, const std::string& token) {
   const std::string hash = sha256_hex(token);
   const auto now = std::chrono::steady_clock::now();

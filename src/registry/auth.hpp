@@ -49,6 +49,8 @@ class TokenCache {
   explicit TokenCache(std::chrono::seconds ttl = std::chrono::seconds(10)) : m_ttl(ttl) {}
   // Throws unauthorized for an unknown or revoked token.
   Actor authenticate(pg::Pool& pool, const std::string& token);
+  // True when a fresh answer in the cache says the token is valid; never asks the database.
+  bool valid_in_cache(const std::string& token);
 
  private:
   struct Entry {
