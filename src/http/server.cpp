@@ -84,7 +84,8 @@ std::vector<std::string> split_path(const std::string& path) {
 }
 
 std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // header names are ASCII
   return s;
 }
 
@@ -96,8 +97,15 @@ Request copy_request(const Http::Request& in) {
   for (auto it = in.query().parameters_begin(); it != in.query().parameters_end(); ++it)
     r.query[percent_decode(it->first, true)] = percent_decode(it->second, true);
   // Pistache parses the headers it knows into typed objects and keeps the rest raw: read both.
+  // One stream per thread: constructing an ostringstream (its locale) per header cost more than
+  // the rest of a small request's copy.
+  static thread_local std::ostringstream value;
   for (const auto& h : in.headers().list()) {
-    std::ostringstream value;
+    value.str(std::string());
+    value.clear();
+    value.flags(std::ios_base::dec | std::ios_base::skipws);  // what a fresh stream has
+    value.precision(6);
+    value.fill(' ');
     h->write(value);
     r.headers[lower(h->name())] = value.str();
   }
