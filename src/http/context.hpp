@@ -86,6 +86,9 @@ void after_registry_write(App& app, pg::Connection& conn, const std::vector<std:
 
 // Resolves the bearer token; throws unauthorized when it is missing or unknown.
 registry::Actor authenticate(App& app, const Request& req);
+// True when the request's bearer token is known valid without asking the database (a fresh
+// TokenCache answer); false says nothing: authenticate() decides.
+bool authenticated_in_cache(App& app, const Request& req);
 
 // Route groups; each returns std::nullopt when the path is not theirs, and throws wangge::Error
 // subclasses for problems (405 included).
@@ -97,6 +100,11 @@ std::optional<Response> route_workers(App& app, const Request& req);
 std::optional<Response> route_misc(App& app, const Request& req);
 std::optional<Response> route_tiles(App& app, const Request& req);  // /tiles, /style.json, /vendor
 std::optional<Response> route_locate(App& app, const Request& req);
+// GET /v1/locate when it needs neither the database nor a worker (current moment, token in the
+// cache, valid parameters): answered on Pistache's event loop, as /hello is, since handing a
+// microsecond of work to a worker thread and back costs more than the work. std::nullopt: the
+// request takes the usual way (route_locate on a worker), which also makes every error answer.
+std::optional<Response> route_locate_inline(App& app, const Request& req);
 std::optional<Response> route_incidents(App& app, const Request& req);  // /v1/incidents
 std::optional<Response> route_export(App& app, const Request& req);  // /v1/export
 std::optional<Response> route_ogc(App& app, const Request& req);     // /ogc (OGC API - Features)

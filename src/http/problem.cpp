@@ -62,7 +62,10 @@ Response problem(int status, const std::string& code, const std::string& detail,
   return r;
 }
 
-registry::Actor authenticate(App& app, const Request& req) {
+namespace {
+
+// The token of an "Authorization: Bearer <token>" header; throws unauthorized for anything else.
+std::string bearer_token(const Request& req) {
   auto h = req.header("authorization");
   if (!h) throw unauthorized("this endpoint needs a bearer token (Authorization: Bearer <token>)");
   const std::string prefix = "Bearer ";
@@ -72,7 +75,19 @@ registry::Actor authenticate(App& app, const Request& req) {
   while (!token.empty() && token.front() == ' ') token.erase(token.begin());
   while (!token.empty() && token.back() == ' ') token.pop_back();
   if (token.empty() || token.size() > 200) throw unauthorized("the bearer token is not valid");
-  return app.tokens.authenticate(app.pool, token);
+  return token;
+}
+
+}  // namespace
+
+registry::Actor authenticate(App& app, const Request& req) { return app.tokens.authenticate(app.pool, bearer_token(req)); }
+
+bool authenticated_in_cache(App& app, const Request& req) {
+  try {
+    return app.tokens.valid_in_cache(bearer_token(req));
+  } catch (const unauthorized&) {
+    return false;
+  }
 }
 
 }  // namespace wangge::http

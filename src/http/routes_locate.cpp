@@ -193,29 +193,32 @@ Response locate_batch(App& app, const Request& req) {
   auto view = view_for(app, req);
   const std::size_t n = xy.size() / 2;
   // Every point is converted first so a bad one fails the request before any output is made.
+  std::vector<locate::Pt> pts(n);
   for (std::size_t i = 0; i < n; ++i) {
     try {
       const auto p = crs::to_storage(crs, xy[2 * i], xy[2 * i + 1]);
-      xy[2 * i] = p.lon, xy[2 * i + 1] = p.lat;
+      pts[i] = {p.lon, p.lat};
     } catch (const bad_request& e) {
       throw bad_request(e.code(), "point " + std::to_string(i) + ": " + e.what(), "{\"index\":" + std::to_string(i) + "}");
     }
   }
+  xy = {};
   // One result per line, so a client can read the answer line by line; streamed in chunks of
   // kChunkPoints results as they are made (http/chunked.hpp), so a million points never become
-  // one 500 MB string.
+  // one 500 MB string. Each chunk is located in one locate_many call (prefetched lookups).
   constexpr std::size_t kChunkPoints = 1000;
-  auto points = std::make_shared<const std::vector<double>>(std::move(xy));
+  auto points = std::make_shared<const std::vector<locate::Pt>>(std::move(pts));
   auto next = std::make_shared<std::size_t>(0);
+  auto found = std::make_shared<std::vector<locate::Location>>(kChunkPoints);
   Response res;
-  res.stream = [view, points, next, n](std::string& out) {
+  res.stream = [view, points, next, found, n](std::string& out) {
     std::size_t& i = *next;
     if (i == 0) out += "{\"results\":[\n";
-    const std::size_t end = std::min(n, i + kChunkPoints);
+    const std::size_t begin = i, end = std::min(n, i + kChunkPoints);
     out.reserve(out.size() + (end - i) * 480 + 8);
+    view.index->locate_many(points->data() + begin, end - begin, found->data());
     for (; i < end; ++i) {
-      const locate::Pt pt{(*points)[2 * i], (*points)[2 * i + 1]};
-      view.index->append_json(view.index->locate(pt), pt, view.workers.get(), out);
+      view.index->append_json((*found)[i - begin], (*points)[i], view.workers.get(), out);
       if (i + 1 < n) out += ',';
       out += '\n';
     }
@@ -227,6 +230,23 @@ Response locate_batch(App& app, const Request& req) {
 }
 
 }  // namespace
+
+std::optional<Response> route_locate_inline(App& app, const Request& req) {
+  const auto& s = req.segments;
+  if (req.method != "GET" || s.size() != 2 || s[0] != "v1" || s[1] != "locate" || !req.body.empty() ||
+      req.query.count("at") != 0)
+    return std::nullopt;
+  // What dispatch() checks before any route: leave anything unusual to it.
+  if (!valid_utf8(req.path)) return std::nullopt;
+  for (const auto& [k, v] : req.query)
+    if (!valid_utf8(k) || !valid_utf8(v)) return std::nullopt;
+  try {
+    if (!authenticated_in_cache(app, req)) return std::nullopt;
+    return locate_one(app, req);
+  } catch (const std::exception&) {  // bad parameters, not ready: the worker path answers the problem
+    return std::nullopt;
+  }
+}
 
 std::optional<Response> route_locate(App& app, const Request& req) {
   const auto& s = req.segments;

@@ -84,7 +84,8 @@ std::vector<std::string> split_path(const std::string& path) {
 }
 
 std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // header names are ASCII
   return s;
 }
 
@@ -96,12 +97,40 @@ Request copy_request(const Http::Request& in) {
   for (auto it = in.query().parameters_begin(); it != in.query().parameters_end(); ++it)
     r.query[percent_decode(it->first, true)] = percent_decode(it->second, true);
   // Pistache parses the headers it knows into typed objects and keeps the rest raw: read both.
+  // One stream per thread: constructing an ostringstream (its locale) per header cost more than
+  // the rest of a small request's copy.
+  static thread_local std::ostringstream value;
   for (const auto& h : in.headers().list()) {
-    std::ostringstream value;
+    value.str(std::string());
+    value.clear();
+    value.flags(std::ios_base::dec | std::ios_base::skipws);  // what a fresh stream has
+    value.precision(6);
+    value.fill(' ');
     h->write(value);
     r.headers[lower(h->name())] = value.str();
   }
   for (const auto& [name, raw] : in.headers().rawList()) r.headers[lower(name)] = raw.value();
+  r.body = in.body();
+  return r;
+}
+
+// What GET /v1/locate reads, copied alone (route_locate_inline): the query and the Authorization
+// header. The full copy writes out every typed header, a sizeable part of so small a request.
+Request copy_locate_request(const Http::Request& in) {
+  Request r;
+  r.method = "GET";
+  r.path = "/v1/locate";
+  r.segments = {"v1", "locate"};
+  for (auto it = in.query().parameters_begin(); it != in.query().parameters_end(); ++it)
+    r.query[percent_decode(it->first, true)] = percent_decode(it->second, true);
+  for (const auto& h : in.headers().list()) {
+    if (lower(h->name()) != "authorization") continue;
+    std::ostringstream value;
+    h->write(value);
+    r.headers["authorization"] = value.str();
+  }
+  for (const auto& [name, raw] : in.headers().rawList())
+    if (lower(name) == "authorization") r.headers["authorization"] = raw.value();
   r.body = in.body();
   return r;
 }
@@ -168,6 +197,12 @@ class Handler : public Http::Handler {
       if (request.resource() == "/hello" && request.method() == Http::Method::Get) {
         writer.send(Http::Code::Ok, "hello");
         return;
+      }
+      if (request.method() == Http::Method::Get && request.resource() == "/v1/locate") {
+        if (auto res = route_locate_inline(*m_app, copy_locate_request(request))) {
+          send(writer, *res, false);
+          return;
+        }
       }
       auto req = std::make_shared<Request>(copy_request(request));
       const bool head = req->method == "HEAD";

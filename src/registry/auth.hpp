@@ -46,9 +46,11 @@ bool any_token_exists(pg::Connection& conn);
 // database on every request. Revocations take effect within `ttl`.
 class TokenCache {
  public:
-  explicit TokenCache(std::chrono::seconds ttl = std::chrono::seconds(10)) : m_ttl(ttl) {}
+  explicit TokenCache(std::chrono::seconds ttl = std::chrono::seconds(10));
   // Throws unauthorized for an unknown or revoked token.
   Actor authenticate(pg::Pool& pool, const std::string& token);
+  // True when a fresh answer in the cache says the token is valid; never asks the database.
+  bool valid_in_cache(const std::string& token);
 
  private:
   struct Entry {
@@ -56,6 +58,7 @@ class TokenCache {
     std::chrono::steady_clock::time_point expires;
   };
   std::chrono::seconds m_ttl;
+  const unsigned long long m_instance;  // tells this cache's entries apart in valid_in_cache's thread memo
   std::mutex m_mutex;
   std::map<std::string, Entry> m_entries;  // by token hash
 };
