@@ -21,6 +21,8 @@ void TileFeed::loop(std::string url, int timeout_ms) {
     try {
       pg::Connection conn(url, timeout_ms);
       conn.exec("tiles.listen", "LISTEN wangge_tiles");
+      // Assignments change the areas' worker counts (migration 0007 sends an empty payload).
+      conn.exec("tiles.listen_workers", "LISTEN wangge_workers");
       // Whatever was written while this process was not listening (start, reconnection) is in a
       // fresh load of both layers; the tiles cached meanwhile may show it wrongly: drop them all.
       // Until the tiles' first load, which reads both layers after this LISTEN, nothing is owed.
@@ -28,6 +30,7 @@ void TileFeed::loop(std::string url, int timeout_ms) {
       while (!m_stop) {
         if (owed_everything && m_tiles.ready()) {
           m_tiles.refresh_points(conn, true, true, {Box{-180, -85.06, 180, 85.06}});
+          m_tiles.refresh_counts(conn, std::nullopt);
           owed_everything = false;
         }
         auto payloads = conn.notifications(200);
@@ -36,9 +39,14 @@ void TileFeed::loop(std::string url, int timeout_ms) {
         // A burst (one per statement, many statements per transaction) is handled at once.
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         for (auto& more : conn.notifications(0)) payloads.push_back(std::move(more));
-        bool incidents = false, checkpoints = false;
+        bool incidents = false, checkpoints = false, recount_all = false;
         std::vector<Box> boxes;
+        std::vector<std::string> case_grids;  // grids whose open-case counts may have changed
         for (const auto& text : payloads) {
+          if (text.empty()) {  // wangge_workers
+            recount_all = true;
+            continue;
+          }
           try {
             const auto j = nlohmann::json::parse(text);
             const std::string table = j.value("table", "");
@@ -46,14 +54,22 @@ void TileFeed::loop(std::string url, int timeout_ms) {
             checkpoints = checkpoints || table == "checkpoints";
             const auto& b = j.at("box");
             boxes.push_back(Box{b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>()});
+            if (table == "incidents") {
+              const auto& codes = j.at("codes");
+              if (codes.is_null()) recount_all = true;  // too many to list
+              for (const auto& c : codes)
+                if (c.is_string()) case_grids.push_back(c.get<std::string>());
+            }
           } catch (const std::exception& e) {
-            // Not ours or malformed: reload both layers and drop every cached tile rather than guess.
+            // Not ours or malformed: reload and recount everything rather than guess.
             log::warn(std::string("tiles: unreadable notification (") + e.what() + "), refreshing everything");
-            incidents = checkpoints = true;
+            incidents = checkpoints = recount_all = true;
             boxes.push_back(Box{-180, -85.06, 180, 85.06});
           }
         }
         m_tiles.refresh_points(conn, incidents, checkpoints, boxes);
+        if (recount_all) m_tiles.refresh_counts(conn, std::nullopt);
+        else if (!case_grids.empty()) m_tiles.refresh_counts(conn, case_grids);
       }
     } catch (const std::exception& e) {
       log::warn(std::string("tile feed: ") + e.what() + "; reconnecting");

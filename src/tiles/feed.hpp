@@ -1,4 +1,5 @@
-// Keeps the point layers of the tiles (incidents, checkpoints) in step with the database in every
+// Keeps the point layers of the tiles (incidents, checkpoints) and the areas' worker and open-case
+// counts in step with the database in every
 // server process: a thread LISTENs on wangge_tiles (sent once per statement by the triggers of
 // migration 0009, with the rows' lon/lat extent) and hands each burst of notifications to
 // TileService::refresh_points, which reloads the layer and drops the cached tiles around the rows.

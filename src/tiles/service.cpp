@@ -692,6 +692,74 @@ void TileService::apply_changes(pg::Connection& conn, const std::vector<std::str
   if (!boxes.empty()) m_impl->invalidate(boxes, m_config.buffer, m_config.extent);
 }
 
+// The codes whose features count a grid's workers and cases: the grid's own and its ancestors'
+// (county codes pad with zeros above the county: 330000 province, 330500 city), plus any longer
+// code given (a micro-grid).
+std::vector<std::string> counting_codes(const std::string& grid) {
+  std::vector<std::string> out;
+  if (grid.size() >= 2) out.push_back(grid.substr(0, 2) + "0000");
+  if (grid.size() >= 4) out.push_back(grid.substr(0, 4) + "00");
+  for (std::size_t n : {6, 9, 12, 15})
+    if (grid.size() >= n) out.push_back(grid.substr(0, n));
+  out.push_back(grid);
+  return out;
+}
+
+void TileService::refresh_counts(pg::Connection& conn, const std::optional<std::vector<std::string>>& grid_codes) {
+  std::lock_guard lock(m_impl->rebuild_mutex);
+  auto old = m_impl->current();
+  auto next = std::make_shared<Snapshot>(*old);
+  std::vector<Box> boxes;
+  std::optional<std::pair<CodeCounts, CodeCounts>> all;
+  if (!grid_codes) {
+    all.emplace();
+    load_counts(conn, all->first, all->second);
+  }
+  std::size_t changed = 0;
+  for (auto& [name, layer] : next->layers) {
+    // The features to look at and their fresh counts.
+    std::vector<std::uint32_t> slots;
+    std::vector<Feature> fresh;
+    if (grid_codes) {
+      std::set<std::uint32_t> found;
+      for (const auto& g : *grid_codes)
+        for (const auto& c : counting_codes(g))
+          if (auto slot = layer->find(c); slot && layer->features[*slot].live) found.insert(*slot);
+      slots.assign(found.begin(), found.end());
+      for (auto slot : slots) fresh.push_back(layer->features[slot]);
+      std::vector<Feature*> ptrs;
+      for (auto& f : fresh) ptrs.push_back(&f);
+      count_for(conn, ptrs);
+    } else {
+      for (std::uint32_t slot = 0; slot < layer->features.size(); ++slot) {
+        const Feature& f = layer->features[slot];
+        if (!f.live) continue;
+        const std::string prefix = prefix_of(f.code);
+        const auto w = all->first.sum(prefix), n = all->second.sum(prefix);
+        if (w == f.workers && n == f.open_incidents) continue;
+        slots.push_back(slot);
+        fresh.push_back(f);
+        fresh.back().workers = w, fresh.back().open_incidents = n;
+      }
+    }
+    std::shared_ptr<Layer> copy;  // the layer is copied (sharing its chunks) on its first change
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      const Feature& f = layer->features[slots[k]];
+      if (fresh[k].workers == f.workers && fresh[k].open_incidents == f.open_incidents) continue;
+      if (!copy) copy = std::make_shared<Layer>(*layer);
+      Feature& target = copy->features.mutable_at(slots[k]);
+      target.workers = fresh[k].workers;
+      target.open_incidents = fresh[k].open_incidents;
+      boxes.push_back(copy->topo.bbox(slots[k]));
+      ++changed;
+    }
+    if (copy) layer = std::move(copy);
+  }
+  if (!changed) return;
+  m_impl->swap(std::move(next));
+  m_impl->invalidate(boxes, m_config.buffer, m_config.extent);
+}
+
 std::vector<std::string> TileService::layer_names() const {
   std::vector<std::string> names;
   for (const auto& l : m_config.layers) names.push_back(l.name);

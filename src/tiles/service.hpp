@@ -71,6 +71,10 @@ class TileService {
   // wangge_tiles): reloads the incidents and/or checkpoints layers (one SELECT each) and drops the
   // cached tiles that touch `lonlat_boxes` (EPSG:4490, the written rows' old and new locations).
   void refresh_points(pg::Connection& conn, bool incidents, bool checkpoints, const std::vector<Box>& lonlat_boxes);
+  // After worker assignments or cases changed (TileFeed): the worker and open-case counts of the
+  // features of those grids and their ancestors (`grid_codes`; nullopt: recount every feature),
+  // and the cached tiles of the features whose counts changed are dropped.
+  void refresh_counts(pg::Connection& conn, const std::optional<std::vector<std::string>>& grid_codes);
   // After a road change (the street graph's listener): reloads the roads layer only (one SELECT;
   // the area layers are left as they are) and drops every cached tile.
   void refresh_roads(pg::Connection& conn);

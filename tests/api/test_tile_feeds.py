@@ -42,6 +42,15 @@ class TileFeeds(ApiTestCase):
                 return sum(f["properties"].get("count", 0) for f in features)
 
             clustered_before = total(self.layer(other, "incidents", *z12))
+            grid = self.s.sql(f"SELECT code FROM areas WHERE level = 'grid' AND valid_to IS NULL AND "
+                              f"ST_Covers(geom, ST_SetSRID(ST_MakePoint({lon}, {lat}), 4490))")[0][0]
+            village = grid[:12]
+
+            def prop(features, code, name):
+                return [f["properties"][name] for f in features if f["properties"].get("code") == code][0]
+
+            cases_before = prop(self.layer(other, "grid", *z15), grid, "open_incidents")
+            village_cases_before = prop(self.layer(other, "village", *z15), village, "open_incidents")
             r = self.s.request("POST", "/v1/incidents", {
                 "location": {"type": "Point", "coordinates": [lon, lat]}, "category": "市容环境", "source": "app",
                 "description": "暴露垃圾", "reporter": "12345"}, token=self.admin)
@@ -49,15 +58,22 @@ class TileFeeds(ApiTestCase):
             incident = r.json["id"]
             took = self.wait_for(self.s, "incidents", z15, lambda f: incident in ids(f), 1.0)
             self.wait_for(other, "incidents", z15, lambda f: incident in ids(f), 1.0)
+            # The open-case counts of the grid and of the areas above it follow (in the other process too).
+            self.wait_for(other, "grid", z15, lambda f: prop(f, grid, "open_incidents") == cases_before + 1, 1.0)
+            self.wait_for(other, "village", z15, lambda f: prop(f, village, "open_incidents") == village_cases_before + 1, 1.0)
             # Below z15 the new case is counted in a cluster.
             self.wait_for(other, "incidents", z12, lambda f: total(f) == clustered_before + 1, 1.0)
             # Cancelled by hand in the database: it leaves the map of both processes.
             self.s.sql(f"UPDATE incidents SET status = 'cancelled' WHERE id = {incident}")
             self.wait_for(self.s, "incidents", z15, lambda f: incident not in ids(f), 1.0)
             self.wait_for(other, "incidents", z15, lambda f: incident not in ids(f), 1.0)
+            self.wait_for(other, "grid", z15, lambda f: prop(f, grid, "open_incidents") == cases_before, 1.0)
 
-            grid = self.s.sql(f"SELECT code FROM areas WHERE level = 'grid' AND valid_to IS NULL AND "
-                              f"ST_Covers(geom, ST_SetSRID(ST_MakePoint({lon}, {lat}), 4490))")[0][0]
+            # A worker assigned to the grid (by hand): its worker count follows.
+            workers_before = prop(self.layer(other, "grid", *z15), grid, "workers")
+            worker = int(self.s.sql(f"INSERT INTO workers (name, area_code, created_by) VALUES ('孙八', '{village}', 'test') RETURNING id")[0][0])
+            self.s.sql(f"INSERT INTO worker_assignments (worker_id, grid_code, assigned_at, assigned_by) VALUES ({worker}, '{grid}', now(), 'test')")
+            self.wait_for(other, "grid", z15, lambda f: prop(f, grid, "workers") == workers_before + 1, 1.0)
             checkpoint = int(self.s.sql(
                 f"INSERT INTO checkpoints (grid_code, name, kind, location, frequency) VALUES "
                 f"('{grid}', '新巡查点', 'other', ST_SetSRID(ST_MakePoint({lon}, {lat}), 4490), 'daily') RETURNING id")[0][0])
