@@ -79,9 +79,7 @@ Sources apply_changes(const Sources& before, const std::vector<std::string>& cod
     if (!std::binary_search(drop.begin(), drop.end(), s->code)) out.push_back(s);
   }
   for (; c != changed.end(); ++c) out.push_back(std::move(*c));
-  // `before` is sorted by code, but a caller may pass a changed row whose code was not listed.
-  if (!std::is_sorted(out.begin(), out.end(), by_code)) std::stable_sort(out.begin(), out.end(), by_code);
-  return out;
+  return out;  // sorted: both inputs are (an index keeps its sources in code order)
 }
 
 std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Options& options) {
@@ -207,17 +205,23 @@ Location LocateIndex::locate_general(Pt p) const {
   return locate_uncovered(p);
 }
 
-Location LocateIndex::locate_uncovered(Pt p) const {
+// The rules for a point that no grid holds, whatever the candidates come from (one index, or a
+// patched snapshot's base and delta): `admins(f)` calls f(area) for every admin area holding p,
+// `grid_edges(rx, ry, f)` calls f(grid, a, b) for the grid edges in the box p +- (rx, ry), and
+// `code_less` orders areas by code. The lowest admin area decides whether p is in the
+// jurisdiction (ties on one level: smallest code); then the nearest grid within the distance
+// (ties: smallest code), else that admin area.
+template <typename Admins, typename GridEdges, typename CodeLess>
+Location LocateIndex::uncovered(Pt p, Admins&& admins, GridEdges&& grid_edges, CodeLess&& code_less) const {
   Location loc;
   std::int32_t lowest = -1;
-  m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) {
-    const auto i = static_cast<std::int32_t>(id);
+  admins([&](std::int32_t i) {
     if (lowest < 0) {
       lowest = i;
       return;
     }
-    const Level a = m_areas[static_cast<std::size_t>(i)].level, b = m_areas[static_cast<std::size_t>(lowest)].level;
-    if (a > b || (a == b && i < lowest)) lowest = i;
+    const Level a = area(i).level, b = area(lowest).level;
+    if (a > b || (a == b && code_less(i, lowest))) lowest = i;
   });
   if (lowest < 0) return loc;  // outside
   if (m_options.nearest_m > 0) {
@@ -226,11 +230,9 @@ Location LocateIndex::locate_uncovered(Pt p) const {
     const double rx = m_options.nearest_m / k.mx * 1.01, ry = m_options.nearest_m / k.my * 1.01;
     double best = m_options.nearest_m;
     std::int32_t best_id = -1;
-    m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
-      if (group != 0) return;
+    grid_edges(rx, ry, [&](std::int32_t i, Pt a, Pt b) {
       const double d = distance_m(p, a, b);
-      const auto i = static_cast<std::int32_t>(id);
-      if (d < best || (d == best && (best_id < 0 || i < best_id))) best = d, best_id = i;
+      if (d < best || (d == best && (best_id < 0 || code_less(i, best_id)))) best = d, best_id = i;
     });
     if (best_id >= 0) {
       loc.method = Method::nearest;
@@ -242,6 +244,19 @@ Location LocateIndex::locate_uncovered(Pt p) const {
   loc.method = Method::fallback;
   loc.admin = lowest;
   return loc;
+}
+
+// Areas are numbered in code order in a full index: the smaller index is the smaller code.
+Location LocateIndex::locate_uncovered(Pt p) const {
+  return uncovered(
+      p,
+      [&](auto&& f) { m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) { f(static_cast<std::int32_t>(id)); }); },
+      [&](double rx, double ry, auto&& f) {
+        m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
+          if (group == 0) f(static_cast<std::int32_t>(id), a, b);
+        });
+      },
+      [](std::int32_t a, std::int32_t b) { return a < b; });
 }
 
 void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirectory* workers, std::string& out) const {
@@ -419,48 +434,26 @@ Location LocateIndex::locate_patched(Pt p) const {
     return loc;
   }
 
-  // No grid holds p: the lowest admin area that does, then the nearest grid within the distance.
-  std::int32_t lowest = -1;
-  auto admin_hit = [&](std::int32_t i) {
-    if (lowest < 0) {
-      lowest = i;
-      return;
-    }
-    const Level a = area(i).level, b = area(lowest).level;
-    if (a > b || (a == b && code_less(i, lowest))) lowest = i;
-  };
-  if (base.m_admin.cells())
-    base.m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) {
-      if (!m_masked[id]) admin_hit(static_cast<std::int32_t>(id));
-    });
-  if (delta.m_admin.cells())
-    delta.m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) { admin_hit(m_base_n + static_cast<std::int32_t>(id)); });
-  if (lowest < 0) return loc;  // outside
-  if (m_options.nearest_m > 0) {
-    const Scale k = metres_per_degree(p.y);
-    const double rx = m_options.nearest_m / k.mx * 1.01, ry = m_options.nearest_m / k.my * 1.01;
-    double best = m_options.nearest_m;
-    std::int32_t best_id = -1;
-    auto consider = [&](std::int32_t i, Pt a, Pt b) {
-      const double d = distance_m(p, a, b);
-      if (d < best || (d == best && (best_id < 0 || code_less(i, best_id)))) best = d, best_id = i;
-    };
-    base.m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
-      if (group == 0 && !m_masked[id]) consider(static_cast<std::int32_t>(id), a, b);
-    });
-    delta.m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
-      if (group == 0) consider(m_base_n + static_cast<std::int32_t>(id), a, b);
-    });
-    if (best_id >= 0) {
-      loc.method = Method::nearest;
-      loc.grid = best_id;
-      loc.distance_m = best;
-      return loc;
-    }
-  }
-  loc.method = Method::fallback;
-  loc.admin = lowest;
-  return loc;
+  // No grid holds p: the same rules over both indexes.
+  return uncovered(
+      p,
+      [&](auto&& f) {
+        if (base.m_admin.cells())
+          base.m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) {
+            if (!m_masked[id]) f(static_cast<std::int32_t>(id));
+          });
+        if (delta.m_admin.cells())
+          delta.m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) { f(m_base_n + static_cast<std::int32_t>(id)); });
+      },
+      [&](double rx, double ry, auto&& f) {
+        base.m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
+          if (group == 0 && !m_masked[id]) f(static_cast<std::int32_t>(id), a, b);
+        });
+        delta.m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
+          if (group == 0) f(m_base_n + static_cast<std::int32_t>(id), a, b);
+        });
+      },
+      code_less);
 }
 
 Location LocateIndex::locate_in(Pt p, std::uint64_t code, const FastIndex::Cell& cell) const {

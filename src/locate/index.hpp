@@ -158,6 +158,8 @@ class LocateIndex {
 
   // The answer for a point that no grid covers (nearest, fallback, outside).
   Location locate_uncovered(Pt p) const;
+  template <typename Admins, typename GridEdges, typename CodeLess>
+  Location uncovered(Pt p, Admins&& admins, GridEdges&& grid_edges, CodeLess&& code_less) const;
   // The answer for a point whose fast-grid code and cell are known.
   Location locate_in(Pt p, std::uint64_t code, const FastIndex::Cell& cell) const;
   Options m_options;

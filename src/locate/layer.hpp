@@ -168,30 +168,8 @@ void Layer::covering(Pt p, F&& f) const {
 
 template <typename F>
 void Layer::edges_near(Pt p, double rx, double ry, F&& f) const {
-  if (m_nx == 0) return;
-  auto clamp_col = [&](double x) {
-    if (x <= m_fx0) return std::int64_t{0};
-    if (x >= bx(m_nx)) return m_nx - 1;
-    return col_of(x);
-  };
-  auto clamp_row = [&](double y) {
-    if (y <= m_fy0) return std::int64_t{0};
-    if (y >= by(m_ny)) return m_ny - 1;
-    return row_of(y);
-  };
-  if (p.x + rx < m_fx0 || p.x - rx > bx(m_nx) || p.y + ry < m_fy0 || p.y - ry > by(m_ny)) return;
-  const std::int64_t i0 = clamp_col(p.x - rx), i1 = clamp_col(p.x + rx);
-  const std::int64_t j0 = clamp_row(p.y - ry), j1 = clamp_row(p.y + ry);
-  for (std::int64_t j = j0; j <= j1; ++j) {
-    for (std::int64_t i = i0; i <= i1; ++i) {
-      const std::size_t cell = static_cast<std::size_t>(j * m_nx + i);
-      for (std::uint32_t k = m_offsets[cell]; k < m_offsets[cell + 1]; ++k) {
-        const Entry& e = m_entries[k];
-        const std::uint32_t* r = m_refs.data() + e.begin;
-        for (unsigned n = 0; n < e.n_local; ++n) f(e.poly(), e.group(), m_vertices[r[n]], m_vertices[r[n] + 1]);
-      }
-    }
-  }
+  edges_in_box(p.x - rx, p.y - ry, p.x + rx, p.y + ry,
+               [&](std::uint32_t id, unsigned group, std::uint32_t v) { f(id, group, m_vertices[v], m_vertices[v + 1]); });
 }
 
 template <typename F>

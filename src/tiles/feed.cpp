@@ -23,10 +23,10 @@ void TileFeed::loop(std::string url, int timeout_ms) {
       conn.exec("tiles.listen", "LISTEN wangge_tiles");
       // Assignments change the areas' worker counts (migration 0007 sends an empty payload).
       conn.exec("tiles.listen_workers", "LISTEN wangge_workers");
-      // Whatever was written while this process was not listening (start, reconnection) is in a
-      // fresh load of both layers; the tiles cached meanwhile may show it wrongly: drop them all.
-      // Until the tiles' first load, which reads both layers after this LISTEN, nothing is owed.
-      bool owed_everything = m_tiles.ready();
+      // Whatever was written before this LISTEN took effect (start-up, a reconnection) is caught by
+      // one reload and recount (dropping every cached tile) as soon as the tiles are loaded: their
+      // first load may have read its rows just before that moment, with nothing heard in between.
+      bool owed_everything = true;
       while (!m_stop) {
         if (owed_everything && m_tiles.ready()) {
           m_tiles.refresh_points(conn, true, true, {Box{-180, -85.06, 180, 85.06}});
@@ -35,7 +35,7 @@ void TileFeed::loop(std::string url, int timeout_ms) {
         }
         auto payloads = conn.notifications(200);
         if (payloads.empty()) continue;
-        if (!m_tiles.ready()) continue;  // the first load is still to come, or running: it reads after this
+        if (!m_tiles.ready()) continue;  // owed_everything covers it once the first load is done
         // A burst (one per statement, many statements per transaction) is handled at once.
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         for (auto& more : conn.notifications(0)) payloads.push_back(std::move(more));

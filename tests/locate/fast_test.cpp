@@ -9,24 +9,13 @@
 #include <vector>
 
 #include "locate/index.hpp"
+#include "test_areas.hpp"
 
 using namespace wangge::locate;
 
 namespace {
 
-std::shared_ptr<SourceArea> area(std::string code, Level level, std::string parent, std::vector<std::vector<Pt>> rings) {
-  auto a = std::make_shared<SourceArea>();
-  a->code = std::move(code);
-  a->name = a->code;
-  a->parent = std::move(parent);
-  a->level = level;
-  for (auto& r : rings) {
-    for (auto& p : r) a->vertices.push_back(p);
-    a->vertices.push_back(r.front());
-    a->ring_ends.push_back(static_cast<std::uint32_t>(a->vertices.size()));
-  }
-  return a;
-}
+using test::area;
 
 // n x n jittered quads over [120, 120 + n*d] x [30, 30 + n*d]; each quad is a grid split into two
 // micro-grids along its diagonal; every 7th quad is left out (a gap), every 5th has a hole, and
