@@ -270,7 +270,7 @@ class FastBuilder {
       ++st.slow;
       return FastIndex::kSlow;
     }
-    std::vector<std::uint64_t>& w = m_out.m_leaf;
+    auto& w = m_out.m_leaf;
     const std::size_t at = w.size();
     const std::size_t words = 1 + 2 * m_points.size() + (m_items.size() * 2 + 7) / 8;
     w.resize(at + words, 0);

@@ -29,6 +29,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/huge_pages.hpp"
 #include "locate/layer.hpp"
 
 namespace wangge::locate {
@@ -121,9 +122,11 @@ class FastIndex {
   std::int64_t m_x0 = 0, m_y0 = 0;  // origin, units
   int m_shift = 0;                  // top cell size 2^m_shift units
   std::int64_t m_nx = 0, m_ny = 0;
-  std::vector<std::uint64_t> m_top;
-  std::vector<std::uint64_t> m_codes;  // children of blocks, kFan^2 consecutive codes each
-  std::vector<std::uint64_t> m_leaf;   // leaf records, see leaf_covering()
+  // Huge pages: a point reads one top code, up to two child codes and one leaf record, each
+  // anywhere in hundreds of megabytes.
+  HugeVector<std::uint64_t> m_top;
+  HugeVector<std::uint64_t> m_codes;  // children of blocks, kFan^2 consecutive codes each
+  HugeVector<std::uint64_t> m_leaf;   // leaf records, see leaf_covering()
   Stats m_stats;
 
   friend class FastBuilder;

@@ -49,7 +49,7 @@ void Layer::Builder::add(std::uint32_t id, unsigned group, std::span<const Pt> v
 Layer Layer::Builder::build(double cells_per_edge) && {
   Layer L;
   L.m_vertices = std::move(m_vertices);
-  const std::vector<Pt>& V = L.m_vertices;
+  const auto& V = L.m_vertices;
   if (V.empty()) {
     L.m_offsets.assign(1, 0);
     return L;
@@ -82,7 +82,7 @@ Layer Layer::Builder::build(double cells_per_edge) && {
     Entry entry;
   };
   std::vector<Pending> pending;
-  std::vector<std::uint32_t>& refs = L.m_refs;
+  auto& refs = L.m_refs;
   std::vector<std::uint32_t> stamp(V.size(), 0);  // dedups edges within one entry's run
   std::uint32_t stamp_now = 0;
   std::vector<std::vector<CellEdge>> rows;  // per row of the polygon: (col, edge)
@@ -230,7 +230,7 @@ Layer Layer::Builder::build(double cells_per_edge) && {
   for (std::size_t c = 0; c < ncell; ++c) L.m_offsets[c + 1] += L.m_offsets[c];
   // Lay the edge references out in cell order: a query then reads one contiguous block instead of
   // one block per polygon (memory latency, not arithmetic, bounds the query).
-  std::vector<std::uint32_t> packed;
+  HugeVector<std::uint32_t> packed;
   packed.reserve(refs.size());
   for (Entry& e : L.m_entries) {
     const std::uint32_t begin = static_cast<std::uint32_t>(packed.size());

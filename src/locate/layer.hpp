@@ -21,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "core/huge_pages.hpp"
 #include "locate/predicates.hpp"
 
 namespace wangge::locate {
@@ -52,7 +53,7 @@ class Layer {
       std::uint32_t begin, end;  // closed rings in m_vertices; an edge is (v, v+1) within a ring
       std::uint32_t ring_begin, ring_end;
     };
-    std::vector<Pt> m_vertices;
+    HugeVector<Pt> m_vertices;  // becomes the layer's
     std::vector<std::uint32_t> m_ring_ends;
     std::vector<Poly> m_polys;
     std::size_t m_edges = 0;
@@ -96,10 +97,11 @@ class Layer {
   std::int64_t m_x0 = 0, m_y0 = 0, m_cx = 1, m_cy = 1;
   std::int64_t m_nx = 0, m_ny = 0;
   double m_inv_wx = 0, m_inv_wy = 0, m_fx0 = 0, m_fy0 = 0;
-  std::vector<Pt> m_vertices;
-  std::vector<std::uint32_t> m_offsets;  // per cell, into m_entries (CSR)
-  std::vector<Entry> m_entries;
-  std::vector<std::uint32_t> m_refs;  // edge = index of its first vertex
+  // Huge pages (see core/huge_pages.hpp): lookups read these at random.
+  HugeVector<Pt> m_vertices;
+  HugeVector<std::uint32_t> m_offsets;  // per cell, into m_entries (CSR)
+  HugeVector<Entry> m_entries;
+  HugeVector<std::uint32_t> m_refs;  // edge = index of its first vertex
 
   friend class Builder;
 };
