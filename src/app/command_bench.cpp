@@ -211,6 +211,25 @@ int bench_locate(const Args& args) {
     ++by_method[static_cast<int>(f.method)];
     if (g.method != f.method || g.grid != f.grid || g.microgrid != f.microgrid || g.admin != f.admin) ++batch_differ;
   }
+  // The answer as GET /v1/locate writes it (grid, hierarchy, workers as JSON): what a request
+  // pays beyond the lookup, mostly reads of area texts scattered over the index.
+  const auto workers = locate::read_workers(conn, std::nullopt);
+  double json_s = 1e9;
+  std::size_t json_bytes = 0;
+  {
+    std::string body;
+    for (int round = 0; round < 2; ++round) {
+      json_bytes = 0;
+      t0 = std::chrono::steady_clock::now();
+      for (std::size_t i = 0; i < n_points; ++i) {
+        body.clear();
+        index->append_json(index->locate(pts[i]), pts[i], &workers, body);
+        json_bytes += body.size();
+      }
+      json_s = std::min(json_s, seconds_since(t0));
+    }
+  }
+  const double json_pps = static_cast<double>(n_points) / json_s;
   const double wangge_pps = static_cast<double>(n_points) / batch_s;
   const double single_pps = static_cast<double>(n_points) / single_s;
   // The general index alone (no fast grid), on the same points: the fast grid's gain, and a check
@@ -246,10 +265,12 @@ int bench_locate(const Args& args) {
   fast_differ += batch_differ;
   if (args.number("peers", 1) == 0) {  // tuning runs: wangge's own figures only
     std::printf("layout %s fast build %.3f s, fast %.0f MB, RSS %.0f MB, update %.3f s\n"
-                "batch %.0f points/s (cpu %.0f), single %.0f points/s (cpu %.0f), general %.0f, differ %zu\n",
+                "batch %.0f points/s (cpu %.0f), single %.0f points/s (cpu %.0f), general %.0f, differ %zu\n"
+                "answers with JSON %.0f points/s (%.2f us each, %.0f bytes), %zu workers\n",
                 st.fast_layout.c_str(), st.fast_build_seconds, index->fast().stats().memory_bytes / 1048576.0,
                 rss1 / 1024.0, update_s, wangge_pps, n_points / batch_cpu, single_pps, n_points / single_cpu,
-                general_pps, fast_differ);
+                general_pps, fast_differ, json_pps, 1e6 / json_pps, static_cast<double>(json_bytes) / n_points,
+                workers.size());
     return fast_differ == 0 ? 0 : 1;
   }
   // 2. GEOS STRtree + prepared geometry, the same work: grid, then micro-grid.
@@ -321,6 +342,7 @@ int bench_locate(const Args& args) {
   std::printf("%-60s %12.0f points/s\n", "wangge index, one core, batch of all points (locate_many)", wangge_pps);
   std::printf("%-60s %12.0f points/s\n", "wangge index, one core, one call per point (locate)", single_pps);
   std::printf("%-60s %12.0f points/s\n", "wangge general index alone (no fast grid), one core", general_pps);
+  std::printf("%-60s %12.0f points/s\n", "wangge one call per point + JSON answer (as GET writes it)", json_pps);
   std::printf("%-60s %12zu\n", "answers differing batch/fast grid vs general index (must be 0)", fast_differ);
   std::printf("%-60s %12.3f s\n", "peer GEOS STRtree + prepared: build", peer.build_seconds);
   std::printf("%-60s %12.0f MB\n", "peer GEOS: RSS growth", (rss3 - rss2) / 1024.0);

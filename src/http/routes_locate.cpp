@@ -182,7 +182,7 @@ Response locate_one(App& app, const Request& req) {
   const auto p = crs::to_storage(crs, x, y);
   const locate::Pt pt{p.lon, p.lat};
   std::string body;
-  body.reserve(512);
+  body.reserve(1024);  // an answer is about 750 bytes
   view.index->append_json(view.index->locate(pt), pt, view.workers.get(), body);
   return json_response(200, std::move(body));
 }

@@ -137,9 +137,9 @@ WorkerDirectory read_workers(pg::Connection& conn, std::optional<Micros> at) {
   }
   sql += " ORDER BY a.grid_code, w.id";
   auto r = conn.exec("locate.workers", sql, params);
-  WorkerDirectory dir;
+  WorkerDirectory::Builder dir;
   for (int i = 0; i < r.rows(); ++i) dir.add(r.str(i, 0), r.integer(i, 1), r.get(i, 2));
-  return dir;
+  return std::move(dir).build();
 }
 
 std::string workers_fingerprint(pg::Connection& conn) {

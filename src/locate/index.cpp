@@ -41,17 +41,50 @@ std::optional<Level> level_of(std::string_view name) {
 const char* level_name(Level level) { return kLevelNames[static_cast<int>(level)]; }
 const char* method_name(Method method) { return kMethodNames[static_cast<int>(method)]; }
 
-void WorkerDirectory::add(const std::string& area_code, long long id, std::string_view name) {
-  std::string& s = m_by_area[area_code];
+void WorkerDirectory::Builder::add(std::string_view area_code, long long id, std::string_view name) {
+  auto it = m_by_area.find(area_code);
+  if (it == m_by_area.end()) it = m_by_area.emplace(std::string(area_code), std::string()).first;
+  std::string& s = it->second;
   if (!s.empty()) s += ',';
   s += "{\"id\":" + std::to_string(id) + ",\"name\":" + nlohmann::json(std::string(name)).dump() +
-       ",\"area\":" + nlohmann::json(area_code).dump() + "}";
+       ",\"area\":" + nlohmann::json(std::string(area_code)).dump() + "}";
   ++m_count;
 }
 
-const std::string* WorkerDirectory::find(const std::string& area_code) const {
-  auto it = m_by_area.find(area_code);
-  return it == m_by_area.end() ? nullptr : &it->second;
+WorkerDirectory WorkerDirectory::Builder::build() && {
+  WorkerDirectory d;
+  d.m_count = m_count;
+  std::size_t slots = 16, bytes = 0;
+  while (slots < 2 * m_by_area.size()) slots *= 2;
+  for (const auto& [code, json] : m_by_area) bytes += code.size() + json.size();
+  if (bytes >= 0xffffffffu) throw std::length_error("locate: worker directory too large");
+  d.m_slots.resize(slots);
+  d.m_text.reserve(bytes);
+  for (const auto& [code, json] : m_by_area) {
+    Slot slot;
+    slot.hash = code_hash(code);
+    slot.offset = static_cast<std::uint32_t>(d.m_text.size());
+    slot.code_length = static_cast<std::uint32_t>(code.size());
+    slot.json_length = static_cast<std::uint32_t>(json.size());
+    d.m_text.insert(d.m_text.end(), code.begin(), code.end());
+    d.m_text.insert(d.m_text.end(), json.begin(), json.end());
+    std::size_t k = slot.hash & (slots - 1);
+    while (d.m_slots[k].code_length != 0) k = (k + 1) & (slots - 1);
+    d.m_slots[k] = slot;
+  }
+  m_by_area.clear();
+  return d;
+}
+
+std::string_view WorkerDirectory::find(std::string_view area_code, std::uint32_t hash) const {
+  if (m_slots.empty()) return {};
+  const std::size_t mask = m_slots.size() - 1;
+  for (std::size_t k = hash & mask;; k = (k + 1) & mask) {
+    const Slot& s = m_slots[k];
+    if (s.code_length == 0) return {};
+    if (s.hash == hash && std::string_view(m_text.data() + s.offset, s.code_length) == area_code)
+      return {m_text.data() + s.offset + s.code_length, s.json_length};
+  }
 }
 
 double distance_m(Pt p, Pt a, Pt b) {
@@ -91,6 +124,7 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
                 sources.end());
   index->m_options = options;
   index->m_areas.reserve(sources.size());
+  index->m_text_at.reserve(sources.size());
   index->m_parents.reserve(sources.size());
   std::unordered_map<std::string_view, std::int32_t> by_code;
   by_code.reserve(sources.size());
@@ -106,9 +140,20 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
     auto it = by_code.find(s.parent);
     a.parent = it == by_code.end() || s.parent.empty() ? -1 : it->second;
     // Written by hand to keep the documented member order (nlohmann sorts keys).
-    const std::string code = nlohmann::json(s.code).dump(), name = nlohmann::json(s.name).dump();
-    a.ref_json = "{\"code\":" + code + ",\"name\":" + name + "}";
-    a.item_json = std::string("{\"level\":\"") + level_name(s.level) + "\",\"code\":" + code + ",\"name\":" + name + "}";
+    const std::string level = std::string("{\"level\":\"") + level_name(s.level) + "\",";
+    const std::string rest = "\"code\":" + nlohmann::json(s.code).dump() + ",\"name\":" + nlohmann::json(s.name).dump() + "}";
+    if (s.code.size() > 0xffff || level.size() + rest.size() > 0xffff || index->m_text.size() > 0xffff0000u)
+      throw std::length_error("locate: an area's code or name is too long");
+    Text t;
+    t.offset = static_cast<std::uint32_t>(index->m_text.size());
+    t.hash = code_hash(s.code);
+    t.code_length = static_cast<std::uint16_t>(s.code.size());
+    t.item_length = static_cast<std::uint16_t>(level.size() + rest.size());
+    t.ref_skip = static_cast<std::uint16_t>(level.size());
+    index->m_text.insert(index->m_text.end(), s.code.begin(), s.code.end());
+    index->m_text.insert(index->m_text.end(), level.begin(), level.end());
+    index->m_text.insert(index->m_text.end(), rest.begin(), rest.end());
+    index->m_text_at.push_back(t);
     index->m_parents.push_back(a.parent);
     index->m_areas.push_back(std::move(a));
     if (s.vertices.empty()) continue;
@@ -150,8 +195,8 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
   st.layout = std::to_string(index->m_fine.cells()) + "/" + std::to_string(index->m_fine.entries()) + "/" +
               std::to_string(index->m_fine.refs());
   st.memory_bytes = index->m_fine.memory_bytes() + index->m_admin.memory_bytes() + index->m_fast.stats().memory_bytes;
-  for (const auto& a : index->m_areas) st.memory_bytes += sizeof(Area) + a.code.capacity() + a.name.capacity() +
-                                                         a.ref_json.capacity() + a.item_json.capacity();
+  for (const auto& a : index->m_areas) st.memory_bytes += sizeof(Area) + a.code.capacity() + a.name.capacity();
+  st.memory_bytes += index->m_text.capacity() + index->m_text_at.capacity() * sizeof(Text);
   for (const auto& s : index->m_sources)
     st.memory_bytes += sizeof(SourceArea) + s->vertices.capacity() * sizeof(Pt) + s->ring_ends.capacity() * 4 +
                        s->code.capacity() + s->name.capacity() + s->parent.capacity();
@@ -265,9 +310,11 @@ void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirecto
   out += ',';
   append_number(out, point.y);
   out += "],\"grid\":";
-  out += loc.grid >= 0 ? area(loc.grid).ref_json : std::string_view("null");
+  if (loc.grid >= 0) append_ref_json(loc.grid, out);
+  else out += "null";
   out += ",\"microgrid\":";
-  out += loc.microgrid >= 0 ? area(loc.microgrid).ref_json : std::string_view("null");
+  if (loc.microgrid >= 0) append_ref_json(loc.microgrid, out);
+  else out += "null";
   out += ",\"hierarchy\":[";
   const std::int32_t leaf = loc.microgrid >= 0 ? loc.microgrid : loc.grid >= 0 ? loc.grid : loc.admin;
   if (leaf >= 0) {
@@ -275,7 +322,7 @@ void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirecto
     int n = 0;
     for (std::int32_t a = leaf; a >= 0 && n < 16; a = parent_of(a)) chain[n++] = a;
     for (int k = n - 1; k >= 0; --k) {
-      out += area(chain[k]).item_json;
+      out += item_json(chain[k]);
       if (k > 0) out += ',';
     }
   }
@@ -284,9 +331,12 @@ void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirecto
     bool first = true;
     for (std::int32_t a : {loc.microgrid, loc.grid}) {
       if (a < 0) continue;
-      if (const std::string* w = workers->find(area(a).code)) {
+      const auto [in, k] = owner(a);
+      const Text& t = in->m_text_at[k];
+      const std::string_view w = workers->find(std::string_view(in->m_text.data() + t.offset, t.code_length), t.hash);
+      if (!w.empty()) {
         if (!first) out += ',';
-        out += *w;
+        out += w;
         first = false;
       }
     }
@@ -300,6 +350,19 @@ void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirecto
     out += "null";
   }
   out += '}';
+}
+
+std::string_view LocateIndex::item_json(std::int32_t index) const {
+  const auto [in, k] = owner(index);
+  const Text& t = in->m_text_at[k];
+  return {in->m_text.data() + t.offset + t.code_length, t.item_length};
+}
+
+void LocateIndex::append_ref_json(std::int32_t index, std::string& out) const {
+  const auto [in, k] = owner(index);
+  const Text& t = in->m_text_at[k];
+  out += '{';
+  out.append(in->m_text.data() + t.offset + t.code_length + t.ref_skip, t.item_length - t.ref_skip);
 }
 
 // ---- Patched snapshots ----

@@ -35,6 +35,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,16 +81,43 @@ struct Options {
   FastIndex::Params fast_params;
 };
 
+// A stable 32-bit hash of an area code (FNV-1a). The index keeps it per area, so an answer asks
+// the worker directory without hashing the code again.
+inline std::uint32_t code_hash(std::string_view code) {
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : code) h = (h ^ c) * 16777619u;
+  return h;
+}
+
 // Workers assigned to grids and micro-grids: per area code, the JSON objects of its workers
-// ({"id","name","area"}, comma-separated, no brackets).
+// ({"id","name","area"}, comma-separated, no brackets). Immutable once built.
 class WorkerDirectory {
  public:
-  void add(const std::string& area_code, long long id, std::string_view name);
-  const std::string* find(const std::string& area_code) const;
+  class Builder {
+   public:
+    void add(std::string_view area_code, long long id, std::string_view name);
+    WorkerDirectory build() &&;
+
+   private:
+    std::map<std::string, std::string, std::less<>> m_by_area;
+    std::size_t m_count = 0;
+  };
+  // The workers of an area (empty when it has none); `hash` is code_hash(area_code).
+  std::string_view find(std::string_view area_code, std::uint32_t hash) const;
+  std::string_view find(std::string_view area_code) const { return find(area_code, code_hash(area_code)); }
   std::size_t size() const { return m_count; }
 
  private:
-  std::unordered_map<std::string, std::string> m_by_area;
+  // Open addressing into one text arena that holds each area's code followed by its workers'
+  // JSON: a lookup reads one slot and one place in the text (a hash map of strings read five).
+  struct Slot {
+    std::uint32_t hash = 0;
+    std::uint32_t offset = 0;       // the code in m_text; the JSON follows it
+    std::uint32_t json_length = 0;
+    std::uint32_t code_length = 0;  // 0: an empty slot (codes are never empty)
+  };
+  HugeVector<char> m_text;
+  HugeVector<Slot> m_slots;  // a power of two, at most half full
   std::size_t m_count = 0;
 };
 
@@ -100,8 +128,6 @@ class LocateIndex {
     std::string name;
     Level level;
     std::int32_t parent;    // index, -1 when the parent is not a current area
-    std::string ref_json;   // {"code":...,"name":...}
-    std::string item_json;  // {"level":...,"code":...,"name":...}
   };
   struct Stats {
     double build_seconds = 0;
@@ -143,6 +169,10 @@ class LocateIndex {
   // The index of an area's parent, -1 for none (use this, not area().parent: a patched snapshot
   // may have replaced the parent).
   std::int32_t parent_of(std::int32_t index) const;
+  // An area as answers print it: a hierarchy item {"level":...,"code":...,"name":...}, and a
+  // reference {"code":...,"name":...}.
+  std::string_view item_json(std::int32_t index) const;
+  void append_ref_json(std::int32_t index, std::string& out) const;
   const Sources& sources() const { return m_sources; }
   const Stats& stats() const { return m_stats; }
   const Options& options() const { return m_options; }
@@ -152,6 +182,23 @@ class LocateIndex {
   Sources m_sources;  // sorted by code; kept so a change rebuilds without reading everything again
   std::vector<Area> m_areas;
   std::vector<std::int32_t> m_parents;  // m_areas[i].parent, compact for the hot path
+  // What an answer prints, in one arena on huge pages rather than strings all over the heap: an
+  // answer reads about ten areas' texts at random, and their cache and TLB misses were most of
+  // the cost of writing it. Per area: the code, then the item JSON; the reference JSON is "{"
+  // followed by the item after its level member.
+  struct Text {
+    std::uint32_t offset = 0;  // in m_text
+    std::uint32_t hash = 0;    // code_hash(code)
+    std::uint16_t code_length = 0, item_length = 0, ref_skip = 0;
+  };
+  HugeVector<char> m_text;
+  HugeVector<Text> m_text_at;  // per area
+  // The index that holds area `index` (a patched snapshot's base or delta) and its place there.
+  std::pair<const LocateIndex*, std::size_t> owner(std::int32_t index) const {
+    if (!m_base) return {this, static_cast<std::size_t>(index)};
+    if (index < m_base_n) return {m_base.get(), static_cast<std::size_t>(index)};
+    return {m_delta.get(), static_cast<std::size_t>(index - m_base_n)};
+  }
   Layer m_fine;   // group 0: grids, group 1: micro-grids
   Layer m_admin;  // every admin level
   FastIndex m_fast;  // answers most points; defers to the layers for the rest

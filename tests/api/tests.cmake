@@ -7,6 +7,7 @@ if(Python3_Interpreter_FOUND)
   set(_wangge_python ${Python3_EXECUTABLE})
 endif()
 foreach(name areas_read areas_write geometry_rules concurrency history access workers two_servers errors tiles tile_feeds
+             locate_keepalive
              database_down)
   add_test(NAME api_${name} COMMAND ${_wangge_python} -m unittest -v test_${name}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/api)

@@ -170,8 +170,9 @@ TEST_P(HandMade, AnswerDoesNotDependOnLoadOrder) {
 }
 
 TEST_P(HandMade, JsonAnswer) {
-  WorkerDirectory w;
-  w.add("330521001001001", 7, "王小明");
+  WorkerDirectory::Builder b;
+  b.add("330521001001001", 7, "王小明");
+  const WorkerDirectory w = std::move(b).build();
   std::string out;
   index->append_json(index->locate(at(0.5, 0.5)), at(0.5, 0.5), &w, out);
   EXPECT_NE(out.find("\"grid\":{\"code\":\"330521001001001\",\"name\":\"area 330521001001001\"}"), std::string::npos) << out;
