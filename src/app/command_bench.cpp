@@ -28,6 +28,16 @@ long resident_kb() {
   return -1;
 }
 
+// Memory of this process on transparent huge pages (the locator asks for them, see
+// core/huge_pages.hpp; 0 where the kernel's THP mode is "never").
+long huge_pages_kb() {
+  std::ifstream smaps("/proc/self/smaps_rollup");
+  std::string line;
+  while (std::getline(smaps, line))
+    if (line.rfind("AnonHugePages:", 0) == 0) return std::stol(line.substr(14));
+  return 0;
+}
+
 double thread_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -176,7 +186,7 @@ int bench_locate(const Args& args) {
   if (auto v = args.get("fast-leaf")) options.fast_params.leaf_edges = static_cast<unsigned>(std::stoul(*v));
   auto index = locate::LocateIndex::build(std::move(sources), options);
   const auto& st = index->stats();
-  const long rss1 = resident_kb();
+  const long rss1 = resident_kb(), huge_kb = huge_pages_kb();
 
   // 1M random points in the extent of everything.
   auto ext = conn.exec("bench.extent",
@@ -264,11 +274,11 @@ int bench_locate(const Args& args) {
 
   fast_differ += batch_differ;
   if (args.number("peers", 1) == 0) {  // tuning runs: wangge's own figures only
-    std::printf("layout %s fast build %.3f s, fast %.0f MB, RSS %.0f MB, update %.3f s\n"
+    std::printf("layout %s fast build %.3f s, fast %.0f MB, RSS %.0f MB (%.0f MB huge pages), update %.3f s\n"
                 "batch %.0f points/s (cpu %.0f), single %.0f points/s (cpu %.0f), general %.0f, differ %zu\n"
                 "answers with JSON %.0f points/s (%.2f us each, %.0f bytes), %zu workers\n",
                 st.fast_layout.c_str(), st.fast_build_seconds, index->fast().stats().memory_bytes / 1048576.0,
-                rss1 / 1024.0, update_s, wangge_pps, n_points / batch_cpu, single_pps, n_points / single_cpu,
+                rss1 / 1024.0, huge_kb / 1024.0, update_s, wangge_pps, n_points / batch_cpu, single_pps, n_points / single_cpu,
                 general_pps, fast_differ, json_pps, 1e6 / json_pps, static_cast<double>(json_bytes) / n_points,
                 workers.size());
     return fast_differ == 0 ? 0 : 1;
@@ -338,6 +348,7 @@ int bench_locate(const Args& args) {
   std::printf("%-60s %s\n", "wangge: fast grid top/blocks/direct/leaves/slow/edge refs", st.fast_layout.c_str());
   std::printf("%-60s %12.0f MB\n", "wangge: RSS growth for read + index", (rss1 - rss0) / 1024.0);
   std::printf("%-60s %12.0f MB\n", "wangge: process RSS with the index", rss1 / 1024.0);
+  std::printf("%-60s %12.0f MB\n", "wangge: of which on transparent huge pages", huge_kb / 1024.0);
   std::printf("%-60s %12.3f s\n", "wangge: single-grid update (read row + patch snapshot)", update_s);
   std::printf("%-60s %12.0f points/s\n", "wangge index, one core, batch of all points (locate_many)", wangge_pps);
   std::printf("%-60s %12.0f points/s\n", "wangge index, one core, one call per point (locate)", single_pps);
