@@ -288,17 +288,23 @@ json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long lo
 int IncidentStore::reassign(pg::Connection& conn, const std::vector<std::string>& codes, const locate::Locator& locator) const {
   auto view = locator.current();
   if (!view.index) return 0;
+  // The open cases a change can move: those on a changed code, and those inside a changed
+  // area's current shape. Two index-driven halves: as one OR (with EXISTS per case) PostgreSQL
+  // tested every open case against the areas, 0.75 s per edit with 2,700 open cases at province
+  // scale, growing with the number of cases.
+  static constexpr const char* kColumns =
+      "SELECT i.id, ST_X(i.location), ST_Y(i.location), coalesce(i.grid_code, ''), coalesce(i.microgrid_code, '') ";
+  static constexpr const char* kOpen = "i.status NOT IN ('closed', 'cancelled')";
   std::vector<Param> params;
-  std::string filter = "TRUE";
+  std::string sql = std::string(kColumns) + "FROM incidents i WHERE " + kOpen;
   if (!codes.empty()) {
     params.push_back(json(codes).dump());
-    filter = "(i.grid_code IN (SELECT json_array_elements_text($1::json)) OR EXISTS (SELECT 1 FROM areas a WHERE a.code IN "
-             "(SELECT json_array_elements_text($1::json)) AND a.valid_to IS NULL AND a.geom && i.location AND ST_Covers(a.geom, i.location)))";
+    sql = "WITH changed AS (SELECT json_array_elements_text($1::json) AS code) " + std::string(kColumns) +
+          "FROM incidents i WHERE " + kOpen + " AND i.grid_code IN (SELECT code FROM changed) UNION " + kColumns +
+          "FROM areas a JOIN incidents i ON a.geom && i.location AND ST_Covers(a.geom, i.location) WHERE a.code IN "
+          "(SELECT code FROM changed) AND a.valid_to IS NULL AND " + kOpen;
   }
-  auto open = conn.exec("incidents.open_in_changed",
-                        "SELECT i.id, ST_X(i.location), ST_Y(i.location), coalesce(i.grid_code, ''), coalesce(i.microgrid_code, '') "
-                        "FROM incidents i WHERE i.status NOT IN ('closed', 'cancelled') AND " + filter,
-                        params);
+  auto open = conn.exec("incidents.open_in_changed", sql, params);
   int moved = 0;
   for (int k = 0; k < open.rows(); ++k) {
     const locate::Pt pt{open.number(k, 1), open.number(k, 2)};

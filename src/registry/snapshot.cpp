@@ -30,6 +30,14 @@ std::shared_ptr<const AreaEntry> entry_of(const pg::Result& r, int i) {
 
 }  // namespace
 
+AreaSnapshot::AreaSnapshot() : shards(kShards, std::make_shared<const Shard>()) {}
+
+std::shared_ptr<const AreaEntry> AreaSnapshot::find(const std::string& code) const {
+  const Shard& shard = *shards[shard_of(code)];
+  auto it = shard.find(code);
+  return it == shard.end() ? nullptr : it->second;
+}
+
 AreaCache::~AreaCache() { stop(); }
 
 void AreaCache::stop() {
@@ -38,10 +46,7 @@ void AreaCache::stop() {
 }
 
 std::shared_ptr<const AreaEntry> AreaCache::find(const std::string& code) const {
-  auto snap = current();
-  auto it = snap->by_code.find(code);
-  if (it == snap->by_code.end()) return nullptr;
-  return it->second;
+  return current()->find(code);
 }
 
 void AreaCache::swap(std::shared_ptr<const AreaSnapshot> next) { std::atomic_store(&m_snapshot, std::move(next)); }
@@ -56,12 +61,15 @@ LoadStats AreaCache::load_all(pg::Connection& conn) {
   next->revision = tx.exec("snapshot.revision", "SELECT last_value FROM registry_revision").integer(0, 0);
   auto r = tx.exec("snapshot.load", kSelect);
   tx.commit();
-  next->by_code.reserve(static_cast<std::size_t>(r.rows()));
+  std::vector<AreaSnapshot::Shard> shards(AreaSnapshot::kShards);
   for (int i = 0; i < r.rows(); ++i) {
     auto e = entry_of(r, i);
-    next->by_code.emplace(e->code, std::move(e));
+    const std::size_t k = AreaSnapshot::shard_of(e->code);
+    next->count += shards[k].emplace(e->code, std::move(e)).second ? 1 : 0;
   }
-  LoadStats stats{next->by_code.size(), 0};
+  for (std::size_t k = 0; k < AreaSnapshot::kShards; ++k)
+    next->shards[k] = std::make_shared<const AreaSnapshot::Shard>(std::move(shards[k]));
+  LoadStats stats{next->count, 0};
   swap(std::move(next));
   m_ready = true;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -86,14 +94,27 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
   std::set<std::string> present;
   for (const auto& e : fresh) {
     present.insert(e->code);
-    auto it = now->by_code.find(e->code);
-    changed = changed || it == now->by_code.end() || it->second->version != e->version || it->second->feature != e->feature;
+    auto old = now->find(e->code);
+    changed = changed || !old || old->version != e->version || old->feature != e->feature;
   }
-  for (const auto& code : codes) changed = changed || (!present.count(code) && now->by_code.count(code));
+  for (const auto& code : codes) changed = changed || (!present.count(code) && now->find(code));
   if (changed) {
+    // Copy-on-write per shard: only the shards of the changed codes are copied.
     auto next = std::make_shared<AreaSnapshot>(*now);
-    for (const auto& code : codes) next->by_code.erase(code);
-    for (auto& e : fresh) next->by_code[e->code] = std::move(e);
+    std::map<std::size_t, AreaSnapshot::Shard> touched;
+    auto shard = [&](const std::string& code) -> AreaSnapshot::Shard& {
+      const std::size_t k = AreaSnapshot::shard_of(code);
+      auto it = touched.find(k);
+      if (it == touched.end()) it = touched.emplace(k, *now->shards[k]).first;
+      return it->second;
+    };
+    for (const auto& code : codes) next->count -= shard(code).erase(code);
+    for (auto& e : fresh) {
+      auto& m = shard(e->code);
+      const std::string code = e->code;
+      next->count += m.insert_or_assign(code, std::move(e)).second ? 1 : 0;
+    }
+    for (auto& [k, m] : touched) next->shards[k] = std::make_shared<const AreaSnapshot::Shard>(std::move(m));
     swap(std::move(next));
   }
   // Marked before the write lock goes, so a refresh of the same codes that finds nothing changed

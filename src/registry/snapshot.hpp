@@ -30,8 +30,21 @@ struct AreaEntry {
   std::string etag;
 };
 
+// The current areas by code. The map is cut into kShards shards by hash, and snapshots share the
+// shards they have in common: a change copies the 4,096 shard pointers and the few shards it
+// touches (about 140 entries each at province scale), not the whole map. Copying all 557,000
+// entries took 0.2-0.5 s per registry write, most of a committed edit's time.
 struct AreaSnapshot {
-  std::unordered_map<std::string, std::shared_ptr<const AreaEntry>> by_code;
+  using Shard = std::unordered_map<std::string, std::shared_ptr<const AreaEntry>>;
+  static constexpr std::size_t kShards = 4096;
+  static std::size_t shard_of(const std::string& code) { return std::hash<std::string>{}(code) % kShards; }
+
+  AreaSnapshot();
+  std::shared_ptr<const AreaEntry> find(const std::string& code) const;
+  std::size_t size() const { return count; }
+
+  std::vector<std::shared_ptr<const Shard>> shards;  // kShards, never null
+  std::size_t count = 0;
   long long revision = 0;  // registry_revision when the snapshot was read
 };
 
