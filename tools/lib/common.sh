@@ -68,3 +68,12 @@ install_web() {
   fi
   cp "$npm_dir/node_modules/maplibre-gl/dist/maplibre-gl.js" "$npm_dir/node_modules/maplibre-gl/dist/maplibre-gl.css" "$web/"
 }
+
+# bench_token URL ROLE NAME [BIN]: a new API token for a benchmark run, printed. Earlier runs'
+# tokens of the same name are deleted first, so the shared bench database does not collect one
+# token per run.
+bench_token() {
+  local url=$1 role=$2 name=$3 bin=${4:-$BUILD_DIR/wangge}
+  psql -X -q "$url" -c "DELETE FROM api_tokens WHERE name = '$name'" >/dev/null
+  WANGGE_DATABASE_URL=$url "$bin" token create --role "$role" --name "$name"
+}
