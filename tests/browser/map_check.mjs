@@ -33,7 +33,35 @@ try {
     return { grids: grids.length, codes: [...new Set(grids.map((f) => f.properties.code))].length, labels: labels.length,
              sample: grids[0] && grids[0].properties };
   });
-  await page.screenshot({ path: shot });
+  // A dispatcher's lookup: GCJ-02 coordinates typed into the locate form must show the grid,
+  // hierarchy and workers that GET /v1/locate gives for them, with a marker on the map.
+  const expected = await page.evaluate(async (tok) => {
+    const r = await fetch('/v1/locate?lon=119.98&lat=30.515&crs=gcj02', { headers: { Authorization: 'Bearer ' + tok } });
+    return r.json();
+  }, token);
+  await page.fill('#locate-q', '119.98，30.515');
+  await page.selectOption('#locate-crs', 'gcj02');
+  await page.click('#locate-form button');
+  await page.waitForFunction(() => document.getElementById('info').style.display === 'block' &&
+                                   document.querySelector('.maplibregl-marker'), null, { timeout: 15000 });
+  const shown = await page.evaluate(() => document.getElementById('info').innerText);
+  if (!expected.grid) failures.push('the locate test point is in no grid: ' + JSON.stringify(expected));
+  else {
+    for (const want of [expected.grid.name, expected.grid.code, ...expected.hierarchy.map((h) => h.name),
+                        ...expected.workers.map((w) => w.name)])
+      if (!shown.includes(want)) failures.push(`locate panel lacks "${want}": ${shown}`);
+  }
+  await page.waitForFunction(() => window.wanggeMap.loaded() && window.wanggeMap.areTilesLoaded(), null, { timeout: 60000 });
+  await page.screenshot({ path: shot });  // the grids, and the locate panel over them
+  await page.fill('#locate-q', 'not a coordinate');
+  await page.click('#locate-form button');
+  const said = await page.evaluate(() => document.getElementById('info').innerText);
+  if (!said.includes('经度,纬度')) failures.push('a bad coordinate got no hint: ' + said);
+  // Outside mainland China GCJ-02 is WGS84; a point far from the sample is "outside", a normal answer.
+  await page.fill('#locate-q', '2.35, 48.85');
+  await page.click('#locate-form button');
+  await page.waitForFunction(() => document.getElementById('info').innerText.includes('辖区外'), null, { timeout: 15000 })
+    .catch(() => failures.push('an outside point did not show 辖区外'));
   if (result.grids === 0) failures.push('no grid features rendered');
   if (result.labels === 0) failures.push('no labels rendered');
   if (!result.sample || !/^\d{15}$/.test(result.sample.code)) failures.push('grid feature without a 15-digit code');
