@@ -92,6 +92,25 @@ void audit(pg::Transaction& tx, const Actor& actor, const std::string& action, c
           {actor.label(), action, code, opt_number(before), opt_number(after), detail.dump()});
 }
 
+// Checkpoints belong to grids (or micro-grids). A plain retire leaves its checkpoints on the retired code: the
+// ground becomes a gap that no grid holds, and deleting them would lose their visit history. The
+// grid that later covers them (a new grid in the freed space, or a neighbour redrawn over it)
+// adopts them. Their version goes up, so an ETag held for the old state no longer matches.
+// Returns [{"id", "from"}] of the adopted checkpoints.
+json adopt_orphan_checkpoints(pg::Transaction& tx, const std::string& grid, const std::string& ewkb) {
+  auto r = tx.exec("areas.adopt_checkpoints",
+                   "WITH orphan AS (SELECT c.id, c.grid_code FROM checkpoints c "
+                   "  WHERE c.location && $2::geometry AND ST_Covers($2::geometry, c.location) AND c.grid_code <> $1 "
+                   "  AND NOT EXISTS (SELECT 1 FROM areas g WHERE g.code = c.grid_code AND g.valid_to IS NULL)), "
+                   "moved AS (UPDATE checkpoints c SET grid_code = $1, version = c.version + 1 FROM orphan o "
+                   "  WHERE c.id = o.id RETURNING c.id, o.grid_code) "
+                   "SELECT id, grid_code FROM moved ORDER BY id",
+                   {grid, ewkb});
+  json out = json::array();
+  for (int i = 0; i < r.rows(); ++i) out.push_back({{"id", r.integer(i, 0)}, {"from", r.str(i, 1)}});
+  return out;
+}
+
 void check_if_match(const std::vector<std::string>& if_match, const std::string& current) {
   if (if_match.empty())
     throw Error(428, "precondition_required", "this change needs an If-Match header with the area's ETag");
@@ -422,6 +441,8 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
        f.attributes.value_or(json::object()).dump(), actor.label(), std::to_string(o.srid)});
   WriteResult out;
   if (!g.repair.is_null()) out.report["repair"] = g.repair;
+  if (*level == Level::grid || *level == Level::microgrid)
+    if (json adopted = adopt_orphan_checkpoints(tx, *f.code, g.ewkb); !adopted.empty()) out.report["checkpoints_adopted"] = adopted;
   audit(tx, actor, "area.create", *f.code, std::nullopt, 1, out.report);
   tx.commit();
   out.area = AreaDocument{ins.str(0, 0), area_etag(*f.code, 1), *f.code};
@@ -487,6 +508,8 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
       {code, std::to_string(version + 1), name, row.str(0, 3), parent.empty() ? Param() : Param(parent), ewkb,
        opt_number(households), opt_number(population), attributes.dump(), now, actor.label(),
        replace ? "replace" : "update", std::to_string(o.srid)});
+  if ((level == Level::grid || level == Level::microgrid) && body.contains("geometry"))
+    if (json adopted = adopt_orphan_checkpoints(tx, code, ewkb); !adopted.empty()) out.report["checkpoints_adopted"] = adopted;
   json detail = out.report;
   detail["geometry_changed"] = body.contains("geometry");
   audit(tx, actor, replace ? "area.replace" : "area.update", code, version, version + 1, detail);
@@ -516,7 +539,12 @@ void AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::stri
                             "UPDATE worker_assignments SET unassigned_at = clock_timestamp() "
                             "WHERE grid_code = $1 AND unassigned_at IS NULL RETURNING worker_id",
                             {code});
-  audit(tx, actor, "area.retire", code, version, std::nullopt, json({{"workers_unassigned", unassigned.rows()}}));
+  // Its checkpoints stay on the retired code until a grid covers them again (see
+  // adopt_orphan_checkpoints); the audit names them.
+  auto left = tx.exec("areas.checkpoints_left", "SELECT coalesce(json_agg(id ORDER BY id), '[]')::text FROM checkpoints WHERE grid_code = $1",
+                      {code});
+  audit(tx, actor, "area.retire", code, version, std::nullopt,
+        json({{"workers_unassigned", unassigned.rows()}, {"checkpoints_without_grid", json::parse(left.str(0, 0))}}));
   tx.commit();
 }
 

@@ -1,11 +1,42 @@
 """Writing areas: POST (201, Location, ETag), PATCH (properties, geometry), PUT, DELETE (retire → 410,
 history kept), codes never reused, and the property rules. Each test works in its own village."""
+import json
 import unittest
 
 from harness import ApiTestCase
 
 
 class CreateAndRetire(ApiTestCase):
+    def test_checkpoints_of_a_retired_grid_go_to_the_grid_that_takes_its_place(self):
+        village = "330521001011"
+        old = self.grids_of(village)[0]
+        before = self.get(f"/v1/checkpoints?grid={old}").json["checkpoints"]
+        self.assertTrue(before, "the sample gives every grid checkpoints")
+        ids = sorted(c["id"] for c in before)
+        neighbours = {g: self.get(f"/v1/checkpoints?grid={g}").json["checkpoints"] for g in self.grids_of(village) if g != old}
+        geometry = self.retire(old)
+        # Retired: the checkpoints keep the retired code (and their visits); the audit names them.
+        for c in before:
+            r = self.get(f"/v1/checkpoints/{c['id']}")
+            self.assertEqual((r.status, r.json["grid"], r.json["etag"]), (200, old, c["etag"]), r)
+        named = self.s.sql(f"SELECT detail->>'checkpoints_without_grid' FROM audit_log "
+                           f"WHERE action = 'area.retire' AND target = '{old}'")
+        self.assertEqual(sorted(json.loads(named[0][0])), ids)
+        # A new grid in the freed space adopts them, says so, and their ETags change.
+        new = village + "951"  # not "901": test_create_rules checks that no "%901%" code was written
+        r = self.post_area(self.feature(new, "新网格", "grid", village, geometry))
+        self.assertEqual(r.status, 201, r)
+        adopted = r.json["report"]["checkpoints_adopted"]
+        self.assertEqual(sorted(a["id"] for a in adopted), ids)
+        self.assertEqual({a["from"] for a in adopted}, {old})
+        for c in before:
+            r = self.get(f"/v1/checkpoints/{c['id']}")
+            self.assertEqual(r.json["grid"], new)
+            self.assertNotEqual(r.json["etag"], c["etag"])
+        # Checkpoints of current grids are never taken.
+        for g, listed in neighbours.items():
+            self.assertEqual(self.get(f"/v1/checkpoints?grid={g}").json["checkpoints"], listed, g)
+
     def test_retire_then_create_in_the_freed_space(self):
         village = "330521001002"
         old = self.grids_of(village)[0]
