@@ -126,6 +126,25 @@ class CreateAndRetire(ApiTestCase):
                          f"AND p.valid_to IS NULL")
         self.assertLess(float(gap[0][0]), 1.0)
 
+    def test_a_neighbour_redrawn_over_the_freed_space_adopts_the_checkpoints(self):
+        village = "330521001012"
+        grids = self.grids_of(village)
+        old = grids[0]
+        # A sibling that shares a border with it takes its ground by a plain PATCH.
+        neighbour = self.s.sql(f"SELECT code FROM areas WHERE parent_code = '{village}' AND valid_to IS NULL "
+                               f"AND code <> '{old}' AND ST_Length(ST_Intersection(ST_Boundary(geom), "
+                               f"ST_Boundary({self.geom_of(old)}))) > 0 ORDER BY code LIMIT 1")[0][0]
+        ids = sorted(c["id"] for c in self.get(f"/v1/checkpoints?grid={old}").json["checkpoints"])
+        self.assertTrue(ids)
+        union = self.geojson(f"ST_Multi(ST_Union({self.geom_of(neighbour)}, {self.geom_of(old)}))")
+        self.retire(old)
+        _, etag = self.area(neighbour)
+        r = self.patch(neighbour, {"geometry": union}, etag)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(a["id"] for a in r.json["report"]["checkpoints_adopted"]), ids)
+        for i in ids:
+            self.assertEqual(self.get(f"/v1/checkpoints/{i}").json["grid"], neighbour)
+
     def test_create_rules(self):
         village = "330521001006"
         grid = self.grids_of(village)[0]
