@@ -7,6 +7,7 @@
 #include <pistache/peer.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <deque>
