@@ -88,6 +88,38 @@ bool any_token_exists(pg::Connection& conn) {
   return conn.exec("tokens.any", "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE revoked_at IS NULL)").boolean(0, 0);
 }
 
+std::vector<TokenInfo> list_tokens(pg::Connection& conn) {
+  auto r = conn.exec("tokens.list",
+                     "SELECT id, role, coalesce(scope_code, ''), name, to_char(created_at AT TIME ZONE 'UTC', "
+                     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(to_char(revoked_at AT TIME ZONE 'UTC', "
+                     "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM api_tokens ORDER BY id");
+  std::vector<TokenInfo> out;
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({r.integer(i, 0), r.str(i, 1), r.str(i, 2), r.str(i, 3), r.str(i, 4), r.str(i, 5)});
+  return out;
+}
+
+std::vector<long long> revoke_tokens(pg::Connection& conn, const std::vector<long long>& ids,
+                                     const std::optional<std::string>& name, const std::string& by) {
+  std::string id_list = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) id_list += (i ? "," : "") + std::to_string(ids[i]);
+  id_list += "}";
+  pg::Transaction tx(conn);
+  auto r = tx.exec("tokens.revoke",
+                   "UPDATE api_tokens SET revoked_at = clock_timestamp() WHERE revoked_at IS NULL "
+                   "AND (id = ANY($1::bigint[]) OR name = $2) RETURNING id",
+                   {id_list, name ? pg::Param(*name) : pg::Param()});
+  std::vector<long long> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back(r.integer(i, 0));
+    tx.exec("tokens.revoke_audit",
+            "INSERT INTO audit_log (actor, action, target_type, target) VALUES ($1, 'token.revoke', 'token', $2)",
+            {by, r.str(i, 0)});
+  }
+  tx.commit();
+  return out;
+}
+
 namespace {
 std::atomic<unsigned long long> g_token_caches{0};
 }  // namespace

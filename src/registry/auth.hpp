@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pg/pool.hpp"
 
@@ -41,6 +42,18 @@ struct NewToken {
 std::string sha256_hex(std::string_view data);
 NewToken create_token(pg::Connection& conn, Role role, const std::optional<std::string>& scope, const std::string& name);
 bool any_token_exists(pg::Connection& conn);
+
+// What an operator may see of the tokens: never the token itself (only its hash is stored).
+struct TokenInfo {
+  long long id = 0;
+  std::string role, scope, name, created_at, revoked_at;  // scope, revoked_at: empty for none
+};
+std::vector<TokenInfo> list_tokens(pg::Connection& conn);
+// Revokes the current tokens with these ids and/or this name (one statement, audited as
+// token.revoke by `by`); returns the ids revoked. Servers stop accepting them within their token
+// cache's lifetime (TokenCache, 10 s).
+std::vector<long long> revoke_tokens(pg::Connection& conn, const std::vector<long long>& ids,
+                                     const std::optional<std::string>& name, const std::string& by);
 
 // Resolves tokens to actors, remembering answers for a short time so a busy server does not ask the
 // database on every request. Revocations take effect within `ttl`.

@@ -1,5 +1,6 @@
 """Who may do what where: bearer tokens (401), roles (403 role_forbidden on writes for the read-only
 roles) and scopes (403 outside_scope; lists restricted to the scope)."""
+import subprocess
 import time
 import unittest
 
@@ -34,6 +35,34 @@ class Authentication(ApiTestCase):
                 r = self.s.request("GET", "/v1/areas", headers={"Authorization": header})
                 self.assertProblem(r, 401, "unauthorized")
                 self.assertIsNotNone(r.header("WWW-Authenticate"))
+
+    def test_a_revoked_token_is_refused_within_the_cache_lifetime(self):
+        token = self.s.token("viewer", name="to-revoke")
+        for path in ("/v1/areas/330521", "/v1/locate?lon=119.95&lat=30.55"):
+            self.assertEqual(self.s.request("GET", path, token=token).status, 200, path)
+        cli = lambda *a: subprocess.run([self.s.bin, "token", *a], env=self.s.env, capture_output=True, text=True)
+        listed = cli("list")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertIn("to-revoke", listed.stdout)
+        self.assertNotIn(token, listed.stdout)  # only the hash is stored, and nothing prints the token
+        revoked = cli("revoke", "--name", "to-revoke")
+        self.assertEqual(revoked.returncode, 0, revoked.stderr)
+        self.assertRegex(revoked.stdout, r"revoked token \d+")
+        # Refused once the servers' token cache (10 s) lets go of it: the worker path and the
+        # event-loop path of GET /v1/locate alike.
+        for path in ("/v1/areas/330521", "/v1/locate?lon=119.95&lat=30.55"):
+            deadline = time.time() + 20
+            while time.time() < deadline and self.s.request("GET", path, token=token).status == 200:
+                time.sleep(0.5)
+            self.assertProblem(self.s.request("GET", path, token=token), 401, "unauthorized")
+        self.assertIn("token.revoke", [row[0] for row in self.s.sql("SELECT action FROM audit_log WHERE target_type = 'token'")])
+        # Nothing left to revoke: exit 1 and a reason; a bad id: exit 2.
+        again = cli("revoke", "--name", "to-revoke")
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("nothing was revoked", again.stderr)
+        self.assertEqual(cli("revoke", "abc").returncode, 2)
+        # Other tokens are untouched.
+        self.assertEqual(self.s.request("GET", "/v1/areas/330521", token=self.admin).status, 200)
 
     def test_good_token(self):
         self.assertEqual(self.s.request("GET", "/v1/areas", token=self.admin).status, 200)
