@@ -378,9 +378,48 @@ std::int32_t LocateIndex::parent_of(std::int32_t i) const {
 
 bool LocateIndex::in_dirty(Pt p) const {
   if (!(p.x >= m_dirty_all.x0 && p.x <= m_dirty_all.x1 && p.y >= m_dirty_all.y0 && p.y <= m_dirty_all.y1)) return false;
-  for (const Box& b : m_dirty)
-    if (p.x >= b.x0 && p.x <= b.x1 && p.y >= b.y0 && p.y <= b.y1) return true;
+  auto inside = [&](const Box& b) { return p.x >= b.x0 && p.x <= b.x1 && p.y >= b.y0 && p.y <= b.y1; };
+  if (m_dirty_n == 0) {
+    for (const Box& b : m_dirty)
+      if (inside(b)) return true;
+    return false;
+  }
+  const auto c = static_cast<std::size_t>(dirty_cell(p.y, m_dirty_all.y0, m_dirty_ky)) * static_cast<std::size_t>(m_dirty_n) +
+                 static_cast<std::size_t>(dirty_cell(p.x, m_dirty_all.x0, m_dirty_kx));
+  for (std::uint32_t k = m_dirty_start[c]; k < m_dirty_start[c + 1]; ++k)
+    if (inside(m_dirty[m_dirty_boxes[k]])) return true;
   return false;
+}
+
+// The same function for box corners and points: it never decreases as v grows, so a point inside
+// a box falls in one of the cells between those of the box's corners.
+int LocateIndex::dirty_cell(double v, double origin, double k) const {
+  const double t = std::floor((v - origin) * k);
+  return t < 0 ? 0 : t >= m_dirty_n ? m_dirty_n - 1 : static_cast<int>(t);
+}
+
+void LocateIndex::index_dirty_boxes() {
+  constexpr std::size_t kLinear = 16;  // up to this many boxes are simply read in turn
+  if (m_dirty.size() <= kLinear) return;
+  const Box& all = m_dirty_all;
+  m_dirty_n = static_cast<int>(std::clamp(2.0 * std::sqrt(static_cast<double>(m_dirty.size())), 4.0, 256.0));
+  const double w = all.x1 - all.x0, h = all.y1 - all.y0;
+  m_dirty_kx = w > 0 ? m_dirty_n / w : 0, m_dirty_ky = h > 0 ? m_dirty_n / h : 0;
+  const auto cells = static_cast<std::size_t>(m_dirty_n) * static_cast<std::size_t>(m_dirty_n);
+  std::vector<std::vector<std::uint32_t>> per_cell(cells);
+  for (std::size_t b = 0; b < m_dirty.size(); ++b) {
+    const Box& d = m_dirty[b];
+    const int i0 = dirty_cell(d.x0, all.x0, m_dirty_kx), i1 = dirty_cell(d.x1, all.x0, m_dirty_kx);
+    const int j0 = dirty_cell(d.y0, all.y0, m_dirty_ky), j1 = dirty_cell(d.y1, all.y0, m_dirty_ky);
+    for (int j = j0; j <= j1; ++j)
+      for (int i = i0; i <= i1; ++i)
+        per_cell[static_cast<std::size_t>(j) * static_cast<std::size_t>(m_dirty_n) + static_cast<std::size_t>(i)].push_back(
+            static_cast<std::uint32_t>(b));
+  }
+  m_dirty_start.assign(cells + 1, 0);
+  for (std::size_t c = 0; c < cells; ++c) m_dirty_start[c + 1] = m_dirty_start[c] + static_cast<std::uint32_t>(per_cell[c].size());
+  m_dirty_boxes.reserve(m_dirty_start[cells]);
+  for (const auto& list : per_cell) m_dirty_boxes.insert(m_dirty_boxes.end(), list.begin(), list.end());
 }
 
 std::shared_ptr<const LocateIndex> LocateIndex::patch(const std::shared_ptr<const LocateIndex>& before,
@@ -440,6 +479,7 @@ std::shared_ptr<const LocateIndex> LocateIndex::patch(const std::shared_ptr<cons
     Box& all = index->m_dirty_all;
     all = all.x0 > all.x1 ? b : Box{std::min(all.x0, b.x0), std::min(all.y0, b.y0), std::max(all.x1, b.x1), std::max(all.y1, b.y1)};
   }
+  index->index_dirty_boxes();
   // A delta area's parent: the parent's delta version if it has one, else its base version.
   index->m_delta_parents.reserve(delta.m_sources.size());
   for (const auto& s : delta.m_sources) {

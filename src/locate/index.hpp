@@ -227,6 +227,14 @@ class LocateIndex {
   std::vector<std::int32_t> m_delta_parents;   // per delta area, the parent's answer index
   std::vector<Box> m_dirty;
   Box m_dirty_all{0, 0, -1, -1};               // the union of m_dirty
+  // A coarse grid over m_dirty_all naming the boxes that overlap each cell, so that in_dirty
+  // reads a few boxes however many there are (empty when there are few: they are read in turn).
+  int m_dirty_n = 0;                           // cells per side
+  double m_dirty_kx = 0, m_dirty_ky = 0;       // cells per degree
+  std::vector<std::uint32_t> m_dirty_start;    // per cell, into m_dirty_boxes (CSR)
+  std::vector<std::uint32_t> m_dirty_boxes;
+  int dirty_cell(double v, double origin, double k) const;
+  void index_dirty_boxes();
 };
 
 // Applies changed areas to a sorted source list: the areas with codes in `codes` are replaced by
