@@ -162,14 +162,20 @@ void add_header(Http::ResponseWriter& writer, std::string name, std::string valu
   writer.headers().add(std::make_shared<AnyHeader>(std::move(name), std::move(value)));
 }
 
-void send(Http::ResponseWriter& writer, const Response& res, bool head) {
+// The headers an answer goes out with, whoever writes it: its own, its Content-Type, and
+// "Cache-Control: no-store" unless it says otherwise.
+std::vector<std::pair<std::string, std::string>> answer_headers(const Response& res) {
+  std::vector<std::pair<std::string, std::string>> out(res.headers.begin(), res.headers.end());
   bool cache_control = false;
-  for (const auto& [name, value] : res.headers) {
-    cache_control = cache_control || name == "Cache-Control";
-    add_header(writer, name, value);
-  }
-  if (!res.content_type.empty()) add_header(writer, "Content-Type", res.content_type);
-  if (!cache_control) add_header(writer, "Cache-Control", "no-store");
+  for (const auto& [name, value] : res.headers) cache_control = cache_control || name == "Cache-Control";
+  if (!res.content_type.empty()) out.emplace_back("Content-Type", res.content_type);
+  if (!cache_control) out.emplace_back("Cache-Control", "no-store");
+  return out;
+}
+
+void send(Http::ResponseWriter& writer, const Response& res, bool head) {
+  auto headers = answer_headers(res);
+  for (auto& [name, value] : headers) add_header(writer, name, value);
   auto code = static_cast<Http::Code>(res.status);
   if (res.stream && !head) {
     // Written by this worker on its own duplicate of the socket (see http/chunked.hpp); Pistache
@@ -180,10 +186,7 @@ void send(Http::ResponseWriter& writer, const Response& res, bool head) {
       log::warn("a streamed answer found its connection gone");
       return;
     }
-    ChunkedHead h{res.status, Http::codeString(code), {}};
-    for (const auto& [name, value] : res.headers) h.headers.emplace_back(name, value);
-    if (!res.content_type.empty()) h.headers.emplace_back("Content-Type", res.content_type);
-    if (!cache_control) h.headers.emplace_back("Cache-Control", "no-store");
+    ChunkedHead h{res.status, Http::codeString(code), std::move(headers)};
     const ChunkedResult r = send_chunked(fd, h, res.stream);
     if (!r.complete) log::warn("a streamed answer stopped after " + std::to_string(r.bytes) + " bytes: " + r.error);
     return;
@@ -210,13 +213,7 @@ bool send_direct(Http::ResponseWriter& writer, const Response& res) {
   std::string head;
   head.reserve(160 + res.body.size());
   head += "HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\n";
-  bool cache_control = false;
-  for (const auto& [name, value] : res.headers) {
-    cache_control = cache_control || name == "Cache-Control";
-    head += name, head += ": ", head += value, head += "\r\n";
-  }
-  if (!res.content_type.empty()) head += "Content-Type: ", head += res.content_type, head += "\r\n";
-  if (!cache_control) head += "Cache-Control: no-store\r\n";
+  for (const auto& [name, value] : answer_headers(res)) head += name, head += ": ", head += value, head += "\r\n";
   head += "Content-Length: ", head += std::to_string(res.body.size()), head += "\r\n\r\n";
   head += res.body;
   const ssize_t n = ::send(peer->fd(), head.data(), head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);

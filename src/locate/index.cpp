@@ -331,9 +331,8 @@ void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirecto
     bool first = true;
     for (std::int32_t a : {loc.microgrid, loc.grid}) {
       if (a < 0) continue;
-      const auto [in, k] = owner(a);
-      const Text& t = in->m_text_at[k];
-      const std::string_view w = workers->find(std::string_view(in->m_text.data() + t.offset, t.code_length), t.hash);
+      const TextRef r = text_of(a);
+      const std::string_view w = workers->find(std::string_view(r.text, r.at.code_length), r.at.hash);
       if (!w.empty()) {
         if (!first) out += ',';
         out += w;
@@ -353,16 +352,14 @@ void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirecto
 }
 
 std::string_view LocateIndex::item_json(std::int32_t index) const {
-  const auto [in, k] = owner(index);
-  const Text& t = in->m_text_at[k];
-  return {in->m_text.data() + t.offset + t.code_length, t.item_length};
+  const TextRef r = text_of(index);
+  return {r.text + r.at.code_length, r.at.item_length};
 }
 
 void LocateIndex::append_ref_json(std::int32_t index, std::string& out) const {
-  const auto [in, k] = owner(index);
-  const Text& t = in->m_text_at[k];
+  const TextRef r = text_of(index);
   out += '{';
-  out.append(in->m_text.data() + t.offset + t.code_length + t.ref_skip, t.item_length - t.ref_skip);
+  out.append(r.text + r.at.code_length + r.at.ref_skip, r.at.item_length - r.at.ref_skip);
 }
 
 // ---- Patched snapshots ----

@@ -193,11 +193,17 @@ class LocateIndex {
   };
   HugeVector<char> m_text;
   HugeVector<Text> m_text_at;  // per area
-  // The index that holds area `index` (a patched snapshot's base or delta) and its place there.
-  std::pair<const LocateIndex*, std::size_t> owner(std::int32_t index) const {
-    if (!m_base) return {this, static_cast<std::size_t>(index)};
-    if (index < m_base_n) return {m_base.get(), static_cast<std::size_t>(index)};
-    return {m_delta.get(), static_cast<std::size_t>(index - m_base_n)};
+  // An area's text record, wherever it is held (a patched snapshot's base or delta): `text`
+  // points at its code, followed by its item JSON.
+  struct TextRef {
+    const char* text;
+    const Text& at;
+  };
+  TextRef text_of(std::int32_t index) const {
+    const LocateIndex* in = !m_base ? this : index < m_base_n ? m_base.get() : m_delta.get();
+    const auto k = static_cast<std::size_t>(!m_base || index < m_base_n ? index : index - m_base_n);
+    const Text& t = in->m_text_at[k];
+    return {in->m_text.data() + t.offset, t};
   }
   Layer m_fine;   // group 0: grids, group 1: micro-grids
   Layer m_admin;  // every admin level

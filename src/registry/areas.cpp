@@ -96,8 +96,10 @@ void audit(pg::Transaction& tx, const Actor& actor, const std::string& action, c
 // ground becomes a gap that no grid holds, and deleting them would lose their visit history. The
 // grid that later covers them (a new grid in the freed space, or a neighbour redrawn over it)
 // adopts them. Their version goes up, so an ETag held for the old state no longer matches.
-// Returns [{"id", "from"}] of the adopted checkpoints.
-json adopt_orphan_checkpoints(pg::Transaction& tx, const std::string& grid, const std::string& ewkb) {
+// `report.checkpoints_adopted` lists them as [{"id", "from"}]. Other levels hold no checkpoints.
+void adopt_orphan_checkpoints(pg::Transaction& tx, Level level, const std::string& grid, const std::string& ewkb,
+                              json& report) {
+  if (level != Level::grid && level != Level::microgrid) return;
   auto r = tx.exec("areas.adopt_checkpoints",
                    "WITH orphan AS (SELECT c.id, c.grid_code FROM checkpoints c "
                    "  WHERE c.location && $2::geometry AND ST_Covers($2::geometry, c.location) AND c.grid_code <> $1 "
@@ -106,9 +108,9 @@ json adopt_orphan_checkpoints(pg::Transaction& tx, const std::string& grid, cons
                    "  WHERE c.id = o.id RETURNING c.id, o.grid_code) "
                    "SELECT id, grid_code FROM moved ORDER BY id",
                    {grid, ewkb});
-  json out = json::array();
-  for (int i = 0; i < r.rows(); ++i) out.push_back({{"id", r.integer(i, 0)}, {"from", r.str(i, 1)}});
-  return out;
+  if (r.rows() == 0) return;
+  json& adopted = report["checkpoints_adopted"] = json::array();
+  for (int i = 0; i < r.rows(); ++i) adopted.push_back({{"id", r.integer(i, 0)}, {"from", r.str(i, 1)}});
 }
 
 void check_if_match(const std::vector<std::string>& if_match, const std::string& current) {
@@ -441,8 +443,7 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
        f.attributes.value_or(json::object()).dump(), actor.label(), std::to_string(o.srid)});
   WriteResult out;
   if (!g.repair.is_null()) out.report["repair"] = g.repair;
-  if (*level == Level::grid || *level == Level::microgrid)
-    if (json adopted = adopt_orphan_checkpoints(tx, *f.code, g.ewkb); !adopted.empty()) out.report["checkpoints_adopted"] = adopted;
+  adopt_orphan_checkpoints(tx, *level, *f.code, g.ewkb, out.report);
   audit(tx, actor, "area.create", *f.code, std::nullopt, 1, out.report);
   tx.commit();
   out.area = AreaDocument{ins.str(0, 0), area_etag(*f.code, 1), *f.code};
@@ -508,8 +509,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
       {code, std::to_string(version + 1), name, row.str(0, 3), parent.empty() ? Param() : Param(parent), ewkb,
        opt_number(households), opt_number(population), attributes.dump(), now, actor.label(),
        replace ? "replace" : "update", std::to_string(o.srid)});
-  if ((level == Level::grid || level == Level::microgrid) && body.contains("geometry"))
-    if (json adopted = adopt_orphan_checkpoints(tx, code, ewkb); !adopted.empty()) out.report["checkpoints_adopted"] = adopted;
+  if (body.contains("geometry")) adopt_orphan_checkpoints(tx, level, code, ewkb, out.report);
   json detail = out.report;
   detail["geometry_changed"] = body.contains("geometry");
   audit(tx, actor, replace ? "area.replace" : "area.update", code, version, version + 1, detail);

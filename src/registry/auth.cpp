@@ -101,22 +101,18 @@ std::vector<TokenInfo> list_tokens(pg::Connection& conn) {
 
 std::vector<long long> revoke_tokens(pg::Connection& conn, const std::vector<long long>& ids,
                                      const std::optional<std::string>& name, const std::string& by) {
-  std::string id_list = "{";
+  std::string id_list = "[";
   for (std::size_t i = 0; i < ids.size(); ++i) id_list += (i ? "," : "") + std::to_string(ids[i]);
-  id_list += "}";
-  pg::Transaction tx(conn);
-  auto r = tx.exec("tokens.revoke",
-                   "UPDATE api_tokens SET revoked_at = clock_timestamp() WHERE revoked_at IS NULL "
-                   "AND (id = ANY($1::bigint[]) OR name = $2) RETURNING id",
-                   {id_list, name ? pg::Param(*name) : pg::Param()});
+  id_list += "]";
+  auto r = conn.exec("tokens.revoke",
+                     "WITH revoked AS (UPDATE api_tokens SET revoked_at = clock_timestamp() WHERE revoked_at IS NULL "
+                     "  AND (id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) OR name = $2) RETURNING id), "
+                     "audited AS (INSERT INTO audit_log (actor, action, target_type, target) "
+                     "  SELECT $3, 'token.revoke', 'token', id::text FROM revoked) "
+                     "SELECT id FROM revoked ORDER BY id",
+                     {id_list, name ? pg::Param(*name) : pg::Param(), by});
   std::vector<long long> out;
-  for (int i = 0; i < r.rows(); ++i) {
-    out.push_back(r.integer(i, 0));
-    tx.exec("tokens.revoke_audit",
-            "INSERT INTO audit_log (actor, action, target_type, target) VALUES ($1, 'token.revoke', 'token', $2)",
-            {by, r.str(i, 0)});
-  }
-  tx.commit();
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.integer(i, 0));
   return out;
 }
 

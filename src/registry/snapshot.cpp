@@ -62,14 +62,14 @@ LoadStats AreaCache::load_all(pg::Connection& conn) {
   auto r = tx.exec("snapshot.load", kSelect);
   tx.commit();
   std::vector<AreaSnapshot::Shard> shards(AreaSnapshot::kShards);
+  LoadStats stats{0, 0};
   for (int i = 0; i < r.rows(); ++i) {
     auto e = entry_of(r, i);
     const std::size_t k = AreaSnapshot::shard_of(e->code);
-    next->count += shards[k].emplace(e->code, std::move(e)).second ? 1 : 0;
+    stats.areas += shards[k].emplace(e->code, std::move(e)).second ? 1 : 0;
   }
   for (std::size_t k = 0; k < AreaSnapshot::kShards; ++k)
     next->shards[k] = std::make_shared<const AreaSnapshot::Shard>(std::move(shards[k]));
-  LoadStats stats{next->count, 0};
   swap(std::move(next));
   m_ready = true;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -108,11 +108,10 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
       if (it == touched.end()) it = touched.emplace(k, *now->shards[k]).first;
       return it->second;
     };
-    for (const auto& code : codes) next->count -= shard(code).erase(code);
+    for (const auto& code : codes) shard(code).erase(code);
     for (auto& e : fresh) {
-      auto& m = shard(e->code);
-      const std::string code = e->code;
-      next->count += m.insert_or_assign(code, std::move(e)).second ? 1 : 0;
+      const std::string code = e->code;  // the key, before the entry moves into the map
+      shard(code).insert_or_assign(code, std::move(e));
     }
     for (auto& [k, m] : touched) next->shards[k] = std::make_shared<const AreaSnapshot::Shard>(std::move(m));
     swap(std::move(next));
