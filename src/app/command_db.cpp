@@ -12,7 +12,7 @@ namespace wangge::app {
 
 pg::Connection connect_with_retry(const Config& config, int wait_seconds) {
   if (config.database_url.empty())
-    throw std::runtime_error("WANGGE_DATABASE_URL is not set (tools/run sets it for the embedded PostGIS)");
+    throw std::runtime_error("WANGGE_DATABASE_URL is not set and there is no embedded cluster under $WANGGE_VAR_DIR/pg (tools/run starts one)");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
   while (true) {
     try {

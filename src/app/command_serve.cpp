@@ -9,12 +9,22 @@
 
 #include "app/commands.hpp"
 #include "app/common.hpp"
+#include "app/routes_site.hpp"
 #include "core/log.hpp"
+#include "exchange/routes.hpp"
 #include "http/resources.hpp"
+#include "http/router.hpp"
 #include "http/server.hpp"
+#include "incidents/routes.hpp"
+#include "locate/routes.hpp"
+#include "patrol/routes.hpp"
 #include "registry/auth.hpp"
 #include "registry/migrate.hpp"
+#include "registry/registry.hpp"
+#include "route/routes.hpp"
 #include "tiles/feed.hpp"
+#include "tiles/routes.hpp"
+#include "toolkit/routes.hpp"
 
 namespace wangge::app {
 namespace {
@@ -40,7 +50,7 @@ int command_serve(const Args& args) {
   if (print_help(args,
                  "usage: wangge serve\n\n"
                  "Migrates the database, then serves the HTTP API. Settings come from the environment:\n"
-                 "  WANGGE_DATABASE_URL  PostGIS connection (libpq URI), required\n"
+                 "  WANGGE_DATABASE_URL  PostGIS connection (libpq URI); default: the embedded cluster under $WANGGE_VAR_DIR/pg\n"
                  "  WANGGE_PORT          port (default 8080); WANGGE_LISTEN address (default 127.0.0.1)\n"
                  "  WANGGE_VAR_DIR       local state, e.g. the first admin token (default ./var)\n"
                  "  WANGGE_MAX_BODY_MB   largest request body (default 32)\n"
@@ -53,38 +63,70 @@ int command_serve(const Args& args) {
     for (const auto& name : registry::migrate(conn)) log::info("applied migration " + name);
     ensure_admin_token(conn, config);
   }
-  http::App app(config);
-  app.locator.attach(app.cache);  // before the first load, so the locator sees it
-  app.locator.start_worker_watch(config.database_url, config.statement_timeout_ms);
-  app.incidents = std::make_unique<incidents::IncidentStore>(incidents::CaseRules::parse(
-      resource_or_file("WANGGE_CALENDAR", "geodata/calendar.json"), resource_or_file("WANGGE_CASE_CATEGORIES", "geodata/case_categories.json")));
+  // The services, in the order they depend on each other; they are destroyed in reverse, so a
+  // listener thread never outlives what it feeds.
+  registry::Registry registry(config);
+  const toolkit::Toolkit toolkit(registry.config, registry.rules, registry.areas);
+  locate::Locator locator{locate::Locator::options_from_environment()};
+  locator.attach(registry.cache);  // before the first load, so the locator sees it
+  locator.start_worker_watch(config.database_url, config.statement_timeout_ms);
+  incidents::IncidentStore cases(incidents::CaseRules::parse(resource_or_file("WANGGE_CALENDAR", "geodata/calendar.json"),
+                                                             resource_or_file("WANGGE_CASE_CATEGORIES", "geodata/case_categories.json")));
   // After the locator (subscribed by attach): open cases follow the new boundaries.
-  app.cache.subscribe([&app](pg::Connection& conn, const std::vector<std::string>& codes) {
-    if (int moved = app.incidents->reassign(conn, codes, app.locator); moved > 0)
+  registry.cache.subscribe([&cases, &locator](pg::Connection& conn, const std::vector<std::string>& codes) {
+    if (int moved = cases.reassign(conn, codes, locator); moved > 0)
       log::info("re-assigned " + std::to_string(moved) + " open incidents after a registry change");
   });
-  app.tiles = std::make_unique<tiles::TileService>(tile_config(), config.tile_cache_bytes);
+  tiles::TileService tile_service(tile_config(), config.tile_cache_bytes);
+  std::unique_ptr<tiles::GlyphServer> glyphs;
   try {
-    app.glyphs = std::make_unique<tiles::GlyphServer>(tiles::GlyphServer::default_fonts());
+    glyphs = std::make_unique<tiles::GlyphServer>(tiles::GlyphServer::default_fonts());
   } catch (const std::exception& e) {
     log::warn(std::string("map labels are off: ") + e.what() + " (apt install fonts-dejavu-core fonts-droid-fallback)");
   }
-  app.cache.subscribe([&app](pg::Connection& conn, const std::vector<std::string>& codes) { app.tiles->apply_changes(conn, codes); });
-  // The tile layer `roads` follows the street graph (only that layer: the area layers take
-  // seconds at province scale, and the area cache's first load builds everything anyway).
-  app.router.subscribe([&app](pg::Connection& conn) { app.tiles->refresh_roads(conn); });
-  // The street graphs: loaded by their listener thread after it LISTENs, rebuilt on every road change.
-  app.router.start_listening(config.database_url, config.statement_timeout_ms);
-  if (!app.router.wait_ready(std::chrono::seconds(120))) throw std::runtime_error("the street graph did not load within 120 s");
+  registry.cache.subscribe([&tile_service](pg::Connection& conn, const std::vector<std::string>& codes) { tile_service.apply_changes(conn, codes); });
+  // Street graphs per profile: router.current() per request; follows road changes. Its listener
+  // rebuilds the `roads` tile layer (only that layer: the area layers take seconds at province
+  // scale, and the area cache's first load builds everything anyway).
+  route::RouterCache router;
+  router.subscribe([&tile_service](pg::Connection& conn) { tile_service.refresh_roads(conn); });
+  router.start_listening(config.database_url, config.statement_timeout_ms);
+  if (!router.wait_ready(std::chrono::seconds(120))) throw std::runtime_error("the street graph did not load within 120 s");
   // Incidents and checkpoints written by any process (or by hand) reach the tiles through NOTIFY.
-  tiles::TileFeed tile_feed(*app.tiles);
+  tiles::TileFeed tile_feed(tile_service);
   tile_feed.start(config.database_url, config.statement_timeout_ms);
-  app.cache.start_listening(config.database_url, config.statement_timeout_ms);
-  http::Server server(app);
+  registry.cache.start_listening(config.database_url, config.statement_timeout_ms);
+
+  // Each capability adds its own routes; the route table picks the most specific pattern, so the
+  // order here does not matter.
+  http::RouteTable routes;
+  add_site_routes(routes, registry.pool);
+  registry::add_routes(routes, registry);
+  toolkit::add_routes(routes, registry, toolkit);
+  locate::add_routes(routes, registry, locator);
+  incidents::add_routes(routes, registry, locator, cases);
+  tiles::add_routes(routes, tiles::TileServices{registry, &tile_service, glyphs.get()});
+  exchange::add_routes(routes, exchange::ExchangeServices{registry, toolkit});
+  route::add_routes(routes, registry, router);
+  const patrol::PatrolServices patrol_services{
+      registry, router, [&tile_service](pg::Connection& conn, const patrol::CheckpointChange& change) {
+        if (tile_service.ready()) tile_service.refresh_checkpoints(conn, change.locations);
+      }};
+  patrol::add_routes(routes, patrol_services);
+
+  http::ServerOptions options;
+  options.listen_address = config.listen_address;
+  options.port = config.port;
+  options.base_url = config.base_url();
+  options.http_threads = config.http_threads;
+  options.workers = config.db_workers;
+  options.max_body_bytes = config.max_body_bytes;
+  options.request_timeout_s = config.request_timeout_s;
+  http::Server server(routes, options);
   server.run();
   tile_feed.stop();
-  app.router.stop();
-  app.cache.stop();  // no more change notifications into the subscribers while they are destroyed
+  router.stop();
+  registry.cache.stop();  // no more change notifications into the subscribers while they are destroyed
   return 0;
 }
 

@@ -70,7 +70,7 @@ const char* kUsage =
     "  import         read areas from a GIS file, validate, and insert them in one transaction\n"
     "  import-roads   read OpenStreetMap roads into the routable street network\n"
     "\n"
-    "environment: WANGGE_DATABASE_URL (required), WANGGE_PORT (8080), WANGGE_VAR_DIR (var), see README.md\n";
+    "environment: WANGGE_DATABASE_URL (default: the embedded cluster under var/pg), WANGGE_PORT (8080), WANGGE_VAR_DIR (var), see README.md\n";
 
 }  // namespace
 

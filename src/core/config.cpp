@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include <fstream>
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -27,6 +29,21 @@ Number env_number(const char* name, Number fallback) {
   }
 }
 
+// The embedded cluster that tools/run and tools/pg keep under <var>/pg (its port and password in
+// files there), as a libpq URL; "" when there is none. So `wangge token create` typed after
+// tools/run reaches the same database as the server without setting WANGGE_DATABASE_URL.
+std::string embedded_cluster_url(const std::string& var_dir) {
+  auto first_line = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  const std::string port = first_line(var_dir + "/pg/port"), password = first_line(var_dir + "/pg/password");
+  if (port.empty() || password.empty()) return "";
+  return "postgresql://wangge:" + password + "@127.0.0.1:" + port + "/wangge";
+}
+
 }  // namespace
 
 Config Config::from_environment() {
@@ -38,6 +55,7 @@ Config Config::from_environment() {
   c.db_workers = env_number("WANGGE_DB_WORKERS", c.db_workers);
   c.db_pool_size = env_number("WANGGE_DB_POOL", c.db_pool_size);
   c.var_dir = env_or("WANGGE_VAR_DIR", c.var_dir);
+  if (c.database_url.empty()) c.database_url = embedded_cluster_url(c.var_dir);
   c.max_body_bytes = static_cast<std::size_t>(env_number("WANGGE_MAX_BODY_MB", 32.0) * 1024 * 1024);
   c.request_timeout_s = static_cast<int>(env_number("WANGGE_REQUEST_TIMEOUT_S", c.request_timeout_s));
   c.statement_timeout_ms = env_number("WANGGE_STATEMENT_TIMEOUT_MS", c.statement_timeout_ms);

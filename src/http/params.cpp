@@ -161,8 +161,22 @@ std::string percent_encode(std::string_view text) {
   return out;
 }
 
-std::string page_link(const App& app, const Request& req, long long offset, long long limit) {
-  std::string url = app.config.base_url() + req.path + "?";
+std::string crs_text(const Request& req, const nlohmann::json* body) {
+  constexpr std::size_t kMaxCrsText = 64;  // "urn:ogc:def:crs:EPSG::4490" and the like are far shorter
+  std::string text;
+  if (body && body->is_object() && body->contains("crs")) {
+    const auto& c = (*body)["crs"];
+    if (!c.is_string()) throw bad_request("unsupported_crs", "crs must be a string such as EPSG:4490");
+    text = c.get<std::string>();
+  } else {
+    text = req.param("crs").value_or("");
+  }
+  if (text.size() > kMaxCrsText) throw bad_request("unsupported_crs", "crs is at most 64 characters, such as EPSG:4490");
+  return text;
+}
+
+std::string page_link(const std::string& base_url, const Request& req, long long offset, long long limit) {
+  std::string url = base_url + req.path + "?";
   bool first = true;
   for (const auto& [k, v] : req.query) {
     if (k == "offset" || k == "limit") continue;

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "core/time.hpp"
-#include "http/context.hpp"
+#include "http/request.hpp"
 
 namespace wangge::http {
 
@@ -21,8 +21,14 @@ nlohmann::json json_body(const Request& req);
 void reject_nul(const nlohmann::json& value);
 // Well-formed UTF-8 without NUL bytes: what may reach the database as text.
 bool valid_utf8(std::string_view s);
-// This request's URL with offset/limit replaced, for paging links.
-std::string page_link(const App& app, const Request& req, long long offset, long long limit);
+// This request's URL with offset/limit replaced, for paging links; `base_url` is the server's
+// public address (configured, never taken from the request's Host header).
+std::string page_link(const std::string& base_url, const Request& req, long long offset, long long limit);
+// The CRS a request names, as text for geom::parse_crs or crs::parse_point_crs: the body's "crs"
+// member when the body is given and has one, else the `crs` query parameter, else "" (the
+// default). One rule for every route: a body "crs" must be a string of at most 64 characters
+// (400 unsupported_crs).
+std::string crs_text(const Request& req, const nlohmann::json* body = nullptr);
 [[noreturn]] void throw_method_not_allowed(const std::string& allowed);
 std::string percent_decode(std::string_view text, bool plus_is_space);
 std::string percent_encode(std::string_view text);

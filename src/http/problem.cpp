@@ -1,7 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "http/context.hpp"
+#include "http/request.hpp"
 
 namespace wangge::http {
 
@@ -15,6 +15,19 @@ std::optional<std::string> Request::header(const std::string& lower_name) const 
   auto it = headers.find(lower_name);
   if (it == headers.end()) return std::nullopt;
   return it->second;
+}
+
+const std::string& Request::path_param(const std::string& name) const {
+  auto it = path_params.find(name);
+  if (it == path_params.end()) throw std::logic_error("route has no path parameter {" + name + "}");
+  return it->second;
+}
+
+Response empty_response(int status) {
+  Response r;
+  r.status = status;
+  r.content_type.clear();
+  return r;
 }
 
 Response json_response(int status, std::string body) {
@@ -60,34 +73,6 @@ Response problem(int status, const std::string& code, const std::string& detail,
   r.body = doc.dump();
   if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"wangge\"");
   return r;
-}
-
-namespace {
-
-// The token of an "Authorization: Bearer <token>" header; throws unauthorized for anything else.
-std::string bearer_token(const Request& req) {
-  auto h = req.header("authorization");
-  if (!h) throw unauthorized("this endpoint needs a bearer token (Authorization: Bearer <token>)");
-  const std::string prefix = "Bearer ";
-  if (h->size() <= prefix.size() || (h->compare(0, prefix.size(), prefix) != 0 && h->compare(0, prefix.size(), "bearer ") != 0))
-    throw unauthorized("the Authorization header must be 'Bearer <token>'");
-  std::string token = h->substr(prefix.size());
-  while (!token.empty() && token.front() == ' ') token.erase(token.begin());
-  while (!token.empty() && token.back() == ' ') token.pop_back();
-  if (token.empty() || token.size() > 200) throw unauthorized("the bearer token is not valid");
-  return token;
-}
-
-}  // namespace
-
-registry::Actor authenticate(App& app, const Request& req) { return app.tokens.authenticate(app.pool, bearer_token(req)); }
-
-bool authenticated_in_cache(App& app, const Request& req) {
-  try {
-    return app.tokens.valid_in_cache(bearer_token(req));
-  } catch (const unauthorized&) {
-    return false;
-  }
 }
 
 }  // namespace wangge::http

@@ -20,6 +20,7 @@
 #include "core/log.hpp"
 #include "http/chunked.hpp"
 #include "http/params.hpp"
+#include "pg/connection.hpp"
 
 namespace wangge::http {
 namespace {
@@ -116,13 +117,14 @@ Request copy_request(const Http::Request& in) {
   return r;
 }
 
-// What GET /v1/locate reads, copied alone (route_locate_inline): the query and the Authorization
-// header. The full copy writes out every typed header, a sizeable part of so small a request.
-Request copy_locate_request(const Http::Request& in) {
+// What an inline route reads (RouteTable::add_inline), copied alone: the query and the
+// Authorization header. The full copy writes out every typed header, a sizeable part of so small
+// a request.
+Request copy_inline_request(const Http::Request& in, const std::string& method) {
   Request r;
-  r.method = "GET";
-  r.path = "/v1/locate";
-  r.segments = {"v1", "locate"};
+  r.method = method;
+  r.path = in.resource();
+  r.segments = split_path(r.path);
   for (auto it = in.query().parameters_begin(); it != in.query().parameters_end(); ++it)
     r.query[percent_decode(it->first, true)] = percent_decode(it->second, true);
   // Pistache parses Authorization into its typed header (found under its canonical name, however
@@ -234,10 +236,11 @@ bool asks_keep_alive(const Http::Request& request) {
   return c && c->control() == Http::ConnectionControl::KeepAlive;
 }
 
-class Handler : public Http::Handler {
+class RequestHandler : public Http::Handler {
  public:
-  HTTP_PROTOTYPE(Handler)
-  Handler(App* app, WorkQueue* queue) : m_app(app), m_queue(queue) {}
+  HTTP_PROTOTYPE(RequestHandler)
+  RequestHandler(const RouteTable* routes, const ServerOptions* options, WorkQueue* queue)
+      : m_routes(routes), m_options(options), m_queue(queue) {}
 
   void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
     // Everything that could throw stays inside: Pistache's own handler would send e.what().
@@ -247,24 +250,26 @@ class Handler : public Http::Handler {
         writer.send(Http::Code::Ok, "hello");
         return;
       }
-      if (request.method() == Http::Method::Get && request.resource() == "/v1/locate") {
-        if (auto res = route_locate_inline(*m_app, copy_locate_request(request))) {
-          if (asks_keep_alive(request) && send_direct(writer, *res)) return;
-          send(writer, *res, false);
-          return;
+      if (request.method() == Http::Method::Get) {
+        if (const InlineHandler* fast = m_routes->inline_handler("GET", request.resource())) {
+          if (auto res = (*fast)(copy_inline_request(request, "GET"))) {
+            if (asks_keep_alive(request) && send_direct(writer, *res)) return;
+            send(writer, *res, false);
+            return;
+          }
         }
       }
       auto req = std::make_shared<Request>(copy_request(request));
       const bool head = req->method == "HEAD";
-      if (req->body.size() > m_app->config.max_body_bytes) {
+      if (req->body.size() > m_options->max_body_bytes) {
         send(writer, problem(413, "payload_too_large",
-                             "the body exceeds " + std::to_string(m_app->config.max_body_bytes >> 20) + " MiB"), false);
+                             "the body exceeds " + std::to_string(m_options->max_body_bytes >> 20) + " MiB"), false);
         return;
       }
       auto shared_writer = std::make_shared<Http::ResponseWriter>(std::move(writer));
-      App* app = m_app;
-      bool queued = m_queue->push([app, req, shared_writer, head] {
-        Response res = dispatch(*app, *req);
+      const RouteTable* routes = m_routes;
+      bool queued = m_queue->push([routes, req, shared_writer, head] {
+        Response res = dispatch(*routes, *req);
         // Client and server errors are worth an operator's glance; successes are not logged.
         if (res.status >= 400) log::info(req->method + " " + req->path + " -> " + std::to_string(res.status));
         try {
@@ -280,7 +285,8 @@ class Handler : public Http::Handler {
   }
 
  private:
-  App* m_app;
+  const RouteTable* m_routes;
+  const ServerOptions* m_options;
   WorkQueue* m_queue;
 };
 
@@ -302,31 +308,18 @@ Response sql_problem(const pg::sql_error& e, const Request& req) {
   return problem(500, "internal", "an internal error occurred; it has been logged");
 }
 
-Response route(App& app, const Request& req) {
-  for (auto* group : {route_misc, route_tiles, route_toolkit, route_areas, route_dispatch, route_workers, route_export, route_ogc,
-                      route_locate, route_incidents, route_route, route_patrol, route_checkpoints, route_coverage}) {
-    if (auto r = group(app, req)) return *r;
-  }
-  return problem(404, "not_found", "no resource at " + req.path);
-}
-
 }  // namespace
 
-Response dispatch(App& app, const Request& in) {
-  // HEAD is GET without the body (the sender drops it).
-  const Request* use = &in;
-  Request as_get;
-  if (in.method == "HEAD") {
-    as_get = in;
-    as_get.method = "GET";
-    use = &as_get;
-  }
-  const Request& req = *use;
+Response dispatch(const RouteTable& routes, const Request& in) {
+  // HEAD is GET without the body (the sender drops it). The copy also takes the matched route's
+  // path parameters.
+  Request req = in;
+  if (req.method == "HEAD") req.method = "GET";
   try {
     if (!valid_utf8(req.path)) throw bad_request("invalid_encoding", "the path is not valid UTF-8 text");
     for (const auto& [k, v] : req.query)
       if (!valid_utf8(k) || !valid_utf8(v)) throw bad_request("invalid_encoding", "query parameter '" + k + "' is not valid UTF-8 text");
-    return route(app, req);
+    return routes.handle(req);
   } catch (const Error& e) {
     Response r = problem(e.status(), e.code(), e.what(), e.extra_json());
     if (e.status() == 405) {
@@ -348,16 +341,17 @@ Response dispatch(App& app, const Request& in) {
 }
 
 struct Server::Impl {
-  explicit Impl(App& a) : app(a), queue(a.config.db_workers, 4096) {}
-  App& app;
+  Impl(const RouteTable& r, ServerOptions o) : routes(r), options(std::move(o)), queue(options.workers, 4096) {}
+  const RouteTable& routes;
+  ServerOptions options;
   WorkQueue queue;
 };
 
-Server::Server(App& app) : m_impl(std::make_unique<Impl>(app)) {}
+Server::Server(const RouteTable& routes, ServerOptions options) : m_impl(std::make_unique<Impl>(routes, std::move(options))) {}
 Server::~Server() = default;
 
 void Server::run() {
-  const Config& c = m_impl->app.config;
+  const ServerOptions& c = m_impl->options;
   Address address(c.listen_address, Port(static_cast<uint16_t>(c.port)));
   Http::Endpoint endpoint(address);
   // Pistache's own limit answers with a plain-text 413 that we cannot intercept (its onInput is
@@ -373,12 +367,12 @@ void Server::run() {
                   .headerTimeout(std::chrono::seconds(c.request_timeout_s))
                   .bodyTimeout(std::chrono::seconds(c.request_timeout_s));
   endpoint.init(opts);
-  endpoint.setHandler(Http::make_handler<Handler>(&m_impl->app, &m_impl->queue));
+  endpoint.setHandler(Http::make_handler<RequestHandler>(&m_impl->routes, &m_impl->options, &m_impl->queue));
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
   endpoint.serveThreaded();
-  log::info("serving on " + c.base_url());
+  log::info("serving on " + c.base_url);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   log::info("shutting down");
   endpoint.shutdown();

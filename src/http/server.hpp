@@ -1,16 +1,29 @@
 // The HTTP server: Pistache event loops accept and parse requests, then hand them to a bounded pool
 // of request workers, because handlers talk to the database and must never block an event loop.
+// It knows the route table, not the modules whose routes fill it.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <string>
 
-#include "http/context.hpp"
+#include "http/router.hpp"
 
 namespace wangge::http {
 
+struct ServerOptions {
+  std::string listen_address = "127.0.0.1";
+  int port = 8080;
+  std::string base_url;  // for the start-up log line
+  int http_threads = 2;  // Pistache event loops
+  int workers = 4;       // request worker threads
+  std::size_t max_body_bytes = 32u << 20;
+  int request_timeout_s = 900;
+};
+
 class Server {
  public:
-  explicit Server(App& app);
+  Server(const RouteTable& routes, ServerOptions options);
   ~Server();
   // Serves until SIGINT/SIGTERM.
   void run();
@@ -20,8 +33,8 @@ class Server {
   std::unique_ptr<Impl> m_impl;
 };
 
-// Routes one request through every route group and the catch ladder: whatever happens, the answer
+// Routes one request through the route table and the catch ladder: whatever happens, the answer
 // is a Response (problem+json for errors), never an exception. Exposed for tests.
-Response dispatch(App& app, const Request& req);
+Response dispatch(const RouteTable& routes, const Request& req);
 
 }  // namespace wangge::http

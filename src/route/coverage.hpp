@@ -1,6 +1,6 @@
 // Street coverage (patrols that walk every street of a grid): the Chinese and rural postman
 // problems on an abstract edge list, then an Euler circuit. No HTTP, no database, no geometry:
-// src/http/routes_coverage.cpp feeds it the edges of a route::Graph and draws the answer.
+// src/patrol/routes_coverage.cpp feeds it the edges of a route::Graph and draws the answer.
 //
 // Three modes, chosen by the caller from the profile (see README, "Patrols"):
 //  - undirected: every required edge once in either direction. Deadheads pair the odd-degree

@@ -36,8 +36,14 @@ ensure_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# build_wangge [TARGET...]: builds the given targets (default: everything, tests included).
+# tools/run builds only the `wangge` executable: on a fresh machine the tests are most of the
+# compile time, and serving does not need them.
 build_wangge() {
-  say "building (cmake, -j2)"
+  local targets=()
+  local t
+  for t in "$@"; do targets+=(--target "$t"); done
+  say "building ${*:-everything} (cmake, -j2)"
   # ccache, when a developer has it, lets several checkouts (git worktrees) share compiled objects;
   # the build does not need it.
   local launcher=()
@@ -46,7 +52,7 @@ build_wangge() {
     launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   fi
   cmake -S "$WANGGE_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
-  cmake --build "$BUILD_DIR" -j2
+  cmake --build "$BUILD_DIR" -j2 "${targets[@]}"
   install_web
 }
 

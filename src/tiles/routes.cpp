@@ -9,19 +9,21 @@
 #include <thread>
 
 #include "core/error.hpp"
-#include "http/context.hpp"
 #include "http/params.hpp"
 #include "http/resources.hpp"
+#include "http/router.hpp"
 #include "registry/codes.hpp"
-#include "tiles/service.hpp"
+#include "tiles/routes.hpp"
 
-namespace wangge::http {
+namespace wangge::tiles {
 namespace {
+
+using namespace http;  // Request, Response, the parameter parsers
 
 using nlohmann::json;
 
 // "village,grid,grid" → {"village","grid"}: duplicates dropped, order kept, count capped.
-std::vector<std::string> parse_layers(App& app, const std::string& text) {
+std::vector<std::string> parse_layers(const TileServices& app, const std::string& text) {
   std::vector<std::string> out;
   std::set<std::string> seen;
   std::size_t i = 0;
@@ -48,7 +50,7 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-Response tilejson(App& app, const std::vector<std::string>& layers) {
+Response tilejson(const TileServices& app, const std::vector<std::string>& layers) {
   auto b = app.tiles->bounds_lonlat();
   json vector_layers = json::array();
   for (const auto& name : layers) {
@@ -60,7 +62,7 @@ Response tilejson(App& app, const std::vector<std::string>& layers) {
   json doc = {{"tilejson", "3.0.0"},
               {"name", "wangge " + join(layers)},
               {"scheme", "xyz"},
-              {"tiles", json::array({app.config.base_url() + "/tiles/" + join(layers) + "/{z}/{x}/{y}.mvt"})},
+              {"tiles", json::array({app.registry.config.base_url() + "/tiles/" + join(layers) + "/{z}/{x}/{y}.mvt"})},
               {"minzoom", app.tiles->minzoom(layers)},
               {"maxzoom", app.tiles->maxzoom(layers)},
               {"bounds", {b.minx, b.miny, b.maxx, b.maxy}},
@@ -70,7 +72,7 @@ Response tilejson(App& app, const std::vector<std::string>& layers) {
 }
 
 // The vendored files are read once: every page load asks for them.
-std::optional<Response> static_file(App& app, const std::string& name, const std::string& type) {
+std::optional<Response> static_file(const TileServices& app, const std::string& name, const std::string& type) {
   static std::mutex mutex;
   static std::map<std::string, std::string> loaded;
   std::string body;
@@ -78,7 +80,7 @@ std::optional<Response> static_file(App& app, const std::string& name, const std
     std::lock_guard lock(mutex);
     auto it = loaded.find(name);
     if (it == loaded.end()) {
-      std::ifstream in(app.config.web_dir + "/" + name, std::ios::binary);
+      std::ifstream in(app.registry.config.web_dir + "/" + name, std::ios::binary);
       if (!in) return std::nullopt;
       std::ostringstream text;
       text << in.rdbuf();
@@ -93,66 +95,25 @@ std::optional<Response> static_file(App& app, const std::string& name, const std
   return r;
 }
 
-}  // namespace
-
-std::optional<Response> route_tiles(App& app, const Request& req) {
-  const auto& s = req.segments;
-  if (s.empty()) return std::nullopt;
-  if (s[0] == "style.json" && s.size() == 1) {
-    if (req.method != "GET") throw_method_not_allowed("GET");
-    Response r = json_response(200, std::string(*resource("tiles/style.json")));
-    r.headers.emplace_back("Cache-Control", "no-cache");
-    return r;
-  }
-  if (s[0] == "vendor" && s.size() == 2) {
-    if (req.method != "GET") throw_method_not_allowed("GET");
-    static const std::map<std::string, std::string> files = {{"maplibre-gl.js", "text/javascript; charset=utf-8"},
-                                                             {"maplibre-gl.css", "text/css; charset=utf-8"}};
-    auto it = files.find(s[1]);
-    if (it == files.end()) return std::nullopt;
-    auto r = static_file(app, it->first, it->second);
-    if (!r) throw not_found("not_installed", "the map library was not installed with the build (npm install maplibre-gl)");
-    return r;
-  }
-  if (s[0] == "fonts" && s.size() == 3) {
-    if (req.method != "GET") throw_method_not_allowed("GET");
-    const std::string& file = s[2];
-    unsigned start = 0, end = 0;
-    char tail[8] = {0};
-    if (std::sscanf(file.c_str(), "%u-%u%7s", &start, &end, tail) != 3 || std::string(tail) != ".pbf" || start % 256 != 0 ||
-        end != start + 255 || start >= 65536)
-      throw bad_request("invalid_parameter", "a glyph range is {start}-{start+255}.pbf with start a multiple of 256 below 65536");
-    if (!app.glyphs) throw not_found("not_installed", "no fonts for map labels are installed on the server");
-    Response r;
-    r.body = app.glyphs->range(s[1], start);
-    r.content_type = "application/x-protobuf";
-    r.headers.emplace_back("Cache-Control", "public, max-age=86400");
-    return r;
-  }
-  if (s[0] != "tiles") return std::nullopt;
+// Right after start the layers are still being built; wait a little rather than serve empty tiles.
+void wait_until_ready(const TileServices& app) {
   if (!app.tiles) throw unavailable("tiles_unavailable", "tiles are not enabled on this server");
-  // Right after start the layers are still being built; wait a little rather than serve empty tiles.
   for (int i = 0; i < 100 && !app.tiles->ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (!app.tiles->ready()) throw unavailable("tiles_loading", "the tile layers are still being built; retry shortly");
-  if (req.method != "GET") throw_method_not_allowed("GET");
-  if (s.size() == 2 && s[1].size() > 5 && s[1].substr(s[1].size() - 5) == ".json") {
-    authenticate(app, req);
-    return tilejson(app, parse_layers(app, s[1].substr(0, s[1].size() - 5)));
-  }
-  if (s.size() != 5) return std::nullopt;
-  std::string y = s[4];
-  for (const char* ext : {".mvt", ".pbf"})
-    if (y.size() > 4 && y.substr(y.size() - 4) == ext) y = y.substr(0, y.size() - 4);
-  auto actor = authenticate(app, req);
-  auto layers = parse_layers(app, s[1]);
-  auto id = tiles::parse_tile(s[2], s[3], y);
+}
+
+Response tile(const TileServices& app, const Request& req) {
+  wait_until_ready(app);
+  auto actor = app.registry.authenticate(req);
+  auto layers = parse_layers(app, req.path_param("layers"));
+  auto id = parse_tile(req.path_param("z"), req.path_param("x"), req.path_param("y"));
   if (!id) throw bad_request("invalid_tile", "z/x/y must be integers with 0 <= z <= 24 and 0 <= x, y < 2^z");
   const std::string scope = actor.scope ? registry::code_prefix(*actor.scope) : "";
   auto at = time_param(req, "at");
   const bool accepts_gzip = req.header("accept-encoding").value_or("").find("gzip") != std::string::npos;
-  std::shared_ptr<const tiles::EncodedTile> tile;
+  std::shared_ptr<const EncodedTile> tile;
   if (at) {
-    auto conn = app.pool.acquire();
+    auto conn = app.registry.pool.acquire();
     tile = app.tiles->tile(layers, *id, scope, &*conn, at, accepts_gzip);
   } else {
     tile = app.tiles->tile(layers, *id, scope, nullptr, std::nullopt, accepts_gzip);
@@ -177,9 +138,51 @@ std::optional<Response> route_tiles(App& app, const Request& req) {
     r.headers.emplace_back("Content-Encoding", "gzip");
     r.body = tile->gzip;
   } else {
-    r.body = tile->gzip.empty() ? tile->raw : tiles::gunzip(tile->gzip);
+    r.body = tile->gzip.empty() ? tile->raw : gunzip(tile->gzip);
   }
   return r;
 }
 
-}  // namespace wangge::http
+}  // namespace
+
+void add_routes(http::RouteTable& routes, const TileServices& services) {
+  // The routes outlive the caller's services value: they share a copy.
+  auto app = std::make_shared<const TileServices>(services);
+  routes.add("GET", "/style.json", [](const Request&) {
+    Response r = json_response(200, std::string(*resource("tiles/style.json")));
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    return r;
+  });
+  routes.add("GET", "/vendor/{file}", [app](const Request& req) {
+    static const std::map<std::string, std::string> files = {{"maplibre-gl.js", "text/javascript; charset=utf-8"},
+                                                             {"maplibre-gl.css", "text/css; charset=utf-8"}};
+    auto it = files.find(req.path_param("file"));
+    if (it == files.end()) throw not_found("not_found", "no resource at " + req.path);
+    auto r = static_file(*app, it->first, it->second);
+    if (!r) throw not_found("not_installed", "the map library was not installed with the build (npm install maplibre-gl)");
+    return *r;
+  });
+  routes.add("GET", "/fonts/{stack}/{range}", [app](const Request& req) {
+    const std::string& file = req.path_param("range");
+    unsigned start = 0, end = 0;
+    char tail[8] = {0};
+    if (std::sscanf(file.c_str(), "%u-%u%7s", &start, &end, tail) != 3 || std::string(tail) != ".pbf" || start % 256 != 0 ||
+        end != start + 255 || start >= 65536)
+      throw bad_request("invalid_parameter", "a glyph range is {start}-{start+255}.pbf with start a multiple of 256 below 65536");
+    if (!app->glyphs) throw not_found("not_installed", "no fonts for map labels are installed on the server");
+    Response r;
+    r.body = app->glyphs->range(req.path_param("stack"), start);
+    r.content_type = "application/x-protobuf";
+    r.headers.emplace_back("Cache-Control", "public, max-age=86400");
+    return r;
+  });
+  routes.add("GET", "/tiles/{layers}.json", [app](const Request& req) {
+    wait_until_ready(*app);
+    app->registry.authenticate(req);
+    return tilejson(*app, parse_layers(*app, req.path_param("layers")));
+  });
+  for (const char* pattern : {"/tiles/{layers}/{z}/{x}/{y}.mvt", "/tiles/{layers}/{z}/{x}/{y}.pbf", "/tiles/{layers}/{z}/{x}/{y}"})
+    routes.add("GET", pattern, [app](const Request& req) { return tile(*app, req); });
+}
+
+}  // namespace wangge::tiles

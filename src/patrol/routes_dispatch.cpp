@@ -7,13 +7,19 @@
 
 #include "core/error.hpp"
 #include "crs/point_crs.hpp"
-#include "http/context.hpp"
 #include "http/params.hpp"
-#include "http/route_common.hpp"
+#include "http/router.hpp"
+#include "route/http_json.hpp"
+#include "patrol/routes.hpp"
 #include "patrol/positions.hpp"
 #include "route/nearest.hpp"
 
-namespace wangge::http {
+namespace wangge::patrol {
+
+using namespace http;  // Request, Response, json_body, the parameter parsers
+using route::round_to;
+using route::line_string;
+using route::profile_of;
 namespace {
 
 using nlohmann::json;
@@ -36,15 +42,15 @@ json worker_json(const patrol::Candidate& c) {
   return w;
 }
 
-Response nearest(App& app, const Request& req) {
-  auto actor = authenticate(app, req);
+Response nearest(const PatrolServices& app, const Request& req) {
+  auto actor = app.registry.authenticate(req);
   const double x = number_param(req, "lon"), y = number_param(req, "lat");
-  const auto crs = crs::parse_point_crs(req.param("crs").value_or(""));
+  const auto crs = crs::parse_point_crs(crs_text(req));
   const auto p = crs::to_storage(crs, x, y);
   const auto profile = profile_of(req.param("profile").value_or("foot"));
   const auto k = static_cast<std::size_t>(int_param(req, "k", 5, 1, 100));
   const double max_age_s = static_cast<double>(int_param(req, "max_age", 3600, 1, 30 * 86400));
-  const auto router = router_of(app);  // held to the end of the request
+  const auto router = route::router_of(app.router);  // held to the end of the request
   const route::Graph& g = router->graph(profile);
   auto incident = g.snap({p.lon, p.lat}, route::Router::kMaxSnapM);
   if (!incident)
@@ -52,7 +58,7 @@ Response nearest(App& app, const Request& req) {
                                         " profile may use",
                         json{{"point", "incident"}, {"reason", "too_far_from_street"}}.dump());
   const patrol::PositionStore store;
-  auto candidates = store.candidates(*app.pool.acquire(), actor, req.param("area"));
+  auto candidates = store.candidates(*app.registry.pool.acquire(), actor, req.param("area"));
 
   std::vector<std::optional<route::Snap>> snaps;
   std::vector<std::size_t> who;
@@ -113,23 +119,19 @@ Response nearest(App& app, const Request& req) {
 
 }  // namespace
 
-std::optional<Response> route_dispatch(App& app, const Request& req) {
-  const auto& s = req.segments;
-  if (s.size() == 3 && s[0] == "v1" && s[1] == "dispatch" && s[2] == "nearest-workers") {
-    if (req.method != "GET") throw_method_not_allowed("GET");
-    return nearest(app, req);
-  }
-  if (s.size() == 4 && s[0] == "v1" && s[1] == "workers" && s[3] == "position") {
+void add_dispatch_routes(http::RouteTable& routes, const PatrolServices& services) {
+  routes.add("GET", "/v1/dispatch/nearest-workers", [services](const Request& req) { return nearest(services, req); });
+  routes.add("POST", "/v1/workers/{id}/position", [services](const Request& req) {
     long long id = 0;
-    auto [end, ec] = std::from_chars(s[2].data(), s[2].data() + s[2].size(), id);
-    if (ec != std::errc() || end != s[2].data() + s[2].size() || id <= 0)
+    const std::string& text = req.path_param("id");
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc() || end != text.data() + text.size() || id <= 0)
       throw bad_request("invalid_parameter", "a worker id is a positive integer");
-    if (req.method != "POST") throw_method_not_allowed("POST");
-    auto actor = authenticate(app, req);
-    const patrol::PositionStore store;
-    return json_response(201, store.record(*app.pool.acquire(), actor, id, json_body(req), req.param("crs").value_or("")).dump());
-  }
-  return std::nullopt;
+    auto actor = services.registry.authenticate(req);
+    const PositionStore store;
+    auto body = json_body(req);
+    return json_response(201, store.record(*services.registry.pool.acquire(), actor, id, body, crs_text(req)).dump());
+  });
 }
 
-}  // namespace wangge::http
+}  // namespace wangge::patrol

@@ -7,11 +7,14 @@
 #include "core/error.hpp"
 #include "exchange/export.hpp"
 #include "exchange/import.hpp"
-#include "http/context.hpp"
+#include "exchange/routes.hpp"
 #include "http/params.hpp"
+#include "http/router.hpp"
 
-namespace wangge::http {
+namespace wangge::exchange {
 namespace {
+
+using namespace http;  // Request, Response, json_body, the parameter parsers
 
 // One part of a multipart/form-data body (RFC 7578).
 struct FormPart {
@@ -93,8 +96,8 @@ std::vector<FormPart> form_parts(std::string_view body, const std::string& conte
   return parts;
 }
 
-Response import_file(App& app, const Request& req) {
-  auto actor = authenticate(app, req);
+Response import_file(const ExchangeServices& app, const Request& req) {
+  auto actor = app.registry.authenticate(req);
   auto type = req.header("content-type").value_or("");
   std::string_view upload = req.body;
   std::string upload_name;
@@ -137,23 +140,14 @@ Response import_file(App& app, const Request& req) {
     out.write(upload.data(), static_cast<std::streamsize>(upload.size()));
     if (!out) throw std::runtime_error("import: cannot store the upload");
   }
-  auto conn = app.pool.acquire();
+  auto conn = app.registry.pool.acquire();
   // The area cache follows the written rows through NOTIFY, like other processes' caches.
-  auto report = exchange::import_areas(*conn, actor, app.rules, app.config, path, options, &app.toolkit);
+  auto report = import_areas(*conn, actor, app.registry.rules, app.registry.config, path, options, &app.toolkit);
   return json_response(options.dry_run || report.value("written", 0) == 0 ? 200 : 201, report.dump());
 }
 
-}  // namespace
-
-std::optional<Response> route_export(App& app, const Request& req) {
-  const auto& s = req.segments;
-  if (s.size() == 2 && s[0] == "v1" && s[1] == "import") {
-    if (req.method != "POST") throw_method_not_allowed("POST");
-    return import_file(app, req);
-  }
-  if (s.size() != 2 || s[0] != "v1" || s[1] != "export") return std::nullopt;
-  if (req.method != "GET") throw_method_not_allowed("GET");
-  auto actor = authenticate(app, req);
+Response export_file(const ExchangeServices& app, const Request& req) {
+  auto actor = app.registry.authenticate(req);
   auto options = exchange::parse_export_options(req.query);
   // Any role may export, but only inside its scope: the area asked for must lie in it, and the
   // scope filters the rows whatever was asked.
@@ -162,7 +156,7 @@ std::optional<Response> route_export(App& app, const Request& req) {
   // GDAL writes the file (shapefiles and GeoPackages cannot be written front to back), then it
   // is streamed to the client in 1 MB chunks: the answer never sits in memory as a whole, and the
   // temporary directory lives until the last chunk has gone.
-  auto result = std::make_shared<exchange::ExportResult>(exchange::export_layer(*app.pool.acquire(), options));
+  auto result = std::make_shared<exchange::ExportResult>(export_layer(*app.registry.pool.acquire(), options));
   auto file = std::make_shared<std::ifstream>(result->file, std::ios::binary);
   if (!*file) throw std::runtime_error("export: cannot read back " + result->file.filename().string());
   Response r;
@@ -181,4 +175,11 @@ std::optional<Response> route_export(App& app, const Request& req) {
   return r;
 }
 
-}  // namespace wangge::http
+}  // namespace
+
+void add_exchange_routes(http::RouteTable& routes, const ExchangeServices& services) {
+  routes.add("POST", "/v1/import", [services](const Request& req) { return import_file(services, req); });
+  routes.add("GET", "/v1/export", [services](const Request& req) { return export_file(services, req); });
+}
+
+}  // namespace wangge::exchange

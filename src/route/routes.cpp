@@ -5,21 +5,25 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "http/context.hpp"
 #include "http/params.hpp"
-#include "http/route_common.hpp"
+#include "http/router.hpp"
+#include "route/http_json.hpp"
+#include "route/routes.hpp"
 
-namespace wangge::http {
+namespace wangge::route {
 
 using nlohmann::json;
+using http::Request;
+using http::Response;
+using http::json_response;
 
-route::Profile profile_of(const std::string& name) {
-  if (auto p = route::parse_profile(name)) return *p;
+Profile profile_of(const std::string& name) {
+  if (auto p = parse_profile(name)) return *p;
   throw bad_request("unknown_profile", "profile must be foot, ebike or car", json{{"profile", name}}.dump());
 }
 
-std::shared_ptr<const route::Router> router_of(App& app) {
-  auto r = app.router.current();
+std::shared_ptr<const Router> router_of(const RouterCache& cache) {
+  auto r = cache.current();
   if (!r) throw unavailable("router_not_ready", "the street network is not loaded");
   return r;
 }
@@ -49,10 +53,10 @@ route::LonLat point_param(const Request& req, const std::string& name) {
   return {lon, lat};
 }
 
-Response shortest(App& app, const Request& req) {
+Response shortest(const RouterCache& cache, const Request& req) {
   const auto from = point_param(req, "from"), to = point_param(req, "to");
   const auto profile = profile_of(req.param("profile").value_or("foot"));
-  const auto router = router_of(app);  // held to the end of the request
+  const auto router = router_of(cache);  // held to the end of the request
   const route::Graph& g = router->graph(profile);
   auto snap = [&](const route::LonLat& p, const char* which) {
     auto s = g.snap(p, route::Router::kMaxSnapM);
@@ -73,8 +77,8 @@ Response shortest(App& app, const Request& req) {
   return json_response(200, doc.dump());
 }
 
-Response matrix(App& app, const Request& req) {
-  json body = json_body(req);
+Response matrix(const RouterCache& cache, const Request& req) {
+  json body = http::json_body(req);
   if (!body.is_object() || !body.contains("points") || !body["points"].is_array())
     throw bad_request("invalid_parameter", "the body is {\"points\": [[lon, lat], ...], \"profile\": ...}");
   const json& pts = body["points"];
@@ -86,7 +90,7 @@ Response matrix(App& app, const Request& req) {
     profile_text = body["profile"].get<std::string>();
   }
   const auto profile = profile_of(profile_text);
-  const auto router = router_of(app);  // held to the end of the request
+  const auto router = router_of(cache);  // held to the end of the request
   const route::Graph& g = router->graph(profile);
   std::vector<std::optional<route::Snap>> snaps;
   json unreachable = json::array();
@@ -119,20 +123,17 @@ Response matrix(App& app, const Request& req) {
 
 }  // namespace
 
-std::optional<Response> route_route(App& app, const Request& req) {
-  const auto& s = req.segments;
-  if (s.size() < 2 || s[0] != "v1" || s[1] != "route") return std::nullopt;
-  if (s.size() == 2) {
-    if (req.method != "GET") throw_method_not_allowed("GET");
-    authenticate(app, req);
-    return shortest(app, req);
-  }
-  if (s.size() == 3 && s[2] == "matrix") {
-    if (req.method != "POST") throw_method_not_allowed("POST");
-    authenticate(app, req);
-    return matrix(app, req);
-  }
-  return std::nullopt;
+void add_routes(http::RouteTable& routes, registry::Registry& reg, const RouterCache& cache) {
+  registry::Registry* r = &reg;
+  const RouterCache* c = &cache;
+  routes.add("GET", "/v1/route", [r, c](const Request& req) {
+    r->authenticate(req);
+    return shortest(*c, req);
+  });
+  routes.add("POST", "/v1/route/matrix", [r, c](const Request& req) {
+    r->authenticate(req);
+    return matrix(*c, req);
+  });
 }
 
-}  // namespace wangge::http
+}  // namespace wangge::route

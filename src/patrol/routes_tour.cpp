@@ -8,12 +8,18 @@
 
 #include "core/error.hpp"
 #include "crs/point_crs.hpp"
-#include "http/context.hpp"
 #include "http/params.hpp"
-#include "http/route_json.hpp"
+#include "http/router.hpp"
+#include "route/http_json.hpp"
+#include "patrol/routes.hpp"
 #include "route/patrol.hpp"
 
-namespace wangge::http {
+namespace wangge::patrol {
+
+using namespace http;  // Request, Response, json_body, the parameter parsers
+using route::round_to;
+using route::line_string;
+using route::profile_of;
 namespace {
 
 using nlohmann::json;
@@ -50,11 +56,10 @@ double number_of(const json& cp, const char* name, double fallback, double min, 
   return v.get<double>();
 }
 
-Response tour(App& app, const Request& req) {
+Response tour(const PatrolServices& app, const Request& req) {
   json body = json_body(req);
   if (!body.is_object()) throw bad_request("invalid_body", "the body is a JSON object with checkpoints, start, profile, ...");
-  const auto crs = crs::parse_point_crs(body.contains("crs") && body["crs"].is_string() ? body["crs"].get<std::string>() : "");
-  if (body.contains("crs") && !body["crs"].is_string()) throw bad_request("unsupported_crs", "crs must be a string such as EPSG:4490");
+  const auto crs = crs::parse_point_crs(crs_text(req, &body));
 
   std::string profile_text = "foot";
   if (body.contains("profile")) {
@@ -155,12 +160,11 @@ Response tour(App& app, const Request& req) {
 
 }  // namespace
 
-std::optional<Response> route_patrol(App& app, const Request& req) {
-  const auto& s = req.segments;
-  if (s.size() != 3 || s[0] != "v1" || s[1] != "patrol" || s[2] != "tour") return std::nullopt;
-  if (req.method != "POST") throw_method_not_allowed("POST");
-  authenticate(app, req);
-  return tour(app, req);
+void add_tour_routes(http::RouteTable& routes, const PatrolServices& services) {
+  routes.add("POST", "/v1/patrol/tour", [services](const Request& req) {
+    services.registry.authenticate(req);
+    return tour(services, req);
+  });
 }
 
-}  // namespace wangge::http
+}  // namespace wangge::patrol

@@ -6,13 +6,20 @@
 
 #include "core/error.hpp"
 #include "crs/point_crs.hpp"
-#include "http/context.hpp"
 #include "http/params.hpp"
-#include "http/route_common.hpp"
+#include "http/router.hpp"
+#include "route/http_json.hpp"
+#include "patrol/routes.hpp"
 #include "patrol/fields.hpp"
 #include "route/coverage.hpp"
+#include "route/streets.hpp"
 
-namespace wangge::http {
+namespace wangge::patrol {
+
+using namespace http;  // Request, Response, json_body, the parameter parsers
+using route::round_to;
+using route::line_string;
+using route::profile_of;
 namespace {
 
 using nlohmann::json;
@@ -39,8 +46,8 @@ route::PostmanMode mode_of(const route::Graph& g) {
   return route::PostmanMode::undirected;
 }
 
-Response coverage(App& app, const Request& req) {
-  auto actor = authenticate(app, req);
+Response coverage(const PatrolServices& app, const Request& req) {
+  auto actor = app.registry.authenticate(req);
   const json body = json_body(req);
   if (!body.is_object()) throw bad_request("invalid_body", "the body must be a JSON object");
   for (auto it = body.begin(); it != body.end(); ++it)
@@ -64,12 +71,7 @@ Response coverage(App& app, const Request& req) {
   std::optional<route::LonLat> start;
   if (body.contains("start") && !body["start"].is_null()) {
     const auto xy = patrol::geojson_point(body["start"], "start");
-    std::string crs_text = req.param("crs").value_or("");
-    if (body.contains("crs")) {
-      if (!body["crs"].is_string()) throw unprocessable("invalid_property", "crs must be a string");
-      crs_text = body["crs"].get<std::string>();
-    }
-    const auto s = crs::to_storage(crs::parse_point_crs(crs_text), xy[0], xy[1]);
+    const auto s = crs::to_storage(crs::parse_point_crs(crs_text(req, &body)), xy[0], xy[1]);
     start = route::LonLat{s.lon, s.lat};
   }
 
@@ -80,14 +82,10 @@ Response coverage(App& app, const Request& req) {
     if (!body["area"].is_string()) throw unprocessable("invalid_property", "area must be an area code");
     area = body["area"].get<std::string>();
     actor.require_read(*area);
-    auto conn = app.pool.acquire();
-    auto a = conn->exec("coverage.area", "SELECT 1 FROM areas WHERE code = $1 AND valid_to IS NULL", {*area});
-    if (a.rows() == 0) throw unprocessable("unknown_area", "area " + *area + " does not exist (or is retired)");
-    auto r = conn->exec("coverage.streets",
-                        "SELECT s.id FROM streets s JOIN areas a ON a.code = $1 AND a.valid_to IS NULL "
-                        "WHERE ST_Intersects(s.geom, a.geom) ORDER BY s.id",
-                        {*area});
-    for (int i = 0; i < r.rows(); ++i) ids.push_back(r.integer(i, 0));
+    auto conn = app.registry.pool.acquire();
+    auto geometry = app.registry.current_geometry_wkb(*conn, *area);
+    if (!geometry) throw unprocessable("unknown_area", "area " + *area + " does not exist (or is retired)");
+    ids = route::street_ids_intersecting(*conn, *geometry);
   } else {
     if (!body["edges"].is_array() || body["edges"].empty())
       throw unprocessable("invalid_property", "edges must be a non-empty array of street ids");
@@ -100,7 +98,7 @@ Response coverage(App& app, const Request& req) {
     throw unprocessable("coverage_too_large", "at most " + std::to_string(kMaxRequiredStreets) + " streets per coverage request",
                         json{{"streets", ids.size()}}.dump());
 
-  const auto router = router_of(app);  // held to the end of the request
+  const auto router = route::router_of(app.router);  // held to the end of the request
   const route::Graph& g = router->graph(profile);
   const std::uint32_t n_edges = static_cast<std::uint32_t>(g.edge_count());
   std::unordered_map<long long, std::uint32_t> edge_of;
@@ -188,11 +186,8 @@ Response coverage(App& app, const Request& req) {
 
 }  // namespace
 
-std::optional<Response> route_coverage(App& app, const Request& req) {
-  const auto& s = req.segments;
-  if (s.size() != 3 || s[0] != "v1" || s[1] != "patrol" || s[2] != "coverage") return std::nullopt;
-  if (req.method != "POST") throw_method_not_allowed("POST");
-  return coverage(app, req);
+void add_coverage_routes(http::RouteTable& routes, const PatrolServices& services) {
+  routes.add("POST", "/v1/patrol/coverage", [services](const Request& req) { return coverage(services, req); });
 }
 
-}  // namespace wangge::http
+}  // namespace wangge::patrol

@@ -7,12 +7,15 @@
 
 #include "core/error.hpp"
 #include "crs/point_crs.hpp"
-#include "http/context.hpp"
 #include "http/params.hpp"
+#include "http/router.hpp"
+#include "locate/routes.hpp"
 
-namespace wangge::http {
+namespace wangge::locate {
 namespace {
 
+using http::Request;
+using http::Response;
 using nlohmann::json;
 
 double number_param(const Request& req, const std::string& name) {
@@ -25,12 +28,12 @@ double number_param(const Request& req, const std::string& name) {
   return out;
 }
 
-locate::Locator::View view_for(App& app, const Request& req) {
-  if (auto at = time_param(req, "at")) {
-    auto conn = app.pool.acquire();
-    return app.locator.at(*conn, *at);
+Locator::View view_for(registry::Registry& reg, Locator& locator, const Request& req) {
+  if (auto at = http::time_param(req, "at")) {
+    auto conn = reg.pool.acquire();
+    return locator.at(*conn, *at);
   }
-  auto v = app.locator.current();
+  auto v = locator.current();
   if (!v.index) throw unavailable("locator_not_ready", "the locator is still loading the areas; retry shortly");
   return v;
 }
@@ -157,7 +160,7 @@ std::vector<double> batch_points(const Request& req) {
     }
     return out;
   }
-  json doc = json_body(req);
+  json doc = http::json_body(req);
   if (!doc.is_object() || !doc.contains("type"))
     throw bad_request("invalid_batch", "send an array of [lon, lat], a GeoJSON FeatureCollection or MultiPoint, or CSV");
   if (doc["type"] == "FeatureCollection") {
@@ -175,25 +178,25 @@ std::vector<double> batch_points(const Request& req) {
   return out;
 }
 
-Response locate_one(App& app, const Request& req) {
+Response locate_one(registry::Registry& reg, Locator& locator, const Request& req) {
   const double x = number_param(req, "lon"), y = number_param(req, "lat");
-  const auto crs = crs::parse_point_crs(req.param("crs").value_or(""));
-  auto view = view_for(app, req);
+  const auto crs = crs::parse_point_crs(http::crs_text(req));
+  auto view = view_for(reg, locator, req);
   const auto p = crs::to_storage(crs, x, y);
-  const locate::Pt pt{p.lon, p.lat};
+  const Pt pt{p.lon, p.lat};
   std::string body;
   body.reserve(1024);  // an answer is about 750 bytes
   view.index->append_json(view.index->locate(pt), pt, view.workers.get(), body);
-  return json_response(200, std::move(body));
+  return http::json_response(200, std::move(body));
 }
 
-Response locate_batch(App& app, const Request& req) {
-  const auto crs = crs::parse_point_crs(req.param("crs").value_or(""));
+Response locate_batch(registry::Registry& reg, Locator& locator, const Request& req) {
+  const auto crs = crs::parse_point_crs(http::crs_text(req));
   std::vector<double> xy = batch_points(req);
-  auto view = view_for(app, req);
+  auto view = view_for(reg, locator, req);
   const std::size_t n = xy.size() / 2;
   // Every point is converted first so a bad one fails the request before any output is made.
-  std::vector<locate::Pt> pts(n);
+  std::vector<Pt> pts(n);
   for (std::size_t i = 0; i < n; ++i) {
     try {
       const auto p = crs::to_storage(crs, xy[2 * i], xy[2 * i + 1]);
@@ -207,9 +210,9 @@ Response locate_batch(App& app, const Request& req) {
   // kChunkPoints results as they are made (http/chunked.hpp), so a million points never become
   // one 500 MB string. Each chunk is located in one locate_many call (prefetched lookups).
   constexpr std::size_t kChunkPoints = 1000;
-  auto points = std::make_shared<const std::vector<locate::Pt>>(std::move(pts));
+  auto points = std::make_shared<const std::vector<Pt>>(std::move(pts));
   auto next = std::make_shared<std::size_t>(0);
-  auto found = std::make_shared<std::vector<locate::Location>>(kChunkPoints);
+  auto found = std::make_shared<std::vector<Location>>(kChunkPoints);
   Response res;
   res.stream = [view, points, next, found, n](std::string& out) {
     std::size_t& i = *next;
@@ -231,29 +234,34 @@ Response locate_batch(App& app, const Request& req) {
 
 }  // namespace
 
-std::optional<Response> route_locate_inline(App& app, const Request& req) {
-  const auto& s = req.segments;
-  if (req.method != "GET" || s.size() != 2 || s[0] != "v1" || s[1] != "locate" || !req.body.empty() ||
-      req.query.count("at") != 0)
-    return std::nullopt;
-  // What dispatch() checks before any route: leave anything unusual to it.
-  if (!valid_utf8(req.path)) return std::nullopt;
-  for (const auto& [k, v] : req.query)
-    if (!valid_utf8(k) || !valid_utf8(v)) return std::nullopt;
-  try {
-    if (!authenticated_in_cache(app, req)) return std::nullopt;
-    return locate_one(app, req);
-  } catch (const std::exception&) {  // bad parameters, not ready: the worker path answers the problem
-    return std::nullopt;
-  }
+void add_routes(http::RouteTable& routes, registry::Registry& reg, Locator& locator) {
+  registry::Registry* r = &reg;
+  Locator* l = &locator;
+  // The current moment with a token in the cache and valid parameters needs neither the database
+  // nor a worker: answered on the event loop, since handing a microsecond of work to a worker
+  // thread and back costs more than the work. Anything else (at=, an unknown token, a bad
+  // parameter, not ready) takes the usual way, which also makes every error answer.
+  routes.add_inline("GET", "/v1/locate", [r, l](const Request& req) -> std::optional<Response> {
+    if (!req.body.empty() || req.query.count("at") != 0) return std::nullopt;
+    // What dispatch() checks before any route: leave anything unusual to it.
+    if (!http::valid_utf8(req.path)) return std::nullopt;
+    for (const auto& [k, v] : req.query)
+      if (!http::valid_utf8(k) || !http::valid_utf8(v)) return std::nullopt;
+    try {
+      if (!r->authenticated_in_cache(req)) return std::nullopt;
+      return locate_one(*r, *l, req);
+    } catch (const std::exception&) {  // bad parameters, not ready: the worker path answers the problem
+      return std::nullopt;
+    }
+  });
+  routes.add("GET", "/v1/locate", [r, l](const Request& req) {
+    r->authenticate(req);
+    return locate_one(*r, *l, req);
+  });
+  routes.add("POST", "/v1/locate", [r, l](const Request& req) {
+    r->authenticate(req);
+    return locate_batch(*r, *l, req);
+  });
 }
 
-std::optional<Response> route_locate(App& app, const Request& req) {
-  const auto& s = req.segments;
-  if (s.size() != 2 || s[0] != "v1" || s[1] != "locate") return std::nullopt;
-  if (req.method != "GET" && req.method != "POST") throw_method_not_allowed("GET, POST");
-  authenticate(app, req);
-  return req.method == "GET" ? locate_one(app, req) : locate_batch(app, req);
-}
-
-}  // namespace wangge::http
+}  // namespace wangge::locate

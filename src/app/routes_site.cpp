@@ -1,0 +1,50 @@
+// The site's own public endpoints: landing page (the map), health, the API description, the error
+// catalogue.
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "app/routes_site.hpp"
+#include "http/params.hpp"
+#include "http/resources.hpp"
+#include "http/router.hpp"
+
+namespace wangge::app {
+namespace {
+
+using http::Response;
+using http::Request;
+using http::resource;
+using http::problem;
+using http::json_response;
+
+Response text(int status, std::string_view body, std::string type) {
+  Response r;
+  r.status = status;
+  r.body = std::string(body);
+  r.content_type = std::move(type);
+  return r;
+}
+
+Response health(pg::Pool& pool) {
+  try {
+    auto conn = pool.acquire(std::chrono::milliseconds(2000));
+    conn->exec("health.ping", "SELECT 1");
+  } catch (const Error&) {
+    return problem(503, "database_unavailable", "the database cannot be reached; the server keeps retrying",
+                   R"({"database":"unreachable"})");
+  }
+  return json_response(200, R"({"status":"ok","database":"ok"})");
+}
+
+}  // namespace
+
+void add_site_routes(http::RouteTable& routes, pg::Pool& pool) {
+  routes.add("GET", "/", [](const Request&) { return text(200, *resource("tiles/index.html"), "text/html; charset=utf-8"); });
+  routes.add("GET", "/health", [&pool](const Request&) { return health(pool); });
+  routes.add("GET", "/api", [](const Request&) {
+    return text(200, *resource("api/openapi.yaml"), "application/vnd.oai.openapi;version=3.0");
+  });
+  routes.add("GET", "/api/errors", [](const Request&) { return text(200, *resource("api/errors.md"), "text/markdown; charset=utf-8"); });
+}
+
+}  // namespace wangge::app

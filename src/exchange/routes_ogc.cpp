@@ -1,0 +1,128 @@
+// OGC API - Features (Parts 1 and 2) under /ogc; the model is exchange/ogc.hpp. Every resource
+// needs the same bearer token as /v1, and rows are limited to the token's scope.
+#include <charconv>
+
+#include "core/error.hpp"
+#include "exchange/ogc.hpp"
+#include "exchange/routes.hpp"
+#include "http/params.hpp"
+#include "http/router.hpp"
+
+namespace wangge::exchange {
+namespace {
+
+using namespace http;  // Request, Response, the parameter parsers
+using nlohmann::json;
+
+Response typed(std::string body, std::string type) {
+  Response r = json_response(200, std::move(body));
+  r.content_type = std::move(type);
+  return r;
+}
+
+const ogc::Collection& collection_or_404(const std::string& id) {
+  const auto* c = ogc::find_collection(id);
+  if (!c) throw not_found("collection_not_found", "no collection " + id + "; see /ogc/collections");
+  return *c;
+}
+
+Selection selection_of(const ogc::Collection& c, const registry::Actor& actor) {
+  Selection s;
+  s.layer = c.layer;
+  s.level = c.level;
+  s.scope = actor.scope;
+  return s;
+}
+
+Response items(const ExchangeServices& app, const Request& req, const ogc::Collection& c, const registry::Actor& actor) {
+  Selection s = selection_of(c, actor);
+  const long long limit = int_param(req, "limit", 100, 1, 10000);
+  const long long offset = int_param(req, "offset", 0, 0, 1000000000);
+  const ogc::Crs crs = ogc::parse_crs(req.param("crs").value_or(""));
+  if (auto dt = req.param("datetime")) ogc::apply_datetime(s, *dt);
+  auto conn = app.registry.pool.acquire();
+  if (auto b = req.param("bbox")) {
+    const ogc::Crs bbox_crs = ogc::parse_crs(req.param("bbox-crs").value_or(""));
+    s.bbox = ogc::bbox_to_storage(*conn, bbox_param(*b), bbox_crs);
+  } else if (req.param("bbox-crs")) {
+    throw bad_request("invalid_parameter", "bbox-crs needs a bbox");
+  }
+  auto page = ogc::items(*conn, s, crs, limit, offset);
+  json links = json::array();
+  links.push_back({{"rel", "self"}, {"type", "application/geo+json"}, {"href", page_link(app.registry.config.base_url(), req, offset, limit)}});
+  if (offset + page.returned < page.matched)
+    links.push_back({{"rel", "next"}, {"type", "application/geo+json"}, {"href", page_link(app.registry.config.base_url(), req, offset + limit, limit)}});
+  if (offset > 0)
+    links.push_back({{"rel", "prev"}, {"type", "application/geo+json"},
+                     {"href", page_link(app.registry.config.base_url(), req, std::max<long long>(0, offset - limit), limit)}});
+  links.push_back({{"rel", "collection"}, {"type", "application/json"},
+                   {"href", app.registry.config.base_url() + "/ogc/collections/" + c.id}});
+  std::string body = "{\"type\":\"FeatureCollection\",\"timeStamp\":" + json(format_rfc3339(now_utc())).dump() +
+                     ",\"numberMatched\":" + std::to_string(page.matched) +
+                     ",\"numberReturned\":" + std::to_string(page.returned) + ",\"links\":" + links.dump() +
+                     ",\"features\":" + page.features + "}";
+  Response r = typed(std::move(body), "application/geo+json");
+  r.headers.emplace_back("Content-Crs", "<" + crs.uri + ">");
+  return r;
+}
+
+Response one_item(const ExchangeServices& app, const Request& req, const ogc::Collection& c, const registry::Actor& actor, const std::string& fid_text) {
+  long long fid = 0;
+  auto [end, ec] = std::from_chars(fid_text.data(), fid_text.data() + fid_text.size(), fid);
+  if (ec != std::errc() || end != fid_text.data() + fid_text.size() || fid < 1)
+    throw not_found("feature_not_found", "no feature " + fid_text + " in collection " + c.id);
+  const ogc::Crs crs = ogc::parse_crs(req.param("crs").value_or(""));
+  auto feature = ogc::item(*app.registry.pool.acquire(), selection_of(c, actor), fid, crs);
+  if (!feature) throw not_found("feature_not_found", "no feature " + fid_text + " in collection " + c.id);
+  const std::string href = app.registry.config.base_url() + "/ogc/collections/" + c.id;
+  json f = json::parse(*feature);
+  f["links"] = json::array({{{"rel", "self"}, {"type", "application/geo+json"}, {"href", href + "/items/" + fid_text}},
+                            {{"rel", "collection"}, {"type", "application/json"}, {"href", href}}});
+  Response r = typed(f.dump(), "application/geo+json");
+  r.headers.emplace_back("Content-Crs", "<" + crs.uri + ">");
+  return r;
+}
+
+}  // namespace
+
+void add_ogc_routes(http::RouteTable& routes, const ExchangeServices& services) {
+  // The routes outlive the caller's services value: they share a copy.
+  auto app = std::make_shared<const ExchangeServices>(services);
+  auto base = [app] { return app->registry.config.base_url() + "/ogc"; };
+  routes.add("GET", "/ogc", [app, base](const Request& req) {
+    app->registry.authenticate(req);
+    return typed(ogc::landing_json(base()), "application/json");
+  });
+  routes.add("GET", "/ogc/conformance", [app](const Request& req) {
+    app->registry.authenticate(req);
+    return typed(ogc::conformance_json(), "application/json");
+  });
+  routes.add("GET", "/ogc/api", [app, base](const Request& req) {
+    app->registry.authenticate(req);
+    return typed(ogc::openapi_json(base()), "application/vnd.oai.openapi+json;version=3.0");
+  });
+  routes.add("GET", "/ogc/collections", [app, base](const Request& req) {
+    auto actor = app->registry.authenticate(req);
+    auto conn = app->registry.pool.acquire();
+    json list = json::array();
+    for (const auto& c : ogc::collections()) list.push_back(ogc::collection_json(*conn, c, actor.scope, base()));
+    json doc = {{"links", json::array({{{"rel", "self"}, {"type", "application/json"}, {"href", base() + "/collections"}}})},
+                {"collections", list}};
+    return typed(doc.dump(), "application/json");
+  });
+  routes.add("GET", "/ogc/collections/{collection}", [app, base](const Request& req) {
+    auto actor = app->registry.authenticate(req);
+    const auto& c = collection_or_404(req.path_param("collection"));
+    return typed(ogc::collection_json(*app->registry.pool.acquire(), c, actor.scope, base()).dump(), "application/json");
+  });
+  routes.add("GET", "/ogc/collections/{collection}/items", [app](const Request& req) {
+    auto actor = app->registry.authenticate(req);
+    return items(*app, req, collection_or_404(req.path_param("collection")), actor);
+  });
+  routes.add("GET", "/ogc/collections/{collection}/items/{fid}", [app](const Request& req) {
+    auto actor = app->registry.authenticate(req);
+    return one_item(*app, req, collection_or_404(req.path_param("collection")), actor, req.path_param("fid"));
+  });
+}
+
+}  // namespace wangge::exchange

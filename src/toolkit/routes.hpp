@@ -1,0 +1,15 @@
+// The toolkit's routes on /v1/areas (see routes.cpp for the list).
+#pragma once
+
+#include "registry/registry.hpp"
+#include "toolkit/toolkit.hpp"
+
+namespace wangge::http {
+class RouteTable;
+}
+
+namespace wangge::toolkit {
+
+void add_routes(http::RouteTable& routes, registry::Registry& registry, const Toolkit& toolkit);
+
+}  // namespace wangge::toolkit
