@@ -33,7 +33,7 @@ Locator::~Locator() {
   }
   m_consolidate_cv.notify_all();
   if (m_consolidate.joinable()) m_consolidate.join();
-  if (m_watch.joinable()) m_watch.join();
+  if (m_watch) m_watch->stop();
 }
 
 void Locator::attach(registry::AreaCache& cache) {
@@ -42,13 +42,13 @@ void Locator::attach(registry::AreaCache& cache) {
 
 void Locator::on_change(pg::Connection& conn, const std::vector<std::string>& codes) {
   std::lock_guard lock(m_build_mutex);
-  auto before = std::atomic_load(&m_index);
+  auto before = m_index.load();
   std::shared_ptr<const LocateIndex> next;
   if (codes.empty() || !before) {
     next = LocateIndex::build(read_areas(conn, std::nullopt), m_options);
     // A full load follows a (re)connection, when assignment changes may have been missed too.
     auto workers = std::make_shared<const WorkerDirectory>(read_workers(conn, std::nullopt));
-    std::atomic_store(&m_workers, std::move(workers));
+    m_workers.store(std::move(workers));
   } else {
     auto sources = apply_changes(before->sources(), codes, read_areas(conn, std::nullopt, &codes));
     next = LocateIndex::patch(before, codes, sources);
@@ -65,7 +65,7 @@ void Locator::on_change(pg::Connection& conn, const std::vector<std::string>& co
   }
   log::info(msg);
   const bool patched = next->patched();
-  std::atomic_store(&m_index, std::move(next));
+  m_index.store(std::move(next));
   ++m_generation;
   {
     std::lock_guard clock(m_consolidate_mutex);
@@ -81,7 +81,7 @@ void Locator::on_change(pg::Connection& conn, const std::vector<std::string>& co
 void Locator::consolidate_loop() {
   std::unique_lock lock(m_consolidate_mutex);
   while (!m_stop) {
-    auto current = std::atomic_load(&m_index);
+    auto current = m_index.load();
     if (!current || !current->patched()) {
       m_consolidate_cv.wait(lock);
       continue;
@@ -110,7 +110,7 @@ void Locator::consolidate_loop() {
       if (full) {
         // What changed since `current` must be on top of the new base too; after a full reload
         // meanwhile (a reconnection) the new base is stale and dropped.
-        auto now = std::atomic_load(&m_index);
+        auto now = m_index.load();
         std::shared_ptr<const LocateIndex> next = full;
         if (m_reloaded_during_build) next = nullptr;
         else if (now != current && !m_changed_during_build.empty())
@@ -120,7 +120,7 @@ void Locator::consolidate_loop() {
           std::snprintf(msg, sizeof msg, "locator index rebuilt in the background: %zu areas in %.3f s", full->stats().areas,
                         full->stats().build_seconds);
           log::info(msg);
-          std::atomic_store(&m_index, std::move(next));
+          m_index.store(std::move(next));
           ++m_generation;
         }
       }
@@ -132,8 +132,8 @@ void Locator::consolidate_loop() {
 
 void Locator::install(std::shared_ptr<const LocateIndex> index, std::shared_ptr<const WorkerDirectory> workers) {
   const bool patched = index && index->patched();
-  if (workers) std::atomic_store(&m_workers, std::move(workers));
-  std::atomic_store(&m_index, std::move(index));
+  if (workers) m_workers.store(std::move(workers));
+  m_index.store(std::move(index));
   ++m_generation;
   if (patched) {
     {
@@ -146,41 +146,32 @@ void Locator::install(std::shared_ptr<const LocateIndex> index, std::shared_ptr<
 
 void Locator::reload_workers(pg::Connection& conn) {
   auto workers = std::make_shared<const WorkerDirectory>(read_workers(conn, std::nullopt));
-  std::atomic_store(&m_workers, std::move(workers));
+  m_workers.store(std::move(workers));
 }
 
 void Locator::start_worker_watch(const std::string& url, int timeout_ms, int interval_ms) {
-  m_watch = std::thread([this, url, timeout_ms, interval_ms] { watch_loop(url, timeout_ms, interval_ms); });
-}
-
-void Locator::watch_loop(std::string url, int timeout_ms, int interval_ms) {
   // Assignment and worker writes send NOTIFY wangge_workers (migration 0007): reload when one
   // arrives. The fingerprint, checked every `interval_ms` as well, catches a database whose
   // writers bypass the triggers; a new connection reloads, since notifications may have been lost.
-  std::string seen;
-  while (!m_stop) {
-    try {
-      pg::Connection conn(url, timeout_ms);
-      conn.exec("locate.listen_workers", "LISTEN wangge_workers");
-      bool reload = true;
-      auto last_check = std::chrono::steady_clock::now();
-      while (!m_stop) {
-        const auto now_t = std::chrono::steady_clock::now();
-        if (reload || now_t - last_check >= std::chrono::milliseconds(interval_ms)) {
-          std::string now = workers_fingerprint(conn);
-          if (reload || now != seen) reload_workers(conn);
-          seen = now;
-          reload = false;
-          last_check = now_t;
-        }
-        if (!conn.notifications(100).empty()) reload = true;
-      }
-    } catch (const std::exception& e) {
-      log::warn(std::string("locator worker watch: ") + e.what() + "; retrying");
-      seen.clear();
-    }
-    for (int i = 0; i < 10 && !m_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  pg::Listener::Options options;
+  options.name = "locator worker watch";
+  options.channels = {"wangge_workers"};
+  options.statement_timeout_ms = timeout_ms;
+  options.poll = std::chrono::milliseconds(100);
+  options.tick_every = std::chrono::milliseconds(interval_ms);
+  pg::Listener::Handlers handlers;
+  auto reload = [this](pg::Connection& conn) {
+    m_workers_seen = workers_fingerprint(conn);
+    reload_workers(conn);
+  };
+  handlers.catch_up = reload;
+  handlers.notified = [reload](pg::Connection& conn, std::vector<pg::Notification>&) { reload(conn); };
+  handlers.tick = [this](pg::Connection& conn) {
+    std::string now = workers_fingerprint(conn);
+    if (now != m_workers_seen) reload_workers(conn);
+    m_workers_seen = std::move(now);
+  };
+  m_watch = std::make_unique<pg::Listener>(url, std::move(options), std::move(handlers));
 }
 
 Locator::View Locator::at(pg::Connection& conn, Micros at) {

@@ -15,9 +15,11 @@
 #include <thread>
 #include <vector>
 
+#include "core/snapshot.hpp"
 #include "core/time.hpp"
 #include "locate/index.hpp"
 #include "pg/connection.hpp"
+#include "pg/listener.hpp"
 #include "registry/snapshot.hpp"
 
 namespace wangge::locate {
@@ -47,7 +49,7 @@ class Locator {
     std::shared_ptr<const WorkerDirectory> workers;
   };
   // The current snapshot; index is null until the first load finished.
-  View current() const { return {std::atomic_load(&m_index), std::atomic_load(&m_workers)}; }
+  View current() const { return {m_index.load(), m_workers.load()}; }
   // The areas and workers valid at `at`: the current view when nothing changed since `at` (or
   // `at` is not in the past), else an index built from the database for that moment, cached
   // (small LRU) by the last change at or before `at`.
@@ -62,14 +64,13 @@ class Locator {
   long long generation() const { return m_generation.load(); }
 
  private:
-  void watch_loop(std::string url, int timeout_ms, int interval_ms);
   // Replaces patched snapshots by full builds when changes pause (the patched lookups near edits
   // are slower, and their dirty boxes would otherwise only grow).
   void consolidate_loop();
 
   Options m_options;
-  std::shared_ptr<const LocateIndex> m_index;
-  std::shared_ptr<const WorkerDirectory> m_workers;
+  Snapshot<LocateIndex> m_index;
+  Snapshot<WorkerDirectory> m_workers;
   std::mutex m_build_mutex;  // one rebuild at a time; readers never take it
   std::atomic<long long> m_generation{0};
 
@@ -78,7 +79,9 @@ class Locator {
   static constexpr std::size_t kHistorySize = 4;
 
   std::atomic<bool> m_stop{false};
-  std::thread m_watch;
+  // The worker watch's own: the assignments' fingerprint when the directory was last read.
+  std::string m_workers_seen;
+  std::unique_ptr<pg::Listener> m_watch;
 
   std::mutex m_consolidate_mutex;
   std::condition_variable m_consolidate_cv;

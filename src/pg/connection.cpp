@@ -28,18 +28,19 @@ int Result::column(const char* name) const {
   return c;
 }
 
-std::vector<std::string> Connection::notifications(int timeout_ms) {
+std::vector<Notification> Connection::notifications(int timeout_ms) {
   if (timeout_ms > 0) {
     pollfd p{PQsocket(m_conn.get()), POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) < 0 && errno != EINTR) throw unavailable("database_unavailable", "waiting for notifications failed");
   }
   if (PQconsumeInput(m_conn.get()) == 0 || !ok()) throw unavailable("database_unavailable", "the listening connection was lost");
-  std::vector<std::string> payloads;
-  while (PGnotify* n = PQnotifies(m_conn.get())) {
-    payloads.emplace_back(n->extra ? n->extra : "");
-    PQfreemem(n);
-  }
-  return payloads;
+  std::vector<Notification> received;
+  struct Free {
+    void operator()(PGnotify* n) const noexcept { PQfreemem(n); }
+  };
+  while (std::unique_ptr<PGnotify, Free> n{PQnotifies(m_conn.get())})
+    received.push_back(Notification{n->relname ? n->relname : "", n->extra ? n->extra : ""});
+  return received;
 }
 
 Connection::Connection(const std::string& url, int statement_timeout_ms) {

@@ -32,6 +32,12 @@ class sql_error : public std::runtime_error {
   std::string m_sqlstate;
 };
 
+// One NOTIFY as a listening connection received it.
+struct Notification {
+  std::string channel;
+  std::string payload;  // empty when the sender gave none
+};
+
 // A parameter: text value or SQL NULL.
 using Param = std::optional<std::string>;
 
@@ -76,9 +82,9 @@ class Connection {
   void copy_in(std::string_view context, const std::string& copy_sql, Feed&& feed);
 
   // On a connection that LISTENs: waits up to `timeout_ms` (0: not at all) for notifications and
-  // returns the payloads of all that have arrived (empty when none). Throws unavailable when the
+  // returns all that have arrived, in order (empty when none). Throws unavailable when the
   // connection is lost, so a listener reconnects (and reloads what it may have missed).
-  std::vector<std::string> notifications(int timeout_ms);
+  std::vector<Notification> notifications(int timeout_ms);
 
   bool ok() const { return m_conn && PQstatus(m_conn.get()) == CONNECTION_OK; }
   PGconn* raw() const { return m_conn.get(); }

@@ -41,15 +41,12 @@ std::shared_ptr<const AreaEntry> AreaSnapshot::find(const std::string& code) con
 AreaCache::~AreaCache() { stop(); }
 
 void AreaCache::stop() {
-  m_stop = true;
-  if (m_listener.joinable()) m_listener.join();
+  if (m_listener) m_listener->stop();
 }
 
 std::shared_ptr<const AreaEntry> AreaCache::find(const std::string& code) const {
   return current()->find(code);
 }
-
-void AreaCache::swap(std::shared_ptr<const AreaSnapshot> next) { std::atomic_store(&m_snapshot, std::move(next)); }
 
 LoadStats AreaCache::load_all(pg::Connection& conn) {
   std::unique_lock lock(m_write_mutex);  // the swap only; the subscribers run unlocked (see refresh)
@@ -70,7 +67,7 @@ LoadStats AreaCache::load_all(pg::Connection& conn) {
   }
   for (std::size_t k = 0; k < AreaSnapshot::kShards; ++k)
     next->shards[k] = std::make_shared<const AreaSnapshot::Shard>(std::move(shards[k]));
-  swap(std::move(next));
+  m_snapshot.store(std::move(next));
   m_ready = true;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   lock.unlock();
@@ -114,7 +111,7 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
       shard(code).insert_or_assign(code, std::move(e));
     }
     for (auto& [k, m] : touched) next->shards[k] = std::make_shared<const AreaSnapshot::Shard>(std::move(m));
-    swap(std::move(next));
+    m_snapshot.store(std::move(next));
   }
   // Marked before the write lock goes, so a refresh of the same codes that finds nothing changed
   // (the writer's own, or the listener's for its NOTIFY) still sees that the subscribers are owed.
@@ -164,36 +161,29 @@ void AreaCache::notify(pg::Connection& conn, const std::vector<std::string>& cod
 }
 
 void AreaCache::start_listening(const std::string& url, int timeout_ms) {
-  m_listener = std::thread([this, url, timeout_ms] { listen_loop(url, timeout_ms); });
-}
-
-void AreaCache::listen_loop(std::string url, int timeout_ms) {
-  bool need_full_load = false;
-  while (!m_stop) {
-    try {
-      pg::Connection conn(url, timeout_ms);
-      conn.exec("snapshot.listen", "LISTEN wangge_areas");
-      if (need_full_load || !m_ready) {
-        auto stats = load_all(conn);
-        char msg[160];
-        std::snprintf(msg, sizeof msg, "area cache loaded: %zu areas in %.3f s", stats.areas, stats.seconds);
-        log::info(msg);
-      }
-      need_full_load = true;  // whatever ends this connection may have swallowed notifications
-      while (!m_stop) {
-        std::set<std::string> codes;
-        for (const auto& text : conn.notifications(200)) {
-          auto payload = nlohmann::json::parse(text, nullptr, false);
-          if (payload.is_object() && payload.contains("code") && payload["code"].is_string())
-            codes.insert(payload["code"].get<std::string>());
-        }
-        if (!codes.empty()) refresh(conn, std::vector<std::string>(codes.begin(), codes.end()));
-      }
-    } catch (const std::exception& e) {
-      log::warn(std::string("area cache listener: ") + e.what() + "; reconnecting");
+  pg::Listener::Options options;
+  options.name = "area cache listener";
+  options.channels = {"wangge_areas"};
+  options.statement_timeout_ms = timeout_ms;
+  pg::Listener::Handlers handlers;
+  // Every connection reloads everything: whatever ended the previous one may have swallowed
+  // notifications, and on the first one the snapshot may predate LISTEN.
+  handlers.catch_up = [this](pg::Connection& conn) {
+    auto stats = load_all(conn);
+    char msg[160];
+    std::snprintf(msg, sizeof msg, "area cache loaded: %zu areas in %.3f s", stats.areas, stats.seconds);
+    log::info(msg);
+  };
+  handlers.notified = [this](pg::Connection& conn, std::vector<pg::Notification>& received) {
+    std::set<std::string> codes;
+    for (const auto& n : received) {
+      auto payload = nlohmann::json::parse(n.payload, nullptr, false);
+      if (payload.is_object() && payload.contains("code") && payload["code"].is_string())
+        codes.insert(payload["code"].get<std::string>());
     }
-    for (int i = 0; i < 10 && !m_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+    if (!codes.empty()) refresh(conn, std::vector<std::string>(codes.begin(), codes.end()));
+  };
+  m_listener = std::make_unique<pg::Listener>(url, std::move(options), std::move(handlers));
 }
 
 }  // namespace wangge::registry

@@ -13,11 +13,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "core/snapshot.hpp"
 #include "pg/connection.hpp"
+#include "pg/listener.hpp"
 
 namespace wangge::registry {
 
@@ -57,7 +58,7 @@ class AreaCache {
   AreaCache() : m_snapshot(std::make_shared<const AreaSnapshot>()) {}
   ~AreaCache();
 
-  std::shared_ptr<const AreaSnapshot> current() const { return std::atomic_load(&m_snapshot); }
+  std::shared_ptr<const AreaSnapshot> current() const { return m_snapshot.load(); }
   std::shared_ptr<const AreaEntry> find(const std::string& code) const;
 
   // Reads every current area (the start-up load).
@@ -83,14 +84,9 @@ class AreaCache {
   void subscribe(Listener listener) { m_listeners.push_back(std::move(listener)); }
 
  private:
-  void listen_loop(std::string url, int timeout_ms);
-  void swap(std::shared_ptr<const AreaSnapshot> next);
-
-  std::shared_ptr<const AreaSnapshot> m_snapshot;
+  Snapshot<AreaSnapshot> m_snapshot;
   std::mutex m_write_mutex;  // one writer at a time builds the next snapshot
   std::atomic<bool> m_ready{false};
-  std::atomic<bool> m_stop{false};
-  std::thread m_listener;
   std::vector<Listener> m_listeners;
   // Codes swapped in but not yet handed to the subscribers, with the mark they got (a counter):
   // a subscriber run clears only the marks made before it started, so a change swapped in while
@@ -100,6 +96,7 @@ class AreaCache {
   std::mutex m_pending_mutex;
   std::condition_variable m_pending_cv;
   void notify(pg::Connection& conn, const std::vector<std::string>& codes);
+  std::unique_ptr<pg::Listener> m_listener;  // last: stopped first, before what its handlers use
 };
 
 }  // namespace wangge::registry

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "core/log.hpp"
 #include "pg/connection.hpp"
@@ -11,11 +12,10 @@ namespace wangge::route {
 RouterCache::~RouterCache() { stop(); }
 
 void RouterCache::stop() {
-  m_stop = true;
-  if (m_listener.joinable()) m_listener.join();
+  if (m_listener) m_listener->stop();
 }
 
-void RouterCache::set(std::shared_ptr<const Router> next) { std::atomic_store(&m_router, std::move(next)); }
+void RouterCache::set(std::shared_ptr<const Router> next) { m_router.store(std::move(next)); }
 
 void RouterCache::reload(pg::Connection& conn) {
   std::lock_guard lock(m_reload_mutex);
@@ -29,51 +29,39 @@ void RouterCache::reload(pg::Connection& conn) {
   log::info(msg);
 }
 
-void RouterCache::start_listening(const std::string& url, int timeout_ms) {
-  m_listener = std::thread([this, url, timeout_ms] { listen_loop(url, timeout_ms); });
-}
-
-void RouterCache::listen_loop(std::string url, int timeout_ms) {
-  auto notify = [this](pg::Connection& conn) {
-    for (const auto& listener : m_listeners) {
-      try {
-        listener(conn);
-      } catch (const std::exception& e) {
-        log::warn(std::string("a street graph listener failed: ") + e.what());
-      }
-    }
-  };
-  while (!m_stop) {
+void RouterCache::notify(pg::Connection& conn) {
+  for (const auto& listener : m_listeners) {
     try {
-      pg::Connection conn(url, timeout_ms);
-      conn.exec("route.listen", "LISTEN wangge_streets");
-      // Loaded after LISTEN: a change committed before it is in this load, one after it is heard.
-      // (The first load happens here too, so nothing falls between a start-up load and LISTEN.)
-      const bool first = !current();
-      reload(conn);
-      if (!first) notify(conn);
-      while (!m_stop) {
-        // One commit sends a notification per statement: rebuild once for all that have arrived.
-        // (Revisions come from a sequence, which an uncommitted writer also advances, so they
-        // cannot tell whether a load already saw a change: every batch rebuilds.)
-        if (!conn.notifications(200).empty()) {
-          // A writer's statements arrive together at its commit; a short pause gathers a burst.
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          conn.notifications(0);
-          reload(conn);
-          notify(conn);
-        }
-      }
+      listener(conn);
     } catch (const std::exception& e) {
-      log::warn(std::string("street graph listener: ") + e.what() + "; reconnecting");
+      log::warn(std::string("a street graph listener failed: ") + e.what());
     }
-    for (int i = 0; i < 10 && !m_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
-}  // namespace wangge::route
-
-namespace wangge::route {
+void RouterCache::start_listening(const std::string& url, int timeout_ms) {
+  pg::Listener::Options options;
+  options.name = "street graph listener";
+  options.channels = {"wangge_streets"};
+  options.statement_timeout_ms = timeout_ms;
+  // A writer's statements arrive together at its commit; a short pause gathers a burst, and one
+  // rebuild serves them all. (Revisions come from a sequence, which an uncommitted writer also
+  // advances, so they cannot tell whether a load already saw a change: every batch rebuilds.)
+  options.gather = std::chrono::milliseconds(50);
+  pg::Listener::Handlers handlers;
+  // The first load happens here too, so nothing falls between a start-up load and LISTEN; the
+  // subscribers build from their own first loads and hear only of later rebuilds.
+  handlers.catch_up = [this](pg::Connection& conn) {
+    const bool first = !current();
+    reload(conn);
+    if (!first) notify(conn);
+  };
+  handlers.notified = [this](pg::Connection& conn, std::vector<pg::Notification>&) {
+    reload(conn);
+    notify(conn);
+  };
+  m_listener = std::make_unique<pg::Listener>(url, std::move(options), std::move(handlers));
+}
 
 bool RouterCache::wait_ready(std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;

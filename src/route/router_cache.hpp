@@ -4,15 +4,15 @@
 // they never block and never see half a network.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/snapshot.hpp"
+#include "pg/listener.hpp"
 #include "route/router.hpp"
 
 namespace wangge::route {
@@ -25,7 +25,7 @@ class RouterCache {
   ~RouterCache();
 
   // The snapshot to use for one request; null before the first load. Keep it for the whole request.
-  std::shared_ptr<const Router> current() const { return std::atomic_load(&m_router); }
+  std::shared_ptr<const Router> current() const { return m_router.load(); }
   void set(std::shared_ptr<const Router> next);
   // Builds a new snapshot from the database and swaps it in; logs its size and time.
   void reload(pg::Connection& conn);
@@ -36,7 +36,7 @@ class RouterCache {
   void start_listening(const std::string& database_url, int statement_timeout_ms);
   // Waits until the listener's first load is in (true) or `timeout` passed (false).
   bool wait_ready(std::chrono::milliseconds timeout);
-  // Stops the listener thread (waits for it).
+  // Stops the listener thread (waits for it); call before the subscribers go away.
   void stop();
 
   // Runs after every swap made by the listener, on its thread (e.g. the tile layer `roads`).
@@ -45,13 +45,12 @@ class RouterCache {
   void subscribe(Listener listener) { m_listeners.push_back(std::move(listener)); }
 
  private:
-  void listen_loop(std::string url, int timeout_ms);
+  void notify(pg::Connection& conn);
 
-  std::shared_ptr<const Router> m_router;
+  Snapshot<Router> m_router;
   std::mutex m_reload_mutex;  // one rebuild at a time
-  std::atomic<bool> m_stop{false};
-  std::thread m_listener;
   std::vector<Listener> m_listeners;
+  std::unique_ptr<pg::Listener> m_listener;  // last: stopped first, before what its handlers use
 };
 
 }  // namespace wangge::route

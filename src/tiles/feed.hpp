@@ -6,10 +6,11 @@
 // Area changes take the area cache's path (TileService::apply_changes), roads the street graph's.
 #pragma once
 
-#include <atomic>
+#include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
+#include "pg/listener.hpp"
 #include "tiles/service.hpp"
 
 namespace wangge::tiles {
@@ -25,10 +26,14 @@ class TileFeed {
   void stop();
 
  private:
-  void loop(std::string url, int timeout_ms);
+  void catch_up(pg::Connection& conn);
+  void apply(pg::Connection& conn, const std::vector<pg::Notification>& received);
+
   TileService& m_tiles;
-  std::atomic<bool> m_stop{false};
-  std::thread m_thread;
+  // Set by every connection, cleared by the full reload that follows once the tiles are loaded.
+  // Only the listener's thread touches it.
+  bool m_owed_everything = false;
+  std::unique_ptr<pg::Listener> m_listener;
 };
 
 }  // namespace wangge::tiles

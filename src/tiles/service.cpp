@@ -19,6 +19,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/snapshot.hpp"
 
 namespace wangge::tiles {
 namespace {
@@ -383,7 +384,7 @@ TileConfig TileConfig::parse(const std::string& text) {
 }
 
 struct TileService::Impl {
-  std::shared_ptr<const Snapshot> snapshot = std::make_shared<Snapshot>();
+  wangge::Snapshot<Snapshot> snapshot{std::make_shared<const Snapshot>()};
   std::mutex rebuild_mutex;
 
   struct CacheEntry {
@@ -399,8 +400,8 @@ struct TileService::Impl {
   std::atomic<bool> loaded{false};
   CacheStats stats;
 
-  std::shared_ptr<const Snapshot> current() const { return std::atomic_load(&snapshot); }
-  void swap(std::shared_ptr<const Snapshot> next) { std::atomic_store(&snapshot, std::move(next)); }
+  std::shared_ptr<const Snapshot> current() const { return snapshot.load(); }
+  void swap(std::shared_ptr<const Snapshot> next) { snapshot.store(std::move(next)); }
 
   void invalidate(const std::vector<Box>& changed, std::int32_t buffer, std::uint32_t extent) {
     std::lock_guard lock(cache_mutex);
