@@ -2,55 +2,30 @@
 // polygons share their borders through a Topology, so neighbours stay matched at every zoom. Tiles
 // are cached gzip-compressed under an ETag of their content; a registry change invalidates exactly
 // the cached tiles that its old or new extent touches, at every zoom.
+//
+// The parts: config.hpp (tiles/layers.json), layers.hpp (the layer kinds: zooms, fields, load,
+// draw), loaders.hpp (every query), patch.hpp (incremental area updates), tile_cache.hpp (the LRU
+// cache and ETags), compression.hpp (gzip).
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <list>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/time.hpp"
 #include "pg/connection.hpp"
-#include "tiles/mvt.hpp"
+#include "tiles/compression.hpp"
+#include "tiles/config.hpp"
+#include "tiles/tile_cache.hpp"
 #include "tiles/tile_math.hpp"
-#include "tiles/topology.hpp"
 
 namespace wangge::tiles {
 
-struct LayerSpec {
-  std::string name;
-  std::string level;
-  int minzoom = 0;
-  int maxzoom = 16;
-};
-
-struct TileConfig {
-  std::uint32_t extent = 4096;
-  std::int32_t buffer = 64;
-  std::size_t max_tile_bytes = 512000;
-  int max_layers_per_request = 10;
-  // A registry change of more areas than this in one layer reloads the layer instead of patching it
-  // (0: always reload, the behaviour before incremental updates; benchmarks compare the two).
-  std::size_t patch_limit = 5000;
-  std::vector<LayerSpec> layers;  // area layers; "labels" and "incidents" are added by the service
-  // Parses tiles/layers.json; throws std::runtime_error naming what is wrong.
-  static TileConfig parse(const std::string& json);
-};
-
-struct EncodedTile {
-  std::string gzip;  // the MVT, gzip-compressed once; empty when it was not asked for (see tile())
-  std::string raw;   // the MVT uncompressed, kept only when no gzip was made
-  std::string etag;  // of the uncompressed content
-  std::size_t raw_bytes = 0;
-  std::size_t features = 0;
-  bool empty() const { return raw_bytes == 0; }
-};
+struct TileData;
 
 class TileService {
  public:
@@ -87,7 +62,7 @@ class TileService {
   int maxzoom(const std::vector<std::string>& layers) const;
   // Bounds of the data, lon/lat.
   Box bounds_lonlat() const;
-  // The fields of each layer, for TileJSON's vector_layers.
+  // The fields of each layer, for TileJSON's vector_layers (none for a name that is no layer).
   std::vector<std::pair<std::string, std::string>> fields(const std::string& layer) const;
 
   // `scope_prefix`: only areas whose codes start with it ("" for all); part of the cache key.
@@ -99,20 +74,21 @@ class TileService {
                                           const std::string& scope_prefix, pg::Connection* conn_for_at = nullptr,
                                           std::optional<Micros> at = std::nullopt, bool gzip_wanted = true);
 
-  struct CacheStats {
-    std::size_t entries = 0, bytes = 0, hits = 0, misses = 0, invalidated = 0;
-  };
+  using CacheStats = TileCacheStats;
   CacheStats cache_stats() const;
   // False until the first load has finished: until then a tile would be wrongly empty.
   bool ready() const;
 
  private:
   struct Impl;
+  // The area layers as of `at`, around one tile only.
+  std::shared_ptr<const TileData> past_areas(pg::Connection& conn, Micros at, const TileId& id) const;
+  // Draws the layers of one tile into a per-thread buffer (valid until this thread draws again),
+  // coarser until it fits max_tile_bytes; `features` gets their number.
+  const std::string& draw(const TileData& data, const std::vector<std::string>& layers, const TileId& id,
+                          const std::string& scope_prefix, std::size_t& features) const;
   TileConfig m_config;
   std::unique_ptr<Impl> m_impl;
 };
-
-std::string gzip(const std::string& data);
-std::string gunzip(const std::string& data);
 
 }  // namespace wangge::tiles
