@@ -43,6 +43,8 @@ std::optional<Response> route_incidents(App& app, const Request& req) {
     incidents::IncidentQuery q;
     q.area = req.param("area");
     q.status = req.param("status");
+    if (q.status && !incidents::is_status(*q.status))
+      throw bad_request("invalid_parameter", "status must be one of collect, register, dispatch, handle, feedback, closed, cancelled, hold");
     q.category = req.param("category");
     if (auto b = req.param("bbox")) q.bbox = bbox_param(*b);
     q.from = time_param(req, "from");

@@ -18,6 +18,10 @@ Response text(int status, std::string_view body, std::string type) {
 }
 
 Response health(App& app) {
+  // Until every in-memory index has its first load, most requests could only answer 503: a load
+  // balancer or a supervisor must not send traffic yet.
+  if (!app.cache.ready() || !app.locator.current().index || (app.tiles && !app.tiles->ready()))
+    return problem(503, "starting", "the server is loading its indexes; retry shortly", R"({"status":"starting"})");
   try {
     auto conn = app.pool.acquire(std::chrono::milliseconds(2000));
     conn->exec("health.ping", "SELECT 1");
