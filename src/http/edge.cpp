@@ -188,6 +188,13 @@ std::optional<Rejection> RequestFramer::feed(std::string_view data, std::vector<
         const std::size_t room = m_limits.max_head_bytes + 1 - std::min(before, m_limits.max_head_bytes + 1);
         const std::size_t take = std::min(room, data.size() - i);
         m_request.append(data.substr(i, take));
+        // A line ending other than CRLF never ends the head (the search below looks for CRLF
+        // CRLF): refuse it as it arrives rather than wait for the head limit.
+        for (std::size_t k = before; k < m_request.size(); ++k) {
+          const bool after_cr = k > 0 && m_request[k - 1] == '\r';
+          if ((m_request[k] == '\n' && !after_cr) || (m_request[k] != '\n' && after_cr))
+            return reject(malformed("a line of the request head does not end in CRLF"));
+        }
         const std::size_t end = m_request.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
         if (end == std::string::npos) {
           i += take;
@@ -263,11 +270,13 @@ std::optional<Rejection> RequestFramer::feed(std::string_view data, std::vector<
       }
       case State::ChunkDataEnd:
       case State::LastChunk: {
-        m_line += data[i++];
-        if (m_line.size() < 2) break;
-        if (m_line != "\r\n")
+        // Checked byte by byte: a wrong one is refused at once.
+        const char expected = m_line.empty() ? '\r' : '\n';
+        if (data[i++] != expected)
           return reject(malformed(m_state == State::LastChunk ? "trailer fields after the last chunk are not accepted"
                                                               : "chunk data must be followed by CRLF"));
+        m_line += expected;
+        if (m_line.size() < 2) break;
         m_line.clear();
         if (m_state == State::LastChunk) end_request(out);
         else m_state = State::ChunkSize;
@@ -315,18 +324,16 @@ struct Connection {
 // Pistache's own parser over a head we already accepted: a header value its typed parsers
 // refuse (a Host it cannot read, say) would otherwise reach the client as its plain-text error.
 std::optional<Rejection> pistache_refuses(const std::string& request) {
-  thread_local Http::Private::ParserImpl<Http::Request> parser(std::size_t(1) << 40);
-  parser.reset();
+  // A fresh parser each time: nothing of one request can stay behind for the next.
+  Http::Private::ParserImpl<Http::Request> parser(request.size());
   try {
     // The head alone: the body was framed by us already.
     const std::size_t head = request.find("\r\n\r\n") + 4;
     if (!parser.feed(request.data(), head)) return malformed("the request could not be read");
     parser.parse();
   } catch (const std::exception&) {
-    parser.reset();
     return malformed("a header field value could not be read");
   }
-  parser.reset();
   return std::nullopt;
 }
 

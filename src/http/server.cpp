@@ -190,8 +190,7 @@ void send(Http::ResponseWriter& writer, const Response& res, bool head, bool clo
     ChunkedHead h{res.status, Http::codeString(code), std::move(headers)};
     const ChunkedResult r = send_chunked(fd, h, res.stream);
     if (!r.complete) log::warn("a streamed answer stopped after " + std::to_string(r.bytes) + " bytes: " + r.error);
-    if (close) ::shutdown(peer->fd(), SHUT_RDWR);
-    return;
+    return;  // it ends the connection itself (Connection: close)
   }
   auto sent = writer.send(code, head ? std::string() : res.body);
   if (close) edge::EdgeHandler::close_when_sent(sent, writer.peer());
