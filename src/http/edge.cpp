@@ -188,14 +188,16 @@ std::optional<Rejection> RequestFramer::feed(std::string_view data, std::vector<
         const std::size_t room = m_limits.max_head_bytes + 1 - std::min(before, m_limits.max_head_bytes + 1);
         const std::size_t take = std::min(room, data.size() - i);
         m_request.append(data.substr(i, take));
-        // A line ending other than CRLF never ends the head (the search below looks for CRLF
-        // CRLF): refuse it as it arrives rather than wait for the head limit.
-        for (std::size_t k = before; k < m_request.size(); ++k) {
+        const std::size_t end = m_request.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
+        // A line ending other than CRLF never ends the head (the search looks for CRLF CRLF):
+        // refuse it as it arrives rather than wait for the head limit. Only the head's bytes:
+        // what follows it is body.
+        const std::size_t scanned = end == std::string::npos ? m_request.size() : end + 4;
+        for (std::size_t k = before; k < scanned; ++k) {
           const bool after_cr = k > 0 && m_request[k - 1] == '\r';
           if ((m_request[k] == '\n' && !after_cr) || (m_request[k] != '\n' && after_cr))
             return reject(malformed("a line of the request head does not end in CRLF"));
         }
-        const std::size_t end = m_request.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
         if (end == std::string::npos) {
           i += take;
           if (m_request.size() > m_limits.max_head_bytes)
