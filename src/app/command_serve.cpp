@@ -100,7 +100,9 @@ int command_serve(const Args& args) {
   // Each capability adds its own routes; the route table picks the most specific pattern, so the
   // order here does not matter.
   http::RouteTable routes;
-  add_site_routes(routes, registry.pool);
+  add_site_routes(routes, registry.pool, [&registry, &locator, &tile_service] {
+    return registry.cache.ready() && locator.current().index && tile_service.ready();
+  });
   registry::add_routes(routes, registry);
   toolkit::add_routes(routes, registry, toolkit);
   locate::add_routes(routes, registry, locator);
@@ -121,6 +123,9 @@ int command_serve(const Args& args) {
   options.http_threads = config.http_threads;
   options.workers = config.db_workers;
   options.max_body_bytes = config.max_body_bytes;
+  options.max_head_bytes = config.max_head_bytes;
+  options.max_headers = config.max_headers;
+  options.max_json_depth = config.max_json_depth;
   options.request_timeout_s = config.request_timeout_s;
   http::Server server(routes, options);
   server.run();

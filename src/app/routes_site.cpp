@@ -25,7 +25,11 @@ Response text(int status, std::string_view body, std::string type) {
   return r;
 }
 
-Response health(pg::Pool& pool) {
+Response health(pg::Pool& pool, const std::function<bool()>& ready) {
+  // Until every in-memory index has its first load, most requests could only answer 503: a load
+  // balancer or a supervisor must not send traffic yet.
+  if (!ready())
+    return problem(503, "starting", "the server is loading its indexes; retry shortly", R"({"status":"starting"})");
   try {
     auto conn = pool.acquire(std::chrono::milliseconds(2000));
     conn->exec("health.ping", "SELECT 1");
@@ -38,9 +42,9 @@ Response health(pg::Pool& pool) {
 
 }  // namespace
 
-void add_site_routes(http::RouteTable& routes, pg::Pool& pool) {
+void add_site_routes(http::RouteTable& routes, pg::Pool& pool, std::function<bool()> ready) {
   routes.add("GET", "/", [](const Request&) { return text(200, *resource("tiles/index.html"), "text/html; charset=utf-8"); });
-  routes.add("GET", "/health", [&pool](const Request&) { return health(pool); });
+  routes.add("GET", "/health", [&pool, ready = std::move(ready)](const Request&) { return health(pool, ready); });
   routes.add("GET", "/api", [](const Request&) {
     return text(200, *resource("api/openapi.yaml"), "application/vnd.oai.openapi;version=3.0");
   });

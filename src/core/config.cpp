@@ -57,6 +57,9 @@ Config Config::from_environment() {
   c.var_dir = env_or("WANGGE_VAR_DIR", c.var_dir);
   if (c.database_url.empty()) c.database_url = embedded_cluster_url(c.var_dir);
   c.max_body_bytes = static_cast<std::size_t>(env_number("WANGGE_MAX_BODY_MB", 32.0) * 1024 * 1024);
+  c.max_head_bytes = static_cast<std::size_t>(env_number("WANGGE_MAX_HEADER_KB", 64.0) * 1024);
+  c.max_headers = env_number("WANGGE_MAX_HEADERS", c.max_headers);
+  c.max_json_depth = env_number("WANGGE_MAX_JSON_DEPTH", c.max_json_depth);
   c.request_timeout_s = static_cast<int>(env_number("WANGGE_REQUEST_TIMEOUT_S", c.request_timeout_s));
   c.statement_timeout_ms = env_number("WANGGE_STATEMENT_TIMEOUT_MS", c.statement_timeout_ms);
   c.parent_tolerance_m = env_number("WANGGE_PARENT_TOLERANCE_M", c.parent_tolerance_m);
@@ -77,6 +80,9 @@ Config Config::from_environment() {
   if (c.db_workers < 1) c.db_workers = 1;
   if (c.db_pool_size < 1) c.db_pool_size = 1;
   if (c.http_threads < 1) c.http_threads = 1;
+  if (c.max_head_bytes < 1024) throw std::runtime_error("WANGGE_MAX_HEADER_KB must be at least 1");
+  if (c.max_headers < 1) throw std::runtime_error("WANGGE_MAX_HEADERS must be at least 1");
+  if (c.max_json_depth < 1) throw std::runtime_error("WANGGE_MAX_JSON_DEPTH must be at least 1");
   return c;
 }
 

@@ -14,6 +14,13 @@ struct Config {
   int db_pool_size = 8;             // WANGGE_DB_POOL: at most this many connections
   std::string var_dir = "var";      // WANGGE_VAR_DIR: admin token and other local state
   std::size_t max_body_bytes = 32u << 20;  // WANGGE_MAX_BODY_MB: larger bodies get 413
+  // WANGGE_MAX_HEADER_KB: request line and headers together; larger heads get 431. Browsers send
+  // under 8 KiB; a long bearer token and a full query string fit many times over.
+  std::size_t max_head_bytes = 64u << 10;
+  std::size_t max_headers = 100;    // WANGGE_MAX_HEADERS: header fields per request; more get 431
+  // WANGGE_MAX_JSON_DEPTH: nesting of arrays and objects in a JSON body; deeper gets 422. GeoJSON
+  // needs 6 (a MultiPolygon's coordinates in a Feature in a FeatureCollection).
+  int max_json_depth = 64;
   // WANGGE_REQUEST_TIMEOUT_S: how long one request may take from its first byte to its answer (a
   // whole-county import validates for minutes); also how long an idle keep-alive connection stays.
   int request_timeout_s = 900;

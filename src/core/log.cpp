@@ -1,6 +1,12 @@
 #include "core/log.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstring>
+#include <memory>
+#include <algorithm>
 #include <mutex>
 
 #include "core/time.hpp"
@@ -9,14 +15,100 @@ namespace wangge::log {
 namespace {
 std::mutex g_mutex;
 void write(const char* level, std::string_view message) {
+  const std::string text = escaped(message);
   std::lock_guard lock(g_mutex);
-  std::fprintf(stderr, "%s %s %.*s\n", format_rfc3339(now_utc()).c_str(), level,
-               static_cast<int>(message.size()), message.data());
+  std::fprintf(stderr, "%s %s %.*s\n", format_rfc3339(now_utc()).c_str(), level, static_cast<int>(text.size()), text.data());
 }
+
+// What the crash line says about the thread's request: filled by CurrentRequest, read by the
+// signal handler (plain bytes, nothing to allocate or lock there).
+constexpr std::size_t kRouteBytes = 240;
+thread_local char t_route[kRouteBytes];
+thread_local std::size_t t_route_size = 0;
+thread_local std::unique_ptr<char[]> t_alt_stack;
+
+void put(const char* text, std::size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(STDERR_FILENO, text, n);
+    if (w <= 0) return;
+    text += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+void on_crash(int sig) {
+  // Async-signal-safe only: write(2) and fixed buffers.
+  char number[8];
+  int n = 0;
+  for (int s = sig; s > 0 && n < 7; s /= 10) number[n++] = static_cast<char>('0' + s % 10);
+  char digits[8];
+  for (int i = 0; i < n; ++i) digits[i] = number[n - 1 - i];
+  static const char kHead[] = "FATAL the server crashed with signal ";
+  put(kHead, sizeof kHead - 1);
+  put(digits, static_cast<std::size_t>(n));
+  if (t_route_size > 0) {
+    static const char kOn[] = " while answering ";
+    put(kOn, sizeof kOn - 1);
+    put(t_route, t_route_size);
+  } else {
+    static const char kNone[] = " outside any request";
+    put(kNone, sizeof kNone - 1);
+  }
+  put("\n", 1);
+  // SA_RESETHAND restored the default action: raising again ends the process as the signal would
+  // (a core dump where they are enabled).
+  ::raise(sig);
+}
+
 }  // namespace
 
 void info(std::string_view m) { write("INFO", m); }
 void warn(std::string_view m) { write("WARN", m); }
 void error(std::string_view m) { write("ERROR", m); }
+
+std::string escaped(std::string_view message) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(message.size());
+  for (const char ch : message) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+void install_crash_handler() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_crash;
+  sa.sa_flags = SA_RESETHAND | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::sigaction(sig, &sa, nullptr);
+}
+
+CurrentRequest::CurrentRequest(std::string_view method, std::string_view path) {
+  if (!t_alt_stack) {
+    // One per thread, kept for its life: a handler cannot run on a stack that overflowed.
+    static constexpr std::size_t kSize = 64 * 1024;
+    stack_t st{};
+    t_alt_stack = std::make_unique<char[]>(kSize);
+    st.ss_sp = t_alt_stack.get();
+    st.ss_size = kSize;
+    ::sigaltstack(&st, nullptr);
+  }
+  std::string text = escaped(method);
+  text += ' ';
+  text += escaped(path);
+  t_route_size = std::min(text.size(), kRouteBytes);
+  std::memcpy(t_route, text.data(), t_route_size);
+}
+
+CurrentRequest::~CurrentRequest() { t_route_size = 0; }
 
 }  // namespace wangge::log

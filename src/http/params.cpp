@@ -1,8 +1,10 @@
 #include "http/params.hpp"
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -66,6 +68,32 @@ std::array<double, 4> bbox_param(const std::string& text) {
   return out;
 }
 
+namespace {
+std::atomic<int> g_max_json_depth{64};
+}  // namespace
+
+void set_max_json_depth(int depth) { g_max_json_depth = depth; }
+
+int json_depth(std::string_view text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return limit + 1;
+      deepest = std::max(deepest, depth);
+    } else if (c == ']' || c == '}') {
+      --depth;  // unbalanced text is the parser's to refuse
+    }
+  }
+  return deepest;
+}
+
 nlohmann::json json_body(const Request& req) {
   auto type = req.header("content-type").value_or("");
   auto semi = type.find(';');
@@ -74,6 +102,13 @@ nlohmann::json json_body(const Request& req) {
   while (!media.empty() && media.back() == ' ') media.pop_back();
   if (media != "application/json" && media != "application/geo+json" && media != "application/merge-patch+json")
     throw Error(415, "unsupported_media_type", "send the body as application/json or application/geo+json");
+  // Before parsing: whatever walks the parsed value afterwards (here, the GeoJSON readers, the
+  // database's jsonb) may recurse once per level.
+  const int limit = g_max_json_depth.load();
+  if (json_depth(req.body, limit) > limit)
+    throw Error(422, "json_too_deep",
+                "the body nests arrays and objects deeper than " + std::to_string(limit) + " levels (setting WANGGE_MAX_JSON_DEPTH)",
+                nlohmann::json({{"max_depth", limit}}).dump());
   nlohmann::json body;
   try {
     body = nlohmann::json::parse(req.body);
@@ -87,15 +122,20 @@ nlohmann::json json_body(const Request& req) {
 void reject_nul(const nlohmann::json& value) {
   // PostgreSQL text cannot hold U+0000: it would cut a name short or fail a jsonb cast.
   auto has_nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
-  if (value.is_string() && has_nul(value.get_ref<const std::string&>()))
-    throw unprocessable("invalid_property", "text must not contain the character U+0000");
-  if (value.is_object()) {
-    for (auto it = value.begin(); it != value.end(); ++it) {
-      if (has_nul(it.key())) throw unprocessable("invalid_property", "property names must not contain the character U+0000");
-      reject_nul(it.value());
+  std::vector<const nlohmann::json*> todo{&value};
+  while (!todo.empty()) {
+    const nlohmann::json& v = *todo.back();
+    todo.pop_back();
+    if (v.is_string() && has_nul(v.get_ref<const std::string&>()))
+      throw unprocessable("invalid_property", "text must not contain the character U+0000");
+    if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (has_nul(it.key())) throw unprocessable("invalid_property", "property names must not contain the character U+0000");
+        todo.push_back(&it.value());
+      }
+    } else if (v.is_array()) {
+      for (const auto& item : v) todo.push_back(&item);
     }
-  } else if (value.is_array()) {
-    for (const auto& v : value) reject_nul(v);
   }
 }
 

@@ -16,8 +16,15 @@ long long int_param(const Request& req, const std::string& name, long long fallb
 bool bool_param(const Request& req, const std::string& name, bool fallback);
 std::optional<Micros> time_param(const Request& req, const std::string& name);
 std::array<double, 4> bbox_param(const std::string& text);
-// Parses the body as JSON after checking its media type; text holding U+0000 is refused (422).
+// Parses the body as JSON after checking its media type; text holding U+0000 is refused (422), and
+// so is nesting deeper than the configured depth (422 json_too_deep), before the parser sees it.
 nlohmann::json json_body(const Request& req);
+// The nesting limit json_body applies (WANGGE_MAX_JSON_DEPTH); set once at start-up.
+void set_max_json_depth(int depth);
+// The deepest nesting of arrays and objects in `text` (not validated; strings skipped), or
+// `limit` + 1 as soon as it goes beyond `limit`.
+int json_depth(std::string_view text, int limit);
+// Walks without recursion: a value may be as deep as its parser allowed.
 void reject_nul(const nlohmann::json& value);
 // Well-formed UTF-8 without NUL bytes: what may reach the database as text.
 bool valid_utf8(std::string_view s);

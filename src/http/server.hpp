@@ -18,6 +18,9 @@ struct ServerOptions {
   int http_threads = 2;  // Pistache event loops
   int workers = 4;       // request worker threads
   std::size_t max_body_bytes = 32u << 20;
+  std::size_t max_head_bytes = 64u << 10;  // request line and headers together
+  std::size_t max_headers = 100;
+  int max_json_depth = 64;
   int request_timeout_s = 900;
 };
 

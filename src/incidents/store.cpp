@@ -85,6 +85,13 @@ const std::vector<Transition>& lifecycle() {
   return all;
 }
 
+bool is_status(std::string_view status) {
+  if (status == "collect") return true;  // where every case starts
+  for (const auto& t : lifecycle())
+    if (t.to && status == t.to) return true;
+  return false;
+}
+
 long long CaseRules::limit_minutes(const std::string& category) const {
   const json& c = categories.contains("categories") && categories["categories"].contains(category)
                       ? categories["categories"][category]

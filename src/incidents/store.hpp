@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "incidents/calendar.hpp"
@@ -39,6 +40,8 @@ struct Transition {
   const char* to;  // nullptr: stays (extend) or back to the held state (resume)
 };
 const std::vector<Transition>& lifecycle();
+// Whether `status` is a state of the lifecycle (a case's `status`).
+bool is_status(std::string_view status);
 
 class IncidentStore {
  public:

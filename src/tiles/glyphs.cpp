@@ -99,7 +99,9 @@ struct GlyphServer::Impl {
   Library library;
   std::vector<Face> faces;
   std::mutex mutex;  // FreeType faces are not safe to use from two threads at once
-  std::map<std::pair<std::string, unsigned>, std::string> cache;
+  // The glyph messages of each range, by its start: at most 256 entries. Every font stack name is
+  // drawn by the same fonts, so the name (free text from the URL) is no part of the key.
+  std::map<unsigned, std::string> cache;
   int ascender = kFontSize;
 };
 
@@ -133,16 +135,28 @@ std::vector<std::string> GlyphServer::default_fonts() {
 
 std::string GlyphServer::range(const std::string& fontstack, unsigned start) {
   if (start % 256 != 0 || start >= 65536) throw std::invalid_argument("glyph range start");
+  const std::string& fields = glyph_fields(start);
+  // The answer names the stack it was asked for: a fontstack message (name, range, the glyphs) in
+  // the glyphs message. Protocol buffer fields may simply follow one another.
+  std::string stack;
+  {
+    protozero::pbf_writer w(stack);
+    w.add_string(1, fontstack);
+    w.add_string(2, std::to_string(start) + "-" + std::to_string(start + 255));
+  }
+  stack += fields;
+  std::string out;
+  protozero::pbf_writer(out).add_message(1, stack);
+  return out;
+}
+
+const std::string& GlyphServer::glyph_fields(unsigned start) {
   std::lock_guard lock(m_impl->mutex);
-  auto key = std::make_pair(fontstack, start);
-  if (auto it = m_impl->cache.find(key); it != m_impl->cache.end()) return it->second;
+  if (auto it = m_impl->cache.find(start); it != m_impl->cache.end()) return it->second;
 
   std::string out;
   {
-    protozero::pbf_writer glyphs(out);
-    protozero::pbf_writer stack(glyphs, 1);
-    stack.add_string(1, fontstack);
-    stack.add_string(2, std::to_string(start) + "-" + std::to_string(start + 255));
+    protozero::pbf_writer stack(out);
     for (unsigned cp = start; cp < start + 256; ++cp) {
       FT_Face face = nullptr;
       FT_UInt index = 0;
@@ -176,8 +190,7 @@ std::string GlyphServer::range(const std::string& fontstack, unsigned start) {
       glyph.add_uint32(7, static_cast<std::uint32_t>(slot->advance.x >> 6));
     }
   }
-  m_impl->cache.emplace(key, out);
-  return out;
+  return m_impl->cache.emplace(start, std::move(out)).first->second;
 }
 
 }  // namespace wangge::tiles

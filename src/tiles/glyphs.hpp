@@ -20,11 +20,14 @@ class GlyphServer {
   GlyphServer& operator=(const GlyphServer&) = delete;
 
   // The glyphs PBF for code points [start, start + 255]; `start` must be a multiple of 256 below
-  // 65536. Cached after the first request.
+  // 65536. The glyphs are cached after the first request, whatever the stack is called.
   std::string range(const std::string& fontstack, unsigned start);
   static std::vector<std::string> default_fonts();
 
  private:
+  // The encoded glyph messages of one range (cached; entries are never removed, so the reference
+  // stays valid).
+  const std::string& glyph_fields(unsigned start);
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };

@@ -1,0 +1,130 @@
+// The HTTP edge: every byte a client sends passes a small framer of ours before Pistache sees it.
+// Pistache 0.0.5 parses a request head again from its start whenever more of it arrives (a 1 MB
+// header costs seconds), keeps buffering a body it will refuse, trusts Content-Length as given
+// (-1 or 2^64 end in a plain-text 500 naming a std:: function), reads "Transfer-Encoding :" and
+// duplicate Content-Lengths, and answers malformed chunks with a library message. The framer
+// therefore
+//   - holds a request head until it is complete and hands it to Pistache in one piece (parsed
+//     once), refusing it with 431 once it exceeds the head limits;
+//   - checks the head's syntax and its framing headers strictly (400), and refuses a declared body
+//     over the limit (413) before a byte of it is read;
+//   - follows the body's framing itself (Content-Length or chunked), so it knows where the next
+//     request starts and can stop a chunked body at the limit too.
+// A refused request is answered here with problem+json, the connection is half-closed and what
+// the client still sends is dropped unread (up to a bound, then the connection is reset).
+//
+// The checks are plain functions over bytes (RequestFramer, check_head): tested without sockets.
+// EdgeHandler is the Pistache glue.
+#pragma once
+
+#include <pistache/http.h>
+#include <pistache/peer.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace wangge::http::edge {
+
+struct Limits {
+  std::size_t max_head_bytes = 64u << 10;  // request line and headers together
+  std::size_t max_headers = 100;           // header fields per request
+  std::size_t max_body_bytes = 32u << 20;  // the body as the application sees it (after chunking)
+};
+
+// What the client gets instead of its request being parsed: a problem document and a closed
+// connection.
+struct Rejection {
+  int status = 400;
+  std::string code;
+  std::string detail;
+};
+
+// The framing facts of one request head.
+struct Head {
+  std::optional<std::uint64_t> content_length;
+  bool chunked = false;
+  bool close = false;  // the client asked to close after this request (or spoke HTTP/1.0 without keep-alive)
+};
+
+// Checks one complete request head (request line, header lines, the empty line; CRLF line ends).
+// Never throws.
+std::variant<Head, Rejection> check_head(std::string_view head, const Limits& limits);
+
+// The per-connection state machine. feed() takes what arrived and appends to `requests` every
+// request it completed, whole (head and body; a chunked body decoded, under a Content-Length),
+// for the HTTP parser to read in one go. After a rejection, or after a complete request that asked
+// to close the connection, every later byte is dropped.
+class RequestFramer {
+ public:
+  explicit RequestFramer(Limits limits) : m_limits(limits) {}
+
+  // Consumes `data`; returns the rejection when the request must be refused (once).
+  std::optional<Rejection> feed(std::string_view data, std::vector<std::string>& requests);
+  bool rejected() const { return m_state == State::Rejected; }
+  // True once a request that asked to close the connection was complete.
+  bool closing() const { return m_state == State::Closing; }
+  // Bytes dropped since then.
+  std::uint64_t dropped() const { return m_dropped; }
+
+ private:
+  enum class State { Head, Body, ChunkSize, ChunkData, ChunkDataEnd, LastChunk, Rejected, Closing };
+  std::optional<Rejection> reject(Rejection r);
+  void end_request(std::vector<std::string>& requests);
+
+  Limits m_limits;
+  State m_state = State::Head;
+  std::string m_request;           // this request so far: its head, then its body (chunks decoded)
+  std::size_t m_head_size = 0;
+  std::size_t m_te_begin = 0, m_te_end = 0;  // the Transfer-Encoding line of a chunked request
+  std::string m_line;              // a chunk-size line or a CRLF after chunk data, so far
+  std::uint64_t m_remaining = 0;   // body or chunk bytes still to come
+  bool m_chunked = false;
+  bool m_close = false;
+  std::uint64_t m_dropped = 0;
+};
+
+const char* reason_phrase(int status);
+
+// The raw bytes of a problem+json answer that closes the connection.
+std::string answer_bytes(const Rejection& r);
+
+// Wraps the application's Http::Handler: Pistache calls this one for every connection and every
+// read; accepted bytes go on to `inner` (its own parser per connection), refused requests are
+// answered here. Http::Handler's onInput/onConnection are private virtuals, which a derived class
+// may still override; the inner handler is called through Tcp::Handler, where they are public.
+class EdgeHandler : public Pistache::Http::Handler {
+ public:
+  EdgeHandler(std::shared_ptr<Pistache::Http::Handler> inner, Limits limits);
+  EdgeHandler(const EdgeHandler& other);
+  EdgeHandler& operator=(const EdgeHandler&) = delete;
+
+  // Pistache makes one copy per event loop; each gets its own inner handler.
+  std::shared_ptr<Pistache::Tcp::Handler> clone() const override;
+  typedef Pistache::Http::details::prototype_tag tag;
+
+  // Never called: requests are parsed and answered by the inner handler.
+  void onRequest(const Pistache::Http::Request&, Pistache::Http::ResponseWriter) override {}
+
+  // Whether the connection should be closed once this request is answered (Pistache 0.0.5 leaves
+  // it open whatever the client asked).
+  static bool wants_close(const Pistache::Http::Request& request);
+  // Closes the connection of `peer` once everything queued for it has been written.
+  static void close_when_sent(Pistache::Async::Promise<ssize_t>& sent, std::shared_ptr<Pistache::Tcp::Peer> peer);
+
+ private:
+  void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
+  void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
+  void onInput(const char* buffer, size_t len, const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
+  void adopt_transport();
+
+  std::shared_ptr<Pistache::Http::Handler> m_inner;
+  Limits m_limits;
+  bool m_adopted = false;
+};
+
+}  // namespace wangge::http::edge
