@@ -15,6 +15,7 @@
 #include "app/common.hpp"
 #include "locate/database.hpp"
 #include "locate/index.hpp"
+#include "registry/queries.hpp"
 #include "registry/snapshot.hpp"
 
 namespace wangge::app {
@@ -107,9 +108,7 @@ class GeosLocator {
   GeosLocator(const GeosContext& ctx, pg::Connection& conn) : m_ctx(ctx) {
     auto c = ctx.get();
     std::unique_ptr<GEOSWKBReader, GeosWkbReaderDeleter> reader(GEOSWKBReader_create_r(c), {c});
-    auto r = conn.exec("bench.geos_areas",
-                       "SELECT level = 'grid', encode(ST_AsBinary(geom), 'hex') FROM areas "
-                       "WHERE valid_to IS NULL AND level IN ('grid', 'microgrid') ORDER BY code");
+    auto r = registry::current_grid_shapes_hex(conn);
     const auto t0 = std::chrono::steady_clock::now();
     for (auto* tree : {&m_grids, &m_micro}) tree->reset(GEOSSTRtree_create_r(c, 10));
     m_grids.get_deleter().ctx = c, m_micro.get_deleter().ctx = c;
@@ -189,10 +188,7 @@ int bench_locate(const Args& args) {
   const long rss1 = resident_kb(), huge_kb = huge_pages_kb();
 
   // 1M random points in the extent of everything.
-  auto ext = conn.exec("bench.extent",
-                       "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-                       "(SELECT ST_Extent(geom) e FROM areas WHERE valid_to IS NULL) s");
-  const double x0 = ext.number(0, 0), y0 = ext.number(0, 1), x1 = ext.number(0, 2), y1 = ext.number(0, 3);
+  const auto [x0, y0, x1, y1] = registry::current_extent(conn);
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> ux(x0, x1), uy(y0, y1);
   std::vector<locate::Pt> pts(n_points);
@@ -329,9 +325,7 @@ int bench_locate(const Args& args) {
   // The join takes minutes at this size; the server's default statement timeout would cancel it.
   conn.exec("bench.timeout", "SET statement_timeout = 0");
   t0 = std::chrono::steady_clock::now();
-  auto joined = conn.exec("bench.join",
-                          "SELECT count(*) FROM bench_points p JOIN areas a ON a.valid_to IS NULL "
-                          "AND a.level IN ('grid', 'microgrid') AND ST_Covers(a.geom, p.geom)");
+  const long long joined = registry::count_bench_points_in_grids(conn);
   const double pg_s = seconds_since(t0);
   const double pg_pps = static_cast<double>(n_pg) / pg_s;
 
@@ -359,7 +353,7 @@ int bench_locate(const Args& args) {
   std::printf("%-60s %12.0f MB\n", "peer GEOS: RSS growth", (rss3 - rss2) / 1024.0);
   std::printf("%-60s %12.0f points/s\n", "peer GEOS STRtree + PreparedCovers, one core", geos_pps);
   std::printf("%-60s %12.0f points/s\n", "peer PostGIS bulk join (ST_Covers, temp table)", pg_pps);
-  std::printf("%-60s %12zu (%zu pairs)\n", "PostGIS join points", n_pg, static_cast<std::size_t>(joined.integer(0, 0)));
+  std::printf("%-60s %12zu (%zu pairs)\n", "PostGIS join points", n_pg, static_cast<std::size_t>(joined));
   std::printf("%-60s %12.1f x\n", "ratio wangge batch (locate_many) / GEOS", wangge_pps / geos_pps);
   std::printf("%-60s %12.1f x\n", "ratio wangge one call per point (locate) / GEOS", single_pps / geos_pps);
   std::printf("%-60s %12.1f x\n", "ratio wangge batch / PostGIS", wangge_pps / pg_pps);

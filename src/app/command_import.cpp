@@ -10,7 +10,7 @@
 #include "exchange/import.hpp"
 #include "registry/areas.hpp"
 #include "registry/codes.hpp"
-#include "toolkit/toolkit.hpp"
+#include "registry/toolkit.hpp"
 
 namespace wangge::app {
 

@@ -21,10 +21,10 @@
 #include "registry/auth.hpp"
 #include "registry/migrate.hpp"
 #include "registry/registry.hpp"
+#include "registry/routes_toolkit.hpp"
 #include "route/routes.hpp"
 #include "tiles/feed.hpp"
 #include "tiles/routes.hpp"
-#include "toolkit/routes.hpp"
 
 namespace wangge::app {
 namespace {

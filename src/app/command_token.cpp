@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "registry/auth.hpp"
 #include "registry/codes.hpp"
+#include "registry/queries.hpp"
 
 namespace wangge::app {
 
@@ -100,8 +101,7 @@ int command_token(const Args& args) {
   auto config = Config::from_environment();
   auto conn = connect_with_retry(config, 10);
   if (scope) {
-    auto r = conn.exec("token.scope", "SELECT 1 FROM areas WHERE code = $1 AND valid_to IS NULL", {*scope});
-    if (r.rows() == 0) {
+    if (!registry::is_current(conn, *scope)) {
       std::fprintf(stderr, "no current area has the code %s\n", scope->c_str());
       return 1;
     }

@@ -14,6 +14,7 @@
 #include "exchange/zip.hpp"
 #include "geom/crs.hpp"
 #include "registry/codes.hpp"
+#include "registry/queries.hpp"
 
 namespace wangge::exchange {
 namespace {
@@ -219,8 +220,7 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
   tx.exec("export.utc", "SET LOCAL TimeZone = 'UTC'");
   tx.exec("export.datestyle", "SET LOCAL DateStyle = 'ISO, YMD'");
   if (s.area) {
-    auto known = tx.exec("export.area", "SELECT 1 FROM areas WHERE code = $1 LIMIT 1", {*s.area});
-    if (known.rows() == 0) throw not_found("area_not_found", "no area has the code " + *s.area);
+    if (!registry::ever_existed(tx.connection(), *s.area)) throw not_found("area_not_found", "no area has the code " + *s.area);
   }
 
   std::vector<std::string> names;

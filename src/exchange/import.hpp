@@ -14,6 +14,7 @@
 #include "core/config.hpp"
 #include "pg/connection.hpp"
 #include "registry/auth.hpp"
+#include "registry/bulk_import.hpp"
 #include "registry/codes.hpp"
 
 namespace wangge::toolkit {
@@ -22,13 +23,8 @@ class Toolkit;
 
 namespace wangge::exchange {
 
-// insert: every feature is a new area (a code that exists or existed is a problem).
-// upsert: a feature whose code is a current area of the same level and parent becomes its next
-//   version (name and geometry; unchanged ones are left alone), the others are inserted.
-// replace-children: the file is the parent's whole new set of children, swapped in as a
-//   redistricting (PUT /v1/areas/{parent}/children): missing children are retired, lineage and
-//   reassignment of incidents, checkpoints and workers follow; a gap in the parent is a problem.
-enum class ImportMode { insert, upsert, replace_children };
+// The modes are the registry's (registry/bulk_import.hpp says what each does).
+using ImportMode = registry::ImportMode;
 
 struct ImportOptions {
   registry::Level level = registry::Level::grid;

@@ -1,6 +1,8 @@
 #include "exchange/layers.hpp"
 
+#include "registry/areas.hpp"
 #include "registry/codes.hpp"
+#include "registry/queries.hpp"
 
 namespace wangge::exchange {
 namespace {
@@ -13,7 +15,7 @@ std::string iso(const std::string& column, bool pg_times = false) {
 }
 
 struct LayerSql {
-  const char* table;     // FROM clause, alias t
+  std::string table;     // FROM clause, alias t
   const char* geometry;  // geometry column of t
   const char* code;      // the column the area/scope prefix applies to
   const char* order;
@@ -21,7 +23,7 @@ struct LayerSql {
 
 LayerSql sql_of(LayerKind layer) {
   switch (layer) {
-    case LayerKind::areas: return {"areas t", "t.geom", "t.code", "t.code"};
+    case LayerKind::areas: return {registry::area_versions_from("t"), "t.geom", "t.code", "t.code"};
     case LayerKind::incidents: return {"incidents t", "t.location", "t.grid_code", "t.id"};
     case LayerKind::checkpoints: return {"checkpoints t", "t.location", "t.grid_code", "t.id"};
   }
@@ -49,8 +51,8 @@ std::string where_clause(const Selection& s, std::vector<pg::Param>& params) {
   Where w(params);
   if (s.layer == LayerKind::areas) {
     if (s.at) {
-      const std::string t = w.p(format_rfc3339(*s.at)) + "::timestamptz";
-      w.add("t.valid_from <= " + t + " AND (t.valid_to IS NULL OR t.valid_to > " + t + ")");
+      w.p(format_rfc3339(*s.at));
+      w.add(registry::valid_at("t", static_cast<int>(params.size())));
     } else if (s.interval) {
       if (s.interval->second) w.add("t.valid_from <= " + w.p(format_rfc3339(*s.interval->second)) + "::timestamptz");
       if (s.interval->first)
@@ -121,8 +123,7 @@ std::string geometry_column(LayerKind layer, GeometryOut geometry, int srid, boo
   std::string g = sql_of(layer).geometry;
   if (srid != 4490) g = "ST_Transform(" + g + ", " + std::to_string(srid) + ")";
   if (lat_first) g = "ST_FlipCoordinates(" + g + ")";
-  // 9 decimals of a degree is 0.1 mm; 3 decimals of a metre is 1 mm.
-  const int digits = (srid == 4490 || srid == 4326) ? 9 : 3;
+  const int digits = registry::output_digits(srid);
   if (geometry == GeometryOut::wkb) return ", ST_AsBinary(" + g + ") AS geom_out";
   return ", ST_AsGeoJSON(" + g + ", " + std::to_string(digits) + ", 0) AS geom_out";
 }

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "registry/registry.hpp"
-#include "toolkit/toolkit.hpp"
+#include "registry/toolkit.hpp"
 
 namespace wangge::http {
 class RouteTable;

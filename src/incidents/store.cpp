@@ -7,7 +7,9 @@
 #include "core/error.hpp"
 #include "crs/point_crs.hpp"
 #include "locate/index.hpp"
+#include "pg/array.hpp"
 #include "registry/codes.hpp"
+#include "registry/queries.hpp"
 
 namespace wangge::incidents {
 namespace {
@@ -305,11 +307,13 @@ int IncidentStore::reassign(pg::Connection& conn, const std::vector<std::string>
   std::vector<Param> params;
   std::string sql = std::string(kColumns) + "FROM incidents i WHERE " + kOpen;
   if (!codes.empty()) {
+    // The changed areas' current shapes come from the registry (hex EWKB, cast once each).
     params.push_back(json(codes).dump());
+    params.push_back(pg::array(registry::current_geometries(conn, codes)));
     sql = "WITH changed AS (SELECT json_array_elements_text($1::json) AS code) " + std::string(kColumns) +
           "FROM incidents i WHERE " + kOpen + " AND i.grid_code IN (SELECT code FROM changed) UNION " + kColumns +
-          "FROM areas a JOIN incidents i ON a.geom && i.location AND ST_Covers(a.geom, i.location) WHERE a.code IN "
-          "(SELECT code FROM changed) AND a.valid_to IS NULL AND " + kOpen;
+          "FROM (SELECT g::geometry AS geom FROM unnest($2::text[]) AS g) a "
+          "JOIN incidents i ON a.geom && i.location AND ST_Covers(a.geom, i.location) WHERE " + kOpen;
   }
   auto open = conn.exec("incidents.open_in_changed", sql, params);
   int moved = 0;

@@ -4,12 +4,11 @@
 #include <stdexcept>
 
 #include "geom/wkb.hpp"
+#include "registry/queries.hpp"
 
 namespace wangge::locate {
 namespace {
 
-constexpr const char* kAreaColumns =
-    "SELECT code, name, level, coalesce(parent_code, ''), ST_AsBinary(geom) FROM areas ";
 
 }  // namespace
 
@@ -30,19 +29,7 @@ void parse_wkb(std::string_view wkb, SourceArea& out) {
 }
 
 Sources read_areas(pg::Connection& conn, std::optional<Micros> at, const std::vector<std::string>* codes) {
-  std::string sql = kAreaColumns;
-  std::vector<pg::Param> params;
-  if (at) {
-    sql += "WHERE valid_from <= $1::timestamptz AND (valid_to IS NULL OR valid_to > $1::timestamptz)";
-    params.push_back(format_rfc3339(*at));
-  } else {
-    sql += "WHERE valid_to IS NULL";
-  }
-  if (codes) {
-    sql += " AND code IN (SELECT json_array_elements_text($" + std::to_string(params.size() + 1) + "::json))";
-    params.push_back(nlohmann::json(*codes).dump());
-  }
-  auto r = conn.exec("locate.areas", sql, params);
+  auto r = registry::read_shapes(conn, at, codes);
   Sources out;
   out.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {

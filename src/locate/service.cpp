@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "locate/database.hpp"
+#include "registry/queries.hpp"
 
 namespace wangge::locate {
 
@@ -175,25 +176,16 @@ void Locator::start_worker_watch(const std::string& url, int timeout_ms, int int
 }
 
 Locator::View Locator::at(pg::Connection& conn, Micros at) {
-  const std::string t = format_rfc3339(at);
   // The latest change at or before `at`, and whether anything changed after it. Rows are never
   // deleted and changes are stamped with the transaction time, so a moment in the past always
   // sees the same rows: the last change before it identifies them.
-  auto r = conn.exec("locate.at_key",
-                     "SELECT greatest((SELECT max(valid_from) FROM areas WHERE valid_from <= $1::timestamptz),"
-                     "                (SELECT max(valid_to) FROM areas WHERE valid_to <= $1::timestamptz),"
-                     "                (SELECT max(assigned_at) FROM worker_assignments WHERE assigned_at <= $1::timestamptz),"
-                     "                (SELECT max(unassigned_at) FROM worker_assignments WHERE unassigned_at <= $1::timestamptz))::text,"
-                     " $1::timestamptz >= now() OR NOT (EXISTS (SELECT 1 FROM areas WHERE valid_from > $1::timestamptz"
-                     "   OR valid_to > $1::timestamptz) OR EXISTS (SELECT 1 FROM worker_assignments"
-                     "   WHERE assigned_at > $1::timestamptz OR unassigned_at > $1::timestamptz))",
-                     {t});
-  if (r.boolean(0, 1)) {
+  const registry::HistoryKey history = registry::history_key(conn, at);
+  if (history.settled) {
     View v = current();
     if (!v.index) throw unavailable("locator_not_ready", "the locator is still loading the areas; retry shortly");
     return v;
   }
-  const std::string key = r.is_null(0, 0) ? std::string("before-everything") : r.str(0, 0);
+  const std::string key = history.key.empty() ? std::string("before-everything") : history.key;
   {
     std::lock_guard lock(m_history_mutex);
     for (auto it = m_history.begin(); it != m_history.end(); ++it) {

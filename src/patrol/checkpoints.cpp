@@ -9,6 +9,8 @@
 #include "core/time.hpp"
 #include "crs/point_crs.hpp"
 #include "patrol/fields.hpp"
+#include "registry/audit.hpp"
+#include "registry/queries.hpp"
 
 namespace wangge::patrol {
 namespace {
@@ -123,14 +125,11 @@ void apply(const json& body, Fields& f, bool create, const std::string& crs_para
 
 // The grid must be a current grid or micro-grid that covers the location.
 void check_place(pg::Transaction& tx, const Fields& f) {
-  auto r = tx.exec("checkpoints.place",
-                   "SELECT level, ST_Covers(geom, ST_SetSRID(ST_MakePoint($2::float8, $3::float8), 4490)) "
-                   "FROM areas WHERE code = $1 AND valid_to IS NULL",
-                   {f.grid, exact_text(f.lon), exact_text(f.lat)});
-  if (r.rows() == 0) throw unprocessable("unknown_area", "grid " + f.grid + " does not exist (or is retired)");
-  if (r.str(0, 0) != "grid" && r.str(0, 0) != "microgrid")
-    throw unprocessable("not_a_grid", "checkpoints belong to grids and micro-grids; " + f.grid + " is a " + r.str(0, 0));
-  if (!r.boolean(0, 1))
+  const auto r = registry::current_placement(tx.connection(), f.grid, exact_text(f.lon), exact_text(f.lat));
+  if (!r) throw unprocessable("unknown_area", "grid " + f.grid + " does not exist (or is retired)");
+  if (r->level != "grid" && r->level != "microgrid")
+    throw unprocessable("not_a_grid", "checkpoints belong to grids and micro-grids; " + f.grid + " is a " + r->level);
+  if (!r->covers)
     throw unprocessable("outside_grid", "the location is not inside grid " + f.grid,
                         json{{"grid", f.grid}, {"location", {{"type", "Point"}, {"coordinates", {f.lon, f.lat}}}}}.dump());
 }
@@ -152,11 +151,7 @@ std::vector<Param> params_of(const Fields& f) {
 
 void audit(pg::Transaction& tx, const Actor& actor, const char* action, long long id, std::optional<long long> before,
            std::optional<long long> after, const json& detail) {
-  tx.exec("audit.insert",
-          "INSERT INTO audit_log (actor, action, target_type, target, version_before, version_after, detail) "
-          "VALUES ($1, $2, 'checkpoint', $3, $4::int, $5::int, $6::jsonb)",
-          {actor.label(), std::string(action), std::to_string(id), before ? Param(std::to_string(*before)) : Param(),
-           after ? Param(std::to_string(*after)) : Param(), detail.dump()});
+  registry::audit::record(tx.connection(), actor.label(), action, {"checkpoint", std::to_string(id), before, after, detail});
 }
 
 json with_etag(const pg::Result& r, int row, int col) { return json::parse(r.str(row, col)); }
@@ -206,8 +201,7 @@ bool valid_date(const std::string& s) { return s.size() == 10 && parse_rfc3339(s
 
 json CheckpointStore::list(pg::Connection& conn, const Actor& actor, const std::string& grid) const {
   actor.require_read(grid);
-  auto a = conn.exec("checkpoints.grid", "SELECT 1 FROM areas WHERE code = $1 AND valid_to IS NULL", {grid});
-  if (a.rows() == 0) throw not_found("area_not_found", "no current area has the code " + grid);
+  if (!registry::is_current(conn, grid)) throw not_found("area_not_found", "no current area has the code " + grid);
   auto r = conn.exec("checkpoints.list",
                      "SELECT coalesce(json_agg(wg_checkpoint_json(c) ORDER BY c.id), '[]'::json) FROM checkpoints c WHERE c.grid_code = $1",
                      {grid});
@@ -338,8 +332,7 @@ json CheckpointStore::visits(pg::Connection& conn, const Actor& actor, long long
 json CheckpointStore::due(pg::Connection& conn, const Actor& actor, const std::string& grid, const std::string& date) const {
   if (!valid_date(date)) throw bad_request("invalid_parameter", "date must be a calendar date YYYY-MM-DD (Asia/Shanghai)");
   actor.require_read(grid);
-  auto a = conn.exec("checkpoints.grid", "SELECT 1 FROM areas WHERE code = $1 AND valid_to IS NULL", {grid});
-  if (a.rows() == 0) throw not_found("area_not_found", "no current area has the code " + grid);
+  if (!registry::is_current(conn, grid)) throw not_found("area_not_found", "no current area has the code " + grid);
   // Visits are counted by their Asia/Shanghai calendar day; visits after the day are ignored.
   auto r = conn.exec(
       "checkpoints.due",

@@ -5,6 +5,8 @@
 #include "core/error.hpp"
 #include "geom/geojson.hpp"
 #include "pg/connection.hpp"
+#include "registry/audit.hpp"
+#include "registry/queries.hpp"
 
 namespace wangge::registry {
 namespace {
@@ -12,19 +14,11 @@ namespace {
 using nlohmann::json;
 using pg::Param;
 
-// The predicate "version valid at $n" for the alias a; `n` is the parameter number of the time.
-std::string valid_at(int n) {
-  return "(a.valid_from <= $" + std::to_string(n) + "::timestamptz AND (a.valid_to IS NULL OR a.valid_to > $" +
-         std::to_string(n) + "::timestamptz))";
-}
-
 std::string pg_time(Micros t) { return format_rfc3339(t); }
 
 // When a code's last version ended, as RFC 3339 (NULL for a code never seen).
 const char* kRetiredAt = "to_char(max(valid_to) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 
-const std::set<std::string> kReadOnlyProperties = {"version", "valid_from", "valid_to", "changed_by",
-                                                   "change",  "retired_by", "etag"};
 const std::set<std::string> kWritableProperties = {"code",       "name",       "level",     "parent",
                                                    "households", "population", "attributes"};
 
@@ -48,7 +42,7 @@ AreaFields read_properties(const json& props) {
   for (auto it = props.begin(); it != props.end(); ++it) {
     const std::string& k = it.key();
     const json& v = it.value();
-    if (kReadOnlyProperties.count(k)) continue;  // echoes of a GET; the server owns them
+    if (is_server_property(k)) continue;  // echoes of a GET; the server owns them
     if (!kWritableProperties.count(k))
       throw unprocessable("unknown_property", "unknown property '" + k +
                                                   "'; allowed: code, name, level, parent, households, population, attributes");
@@ -68,7 +62,7 @@ AreaFields read_properties(const json& props) {
     }
   }
   if (f.name) {
-    if (f.name->empty() || f.name->size() > 300)
+    if (!valid_area_name(*f.name))
       throw unprocessable("invalid_property", "name must be 1 to 300 bytes");
   }
   return f;
@@ -84,12 +78,9 @@ Param opt_number(const std::optional<long long>& v) {
                                        code + "/history");
 }
 
-void audit(pg::Transaction& tx, const Actor& actor, const std::string& action, const std::string& code,
-           std::optional<long long> before, std::optional<long long> after, const json& detail) {
-  tx.exec("audit.insert",
-          "INSERT INTO audit_log (actor, action, target_type, target, version_before, version_after, detail) "
-          "VALUES ($1, $2, 'area', $3, $4, $5, $6::jsonb)",
-          {actor.label(), action, code, opt_number(before), opt_number(after), detail.dump()});
+void audit_area(pg::Transaction& tx, const Actor& actor, const std::string& action, const std::string& code,
+                std::optional<long long> before, std::optional<long long> after, const json& detail) {
+  audit::record(tx.connection(), actor.label(), action, {"area", code, before, after, detail});
 }
 
 // Checkpoints belong to grids (or micro-grids). A plain retire leaves its checkpoints on the retired code: the
@@ -123,6 +114,16 @@ void check_if_match(const std::vector<std::string>& if_match, const std::string&
 }
 
 }  // namespace
+
+bool valid_area_name(std::string_view name) { return !name.empty() && name.size() <= 300; }
+
+bool is_server_property(std::string_view key) {
+  static const std::set<std::string, std::less<>> kServerProperties = {"version",    "valid_from", "valid_to", "changed_by",
+                                                                       "change",     "retired_by", "etag"};
+  return kServerProperties.count(key) > 0;
+}
+
+int output_digits(int srid) { return srid == 4490 || srid == 4326 ? 9 : 3; }
 
 void lock_children_of(pg::Transaction& tx, const std::string& parent) {
   tx.exec("areas.lock", "SELECT pg_advisory_xact_lock(hashtext('wangge.children:' || $1))", {parent});
@@ -173,7 +174,7 @@ AreaPage AreaStore::list(pg::Connection& conn, const AreaQuery& q) const {
   };
   if (q.at) {
     params.push_back(pg_time(*q.at));
-    where += " AND " + valid_at(static_cast<int>(params.size()));
+    where += " AND " + valid_at("a", static_cast<int>(params.size()));
   } else {
     where += " AND a.valid_to IS NULL";
   }
@@ -214,7 +215,7 @@ AreaDocument AreaStore::get(pg::Connection& conn, const std::string& code, std::
   pg::Result r;
   if (at) {
     r = conn.exec("areas.get_at",
-                  "SELECT wg_area_feature(a, $3::int), a.version FROM areas a WHERE a.code = $1 AND " + valid_at(2),
+                  "SELECT wg_area_feature(a, $3::int), a.version FROM areas a WHERE a.code = $1 AND " + valid_at("a", 2),
                   {code, pg_time(*at), std::to_string(srid)});
   } else {
     r = conn.exec("areas.get", "SELECT wg_area_feature(a, $2::int), a.version FROM areas a WHERE a.code = $1 AND a.valid_to IS NULL",
@@ -308,7 +309,7 @@ AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, con
 void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
                                const std::string& ewkb, bool check_children, int srid) const {
   // Geometries in problem documents come back in the CRS the client wrote in.
-  const std::string out_digits = srid == 4490 || srid == 4326 ? "9" : "3";
+  const std::string out_digits = std::to_string(output_digits(srid));
   const std::string tol = std::to_string(m_config.parent_tolerance_m);
   if (!parent.empty()) {
     // Covered outright is the common case and cheap; only otherwise measure how far it pokes out.
@@ -373,7 +374,7 @@ void AreaStore::check_no_gap(pg::Transaction& tx, const std::string& code, Level
                              const std::string& old_ewkb, const std::string& new_ewkb, int srid) const {
   // The ground inside the parent that this area gives up and no sibling covers would be nobody's:
   // a plain edit may not do that (the toolkit's adjust=neighbours hands it to the neighbours).
-  const std::string out_digits = srid == 4490 || srid == 4326 ? "9" : "3";
+  const std::string out_digits = std::to_string(output_digits(srid));
   auto gaps = tx.exec(
       "areas.check_gap",
       "WITH p AS (SELECT geom FROM areas WHERE code = $3 AND valid_to IS NULL), "
@@ -444,7 +445,7 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
   WriteResult out;
   if (!g.repair.is_null()) out.report["repair"] = g.repair;
   adopt_orphan_checkpoints(tx, *level, *f.code, g.ewkb, out.report);
-  audit(tx, actor, "area.create", *f.code, std::nullopt, 1, out.report);
+  audit_area(tx, actor, "area.create", *f.code, std::nullopt, 1, out.report);
   tx.commit();
   out.area = AreaDocument{ins.str(0, 0), area_etag(*f.code, 1), *f.code};
   return out;
@@ -512,7 +513,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
   if (body.contains("geometry")) adopt_orphan_checkpoints(tx, level, code, ewkb, out.report);
   json detail = out.report;
   detail["geometry_changed"] = body.contains("geometry");
-  audit(tx, actor, replace ? "area.replace" : "area.update", code, version, version + 1, detail);
+  audit_area(tx, actor, replace ? "area.replace" : "area.update", code, version, version + 1, detail);
   tx.commit();
   out.area = AreaDocument{ins.str(0, 0), area_etag(code, version + 1), code};
   return out;
@@ -543,7 +544,7 @@ void AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::stri
   // adopt_orphan_checkpoints); the audit names them.
   auto left = tx.exec("areas.checkpoints_left", "SELECT coalesce(json_agg(id ORDER BY id), '[]')::text FROM checkpoints WHERE grid_code = $1",
                       {code});
-  audit(tx, actor, "area.retire", code, version, std::nullopt,
+  audit_area(tx, actor, "area.retire", code, version, std::nullopt,
         json({{"workers_unassigned", unassigned.rows()}, {"checkpoints_without_grid", json::parse(left.str(0, 0))}}));
   tx.commit();
 }

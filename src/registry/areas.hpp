@@ -58,6 +58,14 @@ std::optional<std::string> require_current(pg::Connection& conn, const std::stri
 // ("" for roots). Every writer of areas takes it for the parents it touches.
 void lock_children_of(pg::Transaction& tx, const std::string& parent);
 
+// An area's name: 1 to 300 bytes of text (every writer: create, update, split, merge, redistrict).
+bool valid_area_name(std::string_view name);
+// Properties of an area the server sets (version, validity, who changed it, its ETag): clients may
+// echo them back from a GET and they are ignored.
+bool is_server_property(std::string_view key);
+// Decimal digits of GeoJSON coordinates written in `srid`: 9 for degrees (0.1 mm), 3 for metres (1 mm).
+int output_digits(int srid);
+
 // ETag of a version: strong, names the code so several can travel in one If-Match.
 std::string area_etag(std::string_view code, long long version);
 // Splits an If-Match header into entity tags (W/ prefixes dropped).

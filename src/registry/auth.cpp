@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "registry/audit.hpp"
 #include "registry/codes.hpp"
 
 namespace wangge::registry {
@@ -104,15 +105,21 @@ std::vector<long long> revoke_tokens(pg::Connection& conn, const std::vector<lon
   std::string id_list = "[";
   for (std::size_t i = 0; i < ids.size(); ++i) id_list += (i ? "," : "") + std::to_string(ids[i]);
   id_list += "]";
-  auto r = conn.exec("tokens.revoke",
-                     "WITH revoked AS (UPDATE api_tokens SET revoked_at = clock_timestamp() WHERE revoked_at IS NULL "
-                     "  AND (id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) OR name = $2) RETURNING id), "
-                     "audited AS (INSERT INTO audit_log (actor, action, target_type, target) "
-                     "  SELECT $3, 'token.revoke', 'token', id::text FROM revoked) "
-                     "SELECT id FROM revoked ORDER BY id",
-                     {id_list, name ? pg::Param(*name) : pg::Param(), by});
+  // The revocation and its audit rows commit together.
+  pg::Transaction tx(conn);
+  auto r = tx.exec("tokens.revoke",
+                   "WITH revoked AS (UPDATE api_tokens SET revoked_at = clock_timestamp() WHERE revoked_at IS NULL "
+                   "  AND (id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) OR name = $2) RETURNING id) "
+                   "SELECT id FROM revoked ORDER BY id",
+                   {id_list, name ? pg::Param(*name) : pg::Param()});
   std::vector<long long> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(r.integer(i, 0));
+  std::vector<audit::Entry> entries;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back(r.integer(i, 0));
+    entries.push_back({"token", r.str(i, 0), std::nullopt, std::nullopt, nlohmann::json::object()});
+  }
+  audit::record_all(tx.connection(), by, "token.revoke", entries);
+  tx.commit();
   return out;
 }
 

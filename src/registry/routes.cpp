@@ -1,5 +1,5 @@
 // The registry's routes: /v1/areas and its sub-resources, /v1/workers. The toolkit adds the
-// topology-keeping operations on the same resources (src/toolkit/routes.cpp).
+// topology-keeping operations on the same resources (routes_toolkit.cpp).
 #include <charconv>
 #include <nlohmann/json.hpp>
 

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "registry/areas.hpp"
+#include "registry/audit.hpp"
 
 namespace wangge::registry {
 namespace {
@@ -63,9 +64,7 @@ json WorkerStore::create(pg::Connection& conn, const Actor& actor, const json& b
                    "RETURNING id",
                    {body["name"].get<std::string>(), phone, area, attributes.dump(), actor.label()});
   const std::string id = r.str(0, 0);
-  tx.exec("audit.insert",
-          "INSERT INTO audit_log (actor, action, target_type, target, detail) VALUES ($1, 'worker.create', 'worker', $2, $3::jsonb)",
-          {actor.label(), id, json({{"area", area}}).dump()});
+  audit::record(tx.connection(), actor.label(), "worker.create", {"worker", id, std::nullopt, std::nullopt, {{"area", area}}});
   auto w = tx.exec("workers.get", std::string("SELECT ") + kWorkerColumns + " FROM workers w WHERE w.id = $1", {id});
   tx.commit();
   return worker_json(w, 0);
@@ -123,9 +122,8 @@ json WorkerStore::assign(pg::Connection& conn, const Actor& actor, const std::st
             {grid_code, std::to_string(id), actor.label()});
     added.push_back(id);
   }
-  tx.exec("audit.insert",
-          "INSERT INTO audit_log (actor, action, target_type, target, detail) VALUES ($1, 'area.workers', 'area', $2, $3::jsonb)",
-          {actor.label(), grid_code, json({{"added", added}, {"removed", removed}}).dump()});
+  audit::record(tx.connection(), actor.label(), "area.workers",
+                {"area", grid_code, std::nullopt, std::nullopt, {{"added", added}, {"removed", removed}}});
   tx.commit();
   json out = of_grid(conn, actor, grid_code);
   out["added"] = added;

@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "registry/audit.hpp"
+#include "registry/queries.hpp"
+
 namespace wangge::sample {
 namespace {
 
@@ -31,32 +34,31 @@ std::string number(double v) {
 
 }  // namespace
 
-bool registry_is_empty(pg::Connection& conn) {
-  return !conn.exec("sample.any_area", "SELECT EXISTS (SELECT 1 FROM areas)").boolean(0, 0);
-}
+bool registry_is_empty(pg::Connection& conn) { return registry::is_empty(conn); }
 
 LoadCounts load(pg::Connection& conn, const Jurisdiction& j) {
   pg::Transaction tx(conn);
   if (!registry_is_empty(conn)) throw std::runtime_error("the registry already holds areas; the sample loads only into an empty one");
   const std::string now = tx.exec("sample.now", "SELECT clock_timestamp()::text").str(0, 0);
-  copy_rows(conn, "sample.areas",
-            "COPY areas (code, version, name, level, parent_code, geom, households, population, valid_from, changed_by, change) "
-            "FROM STDIN",
-            j.areas.size(), [&](std::size_t i, std::string& out) {
-              const Area& a = j.areas[i];
-              field(out, a.code);
-              field(out, "1");
-              field(out, a.name);
-              field(out, a.level);
-              if (a.parent_code.empty()) out += "\\N\t"; else field(out, a.parent_code);
-              out += "SRID=4490;";
-              field(out, a.wkt);
-              field(out, std::to_string(a.households));
-              field(out, std::to_string(a.population));
-              field(out, now);
-              field(out, "sample");
-              field(out, "sample", '\n');
-            });
+  std::size_t next_area = 0;
+  registry::copy_in_areas(conn, [&](std::string& out) {
+    for (; next_area < j.areas.size() && out.size() < kChunk; ++next_area) {
+      const Area& a = j.areas[next_area];
+      field(out, a.code);
+      field(out, "1");
+      field(out, a.name);
+      field(out, a.level);
+      if (a.parent_code.empty()) out += "\\N\t"; else field(out, a.parent_code);
+      out += "SRID=4490;";
+      field(out, a.wkt);
+      field(out, std::to_string(a.households));
+      field(out, std::to_string(a.population));
+      field(out, now);
+      field(out, "sample");
+      field(out, "sample", '\n');
+    }
+    return next_area < j.areas.size();
+  });
   copy_rows(conn, "sample.streets", "COPY streets (name, highway, oneway, geom) FROM STDIN", j.streets.size(),
             [&](std::size_t i, std::string& out) {
               const Street& s = j.streets[i];
@@ -107,15 +109,11 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j) {
               field(out, "SRID=4490;POINT(" + number(c.lon) + " " + number(c.lat) + ")");
               field(out, c.frequency, '\n');
             });
-  tx.exec("sample.incident_grids",
-          "UPDATE incidents i SET grid_code = a.code FROM areas a "
-          "WHERE i.grid_code IS NULL AND a.valid_to IS NULL AND a.level = 'grid' AND ST_Covers(a.geom, i.location)");
-  tx.exec("sample.audit",
-          "INSERT INTO audit_log (actor, action, target_type, target, detail) VALUES ('sample', 'sample.load', 'registry', '*', "
-          "json_build_object('areas', $1::bigint)::jsonb)",
-          {std::to_string(j.areas.size())});
+  registry::assign_incident_grids(tx.connection());
+  registry::audit::record(tx.connection(), "sample", "sample.load",
+                          {"registry", "*", std::nullopt, std::nullopt, {{"areas", j.areas.size()}}});
   tx.commit();
-  conn.exec("sample.analyze", "ANALYZE areas; ");
+  registry::analyze(conn);
   return LoadCounts{static_cast<long long>(j.areas.size()), static_cast<long long>(j.streets.size()),
                     static_cast<long long>(j.workers.size()), static_cast<long long>(j.incidents.size()),
                     static_cast<long long>(j.checkpoints.size())};

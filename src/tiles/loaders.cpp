@@ -5,11 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "geom/wkb.hpp"
+#include "registry/queries.hpp"
 
 namespace wangge::tiles {
 namespace {
 
-const char* kValidNow = "a.valid_to IS NULL";
 
 // Polygonal WKB in lon/lat to mercator rings.
 MultiPolygon read_shape(std::string_view hex) {
@@ -79,23 +79,9 @@ std::string prefix_of(const std::string& code) {
 
 std::shared_ptr<AreaLayer> load_area_layer(pg::Connection& conn, const LayerSpec& spec, const AreaCounts& counts,
                                            std::optional<Micros> at, std::optional<Box> lonlat_box) {
-  std::vector<pg::Param> params{spec.level};
-  std::string where = kValidNow;
-  if (at) {
-    params.push_back(format_rfc3339(*at));
-    where = "a.valid_from <= $2::timestamptz AND (a.valid_to IS NULL OR a.valid_to > $2::timestamptz)";
-  }
-  if (lonlat_box) {
-    for (double v : {lonlat_box->minx, lonlat_box->miny, lonlat_box->maxx, lonlat_box->maxy}) params.push_back(std::to_string(v));
-    const auto n = params.size();
-    where += " AND a.geom && ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) + "::float8, $" +
-             std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
-  }
-  auto r = conn.exec("tiles.layer",
-                     "SELECT a.id, a.code, a.name, coalesce(a.parent_code, ''), encode(ST_AsBinary(a.geom), 'hex'), "
-                     "ST_X(p.p), ST_Y(p.p) FROM areas a, LATERAL (SELECT ST_PointOnSurface(a.geom) AS p) p "
-                     "WHERE a.level = $1 AND " + where + " ORDER BY a.code",
-                     params);
+  std::optional<std::array<double, 4>> box;
+  if (lonlat_box) box = std::array<double, 4>{lonlat_box->minx, lonlat_box->miny, lonlat_box->maxx, lonlat_box->maxy};
+  auto r = registry::map_shapes(conn, spec.level, at, box);
   auto layer = std::make_shared<AreaLayer>();
   layer->spec = spec;
   std::vector<MultiPolygon> shapes;
@@ -125,12 +111,7 @@ std::shared_ptr<AreaLayer> load_area_layer(pg::Connection& conn, const LayerSpec
 }
 
 std::vector<ChangedArea> read_changed_areas(pg::Connection& conn, const std::vector<std::string>& codes) {
-  nlohmann::json list = codes;
-  auto r = conn.exec("tiles.changed_areas",
-                     "SELECT a.id, a.code, a.name, coalesce(a.parent_code, ''), encode(ST_AsBinary(a.geom), 'hex'), "
-                     "ST_X(p.p), ST_Y(p.p), a.level FROM areas a, LATERAL (SELECT ST_PointOnSurface(a.geom) AS p) p "
-                     "WHERE a.code IN (SELECT json_array_elements_text($1::json)) AND a.valid_to IS NULL ORDER BY a.code",
-                     {list.dump()});
+  auto r = registry::map_shapes_of(conn, codes);
   std::vector<ChangedArea> out;
   out.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {

@@ -21,7 +21,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "registry/migrate.hpp"
-#include "toolkit/toolkit.hpp"
+#include "registry/toolkit.hpp"
 
 namespace {
 

@@ -1,9 +1,11 @@
-#include "toolkit/operation.hpp"
+#include "registry/operation.hpp"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
+#include "pg/array.hpp"
+#include "registry/audit.hpp"
 
 namespace wangge::toolkit {
 namespace {
@@ -44,29 +46,6 @@ struct Pair {
 }  // namespace
 
 const std::vector<std::string> kClosedIncidentStatuses = {"closed", "cancelled", "evaluated", "invalid"};
-
-std::string pg_array(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
-std::string pg_array(const std::vector<std::optional<long long>>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += values[i] ? std::to_string(*values[i]) : "NULL";
-  }
-  return out + "}";
-}
 
 std::string current_parent(pg::Connection& conn, const std::string& code, const OperationOptions& o) {
   try {
@@ -222,8 +201,8 @@ OperationResult Operation::finish(double min_share, json result) {
     old_ids.push_back(c.id);
     old_by_code[c.code] = &c;
   }
-  const std::string old_arr = pg_array(old_ids);
-  const std::string new_arr = pg_array(m_new_ids);
+  const std::string old_arr = pg::array(old_ids);
+  const std::string new_arr = pg::array(m_new_ids);
 
   // Who received what: the share of each old version's area inside each new version.
   auto pr = tx.exec("toolkit.pairs",
@@ -243,7 +222,7 @@ OperationResult Operation::finish(double min_share, json result) {
   // Estimates of households and population for the new versions that asked for them.
   if (!m_estimate_ids.empty()) {
     std::map<std::string, std::string> code_of_new;
-    auto nc = tx.exec("toolkit.new_codes", "SELECT id, code FROM areas WHERE id = ANY($1::bigint[])", {pg_array(m_estimate_ids)});
+    auto nc = tx.exec("toolkit.new_codes", "SELECT id, code FROM areas WHERE id = ANY($1::bigint[])", {pg::array(m_estimate_ids)});
     std::vector<std::string> ids;
     std::vector<std::optional<long long>> hh, pop;
     for (int i = 0; i < nc.rows(); ++i) {
@@ -263,7 +242,7 @@ OperationResult Operation::finish(double min_share, json result) {
     tx.exec("toolkit.estimates",
             "UPDATE areas a SET households = v.h, population = v.p "
             "FROM unnest($1::bigint[], $2::int[], $3::int[]) AS v(id, h, p) WHERE a.id = v.id",
-            {pg_array(ids), pg_array(hh), pg_array(pop)});
+            {pg::array(ids), pg::array(hh), pg::array(pop)});
   }
 
   // Lineage: predecessor → successor across codes.
@@ -285,13 +264,13 @@ OperationResult Operation::finish(double min_share, json result) {
               "  successor_version, share) "
               "SELECT $1::bigint, $2, $3::timestamptz, f, fv, t, tv, s "
               "FROM unnest($4::text[], $5::int[], $6::text[], $7::int[], $8::float8[]) AS u(f, fv, t, tv, s)",
-              {op_id, m_kind, m_now, pg_array(from), pg_array(fv), pg_array(to), pg_array(tv), pg_array(share)});
+              {op_id, m_kind, m_now, pg::array(from), pg::array(fv), pg::array(to), pg::array(tv), pg::array(share)});
   }
 
   // Open incidents and checkpoints follow their location into the new grids.
   std::vector<std::string> old_codes;
   for (const auto& [code, row] : old_by_code) old_codes.push_back(code);
-  const std::string old_codes_arr = pg_array(old_codes);
+  const std::string old_codes_arr = pg::array(old_codes);
   // `bump`: more SET items, e.g. a version (a moved checkpoint's ETag must change: a client holding
   // the old one would otherwise overwrite the move).
   auto move_located = [&](const char* context, const std::string& table, const std::string& type,
@@ -309,7 +288,7 @@ OperationResult Operation::finish(double min_share, json result) {
         "rec AS (INSERT INTO grid_reassignments (operation_id, object_type, object_id, from_grid, to_grid) "
         "  SELECT $3::bigint, '" + type + "', id, from_grid, to_grid FROM upd) "
         "SELECT id, from_grid, to_grid FROM upd ORDER BY id",
-        {old_codes_arr, new_arr, op_id, pg_array(kClosedIncidentStatuses), m_level});
+        {old_codes_arr, new_arr, op_id, pg::array(kClosedIncidentStatuses), m_level});
     json ids = json::array(), changes = json::array();
     for (int i = 0; i < r.rows(); ++i) {
       ids.push_back(r.integer(i, 0));
@@ -346,7 +325,7 @@ OperationResult Operation::finish(double min_share, json result) {
           "rec AS (INSERT INTO grid_reassignments (operation_id, object_type, object_id, from_grid, to_grid) "
           "  SELECT $5::bigint, 'worker', worker_id, from_grid, to_grid FROM closed) "
           "SELECT worker_id, from_grid, to_grid FROM closed ORDER BY 1, 2",
-          {pg_array(from), pg_array(to), m_now, m_actor.label(), op_id});
+          {pg::array(from), pg::array(to), m_now, m_actor.label(), op_id});
       std::set<long long> distinct;
       for (int i = 0; i < r.rows(); ++i) {
         distinct.insert(r.integer(i, 0));
@@ -414,36 +393,23 @@ OperationResult Operation::finish(double min_share, json result) {
 
   // Audit: one row per area, before → after version.
   {
-    std::vector<std::string> codes, before, after, roles;
+    std::vector<registry::audit::Entry> entries;
+    const long long operation_id = std::stoll(op_id);
     std::map<std::string, long long> new_version;
     for (int i = 0; i < nf.rows(); ++i) new_version[nf.str(i, 0)] = nf.integer(i, 1);
     std::set<std::string> seen;
     for (const auto& c : m_closed) {
       seen.insert(c.code);
-      codes.push_back(c.code);
-      before.push_back(std::to_string(c.version));
       auto it = new_version.find(c.code);
-      after.push_back(it == new_version.end() ? "NULL" : std::to_string(it->second));
-      roles.push_back(m_retired_codes.count(c.code) ? "retired" : "changed");
+      entries.push_back({"area", c.code, c.version,
+                         it == new_version.end() ? std::nullopt : std::optional<long long>(it->second),
+                         {{"operation_id", operation_id}, {"role", m_retired_codes.count(c.code) ? "retired" : "changed"}}});
     }
     for (const auto& [code, version] : new_version) {
       if (seen.count(code)) continue;
-      codes.push_back(code);
-      before.push_back("NULL");
-      after.push_back(std::to_string(version));
-      roles.push_back("created");
+      entries.push_back({"area", code, std::nullopt, version, {{"operation_id", operation_id}, {"role", "created"}}});
     }
-    auto nullable = [](const std::vector<std::string>& v) {
-      std::string out = "{";
-      for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + v[i];
-      return out + "}";
-    };
-    tx.exec("toolkit.audit",
-            "INSERT INTO audit_log (actor, action, target_type, target, version_before, version_after, detail) "
-            "SELECT $1, $2, 'area', c, b, a, jsonb_build_object('operation_id', $6::bigint, 'role', r) "
-            "FROM unnest($3::text[], $4::int[], $5::int[], $7::text[]) AS u(c, b, a, r)",
-            {m_actor.label(), "area." + m_kind, pg_array(codes), nullable(before), nullable(after), op_id,
-             pg_array(roles)});
+    registry::audit::record_all(tx.connection(), m_actor.label(), "area." + m_kind, entries);
   }
   tx.exec("toolkit.operation_detail", "UPDATE area_operations SET detail = $2::jsonb WHERE id = $1",
           {op_id, json({{"touched", touched}, {"retired", retired}, {"created_or_changed", etags},

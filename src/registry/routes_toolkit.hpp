@@ -1,8 +1,8 @@
-// The toolkit's routes on /v1/areas (see routes.cpp for the list).
+// The toolkit's routes on /v1/areas (see routes_toolkit.cpp for the list).
 #pragma once
 
 #include "registry/registry.hpp"
-#include "toolkit/toolkit.hpp"
+#include "registry/toolkit.hpp"
 
 namespace wangge::http {
 class RouteTable;

@@ -1,6 +1,6 @@
 // The machinery every toolkit operation shares: one transaction, locks, ETag checks, writing and
 // closing versions, and the common finish (lineage, reassignment, estimates, audit, the report).
-// Internal to src/toolkit.
+// Internal to the toolkit (registry/toolkit.cpp, registry/operation.cpp).
 #pragma once
 
 #include <map>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "toolkit/toolkit.hpp"
+#include "registry/toolkit.hpp"
 
 namespace wangge::toolkit {
 
@@ -26,11 +26,6 @@ struct AreaRow {
   std::string attributes;  // JSON text
   std::string etag() const { return registry::area_etag(code, version); }
 };
-
-// A Postgres array literal of text values, for `$n::text[]` / `$n::bigint[]` parameters. Geometries
-// travel as text[] of hex EWKB and are cast one by one: geometry's array delimiter is ':', not ','.
-std::string pg_array(const std::vector<std::string>& values);
-std::string pg_array(const std::vector<std::optional<long long>>& values);
 
 // The parent of the current version of `code` ("" for a root). An area retired meanwhile is 410,
 // but 412 for a request conditioned on its ETag (RFC 9110: If-Match fails without a current

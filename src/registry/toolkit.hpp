@@ -1,5 +1,12 @@
-// The grid managers' toolkit (issue 3): operations that reshape several areas at once while keeping
-// the partition rule of DOMAIN.md ("不留空白、不交叉重叠"), and the reports that go with them.
+// The grid managers' toolkit: operations that reshape several areas at once while keeping the
+// partition rule (the children of a parent cover it without gaps and without overlaps: 不留空白、
+// 不交叉重叠), and the reports that go with them.
+//
+// It lives in the registry (and its library) rather than beside it: every operation is a registry
+// edit under the registry's topology rules (the gap check, the parent locks, versions and history,
+// the code rules, the audit log) and needs the areas table's shape at every step. Kept outside, it
+// would either duplicate those rules or need most of the registry's SQL exported; inside, one module
+// owns the table and every rule on it. Its routes stay in the HTTP layer.
 //
 // Every operation is one transaction: it takes the advisory locks of the parents it touches, checks
 // the ETags of every area it touches (If-Match, comma-separated), does the geometry work in PostGIS

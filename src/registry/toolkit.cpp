@@ -4,7 +4,7 @@
 // Every geometry the toolkit computes is snap-rounded to 1e-9° (about 0.1 mm: ST_ReducePrecision,
 // overlays with gridSize 1e-9): floating-point overlay output can hold a vertex a hair away from a
 // segment, valid in degrees but self-intersecting once projected to metres for the checks.
-#include "toolkit/toolkit.hpp"
+#include "registry/toolkit.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +15,9 @@
 
 #include "core/error.hpp"
 #include "geom/geojson.hpp"
-#include "toolkit/operation.hpp"
+#include "pg/array.hpp"
+#include "registry/operation.hpp"
+#include "registry/redistrict.hpp"
 
 namespace wangge::toolkit {
 namespace {
@@ -23,6 +25,8 @@ namespace {
 using nlohmann::json;
 using pg::Param;
 using registry::Level;
+using redistricting::Located;
+using redistricting::numbering_order;
 
 // Levels below the county carry a parent code plus a 3-digit sequence, which the allocator extends.
 void require_sequenced_level(const AreaRow& a) {
@@ -32,33 +36,7 @@ void require_sequenced_level(const AreaRow& a) {
                                                    "; the toolkit reshapes townships, villages, grids and micro-grids");
 }
 
-std::string digits_for(int srid) { return srid == 4490 || srid == 4326 ? "9" : "3"; }
-
-struct Located {
-  std::size_t index;  // into the caller's list
-  double x, y, height;
-};
-
-// Numbering rule of DOMAIN.md: west→east, north→south. Pieces whose centres lie within half the
-// typical piece height of each other form one row; rows go north to south, each west to east.
-std::vector<std::size_t> numbering_order(std::vector<Located> items) {
-  if (items.empty()) return {};
-  double mean_h = 0;
-  for (const auto& it : items) mean_h += it.height;
-  mean_h /= static_cast<double>(items.size());
-  std::sort(items.begin(), items.end(), [](const Located& a, const Located& b) { return a.y > b.y; });
-  std::vector<std::size_t> order;
-  std::size_t i = 0;
-  while (i < items.size()) {
-    std::size_t j = i + 1;
-    while (j < items.size() && items[i].y - items[j].y < mean_h / 2) ++j;
-    std::sort(items.begin() + static_cast<long>(i), items.begin() + static_cast<long>(j),
-              [](const Located& a, const Located& b) { return a.x < b.x; });
-    for (std::size_t k = i; k < j; ++k) order.push_back(items[k].index);
-    i = j;
-  }
-  return order;
-}
+std::string digits_for(int srid) { return std::to_string(registry::output_digits(srid)); }
 
 registry::WriteOptions write_options(const OperationOptions& o) {
   registry::WriteOptions w;
@@ -107,25 +85,8 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
   if (!adjust_neighbours || parent.empty()) {
     op.check_preconditions();
     if (!parent.empty()) {
-      // The ground the grid gives up and no sibling covers: a gap in the parent.
-      auto gaps = tx.exec(
-          "toolkit.redraw_gap",
-          "WITH p AS (SELECT geom FROM areas WHERE code = $3 AND valid_to IS NULL), "
-          "r AS (SELECT ST_Difference(ST_Intersection($1::geometry, p.geom), $2::geometry) AS g FROM p), "
-          "s AS (SELECT coalesce(ST_Union(a.geom), 'SRID=4490;GEOMETRYCOLLECTION EMPTY'::geometry) AS g FROM areas a, r "
-          "  WHERE a.valid_to IS NULL AND a.parent_code = $3 AND a.level = $4 AND a.code <> $5 AND a.geom && r.g) "
-          "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $6::int), " + digits_for(o.srid) + ", 0), ST_Area(wg_to_metric(d.geom)) "
-          "FROM r, s, ST_Dump(ST_CollectionExtract(ST_Difference(r.g, s.g), 3)) d "
-          "WHERE ST_Area(wg_to_metric(d.geom)) > $7::float8 ORDER BY 2 DESC",
-          {t.ewkb, n, parent, t.level, code, srid, tol});
-      if (gaps.rows() > 0) {
-        double total = 0;
-        for (int i = 0; i < gaps.rows(); ++i) total += gaps.number(i, 1);
-        throw conflict("gap_opened",
-                       "the new geometry of " + code + " leaves " + std::to_string(total) +
-                           " m² of its parent uncovered; send adjust=neighbours to give it to the neighbours",
-                       json({{"gap_area_m2", total}, {"gaps", feature_collection(gaps, 0, 1)}}).dump());
-      }
+      // The ground the grid gives up and no sibling covers: a gap in the parent (the plain edit's rule).
+      m_areas.check_no_gap(tx, code, level, parent, t.ewkb, n, o.srid);
     }
     m_areas.check_topology(tx, code, level, parent, n, true, o.srid);  // overlaps → 409 with the geometry
     op.supersede(t);
@@ -187,7 +148,7 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
                      "SELECT ST_AsHEXEWKB(g), ST_IsEmpty(g), ST_Area(wg_to_metric(g)) FROM (SELECT ST_Multi(ST_CollectionExtract(ST_ReducePrecision("
                      "  ST_UnaryUnion(ST_Collect(ARRAY[ST_Difference($1::geometry, $2::geometry, 1e-9)] || "
                      "  ARRAY(SELECT t::geometry FROM unnest($3::text[]) AS t)), 1e-9), 1e-9), 3)) AS g) s",
-                     {s.ewkb, n, pg_array(received[c])});
+                     {s.ewkb, n, pg::array(received[c])});
     if (g.boolean(0, 1) || g.number(0, 2) <= m_config.overlap_tolerance_m2)
       throw unprocessable("neighbour_would_vanish", "the new geometry of " + code + " would swallow its neighbour " + c +
                                                         "; merge them instead",
@@ -226,7 +187,7 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
   if (body.contains("names")) {
     if (!body["names"].is_array()) throw unprocessable("invalid_property", "names must be an array of strings");
     for (const auto& v : body["names"]) {
-      if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 300)
+      if (!v.is_string() || !registry::valid_area_name(v.get<std::string>()))
         throw unprocessable("invalid_property", "names must be non-empty strings of at most 300 bytes");
       names.push_back(v.get<std::string>());
     }
@@ -294,7 +255,7 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
   for (const auto& u : uncut) {
     auto d = tx.exec("toolkit.nearest_piece",
                      "SELECT i FROM unnest($2::text[]) WITH ORDINALITY AS p(t, i) ORDER BY ST_Distance($1::geometry, t::geometry), i LIMIT 1",
-                     {u, pg_array(cut)});
+                     {u, pg::array(cut)});
     groups[static_cast<std::size_t>(d.integer(0, 0) - 1)].push_back(u);
   }
   std::vector<std::size_t> order = numbering_order(located);
@@ -309,7 +270,7 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
                         "r AS (SELECT (ST_Dump(ST_CollectionExtract(ST_Difference($1::geometry, "
                         "  (SELECT ST_Union(g, 1e-9) FROM p), 1e-9), 3))).geom AS g) "
                         "SELECT ST_AsHEXEWKB(r.g), (SELECT p.i FROM p ORDER BY ST_Distance(p.g, r.g), p.i LIMIT 1) FROM r",
-                        {g.ewkb, pg_array(cut)});
+                        {g.ewkb, pg::array(cut)});
     for (int i = 0; i < rest.rows(); ++i) groups[static_cast<std::size_t>(rest.integer(i, 1) - 1)].push_back(rest.str(i, 0));
   }
   std::vector<std::string> codes = op.allocate_codes(g.parent, g.level, order.size());
@@ -321,7 +282,7 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
     if (group.size() > 1)
       ewkb = tx.exec("toolkit.join_pieces", "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_UnaryUnion(ST_Collect(t::geometry), 1e-9), 1e-9), 3))) "
                      "FROM unnest($1::text[]) AS t",
-                     {pg_array(group)})
+                     {pg::array(group)})
                  .str(0, 0);
     const std::string name = names.empty() ? g.name + "-" + std::to_string(k + 1) : names[k];
     op.insert(codes[k], 1, name, g.level, g.parent, ewkb, std::nullopt, std::nullopt, g.attributes, "split", true);
@@ -349,7 +310,7 @@ OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& acto
   if (codes.size() < 2) throw unprocessable("invalid_property", "a merge needs at least two codes");
   std::optional<std::string> name;
   if (body.contains("name")) {
-    if (!body["name"].is_string() || body["name"].get<std::string>().empty() || body["name"].get<std::string>().size() > 300)
+    if (!body["name"].is_string() || !registry::valid_area_name(body["name"].get<std::string>()))
       throw unprocessable("invalid_property", "name must be 1 to 300 bytes");
     name = body["name"].get<std::string>();
   }
@@ -385,7 +346,7 @@ OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& acto
       "SELECT x.code, y.code FROM areas x JOIN areas y ON x.code < y.code AND x.geom && ST_Expand(y.geom, 0.00001) "
       "WHERE x.id = ANY($1::bigint[]) AND y.id = ANY($1::bigint[]) AND ST_Length(ST_Intersection("
       "  ST_Boundary(wg_to_metric(x.geom)), ST_Buffer(ST_Transform(y.geom, ST_SRID(wg_to_metric(x.geom))), 0.05))) > 0.5",
-      {pg_array(ids)});
+      {pg::array(ids)});
   std::map<std::string, std::string> root;
   for (const auto& c : codes) root[c] = c;
   std::function<std::string(const std::string&)> find = [&](const std::string& c) {
@@ -403,7 +364,7 @@ OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& acto
   auto u = tx.exec("toolkit.union",
                    "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_UnaryUnion(ST_Collect(geom), 1e-9), 1e-9), 3))) "
                    "FROM areas WHERE id = ANY($1::bigint[])",
-                   {pg_array(ids)});
+                   {pg::array(ids)});
   const std::string code = op.allocate_codes(parent, rows.front().level, 1).front();
   for (const auto& r : rows) op.retire(r);
   op.insert(code, 1, name.value_or(rows.front().name), rows.front().level, parent, u.str(0, 0), std::nullopt,
@@ -488,36 +449,21 @@ OperationResult Toolkit::reparent(pg::Connection& conn, const registry::Actor& a
 // ---------------------------------------------------------------------------------------------
 // Redistrict
 
-OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor& actor, const std::string& parent,
-                                    const json& body, const OperationOptions& o) const {
-  actor.require_edit_role();
+namespace redistricting {
+
+std::vector<PlannedChild> parse_plan(const json& body, const std::string& parent) {
   if (!body.is_object() || body.value("type", "") != "FeatureCollection" || !body.contains("features") ||
       !body["features"].is_array() || body["features"].empty())
     throw bad_request("invalid_feature", "the body must be a GeoJSON FeatureCollection of the parent's new children");
   const auto& features = body["features"];
   if (features.size() > 20000) throw unprocessable("plan_too_large", "a plan holds at most 20000 areas");
-  current_parent(conn, parent, o);
-  Operation op(*this, conn, actor, "redistrict", parent, o);
-  auto& tx = op.tx();
-  const std::string tol = std::to_string(m_config.overlap_tolerance_m2);
-  const std::string srid = std::to_string(o.srid);
-
-  // The plan, read and checked without the database first.
-  struct Planned {
-    std::optional<std::string> code;
-    std::optional<std::string> name;
-    std::optional<long long> households, population;
-    bool has_counts = false;
-    json attributes = json::object();
-    std::string geometry;
-  };
-  std::vector<Planned> plan;
+  std::vector<PlannedChild> plan;
   for (std::size_t i = 0; i < features.size(); ++i) {
     const json& f = features[i];
     const std::string where = "feature " + std::to_string(i);
     if (!f.is_object() || f.value("type", "") != "Feature" || !f.contains("geometry"))
       throw bad_request("invalid_feature", where + " is not a GeoJSON Feature with a geometry");
-    Planned p;
+    PlannedChild p;
     p.geometry = geom::checked_polygonal(f["geometry"]);
     const json props = f.value("properties", json::object());
     if (!props.is_object() && !props.is_null()) throw bad_request("invalid_feature", where + ": properties must be an object");
@@ -528,7 +474,7 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
         if (!v.is_null() && !v.is_string()) throw unprocessable("invalid_property", where + ": code must be a string");
         if (v.is_string()) p.code = v.get<std::string>();
       } else if (k == "name") {
-        if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 300)
+        if (!v.is_string() || !registry::valid_area_name(v.get<std::string>()))
           throw unprocessable("invalid_property", where + ": name must be 1 to 300 bytes");
         p.name = v.get<std::string>();
       } else if (k == "households" || k == "population") {
@@ -542,8 +488,7 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
       } else if (k == "parent") {
         if (!v.is_null() && v != json(parent))
           throw unprocessable("invalid_property", where + ": parent must be " + parent + " (or left out)");
-      } else if (k != "level" && k != "version" && k != "valid_from" && k != "valid_to" && k != "changed_by" &&
-                 k != "change" && k != "retired_by" && k != "etag") {
+      } else if (k != "level" && !registry::is_server_property(k)) {
         throw unprocessable("unknown_property", where + ": unknown property '" + k +
                                                     "'; allowed: code, name, households, population, attributes");
       }
@@ -551,66 +496,119 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
     plan.push_back(std::move(p));
   }
 
-  AreaRow p = op.current(parent);
-  const Level plevel = *registry::parse_level(p.level);
+  return plan;
+}
+
+std::vector<std::size_t> numbering_order(std::vector<Located> items) {
+  if (items.empty()) return {};
+  double mean_h = 0;
+  for (const auto& it : items) mean_h += it.height;
+  mean_h /= static_cast<double>(items.size());
+  std::sort(items.begin(), items.end(), [](const Located& a, const Located& b) { return a.y > b.y; });
+  std::vector<std::size_t> order;
+  std::size_t i = 0;
+  while (i < items.size()) {
+    std::size_t j = i + 1;
+    while (j < items.size() && items[i].y - items[j].y < mean_h / 2) ++j;
+    std::sort(items.begin() + static_cast<long>(i), items.begin() + static_cast<long>(j),
+              [](const Located& a, const Located& b) { return a.x < b.x; });
+    for (std::size_t k = i; k < j; ++k) order.push_back(items[k].index);
+    i = j;
+  }
+  return order;
+}
+
+void assign_codes(std::vector<PlannedChild>& plan, const std::vector<std::size_t>& order,
+                  const std::vector<std::string>& fresh, const std::set<std::string>& given) {
+  std::size_t k = 0;
+  for (const auto& c : fresh) {
+    if (k == order.size()) break;
+    if (given.count(c)) continue;
+    plan[order[k++]].code = c;
+  }
+}
+
+}  // namespace redistricting
+
+namespace {
+
+using redistricting::PlannedChild;
+
+// The parent and its current children, locked and checked against If-Match.
+struct Family {
+  AreaRow parent;
+  Level child_level = Level::grid;
+  std::string child_level_name;
+  std::vector<AreaRow> old;                       // current children, in code order
+  std::map<std::string, std::size_t> old_by_code;  // index into old
+};
+
+Family lock_family(Operation& op, const std::string& parent) {
+  Family f;
+  f.parent = op.current(parent);
+  const Level plevel = *registry::parse_level(f.parent.level);
   if (plevel == Level::microgrid) throw unprocessable("level_not_supported", "micro-grids have no children");
-  const Level clevel = static_cast<Level>(static_cast<int>(plevel) + 1);
-  const std::string clevel_name = registry::level_name(clevel);
-  op.set_level(clevel_name);
+  f.child_level = static_cast<Level>(static_cast<int>(plevel) + 1);
+  f.child_level_name = registry::level_name(f.child_level);
+  op.set_level(f.child_level_name);
   op.lock({parent});
-  std::vector<std::string> locks;
-  auto old = op.children(parent);
-  std::map<std::string, const AreaRow*> old_by_code;
-  std::vector<std::string> old_codes;
-  for (const auto& a : old) {
-    locks.push_back(a.code);
-    old_by_code[a.code] = &a;
-    old_codes.push_back(a.code);
+  f.old = op.children(parent);
+  std::vector<std::string> locks, old_codes;
+  for (std::size_t i = 0; i < f.old.size(); ++i) {
+    locks.push_back(f.old[i].code);
+    f.old_by_code[f.old[i].code] = i;
+    old_codes.push_back(f.old[i].code);
   }
   op.lock(locks);
-  for (const auto& a : old) op.touch(a);
+  for (const auto& a : f.old) op.touch(a);
   op.check_preconditions();
-  auto grand = tx.exec("toolkit.grandchildren",
-                       "SELECT parent_code FROM areas WHERE parent_code = ANY($1::text[]) AND valid_to IS NULL "
-                       "GROUP BY 1 ORDER BY 1",
-                       {pg_array(old_codes)});
+  auto grand = op.tx().exec("toolkit.grandchildren",
+                            "SELECT parent_code FROM areas WHERE parent_code = ANY($1::text[]) AND valid_to IS NULL "
+                            "GROUP BY 1 ORDER BY 1",
+                            {pg::array(old_codes)});
   if (grand.rows() > 0)
     throw conflict("has_children", "children of " + parent + " have children of their own (" + grand.str(0, 0) +
                                        "…); redistrict those first");
+  return f;
+}
 
-  // Codes: given ones must fit the rule and be free (or belong to a current child); the others are
-  // allocated by the numbering rule after the geometry is known.
+// Codes the plan gives must fit the rule and be free (or belong to a current child); returns them.
+std::set<std::string> check_given_codes(Operation& op, const registry::CodeRules& rules, const Family& f,
+                                        const std::string& parent, const std::vector<PlannedChild>& plan) {
   std::set<std::string> plan_codes;
   for (std::size_t i = 0; i < plan.size(); ++i) {
     if (!plan[i].code) continue;
     const std::string& c = *plan[i].code;
-    m_rules.validate(c, clevel, parent);
+    rules.validate(c, f.child_level, parent);
     if (!plan_codes.insert(c).second)
       throw unprocessable("duplicate_code", "code " + c + " appears twice in the plan", json({{"code", c}}).dump());
-    if (old_by_code.count(c)) continue;
-    auto used = tx.exec("toolkit.code_state", "SELECT bool_or(valid_to IS NULL) FROM areas WHERE code = $1", {c});
+    if (f.old_by_code.count(c)) continue;
+    auto used = op.tx().exec("toolkit.code_state", "SELECT bool_or(valid_to IS NULL) FROM areas WHERE code = $1", {c});
     if (!used.is_null(0, 0)) {
       if (used.boolean(0, 0)) throw conflict("code_taken", "code " + c + " belongs to another current area");
       throw conflict("code_retired", "code " + c + " belonged to a retired area; retired codes are never reused");
     }
   }
+  return plan_codes;
+}
 
-  // Geometries in bulk: validity (with reasons), storage CRS, a temporary table with an index.
+// Geometries in bulk: validity (with reasons), storage CRS, a temporary table wg_plan with an index.
+void stage_geometries(Operation& op, const std::vector<PlannedChild>& plan, const std::string& srid) {
   std::vector<std::string> texts;
   for (const auto& pl : plan) texts.push_back(pl.geometry);
   pg::Result checked;
   try {
-    checked = tx.exec(
+    checked = op.tx().exec(
         "toolkit.plan_parse",
         "SELECT u.i, d.valid, d.reason, ST_AsGeoJSON(d.location, 9, 0) FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i), "
         "LATERAL (SELECT ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(u.t), $2::int)) AS g) s, LATERAL ST_IsValidDetail(s.g) d "
         "WHERE NOT d.valid ORDER BY u.i LIMIT 1",
-        {pg_array(texts), srid});
+        {pg::array(texts), srid});
   } catch (const pg::sql_error&) {
     throw unprocessable("invalid_geometry", "a geometry of the plan could not be read as GeoJSON",
                         json({{"reason", "Unreadable GeoJSON geometry"}}).dump());
   }
-  if (checked.rows() > 0 && !o.repair) {
+  if (checked.rows() > 0 && !op.options().repair) {
     const long long i = checked.integer(0, 0) - 1;
     json location = checked.is_null(0, 3) ? json(nullptr) : json::parse(checked.str(0, 3))["coordinates"];
     throw unprocessable("invalid_geometry", "feature " + std::to_string(i) + ": invalid geometry: " + checked.str(0, 2),
@@ -618,41 +616,46 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
                               {"hint", "send ?repair=true to apply MakeValid"}})
                             .dump());
   }
-  tx.exec("toolkit.plan_table",
-          "CREATE TEMP TABLE wg_plan (i int PRIMARY KEY, code text, g geometry(MultiPolygon, 4490)) ON COMMIT DROP");
-  tx.exec("toolkit.plan_fill",
-          "INSERT INTO wg_plan (i, g) SELECT u.i, ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_Transform(ST_MakeValid("
-          "  ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(u.t), $2::int))), 4490), 1e-9), 3)) "
-          "FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i)",
-          {pg_array(texts), srid});
-  tx.exec("toolkit.plan_index", "CREATE INDEX ON wg_plan USING gist (g)");
-  tx.exec("toolkit.plan_analyze", "ANALYZE wg_plan");
-  auto empty = tx.exec("toolkit.plan_empty", "SELECT i FROM wg_plan WHERE ST_IsEmpty(g) OR NOT ST_IsValid(g) ORDER BY i LIMIT 1");
+  op.tx().exec("toolkit.plan_table",
+               "CREATE TEMP TABLE wg_plan (i int PRIMARY KEY, code text, g geometry(MultiPolygon, 4490)) ON COMMIT DROP");
+  op.tx().exec("toolkit.plan_fill",
+               "INSERT INTO wg_plan (i, g) SELECT u.i, ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_Transform(ST_MakeValid("
+               "  ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(u.t), $2::int))), 4490), 1e-9), 3)) "
+               "FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i)",
+               {pg::array(texts), srid});
+  op.tx().exec("toolkit.plan_index", "CREATE INDEX ON wg_plan USING gist (g)");
+  op.tx().exec("toolkit.plan_analyze", "ANALYZE wg_plan");
+  auto empty = op.tx().exec("toolkit.plan_empty", "SELECT i FROM wg_plan WHERE ST_IsEmpty(g) OR NOT ST_IsValid(g) ORDER BY i LIMIT 1");
   if (empty.rows() > 0)
     throw unprocessable("invalid_geometry", "feature " + std::to_string(empty.integer(0, 0) - 1) +
                                                 " has no valid polygonal area in EPSG:4490",
                         json({{"index", empty.integer(0, 0) - 1}, {"reason", "Empty"}}).dump());
+}
 
-  // Partition: inside the parent, no overlaps among the new children, no gap.
-  const std::string ptol = std::to_string(m_config.parent_tolerance_m);
-  auto outside = tx.exec(
+// Phase 2, the partition: every child inside the parent, no overlaps among them, no gap.
+void check_partition(Operation& op, const Config& config, const Family& f, const std::string& parent,
+                     const std::string& srid) {
+  const std::string tol = std::to_string(config.overlap_tolerance_m2);
+  const std::string digits = digits_for(op.options().srid);
+  const std::string ptol = std::to_string(config.parent_tolerance_m);
+  auto outside = op.tx().exec(
       "toolkit.plan_outside",
       "SELECT w.i, ST_Area(wg_to_metric(ST_Difference(w.g, $1::geometry))), "
-      "  ST_AsGeoJSON(ST_Transform(ST_Difference(w.g, $1::geometry), $3::int), " + digits_for(o.srid) + ", 0) "
+      "  ST_AsGeoJSON(ST_Transform(ST_Difference(w.g, $1::geometry), $3::int), " + digits + ", 0) "
       "FROM wg_plan w WHERE NOT ST_CoveredBy(w.g, $1::geometry) AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(w.g), "
       "  ST_Buffer(ST_Transform($1::geometry, ST_SRID(wg_to_metric(w.g))), $2::float8))) ORDER BY w.i LIMIT 1",
-      {p.ewkb, ptol, srid});
+      {f.parent.ewkb, ptol, srid});
   if (outside.rows() > 0) {
     const long long i = outside.integer(0, 0) - 1;
     throw unprocessable("outside_parent", "feature " + std::to_string(i) + " extends " + outside.str(0, 1) +
                                               " m² outside the parent " + parent,
                         json({{"index", i}, {"parent", parent}, {"outside_area_m2", outside.number(0, 1)},
-                              {"tolerance_m", m_config.parent_tolerance_m}, {"outside", json::parse(outside.str(0, 2))}})
+                              {"tolerance_m", config.parent_tolerance_m}, {"outside", json::parse(outside.str(0, 2))}})
                             .dump());
   }
-  auto overlaps = tx.exec(
+  auto overlaps = op.tx().exec(
       "toolkit.plan_overlaps",
-      "SELECT a.i, b.i, ST_Area(wg_to_metric(x.g)), ST_AsGeoJSON(ST_Transform(x.g, $2::int), " + digits_for(o.srid) + ", 0) "
+      "SELECT a.i, b.i, ST_Area(wg_to_metric(x.g)), ST_AsGeoJSON(ST_Transform(x.g, $2::int), " + digits + ", 0) "
       "FROM wg_plan a JOIN wg_plan b ON a.i < b.i AND a.g && b.g, "
       "LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.g, b.g), 3) AS g) x "
       "WHERE ST_Relate(a.g, b.g, '2********') AND ST_Area(wg_to_metric(x.g)) > $1::float8 ORDER BY 1, 2 LIMIT 100",
@@ -668,12 +671,12 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
                                         " pairs above " + tol + " m²)",
                    json({{"overlaps", {{"type", "FeatureCollection"}, {"features", list}}}}).dump());
   }
-  auto gaps = tx.exec(
+  auto gaps = op.tx().exec(
       "toolkit.plan_gaps",
-      "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $3::int), " + digits_for(o.srid) + ", 0), ST_Area(wg_to_metric(d.geom)) "
+      "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $3::int), " + digits + ", 0), ST_Area(wg_to_metric(d.geom)) "
       "FROM ST_Dump(ST_CollectionExtract(ST_Difference($1::geometry, (SELECT ST_Union(g) FROM wg_plan)), 3)) d "
       "WHERE ST_Area(wg_to_metric(d.geom)) > $2::float8 ORDER BY 2 DESC",
-      {p.ewkb, tol, srid});
+      {f.parent.ewkb, tol, srid});
   if (gaps.rows() > 0) {
     double total = 0;
     for (int i = 0; i < gaps.rows(); ++i) total += gaps.number(i, 1);
@@ -682,30 +685,30 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
                    json({{"gap_area_m2", total}, {"gaps", feature_collection(gaps, 0, 1)}}).dump());
   }
 
-  // Codes for the features without one, in numbering order.
-  auto pos = tx.exec("toolkit.plan_positions",
-                     "SELECT i, ST_X(c) * cos(radians(ST_Y(c))), ST_Y(c), ST_YMax(g) - ST_YMin(g) "
-                     "FROM (SELECT i, g, ST_Centroid(g) AS c FROM wg_plan) s ORDER BY i");
+}
+
+// Phase 3: codes for the children without one, in numbering order.
+void number_children(Operation& op, std::vector<PlannedChild>& plan, const std::set<std::string>& given,
+                     const std::string& parent, const Family& f) {
+  auto pos = op.tx().exec("toolkit.plan_positions",
+                          "SELECT i, ST_X(c) * cos(radians(ST_Y(c))), ST_Y(c), ST_YMax(g) - ST_YMin(g) "
+                          "FROM (SELECT i, g, ST_Centroid(g) AS c FROM wg_plan) s ORDER BY i");
   std::vector<Located> unnamed;
   for (int r = 0; r < pos.rows(); ++r) {
     const std::size_t i = static_cast<std::size_t>(pos.integer(r, 0) - 1);
     if (!plan[i].code) unnamed.push_back({i, pos.number(r, 1), pos.number(r, 2), pos.number(r, 3)});
   }
   auto order = numbering_order(unnamed);
-  if (!order.empty()) {
-    auto fresh = op.allocate_codes(parent, clevel_name, order.size() + plan_codes.size());
-    std::size_t k = 0;
-    for (const auto& c : fresh) {
-      if (k == order.size()) break;
-      if (plan_codes.count(c)) continue;
-      plan[order[k++]].code = c;
-    }
-  }
+  if (order.empty()) return;
+  redistricting::assign_codes(plan, order, op.allocate_codes(parent, f.child_level_name, order.size() + given.size()), given);
+}
 
-  // The swap: old children end (retired, or superseded when the plan keeps their code), new
-  // versions begin at the same instant.
+// Phase 4, the swap: old children end (retired, or superseded when the plan keeps their code), new
+// versions begin at the same instant. Returns the plan's summary for the answer.
+json swap(Operation& op, const registry::Actor& actor, const std::vector<PlannedChild>& plan,
+          const std::set<std::string>& plan_codes, const Family& f, const std::string& parent) {
   std::vector<std::string> kept, created;
-  for (const auto& a : old) {
+  for (const auto& a : f.old) {
     if (plan_codes.count(a.code)) {
       op.supersede(a);
       kept.push_back(a.code);
@@ -716,17 +719,18 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
   std::vector<std::string> codes, versions, names, hh, pop, attrs, estimate;
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const std::string& c = *plan[i].code;
-    auto it = old_by_code.find(c);
+    auto it = f.old_by_code.find(c);
+    const AreaRow* was = it == f.old_by_code.end() ? nullptr : &f.old[it->second];
     codes.push_back(c);
-    versions.push_back(std::to_string(it == old_by_code.end() ? 1 : it->second->version + 1));
-    names.push_back(plan[i].name.value_or(it != old_by_code.end() ? it->second->name : p.name + "-" + c.substr(parent.size())));
+    versions.push_back(std::to_string(was ? was->version + 1 : 1));
+    names.push_back(plan[i].name.value_or(was ? was->name : f.parent.name + "-" + c.substr(parent.size())));
     hh.push_back(plan[i].households ? std::to_string(*plan[i].households) : "");
     pop.push_back(plan[i].population ? std::to_string(*plan[i].population) : "");
     attrs.push_back(plan[i].attributes.dump());
     estimate.push_back(plan[i].has_counts ? "f" : "t");
-    if (it == old_by_code.end()) created.push_back(c);
+    if (!was) created.push_back(c);
   }
-  auto ins = tx.exec(
+  auto ins = op.tx().exec(
       "toolkit.plan_insert",
       "INSERT INTO areas (code, version, name, level, parent_code, geom, households, population, attributes, valid_from, "
       "  changed_by, change) "
@@ -734,13 +738,36 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
       "  'redistrict' "
       "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(c, v, n, h, p, a, i) "
       "JOIN wg_plan w ON w.i = u.i ORDER BY u.i RETURNING id, code",
-      {pg_array(codes), pg_array(versions), pg_array(names), pg_array(hh), pg_array(pop), pg_array(attrs), clevel_name,
+      {pg::array(codes), pg::array(versions), pg::array(names), pg::array(hh), pg::array(pop), pg::array(attrs), f.child_level_name,
        parent, op.now(), actor.label()});
   std::map<std::string, std::size_t> index_of;
   for (std::size_t i = 0; i < codes.size(); ++i) index_of[codes[i]] = i;
   for (int r = 0; r < ins.rows(); ++r) op.record_inserted(ins.str(r, 0), estimate[index_of[ins.str(r, 1)]] == "t");
   std::sort(created.begin(), created.end());
-  return op.finish(0.5, {{"plan", {{"children", plan.size()}, {"kept", kept}, {"created", created}}}});
+  return {{"children", plan.size()}, {"kept", kept}, {"created", created}};
+}
+
+}  // namespace
+
+OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor& actor, const std::string& parent,
+                                    const json& body, const OperationOptions& o) const {
+  actor.require_edit_role();
+  // A body that is no plan at all is refused before the parent is looked up; what is wrong inside
+  // the features, after (the order clients have always seen).
+  if (!body.is_object() || body.value("type", "") != "FeatureCollection" || !body.contains("features") ||
+      !body["features"].is_array() || body["features"].empty())
+    throw bad_request("invalid_feature", "the body must be a GeoJSON FeatureCollection of the parent's new children");
+  if (body["features"].size() > 20000) throw unprocessable("plan_too_large", "a plan holds at most 20000 areas");
+  current_parent(conn, parent, o);
+  Operation op(*this, conn, actor, "redistrict", parent, o);
+  auto plan = redistricting::parse_plan(body, parent);
+  const Family family = lock_family(op, parent);
+  const auto given = check_given_codes(op, m_rules, family, parent, plan);
+  const std::string srid = std::to_string(o.srid);
+  stage_geometries(op, plan, srid);
+  check_partition(op, m_config, family, parent, srid);
+  number_children(op, plan, given, parent, family);
+  return op.finish(0.5, {{"plan", swap(op, actor, plan, given, family, parent)}});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 #include "geom/crs.hpp"
 #include "http/params.hpp"
 #include "http/router.hpp"
-#include "toolkit/routes.hpp"
+#include "registry/routes_toolkit.hpp"
 
 namespace wangge::toolkit {
 namespace {

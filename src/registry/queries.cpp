@@ -1,0 +1,148 @@
+#include "registry/queries.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "pg/array.hpp"
+
+namespace wangge::registry {
+
+std::string valid_at(std::string_view alias, int n) {
+  const std::string a = alias.empty() ? "" : std::string(alias) + ".";
+  const std::string t = "$" + std::to_string(n) + "::timestamptz";
+  return "(" + a + "valid_from <= " + t + " AND (" + a + "valid_to IS NULL OR " + a + "valid_to > " + t + "))";
+}
+
+std::string area_versions_from(std::string_view alias) { return "areas " + std::string(alias); }
+
+bool is_current(pg::Connection& conn, const std::string& code) {
+  return conn.exec("areas.is_current", "SELECT 1 FROM areas WHERE code = $1 AND valid_to IS NULL", {code}).rows() > 0;
+}
+
+bool ever_existed(pg::Connection& conn, const std::string& code) {
+  return conn.exec("areas.ever_existed", "SELECT 1 FROM areas WHERE code = $1 LIMIT 1", {code}).rows() > 0;
+}
+
+std::optional<std::string> current_level(pg::Connection& conn, const std::string& code) {
+  auto r = conn.exec("areas.current_level", "SELECT level FROM areas WHERE code = $1 AND valid_to IS NULL", {code});
+  if (r.rows() == 0) return std::nullopt;
+  return r.str(0, 0);
+}
+
+std::optional<Placement> current_placement(pg::Connection& conn, const std::string& code, const std::string& lon,
+                                           const std::string& lat) {
+  auto r = conn.exec("areas.placement",
+                     "SELECT level, ST_Covers(geom, ST_SetSRID(ST_MakePoint($2::float8, $3::float8), 4490)) "
+                     "FROM areas WHERE code = $1 AND valid_to IS NULL",
+                     {code, lon, lat});
+  if (r.rows() == 0) return std::nullopt;
+  return Placement{r.str(0, 0), r.boolean(0, 1)};
+}
+
+std::vector<std::string> current_geometries(pg::Connection& conn, const std::vector<std::string>& codes) {
+  auto r = conn.exec("areas.current_geometries",
+                     "SELECT ST_AsHEXEWKB(geom) FROM areas WHERE code = ANY($1::text[]) AND valid_to IS NULL ORDER BY code",
+                     {pg::array(codes)});
+  std::vector<std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.str(i, 0));
+  return out;
+}
+
+pg::Result read_shapes(pg::Connection& conn, std::optional<Micros> at, const std::vector<std::string>* codes) {
+  std::string sql = "SELECT code, name, level, coalesce(parent_code, ''), ST_AsBinary(geom) FROM areas ";
+  std::vector<pg::Param> params;
+  if (at) {
+    sql += "WHERE " + valid_at("", 1);
+    params.push_back(format_rfc3339(*at));
+  } else {
+    sql += "WHERE valid_to IS NULL";
+  }
+  if (codes) {
+    sql += " AND code IN (SELECT json_array_elements_text($" + std::to_string(params.size() + 1) + "::json))";
+    params.push_back(nlohmann::json(*codes).dump());
+  }
+  return conn.exec("locate.areas", sql, params);
+}
+
+pg::Result current_grid_shapes_hex(pg::Connection& conn) {
+  return conn.exec("bench.geos_areas",
+                   "SELECT level = 'grid', encode(ST_AsBinary(geom), 'hex') FROM areas "
+                   "WHERE valid_to IS NULL AND level IN ('grid', 'microgrid') ORDER BY code");
+}
+
+std::array<double, 4> current_extent(pg::Connection& conn) {
+  auto ext = conn.exec("bench.extent",
+                       "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                       "(SELECT ST_Extent(geom) e FROM areas WHERE valid_to IS NULL) s");
+  return {ext.number(0, 0), ext.number(0, 1), ext.number(0, 2), ext.number(0, 3)};
+}
+
+long long count_bench_points_in_grids(pg::Connection& conn) {
+  return conn
+      .exec("bench.join",
+            "SELECT count(*) FROM bench_points p JOIN areas a ON a.valid_to IS NULL "
+            "AND a.level IN ('grid', 'microgrid') AND ST_Covers(a.geom, p.geom)")
+      .integer(0, 0);
+}
+
+HistoryKey history_key(pg::Connection& conn, Micros at) {
+  auto r = conn.exec("locate.at_key",
+                     "SELECT greatest((SELECT max(valid_from) FROM areas WHERE valid_from <= $1::timestamptz),"
+                     "                (SELECT max(valid_to) FROM areas WHERE valid_to <= $1::timestamptz),"
+                     "                (SELECT max(assigned_at) FROM worker_assignments WHERE assigned_at <= $1::timestamptz),"
+                     "                (SELECT max(unassigned_at) FROM worker_assignments WHERE unassigned_at <= $1::timestamptz))::text,"
+                     " $1::timestamptz >= now() OR NOT (EXISTS (SELECT 1 FROM areas WHERE valid_from > $1::timestamptz"
+                     "   OR valid_to > $1::timestamptz) OR EXISTS (SELECT 1 FROM worker_assignments"
+                     "   WHERE assigned_at > $1::timestamptz OR unassigned_at > $1::timestamptz))",
+                     {format_rfc3339(at)});
+  return HistoryKey{r.str(0, 0), r.boolean(0, 1)};
+}
+
+pg::Result map_shapes(pg::Connection& conn, const std::string& level, std::optional<Micros> at,
+                      std::optional<std::array<double, 4>> lonlat_box) {
+  std::vector<pg::Param> params{level};
+  std::string where = "a.valid_to IS NULL";
+  if (at) {
+    params.push_back(format_rfc3339(*at));
+    where = valid_at("a", 2);
+  }
+  if (lonlat_box) {
+    for (double v : *lonlat_box) params.push_back(std::to_string(v));
+    const auto n = params.size();
+    where += " AND a.geom && ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) +
+             "::float8, $" + std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
+  }
+  return conn.exec("tiles.layer",
+                   "SELECT a.id, a.code, a.name, coalesce(a.parent_code, ''), encode(ST_AsBinary(a.geom), 'hex'), "
+                   "ST_X(p.p), ST_Y(p.p) FROM areas a, LATERAL (SELECT ST_PointOnSurface(a.geom) AS p) p "
+                   "WHERE a.level = $1 AND " + where + " ORDER BY a.code",
+                   params);
+}
+
+pg::Result map_shapes_of(pg::Connection& conn, const std::vector<std::string>& codes) {
+  return conn.exec("tiles.changed_areas",
+                   "SELECT a.id, a.code, a.name, coalesce(a.parent_code, ''), encode(ST_AsBinary(a.geom), 'hex'), "
+                   "ST_X(p.p), ST_Y(p.p), a.level FROM areas a, LATERAL (SELECT ST_PointOnSurface(a.geom) AS p) p "
+                   "WHERE a.code IN (SELECT json_array_elements_text($1::json)) AND a.valid_to IS NULL ORDER BY a.code",
+                   {nlohmann::json(codes).dump()});
+}
+
+bool is_empty(pg::Connection& conn) {
+  return !conn.exec("sample.any_area", "SELECT EXISTS (SELECT 1 FROM areas)").boolean(0, 0);
+}
+
+void copy_in_areas(pg::Connection& conn, const std::function<bool(std::string&)>& fill) {
+  conn.copy_in("sample.areas",
+               "COPY areas (code, version, name, level, parent_code, geom, households, population, valid_from, changed_by, change) "
+               "FROM STDIN",
+               fill);
+}
+
+void assign_incident_grids(pg::Connection& conn) {
+  conn.exec("sample.incident_grids",
+            "UPDATE incidents i SET grid_code = a.code FROM areas a "
+            "WHERE i.grid_code IS NULL AND a.valid_to IS NULL AND a.level = 'grid' AND ST_Covers(a.geom, i.location)");
+}
+
+void analyze(pg::Connection& conn) { conn.exec("sample.analyze", "ANALYZE areas; "); }
+
+}  // namespace wangge::registry
