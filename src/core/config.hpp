@@ -27,7 +27,7 @@ struct Config {
   int statement_timeout_ms = 30000; // WANGGE_STATEMENT_TIMEOUT_MS
   double parent_tolerance_m = 0.5;  // WANGGE_PARENT_TOLERANCE_M: how far a child may poke out of its parent
   double overlap_tolerance_m2 = 1.0;  // WANGGE_OVERLAP_TOLERANCE_M2: sibling overlaps up to this are ignored
-  // Code patterns (ECMAScript regex) per level; the 15-digit grid code is the default (DOMAIN.md).
+  // Code patterns (ECMAScript regex) per level; the 15-digit grid code is the default (docs/domain.md).
   std::string grid_code_pattern = "^[0-9]{15}$";       // WANGGE_GRID_CODE_PATTERN
   std::string microgrid_code_pattern = "^[0-9]{17,18}$";  // WANGGE_MICROGRID_CODE_PATTERN
   std::size_t tile_cache_bytes = 256u << 20;  // WANGGE_TILE_CACHE_MB: compressed tiles kept in memory

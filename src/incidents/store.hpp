@@ -1,5 +1,5 @@
 // Incidents (cases): located on creation with the locator's answer (grid, hierarchy, method,
-// workers), moved through the lifecycle of ../shared/DOMAIN.md with every step logged, timed
+// workers), moved through the lifecycle of docs/domain.md ("Cases") with every step logged, timed
 // against per-category limits in working time, and re-assigned when the registry changes.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Administrative levels and the code rules of ../shared/DOMAIN.md (GB/T 2260, GB/T 10114, 15-digit
+// Administrative levels and the code rules of docs/domain.md (GB/T 2260, GB/T 10114, 15-digit
 // grid codes by default). Pure functions: no database.
 #pragma once
 

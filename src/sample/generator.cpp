@@ -106,7 +106,7 @@ constexpr std::array<CodeName, 11> kCities = {{{"330100", "杭州市"},
                                                {"331000", "台州市"},
                                                {"331100", "丽水市"}}};
 
-// Deqing's real townships (DOMAIN.md), split into street offices and towns because the street offices
+// Deqing's real townships (docs/domain.md, "The sample jurisdiction"), split into street offices and towns because the street offices
 // go to the central blocks of the county.
 constexpr std::array<CodeName, 5> kDeqingStreetOffices = {
     {{"001", "武康街道"}, {"002", "舞阳街道"}, {"003", "阜溪街道"}, {"004", "下渚湖街道"}, {"005", "康乾街道"}}};
@@ -257,7 +257,7 @@ struct Rect {
 constexpr std::int64_t kBlockWidthMm = 200'000;   // nominal block side west-east
 constexpr std::int64_t kBlockHeightMm = 180'000;  // nominal block side south-north
 constexpr std::int64_t kMetresPerDegreeLat = 110'850;
-// Zhejiang (DOMAIN.md) shrunk by a margin so that warped edges stay inside too.
+// Zhejiang (lon 118.0-123.2 E, lat 27.0-31.2 N) shrunk by a margin so that warped edges stay inside too.
 constexpr std::int64_t kMinLonNd = 118'020'000'000, kMaxLonNd = 123'180'000'000;
 constexpr std::int64_t kMinLatNd = 27'020'000'000, kMaxLatNd = 31'180'000'000;
 

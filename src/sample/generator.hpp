@@ -21,7 +21,7 @@ struct Options {
 };
 
 struct Area {
-  std::string code;         // per ../shared/DOMAIN.md: 6 county, 9 township, 12 village, 15 grid, 17 micro
+  std::string code;         // per docs/domain.md: 6 county, 9 township, 12 village, 15 grid, 17 micro
   std::string name;         // Chinese
   std::string level;        // province|city|county|township|village|grid|microgrid
   std::string parent_code;  // empty for the root

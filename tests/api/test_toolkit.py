@@ -1,4 +1,4 @@
-"""The grid managers' toolkit (issue 3): redraw with neighbours, split, merge, re-parent, redistrict,
+"""The grid managers' toolkit: redraw with neighbours, split, merge, re-parent, redistrict,
 and the coverage, impact and lineage reports. Each test works in its own village of the sample."""
 import json
 import unittest

@@ -1,4 +1,4 @@
-// Property test of the toolkit (issue 3): thousands of random redraw (adjust=neighbours), split and
+// Property test of the toolkit: thousands of random redraw (adjust=neighbours), split and
 // merge operations on one village of the sample, some of them dry runs. After each one the village's
 // grids must still partition it (gap, overlap and overhang below the tolerance) and every open
 // incident in the village must lie in exactly one grid, the one it is assigned to.

@@ -121,7 +121,7 @@ std::map<std::string, std::vector<const Area*>> children_by_parent(const Jurisdi
   return children;
 }
 
-// The code, level, numbering and count rules of generator.hpp / DOMAIN.md.
+// The code, level, numbering and count rules of generator.hpp / docs/domain.md.
 void expect_code_rules(const Jurisdiction& j) {
   std::map<std::string, std::size_t> position;
   int roots = 0;
