@@ -62,6 +62,12 @@ Config Config::from_environment() {
   c.max_json_depth = env_number("WANGGE_MAX_JSON_DEPTH", c.max_json_depth);
   c.request_timeout_s = static_cast<int>(env_number("WANGGE_REQUEST_TIMEOUT_S", c.request_timeout_s));
   c.statement_timeout_ms = env_number("WANGGE_STATEMENT_TIMEOUT_MS", c.statement_timeout_ms);
+  c.max_expensive = env_number("WANGGE_MAX_EXPENSIVE", c.max_expensive);
+  c.max_coordinates = env_number("WANGGE_MAX_COORDINATES", c.max_coordinates);
+  c.max_parts = env_number("WANGGE_MAX_PARTS", c.max_parts);
+  c.max_batch_points = env_number("WANGGE_MAX_BATCH_POINTS", c.max_batch_points);
+  c.max_form_parts = env_number("WANGGE_MAX_FORM_PARTS", c.max_form_parts);
+  c.max_import_features = env_number("WANGGE_MAX_IMPORT_FEATURES", c.max_import_features);
   c.parent_tolerance_m = env_number("WANGGE_PARENT_TOLERANCE_M", c.parent_tolerance_m);
   c.overlap_tolerance_m2 = env_number("WANGGE_OVERLAP_TOLERANCE_M2", c.overlap_tolerance_m2);
   c.grid_code_pattern = env_or("WANGGE_GRID_CODE_PATTERN", c.grid_code_pattern);
@@ -82,6 +88,12 @@ Config Config::from_environment() {
   if (c.http_threads < 1) c.http_threads = 1;
   if (c.max_head_bytes < 1024) throw std::runtime_error("WANGGE_MAX_HEADER_KB must be at least 1");
   if (c.max_headers < 1) throw std::runtime_error("WANGGE_MAX_HEADERS must be at least 1");
+  if (c.max_expensive < 1) throw std::runtime_error("WANGGE_MAX_EXPENSIVE must be at least 1");
+  if (c.max_coordinates < 4) throw std::runtime_error("WANGGE_MAX_COORDINATES must be at least 4");
+  if (c.max_parts < 1) throw std::runtime_error("WANGGE_MAX_PARTS must be at least 1");
+  if (c.max_batch_points < 1) throw std::runtime_error("WANGGE_MAX_BATCH_POINTS must be at least 1");
+  if (c.max_form_parts < 1) throw std::runtime_error("WANGGE_MAX_FORM_PARTS must be at least 1");
+  if (c.max_import_features < 1) throw std::runtime_error("WANGGE_MAX_IMPORT_FEATURES must be at least 1");
   if (c.max_json_depth < 1) throw std::runtime_error("WANGGE_MAX_JSON_DEPTH must be at least 1");
   return c;
 }

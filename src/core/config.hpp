@@ -25,6 +25,21 @@ struct Config {
   // whole-county import validates for minutes); also how long an idle keep-alive connection stays.
   int request_timeout_s = 900;
   int statement_timeout_ms = 30000; // WANGGE_STATEMENT_TIMEOUT_MS
+  // WANGGE_MAX_EXPENSIVE: exports, imports, toolkit operations and dry runs, coverage, tours,
+  // matrices and historical locates running at once; more get 503 `busy`. Kept below
+  // WANGGE_DB_WORKERS so that cheap requests always find a worker.
+  int max_expensive = 2;
+  // WANGGE_MAX_COORDINATES: positions in one geometry of a JSON body; more get 413. A detailed
+  // township boundary has tens of thousands; every check of a geometry costs in proportion.
+  std::size_t max_coordinates = 200000;
+  // WANGGE_MAX_PARTS: polygons in one MultiPolygon of a JSON body; more get 413. Grids with
+  // islands have a few; overlay work grows with the parts.
+  std::size_t max_parts = 1000;
+  std::size_t max_batch_points = 1000000;  // WANGGE_MAX_BATCH_POINTS: points in one POST /v1/locate
+  std::size_t max_form_parts = 16;         // WANGGE_MAX_FORM_PARTS: parts of one multipart/form-data body
+  // WANGGE_MAX_IMPORT_FEATURES: features of one import, counted before any is read (a GeoPackage
+  // view of a few KB may expand to millions).
+  long long max_import_features = 500000;
   double parent_tolerance_m = 0.5;  // WANGGE_PARENT_TOLERANCE_M: how far a child may poke out of its parent
   double overlap_tolerance_m2 = 1.0;  // WANGGE_OVERLAP_TOLERANCE_M2: sibling overlaps up to this are ignored
   // Code patterns (ECMAScript regex) per level; the 15-digit grid code is the default (docs/domain.md).

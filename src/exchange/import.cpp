@@ -221,6 +221,17 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   }
   Dataset ds = open_vector(path, shp ? encoding : std::nullopt);
   OGRLayerH layer = GDALDatasetGetLayer(ds.get(), 0);
+  // Counted before any feature is read: a GeoPackage view or a virtual layer of a few KB may
+  // expand to millions of features, each held until the whole file is validated. GDAL counts
+  // without building features (a shapefile's header, SELECT COUNT(*) in a GeoPackage); where it
+  // cannot (-1), the reading loop below stops at the same limit.
+  const long long max_features = config.max_import_features;
+  const auto too_many = [&] {
+    return Error(413, "too_many_features", "an import may have at most " + std::to_string(max_features) +
+                                               " features (WANGGE_MAX_IMPORT_FEATURES)",
+                 json({{"limit", max_features}}).dump());
+  };
+  if (layer && OGR_L_GetFeatureCount(layer, TRUE) > max_features) throw too_many();
   OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
   const auto code_i = field_index(defn, o.code_field, {"code", "adcode", "gbcode", "CODE"}, "code");
   const auto name_i = field_index(defn, o.name_field, {"name", "chname", "NAME"}, "name");
@@ -256,7 +267,7 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   int n = 0;
   OGR_L_ResetReading(layer);
   while (Feature f{OGR_L_GetNextFeature(layer)}) {
-    ++n;
+    if (++n > max_features) throw too_many();
     if (n % 10000 == 0) say("read " + std::to_string(n) + " features");
     std::string code = OGR_F_IsFieldSetAndNotNull(f.get(), *code_i) ? OGR_F_GetFieldAsString(f.get(), *code_i) : "";
     std::string name = OGR_F_IsFieldSetAndNotNull(f.get(), *name_i) ? OGR_F_GetFieldAsString(f.get(), *name_i) : "";

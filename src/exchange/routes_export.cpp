@@ -52,7 +52,7 @@ std::string header_param(std::string_view header, std::string_view key) {
   return "";
 }
 
-std::vector<FormPart> form_parts(std::string_view body, const std::string& content_type) {
+std::vector<FormPart> form_parts(std::string_view body, const std::string& content_type, std::size_t max_parts) {
   const std::string boundary = header_param(content_type, "boundary");
   if (boundary.empty()) throw bad_request("invalid_body", "multipart body without a boundary in its Content-Type");
   const std::string delimiter = "--" + boundary;
@@ -90,6 +90,10 @@ std::vector<FormPart> form_parts(std::string_view body, const std::string& conte
       line = eol + 2;
     }
     part.data = body.substr(head_end + 4, next - head_end - 4);
+    // A form of an import has a file and a few options; thousands of tiny parts are only work.
+    if (parts.size() == max_parts)
+      throw Error(413, "too_many_form_parts", "a multipart body may have at most " + std::to_string(max_parts) +
+                                             " parts (WANGGE_MAX_FORM_PARTS)", "{\"limit\":" + std::to_string(max_parts) + "}");
     parts.push_back(std::move(part));
     at = next + 2;
   }
@@ -98,6 +102,7 @@ std::vector<FormPart> form_parts(std::string_view body, const std::string& conte
 
 Response import_file(const ExchangeServices& app, const Request& req) {
   auto actor = app.registry.authenticate(req);
+  auto pass = app.registry.expensive.enter("the import");
   auto type = req.header("content-type").value_or("");
   std::string_view upload = req.body;
   std::string upload_name;
@@ -106,7 +111,7 @@ Response import_file(const ExchangeServices& app, const Request& req) {
   // named "file"); other parts are options, which the query string overrides.
   if (type.rfind("multipart/form-data", 0) == 0) {
     const FormPart* file = nullptr;
-    auto parts = form_parts(req.body, type);
+    auto parts = form_parts(req.body, type, app.registry.config.max_form_parts);
     for (const auto& p : parts) {
       if (!file && (!p.filename.empty() || p.name == "file")) {
         file = &p;
@@ -153,6 +158,8 @@ Response export_file(const ExchangeServices& app, const Request& req) {
   // scope filters the rows whatever was asked.
   if (options.selection.area) actor.require_read(*options.selection.area);
   options.selection.scope = actor.scope;
+  // Held while GDAL writes the file; the streaming of the written file after it costs little.
+  auto pass = app.registry.expensive.enter("the export");
   // GDAL writes the file (shapefiles and GeoPackages cannot be written front to back), then it
   // is streamed to the client in 1 MB chunks: the answer never sits in memory as a whole, and the
   // temporary directory lives until the last chunk has gone.

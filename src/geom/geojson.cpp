@@ -1,5 +1,6 @@
 #include "geom/geojson.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +10,38 @@ namespace wangge::geom {
 namespace {
 
 using nlohmann::json;
+
+std::atomic<std::size_t> g_max_coordinates{GeometryLimits{}.max_coordinates};
+std::atomic<std::size_t> g_max_parts{GeometryLimits{}.max_parts};
+
+[[noreturn]] void too_large(const std::string& code, const std::string& what, std::size_t limit, const char* setting) {
+  throw Error(413, code, "a geometry may have at most " + std::to_string(limit) + " " + what + " (" + setting + ")",
+              json({{"limit", limit}}).dump());
+}
+
+// The sizes of a Polygon's or MultiPolygon's coordinates, counted without looking at a position,
+// so an oversized geometry is refused before the work it would cost.
+void check_size(const json& coords, bool multi) {
+  const std::size_t max_coordinates = g_max_coordinates.load(std::memory_order_relaxed);
+  const std::size_t max_parts = g_max_parts.load(std::memory_order_relaxed);
+  std::size_t rings = 0, positions = 0;
+  auto count_polygon = [&](const json& polygon) {
+    if (!polygon.is_array()) return;  // the structural check names it
+    rings += polygon.size();
+    if (rings > max_parts) too_large("too_many_parts", "rings (polygons and holes)", max_parts, "WANGGE_MAX_PARTS");
+    for (const auto& ring : polygon) {
+      if (ring.is_array()) positions += ring.size();
+      if (positions > max_coordinates)
+        too_large("too_many_coordinates", "positions", max_coordinates, "WANGGE_MAX_COORDINATES");
+    }
+  };
+  if (!coords.is_array()) return;
+  if (!multi) {
+    count_polygon(coords);
+    return;
+  }
+  for (const auto& polygon : coords) count_polygon(polygon);
+}
 
 [[noreturn]] void invalid(const std::string& reason, const std::string& detail, const json& location) {
   json extra = {{"reason", reason}};
@@ -52,6 +85,15 @@ void check_polygon(const json& rings, const std::string& where) {
 
 }  // namespace
 
+void set_geometry_limits(const GeometryLimits& limits) {
+  g_max_coordinates.store(limits.max_coordinates, std::memory_order_relaxed);
+  g_max_parts.store(limits.max_parts, std::memory_order_relaxed);
+}
+
+GeometryLimits geometry_limits() {
+  return {g_max_coordinates.load(std::memory_order_relaxed), g_max_parts.load(std::memory_order_relaxed)};
+}
+
 std::string checked_polygonal(const json& geometry) {
   if (!geometry.is_object() || !geometry.contains("type") || !geometry["type"].is_string())
     throw bad_request("invalid_geojson", "geometry must be a GeoJSON geometry object with a type");
@@ -59,6 +101,7 @@ std::string checked_polygonal(const json& geometry) {
   if (!geometry.contains("coordinates"))
     throw bad_request("invalid_geojson", "geometry has no coordinates");
   const json& coords = geometry["coordinates"];
+  if (type == "Polygon" || type == "MultiPolygon") check_size(coords, type == "MultiPolygon");
   if (type == "Polygon") {
     check_polygon(coords, "polygon");
   } else if (type == "MultiPolygon") {

@@ -305,8 +305,12 @@ namespace {
 // SQL failures that are not bugs: the client may retry (timeouts, lost races between transactions).
 Response sql_problem(const pg::sql_error& e, const Request& req) {
   const std::string& state = e.sqlstate();
-  if (state == "57014")
-    return problem(503, "statement_timeout", "the database took too long to answer; retry, or narrow the request");
+  // 57014 is also a cancel request's; wangge sends none, so it is always the statement timeout.
+  if (state == "57014") {
+    Response r = problem(503, "timeout", "the database took too long to answer; retry, or narrow the request");
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
+  }
   if (state == "40001" || state == "40P01" || state == "23505")
     return problem(409, "concurrent_change", "another change to the same data happened at the same time; retry");
   log::error(std::string("internal error on ") + req.method + " " + req.path + ": " + e.what());
@@ -327,6 +331,8 @@ Response dispatch(const RouteTable& routes, const Request& in) {
     return routes.handle(req);
   } catch (const Error& e) {
     Response r = problem(e.status(), e.code(), e.what(), e.extra_json());
+    // A full cost gate: the client may come back once a running expensive request has ended.
+    if (e.code() == "busy") r.headers.emplace_back("Retry-After", "2");
     if (e.status() == 405) {
       auto extra = nlohmann::json::parse(e.extra_json(), nullptr, false);
       if (extra.is_object() && extra.contains("allow")) r.headers.emplace_back("Allow", extra["allow"].get<std::string>());

@@ -31,18 +31,30 @@ double number_param(const Request& req, const std::string& name) {
 Locator::View view_for(registry::Registry& reg, Locator& locator, const Request& req) {
   if (auto at = http::time_param(req, "at")) {
     auto conn = reg.pool.acquire();
-    return locator.at(*conn, *at);
+    // A moment the locator has not cached builds an index of that moment: seconds of CPU and as
+    // much memory as the current index, so it passes the cost gate.
+    return locator.at(*conn, *at, [&reg] {
+      return std::static_pointer_cast<void>(std::make_shared<http::CostGate::Pass>(reg.expensive.enter("the historical locate")));
+    });
   }
   auto v = locator.current();
   if (!v.index) throw unavailable("locator_not_ready", "the locator is still loading the areas; retry shortly");
   return v;
 }
 
+// Refuses the point after the last one a batch may have (WANGGE_MAX_BATCH_POINTS), before it is
+// stored: the answer streams, but the points are all kept until it ends.
+void check_batch_size(const std::vector<double>& xy, std::size_t max_points) {
+  if (xy.size() / 2 >= max_points)
+    throw Error(413, "too_many_points", "a batch may have at most " + std::to_string(max_points) +
+                                            " points (WANGGE_MAX_BATCH_POINTS)", "{\"limit\":" + std::to_string(max_points) + "}");
+}
+
 // Collects [x, y] pairs from a JSON array of positions without building a document: a batch of a
 // million points would otherwise cost ~100 bytes of DOM per number.
 class PairCollector : public json::json_sax_t {
  public:
-  explicit PairCollector(std::vector<double>& out) : m_out(out) {}
+  PairCollector(std::vector<double>& out, std::size_t max_points) : m_out(out), m_max_points(max_points) {}
   bool null() override { return fail("positions are numbers, not null"); }
   bool boolean(bool) override { return fail("positions are numbers, not booleans"); }
   bool number_integer(json::number_integer_t v) override { return number(static_cast<double>(v)); }
@@ -74,6 +86,7 @@ class PairCollector : public json::json_sax_t {
  private:
   bool number(double v) {
     if (m_depth != 2) return fail("an array of positions holds [lon, lat] arrays");
+    if (m_in_pair == 0) check_batch_size(m_out, m_max_points);
     if (m_in_pair < 2) m_out.push_back(v);  // a third value (height) is ignored
     ++m_in_pair;
     return true;
@@ -83,26 +96,28 @@ class PairCollector : public json::json_sax_t {
     return false;
   }
   std::vector<double>& m_out;
+  const std::size_t m_max_points;
   int m_depth = 0;
   int m_in_pair = 0;
   std::string m_error;
   bool m_malformed = false;
 };
 
-void add_position(const json& pos, std::vector<double>& out) {
+void add_position(const json& pos, std::vector<double>& out, std::size_t max_points) {
+  check_batch_size(out, max_points);
   if (!pos.is_array() || pos.size() < 2 || !pos[0].is_number() || !pos[1].is_number())
     throw bad_request("invalid_batch", "point " + std::to_string(out.size() / 2) + ": a position is [lon, lat]");
   out.push_back(pos[0].get<double>());
   out.push_back(pos[1].get<double>());
 }
 
-void add_geometry(const json& g, std::vector<double>& out) {
+void add_geometry(const json& g, std::vector<double>& out, std::size_t max_points) {
   if (!g.is_object() || !g.contains("type") || !g.contains("coordinates") || !g["coordinates"].is_array())
     throw bad_request("invalid_batch", "a batch geometry is a GeoJSON Point or MultiPoint");
   if (g["type"] == "Point") {
-    add_position(g["coordinates"], out);
+    add_position(g["coordinates"], out, max_points);
   } else if (g["type"] == "MultiPoint") {
-    for (const auto& p : g["coordinates"]) add_position(p, out);
+    for (const auto& p : g["coordinates"]) add_position(p, out, max_points);
   } else {
     throw bad_request("invalid_batch", "a batch geometry is a GeoJSON Point or MultiPoint");
   }
@@ -110,7 +125,7 @@ void add_geometry(const json& g, std::vector<double>& out) {
 
 // The batch body as x0, y0, x1, y1, ...: a JSON array of [lon, lat], GeoJSON (FeatureCollection,
 // Feature, MultiPoint or Point) or text/csv lines "lon,lat" (an optional header line is skipped).
-std::vector<double> batch_points(const Request& req) {
+std::vector<double> batch_points(const Request& req, std::size_t max_points) {
   std::string media = req.header("content-type").value_or("");
   media = media.substr(0, media.find(';'));
   for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -144,6 +159,7 @@ std::vector<double> batch_points(const Request& req) {
         if (line_no == 1 && out.empty()) continue;  // a header such as "lon,lat"
         throw bad_request("invalid_batch", "CSV line " + std::to_string(line_no) + " is not 'lon,lat'");
       }
+      check_batch_size(out, max_points);
       out.push_back(x);
       out.push_back(y);
     }
@@ -153,7 +169,7 @@ std::vector<double> batch_points(const Request& req) {
     throw Error(415, "unsupported_media_type", "send the points as application/json, application/geo+json or text/csv");
   std::size_t first = req.body.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && req.body[first] == '[') {
-    PairCollector sax(out);
+    PairCollector sax(out, max_points);
     if (!json::sax_parse(req.body, &sax)) {
       if (sax.malformed()) throw bad_request("malformed_json", sax.error());
       throw bad_request("invalid_batch", sax.error().empty() ? "the body is not an array of [lon, lat]" : sax.error());
@@ -168,17 +184,27 @@ std::vector<double> batch_points(const Request& req) {
       throw bad_request("invalid_batch", "a FeatureCollection needs a features array");
     for (const auto& f : doc["features"]) {
       if (!f.is_object() || !f.contains("geometry")) throw bad_request("invalid_batch", "a feature needs a geometry");
-      add_geometry(f["geometry"], out);
+      add_geometry(f["geometry"], out, max_points);
     }
   } else if (doc["type"] == "Feature") {
-    add_geometry(doc.value("geometry", json()), out);
+    add_geometry(doc.value("geometry", json()), out, max_points);
   } else {
-    add_geometry(doc, out);
+    add_geometry(doc, out, max_points);
   }
   return out;
 }
 
-Response locate_one(registry::Registry& reg, Locator& locator, const Request& req) {
+// What a scoped token may see of an answer: all of it when its deepest area (micro-grid, grid, or
+// the administrative area of a fallback) lies in the scope, as /v1/areas would show that area;
+// nothing of it otherwise, since the hierarchy and the workers would name areas and people the
+// token is refused everywhere else. An answer that names no area is visible to everyone.
+bool visible(const LocateIndex& index, const Location& loc, const registry::Actor& actor) {
+  if (!actor.scope) return true;
+  const std::int32_t leaf = loc.microgrid >= 0 ? loc.microgrid : loc.grid >= 0 ? loc.grid : loc.admin;
+  return leaf < 0 || actor.covers(index.area(leaf).code);
+}
+
+Response locate_one(registry::Registry& reg, Locator& locator, const Request& req, const registry::Actor& actor) {
   const double x = number_param(req, "lon"), y = number_param(req, "lat");
   const auto crs = crs::parse_point_crs(http::crs_text(req));
   auto view = view_for(reg, locator, req);
@@ -186,13 +212,16 @@ Response locate_one(registry::Registry& reg, Locator& locator, const Request& re
   const Pt pt{p.lon, p.lat};
   std::string body;
   body.reserve(1024);  // an answer is about 750 bytes
-  view.index->append_json(view.index->locate(pt), pt, view.workers.get(), body);
+  const Location loc = view.index->locate(pt);
+  if (!visible(*view.index, loc, actor))
+    throw forbidden("outside_scope", "the point lies in an area outside this token's scope " + actor.scope.value_or(""));
+  view.index->append_json(loc, pt, view.workers.get(), body);
   return http::json_response(200, std::move(body));
 }
 
-Response locate_batch(registry::Registry& reg, Locator& locator, const Request& req) {
+Response locate_batch(registry::Registry& reg, Locator& locator, const Request& req, const registry::Actor& actor) {
   const auto crs = crs::parse_point_crs(http::crs_text(req));
-  std::vector<double> xy = batch_points(req);
+  std::vector<double> xy = batch_points(req, reg.config.max_batch_points);
   auto view = view_for(reg, locator, req);
   const std::size_t n = xy.size() / 2;
   // Every point is converted first so a bad one fails the request before any output is made.
@@ -214,14 +243,23 @@ Response locate_batch(registry::Registry& reg, Locator& locator, const Request& 
   auto next = std::make_shared<std::size_t>(0);
   auto found = std::make_shared<std::vector<Location>>(kChunkPoints);
   Response res;
-  res.stream = [view, points, next, found, n](std::string& out) {
+  const std::optional<registry::Actor> scoped = actor.scope ? std::optional(actor) : std::nullopt;
+  res.stream = [view, points, next, found, n, scoped](std::string& out) {
     std::size_t& i = *next;
     if (i == 0) out += "{\"results\":[\n";
     const std::size_t begin = i, end = std::min(n, i + kChunkPoints);
     out.reserve(out.size() + (end - i) * 480 + 8);
     view.index->locate_many(points->data() + begin, end - begin, found->data());
     for (; i < end; ++i) {
-      view.index->append_json((*found)[i - begin], (*points)[i], view.workers.get(), out);
+      if (scoped && !visible(*view.index, (*found)[i - begin], *scoped)) {
+        // The point's place in the batch stays (clients match results by position), its areas
+        // and workers do not: the answer of a point in no area, marked.
+        view.index->append_json(Location{}, (*points)[i], nullptr, out);
+        out.pop_back();
+        out += ",\"outside_scope\":true}";
+      } else {
+        view.index->append_json((*found)[i - begin], (*points)[i], view.workers.get(), out);
+      }
       if (i + 1 < n) out += ',';
       out += '\n';
     }
@@ -248,19 +286,18 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, Locator& loca
     for (const auto& [k, v] : req.query)
       if (!http::valid_utf8(k) || !http::valid_utf8(v)) return std::nullopt;
     try {
+      // A fresh cache answer: authenticate() below answers from the same cache, without the database.
       if (!r->authenticated_in_cache(req)) return std::nullopt;
-      return locate_one(*r, *l, req);
-    } catch (const std::exception&) {  // bad parameters, not ready: the worker path answers the problem
+      return locate_one(*r, *l, req, r->authenticate(req));
+    } catch (const std::exception&) {  // bad parameters, not ready, outside the scope: the worker path answers the problem
       return std::nullopt;
     }
   });
   routes.add("GET", "/v1/locate", [r, l](const Request& req) {
-    r->authenticate(req);
-    return locate_one(*r, *l, req);
+    return locate_one(*r, *l, req, r->authenticate(req));
   });
   routes.add("POST", "/v1/locate", [r, l](const Request& req) {
-    r->authenticate(req);
-    return locate_batch(*r, *l, req);
+    return locate_batch(*r, *l, req, r->authenticate(req));
   });
 }
 

@@ -175,7 +175,7 @@ void Locator::start_worker_watch(const std::string& url, int timeout_ms, int int
   m_watch = std::make_unique<pg::Listener>(url, std::move(options), std::move(handlers));
 }
 
-Locator::View Locator::at(pg::Connection& conn, Micros at) {
+Locator::View Locator::at(pg::Connection& conn, Micros at, const std::function<std::shared_ptr<void>()>& admit_build) {
   // The latest change at or before `at`, and whether anything changed after it. Rows are never
   // deleted and changes are stamped with the transaction time, so a moment in the past always
   // sees the same rows: the last change before it identifies them.
@@ -195,6 +195,7 @@ Locator::View Locator::at(pg::Connection& conn, Micros at) {
       }
     }
   }
+  const std::shared_ptr<void> admitted = admit_build ? admit_build() : nullptr;
   View v;
   v.index = LocateIndex::build(read_areas(conn, at), m_options);
   v.workers = std::make_shared<const WorkerDirectory>(read_workers(conn, at));

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -51,9 +52,12 @@ class Locator {
   // The current snapshot; index is null until the first load finished.
   View current() const { return {m_index.load(), m_workers.load()}; }
   // The areas and workers valid at `at`: the current view when nothing changed since `at` (or
-  // `at` is not in the past), else an index built from the database for that moment, cached
-  // (small LRU) by the last change at or before `at`.
-  View at(pg::Connection& conn, Micros at);
+  // `at` is not in the past), else an index built from the database for that moment, cached by
+  // the last change at or before `at`. Only the last such index is kept: one costs about as much
+  // memory as the current one (1.5 GB at province scale), and asking for moments one after another
+  // is the common use. `admit_build` is called before a build (not for a cached or current answer)
+  // and may throw to refuse it; what it returns is held until the build ends (a cost gate's pass).
+  View at(pg::Connection& conn, Micros at, const std::function<std::shared_ptr<void>()>& admit_build = {});
 
   // Applies a registry change (no codes: everything) to the index; the AreaCache listener calls it.
   void on_change(pg::Connection& conn, const std::vector<std::string>& codes);
@@ -76,7 +80,7 @@ class Locator {
 
   std::mutex m_history_mutex;
   std::list<std::pair<std::string, View>> m_history;  // most recent first
-  static constexpr std::size_t kHistorySize = 4;
+  static constexpr std::size_t kHistorySize = 1;
 
   std::atomic<bool> m_stop{false};
   // The worker watch's own: the assignments' fingerprint when the directory was last read.

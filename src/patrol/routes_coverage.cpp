@@ -48,6 +48,7 @@ route::PostmanMode mode_of(const route::Graph& g) {
 
 Response coverage(const PatrolServices& app, const Request& req) {
   auto actor = app.registry.authenticate(req);
+  auto pass = app.registry.expensive.enter("the coverage walk");
   const json body = json_body(req);
   if (!body.is_object()) throw bad_request("invalid_body", "the body must be a JSON object");
   for (auto it = body.begin(); it != body.end(); ++it)

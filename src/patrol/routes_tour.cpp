@@ -163,6 +163,7 @@ Response tour(const PatrolServices& app, const Request& req) {
 void add_tour_routes(http::RouteTable& routes, const PatrolServices& services) {
   routes.add("POST", "/v1/patrol/tour", [services](const Request& req) {
     services.registry.authenticate(req);
+    auto pass = services.registry.expensive.enter("the tour");
     return tour(services, req);
   });
 }

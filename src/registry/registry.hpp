@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "geom/geojson.hpp"
+#include "http/gate.hpp"
 #include "http/request.hpp"
 #include "pg/pool.hpp"
 #include "registry/areas.hpp"
@@ -27,7 +29,10 @@ class Registry {
       : config(std::move(c)),
         rules(config),
         pool(config.database_url, config.db_pool_size, config.statement_timeout_ms),
-        areas(config, rules) {}
+        areas(config, rules),
+        expensive(config.max_expensive) {
+    geom::set_geometry_limits({config.max_coordinates, config.max_parts});
+  }
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -53,6 +58,9 @@ class Registry {
   WorkerStore workers;
   TokenCache tokens;
   AreaCache cache;  // current areas in memory; the database stays the source of truth
+  // Admits the requests that may cost seconds (exports, imports, toolkit, coverage, tours,
+  // matrices, historical locate): `auto pass = reg.expensive.enter("the export");` in the route.
+  http::CostGate expensive;
 };
 
 // /v1/areas (list, create, read, replace, update, retire, children, history, workers) and

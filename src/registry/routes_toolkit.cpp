@@ -38,6 +38,7 @@ using Operation = std::function<OperationResult(pg::Connection&, const registry:
 http::Handler operation(registry::Registry& reg, Operation op) {
   return [&reg, op = std::move(op)](const Request& req) {
     auto actor = reg.authenticate(req);
+    auto pass = reg.expensive.enter("the operation");
     auto body = http::json_body(req);
     auto conn = reg.pool.acquire();
     return answer(reg, *conn, op(*conn, actor, req, body));
@@ -58,6 +59,7 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const Toolkit
       const std::string adjust = req.param("adjust").value_or("none");
       if (adjust != "neighbours" && adjust != "none") throw bad_request("invalid_parameter", "adjust must be neighbours or none");
       auto actor = reg.authenticate(req);
+      auto pass = reg.expensive.enter("the redraw");
       auto body = http::json_body(req);
       auto conn = reg.pool.acquire();
       return answer(reg, *conn, t->redraw(*conn, actor, req.path_param("code"), body, operation_options(req), adjust == "neighbours"));
@@ -76,6 +78,7 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const Toolkit
     auto actor = reg.authenticate(req);
     const std::string& code = req.path_param("code");
     actor.require_read(code);
+    auto pass = reg.expensive.enter("the coverage");
     auto conn = reg.pool.acquire();
     return http::json_response(200, t->coverage(*conn, code, geom::parse_crs(http::crs_text(req))).dump());
   });

@@ -132,6 +132,7 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const RouterC
   });
   routes.add("POST", "/v1/route/matrix", [r, c](const Request& req) {
     r->authenticate(req);
+    auto pass = r->expensive.enter("the matrix");
     return matrix(*c, req);
   });
 }
