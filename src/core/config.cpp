@@ -83,6 +83,8 @@ Config Config::from_environment() {
   if (c.max_head_bytes < 1024) throw std::runtime_error("WANGGE_MAX_HEADER_KB must be at least 1");
   if (c.max_headers < 1) throw std::runtime_error("WANGGE_MAX_HEADERS must be at least 1");
   if (c.max_json_depth < 1) throw std::runtime_error("WANGGE_MAX_JSON_DEPTH must be at least 1");
+  c.min_area_m2 = env_number("WANGGE_MIN_AREA_M2", c.min_area_m2);
+  c.min_width_m = env_number("WANGGE_MIN_WIDTH_M", c.min_width_m);
   return c;
 }
 
