@@ -95,6 +95,8 @@ Config Config::from_environment() {
   if (c.max_form_parts < 1) throw std::runtime_error("WANGGE_MAX_FORM_PARTS must be at least 1");
   if (c.max_import_features < 1) throw std::runtime_error("WANGGE_MAX_IMPORT_FEATURES must be at least 1");
   if (c.max_json_depth < 1) throw std::runtime_error("WANGGE_MAX_JSON_DEPTH must be at least 1");
+  c.min_area_m2 = env_number("WANGGE_MIN_AREA_M2", c.min_area_m2);
+  c.min_width_m = env_number("WANGGE_MIN_WIDTH_M", c.min_width_m);
   return c;
 }
 

@@ -48,6 +48,12 @@ struct Config {
   std::size_t tile_cache_bytes = 256u << 20;  // WANGGE_TILE_CACHE_MB: compressed tiles kept in memory
   std::string web_dir;              // WANGGE_WEB_DIR: the map page's vendored files (default: web/ beside the executable)
   std::string public_base_url;      // WANGGE_PUBLIC_URL: for links; default http://<listen>:<port>
+  // WANGGE_MIN_AREA_M2 and WANGGE_MIN_WIDTH_M: the smallest grid or micro-grid any write may leave,
+  // by area and by mean width (2 × area / perimeter, which is a strip's width). They catch slivers
+  // left by redraws and typing errors, never a real area: an urban grid holds about 10,000 m², the
+  // smallest micro-grid (one building, one market stall row) still some hundred.
+  double min_area_m2 = 25.0;
+  double min_width_m = 1.0;
 
   static Config from_environment();
   std::string base_url() const;

@@ -96,6 +96,10 @@ LonLat to_storage(const PointCrs& from, double x, double y) {
   }
   // WGS84 and CGCS2000 agree within centimetres; PROJ knows no better transformation either.
   if (from.srid == 4490 || from.srid == 4326) return {x, y};
+  if (auto domain = geom::projected_domain(from.srid); domain && !domain->contains(x, y))
+    throw bad_request("invalid_coordinates", "the point (" + std::to_string(x) + ", " + std::to_string(y) +
+                                                 ") is outside the domain of " + from.name() +
+                                                 " (x = easting, y = northing, in metres)");
   double ox = x, oy = y;
   if (!transform_between(from.srid, 4490).apply(ox, oy))
     throw bad_request("invalid_coordinates", "the point is outside the domain of " + from.name());

@@ -27,6 +27,12 @@ class sql_error : public std::runtime_error {
   sql_error(std::string context, std::string sqlstate, std::string message)
       : std::runtime_error(context + ": " + message), m_sqlstate(std::move(sqlstate)) {}
   const std::string& sqlstate() const noexcept { return m_sqlstate; }
+  // A failure of the database rather than of the statement's input: a statement timeout (57014),
+  // a cancel or shutdown (57P0x), a lost connection (08xxx). Code that reads "could not parse"
+  // into an SQL error must let these through to the error ladder (503), not call them bad input.
+  bool is_unavailability() const noexcept {
+    return m_sqlstate == "57014" || m_sqlstate.rfind("57P0", 0) == 0 || m_sqlstate.rfind("08", 0) == 0;
+  }
 
  private:
   std::string m_sqlstate;

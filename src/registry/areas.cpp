@@ -3,6 +3,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "geom/crs.hpp"
 #include "geom/geojson.hpp"
 #include "pg/connection.hpp"
 #include "registry/audit.hpp"
@@ -245,14 +246,29 @@ AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, con
   try {
     r = tx.exec("areas.parse_geometry",
                 "SELECT d.valid, d.reason, ST_AsGeoJSON(d.location, 9, 0), ST_AsHEXEWKB(g.g), "
-                "coalesce(wg_in_service_area(wg_try_transform(g.g, 4490)), false) "
+                "coalesce(wg_in_service_area(wg_try_transform(g.g, 4490)), false), "
+                "ST_XMin(g.g), ST_YMin(g.g), ST_XMax(g.g), ST_YMax(g.g) "
                 "FROM (SELECT ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON($1), $2::int)) AS g) g, ST_IsValidDetail(g.g) d",
                 {text, std::to_string(o.srid)});
-  } catch (const pg::sql_error&) {
+  } catch (const pg::sql_error& e) {
+    if (e.is_unavailability()) throw;  // a timeout is not bad input: the ladder answers 503
     throw unprocessable("invalid_geometry", "the geometry could not be read as GeoJSON",
                         json({{"reason", "Unreadable GeoJSON geometry"}}).dump());
   }
   // Range first: every later step (repair report, metric checks) transforms the geometry.
+  // PostGIS transforms projected coordinates outside the CRS's domain without complaint (Web
+  // Mercator wraps around the globe), so the envelope, which bounds every coordinate, is checked
+  // against the domain before anything is transformed.
+  if (auto domain = geom::projected_domain(o.srid); domain && !r.is_null(0, 5)) {
+    const double x0 = r.number(0, 5), y0 = r.number(0, 6), x1 = r.number(0, 7), y1 = r.number(0, 8);
+    if (!domain->contains(x0, y0) || !domain->contains(x1, y1))
+      throw unprocessable("invalid_geometry",
+                          "coordinates lie outside the domain of EPSG:" + std::to_string(o.srid) + " (x " +
+                              std::to_string(domain->min_x) + ".." + std::to_string(domain->max_x) + ", y " +
+                              std::to_string(domain->min_y) + ".." + std::to_string(domain->max_y) +
+                              " m); check the crs parameter and the axis order (x = easting)",
+                          json({{"reason", "Coordinates outside the CRS's domain"}}).dump());
+  }
   if (!r.boolean(0, 4))
     throw unprocessable("invalid_geometry",
                         "coordinates lie outside the CRS's valid area or outside the service area (lon 70..140, lat 0..60 "
@@ -399,6 +415,62 @@ void AreaStore::check_no_gap(pg::Transaction& tx, const std::string& code, Level
                  json({{"gap_area_m2", total}, {"gaps", {{"type", "FeatureCollection"}, {"features", features}}}}).dump());
 }
 
+bool below_minimum_size(const Config& config, Level level, double area_m2, double width_m) {
+  if (level != Level::grid && level != Level::microgrid) return false;
+  return area_m2 < config.min_area_m2 || width_m < config.min_width_m;
+}
+
+std::string mean_width_sql(const std::string& geom) {
+  // A strip's area over its perimeter is half its width; a polygon with no perimeter has no width.
+  return "coalesce(2 * ST_Area(wg_to_metric(" + geom + ")) / nullif(ST_Perimeter(wg_to_metric(" + geom + ")), 0), 0)";
+}
+
+namespace {
+
+struct Size {
+  double area_m2, width_m;
+};
+
+Size measure(pg::Transaction& tx, const std::string& ewkb) {
+  auto r = tx.exec("areas.measure", "SELECT ST_Area(wg_to_metric(g)), " + mean_width_sql("g") + " FROM (SELECT $1::geometry AS g) s",
+                   {ewkb});
+  return {r.number(0, 0), r.number(0, 1)};
+}
+
+json size_extra(const Config& config, const Size& s) {
+  return {{"area_m2", s.area_m2}, {"width_m", s.width_m}, {"min_area_m2", config.min_area_m2}, {"min_width_m", config.min_width_m}};
+}
+
+std::string size_text(const Config& config, const Size& s) {
+  return std::to_string(s.area_m2) + " m² and " + std::to_string(s.width_m) + " m wide (minimum " +
+         std::to_string(config.min_area_m2) + " m² and " + std::to_string(config.min_width_m) + " m)";
+}
+
+}  // namespace
+
+void AreaStore::check_size(pg::Transaction& tx, const std::string& code, Level level, const std::string& ewkb) const {
+  if (level != Level::grid && level != Level::microgrid) return;
+  const Size s = measure(tx, ewkb);
+  if (!below_minimum_size(m_config, level, s.area_m2, s.width_m)) return;
+  json extra = size_extra(m_config, s);
+  extra["code"] = code;
+  throw unprocessable("area_too_small", std::string("the ") + level_name(level) + " " + code + " would be " + size_text(m_config, s) +
+                                            "; a sliver is no area (merge it into a neighbour instead)",
+                      extra.dump());
+}
+
+void AreaStore::check_neighbour_size(pg::Transaction& tx, const std::string& code, const std::string& neighbour, Level level,
+                                     const std::string& ewkb) const {
+  if (level != Level::grid && level != Level::microgrid) return;
+  const Size s = measure(tx, ewkb);
+  if (!below_minimum_size(m_config, level, s.area_m2, s.width_m)) return;
+  json extra = size_extra(m_config, s);
+  extra["neighbour"] = neighbour;
+  throw conflict("neighbour_too_small", "the new geometry of " + code + " would leave its neighbour " + neighbour + " " +
+                                            size_text(m_config, s) + "; merge them instead",
+                 extra.dump());
+}
+
 WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const json& feature, const WriteOptions& o) const {
   actor.require_edit_role();
   if (!feature.is_object() || feature.value("type", "") != "Feature")
@@ -432,6 +504,7 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
                                                        level_name(*parent_level(*level)) + ", " + parent + " is a " + p.str(0, 0));
   }
   PreparedGeometry g = prepare_geometry(tx, feature["geometry"], o);
+  check_size(tx, *f.code, *level, g.ewkb);
   check_topology(tx, *f.code, *level, parent, g.ewkb, false, o.srid);
   auto ins = tx.exec(
       "areas.insert",
@@ -496,6 +569,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
     ewkb = g.ewkb;
     if (!g.repair.is_null()) out.report["repair"] = g.repair;
     // What is wrong with the new shape itself comes first; then what it would leave behind.
+    check_size(tx, code, level, ewkb);
     check_topology(tx, code, level, parent, ewkb, true, o.srid);
     if (!parent.empty()) check_no_gap(tx, code, level, parent, row.str(0, 7), ewkb, o.srid);
   }

@@ -71,6 +71,11 @@ std::string area_etag(std::string_view code, long long version);
 // Splits an If-Match header into entity tags (W/ prefixes dropped).
 std::vector<std::string> parse_if_match(std::string_view header);
 
+// Whether a grid or micro-grid of this area and mean width is below the minimum (false for other levels).
+bool below_minimum_size(const Config& config, Level level, double area_m2, double width_m);
+// The SQL expression of a geometry's mean width in metres (2 × area / perimeter), for `geom` in EPSG:4490.
+std::string mean_width_sql(const std::string& geom);
+
 class AreaStore {
  public:
   AreaStore(const Config& config, const CodeRules& rules) : m_config(config), m_rules(rules) {}
@@ -101,6 +106,14 @@ class AreaStore {
   // the parent that no sibling covers.
   void check_no_gap(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
                     const std::string& old_ewkb, const std::string& new_ewkb, int srid) const;
+  // The smallest grid or micro-grid a write may leave (docs/domain.md, partition rules): at least
+  // WANGGE_MIN_AREA_M2 and a mean width (2 × area / perimeter) of WANGGE_MIN_WIDTH_M. Other levels
+  // are not checked. Throws unprocessable("area_too_small") for the area written itself.
+  void check_size(pg::Transaction& tx, const std::string& code, Level level, const std::string& ewkb) const;
+  // The same rule for a sibling that an edit of `code` reshapes: conflict("neighbour_too_small")
+  // naming the neighbour, since the request is fine in itself but collides with the neighbour.
+  void check_neighbour_size(pg::Transaction& tx, const std::string& code, const std::string& neighbour, Level level,
+                            const std::string& ewkb) const;
 
  private:
   const Config& m_config;

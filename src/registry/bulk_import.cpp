@@ -120,6 +120,16 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
       "invalid_geometry", [](const pg::Result& r, int i) {
         return json{{"detail", r.str(i, 2)}, {"location", r.is_null(i, 3) ? json(nullptr) : json::parse(r.str(i, 3))["coordinates"]}};
       });
+  if (s.level == Level::grid || s.level == Level::microgrid)
+    add(tx.exec("import.too_small",
+                "SELECT n, code, a, w FROM (SELECT n, code, ST_Area(wg_to_metric(geom)) AS a, " + mean_width_sql("geom") +
+                    " AS w FROM import_rows WHERE ok) s WHERE a < $1::float8 OR w < $2::float8 ORDER BY n",
+                {std::to_string(config.min_area_m2), std::to_string(config.min_width_m)}),
+        "area_too_small", [&](const pg::Result& r, int i) {
+          return json{{"area_m2", r.number(i, 2)}, {"width_m", r.number(i, 3)},
+                      {"detail", "below the minimum size of a " + level + " (" + std::to_string(config.min_area_m2) +
+                                     " m², " + std::to_string(config.min_width_m) + " m wide)"}};
+        });
   const std::string tol = std::to_string(config.overlap_tolerance_m2);
   add(tx.exec("import.overlaps",
               // Neighbours that only touch share no interior: drop them before measuring anything

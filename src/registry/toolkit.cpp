@@ -14,8 +14,10 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "geom/crs.hpp"
 #include "geom/geojson.hpp"
 #include "pg/array.hpp"
+#include "registry/areas.hpp"
 #include "registry/operation.hpp"
 #include "registry/redistrict.hpp"
 
@@ -81,6 +83,7 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
                             .str(0, 0);
   const std::string tol = std::to_string(m_config.overlap_tolerance_m2);
   const std::string srid = std::to_string(o.srid);
+  m_areas.check_size(tx, code, level, n);
 
   if (!adjust_neighbours || parent.empty()) {
     op.check_preconditions();
@@ -153,6 +156,7 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
       throw unprocessable("neighbour_would_vanish", "the new geometry of " + code + " would swallow its neighbour " + c +
                                                         "; merge them instead",
                           json({{"neighbour", c}}).dump());
+    m_areas.check_neighbour_size(tx, code, c, level, g.str(0, 0));
     changes.push_back({s, g.str(0, 0)});
   }
   op.check_preconditions();
@@ -202,6 +206,7 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
   op.touch(g);
   op.check_preconditions();
   op.require_no_children(g);
+  const Level level = *registry::parse_level(g.level);
 
   pg::Result l;
   try {
@@ -209,7 +214,8 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
                 "SELECT ST_AsHEXEWKB(l), ST_IsValid(l) AND NOT ST_IsEmpty(l) FROM (SELECT ST_Transform(ST_SetSRID("
                 "  ST_Force2D(ST_GeomFromGeoJSON($1)), $2::int), 4490) AS l) s",
                 {line.dump(), std::to_string(o.srid)});
-  } catch (const pg::sql_error&) {
+  } catch (const pg::sql_error& e) {
+    if (e.is_unavailability()) throw;  // a timeout is not bad input: the ladder answers 503
     throw unprocessable("invalid_line", "the split line could not be read as GeoJSON in EPSG:" + std::to_string(o.srid));
   }
   if (!l.boolean(0, 1)) throw unprocessable("invalid_line", "the split line is empty or invalid");
@@ -228,7 +234,8 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
       "pk AS (SELECT p.g, (SELECT o.k FROM o WHERE ST_Covers(o.g, ST_PointOnSurface(p.g)) ORDER BY o.k LIMIT 1) AS k FROM p) "
       "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(g, 1e-9), 3))), count(*) OVER (PARTITION BY k) > 1, ST_Area(wg_to_metric(g)), "
       "  ST_X(ST_Centroid(g)) * cos(radians(ST_Y(ST_Centroid(g)))), ST_Y(ST_Centroid(g)), ST_YMax(g) - ST_YMin(g), "
-      "  ST_IsValid(g) AND NOT ST_IsEmpty(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(g, 1e-9), 3))) FROM pk",
+      "  ST_IsValid(g) AND NOT ST_IsEmpty(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(g, 1e-9), 3))), " +
+          registry::mean_width_sql("g") + " FROM pk",
       {g.ewkb, blade});
   std::vector<std::string> cut, uncut;
   std::vector<Located> located;
@@ -239,7 +246,9 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
       uncut.push_back(pieces.str(i, 0));
       continue;
     }
-    if (pieces.number(i, 2) <= m_config.overlap_tolerance_m2) slivers.push_back(pieces.number(i, 2));
+    if (pieces.number(i, 2) <= m_config.overlap_tolerance_m2 ||
+        registry::below_minimum_size(m_config, level, pieces.number(i, 2), pieces.number(i, 7)))
+      slivers.push_back(pieces.number(i, 2));
     located.push_back({cut.size(), pieces.number(i, 3), pieces.number(i, 4), pieces.number(i, 5)});
     cut.push_back(pieces.str(i, 0));
   }
@@ -247,8 +256,10 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
     throw unprocessable("line_does_not_cut", "the line does not cut " + code +
                                                  " into pieces: it must cross the grid from boundary to boundary");
   if (!slivers.empty())
-    throw unprocessable("split_piece_too_small", "the line cuts off pieces of at most " +
-                                                     std::to_string(m_config.overlap_tolerance_m2) + " m²; move the line",
+    throw unprocessable("split_piece_too_small",
+                        "the line cuts off pieces of at most " + std::to_string(m_config.overlap_tolerance_m2) +
+                            " m², or grids below the minimum size (" + std::to_string(m_config.min_area_m2) + " m², " +
+                            std::to_string(m_config.min_width_m) + " m wide); move the line",
                         json({{"piece_areas_m2", slivers}}).dump());
   std::vector<std::vector<std::string>> groups(cut.size());
   for (std::size_t i = 0; i < cut.size(); ++i) groups[i].push_back(cut[i]);
@@ -366,6 +377,7 @@ OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& acto
                    "FROM areas WHERE id = ANY($1::bigint[])",
                    {pg::array(ids)});
   const std::string code = op.allocate_codes(parent, rows.front().level, 1).front();
+  m_areas.check_size(tx, code, *registry::parse_level(rows.front().level), u.str(0, 0));  // slivers merged together
   for (const auto& r : rows) op.retire(r);
   op.insert(code, 1, name.value_or(rows.front().name), rows.front().level, parent, u.str(0, 0), std::nullopt,
             std::nullopt, rows.front().attributes, "merge", true);
@@ -425,6 +437,7 @@ OperationResult Toolkit::reparent(pg::Connection& conn, const registry::Actor& a
                                           "a boundary between neighbours");
     if (r.number(0, 3) <= m_config.overlap_tolerance_m2)
       throw unprocessable("parent_would_vanish", "moving " + code + " would leave " + g.parent + " empty");
+    m_areas.check_neighbour_size(tx, code, oldp->code, *registry::parse_level(oldp->level), r.str(0, 2));
     np_geom = r.str(0, 1);
     oldp_geom = r.str(0, 2);
   }
@@ -604,7 +617,8 @@ void stage_geometries(Operation& op, const std::vector<PlannedChild>& plan, cons
         "LATERAL (SELECT ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(u.t), $2::int)) AS g) s, LATERAL ST_IsValidDetail(s.g) d "
         "WHERE NOT d.valid ORDER BY u.i LIMIT 1",
         {pg::array(texts), srid});
-  } catch (const pg::sql_error&) {
+  } catch (const pg::sql_error& e) {
+    if (e.is_unavailability()) throw;  // a timeout is not bad input: the ladder answers 503
     throw unprocessable("invalid_geometry", "a geometry of the plan could not be read as GeoJSON",
                         json({{"reason", "Unreadable GeoJSON geometry"}}).dump());
   }
@@ -615,6 +629,23 @@ void stage_geometries(Operation& op, const std::vector<PlannedChild>& plan, cons
                         json({{"index", i}, {"reason", checked.str(0, 2)}, {"location", location},
                               {"hint", "send ?repair=true to apply MakeValid"}})
                             .dump());
+  }
+  // PostGIS would transform coordinates outside a projected CRS's domain without complaint (Web
+  // Mercator wraps around the globe, possibly onto the parent): each envelope is checked first.
+  if (auto domain = geom::projected_domain(op.options().srid)) {
+    auto out = op.tx().exec(
+        "toolkit.plan_domain",
+        "SELECT u.i FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i), LATERAL (SELECT ST_GeomFromGeoJSON(u.t) AS g) s "
+        "WHERE ST_XMin(s.g) < $2::float8 OR ST_YMin(s.g) < $3::float8 OR ST_XMax(s.g) > $4::float8 OR ST_YMax(s.g) > $5::float8 "
+        "ORDER BY u.i LIMIT 1",
+        {pg::array(texts), std::to_string(domain->min_x), std::to_string(domain->min_y), std::to_string(domain->max_x),
+         std::to_string(domain->max_y)});
+    if (out.rows() > 0) {
+      const long long i = out.integer(0, 0) - 1;
+      throw unprocessable("invalid_geometry", "feature " + std::to_string(i) + ": coordinates lie outside the domain of EPSG:" + srid +
+                                                  "; check the crs parameter and the axis order (x = easting)",
+                          json({{"index", i}, {"reason", "Coordinates outside the CRS's domain"}}).dump());
+    }
   }
   op.tx().exec("toolkit.plan_table",
                "CREATE TEMP TABLE wg_plan (i int PRIMARY KEY, code text, g geometry(MultiPolygon, 4490)) ON COMMIT DROP");
@@ -630,6 +661,24 @@ void stage_geometries(Operation& op, const std::vector<PlannedChild>& plan, cons
     throw unprocessable("invalid_geometry", "feature " + std::to_string(empty.integer(0, 0) - 1) +
                                                 " has no valid polygonal area in EPSG:4490",
                         json({{"index", empty.integer(0, 0) - 1}, {"reason", "Empty"}}).dump());
+}
+
+// Grids and micro-grids of the plan below the minimum size (docs/domain.md): the first one is refused.
+void check_plan_sizes(Operation& op, const Config& config, const Family& f) {
+  if (f.child_level != Level::grid && f.child_level != Level::microgrid) return;
+  auto small = op.tx().exec("toolkit.plan_sizes",
+                            "SELECT i, a, w FROM (SELECT i, ST_Area(wg_to_metric(g)) AS a, " + registry::mean_width_sql("g") +
+                                " AS w FROM wg_plan) s WHERE a < $1::float8 OR w < $2::float8 ORDER BY i LIMIT 1",
+                            {std::to_string(config.min_area_m2), std::to_string(config.min_width_m)});
+  if (small.rows() == 0) return;
+  const long long i = small.integer(0, 0) - 1;
+  throw unprocessable("area_too_small",
+                      "feature " + std::to_string(i) + " would be a " + f.child_level_name + " of " + small.str(0, 1) + " m², " +
+                          small.str(0, 2) + " m wide (minimum " + std::to_string(config.min_area_m2) + " m² and " +
+                          std::to_string(config.min_width_m) + " m)",
+                      json({{"index", i}, {"area_m2", small.number(0, 1)}, {"width_m", small.number(0, 2)},
+                            {"min_area_m2", config.min_area_m2}, {"min_width_m", config.min_width_m}})
+                          .dump());
 }
 
 // Phase 2, the partition: every child inside the parent, no overlaps among them, no gap.
@@ -765,6 +814,7 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
   const auto given = check_given_codes(op, m_rules, family, parent, plan);
   const std::string srid = std::to_string(o.srid);
   stage_geometries(op, plan, srid);
+  check_plan_sizes(op, m_config, family);
   check_partition(op, m_config, family, parent, srid);
   number_children(op, plan, given, parent, family);
   return op.finish(0.5, {{"plan", swap(op, actor, plan, given, family, parent)}});

@@ -234,10 +234,8 @@ class Busy(ApiTestCase):
 class Timeout(ApiTestCase):
     server_env = {"WANGGE_STATEMENT_TIMEOUT_MS": "400"}
 
-    # Fails today, and not in the ladder: AreaStore::prepare_geometry (src/registry/areas.cpp)
-    # catches every SQL error of its parse statement, the statement timeout (57014) included, and
-    # answers 422 invalid_geometry. It must rethrow a 57014 so the ladder answers 503 timeout.
-    @unittest.expectedFailure
+    # The parse statements of AreaStore::prepare_geometry and the toolkit read an SQL error as
+    # unreadable input (422), but let a statement timeout through to the ladder (503).
     def test_a_statement_timeout_is_503_timeout(self):
         # A redraw with a ring of many vertices around a grid: the neighbours' adjustment runs
         # longer than the statement limit.
