@@ -114,6 +114,9 @@ nlohmann::json json_body(const Request& req) {
     body = nlohmann::json::parse(req.body);
   } catch (const nlohmann::json::parse_error& e) {
     throw bad_request("malformed_json", "the body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception&) {
+    // A number beyond double's range (1e999) is an out_of_range from the parser, not a parse_error.
+    throw bad_request("malformed_json", "the body is not valid JSON (a number out of range)");
   }
   reject_nul(body);
   return body;
