@@ -94,7 +94,7 @@ class AreaStore {
   // Retires the area: its current version gets valid_to; history stays.
   void retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o) const;
 
-  // Shared with the toolkit (src/toolkit), which runs the same checks inside its own transactions.
+  // Shared with the toolkit (registry/toolkit.hpp), which runs the same checks inside its own transactions.
   struct PreparedGeometry {
     std::string ewkb;  // hex EWKB, MultiPolygon in EPSG:4490
     nlohmann::json repair;  // null unless repaired
