@@ -8,21 +8,17 @@
 #include "core/error.hpp"
 
 namespace wangge::http {
-namespace {
-
-std::vector<std::string> split(const std::string& path) {
+std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
   std::size_t i = 0;
   while (i < path.size()) {
     std::size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) out.emplace_back(path.substr(i, j - i));
     i = j + 1;
   }
   return out;
 }
-
-}  // namespace
 
 void RouteTable::add(const std::string& method, const std::string& pattern, Handler handler) {
   Route r;
@@ -42,7 +38,7 @@ void RouteTable::add(const std::string& method, const std::string& pattern, Hand
     std::sort(r.required_query.begin(), r.required_query.end());
   }
   if (path.empty() || path[0] != '/') throw std::logic_error("route pattern must start with '/': " + pattern);
-  for (const auto& text : split(path)) {
+  for (const auto& text : split_path(path)) {
     Segment s;
     if (text.front() == '{') {
       const auto close = text.find('}');

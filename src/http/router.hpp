@@ -18,11 +18,16 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/request.hpp"
 
 namespace wangge::http {
+
+// A path's segments, empty ones dropped ("/v1//areas/" -> v1, areas): how requests and patterns
+// are both cut, so they compare segment by segment.
+std::vector<std::string> split_path(std::string_view path);
 
 using Handler = std::function<Response(const Request&)>;
 // A handler cheap enough to run on the event loop (no database, no blocking): std::nullopt sends
