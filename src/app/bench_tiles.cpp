@@ -91,8 +91,8 @@ struct Run {
 };
 
 // `threads` workers draw the list round and round (each from its own offset) for `seconds`.
-Run run(tiles::TileService& service, const std::vector<std::string>& layers, const std::vector<tiles::TileId>& list,
-        int threads, double seconds, bool gzip) {
+Run run(tiles::TileService& service, const std::vector<std::string>& layers, const std::vector<tiles::TileId>& list, int threads,
+        double seconds, bool gzip) {
   std::vector<std::vector<double>> latencies(static_cast<std::size_t>(threads));
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
@@ -145,8 +145,8 @@ int bench_tiles(const Args& args) {
   const std::string layer = args.get("layer").value_or("grid");
   const double seconds = static_cast<double>(args.number("seconds", 5));
   const int threads = static_cast<int>(args.number("threads", 2));
-  auto config = tiles::TileConfig::parse(args.get("layers") ? read_text(*args.get("layers"))
-                                                            : std::string(*http::resource("tiles/layers.json")));
+  auto config =
+      tiles::TileConfig::parse(args.get("layers") ? read_text(*args.get("layers")) : std::string(*http::resource("tiles/layers.json")));
   tiles::TileService service(std::move(config), 0);
   if (!service.has_layer(layer)) throw std::runtime_error("no tile layer is called " + layer);
   {

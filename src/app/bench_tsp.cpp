@@ -54,8 +54,7 @@ PgrResult pgr_tsp(pg::Connection& conn, const route::CostMatrix& c) {
   });
   conn.exec("bench.tsp_analyze", "ANALYZE tsp_matrix");
   const auto t0 = Clock::now();
-  auto r = conn.exec("bench.pgr_tsp",
-                     "SELECT max(agg_cost) FROM pgr_TSP('SELECT start_vid, end_vid, agg_cost FROM tsp_matrix', 1)");
+  auto r = conn.exec("bench.pgr_tsp", "SELECT max(agg_cost) FROM pgr_TSP('SELECT start_vid, end_vid, agg_cost FROM tsp_matrix', 1)");
   PgrResult out;
   out.seconds = seconds_since(t0);
   out.length = r.number(0, 0);
@@ -82,15 +81,14 @@ std::vector<route::Street> osm_streets(const std::string& path) {
     s.highway = OGR_F_GetFieldAsString(f.get(), hi);
     const std::string tags = ti >= 0 && OGR_F_IsFieldSetAndNotNull(f.get(), ti) ? OGR_F_GetFieldAsString(f.get(), ti) : "";
     const bool reverse = tags.find("\"oneway\"=>\"-1\"") != std::string::npos;
-    s.oneway = reverse || tags.find("\"oneway\"=>\"yes\"") != std::string::npos || tags.find("\"junction\"=>\"roundabout\"") != std::string::npos;
+    s.oneway =
+        reverse || tags.find("\"oneway\"=>\"yes\"") != std::string::npos || tags.find("\"junction\"=>\"roundabout\"") != std::string::npos;
     for (int k = 0; k < OGR_G_GetPointCount(g); ++k) s.points.push_back({OGR_G_GetX(g, k), OGR_G_GetY(g, k)});
     if (reverse) std::reverse(s.points.begin(), s.points.end());
     ways.push_back(std::move(s));
   }
   struct Hash {
-    std::size_t operator()(const route::LonLat& p) const noexcept {
-      return std::hash<double>()(p[0]) * 31 ^ std::hash<double>()(p[1]);
-    }
+    std::size_t operator()(const route::LonLat& p) const noexcept { return std::hash<double>()(p[0]) * 31 ^ std::hash<double>()(p[1]); }
   };
   std::unordered_map<route::LonLat, int, Hash> uses;
   for (const auto& w : ways)
@@ -118,9 +116,10 @@ void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed,
   auto t0 = Clock::now();
   const auto streets = osm_streets(pbf);
   route::Router router(streets);
-  std::printf("\nMonaco street network: built in the bench from %s with GDAL's OSM driver (layer lines, highway=*), "
-              "in memory (no database; `wangge import-roads` loads the same file into PostGIS); %zu streets, %zu nodes, read and built in %.2f s\n",
-              fs::path(pbf).filename().c_str(), router.edges(), router.nodes(), seconds_since(t0));
+  std::printf(
+      "\nMonaco street network: built in the bench from %s with GDAL's OSM driver (layer lines, highway=*), "
+      "in memory (no database; `wangge import-roads` loads the same file into PostGIS); %zu streets, %zu nodes, read and built in %.2f s\n",
+      fs::path(pbf).filename().c_str(), router.edges(), router.nodes(), seconds_since(t0));
   // The start: the street point nearest the Prince's Palace square; the checkpoints: midpoints of
   // random streets inside Monaco (7.409-7.440 E, 43.724-43.752 N) that a walker can reach from it.
   const route::Graph& walk = router.graph(route::Profile::foot);
@@ -142,8 +141,10 @@ void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed,
   std::mt19937_64 rng(seed);
   std::shuffle(pool.begin(), pool.end(), rng);
   pool.resize(std::min(pool.size(), count));
-  std::printf("%zu checkpoints: random street midpoints in Monaco reachable on foot from the start (%.6f, %.6f), "
-              "1 minute of service each, no shift cap\n", pool.size(), start->point[0], start->point[1]);
+  std::printf(
+      "%zu checkpoints: random street midpoints in Monaco reachable on foot from the start (%.6f, %.6f), "
+      "1 minute of service each, no shift cap\n",
+      pool.size(), start->point[0], start->point[1]);
   for (route::Profile profile : {route::Profile::foot, route::Profile::ebike}) {
     const route::Graph& g = router.graph(profile);
     route::PatrolRequest req;
@@ -154,12 +155,13 @@ void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed,
     const route::PatrolPlan plan = route::plan_patrol(g, req);
     const double total = seconds_since(t0);
     const double cpu = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
-    std::printf("monaco %-5s %zu checkpoints: matrix %4.0f ms + tour %4.0f ms (bound, geometry included) = %4.0f ms wall, "
-                "%4.0f ms CPU on 2 threads (target < 200 ms); %zu stops, %zu unvisited, %.0f m, %.0f s, lower bound %.0f s, "
-                "gap <= %.2f %%\n",
-                route::profile_name(profile), req.checkpoints.size(), plan.matrix_seconds * 1e3, plan.solve_seconds * 1e3,
-                total * 1e3, cpu * 1e3, plan.stops.size(), plan.skipped.size(), plan.distance_m, plan.duration_s, plan.lower_bound_s,
-                plan.lower_bound_s > 0 ? (plan.duration_s / plan.lower_bound_s - 1) * 100 : 0.0);
+    std::printf(
+        "monaco %-5s %zu checkpoints: matrix %4.0f ms + tour %4.0f ms (bound, geometry included) = %4.0f ms wall, "
+        "%4.0f ms CPU on 2 threads (target < 200 ms); %zu stops, %zu unvisited, %.0f m, %.0f s, lower bound %.0f s, "
+        "gap <= %.2f %%\n",
+        route::profile_name(profile), req.checkpoints.size(), plan.matrix_seconds * 1e3, plan.solve_seconds * 1e3, total * 1e3, cpu * 1e3,
+        plan.stops.size(), plan.skipped.size(), plan.distance_m, plan.duration_s, plan.lower_bound_s,
+        plan.lower_bound_s > 0 ? (plan.duration_s / plan.lower_bound_s - 1) * 100 : 0.0);
   }
   // The peer on the tour part: pgr_TSP and the solver on the same walking-time matrix (start and
   // checkpoints, seconds, symmetric), a round trip without service times.
@@ -173,10 +175,11 @@ void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed,
       if (i != j) c.at(i, j) = std::round((m[i][j]->duration_s + m[j][i]->duration_s) / 2 * 10) / 10;
   const route::TourResult mine = route::solve_tour(c);
   const PgrResult theirs = pgr_tsp(*conn, c);
-  std::printf("monaco foot tour only, same %zux%zu matrix (s, symmetric): wangge %.0f s in %.0f ms (bound %.0f s), "
-              "pgr_TSP %.0f s in %.0f ms; pgr_TSP / wangge: length %.3f, time %.1f x\n",
-              c.size(), c.size(), mine.length, mine.seconds * 1e3, mine.lower_bound, theirs.length, theirs.seconds * 1e3,
-              theirs.length / mine.length, theirs.seconds / mine.seconds);
+  std::printf(
+      "monaco foot tour only, same %zux%zu matrix (s, symmetric): wangge %.0f s in %.0f ms (bound %.0f s), "
+      "pgr_TSP %.0f s in %.0f ms; pgr_TSP / wangge: length %.3f, time %.1f x\n",
+      c.size(), c.size(), mine.length, mine.seconds * 1e3, mine.lower_bound, theirs.length, theirs.seconds * 1e3,
+      theirs.length / mine.length, theirs.seconds / mine.seconds);
 }
 
 // ../shared/geodata-src beside the repository (the executable is in build/), or WANGGE_GEODATA_SRC.
@@ -227,17 +230,20 @@ int bench_tsp(const Args& args) {
   std::unique_ptr<pg::Connection> conn;
   const char* url = std::getenv("WANGGE_DATABASE_URL");
   if (args.has("no-pgr") || !url) {
-    std::printf("pgr_TSP: %s\n", args.has("no-pgr") ? "skipped (--no-pgr)" : "skipped: WANGGE_DATABASE_URL is not set (tools/bench/tsp sets it)");
+    std::printf("pgr_TSP: %s\n",
+                args.has("no-pgr") ? "skipped (--no-pgr)" : "skipped: WANGGE_DATABASE_URL is not set (tools/bench/tsp sets it)");
   } else {
     conn = std::make_unique<pg::Connection>(url, 0);
     conn->exec("bench.timeout", "SET statement_timeout = 0");
     conn->exec("bench.pgrouting", "CREATE EXTENSION IF NOT EXISTS pgrouting");
     auto v = conn->exec("bench.pgr_version", "SELECT pgr_version()");
-    std::printf("pgr_TSP: pgRouting %s, same matrices, same machine, run after wangge on each instance; skipped above n = %zu "
-                "(--pgr-max-n N, --pgr-all)\n", v.str(0, 0).c_str(), pgr_max_n);
+    std::printf(
+        "pgr_TSP: pgRouting %s, same matrices, same machine, run after wangge on each instance; skipped above n = %zu "
+        "(--pgr-max-n N, --pgr-all)\n",
+        v.str(0, 0).c_str(), pgr_max_n);
   }
-  std::printf("%-12s %5s %-8s %11s %11s %8s %7s %8s | %11s %8s %7s\n", "instance", "n", "type", "wangge", "optimum", "gap %",
-              "time s", "bound %", "pgr_TSP", "gap %", "time s");
+  std::printf("%-12s %5s %-8s %11s %11s %8s %7s %8s | %11s %8s %7s\n", "instance", "n", "type", "wangge", "optimum", "gap %", "time s",
+              "bound %", "pgr_TSP", "gap %", "time s");
   double sum_gap = 0, sum_gap_both = 0, sum_pgr_gap = 0, max_time = 0, sum_time = 0, sum_pgr_time = 0, sum_time_both = 0;
   std::size_t count = 0, both = 0, exact = 0;
   for (const auto& [n, name] : todo) {
@@ -273,7 +279,8 @@ int bench_tsp(const Args& args) {
     sum_gap += gap, sum_time += r.seconds, max_time = std::max(max_time, r.seconds), ++count;
     if (r.length == opt) ++exact;
     const std::string type = inst.edge_weight_type == "EXPLICIT" ? "EXPLICIT" : inst.edge_weight_type;
-    std::printf("%-12s %5zu %-8s %11.0f %11.0f %8.3f %7.3f %8.2f | ", name.c_str(), n, type.c_str(), r.length, opt, gap, r.seconds, bound_gap);
+    std::printf("%-12s %5zu %-8s %11.0f %11.0f %8.3f %7.3f %8.2f | ", name.c_str(), n, type.c_str(), r.length, opt, gap, r.seconds,
+                bound_gap);
     if (conn && n <= pgr_max_n && inst.fixed_edges.empty()) {
       const PgrResult p = pgr_tsp(*conn, inst.matrix);
       const double pg = (p.length - opt) / opt * 100;
@@ -285,24 +292,26 @@ int bench_tsp(const Args& args) {
     std::fflush(stdout);
   }
   if (count) {
-    std::printf("\nwangge: %zu instances with n <= %zu: mean gap %.3f %% (target <= 0.5 %%), %zu at the optimum, "
-                "slowest %.3f s (target <= 2 s), %.1f s in all\n",
-                count, max_n, sum_gap / static_cast<double>(count), exact, max_time, sum_time);
+    std::printf(
+        "\nwangge: %zu instances with n <= %zu: mean gap %.3f %% (target <= 0.5 %%), %zu at the optimum, "
+        "slowest %.3f s (target <= 2 s), %.1f s in all\n",
+        count, max_n, sum_gap / static_cast<double>(count), exact, max_time, sum_time);
     if (std::any_of(todo.begin(), todo.end(), [](const auto& t) { return t.second == "dsj1000"; }))
-      std::printf("(dsj1000 is CEIL_2D in its header and solved so; bestSolutions.txt gives its EUC_2D optimum 18659688, "
-                  "the CEIL_2D one is 18660188)\n");
+      std::printf(
+          "(dsj1000 is CEIL_2D in its header and solved so; bestSolutions.txt gives its EUC_2D optimum 18659688, "
+          "the CEIL_2D one is 18660188)\n");
   }
   if (both) {
     const double mine = sum_gap_both / static_cast<double>(both), theirs = sum_pgr_gap / static_cast<double>(both);
-    std::printf("on the %zu instances pgr_TSP also ran: wangge mean gap %.3f %% in %.1f s, pgr_TSP mean gap %.3f %% in %.1f s; "
-                "ratio pgr_TSP gap / wangge gap %s (target >= 20)\n",
-                both, mine, sum_time_both, theirs, sum_pgr_time,
-                mine > 0 ? (std::to_string(static_cast<long long>(theirs / mine)) + " x").c_str() : "infinite (wangge 0 %)");
+    std::printf(
+        "on the %zu instances pgr_TSP also ran: wangge mean gap %.3f %% in %.1f s, pgr_TSP mean gap %.3f %% in %.1f s; "
+        "ratio pgr_TSP gap / wangge gap %s (target >= 20)\n",
+        both, mine, sum_time_both, theirs, sum_pgr_time,
+        mine > 0 ? (std::to_string(static_cast<long long>(theirs / mine)) + " x").c_str() : "infinite (wangge 0 %)");
   }
   if (!args.has("no-monaco"))
     bench_monaco(args.get("monaco").value_or(geodata_dir() + "/osm/monaco.osm.pbf"),
-                 static_cast<std::size_t>(args.number("checkpoints", 300)), static_cast<std::uint64_t>(args.number("seed", 1)),
-                 conn.get());
+                 static_cast<std::size_t>(args.number("checkpoints", 300)), static_cast<std::uint64_t>(args.number("seed", 1)), conn.get());
   return 0;
 }
 

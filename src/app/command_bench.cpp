@@ -57,8 +57,8 @@ int bench_load(const Args& args) {
   for (long long i = 0; i < repeat; ++i) {
     registry::AreaCache cache;
     auto stats = cache.load_all(conn);
-    std::printf("load %lld: %zu areas in %.3f s, RSS %.0f MB (%.0f MB before)\n", i + 1, stats.areas, stats.seconds,
-                resident_kb() / 1024.0, before / 1024.0);
+    std::printf("load %lld: %zu areas in %.3f s, RSS %.0f MB (%.0f MB before)\n", i + 1, stats.areas, stats.seconds, resident_kb() / 1024.0,
+                before / 1024.0);
   }
   return 0;
 }
@@ -151,8 +151,7 @@ class GeosLocator {
   static void visit(void* item, void* data) {
     auto* q = static_cast<Query*>(data);
     auto* it = static_cast<Item*>(item);
-    if ((q->best < 0 || it->row < q->best) && GEOSPreparedCovers_r(q->ctx, it->prepared.get(), q->point) == 1)
-      q->best = it->row;
+    if ((q->best < 0 || it->row < q->best) && GEOSPreparedCovers_r(q->ctx, it->prepared.get(), q->point) == 1) q->best = it->row;
   }
   int covering(GEOSSTRtree* tree, double x, double y) {
     auto c = m_ctx.get();
@@ -270,13 +269,13 @@ int bench_locate(const Args& args) {
 
   fast_differ += batch_differ;
   if (args.number("peers", 1) == 0) {  // tuning runs: wangge's own figures only
-    std::printf("layout %s fast build %.3f s, fast %.0f MB, RSS %.0f MB (%.0f MB huge pages), update %.3f s\n"
-                "batch %.0f points/s (cpu %.0f), single %.0f points/s (cpu %.0f), general %.0f, differ %zu\n"
-                "answers with JSON %.0f points/s (%.2f us each, %.0f bytes), %zu workers\n",
-                st.fast_layout.c_str(), st.fast_build_seconds, index->fast().stats().memory_bytes / 1048576.0,
-                rss1 / 1024.0, huge_kb / 1024.0, update_s, wangge_pps, n_points / batch_cpu, single_pps, n_points / single_cpu,
-                general_pps, fast_differ, json_pps, 1e6 / json_pps, static_cast<double>(json_bytes) / n_points,
-                workers.size());
+    std::printf(
+        "layout %s fast build %.3f s, fast %.0f MB, RSS %.0f MB (%.0f MB huge pages), update %.3f s\n"
+        "batch %.0f points/s (cpu %.0f), single %.0f points/s (cpu %.0f), general %.0f, differ %zu\n"
+        "answers with JSON %.0f points/s (%.2f us each, %.0f bytes), %zu workers\n",
+        st.fast_layout.c_str(), st.fast_build_seconds, index->fast().stats().memory_bytes / 1048576.0, rss1 / 1024.0, huge_kb / 1024.0,
+        update_s, wangge_pps, n_points / batch_cpu, single_pps, n_points / single_cpu, general_pps, fast_differ, json_pps, 1e6 / json_pps,
+        static_cast<double>(json_bytes) / n_points, workers.size());
     return fast_differ == 0 ? 0 : 1;
   }
   // 2. GEOS STRtree + prepared geometry, the same work: grid, then micro-grid.
@@ -329,11 +328,12 @@ int bench_locate(const Args& args) {
   const double pg_s = seconds_since(t0);
   const double pg_pps = static_cast<double>(n_pg) / pg_s;
 
-  std::printf("locate benchmark: %zu areas (%zu grids, %zu micro-grids, %zu admin), %zu random points in "
-              "[%.3f,%.3f]x[%.3f,%.3f]\n",
-              st.areas, st.grids, st.microgrids, st.admin, n_points, x0, x1, y0, y1);
-  std::printf("  answers: inside %zu, boundary %zu, nearest %zu, fallback %zu, outside %zu\n", by_method[0],
-              by_method[1], by_method[2], by_method[3], by_method[4]);
+  std::printf(
+      "locate benchmark: %zu areas (%zu grids, %zu micro-grids, %zu admin), %zu random points in "
+      "[%.3f,%.3f]x[%.3f,%.3f]\n",
+      st.areas, st.grids, st.microgrids, st.admin, n_points, x0, x1, y0, y1);
+  std::printf("  answers: inside %zu, boundary %zu, nearest %zu, fallback %zu, outside %zu\n", by_method[0], by_method[1], by_method[2],
+              by_method[3], by_method[4]);
   std::printf("%-60s %12.3f s\n", "wangge: read areas from PostGIS (one query, WKB)", read_s);
   std::printf("%-60s %12.3f s\n", "wangge: index build", st.build_seconds);
   std::printf("%-60s %12.0f MB\n", "wangge: index size (counted)", st.memory_bytes / 1048576.0);

@@ -12,14 +12,14 @@ namespace wangge::app {
 
 pg::Connection connect_with_retry(const Config& config, int wait_seconds) {
   if (config.database_url.empty())
-    throw std::runtime_error("WANGGE_DATABASE_URL is not set and there is no embedded cluster under $WANGGE_VAR_DIR/pg (tools/run starts one)");
+    throw std::runtime_error(
+        "WANGGE_DATABASE_URL is not set and there is no embedded cluster under $WANGGE_VAR_DIR/pg (tools/run starts one)");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
   while (true) {
     try {
       return pg::Connection(config.database_url, config.statement_timeout_ms);
     } catch (const unavailable&) {
-      if (std::chrono::steady_clock::now() >= deadline)
-        throw std::runtime_error("the database at WANGGE_DATABASE_URL cannot be reached");
+      if (std::chrono::steady_clock::now() >= deadline) throw std::runtime_error("the database at WANGGE_DATABASE_URL cannot be reached");
       log::warn("waiting for the database...");
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }

@@ -41,10 +41,10 @@ int command_sample(const Args& args) {
   auto counts = sample::load(conn, j);
   auto t2 = std::chrono::steady_clock::now();
   auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
-  std::printf("sample loaded: %lld areas, %lld streets, %lld workers, %lld incidents, %lld checkpoints "
-              "(generated in %.1f s, loaded in %.1f s)\n",
-              counts.areas, counts.streets, counts.workers, counts.incidents, counts.checkpoints, secs(t0, t1),
-              secs(t1, t2));
+  std::printf(
+      "sample loaded: %lld areas, %lld streets, %lld workers, %lld incidents, %lld checkpoints "
+      "(generated in %.1f s, loaded in %.1f s)\n",
+      counts.areas, counts.streets, counts.workers, counts.incidents, counts.checkpoints, secs(t0, t1), secs(t1, t2));
   return 0;
 }
 

@@ -84,7 +84,8 @@ int command_serve(const Args& args) {
   } catch (const std::exception& e) {
     log::warn(std::string("map labels are off: ") + e.what() + " (apt install fonts-dejavu-core fonts-droid-fallback)");
   }
-  registry.cache.subscribe([&tile_service](pg::Connection& conn, const std::vector<std::string>& codes) { tile_service.apply_changes(conn, codes); });
+  registry.cache.subscribe(
+      [&tile_service](pg::Connection& conn, const std::vector<std::string>& codes) { tile_service.apply_changes(conn, codes); });
   // Street graphs per profile: router.current() per request; follows road changes. Its listener
   // rebuilds the `roads` tile layer (only that layer: the area layers take seconds at province
   // scale, and the area cache's first load builds everything anyway).
@@ -110,10 +111,10 @@ int command_serve(const Args& args) {
   tiles::add_routes(routes, tiles::TileServices{registry, &tile_service, glyphs.get()});
   exchange::add_routes(routes, exchange::ExchangeServices{registry, toolkit});
   route::add_routes(routes, registry, router);
-  const patrol::PatrolServices patrol_services{
-      registry, router, [&tile_service](pg::Connection& conn, const patrol::CheckpointChange& change) {
-        if (tile_service.ready()) tile_service.refresh_checkpoints(conn, change.locations);
-      }};
+  const patrol::PatrolServices patrol_services{registry, router,
+                                               [&tile_service](pg::Connection& conn, const patrol::CheckpointChange& change) {
+                                                 if (tile_service.ready()) tile_service.refresh_checkpoints(conn, change.locations);
+                                               }};
   patrol::add_routes(routes, patrol_services);
 
   http::ServerOptions options;

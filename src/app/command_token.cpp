@@ -31,7 +31,6 @@ bool ensure_admin_token(pg::Connection& conn, const Config& config) {
   return true;
 }
 
-
 int command_token(const Args& args) {
   const char* help =
       "usage: wangge token create --role ROLE [--scope CODE] [--name TEXT]\n"
@@ -51,7 +50,8 @@ int command_token(const Args& args) {
   if (args.words.size() == 1 && args.words[0] == "init") {
     auto config = Config::from_environment();
     auto conn = connect_with_retry(config, 10);
-    if (!ensure_admin_token(conn, config)) std::printf("tokens exist already; the first admin token is in %s/admin-token\n", config.var_dir.c_str());
+    if (!ensure_admin_token(conn, config))
+      std::printf("tokens exist already; the first admin token is in %s/admin-token\n", config.var_dir.c_str());
     return 0;
   }
   if (!args.words.empty() && args.words[0] == "list" && args.words.size() == 1) {

@@ -70,14 +70,14 @@ const char* kUsage =
     "  import         read areas from a GIS file, validate, and insert them in one transaction\n"
     "  import-roads   read OpenStreetMap roads into the routable street network\n"
     "\n"
-    "environment: WANGGE_DATABASE_URL (default: the embedded cluster under var/pg), WANGGE_PORT (8080), WANGGE_VAR_DIR (var), see README.md\n";
+    "environment: WANGGE_DATABASE_URL (default: the embedded cluster under var/pg), WANGGE_PORT (8080), WANGGE_VAR_DIR (var), see "
+    "README.md\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace wangge::app;
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
-      std::strcmp(argv[1], "help") == 0) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "help") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }

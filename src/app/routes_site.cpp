@@ -11,11 +11,11 @@
 namespace wangge::app {
 namespace {
 
-using http::Response;
+using http::json_response;
+using http::problem;
 using http::Request;
 using http::resource;
-using http::problem;
-using http::json_response;
+using http::Response;
 
 Response text(int status, std::string_view body, std::string type) {
   Response r;
@@ -28,8 +28,7 @@ Response text(int status, std::string_view body, std::string type) {
 Response health(pg::Pool& pool, const std::function<bool()>& ready) {
   // Until every in-memory index has its first load, most requests could only answer 503: a load
   // balancer or a supervisor must not send traffic yet.
-  if (!ready())
-    return problem(503, "starting", "the server is loading its indexes; retry shortly", R"({"status":"starting"})");
+  if (!ready()) return problem(503, "starting", "the server is loading its indexes; retry shortly", R"({"status":"starting"})");
   try {
     auto conn = pool.acquire(std::chrono::milliseconds(2000));
     conn->exec("health.ping", "SELECT 1");
@@ -45,9 +44,8 @@ Response health(pg::Pool& pool, const std::function<bool()>& ready) {
 void add_site_routes(http::RouteTable& routes, pg::Pool& pool, std::function<bool()> ready) {
   routes.add("GET", "/", [](const Request&) { return text(200, *resource("tiles/index.html"), "text/html; charset=utf-8"); });
   routes.add("GET", "/health", [&pool, ready = std::move(ready)](const Request&) { return health(pool, ready); });
-  routes.add("GET", "/api", [](const Request&) {
-    return text(200, *resource("api/openapi.yaml"), "application/vnd.oai.openapi;version=3.0");
-  });
+  routes.add("GET", "/api",
+             [](const Request&) { return text(200, *resource("api/openapi.yaml"), "application/vnd.oai.openapi;version=3.0"); });
   routes.add("GET", "/api/errors", [](const Request&) { return text(200, *resource("api/errors.md"), "text/markdown; charset=utf-8"); });
 }
 

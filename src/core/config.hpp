@@ -6,25 +6,25 @@
 namespace wangge {
 
 struct Config {
-  std::string database_url;         // WANGGE_DATABASE_URL (libpq URI or key=value string)
+  std::string database_url;                  // WANGGE_DATABASE_URL (libpq URI or key=value string)
   std::string listen_address = "127.0.0.1";  // WANGGE_LISTEN
-  int port = 8080;                  // WANGGE_PORT
-  int http_threads = 2;             // WANGGE_HTTP_THREADS: Pistache event loops (no blocking work there)
-  int db_workers = 4;               // WANGGE_DB_WORKERS: request workers, each may hold one connection
-  int db_pool_size = 8;             // WANGGE_DB_POOL: at most this many connections
-  std::string var_dir = "var";      // WANGGE_VAR_DIR: admin token and other local state
-  std::size_t max_body_bytes = 32u << 20;  // WANGGE_MAX_BODY_MB: larger bodies get 413
+  int port = 8080;                           // WANGGE_PORT
+  int http_threads = 2;                      // WANGGE_HTTP_THREADS: Pistache event loops (no blocking work there)
+  int db_workers = 4;                        // WANGGE_DB_WORKERS: request workers, each may hold one connection
+  int db_pool_size = 8;                      // WANGGE_DB_POOL: at most this many connections
+  std::string var_dir = "var";               // WANGGE_VAR_DIR: admin token and other local state
+  std::size_t max_body_bytes = 32u << 20;    // WANGGE_MAX_BODY_MB: larger bodies get 413
   // WANGGE_MAX_HEADER_KB: request line and headers together; larger heads get 431. Browsers send
   // under 8 KiB; a long bearer token and a full query string fit many times over.
   std::size_t max_head_bytes = 64u << 10;
-  std::size_t max_headers = 100;    // WANGGE_MAX_HEADERS: header fields per request; more get 431
+  std::size_t max_headers = 100;  // WANGGE_MAX_HEADERS: header fields per request; more get 431
   // WANGGE_MAX_JSON_DEPTH: nesting of arrays and objects in a JSON body; deeper gets 422. GeoJSON
   // needs 6 (a MultiPolygon's coordinates in a Feature in a FeatureCollection).
   int max_json_depth = 64;
   // WANGGE_REQUEST_TIMEOUT_S: how long one request may take from its first byte to its answer (a
   // whole-county import validates for minutes); also how long an idle keep-alive connection stays.
   int request_timeout_s = 900;
-  int statement_timeout_ms = 30000; // WANGGE_STATEMENT_TIMEOUT_MS
+  int statement_timeout_ms = 30000;  // WANGGE_STATEMENT_TIMEOUT_MS
   // WANGGE_MAX_EXPENSIVE: exports, imports, toolkit operations and dry runs, coverage, tours,
   // matrices and historical locates running at once; more get 503 `busy`. Kept below
   // WANGGE_DB_WORKERS so that cheap requests always find a worker.
@@ -40,14 +40,14 @@ struct Config {
   // WANGGE_MAX_IMPORT_FEATURES: features of one import, counted before any is read (a GeoPackage
   // view of a few KB may expand to millions).
   long long max_import_features = 500000;
-  double parent_tolerance_m = 0.5;  // WANGGE_PARENT_TOLERANCE_M: how far a child may poke out of its parent
+  double parent_tolerance_m = 0.5;    // WANGGE_PARENT_TOLERANCE_M: how far a child may poke out of its parent
   double overlap_tolerance_m2 = 1.0;  // WANGGE_OVERLAP_TOLERANCE_M2: sibling overlaps up to this are ignored
   // Code patterns (ECMAScript regex) per level; the 15-digit grid code is the default (docs/domain.md).
-  std::string grid_code_pattern = "^[0-9]{15}$";       // WANGGE_GRID_CODE_PATTERN
+  std::string grid_code_pattern = "^[0-9]{15}$";          // WANGGE_GRID_CODE_PATTERN
   std::string microgrid_code_pattern = "^[0-9]{17,18}$";  // WANGGE_MICROGRID_CODE_PATTERN
-  std::size_t tile_cache_bytes = 256u << 20;  // WANGGE_TILE_CACHE_MB: compressed tiles kept in memory
-  std::string web_dir;              // WANGGE_WEB_DIR: the map page's vendored files (default: web/ beside the executable)
-  std::string public_base_url;      // WANGGE_PUBLIC_URL: for links; default http://<listen>:<port>
+  std::size_t tile_cache_bytes = 256u << 20;              // WANGGE_TILE_CACHE_MB: compressed tiles kept in memory
+  std::string web_dir;          // WANGGE_WEB_DIR: the map page's vendored files (default: web/ beside the executable)
+  std::string public_base_url;  // WANGGE_PUBLIC_URL: for links; default http://<listen>:<port>
   // WANGGE_MIN_AREA_M2 and WANGGE_MIN_WIDTH_M: the smallest grid or micro-grid any write may leave,
   // by area and by mean width (2 × area / perimeter, which is a strip's width). They catch slivers
   // left by redraws and typing errors, never a real area: an urban grid holds about 10,000 m², the

@@ -13,10 +13,7 @@ class Error : public std::runtime_error {
  public:
   // `code` is a stable snake_case identifier listed in api/errors.md; `detail` is safe for clients.
   Error(int status, std::string code, std::string detail, std::string extra_json = {})
-      : std::runtime_error(detail),
-        m_status(status),
-        m_code(std::move(code)),
-        m_extra_json(std::move(extra_json)) {}
+      : std::runtime_error(detail), m_status(status), m_code(std::move(code)), m_extra_json(std::move(extra_json)) {}
   int status() const noexcept { return m_status; }
   const std::string& code() const noexcept { return m_code; }
   // A JSON object (as text) merged into the problem document, e.g. the overlap geometry.

@@ -50,7 +50,9 @@ class HugePageAllocator {
   static constexpr std::size_t max_size() noexcept { return (std::size_t{1} << 46) / sizeof(T); }
 
   template <typename U>
-  bool operator==(const HugePageAllocator<U>&) const noexcept { return true; }
+  bool operator==(const HugePageAllocator<U>&) const noexcept {
+    return true;
+  }
 
  private:
   static constexpr std::size_t kHuge = std::size_t{2} << 20;

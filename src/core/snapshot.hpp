@@ -22,9 +22,7 @@ class Snapshot {
   std::shared_ptr<const T> load() const { return m_value.load(std::memory_order_acquire); }
   void store(std::shared_ptr<const T> next) { m_value.store(std::move(next), std::memory_order_release); }
   // Stores `next` and returns the value it replaced.
-  std::shared_ptr<const T> exchange(std::shared_ptr<const T> next) {
-    return m_value.exchange(std::move(next), std::memory_order_acq_rel);
-  }
+  std::shared_ptr<const T> exchange(std::shared_ptr<const T> next) { return m_value.exchange(std::move(next), std::memory_order_acq_rel); }
 
  private:
   std::atomic<std::shared_ptr<const T>> m_value;

@@ -8,13 +8,15 @@ namespace wangge::crs {
 namespace {
 
 constexpr double kPi = std::numbers::pi;
-constexpr double kKrasovskyA = 6378245.0;                 // semi-major axis used by GCJ-02
-constexpr double kKrasovskyEe = 0.00669342162296594323;   // first eccentricity squared
+constexpr double kKrasovskyA = 6378245.0;                // semi-major axis used by GCJ-02
+constexpr double kKrasovskyEe = 0.00669342162296594323;  // first eccentricity squared
 constexpr double kBdXPi = kPi * 3000.0 / 180.0;
 
 // Coarse outline of mainland China (lon, lat), clockwise from the Pamirs. Drawn by hand from the
 // land borders and a line off the coast; Hainan is inside. Notches keep Hong Kong and Macau out,
 // and the coastal line passes west of Penghu and Taiwan.
+// (Kept six points a row, as the outline was drawn.)
+// clang-format off
 constexpr LonLat kMainland[] = {
     {73.4, 39.4},   {76.5, 40.4},   {80.2, 42.1},   {80.2, 44.9},   {82.5, 45.2},   {85.5, 47.0},
     {87.8, 49.2},   {90.8, 47.9},   {91.0, 45.5},   {95.5, 44.3},   {96.4, 42.8},   {100.0, 42.6},
@@ -35,6 +37,7 @@ constexpr LonLat kMainland[] = {
     {96.0, 29.0},   {92.0, 27.8},   {89.0, 27.3},   {88.0, 27.9},   {85.0, 28.3},   {81.0, 30.0},
     {78.7, 31.0},   {79.0, 32.5},   {78.0, 35.5},   {75.0, 37.0},
 };
+// clang-format on
 
 double offset_lat(double x, double y) {
   double r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * std::sqrt(std::fabs(x));

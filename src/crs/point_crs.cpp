@@ -71,9 +71,12 @@ bool ProjTransform::apply(double& x, double& y) const {
 
 std::string PointCrs::name() const {
   switch (kind) {
-    case Kind::gcj02: return "gcj02";
-    case Kind::bd09: return "bd09";
-    default: return "EPSG:" + std::to_string(srid);
+    case Kind::gcj02:
+      return "gcj02";
+    case Kind::bd09:
+      return "bd09";
+    default:
+      return "EPSG:" + std::to_string(srid);
   }
 }
 
@@ -90,16 +93,18 @@ LonLat to_storage(const PointCrs& from, double x, double y) {
   if (geographic && (x < -180 || x > 180 || y < -90 || y > 90))
     throw bad_request("invalid_coordinates", "longitude must be within [-180, 180] and latitude within [-90, 90]");
   switch (from.kind) {
-    case Kind::gcj02: return gcj02_to_wgs84({x, y});
-    case Kind::bd09: return bd09_to_wgs84({x, y});
-    default: break;
+    case Kind::gcj02:
+      return gcj02_to_wgs84({x, y});
+    case Kind::bd09:
+      return bd09_to_wgs84({x, y});
+    default:
+      break;
   }
   // WGS84 and CGCS2000 agree within centimetres; PROJ knows no better transformation either.
   if (from.srid == 4490 || from.srid == 4326) return {x, y};
   if (auto domain = geom::projected_domain(from.srid); domain && !domain->contains(x, y))
-    throw bad_request("invalid_coordinates", "the point (" + std::to_string(x) + ", " + std::to_string(y) +
-                                                 ") is outside the domain of " + from.name() +
-                                                 " (x = easting, y = northing, in metres)");
+    throw bad_request("invalid_coordinates", "the point (" + std::to_string(x) + ", " + std::to_string(y) + ") is outside the domain of " +
+                                                 from.name() + " (x = easting, y = northing, in metres)");
   double ox = x, oy = y;
   if (!transform_between(from.srid, 4490).apply(ox, oy))
     throw bad_request("invalid_coordinates", "the point is outside the domain of " + from.name());
@@ -108,9 +113,12 @@ LonLat to_storage(const PointCrs& from, double x, double y) {
 
 LonLat from_storage(const PointCrs& to, LonLat p) {
   switch (to.kind) {
-    case Kind::gcj02: return wgs84_to_gcj02(p);
-    case Kind::bd09: return wgs84_to_bd09(p);
-    default: break;
+    case Kind::gcj02:
+      return wgs84_to_gcj02(p);
+    case Kind::bd09:
+      return wgs84_to_bd09(p);
+    default:
+      break;
   }
   if (to.srid == 4490 || to.srid == 4326) return p;
   double x = p.lon, y = p.lat;

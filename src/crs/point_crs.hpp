@@ -15,7 +15,7 @@ enum class Kind { epsg, gcj02, bd09 };
 
 struct PointCrs {
   Kind kind = Kind::epsg;
-  int srid = 4490;  // for Kind::epsg
+  int srid = 4490;           // for Kind::epsg
   std::string name() const;  // "EPSG:4490", "gcj02", "bd09"
 };
 

@@ -35,12 +35,18 @@ struct FormatInfo {
 
 FormatInfo info_of(Format f) {
   switch (f) {
-    case Format::shapefile: return {"ESRI Shapefile", ".shp", "application/zip"};
-    case Format::gpkg: return {"GPKG", ".gpkg", "application/geopackage+sqlite3"};
-    case Format::geojson: return {"GeoJSON", ".geojson", "application/geo+json"};
-    case Format::flatgeobuf: return {"FlatGeobuf", ".fgb", "application/flatgeobuf"};
-    case Format::kml: return {"KML", ".kml", "application/vnd.google-earth.kml+xml"};
-    case Format::csv: return {"CSV", ".csv", "text/csv; charset=utf-8"};
+    case Format::shapefile:
+      return {"ESRI Shapefile", ".shp", "application/zip"};
+    case Format::gpkg:
+      return {"GPKG", ".gpkg", "application/geopackage+sqlite3"};
+    case Format::geojson:
+      return {"GeoJSON", ".geojson", "application/geo+json"};
+    case Format::flatgeobuf:
+      return {"FlatGeobuf", ".fgb", "application/flatgeobuf"};
+    case Format::kml:
+      return {"KML", ".kml", "application/vnd.google-earth.kml+xml"};
+    case Format::csv:
+      return {"CSV", ".csv", "text/csv; charset=utf-8"};
   }
   return {"", "", ""};
 }
@@ -96,9 +102,12 @@ std::string csv_quote(const std::string& s) {
 
 const char* type_name(FieldType t, bool shapefile) {
   switch (t) {
-    case FieldType::text: return "text";
-    case FieldType::integer: return "integer";
-    case FieldType::datetime: return shapefile ? "text (RFC 3339, UTC)" : "datetime (UTC)";
+    case FieldType::text:
+      return "text";
+    case FieldType::integer:
+      return "integer";
+    case FieldType::datetime:
+      return shapefile ? "text (RFC 3339, UTC)" : "datetime (UTC)";
   }
   return "";
 }
@@ -141,8 +150,7 @@ ExportOptions parse_export_options(const std::map<std::string, std::string>& par
   }
   if (auto v = get(params, "level")) {
     if (s.layer != LayerKind::areas) invalid("level applies to layer=areas only");
-    if (!registry::parse_level(*v))
-      invalid("level must be one of province, city, county, township, village, grid, microgrid");
+    if (!registry::parse_level(*v)) invalid("level must be one of province, city, county, township, village, grid, microgrid");
     s.level = *v;
   }
   if (auto v = get(params, "area")) {
@@ -163,7 +171,7 @@ ExportOptions parse_export_options(const std::map<std::string, std::string>& par
   }
   if (auto v = get(params, "format")) {
     static const std::map<std::string, Format> formats = {
-        {"shapefile", Format::shapefile}, {"shp", Format::shapefile}, {"gpkg", Format::gpkg},
+        {"shapefile", Format::shapefile}, {"shp", Format::shapefile},   {"gpkg", Format::gpkg},
         {"geopackage", Format::gpkg},     {"geojson", Format::geojson}, {"flatgeobuf", Format::flatgeobuf},
         {"fgb", Format::flatgeobuf},      {"kml", Format::kml},         {"csv", Format::csv}};
     auto it = formats.find(*v);
@@ -231,8 +239,7 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
   // widen a field when a longer value comes (it rewrites the file then, so the start matters);
   // a scan for the longest values first would cost a second pass over the rows.
   std::vector<int> widths(fields.size(), 0);
-  for (std::size_t i = 0; i < fields.size(); ++i)
-    widths[i] = fields[i].type == FieldType::datetime ? kIsoWidth : fields[i].width_hint;
+  for (std::size_t i = 0; i < fields.size(); ++i) widths[i] = fields[i].type == FieldType::datetime ? kIsoWidth : fields[i].width_hint;
 
   ErrorCapture errors;
   GDALDriverH driver = GDALGetDriverByName(fmt.driver);
@@ -240,12 +247,23 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
 
   Options lco;
   switch (o.format) {
-    case Format::shapefile: lco.set("ENCODING", o.encoding == Encoding::gbk ? "CP936" : "UTF-8"); break;
-    case Format::gpkg: lco.set("GEOMETRY_NAME", "geom").set("FID", "fid"); break;
-    case Format::geojson: lco.set("RFC7946", "NO"); break;
-    case Format::kml: break;
-    case Format::csv: lco.set("GEOMETRY", "AS_WKT").set("WRITE_BOM", "YES"); break;
-    case Format::flatgeobuf: lco.set("SPATIAL_INDEX", "YES"); break;
+    case Format::shapefile:
+      lco.set("ENCODING", o.encoding == Encoding::gbk ? "CP936" : "UTF-8");
+      break;
+    case Format::gpkg:
+      lco.set("GEOMETRY_NAME", "geom").set("FID", "fid");
+      break;
+    case Format::geojson:
+      lco.set("RFC7946", "NO");
+      break;
+    case Format::kml:
+      break;
+    case Format::csv:
+      lco.set("GEOMETRY", "AS_WKT").set("WRITE_BOM", "YES");
+      break;
+    case Format::flatgeobuf:
+      lco.set("SPATIAL_INDEX", "YES");
+      break;
   }
   Srs srs = srs_from_epsg(o.srid);
   const OGRwkbGeometryType gtype = s.layer == LayerKind::areas ? wkbMultiPolygon : wkbPoint;
@@ -372,10 +390,12 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
     // "936" is how ArcGIS names the GBK code page in a .cpg; GDAL and QGIS read it as CP936.
     write_text_file(dir / (part + ".cpg"), o.encoding == Encoding::gbk ? "936" : "UTF-8");
   }
-  std::string mapping = "\xEF\xBB\xBF" "field,name,type,description\r\n";  // BOM: Excel opens it as UTF-8
+  std::string mapping =
+      "\xEF\xBB\xBF"
+      "field,name,type,description\r\n";  // BOM: Excel opens it as UTF-8
   for (std::size_t i = 0; i < fields.size(); ++i)
-    mapping += csv_quote(out_names[i]) + "," + csv_quote(fields[i].name) + "," + csv_quote(type_name(fields[i].type, true)) +
-               "," + csv_quote(fields[i].description) + "\r\n";
+    mapping += csv_quote(out_names[i]) + "," + csv_quote(fields[i].name) + "," + csv_quote(type_name(fields[i].type, true)) + "," +
+               csv_quote(fields[i].description) + "\r\n";
   out.file = dir / (base + ".zip");
   out.filename = base + ".zip";
   ZipWriter zip(out.file);

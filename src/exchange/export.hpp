@@ -41,9 +41,9 @@ class TempDir {
 };
 
 struct ExportResult {
-  TempDir dir;                  // owns the file
-  std::filesystem::path file;   // inside dir
-  std::string filename;         // suggested download name
+  TempDir dir;                 // owns the file
+  std::filesystem::path file;  // inside dir
+  std::string filename;        // suggested download name
   std::string media_type;
   long long features = 0;
 };

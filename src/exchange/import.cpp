@@ -122,8 +122,8 @@ void mars_to_wgs84(OGRGeometryH g, Mars mars) {
   }
 }
 
-std::optional<int> field_index(OGRFeatureDefnH defn, const std::optional<std::string>& asked,
-                               std::initializer_list<const char*> defaults, const char* what) {
+std::optional<int> field_index(OGRFeatureDefnH defn, const std::optional<std::string>& asked, std::initializer_list<const char*> defaults,
+                               const char* what) {
   if (asked) {
     const int i = OGR_FD_GetFieldIndex(defn, asked->c_str());
     if (i < 0) throw bad_request("invalid_parameter", std::string(what) + " field '" + *asked + "' is not in the file");
@@ -154,8 +154,7 @@ std::string hex_of(const std::vector<unsigned char>& bytes) {
 ImportOptions parse_import_options(const std::map<std::string, std::string>& params) {
   ImportOptions o;
   auto level = get(params, "level");
-  if (!level || !registry::parse_level(*level))
-    invalid("level is required: province, city, county, township, village, grid or microgrid");
+  if (!level || !registry::parse_level(*level)) invalid("level is required: province, city, county, township, village, grid or microgrid");
   o.level = *registry::parse_level(*level);
   o.parent = get(params, "parent");
   o.parent_field = get(params, "parent_field");
@@ -172,19 +171,26 @@ ImportOptions parse_import_options(const std::map<std::string, std::string>& par
   }
   if (auto e = get(params, "encoding")) {
     const std::string l = lower(*e);
-    if (l == "utf-8" || l == "utf8") o.encoding = "UTF-8";
-    else if (l == "gbk" || l == "cp936") o.encoding = "CP936";
-    else invalid("encoding must be utf-8 or gbk");
+    if (l == "utf-8" || l == "utf8")
+      o.encoding = "UTF-8";
+    else if (l == "gbk" || l == "cp936")
+      o.encoding = "CP936";
+    else
+      invalid("encoding must be utf-8 or gbk");
   }
   if (auto d = get(params, "dry_run")) {
     if (*d != "true" && *d != "false" && *d != "1" && *d != "0") invalid("dry_run must be true or false");
     o.dry_run = *d == "true" || *d == "1";
   }
   if (auto m = get(params, "mode")) {
-    if (*m == "insert") o.mode = ImportMode::insert;
-    else if (*m == "upsert") o.mode = ImportMode::upsert;
-    else if (*m == "replace-children" || *m == "replace_children") o.mode = ImportMode::replace_children;
-    else invalid("mode must be insert, upsert or replace-children");
+    if (*m == "insert")
+      o.mode = ImportMode::insert;
+    else if (*m == "upsert")
+      o.mode = ImportMode::upsert;
+    else if (*m == "replace-children" || *m == "replace_children")
+      o.mode = ImportMode::replace_children;
+    else
+      invalid("mode must be insert, upsert or replace-children");
   }
   if (o.mode == ImportMode::replace_children && !o.parent) invalid("mode=replace-children needs parent=CODE (one parent)");
   return o;
@@ -194,8 +200,7 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
                   const std::filesystem::path& file, const ImportOptions& o, const toolkit::Toolkit* toolkit) {
   gdal_init();
   actor.require_edit_role();
-  if (o.mode == ImportMode::replace_children && !toolkit)
-    throw std::logic_error("import_areas: replace-children needs the toolkit");
+  if (o.mode == ImportMode::replace_children && !toolkit) throw std::logic_error("import_areas: replace-children needs the toolkit");
   const auto say = [&](const std::string& line) {
     if (o.progress) o.progress(line);
   };
@@ -227,8 +232,8 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   // cannot (-1), the reading loop below stops at the same limit.
   const long long max_features = config.max_import_features;
   const auto too_many = [&] {
-    return Error(413, "too_many_features", "an import may have at most " + std::to_string(max_features) +
-                                               " features (WANGGE_MAX_IMPORT_FEATURES)",
+    return Error(413, "too_many_features",
+                 "an import may have at most " + std::to_string(max_features) + " features (WANGGE_MAX_IMPORT_FEATURES)",
                  json({{"limit", max_features}}).dump());
   };
   if (layer && OGR_L_GetFeatureCount(layer, TRUE) > max_features) throw too_many();
@@ -240,7 +245,9 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
 
   // CRS: the caller's EPSG code, else the file's; gcj02/bd09 are offsets of lon/lat, so a projected
   // file is first brought to lon/lat and then shifted.
-  Mars mars = o.crs == std::optional<std::string>("gcj02") ? Mars::gcj02 : o.crs == std::optional<std::string>("bd09") ? Mars::bd09 : Mars::none;
+  Mars mars = o.crs == std::optional<std::string>("gcj02")  ? Mars::gcj02
+              : o.crs == std::optional<std::string>("bd09") ? Mars::bd09
+                                                            : Mars::none;
   Srs source;
   if (o.crs && mars == Mars::none) {
     source = srs_from_epsg(std::stoi(o.crs->substr(5)));
@@ -259,7 +266,9 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   ErrorCapture errors;
   std::unique_ptr<std::remove_pointer_t<OGRCoordinateTransformationH>, void (*)(OGRCoordinateTransformationH)> transform(
       OSRIsSame(source.get(), target.get()) ? nullptr : OCTNewCoordinateTransformation(source.get(), target.get()),
-      [](OGRCoordinateTransformationH t) { if (t) OCTDestroyCoordinateTransformation(t); });
+      [](OGRCoordinateTransformationH t) {
+        if (t) OCTDestroyCoordinateTransformation(t);
+      });
   report["crs"] = o.crs.value_or("from the file") + (mars == Mars::none ? "" : " (converted to CGCS2000)");
 
   std::vector<Row> rows;
@@ -275,18 +284,31 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
     if (parent_i >= 0) row_parent = OGR_F_IsFieldSetAndNotNull(f.get(), parent_i) ? OGR_F_GetFieldAsString(f.get(), parent_i) : "";
     auto skip = [&](const std::string& why) { report["skipped"].push_back({{"feature", n}, {"code", code}, {"reason", why}}); };
     OGRGeometryH g = OGR_F_GetGeometryRef(f.get());
-    if (code.empty() || name.empty()) { skip("no code or no name"); continue; }
-    if (!g || OGR_G_IsEmpty(g)) { skip("no geometry"); continue; }
+    if (code.empty() || name.empty()) {
+      skip("no code or no name");
+      continue;
+    }
+    if (!g || OGR_G_IsEmpty(g)) {
+      skip("no geometry");
+      continue;
+    }
     const auto flat = wkbFlatten(OGR_G_GetGeometryType(g));
-    if (flat != wkbPolygon && flat != wkbMultiPolygon) { skip("not a polygon"); continue; }
+    if (flat != wkbPolygon && flat != wkbMultiPolygon) {
+      skip("not a polygon");
+      continue;
+    }
     Geometry geom(OGR_G_ForceToMultiPolygon(OGR_G_Clone(g)));
     OGR_G_FlattenTo2D(geom.get());
-    if (transform && OGR_G_Transform(geom.get(), transform.get()) != OGRERR_NONE) { skip("cannot be transformed to EPSG:4490"); continue; }
+    if (transform && OGR_G_Transform(geom.get(), transform.get()) != OGRERR_NONE) {
+      skip("cannot be transformed to EPSG:4490");
+      continue;
+    }
     if (mars != Mars::none) mars_to_wgs84(geom.get(), mars);
     std::vector<unsigned char> wkb(static_cast<std::size_t>(OGR_G_WkbSize(geom.get())));
     OGR_G_ExportToIsoWkb(geom.get(), wkbNDR, wkb.data());
     if (!seen.insert(code).second) {
-      report["problems"].push_back({{"feature", n}, {"code", code}, {"problem", "duplicate_code"}, {"detail", "the code appears twice in the file"}});
+      report["problems"].push_back(
+          {{"feature", n}, {"code", code}, {"problem", "duplicate_code"}, {"detail", "the code appears twice in the file"}});
       continue;
     }
     try {
@@ -301,9 +323,8 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   report["features"] = n;
   say("read " + std::to_string(n) + " features (" + std::to_string(rows.size()) + " to check)");
 
-  const registry::ImportSettings settings{o.level,   o.parent.value_or(""), o.parent_field.has_value(),
-                                         o.mode,    o.dry_run,             file.filename().string(),
-                                         mode_name, o.progress};
+  const registry::ImportSettings settings{
+      o.level, o.parent.value_or(""), o.parent_field.has_value(), o.mode, o.dry_run, file.filename().string(), mode_name, o.progress};
   const auto plan = registry::import_rows(conn, actor, config, rows, settings, report);
   if (!plan) return report;
 

@@ -28,12 +28,12 @@ using ImportMode = registry::ImportMode;
 
 struct ImportOptions {
   registry::Level level = registry::Level::grid;
-  std::optional<std::string> parent;       // every imported area's parent (else: none, for roots)
-  std::optional<std::string> parent_field; // or: each feature's parent code from this field
-  std::optional<std::string> code_field;   // default: code, adcode, gbcode (first present)
-  std::optional<std::string> name_field;   // default: name, chname
-  std::optional<std::string> crs;          // EPSG:n, gcj02, bd09; default: the file's own
-  std::optional<std::string> encoding;     // shapefile text: utf-8, gbk; default: sniffed
+  std::optional<std::string> parent;        // every imported area's parent (else: none, for roots)
+  std::optional<std::string> parent_field;  // or: each feature's parent code from this field
+  std::optional<std::string> code_field;    // default: code, adcode, gbcode (first present)
+  std::optional<std::string> name_field;    // default: name, chname
+  std::optional<std::string> crs;           // EPSG:n, gcj02, bd09; default: the file's own
+  std::optional<std::string> encoding;      // shapefile text: utf-8, gbk; default: sniffed
   bool dry_run = false;
   ImportMode mode = ImportMode::insert;
   // Called with a line of progress (features read, each check, the write); may be empty.
@@ -49,8 +49,7 @@ ImportOptions parse_import_options(const std::map<std::string, std::string>& par
 // "operation" (the redistricting's answer) for replace-children. Throws
 // unprocessable("import_invalid", ..., report) when a real import finds problems (nothing is written),
 // bad_request("unreadable_file") for files GDAL cannot read. replace-children needs `toolkit`.
-nlohmann::json import_areas(pg::Connection& conn, const registry::Actor& actor, const registry::CodeRules& rules,
-                            const Config& config, const std::filesystem::path& file, const ImportOptions& o,
-                            const toolkit::Toolkit* toolkit = nullptr);
+nlohmann::json import_areas(pg::Connection& conn, const registry::Actor& actor, const registry::CodeRules& rules, const Config& config,
+                            const std::filesystem::path& file, const ImportOptions& o, const toolkit::Toolkit* toolkit = nullptr);
 
 }  // namespace wangge::exchange

@@ -23,9 +23,12 @@ struct LayerSql {
 
 LayerSql sql_of(LayerKind layer) {
   switch (layer) {
-    case LayerKind::areas: return {registry::area_versions_from("t"), "t.geom", "t.code", "t.code"};
-    case LayerKind::incidents: return {"incidents t", "t.location", "t.grid_code", "t.id"};
-    case LayerKind::checkpoints: return {"checkpoints t", "t.location", "t.grid_code", "t.id"};
+    case LayerKind::areas:
+      return {registry::area_versions_from("t"), "t.geom", "t.code", "t.code"};
+    case LayerKind::incidents:
+      return {"incidents t", "t.location", "t.grid_code", "t.id"};
+    case LayerKind::checkpoints:
+      return {"checkpoints t", "t.location", "t.grid_code", "t.id"};
   }
   return {"", "", "", ""};
 }
@@ -55,8 +58,7 @@ std::string where_clause(const Selection& s, std::vector<pg::Param>& params) {
       w.add(registry::valid_at("t", static_cast<int>(params.size())));
     } else if (s.interval) {
       if (s.interval->second) w.add("t.valid_from <= " + w.p(format_rfc3339(*s.interval->second)) + "::timestamptz");
-      if (s.interval->first)
-        w.add("(t.valid_to IS NULL OR t.valid_to > " + w.p(format_rfc3339(*s.interval->first)) + "::timestamptz)");
+      if (s.interval->first) w.add("(t.valid_to IS NULL OR t.valid_to > " + w.p(format_rfc3339(*s.interval->first)) + "::timestamptz)");
     } else {
       w.add("t.valid_to IS NULL");
     }
@@ -75,9 +77,8 @@ std::string where_clause(const Selection& s, std::vector<pg::Param>& params) {
   }
   if (s.bbox) {
     const auto& b = *s.bbox;
-    w.add(std::string(l.geometry) + " && ST_MakeEnvelope(" + w.p(std::to_string(b[0])) + "::float8, " +
-          w.p(std::to_string(b[1])) + "::float8, " + w.p(std::to_string(b[2])) + "::float8, " +
-          w.p(std::to_string(b[3])) + "::float8, 4490)");
+    w.add(std::string(l.geometry) + " && ST_MakeEnvelope(" + w.p(std::to_string(b[0])) + "::float8, " + w.p(std::to_string(b[1])) +
+          "::float8, " + w.p(std::to_string(b[2])) + "::float8, " + w.p(std::to_string(b[3])) + "::float8, 4490)");
   }
   return w.text();
 }
@@ -99,19 +100,22 @@ Columns columns(LayerKind layer, const Selection& s, std::vector<pg::Param>& par
         const std::string t = "$" + std::to_string(params.size()) + "::timestamptz";
         assigned = "w.assigned_at <= " + t + " AND (w.unassigned_at IS NULL OR w.unassigned_at > " + t + ")";
       }
-      return {"t.id AS fid, t.code AS code, t.name AS name, t.level AS level, t.parent_code AS parent, "
-              "coalesce(wc.n, 0) AS workers, "
-              "t.households AS households, t.population AS population, t.version AS version, " +
-                  iso("t.valid_from", pg_times) + " AS valid_from, " + iso("t.valid_to", pg_times) + " AS valid_to, "
-                  "t.changed_by AS changed_by, t.attributes::text AS attributes",
-              " LEFT JOIN (SELECT w.grid_code, count(*) AS n FROM worker_assignments w WHERE " + assigned +
-                  " GROUP BY w.grid_code) wc ON wc.grid_code = t.code"};
+      return {
+          "t.id AS fid, t.code AS code, t.name AS name, t.level AS level, t.parent_code AS parent, "
+          "coalesce(wc.n, 0) AS workers, "
+          "t.households AS households, t.population AS population, t.version AS version, " +
+              iso("t.valid_from", pg_times) + " AS valid_from, " + iso("t.valid_to", pg_times) +
+              " AS valid_to, "
+              "t.changed_by AS changed_by, t.attributes::text AS attributes",
+          " LEFT JOIN (SELECT w.grid_code, count(*) AS n FROM worker_assignments w WHERE " + assigned +
+              " GROUP BY w.grid_code) wc ON wc.grid_code = t.code"};
     }
     case LayerKind::incidents:
-      return {"t.id AS fid, t.id AS id, t.category AS category, t.source AS source, t.status AS status, "
-              "t.description AS description, t.reporter AS reporter, t.grid_code AS grid, " +
-                  iso("t.reported_at", pg_times) + " AS reported_at",
-              ""};
+      return {
+          "t.id AS fid, t.id AS id, t.category AS category, t.source AS source, t.status AS status, "
+          "t.description AS description, t.reporter AS reporter, t.grid_code AS grid, " +
+              iso("t.reported_at", pg_times) + " AS reported_at",
+          ""};
     case LayerKind::checkpoints:
       return {"t.id AS fid, t.id AS id, t.grid_code AS grid, t.name AS name, t.kind AS kind, t.frequency AS frequency", ""};
   }
@@ -139,9 +143,12 @@ std::optional<LayerKind> parse_layer(std::string_view name) {
 
 const char* layer_name(LayerKind layer) {
   switch (layer) {
-    case LayerKind::areas: return "areas";
-    case LayerKind::incidents: return "incidents";
-    case LayerKind::checkpoints: return "checkpoints";
+    case LayerKind::areas:
+      return "areas";
+    case LayerKind::incidents:
+      return "incidents";
+    case LayerKind::checkpoints:
+      return "checkpoints";
   }
   return "";
 }
@@ -160,37 +167,38 @@ const std::vector<FieldSpec>& layer_fields(LayerKind layer) {
       {"valid_to", FieldType::datetime, "this version is valid until (UTC); empty while current"},
       {"changed_by", FieldType::text, "who made this version", 40},
       {"attributes", FieldType::text, "further attributes (JSON)", 80}};
-  static const std::vector<FieldSpec> incidents = {
-      {"id", FieldType::integer, "incident number"},
-      {"category", FieldType::text, "event class", 30},
-      {"source", FieldType::text, "hotline, app, worker or video", 10},
-      {"status", FieldType::text, "lifecycle state", 12},
-      {"description", FieldType::text, "description", 120},
-      {"reporter", FieldType::text, "reporter", 30},
-      {"grid", FieldType::text, "code of the grid it lies in", 24},
-      {"reported_at", FieldType::datetime, "reported at (UTC)"}};
-  static const std::vector<FieldSpec> checkpoints = {
-      {"id", FieldType::integer, "checkpoint number"},
-      {"grid", FieldType::text, "code of the grid it belongs to", 24},
-      {"name", FieldType::text, "name", 60},
-      {"kind", FieldType::text, "kind of place", 20},
-      {"frequency", FieldType::text, "visit frequency: daily, weekly or monthly", 10}};
+  static const std::vector<FieldSpec> incidents = {{"id", FieldType::integer, "incident number"},
+                                                   {"category", FieldType::text, "event class", 30},
+                                                   {"source", FieldType::text, "hotline, app, worker or video", 10},
+                                                   {"status", FieldType::text, "lifecycle state", 12},
+                                                   {"description", FieldType::text, "description", 120},
+                                                   {"reporter", FieldType::text, "reporter", 30},
+                                                   {"grid", FieldType::text, "code of the grid it lies in", 24},
+                                                   {"reported_at", FieldType::datetime, "reported at (UTC)"}};
+  static const std::vector<FieldSpec> checkpoints = {{"id", FieldType::integer, "checkpoint number"},
+                                                     {"grid", FieldType::text, "code of the grid it belongs to", 24},
+                                                     {"name", FieldType::text, "name", 60},
+                                                     {"kind", FieldType::text, "kind of place", 20},
+                                                     {"frequency", FieldType::text, "visit frequency: daily, weekly or monthly", 10}};
   switch (layer) {
-    case LayerKind::areas: return areas;
-    case LayerKind::incidents: return incidents;
-    case LayerKind::checkpoints: return checkpoints;
+    case LayerKind::areas:
+      return areas;
+    case LayerKind::incidents:
+      return incidents;
+    case LayerKind::checkpoints:
+      return checkpoints;
   }
   return areas;
 }
 
-SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, bool lat_first, std::optional<long long> limit,
-                     long long offset, bool pg_times) {
+SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, bool lat_first, std::optional<long long> limit, long long offset,
+                     bool pg_times) {
   SqlQuery q;
   const std::string where = where_clause(s, q.params);
   const Columns cols = columns(s.layer, s, q.params, pg_times);
   const LayerSql l = sql_of(s.layer);
-  q.sql = "SELECT " + cols.list + geometry_column(s.layer, geometry, srid, lat_first) + " FROM " + l.table + cols.joins +
-          " WHERE " + where + " ORDER BY " + l.order;
+  q.sql = "SELECT " + cols.list + geometry_column(s.layer, geometry, srid, lat_first) + " FROM " + l.table + cols.joins + " WHERE " +
+          where + " ORDER BY " + l.order;
   if (limit) {
     q.params.push_back(std::to_string(*limit));
     q.sql += " LIMIT $" + std::to_string(q.params.size()) + "::bigint";
@@ -218,8 +226,8 @@ SqlQuery select_one(const Selection& s, long long fid, int srid, bool lat_first)
   const std::string where = where_clause(scoped, q.params);
   const Columns cols = columns(s.layer, scoped, q.params);
   q.params.push_back(std::to_string(fid));
-  q.sql = "SELECT " + cols.list + geometry_column(s.layer, GeometryOut::geojson, srid, lat_first) + " FROM " +
-          sql_of(s.layer).table + cols.joins + " WHERE " + where + " AND t.id = $" + std::to_string(q.params.size()) + "::bigint";
+  q.sql = "SELECT " + cols.list + geometry_column(s.layer, GeometryOut::geojson, srid, lat_first) + " FROM " + sql_of(s.layer).table +
+          cols.joins + " WHERE " + where + " AND t.id = $" + std::to_string(q.params.size()) + "::bigint";
   return q;
 }
 
@@ -227,10 +235,11 @@ SqlQuery extent_of(const Selection& s) {
   SqlQuery q;
   const std::string where = where_clause(s, q.params);
   const LayerSql l = sql_of(s.layer);
-  const std::string time = s.layer == LayerKind::areas ? "t.valid_from" : s.layer == LayerKind::incidents ? "t.reported_at" : "NULL::timestamptz";
-  q.sql = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), " + iso("tmin") + ", " + iso("tmax") +
-          " FROM (SELECT ST_Extent(" + l.geometry + ") AS e, min(" + time + ") AS tmin, max(" + time + ") AS tmax FROM " +
-          l.table + " WHERE " + where + ") s";
+  const std::string time = s.layer == LayerKind::areas       ? "t.valid_from"
+                           : s.layer == LayerKind::incidents ? "t.reported_at"
+                                                             : "NULL::timestamptz";
+  q.sql = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), " + iso("tmin") + ", " + iso("tmax") + " FROM (SELECT ST_Extent(" +
+          l.geometry + ") AS e, min(" + time + ") AS tmin, max(" + time + ") AS tmax FROM " + l.table + " WHERE " + where + ") s";
   return q;
 }
 

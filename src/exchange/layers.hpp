@@ -21,7 +21,7 @@ struct FieldSpec {
   std::string name;
   FieldType type;
   std::string description;  // for the shapefile field-name mapping and the OpenAPI document
-  int width_hint = 0;        // bytes that fit typical text values (dBase fields are fixed-width)
+  int width_hint = 0;       // bytes that fit typical text values (dBase fields are fixed-width)
 };
 
 std::optional<LayerKind> parse_layer(std::string_view name);

@@ -73,8 +73,9 @@ std::vector<FormPart> form_parts(std::string_view body, const std::string& conte
     }
     part.data = body.substr(head_end + 4, next - head_end - 4);
     if (parts.size() == max_parts)
-      throw Error(413, "too_many_form_parts", "a multipart body may have at most " + std::to_string(max_parts) +
-                                             " parts (WANGGE_MAX_FORM_PARTS)", "{\"limit\":" + std::to_string(max_parts) + "}");
+      throw Error(413, "too_many_form_parts",
+                  "a multipart body may have at most " + std::to_string(max_parts) + " parts (WANGGE_MAX_FORM_PARTS)",
+                  "{\"limit\":" + std::to_string(max_parts) + "}");
     parts.push_back(std::move(part));
     at = next + 2;
   }

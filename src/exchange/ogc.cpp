@@ -42,7 +42,7 @@ std::string feature_text(const pg::Result& r, int row, LayerKind layer) {
 }
 
 json query_parameter(const char* name, const char* in, const char* description, json schema, bool required = false) {
-  return {{"name", name}, {"in", in}, {"description", description}, {"required", required}, {"schema", std::move(schema)},
+  return {{"name", name},    {"in", in},        {"description", description}, {"required", required}, {"schema", std::move(schema)},
           {"style", "form"}, {"explode", false}};
 }
 
@@ -51,16 +51,15 @@ json query_parameter(const char* name, const char* in, const char* description, 
 const char* const kStorageCrs = "http://www.opengis.net/def/crs/EPSG/0/4490";
 
 const std::vector<Collection>& collections() {
-  static const std::vector<Collection> list = {
-      {"province", "省 provinces", LayerKind::areas, "province"},
-      {"city", "市 cities", LayerKind::areas, "city"},
-      {"county", "县（市、区） counties", LayerKind::areas, "county"},
-      {"township", "乡镇（街道） townships", LayerKind::areas, "township"},
-      {"village", "村（社区） villages and communities", LayerKind::areas, "village"},
-      {"grid", "网格 grids", LayerKind::areas, "grid"},
-      {"microgrid", "微网格 micro-grids", LayerKind::areas, "microgrid"},
-      {"incidents", "事件 incidents", LayerKind::incidents, std::nullopt},
-      {"checkpoints", "巡查点 checkpoints", LayerKind::checkpoints, std::nullopt}};
+  static const std::vector<Collection> list = {{"province", "省 provinces", LayerKind::areas, "province"},
+                                               {"city", "市 cities", LayerKind::areas, "city"},
+                                               {"county", "县（市、区） counties", LayerKind::areas, "county"},
+                                               {"township", "乡镇（街道） townships", LayerKind::areas, "township"},
+                                               {"village", "村（社区） villages and communities", LayerKind::areas, "village"},
+                                               {"grid", "网格 grids", LayerKind::areas, "grid"},
+                                               {"microgrid", "微网格 micro-grids", LayerKind::areas, "microgrid"},
+                                               {"incidents", "事件 incidents", LayerKind::incidents, std::nullopt},
+                                               {"checkpoints", "巡查点 checkpoints", LayerKind::checkpoints, std::nullopt}};
   return list;
 }
 
@@ -94,7 +93,9 @@ std::string conformance_json() {
 std::string landing_json(const std::string& base) {
   json links = json::array({
       {{"rel", "self"}, {"type", "application/json"}, {"title", "this document"}, {"href", base}},
-      {{"rel", "service-desc"}, {"type", "application/vnd.oai.openapi+json;version=3.0"}, {"title", "the API definition"},
+      {{"rel", "service-desc"},
+       {"type", "application/vnd.oai.openapi+json;version=3.0"},
+       {"title", "the API definition"},
        {"href", base + "/api"}},
       {{"rel", "conformance"}, {"type", "application/json"}, {"title", "conformance classes"}, {"href", base + "/conformance"}},
       {{"rel", "data"}, {"type", "application/json"}, {"title", "collections"}, {"href", base + "/collections"}},
@@ -163,17 +164,17 @@ json collection_json(pg::Connection& conn, const Collection& c, const std::optio
               {"itemType", "feature"},
               {"crs", crs_list()},
               {"storageCrs", kStorageCrs},
-              {"links",
-               json::array({{{"rel", "self"}, {"type", "application/json"}, {"href", href}},
-                            {{"rel", "items"}, {"type", "application/geo+json"}, {"href", href + "/items"}}})}};
+              {"links", json::array({{{"rel", "self"}, {"type", "application/json"}, {"href", href}},
+                                     {{"rel", "items"}, {"type", "application/geo+json"}, {"href", href + "/items"}}})}};
   json extent = json::object();
   if (!r.is_null(0, 0)) {
     extent["spatial"] = {{"bbox", json::array({json::array({r.number(0, 0), r.number(0, 1), r.number(0, 2), r.number(0, 3)})})},
                          {"crs", kCrs84}};
   }
   if (!r.is_null(0, 4)) {
-    extent["temporal"] = {{"interval", json::array({json::array({r.str(0, 4), c.layer == LayerKind::areas ? json(nullptr) : json(r.str(0, 5))})})},
-                          {"trs", "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}};
+    extent["temporal"] = {
+        {"interval", json::array({json::array({r.str(0, 4), c.layer == LayerKind::areas ? json(nullptr) : json(r.str(0, 5))})})},
+        {"trs", "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}};
   }
   if (!extent.empty()) out["extent"] = extent;
   return out;
@@ -206,12 +207,12 @@ std::array<double, 4> bbox_to_storage(pg::Connection& conn, const std::array<dou
   std::array<double, 4> xy = crs.lat_first ? std::array<double, 4>{b[1], b[0], b[3], b[2]} : b;
   if (crs.srid == 4326 || crs.srid == 4490) return xy;  // CGCS2000 and WGS 84 agree within centimetres
   // A projected box: transform its densified outline, so the box in degrees covers it all.
-  auto r = conn.exec("ogc.bbox",
-                     "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform(ST_Segmentize("
-                     "ST_MakeEnvelope($1::float8, $2::float8, $3::float8, $4::float8, $5::int), "
-                     "GREATEST($3::float8 - $1::float8, $4::float8 - $2::float8) / 16), 4490) AS e) s",
-                     {std::to_string(xy[0]), std::to_string(xy[1]), std::to_string(xy[2]), std::to_string(xy[3]),
-                      std::to_string(crs.srid)});
+  auto r =
+      conn.exec("ogc.bbox",
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform(ST_Segmentize("
+                "ST_MakeEnvelope($1::float8, $2::float8, $3::float8, $4::float8, $5::int), "
+                "GREATEST($3::float8 - $1::float8, $4::float8 - $2::float8) / 16), 4490) AS e) s",
+                {std::to_string(xy[0]), std::to_string(xy[1]), std::to_string(xy[2]), std::to_string(xy[3]), std::to_string(crs.srid)});
   return {r.number(0, 0), r.number(0, 1), r.number(0, 2), r.number(0, 3)};
 }
 

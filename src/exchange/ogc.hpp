@@ -41,8 +41,7 @@ std::string landing_json(const std::string& base);  // base: ".../ogc"
 std::string openapi_json(const std::string& base);
 
 // Collection metadata with its extent; the extent and counts respect the token's scope.
-nlohmann::json collection_json(pg::Connection& conn, const Collection& c, const std::optional<std::string>& scope,
-                               const std::string& base);
+nlohmann::json collection_json(pg::Connection& conn, const Collection& c, const std::optional<std::string>& scope, const std::string& base);
 
 struct Page {
   std::string features;  // JSON array text

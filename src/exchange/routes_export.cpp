@@ -50,11 +50,16 @@ Response import_file(const ExchangeServices& app, const Request& req) {
   auto lower_name = upload_name;
   for (auto& c : lower_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto named = [&](const char* e) { return lower_name.size() > std::strlen(e) && lower_name.ends_with(e); };
-  if (upload.size() >= 4 && upload.substr(0, 4) == "PK\x03\x04") ext = ".zip";
-  else if (upload.substr(0, 15) == "SQLite format 3") ext = ".gpkg";
-  else if (named(".csv") || type.find("csv") != std::string::npos) ext = ".csv";
-  else if (named(".kml") || type.find("kml") != std::string::npos) ext = ".kml";
-  else if (named(".geojson") || named(".json") || type.find("json") != std::string::npos) ext = ".geojson";
+  if (upload.size() >= 4 && upload.substr(0, 4) == "PK\x03\x04")
+    ext = ".zip";
+  else if (upload.substr(0, 15) == "SQLite format 3")
+    ext = ".gpkg";
+  else if (named(".csv") || type.find("csv") != std::string::npos)
+    ext = ".csv";
+  else if (named(".kml") || type.find("kml") != std::string::npos)
+    ext = ".kml";
+  else if (named(".geojson") || named(".json") || type.find("json") != std::string::npos)
+    ext = ".geojson";
   exchange::TempDir dir;
   const auto path = dir.path() / ("upload" + ext);
   {

@@ -49,24 +49,28 @@ Response items(const ExchangeServices& app, const Request& req, const ogc::Colle
   }
   auto page = ogc::items(*conn, s, crs, limit, offset);
   json links = json::array();
-  links.push_back({{"rel", "self"}, {"type", "application/geo+json"}, {"href", page_link(app.registry.config.base_url(), req, offset, limit)}});
+  links.push_back(
+      {{"rel", "self"}, {"type", "application/geo+json"}, {"href", page_link(app.registry.config.base_url(), req, offset, limit)}});
   if (offset + page.returned < page.matched)
-    links.push_back({{"rel", "next"}, {"type", "application/geo+json"}, {"href", page_link(app.registry.config.base_url(), req, offset + limit, limit)}});
+    links.push_back({{"rel", "next"},
+                     {"type", "application/geo+json"},
+                     {"href", page_link(app.registry.config.base_url(), req, offset + limit, limit)}});
   if (offset > 0)
-    links.push_back({{"rel", "prev"}, {"type", "application/geo+json"},
+    links.push_back({{"rel", "prev"},
+                     {"type", "application/geo+json"},
                      {"href", page_link(app.registry.config.base_url(), req, std::max<long long>(0, offset - limit), limit)}});
-  links.push_back({{"rel", "collection"}, {"type", "application/json"},
-                   {"href", app.registry.config.base_url() + "/ogc/collections/" + c.id}});
+  links.push_back(
+      {{"rel", "collection"}, {"type", "application/json"}, {"href", app.registry.config.base_url() + "/ogc/collections/" + c.id}});
   std::string body = "{\"type\":\"FeatureCollection\",\"timeStamp\":" + json(format_rfc3339(now_utc())).dump() +
-                     ",\"numberMatched\":" + std::to_string(page.matched) +
-                     ",\"numberReturned\":" + std::to_string(page.returned) + ",\"links\":" + links.dump() +
-                     ",\"features\":" + page.features + "}";
+                     ",\"numberMatched\":" + std::to_string(page.matched) + ",\"numberReturned\":" + std::to_string(page.returned) +
+                     ",\"links\":" + links.dump() + ",\"features\":" + page.features + "}";
   Response r = typed(std::move(body), "application/geo+json");
   r.headers.emplace_back("Content-Crs", "<" + crs.uri + ">");
   return r;
 }
 
-Response one_item(const ExchangeServices& app, const Request& req, const ogc::Collection& c, const registry::Actor& actor, const std::string& fid_text) {
+Response one_item(const ExchangeServices& app, const Request& req, const ogc::Collection& c, const registry::Actor& actor,
+                  const std::string& fid_text) {
   long long fid = 0;
   auto [end, ec] = std::from_chars(fid_text.data(), fid_text.data() + fid_text.size(), fid);
   if (ec != std::errc() || end != fid_text.data() + fid_text.size() || fid < 1)

@@ -24,19 +24,18 @@ void ZipWriter::open_entry(const std::string& entry_name, std::uintmax_t size) {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   localtime_r(&now, &tm);
-  info.tmz_date = {static_cast<uInt>(tm.tm_sec),  static_cast<uInt>(tm.tm_min),  static_cast<uInt>(tm.tm_hour),
+  info.tmz_date = {static_cast<uInt>(tm.tm_sec),  static_cast<uInt>(tm.tm_min), static_cast<uInt>(tm.tm_hour),
                    static_cast<uInt>(tm.tm_mday), static_cast<uInt>(tm.tm_mon), static_cast<uInt>(tm.tm_year + 1900)};
   // zip64 only when needed: some unzip tools (and older ArcGIS) reject zip64 records they do not need.
-  if (zipOpenNewFileInZip64(static_cast<zipFile>(m_zip), entry_name.c_str(), &info, nullptr, 0, nullptr, 0, nullptr,
-                            Z_DEFLATED, Z_BEST_SPEED, size >= 0xFFFFFFFFu ? 1 : 0) != ZIP_OK)
+  if (zipOpenNewFileInZip64(static_cast<zipFile>(m_zip), entry_name.c_str(), &info, nullptr, 0, nullptr, 0, nullptr, Z_DEFLATED,
+                            Z_BEST_SPEED, size >= 0xFFFFFFFFu ? 1 : 0) != ZIP_OK)
     throw std::runtime_error("zip: cannot add " + entry_name + " to " + m_path);
 }
 
 void ZipWriter::write(const char* data, std::size_t n) {
   while (n > 0) {
     const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n, 1u << 30));
-    if (zipWriteInFileInZip(static_cast<zipFile>(m_zip), data, chunk) != ZIP_OK)
-      throw std::runtime_error("zip: write failed in " + m_path);
+    if (zipWriteInFileInZip(static_cast<zipFile>(m_zip), data, chunk) != ZIP_OK) throw std::runtime_error("zip: write failed in " + m_path);
     data += chunk;
     n -= chunk;
   }

@@ -28,8 +28,7 @@ int parse_crs(std::string_view text) {
   }
   if (!ok) {
     throw bad_request("unsupported_crs",
-                      "unsupported crs '" + std::string(text) +
-                          "'; use EPSG:4490 (default), 4326, 3857, 4527-4529 or 4548-4550");
+                      "unsupported crs '" + std::string(text) + "'; use EPSG:4490 (default), 4326, 3857, 4527-4529 or 4548-4550");
   }
   return srid;
 }
@@ -37,16 +36,22 @@ int parse_crs(std::string_view text) {
 std::optional<CrsDomain> projected_domain(int srid) {
   constexpr double kMercator = 20037508.342789244;  // π × 6,378,137 m
   constexpr double kReach = 1'000'000, kPole = 10'000'000;
-  auto gauss_kruger = [&](double false_easting) {
-    return CrsDomain{false_easting - kReach, 0, false_easting + kReach, kPole};
-  };
+  auto gauss_kruger = [&](double false_easting) { return CrsDomain{false_easting - kReach, 0, false_easting + kReach, kPole}; };
   switch (srid) {
-    case 3857: return CrsDomain{-kMercator, -kMercator, kMercator, kMercator};
-    case 4527: return gauss_kruger(39'500'000);  // zone 39, central meridian 117°E
-    case 4528: return gauss_kruger(40'500'000);  // zone 40, 120°E
-    case 4529: return gauss_kruger(41'500'000);  // zone 41, 123°E
-    case 4548: case 4549: case 4550: return gauss_kruger(500'000);  // 117°E, 120°E, 123°E without zone prefix
-    default: return std::nullopt;
+    case 3857:
+      return CrsDomain{-kMercator, -kMercator, kMercator, kMercator};
+    case 4527:
+      return gauss_kruger(39'500'000);  // zone 39, central meridian 117°E
+    case 4528:
+      return gauss_kruger(40'500'000);  // zone 40, 120°E
+    case 4529:
+      return gauss_kruger(41'500'000);  // zone 41, 123°E
+    case 4548:
+    case 4549:
+    case 4550:
+      return gauss_kruger(500'000);  // 117°E, 120°E, 123°E without zone prefix
+    default:
+      return std::nullopt;
   }
 }
 

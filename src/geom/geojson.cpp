@@ -31,8 +31,7 @@ void check_size(const json& coords, bool multi) {
     if (rings > max_parts) too_large("too_many_parts", "rings (polygons and holes)", max_parts, "WANGGE_MAX_PARTS");
     for (const auto& ring : polygon) {
       if (ring.is_array()) positions += ring.size();
-      if (positions > max_coordinates)
-        too_large("too_many_coordinates", "positions", max_coordinates, "WANGGE_MAX_COORDINATES");
+      if (positions > max_coordinates) too_large("too_many_coordinates", "positions", max_coordinates, "WANGGE_MAX_COORDINATES");
     }
   };
   if (!coords.is_array()) return;
@@ -98,8 +97,7 @@ std::string checked_polygonal(const json& geometry) {
   if (!geometry.is_object() || !geometry.contains("type") || !geometry["type"].is_string())
     throw bad_request("invalid_geojson", "geometry must be a GeoJSON geometry object with a type");
   const auto type = geometry["type"].get<std::string>();
-  if (!geometry.contains("coordinates"))
-    throw bad_request("invalid_geojson", "geometry has no coordinates");
+  if (!geometry.contains("coordinates")) throw bad_request("invalid_geojson", "geometry has no coordinates");
   const json& coords = geometry["coordinates"];
   if (type == "Polygon" || type == "MultiPolygon") check_size(coords, type == "MultiPolygon");
   if (type == "Polygon") {

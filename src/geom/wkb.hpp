@@ -56,8 +56,7 @@ class WkbPoints {
 // A bounds-checked position in WKB bytes. Each geometry header sets the byte order of what follows.
 class WkbCursor {
  public:
-  explicit WkbCursor(std::string_view wkb)
-      : m_p(reinterpret_cast<const unsigned char*>(wkb.data())), m_end(m_p + wkb.size()) {}
+  explicit WkbCursor(std::string_view wkb) : m_p(reinterpret_cast<const unsigned char*>(wkb.data())), m_end(m_p + wkb.size()) {}
 
   // Byte order and type of the next geometry; throws unless the byte order is 0 or 1.
   std::uint32_t header();

@@ -60,8 +60,7 @@ void write_all(int fd, iovec* iov, int n, int idle_ms) {
 
 }  // namespace
 
-ChunkedResult send_chunked(int raw_fd, const ChunkedHead& head, const std::function<bool(std::string&)>& produce,
-                           int idle_ms) {
+ChunkedResult send_chunked(int raw_fd, const ChunkedHead& head, const std::function<bool(std::string&)>& produce, int idle_ms) {
   Fd fd(raw_fd);
   ChunkedResult result;
   try {

@@ -36,7 +36,6 @@ struct ChunkedResult {
 // false after the last), then the final empty chunk, on `fd` (a socket this call owns and
 // closes). Waits at most `idle_ms` for the client to take data. Never throws: an exception from
 // `produce` ends the answer early, which the client sees as an incomplete chunked body.
-ChunkedResult send_chunked(int fd, const ChunkedHead& head, const std::function<bool(std::string&)>& produce,
-                           int idle_ms = 60000);
+ChunkedResult send_chunked(int fd, const ChunkedHead& head, const std::function<bool(std::string&)>& produce, int idle_ms = 60000);
 
 }  // namespace wangge::http

@@ -62,21 +62,27 @@ bool parse_length(std::string_view text, std::uint64_t& out) {
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
   }
 }
 
 std::variant<Head, Rejection> check_head(std::string_view head, const Limits& limits) {
   Head out;
   if (head.size() > limits.max_head_bytes)
-    return Rejection{431, "headers_too_large",
-                     "the request line and headers exceed " + std::to_string(limits.max_head_bytes >> 10) +
-                         " KiB (setting WANGGE_MAX_HEADER_KB)"};
+    return Rejection{
+        431, "headers_too_large",
+        "the request line and headers exceed " + std::to_string(limits.max_head_bytes >> 10) + " KiB (setting WANGGE_MAX_HEADER_KB)"};
   if (head.size() < 4 || head.substr(head.size() - 4) != "\r\n\r\n") return malformed("the request head does not end with an empty line");
   // Lines end in CRLF; a lone CR or LF is how requests are smuggled past a proxy that reads them otherwise.
   for (std::size_t i = 0; i < head.size(); ++i) {
@@ -90,14 +96,15 @@ std::variant<Head, Rejection> check_head(std::string_view head, const Limits& li
     const std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
     if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos)
       return malformed("the request line must be METHOD SP target SP HTTP-version");
-    const std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1),
-                           version = line.substr(sp2 + 1);
+    const std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1), version = line.substr(sp2 + 1);
     if (!known_method(method)) return Rejection{501, "method_not_implemented", "the server does not implement this method"};
     if (target.empty() || target.front() != '/') return malformed("the request target must be an absolute path");
     for (unsigned char c : target)
       if (is_ctl(c)) return malformed("the request target holds a control character");
-    if (version == "HTTP/1.0") out.close = true;  // unless it asks for keep-alive below
-    else if (version != "HTTP/1.1") return Rejection{505, "http_version_not_supported", "only HTTP/1.1 and HTTP/1.0 are served"};
+    if (version == "HTTP/1.0")
+      out.close = true;  // unless it asks for keep-alive below
+    else if (version != "HTTP/1.1")
+      return Rejection{505, "http_version_not_supported", "only HTTP/1.1 and HTTP/1.0 are served"};
   }
   std::size_t fields = 0;
   bool keep_alive = false, close = false;
@@ -125,7 +132,8 @@ std::variant<Head, Rejection> check_head(std::string_view head, const Limits& li
       length = n;
     } else if (iequals(name, "transfer-encoding")) {
       ++transfer_encodings;
-      if (!iequals(value, "chunked")) return Rejection{501, "transfer_coding_not_implemented", "the only transfer coding served is chunked"};
+      if (!iequals(value, "chunked"))
+        return Rejection{501, "transfer_coding_not_implemented", "the only transfer coding served is chunked"};
     } else if (iequals(name, "connection")) {
       std::size_t i = 0;
       while (i <= value.size()) {
@@ -200,8 +208,7 @@ std::optional<Rejection> RequestFramer::feed(std::string_view data, std::vector<
         }
         if (end == std::string::npos) {
           i += take;
-          if (m_request.size() > m_limits.max_head_bytes)
-            return reject(std::get<Rejection>(check_head(m_request, m_limits)));
+          if (m_request.size() > m_limits.max_head_bytes) return reject(std::get<Rejection>(check_head(m_request, m_limits)));
           break;
         }
         m_head_size = end + 4;
@@ -241,8 +248,10 @@ std::optional<Rejection> RequestFramer::feed(std::string_view data, std::vector<
         i += take;
         m_remaining -= take;
         if (m_remaining == 0) {
-          if (m_state == State::Body) end_request(out);
-          else m_state = State::ChunkDataEnd;
+          if (m_state == State::Body)
+            end_request(out);
+          else
+            m_state = State::ChunkDataEnd;
         }
         break;
       }
@@ -280,8 +289,10 @@ std::optional<Rejection> RequestFramer::feed(std::string_view data, std::vector<
         m_line += expected;
         if (m_line.size() < 2) break;
         m_line.clear();
-        if (m_state == State::LastChunk) end_request(out);
-        else m_state = State::ChunkSize;
+        if (m_state == State::LastChunk)
+          end_request(out);
+        else
+          m_state = State::ChunkSize;
         break;
       }
     }
@@ -290,8 +301,8 @@ std::optional<Rejection> RequestFramer::feed(std::string_view data, std::vector<
 }
 
 std::string answer_bytes(const Rejection& r) {
-  const nlohmann::json doc = {{"type", "/api/errors#" + r.code}, {"title", reason_phrase(r.status)}, {"status", r.status},
-                              {"detail", r.detail},                {"code", r.code}};
+  const nlohmann::json doc = {
+      {"type", "/api/errors#" + r.code}, {"title", reason_phrase(r.status)}, {"status", r.status}, {"detail", r.detail}, {"code", r.code}};
   const std::string body = doc.dump();
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
   out += "Content-Type: application/problem+json\r\nCache-Control: no-store\r\nConnection: close\r\n";
@@ -365,9 +376,7 @@ void EdgeHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
   static_cast<Tcp::Handler&>(*m_inner).onConnection(peer);
 }
 
-void EdgeHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
-  static_cast<Tcp::Handler&>(*m_inner).onDisconnection(peer);
-}
+void EdgeHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) { static_cast<Tcp::Handler&>(*m_inner).onDisconnection(peer); }
 
 void EdgeHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
   adopt_transport();

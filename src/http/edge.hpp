@@ -78,11 +78,11 @@ class RequestFramer {
 
   Limits m_limits;
   State m_state = State::Head;
-  std::string m_request;           // this request so far: its head, then its body (chunks decoded)
+  std::string m_request;  // this request so far: its head, then its body (chunks decoded)
   std::size_t m_head_size = 0;
   std::size_t m_te_begin = 0, m_te_end = 0;  // the Transfer-Encoding line of a chunked request
-  std::string m_line;              // a chunk-size line or a CRLF after chunk data, so far
-  std::uint64_t m_remaining = 0;   // body or chunk bytes still to come
+  std::string m_line;                        // a chunk-size line or a CRLF after chunk data, so far
+  std::uint64_t m_remaining = 0;             // body or chunk bytes still to come
   bool m_chunked = false;
   bool m_close = false;
   std::uint64_t m_dropped = 0;

@@ -38,8 +38,10 @@ class CostGate {
     int now = m_in_use.load(std::memory_order_relaxed);
     do {
       if (now >= m_capacity)
-        throw unavailable("busy", std::to_string(m_capacity) + " expensive requests (exports, imports, toolkit, "
-                                  "coverage, tours, matrices, history) are running; retry " + what + " shortly");
+        throw unavailable("busy", std::to_string(m_capacity) +
+                                      " expensive requests (exports, imports, toolkit, "
+                                      "coverage, tours, matrices, history) are running; retry " +
+                                      what + " shortly");
     } while (!m_in_use.compare_exchange_weak(now, now + 1, std::memory_order_acquire, std::memory_order_relaxed));
     return Pass(&m_in_use);
   }

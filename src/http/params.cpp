@@ -60,8 +60,7 @@ std::array<double, 4> bbox_param(const std::string& text) {
     } catch (const std::exception&) {
       throw bad_request("invalid_parameter", "bbox must be minLon,minLat,maxLon,maxLat (EPSG:4490)");
     }
-    if (i < 3 && comma == std::string::npos)
-      throw bad_request("invalid_parameter", "bbox must be minLon,minLat,maxLon,maxLat (EPSG:4490)");
+    if (i < 3 && comma == std::string::npos) throw bad_request("invalid_parameter", "bbox must be minLon,minLat,maxLon,maxLat (EPSG:4490)");
     pos = comma + 1;
   }
   if (out[0] > out[2] || out[1] > out[3]) throw bad_request("invalid_parameter", "bbox minimum exceeds maximum");
@@ -79,9 +78,12 @@ int json_depth(std::string_view text, int limit) {
   bool in_string = false, escaped = false;
   for (const char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -147,19 +149,23 @@ bool valid_utf8(std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;
     if (c == 0) return false;
-    if (c < 0x80) n = 0;
-    else if (c >= 0xC2 && c <= 0xDF) n = 1;
-    else if (c >= 0xE0 && c <= 0xEF) n = 2;
-    else if (c >= 0xF0 && c <= 0xF4) n = 3;
-    else return false;
+    if (c < 0x80)
+      n = 0;
+    else if (c >= 0xC2 && c <= 0xDF)
+      n = 1;
+    else if (c >= 0xE0 && c <= 0xEF)
+      n = 2;
+    else if (c >= 0xF0 && c <= 0xF4)
+      n = 3;
+    else
+      return false;
     if (i + n >= s.size() && n > 0) return false;
     for (std::size_t k = 1; k <= n; ++k)
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
     if (n > 0) {
       // Overlong forms, UTF-16 surrogates and code points above U+10FFFF.
       const auto c1 = static_cast<unsigned char>(s[i + 1]);
-      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
-        return false;
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F)) return false;
     }
     i += n + 1;
   }
@@ -231,8 +237,7 @@ std::string page_link(const std::string& base_url, const Request& req, long long
 }
 
 [[noreturn]] void throw_method_not_allowed(const std::string& allowed) {
-  throw Error(405, "method_not_allowed", "this resource allows " + allowed,
-              nlohmann::json({{"allow", allowed}}).dump());
+  throw Error(405, "method_not_allowed", "this resource allows " + allowed, nlohmann::json({{"allow", allowed}}).dump());
 }
 
 }  // namespace wangge::http

@@ -40,28 +40,43 @@ Response json_response(int status, std::string body) {
 namespace {
 const char* title_of(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 428: return "Precondition Required";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 428:
+      return "Precondition Required";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status >= 500 ? "Internal Server Error" : "Error";
   }
 }
 }  // namespace
 
 Response problem(int status, const std::string& code, const std::string& detail, const std::string& extra_json) {
-  nlohmann::json doc = {{"type", "/api/errors#" + code}, {"title", title_of(status)}, {"status", status},
-                        {"detail", detail},             {"code", code}};
+  nlohmann::json doc = {
+      {"type", "/api/errors#" + code}, {"title", title_of(status)}, {"status", status}, {"detail", detail}, {"code", code}};
   if (!extra_json.empty()) {
     auto extra = nlohmann::json::parse(extra_json, nullptr, false);
     if (extra.is_object())

@@ -13,11 +13,11 @@
 namespace wangge::http {
 
 struct Request {
-  std::string method;                          // "GET", "POST", ...
-  std::string path;                            // percent-decoded, without the query
-  std::vector<std::string> segments;           // path split on '/', empty segments dropped
-  std::map<std::string, std::string> query;    // percent-decoded
-  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string method;                              // "GET", "POST", ...
+  std::string path;                                // percent-decoded, without the query
+  std::vector<std::string> segments;               // path split on '/', empty segments dropped
+  std::map<std::string, std::string> query;        // percent-decoded
+  std::map<std::string, std::string> headers;      // names lower-cased
   std::map<std::string, std::string> path_params;  // the matched pattern's {name}s; set by RouteTable
   std::string body;
 

@@ -97,8 +97,7 @@ bool RouteTable::matches_path(const Route& route, const Request& req, std::map<s
         params[s.text] = text;
         break;
       case Segment::kParamWithSuffix:
-        if (text.size() <= s.suffix.size() || text.compare(text.size() - s.suffix.size(), s.suffix.size(), s.suffix) != 0)
-          return false;
+        if (text.size() <= s.suffix.size() || text.compare(text.size() - s.suffix.size(), s.suffix.size(), s.suffix) != 0) return false;
         params[s.text] = text.substr(0, text.size() - s.suffix.size());
         break;
       case Segment::kCatchAll:

@@ -214,7 +214,7 @@ bool send_direct(Http::ResponseWriter& writer, const Response& res) {
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return false;
   if (n >= 0) ::shutdown(peer->fd(), SHUT_RDWR);  // half an answer went out: end the connection
-  return true;  // or the connection is gone: Pistache sees it on its own
+  return true;                                    // or the connection is gone: Pistache sees it on its own
 }
 
 bool asks_keep_alive(const Http::Request& request) {
@@ -252,8 +252,8 @@ class RequestHandler : public Http::Handler {
       auto req = std::make_shared<Request>(copy_request(request));
       const bool head = req->method == "HEAD";
       if (req->body.size() > m_options->max_body_bytes) {
-        send(writer, problem(413, "payload_too_large",
-                             "the body exceeds " + std::to_string(m_options->max_body_bytes >> 20) + " MiB"), false, close);
+        send(writer, problem(413, "payload_too_large", "the body exceeds " + std::to_string(m_options->max_body_bytes >> 20) + " MiB"),
+             false, close);
         return;
       }
       auto shared_writer = std::make_shared<Http::ResponseWriter>(std::move(writer));

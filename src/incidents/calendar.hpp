@@ -28,8 +28,8 @@ class WorkCalendar {
  private:
   int m_offset_minutes = 480;
   std::vector<std::pair<int, int>> m_periods;  // minutes after local midnight, [begin, end)
-  std::set<int> m_weekend;                      // 0 = Sunday ... 6 = Saturday
-  std::set<int> m_holidays, m_workdays;         // local days since 1970-01-01
+  std::set<int> m_weekend;                     // 0 = Sunday ... 6 = Saturday
+  std::set<int> m_holidays, m_workdays;        // local days since 1970-01-01
 };
 
 // Days since 1970-01-01 of a "YYYY-MM-DD"; throws std::runtime_error for anything else.

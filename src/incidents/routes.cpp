@@ -47,7 +47,8 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const locate:
     q.area = req.param("area");
     q.status = req.param("status");
     if (q.status && !is_status(*q.status))
-      throw bad_request("invalid_parameter", "status must be one of collect, register, dispatch, handle, feedback, closed, cancelled, hold");
+      throw bad_request("invalid_parameter",
+                        "status must be one of collect, register, dispatch, handle, feedback, closed, cancelled, hold");
     q.category = req.param("category");
     if (auto b = req.param("bbox")) q.bbox = bbox_param(*b);
     q.from = time_param(req, "from");

@@ -22,7 +22,6 @@ std::string exact(double v) {
   return std::string(buf, r.ptr);
 }
 
-
 using nlohmann::json;
 using pg::Param;
 using registry::Actor;
@@ -30,9 +29,7 @@ using registry::Role;
 
 const char* kSources[] = {"hotline", "app", "worker", "video"};
 
-std::string etag_of(long long id, long long version) {
-  return "\"inc-" + std::to_string(id) + "-v" + std::to_string(version) + "\"";
-}
+std::string etag_of(long long id, long long version) { return "\"inc-" + std::to_string(id) + "-v" + std::to_string(version) + "\""; }
 
 void require_case_role(const Actor& actor) {
   if (actor.role == Role::viewer || actor.role == Role::analyst)
@@ -42,8 +39,7 @@ void require_case_role(const Actor& actor) {
 // Scope of a case: its grid (or, in a gap, the lowest area the locator fell back to).
 void require_case_scope(const Actor& actor, const std::optional<std::string>& code) {
   if (!actor.scope) return;
-  if (!code || !actor.covers(*code))
-    throw forbidden("outside_scope", "the case lies outside this token's scope " + *actor.scope);
+  if (!code || !actor.covers(*code)) throw forbidden("outside_scope", "the case lies outside this token's scope " + *actor.scope);
 }
 
 std::string text_field(const json& body, const char* name, bool required, std::size_t max = 2000) {
@@ -111,8 +107,8 @@ json IncidentStore::create(pg::Connection& conn, const Actor& actor, const json&
   require_case_role(actor);
   if (!body.is_object()) throw bad_request("invalid_body", "the body must be a JSON object");
   for (auto it = body.begin(); it != body.end(); ++it)
-    if (it.key() != "location" && it.key() != "crs" && it.key() != "category" && it.key() != "source" &&
-        it.key() != "description" && it.key() != "reporter")
+    if (it.key() != "location" && it.key() != "crs" && it.key() != "category" && it.key() != "source" && it.key() != "description" &&
+        it.key() != "reporter")
       throw unprocessable("unknown_property",
                           "unknown property '" + it.key() + "'; allowed: location, crs, category, source, description, reporter");
   const json& loc = body.value("location", json());
@@ -150,11 +146,9 @@ json IncidentStore::create(pg::Connection& conn, const Actor& actor, const json&
                    "VALUES (ST_SetSRID(ST_MakePoint($1::float8, $2::float8), 4490), $3, $4, 'collect', $5, $6, $7, $8, $9, "
                    "  $10::float8, $11::jsonb, $12, $13::jsonb, $14, clock_timestamp()) "
                    "RETURNING i.id, wg_incident_json(i)",
-                   {exact(p.lon), exact(p.lat), category, source, description, reporter, grid, micro,
-                    answer["method"].get<std::string>(),
-                    answer["distance_m"].is_null() ? Param() : Param(exact(answer["distance_m"].get<double>())),
-                    answer["hierarchy"].dump(), crs_text.empty() ? "EPSG:4490" : crs_text, json::array({x, y}).dump(),
-                    actor.label()});
+                   {exact(p.lon), exact(p.lat), category, source, description, reporter, grid, micro, answer["method"].get<std::string>(),
+                    answer["distance_m"].is_null() ? Param() : Param(exact(answer["distance_m"].get<double>())), answer["hierarchy"].dump(),
+                    crs_text.empty() ? "EPSG:4490" : crs_text, json::array({x, y}).dump(), actor.label()});
   const long long id = r.integer(0, 0);
   tx.exec("incidents.event",
           "INSERT INTO incident_events (incident_id, actor, action, to_status, detail) VALUES ($1, $2, 'collect', 'collect', $3::jsonb)",
@@ -167,7 +161,8 @@ json IncidentStore::create(pg::Connection& conn, const Actor& actor, const json&
 }
 
 json IncidentStore::get(pg::Connection& conn, const Actor& actor, long long id) const {
-  auto r = conn.exec("incidents.get", "SELECT wg_incident_json(i), i.grid_code, i.hierarchy->-1->>'code', i.version FROM incidents i WHERE i.id = $1",
+  auto r = conn.exec("incidents.get",
+                     "SELECT wg_incident_json(i), i.grid_code, i.hierarchy->-1->>'code', i.version FROM incidents i WHERE i.id = $1",
                      {std::to_string(id)});
   if (r.rows() == 0) throw not_found("incident_not_found", "no incident has the id " + std::to_string(id));
   require_case_scope(actor, r.opt(0, 1) ? r.opt(0, 1) : r.opt(0, 2));
@@ -176,8 +171,8 @@ json IncidentStore::get(pg::Connection& conn, const Actor& actor, long long id) 
   if (!out["deadline"].is_null() && (out["status"] == "dispatch" || out["status"] == "handle")) {
     const Micros deadline = *parse_rfc3339(out["deadline"].get<std::string>());
     const Micros now = now_utc();
-    out["remaining_working_minutes"] = now < deadline ? m_rules.calendar.working_minutes_between(now, deadline)
-                                                      : -m_rules.calendar.working_minutes_between(deadline, now);
+    out["remaining_working_minutes"] =
+        now < deadline ? m_rules.calendar.working_minutes_between(now, deadline) : -m_rules.calendar.working_minutes_between(deadline, now);
   }
   return with_events(conn, id, out);
 }
@@ -204,15 +199,15 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
   if (q.overdue) where += " AND i.status IN ('dispatch', 'handle', 'hold') AND i.deadline < clock_timestamp()";
   if (q.bbox) {
     const auto& b = *q.bbox;
-    where += " AND i.location && ST_MakeEnvelope(" + param(exact(b[0])) + "::float8, " + param(exact(b[1])) +
-             "::float8, " + param(exact(b[2])) + "::float8, " + param(exact(b[3])) + "::float8, 4490)";
+    where += " AND i.location && ST_MakeEnvelope(" + param(exact(b[0])) + "::float8, " + param(exact(b[1])) + "::float8, " +
+             param(exact(b[2])) + "::float8, " + param(exact(b[3])) + "::float8, 4490)";
   }
   auto count = conn.exec("incidents.count", "SELECT count(*) FROM incidents i WHERE " + where, params);
   const std::string lim = param(std::to_string(q.limit)), off = param(std::to_string(q.offset));
   auto rows = conn.exec("incidents.list",
                         "SELECT coalesce(json_agg(wg_incident_json(s) ORDER BY s.id), '[]'::json) FROM "
-                        "(SELECT i.* FROM incidents i WHERE " + where + " ORDER BY i.id LIMIT " + lim + "::int OFFSET " + off +
-                            "::bigint) s",
+                        "(SELECT i.* FROM incidents i WHERE " +
+                            where + " ORDER BY i.id LIMIT " + lim + "::int OFFSET " + off + "::bigint) s",
                         params);
   return json{{"numberMatched", count.integer(0, 0)}, {"incidents", json::parse(rows.str(0, 0))}};
 }
@@ -226,7 +221,8 @@ json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long lo
   const auto& all = lifecycle();
   auto t = std::find_if(all.begin(), all.end(), [&](const Transition& x) { return action == x.action; });
   if (t == all.end())
-    throw unprocessable("unknown_action", "action must be register, cancel, dispatch, handle, feedback, close, return, hold, resume or extend");
+    throw unprocessable("unknown_action",
+                        "action must be register, cancel, dispatch, handle, feedback, close, return, hold, resume or extend");
   if (actor.role == Role::worker && action != "handle" && action != "feedback")
     throw forbidden("role_forbidden", "a grid worker may only handle cases and report feedback");
   const std::string note = text_field(body, "note", false);
@@ -240,7 +236,8 @@ json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long lo
   require_case_scope(actor, r.opt(0, 3) ? r.opt(0, 3) : r.opt(0, 4));
   const std::string status = r.str(0, 0);
   const long long version = r.integer(0, 2);
-  if (!if_match.empty() && std::none_of(if_match.begin(), if_match.end(), [&](const std::string& e) { return e == "*" || e == etag_of(id, version); }))
+  if (!if_match.empty() &&
+      std::none_of(if_match.begin(), if_match.end(), [&](const std::string& e) { return e == "*" || e == etag_of(id, version); }))
     throw Error(412, "precondition_failed", "the case has changed since it was read (current ETag " + etag_of(id, version) + ")",
                 json({{"current_etag", etag_of(id, version)}}).dump());
   if (std::none_of(t->from.begin(), t->from.end(), [&](const char* s) { return status == s; })) {
@@ -266,7 +263,8 @@ json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long lo
     detail["limit_working_minutes"] = m_rules.limit_minutes(r.str(0, 1));
   } else if (action == "extend") {
     long long minutes = 0;
-    if (body.contains("working_hours") && body["working_hours"].is_number_integer()) minutes = body["working_hours"].get<long long>() * 60;
+    if (body.contains("working_hours") && body["working_hours"].is_number_integer())
+      minutes = body["working_hours"].get<long long>() * 60;
     else if (body.contains("working_days") && body["working_days"].is_number_integer())
       minutes = body["working_days"].get<long long>() * m_rules.calendar.minutes_per_day();
     if (minutes <= 0 || minutes > 366LL * 24 * 60)
@@ -284,7 +282,8 @@ json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long lo
   } else if (action == "close") {
     set += ", closed_at = clock_timestamp()";
   }
-  auto updated = tx.exec("incidents.transition", "UPDATE incidents i SET " + set + " WHERE id = $1 RETURNING wg_incident_json(i), version", params);
+  auto updated =
+      tx.exec("incidents.transition", "UPDATE incidents i SET " + set + " WHERE id = $1 RETURNING wg_incident_json(i), version", params);
   tx.exec("incidents.event",
           "INSERT INTO incident_events (incident_id, actor, action, from_status, to_status, detail) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
           {std::to_string(id), actor.label(), action, status, to, detail.dump()});
@@ -310,10 +309,11 @@ int IncidentStore::reassign(pg::Connection& conn, const std::vector<std::string>
     // The changed areas' current shapes come from the registry (hex EWKB, cast once each).
     params.push_back(json(codes).dump());
     params.push_back(pg::array(registry::current_geometries(conn, codes)));
-    sql = "WITH changed AS (SELECT json_array_elements_text($1::json) AS code) " + std::string(kColumns) +
-          "FROM incidents i WHERE " + kOpen + " AND i.grid_code IN (SELECT code FROM changed) UNION " + kColumns +
+    sql = "WITH changed AS (SELECT json_array_elements_text($1::json) AS code) " + std::string(kColumns) + "FROM incidents i WHERE " +
+          kOpen + " AND i.grid_code IN (SELECT code FROM changed) UNION " + kColumns +
           "FROM (SELECT g::geometry AS geom FROM unnest($2::text[]) AS g) a "
-          "JOIN incidents i ON a.geom && i.location AND ST_Covers(a.geom, i.location) WHERE " + kOpen;
+          "JOIN incidents i ON a.geom && i.location AND ST_Covers(a.geom, i.location) WHERE " +
+          kOpen;
   }
   auto open = conn.exec("incidents.open_in_changed", sql, params);
   int moved = 0;
@@ -328,12 +328,12 @@ int IncidentStore::reassign(pg::Connection& conn, const std::vector<std::string>
     pg::Transaction tx(conn);
     // Conditional on the old grid: with several server processes, the first one to get here moves
     // the case and logs it; the others find nothing left to do.
-    auto u = tx.exec("incidents.reassign",
-                     "UPDATE incidents SET grid_code = NULLIF($2, ''), microgrid_code = NULLIF($3, ''), method = $4, "
-                     "hierarchy = $5::jsonb, version = version + 1 WHERE id = $1 AND coalesce(grid_code, '') = $6 "
-                     "AND coalesce(microgrid_code, '') = $7 RETURNING status",
-                     {open.str(k, 0), grid, micro, answer["method"].get<std::string>(), answer["hierarchy"].dump(), open.str(k, 3),
-                      open.str(k, 4)});
+    auto u = tx.exec(
+        "incidents.reassign",
+        "UPDATE incidents SET grid_code = NULLIF($2, ''), microgrid_code = NULLIF($3, ''), method = $4, "
+        "hierarchy = $5::jsonb, version = version + 1 WHERE id = $1 AND coalesce(grid_code, '') = $6 "
+        "AND coalesce(microgrid_code, '') = $7 RETURNING status",
+        {open.str(k, 0), grid, micro, answer["method"].get<std::string>(), answer["hierarchy"].dump(), open.str(k, 3), open.str(k, 4)});
     if (u.rows() == 1) {
       tx.exec("incidents.event",
               "INSERT INTO incident_events (incident_id, actor, action, from_status, to_status, detail) "

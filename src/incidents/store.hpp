@@ -47,8 +47,8 @@ class IncidentStore {
  public:
   explicit IncidentStore(CaseRules rules) : m_rules(std::move(rules)) {}
 
-  nlohmann::json create(pg::Connection& conn, const registry::Actor& actor, const nlohmann::json& body,
-                        const locate::Locator::View& view, const std::string& crs_param) const;
+  nlohmann::json create(pg::Connection& conn, const registry::Actor& actor, const nlohmann::json& body, const locate::Locator::View& view,
+                        const std::string& crs_param) const;
   nlohmann::json get(pg::Connection& conn, const registry::Actor& actor, long long id) const;
   // {"incidents": [...], "numberMatched": n}
   nlohmann::json list(pg::Connection& conn, const registry::Actor& actor, const IncidentQuery& q) const;

@@ -7,10 +7,7 @@
 #include "registry/queries.hpp"
 
 namespace wangge::locate {
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 void parse_wkb(std::string_view wkb, SourceArea& out) {
   // The locator keeps one flat vertex list; an empty ring adds no end.
@@ -47,8 +44,7 @@ Sources read_areas(pg::Connection& conn, std::optional<Micros> at, const std::ve
 }
 
 WorkerDirectory read_workers(pg::Connection& conn, std::optional<Micros> at) {
-  std::string sql =
-      "SELECT a.grid_code, w.id, w.name FROM worker_assignments a JOIN workers w ON w.id = a.worker_id WHERE ";
+  std::string sql = "SELECT a.grid_code, w.id, w.name FROM worker_assignments a JOIN workers w ON w.id = a.worker_id WHERE ";
   std::vector<pg::Param> params;
   if (at) {
     sql += "a.assigned_at <= $1::timestamptz AND (a.unassigned_at IS NULL OR a.unassigned_at > $1::timestamptz)";

@@ -89,8 +89,7 @@ class FastBuilder {
   }
 
   // A subset of `parent` that touches the cell.
-  void filter(const std::vector<EdgeRef>& parent, std::int64_t cx, std::int64_t cy, std::int64_t s,
-              std::vector<EdgeRef>& out) const {
+  void filter(const std::vector<EdgeRef>& parent, std::int64_t cx, std::int64_t cy, std::int64_t s, std::vector<EdgeRef>& out) const {
     out.clear();
     const double x0 = u2d(cx), y0 = u2d(cy), x1 = u2d(cx + s), y1 = u2d(cy + s);
     const Pt* v = m_fine.vertex_data();
@@ -101,8 +100,7 @@ class FastBuilder {
   std::uint64_t direct_code(const FastIndex::Answer& a) const {
     using A = FastIndex::Answer;
     const std::uint64_t head = (std::uint64_t{FastIndex::kDirect} << 62) | (std::uint64_t{a.kind} << 60);
-    if (a.kind == A::inside)
-      return head | static_cast<std::uint64_t>(a.grid) | (static_cast<std::uint64_t>(a.micro + 1) << 30);
+    if (a.kind == A::inside) return head | static_cast<std::uint64_t>(a.grid) | (static_cast<std::uint64_t>(a.micro + 1) << 30);
     if (a.kind == A::fallback) return head | static_cast<std::uint64_t>(a.admin);
     return head;
   }
@@ -139,9 +137,8 @@ class FastBuilder {
         a = m_answer_at({u2d(cx + s / 2), u2d(cy + s / 2)});
         if (known) *known = a;
       }
-      if (a.kind == FastIndex::Answer::inside ||
-          ((a.kind == FastIndex::Answer::outside || a.kind == FastIndex::Answer::fallback) &&
-           uniform_outside_grids(cx, cy, s, a.kind == FastIndex::Answer::fallback))) {
+      if (a.kind == FastIndex::Answer::inside || ((a.kind == FastIndex::Answer::outside || a.kind == FastIndex::Answer::fallback) &&
+                                                  uniform_outside_grids(cx, cy, s, a.kind == FastIndex::Answer::fallback))) {
         ++st.direct;
         return direct_code(a);
       }
@@ -236,9 +233,8 @@ class FastBuilder {
     // Entries in polygon order: those with edges here, merged with those covering the whole cell.
     std::size_t k = 0, m = 0;
     while (k < edges.size() || m < m_covering.size()) {
-      const std::uint32_t poly = k < edges.size() && (m == m_covering.size() || edges[k].poly <= m_covering[m])
-                                     ? edges[k].poly
-                                     : m_covering[m];
+      const std::uint32_t poly =
+          k < edges.size() && (m == m_covering.size() || edges[k].poly <= m_covering[m]) ? edges[k].poly : m_covering[m];
       const bool in = m < m_covering.size() && m_covering[m] == poly;
       if (in) ++m;
       const std::uint32_t tag = poly << 1 | (in ? 1u : 0u);

@@ -69,7 +69,7 @@ class FastIndex {
   // for a leaf its record. After three steps `code` and `cell` are what find() gives. Interleaving
   // the steps of a few points hides the memory latency that one point at a time waits for.
   struct Probe {
-    double ux = 0, uy = 0;               // the point in units
+    double ux = 0, uy = 0;                // the point in units
     const std::uint64_t* slot = nullptr;  // the code to read next; null once `code` is final
     std::uint64_t code = kSlow;
     Cell cell;
@@ -92,8 +92,7 @@ class FastIndex {
   // saturated; for prefetching) and where its record starts (bits 0-43, in words).
   static constexpr int kTry[11][2] = {{4, 4}, {3, 3}, {5, 5}, {3, 5}, {5, 3}, {2, 4}, {6, 4}, {4, 2}, {4, 6}, {1, 7}, {7, 1}};
   static Pt reference(const Cell& c, unsigned t) {
-    return {static_cast<double>(c.x + c.side / 8 * kTry[t][0]) * kUnit,
-            static_cast<double>(c.y + c.side / 8 * kTry[t][1]) * kUnit};
+    return {static_cast<double>(c.x + c.side / 8 * kTry[t][0]) * kUnit, static_cast<double>(c.y + c.side / 8 * kTry[t][1]) * kUnit};
   }
 
  private:
@@ -114,8 +113,10 @@ class FastIndex {
     auto t = static_cast<std::int64_t>((u - static_cast<double>(o)) / static_cast<double>(s));
     t = t < 0 ? 0 : t >= n ? n - 1 : t;
     // The division may round across a boundary; the boundaries themselves are exact.
-    if (t > 0 && u < static_cast<double>(o + t * s)) --t;
-    else if (t + 1 < n && u > static_cast<double>(o + (t + 1) * s)) ++t;
+    if (t > 0 && u < static_cast<double>(o + t * s))
+      --t;
+    else if (t + 1 < n && u > static_cast<double>(o + (t + 1) * s))
+      ++t;
     return static_cast<int>(t);
   }
 
@@ -135,8 +136,8 @@ class FastIndex {
 inline std::uint64_t FastIndex::find(Pt p, Cell* where) const {
   const double ux = p.x * kScale, uy = p.y * kScale;
   const std::int64_t s0 = std::int64_t{1} << m_shift;
-  if (!(ux >= static_cast<double>(m_x0) && ux <= static_cast<double>(m_x0 + m_nx * s0) &&
-        uy >= static_cast<double>(m_y0) && uy <= static_cast<double>(m_y0 + m_ny * s0)))
+  if (!(ux >= static_cast<double>(m_x0) && ux <= static_cast<double>(m_x0 + m_nx * s0) && uy >= static_cast<double>(m_y0) &&
+        uy <= static_cast<double>(m_y0 + m_ny * s0)))
     return kSlow;
   const int i = child(ux, m_x0, s0, static_cast<int>(m_nx));
   const int j = child(uy, m_y0, s0, static_cast<int>(m_ny));
@@ -171,8 +172,8 @@ inline void FastIndex::start(Pt p, Probe& q) const {
   q.ux = p.x * kScale, q.uy = p.y * kScale;
   q.slot = nullptr, q.code = kSlow, q.level = 0;
   const std::int64_t s0 = std::int64_t{1} << m_shift;
-  if (!(q.ux >= static_cast<double>(m_x0) && q.ux <= static_cast<double>(m_x0 + m_nx * s0) &&
-        q.uy >= static_cast<double>(m_y0) && q.uy <= static_cast<double>(m_y0 + m_ny * s0)))
+  if (!(q.ux >= static_cast<double>(m_x0) && q.ux <= static_cast<double>(m_x0 + m_nx * s0) && q.uy >= static_cast<double>(m_y0) &&
+        q.uy <= static_cast<double>(m_y0 + m_ny * s0)))
     return;
   const int i = child(q.ux, m_x0, s0, static_cast<int>(m_nx));
   const int j = child(q.uy, m_y0, s0, static_cast<int>(m_ny));
@@ -237,8 +238,8 @@ void FastIndex::leaf_covering(std::uint64_t code, const Cell& cell, Pt p, F&& f)
           break;
         }
         if (o < 0) inside = !inside;  // c is left of a-b, p right of it: a-b separates them
-      } else if (p.x >= std::fmin(a.x, b.x) && p.x <= std::fmax(a.x, b.x) && p.y >= std::fmin(a.y, b.y) &&
-                 p.y <= std::fmax(a.y, b.y) && orient(a, b, p) == 0) {
+      } else if (p.x >= std::fmin(a.x, b.x) && p.x <= std::fmax(a.x, b.x) && p.y >= std::fmin(a.y, b.y) && p.y <= std::fmax(a.y, b.y) &&
+                 orient(a, b, p) == 0) {
         on = true;
         break;
       }

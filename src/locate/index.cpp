@@ -192,14 +192,14 @@ std::shared_ptr<const LocateIndex> LocateIndex::build(Sources sources, const Opt
   }
   index->m_sources = std::move(sources);
   st.areas = index->m_areas.size();
-  st.layout = std::to_string(index->m_fine.cells()) + "/" + std::to_string(index->m_fine.entries()) + "/" +
-              std::to_string(index->m_fine.refs());
+  st.layout =
+      std::to_string(index->m_fine.cells()) + "/" + std::to_string(index->m_fine.entries()) + "/" + std::to_string(index->m_fine.refs());
   st.memory_bytes = index->m_fine.memory_bytes() + index->m_admin.memory_bytes() + index->m_fast.stats().memory_bytes;
   for (const auto& a : index->m_areas) st.memory_bytes += sizeof(Area) + a.code.capacity() + a.name.capacity();
   st.memory_bytes += index->m_text.capacity() + index->m_text_at.capacity() * sizeof(Text);
   for (const auto& s : index->m_sources)
-    st.memory_bytes += sizeof(SourceArea) + s->vertices.capacity() * sizeof(Pt) + s->ring_ends.capacity() * 4 +
-                       s->code.capacity() + s->name.capacity() + s->parent.capacity();
+    st.memory_bytes += sizeof(SourceArea) + s->vertices.capacity() * sizeof(Pt) + s->ring_ends.capacity() * 4 + s->code.capacity() +
+                       s->name.capacity() + s->parent.capacity();
   st.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return index;
 }
@@ -227,8 +227,7 @@ struct Covering {
     loc.method = grid_on ? Method::boundary : Method::inside;
     loc.grid = grid;
     for (int k = 0; k < n_micro; ++k)
-      if (parents[static_cast<std::size_t>(micro[k])] == grid && (loc.microgrid < 0 || micro[k] < loc.microgrid))
-        loc.microgrid = micro[k];
+      if (parents[static_cast<std::size_t>(micro[k])] == grid && (loc.microgrid < 0 || micro[k] < loc.microgrid)) loc.microgrid = micro[k];
     return loc;
   }
 };
@@ -294,8 +293,7 @@ Location LocateIndex::uncovered(Pt p, Admins&& admins, GridEdges&& grid_edges, C
 // Areas are numbered in code order in a full index: the smaller index is the smaller code.
 Location LocateIndex::locate_uncovered(Pt p) const {
   return uncovered(
-      p,
-      [&](auto&& f) { m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) { f(static_cast<std::int32_t>(id)); }); },
+      p, [&](auto&& f) { m_admin.covering(p, [&](std::uint32_t id, unsigned, bool) { f(static_cast<std::int32_t>(id)); }); },
       [&](double rx, double ry, auto&& f) {
         m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
           if (group == 0) f(static_cast<std::int32_t>(id), a, b);
@@ -310,11 +308,15 @@ void LocateIndex::append_json(const Location& loc, Pt point, const WorkerDirecto
   out += ',';
   append_number(out, point.y);
   out += "],\"grid\":";
-  if (loc.grid >= 0) append_ref_json(loc.grid, out);
-  else out += "null";
+  if (loc.grid >= 0)
+    append_ref_json(loc.grid, out);
+  else
+    out += "null";
   out += ",\"microgrid\":";
-  if (loc.microgrid >= 0) append_ref_json(loc.microgrid, out);
-  else out += "null";
+  if (loc.microgrid >= 0)
+    append_ref_json(loc.microgrid, out);
+  else
+    out += "null";
   out += ",\"hierarchy\":[";
   const std::int32_t leaf = loc.microgrid >= 0 ? loc.microgrid : loc.grid >= 0 ? loc.grid : loc.admin;
   if (leaf >= 0) {

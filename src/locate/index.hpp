@@ -68,10 +68,10 @@ const char* method_name(Method method);
 
 struct Location {
   Method method = Method::outside;
-  std::int32_t grid = -1;       // area indexes; -1 for none
+  std::int32_t grid = -1;  // area indexes; -1 for none
   std::int32_t microgrid = -1;
-  std::int32_t admin = -1;      // fallback only
-  double distance_m = 0;        // nearest only
+  std::int32_t admin = -1;  // fallback only
+  double distance_m = 0;    // nearest only
 };
 
 struct Options {
@@ -112,7 +112,7 @@ class WorkerDirectory {
   // JSON: a lookup reads one slot and one place in the text (a hash map of strings read five).
   struct Slot {
     std::uint32_t hash = 0;
-    std::uint32_t offset = 0;       // the code in m_text; the JSON follows it
+    std::uint32_t offset = 0;  // the code in m_text; the JSON follows it
     std::uint32_t json_length = 0;
     std::uint32_t code_length = 0;  // 0: an empty slot (codes are never empty)
   };
@@ -127,13 +127,13 @@ class LocateIndex {
     std::string code;
     std::string name;
     Level level;
-    std::int32_t parent;    // index, -1 when the parent is not a current area
+    std::int32_t parent;  // index, -1 when the parent is not a current area
   };
   struct Stats {
     double build_seconds = 0;
     std::size_t areas = 0, grids = 0, microgrids = 0, admin = 0;
     std::size_t memory_bytes = 0;
-    std::string layout;  // cells/entries/edge references of the grid layer
+    std::string layout;       // cells/entries/edge references of the grid layer
     std::string fast_layout;  // top cells/blocks/direct cells/leaves/slow cells/edge references
     double fast_build_seconds = 0;
   };
@@ -144,8 +144,8 @@ class LocateIndex {
   // without a full build (see "Patched snapshots" above). `sources` is the whole current list,
   // sorted by code (apply_changes gives it). Returns null when the change is too big to patch
   // (more than kMaxPatchedCodes areas since the last full build): build() is then the way.
-  static std::shared_ptr<const LocateIndex> patch(const std::shared_ptr<const LocateIndex>& before,
-                                                  const std::vector<std::string>& codes, Sources sources);
+  static std::shared_ptr<const LocateIndex> patch(const std::shared_ptr<const LocateIndex>& before, const std::vector<std::string>& codes,
+                                                  Sources sources);
   static constexpr std::size_t kMaxPatchedCodes = 20000;
   // True for a patched snapshot; how many codes it overrides.
   bool patched() const { return m_base != nullptr; }
@@ -205,8 +205,8 @@ class LocateIndex {
     const Text& t = in->m_text_at[k];
     return {in->m_text.data() + t.offset, t};
   }
-  Layer m_fine;   // group 0: grids, group 1: micro-grids
-  Layer m_admin;  // every admin level
+  Layer m_fine;      // group 0: grids, group 1: micro-grids
+  Layer m_admin;     // every admin level
   FastIndex m_fast;  // answers most points; defers to the layers for the rest
 
   // The answer for a point that no grid covers (nearest, fallback, outside).
@@ -224,20 +224,20 @@ class LocateIndex {
   };
   bool in_dirty(Pt p) const;
   Location locate_patched(Pt p) const;
-  std::shared_ptr<const LocateIndex> m_base;   // the last full index
-  std::shared_ptr<const LocateIndex> m_delta;  // current versions of m_patched_codes (no fast grid)
-  std::int32_t m_base_n = 0;                   // base areas; delta area j answers as m_base_n + j
-  std::vector<std::string> m_patched_codes;    // sorted
-  std::vector<std::uint8_t> m_masked;          // per base area: 1 when its code is patched
+  std::shared_ptr<const LocateIndex> m_base;               // the last full index
+  std::shared_ptr<const LocateIndex> m_delta;              // current versions of m_patched_codes (no fast grid)
+  std::int32_t m_base_n = 0;                               // base areas; delta area j answers as m_base_n + j
+  std::vector<std::string> m_patched_codes;                // sorted
+  std::vector<std::uint8_t> m_masked;                      // per base area: 1 when its code is patched
   std::unordered_map<std::int32_t, std::int32_t> m_remap;  // masked base area -> its delta version, or -1
-  std::vector<std::int32_t> m_delta_parents;   // per delta area, the parent's answer index
+  std::vector<std::int32_t> m_delta_parents;               // per delta area, the parent's answer index
   std::vector<Box> m_dirty;
-  Box m_dirty_all{0, 0, -1, -1};               // the union of m_dirty
+  Box m_dirty_all{0, 0, -1, -1};  // the union of m_dirty
   // A coarse grid over m_dirty_all naming the boxes that overlap each cell, so that in_dirty
   // reads a few boxes however many there are (empty when there are few: they are read in turn).
-  int m_dirty_n = 0;                           // cells per side
-  double m_dirty_kx = 0, m_dirty_ky = 0;       // cells per degree
-  std::vector<std::uint32_t> m_dirty_start;    // per cell, into m_dirty_boxes (CSR)
+  int m_dirty_n = 0;                         // cells per side
+  double m_dirty_kx = 0, m_dirty_ky = 0;     // cells per degree
+  std::vector<std::uint32_t> m_dirty_start;  // per cell, into m_dirty_boxes (CSR)
   std::vector<std::uint32_t> m_dirty_boxes;
   int dirty_cell(double v, double origin, double k) const;
   void index_dirty_boxes();

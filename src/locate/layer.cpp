@@ -9,9 +9,7 @@ namespace wangge::locate {
 namespace {
 
 // The half-open crossing rule: does the ray from q towards +x cross edge a-b?
-inline bool crosses(Pt a, Pt b, Pt q) {
-  return (a.y > q.y) != (b.y > q.y) && (b.y > a.y) == (orient(a, b, q) > 0);
-}
+inline bool crosses(Pt a, Pt b, Pt q) { return (a.y > q.y) != (b.y > q.y) && (b.y > a.y) == (orient(a, b, q) > 0); }
 
 struct CellEdge {
   std::uint32_t col;
@@ -20,18 +18,15 @@ struct CellEdge {
 
 }  // namespace
 
-void Layer::Builder::add(std::uint32_t id, unsigned group, std::span<const Pt> vertices,
-                         std::span<const std::uint32_t> ring_ends) {
+void Layer::Builder::add(std::uint32_t id, unsigned group, std::span<const Pt> vertices, std::span<const std::uint32_t> ring_ends) {
   if (id >= (1u << 30)) throw std::invalid_argument("locate: polygon id too large");
-  Poly poly{id, group & 1u, static_cast<std::uint32_t>(m_vertices.size()), 0,
-            static_cast<std::uint32_t>(m_ring_ends.size()), 0};
+  Poly poly{id, group & 1u, static_cast<std::uint32_t>(m_vertices.size()), 0, static_cast<std::uint32_t>(m_ring_ends.size()), 0};
   std::uint32_t start = 0;
   for (std::uint32_t end : ring_ends) {
     if (end <= start || end > vertices.size()) throw std::invalid_argument("locate: bad ring bounds");
     const std::size_t before = m_vertices.size();
     for (std::uint32_t k = start; k < end; ++k) {
-      if (!std::isfinite(vertices[k].x) || !std::isfinite(vertices[k].y))
-        throw std::invalid_argument("locate: non-finite vertex");
+      if (!std::isfinite(vertices[k].x) || !std::isfinite(vertices[k].y)) throw std::invalid_argument("locate: non-finite vertex");
       m_vertices.push_back(vertices[k]);
     }
     if (!(vertices[start] == vertices[end - 1])) m_vertices.push_back(vertices[start]);
@@ -41,8 +36,7 @@ void Layer::Builder::add(std::uint32_t id, unsigned group, std::span<const Pt> v
   }
   poly.end = static_cast<std::uint32_t>(m_vertices.size());
   poly.ring_end = static_cast<std::uint32_t>(m_ring_ends.size());
-  if (m_vertices.size() >= std::numeric_limits<std::uint32_t>::max() - 1)
-    throw std::length_error("locate: too many vertices in one layer");
+  if (m_vertices.size() >= std::numeric_limits<std::uint32_t>::max() - 1) throw std::length_error("locate: too many vertices in one layer");
   m_polys.push_back(poly);
 }
 
@@ -90,8 +84,7 @@ Layer Layer::Builder::build(double cells_per_edge) && {
 
   auto push_entry = [&](std::int64_t row, std::int64_t col, std::uint32_t tag, std::uint32_t begin, std::size_t n_local,
                         std::size_t n_run) {
-    if (n_local > 0xffff || n_run > 0xffff)
-      throw std::length_error("locate: too many edges in one cell; use more cells per edge");
+    if (n_local > 0xffff || n_run > 0xffff) throw std::length_error("locate: too many edges in one cell; use more cells per edge");
     pending.push_back({static_cast<std::uint32_t>(row * nx + col),
                        Entry{tag, begin, static_cast<std::uint16_t>(n_local), static_cast<std::uint16_t>(n_run)}});
   };
@@ -140,9 +133,9 @@ Layer Layer::Builder::build(double cells_per_edge) && {
       if (cells.empty()) continue;  // a row the boundary does not reach is outside the polygon
       std::sort(cells.begin(), cells.end(),
                 [](const CellEdge& x, const CellEdge& y) { return x.col != y.col ? x.col < y.col : x.edge < y.edge; });
-      cells.erase(std::unique(cells.begin(), cells.end(),
-                              [](const CellEdge& x, const CellEdge& y) { return x.col == y.col && x.edge == y.edge; }),
-                  cells.end());
+      cells.erase(
+          std::unique(cells.begin(), cells.end(), [](const CellEdge& x, const CellEdge& y) { return x.col == y.col && x.edge == y.edge; }),
+          cells.end());
       const std::int64_t j = row0 + static_cast<std::int64_t>(rj);
       const double ylo = L.by(j), yhi = L.by(j + 1);
       const double ymid = std::ldexp(static_cast<double>(2 * L.m_y0 + (2 * j + 1) * L.m_cy), -kShift - 1);
@@ -242,8 +235,8 @@ Layer Layer::Builder::build(double cells_per_edge) && {
 }
 
 std::size_t Layer::memory_bytes() const {
-  return m_vertices.capacity() * sizeof(Pt) + m_offsets.capacity() * sizeof(std::uint32_t) +
-         m_entries.capacity() * sizeof(Entry) + m_refs.capacity() * sizeof(std::uint32_t);
+  return m_vertices.capacity() * sizeof(Pt) + m_offsets.capacity() * sizeof(std::uint32_t) + m_entries.capacity() * sizeof(Entry) +
+         m_refs.capacity() * sizeof(std::uint32_t);
 }
 
 }  // namespace wangge::locate

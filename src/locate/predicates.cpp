@@ -57,8 +57,8 @@ int orient_exact(Pt a, Pt b, Pt p) {
 }  // namespace detail
 
 bool segments_touch(Pt a, Pt b, Pt c, Pt d) {
-  if (std::max(a.x, b.x) < std::min(c.x, d.x) || std::max(c.x, d.x) < std::min(a.x, b.x) ||
-      std::max(a.y, b.y) < std::min(c.y, d.y) || std::max(c.y, d.y) < std::min(a.y, b.y))
+  if (std::max(a.x, b.x) < std::min(c.x, d.x) || std::max(c.x, d.x) < std::min(a.x, b.x) || std::max(a.y, b.y) < std::min(c.y, d.y) ||
+      std::max(c.y, d.y) < std::min(a.y, b.y))
     return false;
   const int o1 = orient(a, b, c), o2 = orient(a, b, d), o3 = orient(c, d, a), o4 = orient(c, d, b);
   if (o1 * o2 < 0 && o3 * o4 < 0) return true;
@@ -67,11 +67,9 @@ bool segments_touch(Pt a, Pt b, Pt c, Pt d) {
 }
 
 bool segment_touches_box(Pt a, Pt b, double x0, double y0, double x1, double y1) {
-  if (std::max(a.x, b.x) < x0 || std::min(a.x, b.x) > x1 || std::max(a.y, b.y) < y0 || std::min(a.y, b.y) > y1)
-    return false;
+  if (std::max(a.x, b.x) < x0 || std::min(a.x, b.x) > x1 || std::max(a.y, b.y) < y0 || std::min(a.y, b.y) > y1) return false;
   // Separating axis: the bounding boxes overlap, so only the segment's own normal can separate.
-  const int s0 = orient(a, b, {x0, y0}), s1 = orient(a, b, {x1, y0}), s2 = orient(a, b, {x1, y1}),
-            s3 = orient(a, b, {x0, y1});
+  const int s0 = orient(a, b, {x0, y0}), s1 = orient(a, b, {x1, y0}), s2 = orient(a, b, {x1, y1}), s3 = orient(a, b, {x0, y1});
   return !((s0 > 0 && s1 > 0 && s2 > 0 && s3 > 0) || (s0 < 0 && s1 < 0 && s2 < 0 && s3 < 0));
 }
 

@@ -46,9 +46,7 @@ inline int orient(Pt a, Pt b, Pt p) {
 
 // p lies on the closed segment a-b (exactly).
 inline bool on_segment(Pt a, Pt b, Pt p) {
-  if (p.x < std::fmin(a.x, b.x) || p.x > std::fmax(a.x, b.x) || p.y < std::fmin(a.y, b.y) ||
-      p.y > std::fmax(a.y, b.y))
-    return false;
+  if (p.x < std::fmin(a.x, b.x) || p.x > std::fmax(a.x, b.x) || p.y < std::fmin(a.y, b.y) || p.y > std::fmax(a.y, b.y)) return false;
   return orient(a, b, p) == 0;
 }
 

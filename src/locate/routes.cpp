@@ -46,8 +46,8 @@ Locator::View view_for(registry::Registry& reg, Locator& locator, const Request&
 // stored: the answer streams, but the points are all kept until it ends.
 void check_batch_size(const std::vector<double>& xy, std::size_t max_points) {
   if (xy.size() / 2 >= max_points)
-    throw Error(413, "too_many_points", "a batch may have at most " + std::to_string(max_points) +
-                                            " points (WANGGE_MAX_BATCH_POINTS)", "{\"limit\":" + std::to_string(max_points) + "}");
+    throw Error(413, "too_many_points", "a batch may have at most " + std::to_string(max_points) + " points (WANGGE_MAX_BATCH_POINTS)",
+                "{\"limit\":" + std::to_string(max_points) + "}");
 }
 
 // Collects [x, y] pairs from a JSON array of positions without building a document: a batch of a
@@ -293,12 +293,8 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, Locator& loca
       return std::nullopt;
     }
   });
-  routes.add("GET", "/v1/locate", [r, l](const Request& req) {
-    return locate_one(*r, *l, req, r->authenticate(req));
-  });
-  routes.add("POST", "/v1/locate", [r, l](const Request& req) {
-    return locate_batch(*r, *l, req, r->authenticate(req));
-  });
+  routes.add("GET", "/v1/locate", [r, l](const Request& req) { return locate_one(*r, *l, req, r->authenticate(req)); });
+  routes.add("POST", "/v1/locate", [r, l](const Request& req) { return locate_batch(*r, *l, req, r->authenticate(req)); });
 }
 
 }  // namespace wangge::locate

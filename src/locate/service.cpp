@@ -58,11 +58,11 @@ void Locator::on_change(pg::Connection& conn, const std::vector<std::string>& co
   const auto& st = next->stats();
   char msg[240];
   if (next->patched()) {
-    std::snprintf(msg, sizeof msg, "locator index patched: %zu changed areas (%zu since the last full build) in %.3f s",
-                  codes.size(), next->patched_codes(), st.build_seconds);
+    std::snprintf(msg, sizeof msg, "locator index patched: %zu changed areas (%zu since the last full build) in %.3f s", codes.size(),
+                  next->patched_codes(), st.build_seconds);
   } else {
-    std::snprintf(msg, sizeof msg, "locator index built: %zu areas (%zu grids, %zu micro-grids, %zu admin) in %.3f s, %.0f MB",
-                  st.areas, st.grids, st.microgrids, st.admin, st.build_seconds, st.memory_bytes / 1048576.0);
+    std::snprintf(msg, sizeof msg, "locator index built: %zu areas (%zu grids, %zu micro-grids, %zu admin) in %.3f s, %.0f MB", st.areas,
+                  st.grids, st.microgrids, st.admin, st.build_seconds, st.memory_bytes / 1048576.0);
   }
   log::info(msg);
   const bool patched = next->patched();
@@ -113,7 +113,8 @@ void Locator::consolidate_loop() {
         // meanwhile (a reconnection) the new base is stale and dropped.
         auto now = m_index.load();
         std::shared_ptr<const LocateIndex> next = full;
-        if (m_reloaded_during_build) next = nullptr;
+        if (m_reloaded_during_build)
+          next = nullptr;
         else if (now != current && !m_changed_during_build.empty())
           next = LocateIndex::patch(full, m_changed_during_build, now->sources());
         if (next) {

@@ -21,12 +21,10 @@ using registry::Actor;
 using registry::Role;
 
 const char* kFrequencies[] = {"daily", "weekly", "monthly", "every_n_days"};
-const char* kProperties[] = {"grid", "name", "kind", "location", "crs", "service_minutes", "priority", "time_window",
-                             "frequency", "every_days", "attributes"};
+const char* kProperties[] = {"grid",     "name",        "kind",      "location",   "crs",       "service_minutes",
+                             "priority", "time_window", "frequency", "every_days", "attributes"};
 
-std::string etag_of(long long id, long long version) {
-  return "\"cp-" + std::to_string(id) + "-v" + std::to_string(version) + "\"";
-}
+std::string etag_of(long long id, long long version) { return "\"cp-" + std::to_string(id) + "-v" + std::to_string(version) + "\""; }
 
 // The values of a checkpoint as written.
 struct Fields {
@@ -49,7 +47,8 @@ std::string text(const json& body, const char* name, std::size_t max) {
 long long integer(const json& body, const char* name, long long lo, long long hi) {
   const json& v = body[name];
   if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi)
-    throw unprocessable("invalid_property", std::string(name) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+    throw unprocessable("invalid_property",
+                        std::string(name) + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
   return v.get<long long>();
 }
 
@@ -99,7 +98,8 @@ void apply(const json& body, Fields& f, bool create, const std::string& crs_para
       std::string a, b;
       if (!w.is_object() || w.size() != 2 || !w.contains("start") || !w.contains("end") || !clock_time(w["start"], a) ||
           !clock_time(w["end"], b) || a >= b)
-        throw unprocessable("invalid_property", "time_window is {\"start\": \"HH:MM\", \"end\": \"HH:MM\"} with start before end (Asia/Shanghai)");
+        throw unprocessable("invalid_property",
+                            "time_window is {\"start\": \"HH:MM\", \"end\": \"HH:MM\"} with start before end (Asia/Shanghai)");
       f.window_start = a, f.window_end = b;
     }
   }
@@ -110,8 +110,10 @@ void apply(const json& body, Fields& f, bool create, const std::string& crs_para
     if (f.frequency != "every_n_days") f.every_days.reset();
   }
   if (body.contains("every_days")) {
-    if (body["every_days"].is_null()) f.every_days.reset();
-    else f.every_days = integer(body, "every_days", 1, 366);
+    if (body["every_days"].is_null())
+      f.every_days.reset();
+    else
+      f.every_days = integer(body, "every_days", 1, 366);
   }
   if (f.frequency == "every_n_days" && !f.every_days)
     throw unprocessable("missing_property", "frequency every_n_days needs every_days (1 to 366)");
@@ -209,8 +211,8 @@ json CheckpointStore::list(pg::Connection& conn, const Actor& actor, const std::
 }
 
 json CheckpointStore::get(pg::Connection& conn, const Actor& actor, long long id) const {
-  auto r = conn.exec("checkpoints.get", "SELECT c.grid_code, wg_checkpoint_json(c) FROM checkpoints c WHERE c.id = $1",
-                     {std::to_string(id)});
+  auto r =
+      conn.exec("checkpoints.get", "SELECT c.grid_code, wg_checkpoint_json(c) FROM checkpoints c WHERE c.id = $1", {std::to_string(id)});
   if (r.rows() == 0) throw not_found("checkpoint_not_found", "no checkpoint has the id " + std::to_string(id));
   actor.require_read(r.str(0, 0));
   return with_etag(r, 0, 1);
@@ -352,8 +354,9 @@ json CheckpointStore::due(pg::Connection& conn, const Actor& actor, const std::s
   return json{{"grid", grid},
               {"date", date},
               {"timezone", "Asia/Shanghai"},
-              {"rule", "due unless visited in the current period before the date: daily = the date, weekly = its ISO week "
-                       "(Monday first), monthly = its calendar month, every_n_days = the N days ending with the date"},
+              {"rule",
+               "due unless visited in the current period before the date: daily = the date, weekly = its ISO week "
+               "(Monday first), monthly = its calendar month, every_n_days = the N days ending with the date"},
               {"checkpoints", json::parse(r.str(0, 0))}};
 }
 

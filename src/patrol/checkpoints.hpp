@@ -28,8 +28,8 @@ class CheckpointStore {
   // GET /v1/checkpoints?grid=: {"grid", "checkpoints": [...]}.
   nlohmann::json list(pg::Connection& conn, const registry::Actor& actor, const std::string& grid) const;
   nlohmann::json get(pg::Connection& conn, const registry::Actor& actor, long long id) const;
-  nlohmann::json create(pg::Connection& conn, const registry::Actor& actor, const nlohmann::json& body,
-                        const std::string& crs_param, CheckpointChange& change) const;
+  nlohmann::json create(pg::Connection& conn, const registry::Actor& actor, const nlohmann::json& body, const std::string& crs_param,
+                        CheckpointChange& change) const;
   nlohmann::json update(pg::Connection& conn, const registry::Actor& actor, long long id, const nlohmann::json& body,
                         const std::vector<std::string>& if_match, const std::string& crs_param, CheckpointChange& change) const;
   void remove(pg::Connection& conn, const registry::Actor& actor, long long id, const std::vector<std::string>& if_match,

@@ -59,8 +59,9 @@ std::vector<Candidate> PositionStore::candidates(pg::Connection& conn, const Act
   std::string where = "left(w.area_code, length($1)) = $1";
   if (area) {
     params.push_back(registry::code_prefix(*area));
-    where += " AND (left(w.area_code, length($2)) = $2 OR EXISTS (SELECT 1 FROM worker_assignments wa WHERE wa.worker_id = w.id "
-             "AND wa.unassigned_at IS NULL AND left(wa.grid_code, length($2)) = $2))";
+    where +=
+        " AND (left(w.area_code, length($2)) = $2 OR EXISTS (SELECT 1 FROM worker_assignments wa WHERE wa.worker_id = w.id "
+        "AND wa.unassigned_at IS NULL AND left(wa.grid_code, length($2)) = $2))";
   }
   auto r = conn.exec("positions.candidates",
                      "SELECT w.id, w.name, w.area_code, "
@@ -68,7 +69,8 @@ std::vector<Candidate> PositionStore::candidates(pg::Connection& conn, const Act
                      "  WHERE wa.worker_id = w.id AND wa.unassigned_at IS NULL)::text, "
                      " ST_X(p.location), ST_Y(p.location), wg_time(p.at), extract(epoch FROM clock_timestamp() - p.at) "
                      "FROM workers w LEFT JOIN LATERAL (SELECT location, at FROM worker_positions wp WHERE wp.worker_id = w.id "
-                     " ORDER BY wp.at DESC, wp.id DESC LIMIT 1) p ON true WHERE " + where + " ORDER BY w.id",
+                     " ORDER BY wp.at DESC, wp.id DESC LIMIT 1) p ON true WHERE " +
+                         where + " ORDER BY w.id",
                      params);
   std::vector<Candidate> out;
   for (int i = 0; i < r.rows(); ++i) {

@@ -15,7 +15,7 @@ namespace wangge::patrol {
 struct Candidate {
   long long id = 0;
   std::string name, area;
-  nlohmann::json grids;  // current assignments
+  nlohmann::json grids;            // current assignments
   std::optional<double> lon, lat;  // latest position, EPSG:4490
   std::string at;                  // its time (RFC 3339), empty without one
   double age_s = 0;                // how long ago

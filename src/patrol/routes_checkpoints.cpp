@@ -58,7 +58,8 @@ void add_checkpoint_routes(http::RouteTable& routes, const PatrolServices& servi
   routes.add("GET", "/v1/patrol/due", [app](const Request& req) {
     auto actor = app->registry.authenticate(req);
     const CheckpointStore store;
-    return json_response(200, store.due(*app->registry.pool.acquire(), actor, required(req, "grid"), req.param("date").value_or(today_shanghai())).dump());
+    return json_response(
+        200, store.due(*app->registry.pool.acquire(), actor, required(req, "grid"), req.param("date").value_or(today_shanghai())).dump());
   });
   routes.add("GET", "/v1/checkpoints", [app](const Request& req) {
     auto actor = app->registry.authenticate(req);

@@ -17,9 +17,9 @@
 namespace wangge::patrol {
 
 using namespace http;  // Request, Response, json_body, the parameter parsers
-using route::round_to;
 using route::line_string;
 using route::profile_of;
+using route::round_to;
 namespace {
 
 using nlohmann::json;
@@ -27,9 +27,12 @@ constexpr std::size_t kMaxRequiredStreets = 5000;
 
 const char* mode_name(route::PostmanMode m) {
   switch (m) {
-    case route::PostmanMode::undirected: return "undirected";
-    case route::PostmanMode::directed: return "directed";
-    case route::PostmanMode::mixed: return "mixed";
+    case route::PostmanMode::undirected:
+      return "undirected";
+    case route::PostmanMode::directed:
+      return "directed";
+    case route::PostmanMode::mixed:
+      return "mixed";
   }
   return "?";
 }
@@ -66,7 +69,8 @@ Response coverage(const PatrolServices& app, const Request& req) {
   std::string deadhead = "network";
   if (body.contains("deadhead")) {
     if (!body["deadhead"].is_string() || (body["deadhead"] != "network" && body["deadhead"] != "required"))
-      throw unprocessable("invalid_property", "deadhead must be network (rural postman: any street) or required (only the streets to cover)");
+      throw unprocessable("invalid_property",
+                          "deadhead must be network (rural postman: any street) or required (only the streets to cover)");
     deadhead = body["deadhead"].get<std::string>();
   }
   std::optional<route::LonLat> start;
@@ -91,7 +95,8 @@ Response coverage(const PatrolServices& app, const Request& req) {
     if (!body["edges"].is_array() || body["edges"].empty())
       throw unprocessable("invalid_property", "edges must be a non-empty array of street ids");
     for (const auto& v : body["edges"]) {
-      if (!v.is_number_integer() || v.get<long long>() <= 0) throw unprocessable("invalid_property", "edges must hold street ids (positive integers)");
+      if (!v.is_number_integer() || v.get<long long>() <= 0)
+        throw unprocessable("invalid_property", "edges must hold street ids (positive integers)");
       ids.push_back(v.get<long long>());
     }
   }
@@ -108,12 +113,16 @@ Response coverage(const PatrolServices& app, const Request& req) {
   json unknown = json::array(), skipped = json::array();
   for (long long id : ids) {
     auto it = edge_of.find(id);
-    if (it == edge_of.end()) unknown.push_back(id);
-    else if (g.edge(it->second).speed_ms <= 0) skipped.push_back(id);
-    else required.push_back(it->second);
+    if (it == edge_of.end())
+      unknown.push_back(id);
+    else if (g.edge(it->second).speed_ms <= 0)
+      skipped.push_back(id);
+    else
+      required.push_back(it->second);
   }
   if (!area && !unknown.empty())
-    throw unprocessable("unknown_street", "no street has these ids (or they were added after the server started)", json{{"streets", unknown}}.dump());
+    throw unprocessable("unknown_street", "no street has these ids (or they were added after the server started)",
+                        json{{"streets", unknown}}.dump());
   if (required.empty())
     throw unprocessable("nothing_to_cover", std::string("no street to cover that the ") + route::profile_name(profile) + " profile may use",
                         json{{"skipped_streets", skipped}}.dump());

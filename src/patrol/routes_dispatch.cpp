@@ -17,9 +17,9 @@
 namespace wangge::patrol {
 
 using namespace http;  // Request, Response, json_body, the parameter parsers
-using route::round_to;
 using route::line_string;
 using route::profile_of;
+using route::round_to;
 namespace {
 
 using nlohmann::json;
@@ -54,9 +54,9 @@ Response nearest(const PatrolServices& app, const Request& req) {
   const route::Graph& g = router->graph(profile);
   auto incident = g.snap({p.lon, p.lat}, route::Router::kMaxSnapM);
   if (!incident)
-    throw unprocessable("no_route", std::string("the incident is more than 500 m from any street the ") + route::profile_name(profile) +
-                                        " profile may use",
-                        json{{"point", "incident"}, {"reason", "too_far_from_street"}}.dump());
+    throw unprocessable(
+        "no_route", std::string("the incident is more than 500 m from any street the ") + route::profile_name(profile) + " profile may use",
+        json{{"point", "incident"}, {"reason", "too_far_from_street"}}.dump());
   const patrol::PositionStore store;
   auto candidates = store.candidates(*app.registry.pool.acquire(), actor, req.param("area"));
 
@@ -92,8 +92,10 @@ Response nearest(const PatrolServices& app, const Request& req) {
   auto costs = route::costs_to(g, snaps, *incident);
   std::vector<std::pair<route::Cost, std::size_t>> ranked;
   for (std::size_t j = 0; j < snaps.size(); ++j) {
-    if (costs[j]) ranked.emplace_back(*costs[j], who[j]);
-    else unavailable_worker(candidates[who[j]], "unreachable");
+    if (costs[j])
+      ranked.emplace_back(*costs[j], who[j]);
+    else
+      unavailable_worker(candidates[who[j]], "unreachable");
   }
   std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
     if (a.first.duration_s != b.first.duration_s) return a.first.duration_s < b.first.duration_s;

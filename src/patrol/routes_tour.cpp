@@ -17,9 +17,9 @@
 namespace wangge::patrol {
 
 using namespace http;  // Request, Response, json_body, the parameter parsers
-using route::round_to;
 using route::line_string;
 using route::profile_of;
+using route::round_to;
 namespace {
 
 using nlohmann::json;
@@ -31,8 +31,7 @@ std::string index_extra(std::size_t i) { return json{{"index", i}}.dump(); }
 // A GeoJSON Point in the request's CRS -> EPSG:4490 lon/lat.
 route::LonLat point_of(const json& v, const crs::PointCrs& crs, const std::string& what, const std::string& extra = {}) {
   if (!v.is_object() || v.value("type", json()) != "Point" || !v.contains("coordinates") || !v["coordinates"].is_array() ||
-      v["coordinates"].size() < 2 || v["coordinates"].size() > 3 || !v["coordinates"][0].is_number() ||
-      !v["coordinates"][1].is_number())
+      v["coordinates"].size() < 2 || v["coordinates"].size() > 3 || !v["coordinates"][0].is_number() || !v["coordinates"][1].is_number())
     throw bad_request("invalid_geojson", what + " must be a GeoJSON Point {\"type\": \"Point\", \"coordinates\": [x, y]}", extra);
   const double x = v["coordinates"][0].get<double>(), y = v["coordinates"][1].get<double>();
   crs::LonLat p{};
@@ -50,9 +49,10 @@ double number_of(const json& cp, const char* name, double fallback, double min, 
   if (!cp.contains(name)) return fallback;
   const json& v = cp[name];
   if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < min || v.get<double>() > max)
-    throw bad_request("invalid_parameter",
-                      "checkpoint " + std::to_string(i) + ": " + name + " must be a number from " + json(min).dump() + " to " + json(max).dump(),
-                      index_extra(i));
+    throw bad_request(
+        "invalid_parameter",
+        "checkpoint " + std::to_string(i) + ": " + name + " must be a number from " + json(min).dump() + " to " + json(max).dump(),
+        index_extra(i));
   return v.get<double>();
 }
 
@@ -103,7 +103,8 @@ Response tour(const PatrolServices& app, const Request& req) {
     const std::string at = "checkpoint " + std::to_string(i);
     if (!cp.is_object()) throw bad_request("invalid_parameter", at + " must be an object", index_extra(i));
     json id = cp.contains("id") ? cp["id"] : json(i);
-    if (!id.is_string() && !id.is_number_integer()) throw bad_request("invalid_parameter", at + ": id must be a string or an integer", index_extra(i));
+    if (!id.is_string() && !id.is_number_integer())
+      throw bad_request("invalid_parameter", at + ": id must be a string or an integer", index_extra(i));
     if (!seen.insert(id.dump()).second) throw bad_request("invalid_parameter", at + ": id " + id.dump() + " is used twice", index_extra(i));
     if (!cp.contains("location")) throw bad_request("invalid_parameter", at + ": location is required", index_extra(i));
     route::Checkpoint c;
@@ -114,8 +115,8 @@ Response tour(const PatrolServices& app, const Request& req) {
       const json& w = cp["time_window"];
       if (!w.is_array() || w.size() != 2 || !w[0].is_number() || !w[1].is_number() || w[0].get<double>() < 0 ||
           w[1].get<double>() < w[0].get<double>())
-        throw bad_request("invalid_parameter", at + ": time_window must be [open, close] in minutes from the start of the shift, open <= close",
-                          index_extra(i));
+        throw bad_request("invalid_parameter",
+                          at + ": time_window must be [open, close] in minutes from the start of the shift, open <= close", index_extra(i));
       c.window = std::array<double, 2>{w[0].get<double>() * 60, w[1].get<double>() * 60};
     }
     pr.checkpoints.push_back(c);
@@ -127,10 +128,11 @@ Response tour(const PatrolServices& app, const Request& req) {
   const route::PatrolPlan plan = route::plan_patrol(router->graph(*profile), pr);
   if (plan.failure) {
     const auto& [point, reason] = *plan.failure;
-    throw unprocessable("no_route",
-                        point + (reason == "unreachable" ? " cannot be reached from start with the " : " is more than 500 m from any street the ") +
-                            route::profile_name(*profile) + " profile" + (reason == "unreachable" ? "" : " may use"),
-                        json{{"point", point}, {"reason", reason}}.dump());
+    throw unprocessable(
+        "no_route",
+        point + (reason == "unreachable" ? " cannot be reached from start with the " : " is more than 500 m from any street the ") +
+            route::profile_name(*profile) + " profile" + (reason == "unreachable" ? "" : " may use"),
+        json{{"point", point}, {"reason", reason}}.dump());
   }
 
   json stops = json::array(), unvisited = json::array();

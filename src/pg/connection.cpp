@@ -13,8 +13,7 @@ namespace {
 // Connection-level failures (class 08), shutdowns (57P0x) and a missing database mean "try again
 // later", not a bug: they become 503s.
 bool is_unavailable_state(const std::string& state) {
-  return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" ||
-         state == "3D000";
+  return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" || state == "3D000";
 }
 
 }  // namespace
@@ -50,7 +49,8 @@ Connection::Connection(const std::string& url, int statement_timeout_ms) {
     throw unavailable("database_unavailable", "the database cannot be reached");
   }
   // NOTICEs (e.g. "already exists, skipping") are for people at a psql prompt, not for our logs.
-  PQsetNoticeProcessor(m_conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      m_conn.get(), [](void*, const char*) {}, nullptr);
   exec("connection.setup", "SELECT set_config('statement_timeout', $1, false), set_config('TimeZone', 'UTC', false)",
        {std::to_string(statement_timeout_ms)});
 }
@@ -77,8 +77,7 @@ Result Connection::exec(std::string_view context, const std::string& sql, const 
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PGresult* r = PQexecParams(m_conn.get(), sql.c_str(), static_cast<int>(params.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0);
+  PGresult* r = PQexecParams(m_conn.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr, nullptr, 0);
   auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
   return Result(r);
@@ -126,11 +125,20 @@ void Transaction::commit() {
 void append_copy_field(std::string& out, std::string_view value) {
   for (char ch : value) {
     switch (ch) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out += ch;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += ch;
     }
   }
 }

@@ -20,8 +20,7 @@ std::string pg_time(Micros t) { return format_rfc3339(t); }
 // When a code's last version ended, as RFC 3339 (NULL for a code never seen).
 const char* kRetiredAt = "to_char(max(valid_to) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 
-const std::set<std::string> kWritableProperties = {"code",       "name",       "level",     "parent",
-                                                   "households", "population", "attributes"};
+const std::set<std::string> kWritableProperties = {"code", "name", "level", "parent", "households", "population", "attributes"};
 
 struct AreaFields {
   std::optional<std::string> code, name, level;
@@ -45,8 +44,8 @@ AreaFields read_properties(const json& props) {
     const json& v = it.value();
     if (is_server_property(k)) continue;  // echoes of a GET; the server owns them
     if (!kWritableProperties.count(k))
-      throw unprocessable("unknown_property", "unknown property '" + k +
-                                                  "'; allowed: code, name, level, parent, households, population, attributes");
+      throw unprocessable("unknown_property",
+                          "unknown property '" + k + "'; allowed: code, name, level, parent, households, population, attributes");
     if (k == "code" || k == "name" || k == "level") {
       if (!v.is_string()) throw unprocessable("invalid_property", k + " must be a string");
       (k == "code" ? f.code : k == "name" ? f.name : f.level) = v.get<std::string>();
@@ -63,8 +62,7 @@ AreaFields read_properties(const json& props) {
     }
   }
   if (f.name) {
-    if (!valid_area_name(*f.name))
-      throw unprocessable("invalid_property", "name must be 1 to 300 bytes");
+    if (!valid_area_name(*f.name)) throw unprocessable("invalid_property", "name must be 1 to 300 bytes");
   }
   return f;
 }
@@ -75,8 +73,7 @@ Param opt_number(const std::optional<long long>& v) {
 }
 
 [[noreturn]] void gone(const std::string& code, const std::string& when) {
-  throw Error(410, "area_retired", "area " + code + " was retired at " + when + "; its history remains at /v1/areas/" +
-                                       code + "/history");
+  throw Error(410, "area_retired", "area " + code + " was retired at " + when + "; its history remains at /v1/areas/" + code + "/history");
 }
 
 void audit_area(pg::Transaction& tx, const Actor& actor, const std::string& action, const std::string& code,
@@ -89,8 +86,7 @@ void audit_area(pg::Transaction& tx, const Actor& actor, const std::string& acti
 // grid that later covers them (a new grid in the freed space, or a neighbour redrawn over it)
 // adopts them. Their version goes up, so an ETag held for the old state no longer matches.
 // `report.checkpoints_adopted` lists them as [{"id", "from"}]. Other levels hold no checkpoints.
-void adopt_orphan_checkpoints(pg::Transaction& tx, Level level, const std::string& grid, const std::string& ewkb,
-                              json& report) {
+void adopt_orphan_checkpoints(pg::Transaction& tx, Level level, const std::string& grid, const std::string& ewkb, json& report) {
   if (level != Level::grid && level != Level::microgrid) return;
   auto r = tx.exec("areas.adopt_checkpoints",
                    "WITH orphan AS (SELECT c.id, c.grid_code FROM checkpoints c "
@@ -106,8 +102,7 @@ void adopt_orphan_checkpoints(pg::Transaction& tx, Level level, const std::strin
 }
 
 void check_if_match(const std::vector<std::string>& if_match, const std::string& current) {
-  if (if_match.empty())
-    throw Error(428, "precondition_required", "this change needs an If-Match header with the area's ETag");
+  if (if_match.empty()) throw Error(428, "precondition_required", "this change needs an If-Match header with the area's ETag");
   for (const auto& tag : if_match)
     if (tag == "*" || tag == current) return;
   throw Error(412, "precondition_failed", "the area has changed since it was read (current ETag " + current + ")",
@@ -119,8 +114,8 @@ void check_if_match(const std::vector<std::string>& if_match, const std::string&
 bool valid_area_name(std::string_view name) { return !name.empty() && name.size() <= 300; }
 
 bool is_server_property(std::string_view key) {
-  static const std::set<std::string, std::less<>> kServerProperties = {"version",    "valid_from", "valid_to", "changed_by",
-                                                                       "change",     "retired_by", "etag"};
+  static const std::set<std::string, std::less<>> kServerProperties = {"version", "valid_from", "valid_to", "changed_by",
+                                                                       "change",  "retired_by", "etag"};
   return kServerProperties.count(key) > 0;
 }
 
@@ -138,9 +133,7 @@ std::optional<std::string> require_current(pg::Connection& conn, const std::stri
   gone(code, any.str(0, 0));
 }
 
-std::string area_etag(std::string_view code, long long version) {
-  return "\"" + std::string(code) + "-v" + std::to_string(version) + "\"";
-}
+std::string area_etag(std::string_view code, long long version) { return "\"" + std::string(code) + "-v" + std::to_string(version) + "\""; }
 
 std::vector<std::string> parse_if_match(std::string_view header) {
   std::vector<std::string> tags;
@@ -193,8 +186,8 @@ AreaPage AreaStore::list(pg::Connection& conn, const AreaQuery& q) const {
     params.push_back(std::to_string(b[2]));
     params.push_back(std::to_string(b[3]));
     const int n = static_cast<int>(params.size());
-    const std::string envelope = "ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) +
-                                 "::float8, $" + std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
+    const std::string envelope = "ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) + "::float8, $" +
+                                 std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
     // The index narrows by bounding box; the geometry itself must touch the box (OGC API semantics).
     where += " AND a.geom && " + envelope + " AND ST_Intersects(a.geom, " + envelope + ")";
   }
@@ -205,9 +198,8 @@ AreaPage AreaStore::list(pg::Connection& conn, const AreaQuery& q) const {
   params.push_back(std::to_string(q.offset));
   auto rows = conn.exec("areas.list",
                         "SELECT coalesce(json_agg(wg_area_feature(s, $" + std::to_string(n + 1) +
-                            "::int) ORDER BY s.code), '[]'::json), count(*) FROM (SELECT a.* FROM areas a WHERE " +
-                            where + " ORDER BY a.code LIMIT $" + std::to_string(n + 2) + "::int OFFSET $" +
-                            std::to_string(n + 3) + "::bigint) s",
+                            "::int) ORDER BY s.code), '[]'::json), count(*) FROM (SELECT a.* FROM areas a WHERE " + where +
+                            " ORDER BY a.code LIMIT $" + std::to_string(n + 2) + "::int OFFSET $" + std::to_string(n + 3) + "::bigint) s",
                         params);
   return AreaPage{rows.str(0, 0), count.integer(0, 0), static_cast<int>(rows.integer(0, 1))};
 }
@@ -215,16 +207,16 @@ AreaPage AreaStore::list(pg::Connection& conn, const AreaQuery& q) const {
 AreaDocument AreaStore::get(pg::Connection& conn, const std::string& code, std::optional<Micros> at, int srid) const {
   pg::Result r;
   if (at) {
-    r = conn.exec("areas.get_at",
-                  "SELECT wg_area_feature(a, $3::int), a.version FROM areas a WHERE a.code = $1 AND " + valid_at("a", 2),
+    r = conn.exec("areas.get_at", "SELECT wg_area_feature(a, $3::int), a.version FROM areas a WHERE a.code = $1 AND " + valid_at("a", 2),
                   {code, pg_time(*at), std::to_string(srid)});
   } else {
     r = conn.exec("areas.get", "SELECT wg_area_feature(a, $2::int), a.version FROM areas a WHERE a.code = $1 AND a.valid_to IS NULL",
                   {code, std::to_string(srid)});
   }
   if (r.rows() == 1) return AreaDocument{r.str(0, 0), area_etag(code, r.integer(0, 1)), code};
-  auto last = conn.exec("areas.last", std::string("SELECT ") + kRetiredAt + ", bool_or(valid_to IS NULL), min(valid_from) FROM areas WHERE code = $1",
-                        {code});
+  auto last =
+      conn.exec("areas.last",
+                std::string("SELECT ") + kRetiredAt + ", bool_or(valid_to IS NULL), min(valid_from) FROM areas WHERE code = $1", {code});
   if (last.is_null(0, 2)) throw not_found("area_not_found", "no area has the code " + code);
   if (at) throw not_found("area_not_found", "area " + code + " did not exist at " + format_rfc3339(*at));
   gone(code, last.str(0, 0));
@@ -239,8 +231,7 @@ std::string AreaStore::history(pg::Connection& conn, const std::string& code, in
   return "{\"code\":" + json(code).dump() + ",\"versions\":" + r.str(0, 1) + "}";
 }
 
-AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, const json& geometry,
-                                                        const WriteOptions& o) const {
+AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, const json& geometry, const WriteOptions& o) const {
   const std::string text = geom::checked_polygonal(geometry);
   pg::Result r;
   try {
@@ -263,10 +254,9 @@ AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, con
     const double x0 = r.number(0, 5), y0 = r.number(0, 6), x1 = r.number(0, 7), y1 = r.number(0, 8);
     if (!domain->contains(x0, y0) || !domain->contains(x1, y1))
       throw unprocessable("invalid_geometry",
-                          "coordinates lie outside the domain of EPSG:" + std::to_string(o.srid) + " (x " +
-                              std::to_string(domain->min_x) + ".." + std::to_string(domain->max_x) + ", y " +
-                              std::to_string(domain->min_y) + ".." + std::to_string(domain->max_y) +
-                              " m); check the crs parameter and the axis order (x = easting)",
+                          "coordinates lie outside the domain of EPSG:" + std::to_string(o.srid) + " (x " + std::to_string(domain->min_x) +
+                              ".." + std::to_string(domain->max_x) + ", y " + std::to_string(domain->min_y) + ".." +
+                              std::to_string(domain->max_y) + " m); check the crs parameter and the axis order (x = easting)",
                           json({{"reason", "Coordinates outside the CRS's domain"}}).dump());
   }
   if (!r.boolean(0, 4))
@@ -281,16 +271,14 @@ AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, con
     std::string reason = r.str(0, 1);
     if (!o.repair) {
       json extra = {{"reason", reason}, {"location", location}, {"hint", "send ?repair=true to apply MakeValid"}};
-      throw unprocessable("invalid_geometry", "invalid geometry: " + reason +
-                                                  (location.is_null() ? "" : " at " + location.dump()),
+      throw unprocessable("invalid_geometry", "invalid geometry: " + reason + (location.is_null() ? "" : " at " + location.dump()),
                           extra.dump());
     }
-    auto fixed = tx.exec(
-        "areas.repair",
-        "SELECT ST_AsHEXEWKB(f), ST_Area(wg_to_metric(g)), ST_Area(wg_to_metric(f)), ST_NumGeometries(f), "
-        "ST_NPoints(g), ST_NPoints(f), ST_IsEmpty(f) "
-        "FROM (SELECT $1::geometry AS g) s, LATERAL (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(s.g), 3)) AS f) m",
-        {input});
+    auto fixed = tx.exec("areas.repair",
+                         "SELECT ST_AsHEXEWKB(f), ST_Area(wg_to_metric(g)), ST_Area(wg_to_metric(f)), ST_NumGeometries(f), "
+                         "ST_NPoints(g), ST_NPoints(f), ST_IsEmpty(f) "
+                         "FROM (SELECT $1::geometry AS g) s, LATERAL (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(s.g), 3)) AS f) m",
+                         {input});
     if (fixed.boolean(0, 6))
       throw unprocessable("invalid_geometry", "invalid geometry (" + reason + ") and nothing polygonal remains after repair",
                           json({{"reason", reason}, {"location", location}}).dump());
@@ -329,34 +317,37 @@ void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Lev
   const std::string tol = std::to_string(m_config.parent_tolerance_m);
   if (!parent.empty()) {
     // Covered outright is the common case and cheap; only otherwise measure how far it pokes out.
-    auto r = tx.exec(
-        "areas.check_parent",
-        "WITH c AS (SELECT $1::geometry AS g), p AS (SELECT geom FROM areas WHERE code = $2 AND valid_to IS NULL) "
-        "SELECT ST_AsGeoJSON(ST_Transform(ST_Difference(c.g, p.geom), $4::int), " + out_digits + ", 0), "
-        "ST_Area(wg_to_metric(ST_Difference(c.g, p.geom))) "
-        "FROM c, p WHERE NOT ST_CoveredBy(c.g, p.geom) AND NOT ST_IsEmpty(ST_Difference("
-        "  wg_to_metric(c.g), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(c.g))), $3::float8)))",
-        {ewkb, parent, tol, std::to_string(srid)});
+    auto r = tx.exec("areas.check_parent",
+                     "WITH c AS (SELECT $1::geometry AS g), p AS (SELECT geom FROM areas WHERE code = $2 AND valid_to IS NULL) "
+                     "SELECT ST_AsGeoJSON(ST_Transform(ST_Difference(c.g, p.geom), $4::int), " +
+                         out_digits +
+                         ", 0), "
+                         "ST_Area(wg_to_metric(ST_Difference(c.g, p.geom))) "
+                         "FROM c, p WHERE NOT ST_CoveredBy(c.g, p.geom) AND NOT ST_IsEmpty(ST_Difference("
+                         "  wg_to_metric(c.g), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(c.g))), $3::float8)))",
+                     {ewkb, parent, tol, std::to_string(srid)});
     if (r.rows() > 0) {
       json extra = {{"parent", parent},
                     {"outside_area_m2", r.number(0, 1)},
                     {"tolerance_m", m_config.parent_tolerance_m},
                     {"outside", json::parse(r.str(0, 0))}};
-      throw unprocessable("outside_parent", "area " + code + " extends " + std::to_string(r.number(0, 1)) +
-                                                " m² outside its parent " + parent + " (tolerance " + tol + " m)",
-                          extra.dump());
+      throw unprocessable(
+          "outside_parent",
+          "area " + code + " extends " + std::to_string(r.number(0, 1)) + " m² outside its parent " + parent + " (tolerance " + tol + " m)",
+          extra.dump());
     }
   }
-  auto overlaps = tx.exec(
-      "areas.check_siblings",
-      "WITH c AS (SELECT $1::geometry AS g) "
-      "SELECT a.code, ST_Area(wg_to_metric(i.g)) AS m2, ST_AsGeoJSON(ST_Transform(i.g, $6::int), " + out_digits + ", 0) "
-      "FROM areas a, c, LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, c.g), 3) AS g) i "
-      "WHERE a.valid_to IS NULL AND a.level = $2 AND a.parent_code IS NOT DISTINCT FROM $3 AND a.code <> $4 "
-      "  AND a.geom && c.g AND ST_Intersects(a.geom, c.g) AND NOT ST_IsEmpty(i.g) "
-      "  AND ST_Area(wg_to_metric(i.g)) > $5::float8 ORDER BY a.code",
-      {ewkb, std::string(level_name(level)), parent.empty() ? Param() : Param(parent), code,
-       std::to_string(m_config.overlap_tolerance_m2), std::to_string(srid)});
+  auto overlaps = tx.exec("areas.check_siblings",
+                          "WITH c AS (SELECT $1::geometry AS g) "
+                          "SELECT a.code, ST_Area(wg_to_metric(i.g)) AS m2, ST_AsGeoJSON(ST_Transform(i.g, $6::int), " +
+                              out_digits +
+                              ", 0) "
+                              "FROM areas a, c, LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, c.g), 3) AS g) i "
+                              "WHERE a.valid_to IS NULL AND a.level = $2 AND a.parent_code IS NOT DISTINCT FROM $3 AND a.code <> $4 "
+                              "  AND a.geom && c.g AND ST_Intersects(a.geom, c.g) AND NOT ST_IsEmpty(i.g) "
+                              "  AND ST_Area(wg_to_metric(i.g)) > $5::float8 ORDER BY a.code",
+                          {ewkb, std::string(level_name(level)), parent.empty() ? Param() : Param(parent), code,
+                           std::to_string(m_config.overlap_tolerance_m2), std::to_string(srid)});
   if (overlaps.rows() > 0) {
     json codes = json::array();
     json list = json::array();
@@ -364,24 +355,24 @@ void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Lev
       codes.push_back(overlaps.str(i, 0));
       list.push_back({{"code", overlaps.str(i, 0)}, {"area_m2", overlaps.number(i, 1)}, {"overlap", json::parse(overlaps.str(i, 2))}});
     }
-    throw conflict("overlaps_sibling", "area " + code + " overlaps " + codes.dump() + " by more than " +
-                                           std::to_string(m_config.overlap_tolerance_m2) + " m²",
+    throw conflict("overlaps_sibling",
+                   "area " + code + " overlaps " + codes.dump() + " by more than " + std::to_string(m_config.overlap_tolerance_m2) + " m²",
                    json({{"overlapping_codes", codes}, {"overlaps", list}}).dump());
   }
   if (check_children) {
-    auto out = tx.exec(
-        "areas.check_children",
-        "WITH c AS (SELECT $1::geometry AS g) SELECT a.code FROM areas a, c "
-        "WHERE a.valid_to IS NULL AND a.parent_code = $2 AND NOT ST_CoveredBy(a.geom, c.g) AND NOT ST_IsEmpty("
-        "  ST_Difference(wg_to_metric(a.geom), ST_Buffer(ST_Transform(c.g, ST_SRID(wg_to_metric(a.geom))), $3::float8))) "
-        "ORDER BY a.code",
-        {ewkb, code, tol});
+    auto out = tx.exec("areas.check_children",
+                       "WITH c AS (SELECT $1::geometry AS g) SELECT a.code FROM areas a, c "
+                       "WHERE a.valid_to IS NULL AND a.parent_code = $2 AND NOT ST_CoveredBy(a.geom, c.g) AND NOT ST_IsEmpty("
+                       "  ST_Difference(wg_to_metric(a.geom), ST_Buffer(ST_Transform(c.g, ST_SRID(wg_to_metric(a.geom))), $3::float8))) "
+                       "ORDER BY a.code",
+                       {ewkb, code, tol});
     if (out.rows() > 0) {
       json codes = json::array();
       for (int i = 0; i < out.rows(); ++i) codes.push_back(out.str(i, 0));
-      throw unprocessable("children_outside", "the new geometry of " + code + " would leave its children " + codes.dump() +
-                                                  " outside it; redraw or move them first",
-                          json({{"children_outside", codes}}).dump());
+      throw unprocessable(
+          "children_outside",
+          "the new geometry of " + code + " would leave its children " + codes.dump() + " outside it; redraw or move them first",
+          json({{"children_outside", codes}}).dump());
     }
   }
 }
@@ -391,17 +382,18 @@ void AreaStore::check_no_gap(pg::Transaction& tx, const std::string& code, Level
   // The ground inside the parent that this area gives up and no sibling covers would be nobody's:
   // a plain edit may not do that (the toolkit's adjust=neighbours hands it to the neighbours).
   const std::string out_digits = std::to_string(output_digits(srid));
-  auto gaps = tx.exec(
-      "areas.check_gap",
-      "WITH p AS (SELECT geom FROM areas WHERE code = $3 AND valid_to IS NULL), "
-      "r AS (SELECT ST_Difference(ST_Intersection($1::geometry, p.geom), $2::geometry) AS g FROM p), "
-      "s AS (SELECT coalesce(ST_Union(a.geom), 'SRID=4490;GEOMETRYCOLLECTION EMPTY'::geometry) AS g FROM areas a, r "
-      "  WHERE a.valid_to IS NULL AND a.parent_code = $3 AND a.level = $4 AND a.code <> $5 AND a.geom && r.g) "
-      "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $6::int), " + out_digits + ", 0), ST_Area(wg_to_metric(d.geom)) "
-      "FROM r, s, ST_Dump(ST_CollectionExtract(ST_Difference(r.g, s.g), 3)) d "
-      "WHERE ST_Area(wg_to_metric(d.geom)) > $7::float8 ORDER BY 2 DESC",
-      {old_ewkb, new_ewkb, parent, std::string(level_name(level)), code, std::to_string(srid),
-       std::to_string(m_config.overlap_tolerance_m2)});
+  auto gaps = tx.exec("areas.check_gap",
+                      "WITH p AS (SELECT geom FROM areas WHERE code = $3 AND valid_to IS NULL), "
+                      "r AS (SELECT ST_Difference(ST_Intersection($1::geometry, p.geom), $2::geometry) AS g FROM p), "
+                      "s AS (SELECT coalesce(ST_Union(a.geom), 'SRID=4490;GEOMETRYCOLLECTION EMPTY'::geometry) AS g FROM areas a, r "
+                      "  WHERE a.valid_to IS NULL AND a.parent_code = $3 AND a.level = $4 AND a.code <> $5 AND a.geom && r.g) "
+                      "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $6::int), " +
+                          out_digits +
+                          ", 0), ST_Area(wg_to_metric(d.geom)) "
+                          "FROM r, s, ST_Dump(ST_CollectionExtract(ST_Difference(r.g, s.g), 3)) d "
+                          "WHERE ST_Area(wg_to_metric(d.geom)) > $7::float8 ORDER BY 2 DESC",
+                      {old_ewkb, new_ewkb, parent, std::string(level_name(level)), code, std::to_string(srid),
+                       std::to_string(m_config.overlap_tolerance_m2)});
   if (gaps.rows() == 0) return;
   double total = 0;
   json features = json::array();
@@ -432,8 +424,8 @@ struct Size {
 };
 
 Size measure(pg::Transaction& tx, const std::string& ewkb) {
-  auto r = tx.exec("areas.measure", "SELECT ST_Area(wg_to_metric(g)), " + mean_width_sql("g") + " FROM (SELECT $1::geometry AS g) s",
-                   {ewkb});
+  auto r =
+      tx.exec("areas.measure", "SELECT ST_Area(wg_to_metric(g)), " + mean_width_sql("g") + " FROM (SELECT $1::geometry AS g) s", {ewkb});
   return {r.number(0, 0), r.number(0, 1)};
 }
 
@@ -442,8 +434,8 @@ json size_extra(const Config& config, const Size& s) {
 }
 
 std::string size_text(const Config& config, const Size& s) {
-  return std::to_string(s.area_m2) + " m² and " + std::to_string(s.width_m) + " m wide (minimum " +
-         std::to_string(config.min_area_m2) + " m² and " + std::to_string(config.min_width_m) + " m)";
+  return std::to_string(s.area_m2) + " m² and " + std::to_string(s.width_m) + " m wide (minimum " + std::to_string(config.min_area_m2) +
+         " m² and " + std::to_string(config.min_width_m) + " m)";
 }
 
 }  // namespace
@@ -454,8 +446,9 @@ void AreaStore::check_size(pg::Transaction& tx, const std::string& code, Level l
   if (!below_minimum_size(m_config, level, s.area_m2, s.width_m)) return;
   json extra = size_extra(m_config, s);
   extra["code"] = code;
-  throw unprocessable("area_too_small", std::string("the ") + level_name(level) + " " + code + " would be " + size_text(m_config, s) +
-                                            "; a sliver is no area (merge it into a neighbour instead)",
+  throw unprocessable("area_too_small",
+                      std::string("the ") + level_name(level) + " " + code + " would be " + size_text(m_config, s) +
+                          "; a sliver is no area (merge it into a neighbour instead)",
                       extra.dump());
 }
 
@@ -466,9 +459,10 @@ void AreaStore::check_neighbour_size(pg::Transaction& tx, const std::string& cod
   if (!below_minimum_size(m_config, level, s.area_m2, s.width_m)) return;
   json extra = size_extra(m_config, s);
   extra["neighbour"] = neighbour;
-  throw conflict("neighbour_too_small", "the new geometry of " + code + " would leave its neighbour " + neighbour + " " +
-                                            size_text(m_config, s) + "; merge them instead",
-                 extra.dump());
+  throw conflict(
+      "neighbour_too_small",
+      "the new geometry of " + code + " would leave its neighbour " + neighbour + " " + size_text(m_config, s) + "; merge them instead",
+      extra.dump());
 }
 
 WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const json& feature, const WriteOptions& o) const {
@@ -478,11 +472,9 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
   if (!feature.contains("properties") || !feature.contains("geometry"))
     throw bad_request("invalid_feature", "a Feature needs properties and geometry");
   AreaFields f = read_properties(feature["properties"]);
-  if (!f.code || !f.name || !f.level)
-    throw unprocessable("missing_property", "properties code, name and level are required");
+  if (!f.code || !f.name || !f.level) throw unprocessable("missing_property", "properties code, name and level are required");
   auto level = parse_level(*f.level);
-  if (!level)
-    throw unprocessable("invalid_level", "level must be one of province, city, county, township, village, grid, microgrid");
+  if (!level) throw unprocessable("invalid_level", "level must be one of province, city, county, township, village, grid, microgrid");
   const std::string parent = f.parent && *f.parent ? **f.parent : "";
   if (parent.empty() && *level > Level::county)
     throw unprocessable("missing_parent", std::string("a ") + level_name(*level) + " needs a parent");
@@ -506,15 +498,14 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
   PreparedGeometry g = prepare_geometry(tx, feature["geometry"], o);
   check_size(tx, *f.code, *level, g.ewkb);
   check_topology(tx, *f.code, *level, parent, g.ewkb, false, o.srid);
-  auto ins = tx.exec(
-      "areas.insert",
-      "INSERT INTO areas AS a (code, version, name, level, parent_code, geom, households, population, attributes, "
-      "  valid_from, changed_by, change) "
-      "VALUES ($1, 1, $2, $3, $4, $5::geometry, $6::int, $7::int, $8::jsonb, clock_timestamp(), $9, 'create') "
-      "RETURNING wg_area_feature(a, $10::int)",
-      {*f.code, *f.name, *f.level, parent.empty() ? Param() : Param(parent), g.ewkb,
-       opt_number(f.households.value_or(std::nullopt)), opt_number(f.population.value_or(std::nullopt)),
-       f.attributes.value_or(json::object()).dump(), actor.label(), std::to_string(o.srid)});
+  auto ins = tx.exec("areas.insert",
+                     "INSERT INTO areas AS a (code, version, name, level, parent_code, geom, households, population, attributes, "
+                     "  valid_from, changed_by, change) "
+                     "VALUES ($1, 1, $2, $3, $4, $5::geometry, $6::int, $7::int, $8::jsonb, clock_timestamp(), $9, 'create') "
+                     "RETURNING wg_area_feature(a, $10::int)",
+                     {*f.code, *f.name, *f.level, parent.empty() ? Param() : Param(parent), g.ewkb,
+                      opt_number(f.households.value_or(std::nullopt)), opt_number(f.population.value_or(std::nullopt)),
+                      f.attributes.value_or(json::object()).dump(), actor.label(), std::to_string(o.srid)});
   WriteResult out;
   if (!g.repair.is_null()) out.report["repair"] = g.repair;
   adopt_orphan_checkpoints(tx, *level, *f.code, g.ewkb, out.report);
@@ -524,8 +515,8 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
   return out;
 }
 
-WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const std::string& code, const json& body,
-                              const WriteOptions& o, bool replace) const {
+WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const std::string& code, const json& body, const WriteOptions& o,
+                              bool replace) const {
   actor.require_edit_role();
   if (!body.is_object()) throw bad_request("invalid_feature", "the body must be a JSON object");
   if (replace && (!body.contains("properties") || !body.contains("geometry")))
@@ -555,9 +546,13 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
 
   std::string name = f.name.value_or(row.str(0, 2));
   std::optional<long long> households = replace ? f.households.value_or(std::nullopt)
-                                                : (f.households ? *f.households : row.is_null(0, 4) ? std::nullopt : std::optional(row.integer(0, 4)));
+                                                : (f.households        ? *f.households
+                                                   : row.is_null(0, 4) ? std::nullopt
+                                                                       : std::optional(row.integer(0, 4)));
   std::optional<long long> population = replace ? f.population.value_or(std::nullopt)
-                                                : (f.population ? *f.population : row.is_null(0, 5) ? std::nullopt : std::optional(row.integer(0, 5)));
+                                                : (f.population        ? *f.population
+                                                   : row.is_null(0, 5) ? std::nullopt
+                                                                       : std::optional(row.integer(0, 5)));
   json attributes = replace ? f.attributes.value_or(json::object()) : json::parse(row.str(0, 6));
   if (!replace && f.attributes) attributes.merge_patch(*f.attributes);  // RFC 7396: null removes a key
   if (replace && !f.name) throw unprocessable("missing_property", "PUT needs the name");
@@ -581,9 +576,8 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
       "  valid_from, changed_by, change) "
       "VALUES ($1, $2::int, $3, $4, $5, $6::geometry, $7::int, $8::int, $9::jsonb, $10::timestamptz, $11, $12) "
       "RETURNING wg_area_feature(a, $13::int)",
-      {code, std::to_string(version + 1), name, row.str(0, 3), parent.empty() ? Param() : Param(parent), ewkb,
-       opt_number(households), opt_number(population), attributes.dump(), now, actor.label(),
-       replace ? "replace" : "update", std::to_string(o.srid)});
+      {code, std::to_string(version + 1), name, row.str(0, 3), parent.empty() ? Param() : Param(parent), ewkb, opt_number(households),
+       opt_number(population), attributes.dump(), now, actor.label(), replace ? "replace" : "update", std::to_string(o.srid)});
   if (body.contains("geometry")) adopt_orphan_checkpoints(tx, level, code, ewkb, out.report);
   json detail = out.report;
   detail["geometry_changed"] = body.contains("geometry");
@@ -598,28 +592,24 @@ void AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::stri
   pg::Transaction tx(conn);
   lock_children_of(tx, require_current(tx.connection(), code).value_or(""));
   lock_children_of(tx, code);
-  auto row = tx.exec("areas.lock_current",
-                     "SELECT id, version FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE", {code});
+  auto row = tx.exec("areas.lock_current", "SELECT id, version FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE", {code});
   if (row.rows() == 0) require_current(tx.connection(), code);  // retired meanwhile: throws 410
   const long long version = row.integer(0, 1);
   check_if_match(o.if_match, area_etag(code, version));
-  auto kids = tx.exec("areas.children_count",
-                      "SELECT count(*) FROM areas WHERE parent_code = $1 AND valid_to IS NULL", {code});
+  auto kids = tx.exec("areas.children_count", "SELECT count(*) FROM areas WHERE parent_code = $1 AND valid_to IS NULL", {code});
   if (kids.integer(0, 0) > 0)
-    throw conflict("has_children", "area " + code + " still has " + kids.str(0, 0) +
-                                       " current children; retire or move them first");
-  tx.exec("areas.retire", "UPDATE areas SET valid_to = clock_timestamp(), retired_by = $2 WHERE id = $1",
-          {row.str(0, 0), actor.label()});
+    throw conflict("has_children", "area " + code + " still has " + kids.str(0, 0) + " current children; retire or move them first");
+  tx.exec("areas.retire", "UPDATE areas SET valid_to = clock_timestamp(), retired_by = $2 WHERE id = $1", {row.str(0, 0), actor.label()});
   auto unassigned = tx.exec("areas.unassign_workers",
                             "UPDATE worker_assignments SET unassigned_at = clock_timestamp() "
                             "WHERE grid_code = $1 AND unassigned_at IS NULL RETURNING worker_id",
                             {code});
   // Its checkpoints stay on the retired code until a grid covers them again (see
   // adopt_orphan_checkpoints); the audit names them.
-  auto left = tx.exec("areas.checkpoints_left", "SELECT coalesce(json_agg(id ORDER BY id), '[]')::text FROM checkpoints WHERE grid_code = $1",
-                      {code});
+  auto left = tx.exec("areas.checkpoints_left",
+                      "SELECT coalesce(json_agg(id ORDER BY id), '[]')::text FROM checkpoints WHERE grid_code = $1", {code});
   audit_area(tx, actor, "area.retire", code, version, std::nullopt,
-        json({{"workers_unassigned", unassigned.rows()}, {"checkpoints_without_grid", json::parse(left.str(0, 0))}}));
+             json({{"workers_unassigned", unassigned.rows()}, {"checkpoints_without_grid", json::parse(left.str(0, 0))}}));
   tx.commit();
 }
 

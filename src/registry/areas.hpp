@@ -23,7 +23,7 @@ struct AreaQuery {
   std::optional<Micros> at;
   int limit = 100;
   long long offset = 0;
-  int srid = 4490;  // output CRS
+  int srid = 4490;                   // output CRS
   std::optional<std::string> scope;  // restrict to this subtree
 };
 
@@ -40,8 +40,8 @@ struct AreaDocument {
 };
 
 struct WriteOptions {
-  int srid = 4490;            // CRS of the geometry in the request and of the response
-  bool repair = false;        // apply MakeValid to invalid input instead of refusing it
+  int srid = 4490;                    // CRS of the geometry in the request and of the response
+  bool repair = false;                // apply MakeValid to invalid input instead of refusing it
   std::vector<std::string> if_match;  // ETags sent by the client (required for updates)
 };
 
@@ -89,23 +89,23 @@ class AreaStore {
   WriteResult create(pg::Connection& conn, const Actor& actor, const nlohmann::json& feature, const WriteOptions& o) const;
   // PATCH (replace=false): only the given properties and/or geometry change.
   // PUT (replace=true): the body is the whole new Feature; omitted optional properties are cleared.
-  WriteResult update(pg::Connection& conn, const Actor& actor, const std::string& code, const nlohmann::json& body,
-                     const WriteOptions& o, bool replace) const;
+  WriteResult update(pg::Connection& conn, const Actor& actor, const std::string& code, const nlohmann::json& body, const WriteOptions& o,
+                     bool replace) const;
   // Retires the area: its current version gets valid_to; history stays.
   void retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o) const;
 
   // Shared with the toolkit (registry/toolkit.hpp), which runs the same checks inside its own transactions.
   struct PreparedGeometry {
-    std::string ewkb;  // hex EWKB, MultiPolygon in EPSG:4490
+    std::string ewkb;       // hex EWKB, MultiPolygon in EPSG:4490
     nlohmann::json repair;  // null unless repaired
   };
   PreparedGeometry prepare_geometry(pg::Transaction& tx, const nlohmann::json& geometry, const WriteOptions& o) const;
-  void check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
-                      const std::string& ewkb, bool check_children, int srid) const;
+  void check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent, const std::string& ewkb,
+                      bool check_children, int srid) const;
   // Throws conflict("gap_opened") with the gap geometry when the new geometry gives up ground of
   // the parent that no sibling covers.
-  void check_no_gap(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
-                    const std::string& old_ewkb, const std::string& new_ewkb, int srid) const;
+  void check_no_gap(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent, const std::string& old_ewkb,
+                    const std::string& new_ewkb, int srid) const;
   // The smallest grid or micro-grid a write may leave (docs/domain.md, partition rules): at least
   // WANGGE_MIN_AREA_M2 and a mean width (2 × area / perimeter) of WANGGE_MIN_WIDTH_M. Other levels
   // are not checked. Throws unprocessable("area_too_small") for the area written itself.

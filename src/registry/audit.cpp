@@ -8,8 +8,7 @@ void record(pg::Connection& conn, const std::string& actor, const std::string& a
   record_all(conn, actor, action, {entry});
 }
 
-void record_all(pg::Connection& conn, const std::string& actor, const std::string& action,
-                const std::vector<Entry>& entries) {
+void record_all(pg::Connection& conn, const std::string& actor, const std::string& action, const std::vector<Entry>& entries) {
   if (entries.empty()) return;
   std::vector<std::string> types, targets, details;
   std::vector<std::optional<long long>> before, after;

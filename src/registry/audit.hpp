@@ -23,7 +23,6 @@ struct Entry {
 // One row.
 void record(pg::Connection& conn, const std::string& actor, const std::string& action, const Entry& entry);
 // Many rows of one action in one statement (a toolkit operation or an import touches thousands).
-void record_all(pg::Connection& conn, const std::string& actor, const std::string& action,
-                const std::vector<Entry>& entries);
+void record_all(pg::Connection& conn, const std::string& actor, const std::string& action, const std::vector<Entry>& entries);
 
 }  // namespace wangge::registry::audit

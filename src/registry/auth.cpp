@@ -43,19 +43,16 @@ std::string Actor::label() const {
 bool Actor::covers(std::string_view code) const { return !scope || code_within(code, *scope); }
 
 void Actor::require_edit_role() const {
-  if (!may_edit_areas())
-    throw forbidden("role_forbidden", std::string("role ") + role_name(role) + " may not change areas or workers");
+  if (!may_edit_areas()) throw forbidden("role_forbidden", std::string("role ") + role_name(role) + " may not change areas or workers");
 }
 
 void Actor::require_edit(std::string_view code) const {
   require_edit_role();
-  if (!covers(code))
-    throw forbidden("outside_scope", "area " + std::string(code) + " is outside this token's scope " + scope.value_or(""));
+  if (!covers(code)) throw forbidden("outside_scope", "area " + std::string(code) + " is outside this token's scope " + scope.value_or(""));
 }
 
 void Actor::require_read(std::string_view code) const {
-  if (!covers(code))
-    throw forbidden("outside_scope", "area " + std::string(code) + " is outside this token's scope " + scope.value_or(""));
+  if (!covers(code)) throw forbidden("outside_scope", "area " + std::string(code) + " is outside this token's scope " + scope.value_or(""));
 }
 
 namespace {
@@ -79,8 +76,7 @@ NewToken create_token(pg::Connection& conn, Role role, const std::optional<std::
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness for a token");
   std::string token = "wg_" + hex(raw, sizeof raw);
-  auto r = conn.exec("tokens.create",
-                     "INSERT INTO api_tokens (token_hash, role, scope_code, name) VALUES ($1, $2, $3, $4) RETURNING id",
+  auto r = conn.exec("tokens.create", "INSERT INTO api_tokens (token_hash, role, scope_code, name) VALUES ($1, $2, $3, $4) RETURNING id",
                      {sha256_hex(token), std::string(role_name(role)), scope, name});
   return {token, r.integer(0, 0)};
 }
@@ -95,13 +91,12 @@ std::vector<TokenInfo> list_tokens(pg::Connection& conn) {
                      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(to_char(revoked_at AT TIME ZONE 'UTC', "
                      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM api_tokens ORDER BY id");
   std::vector<TokenInfo> out;
-  for (int i = 0; i < r.rows(); ++i)
-    out.push_back({r.integer(i, 0), r.str(i, 1), r.str(i, 2), r.str(i, 3), r.str(i, 4), r.str(i, 5)});
+  for (int i = 0; i < r.rows(); ++i) out.push_back({r.integer(i, 0), r.str(i, 1), r.str(i, 2), r.str(i, 3), r.str(i, 4), r.str(i, 5)});
   return out;
 }
 
-std::vector<long long> revoke_tokens(pg::Connection& conn, const std::vector<long long>& ids,
-                                     const std::optional<std::string>& name, const std::string& by) {
+std::vector<long long> revoke_tokens(pg::Connection& conn, const std::vector<long long>& ids, const std::optional<std::string>& name,
+                                     const std::string& by) {
   std::string id_list = "[";
   for (std::size_t i = 0; i < ids.size(); ++i) id_list += (i ? "," : "") + std::to_string(ids[i]);
   id_list += "]";
@@ -161,9 +156,8 @@ Actor TokenCache::authenticate(pg::Pool& pool, const std::string& token) {
     }
   }
   auto conn = pool.acquire();
-  auto r = conn->exec("tokens.lookup",
-                      "SELECT id, role, scope_code, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-                      {hash});
+  auto r =
+      conn->exec("tokens.lookup", "SELECT id, role, scope_code, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", {hash});
   std::optional<Actor> actor;
   if (r.rows() == 1) {
     Actor a;

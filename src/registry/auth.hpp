@@ -52,8 +52,8 @@ std::vector<TokenInfo> list_tokens(pg::Connection& conn);
 // Revokes the current tokens with these ids and/or this name (one statement, audited as
 // token.revoke by `by`); returns the ids revoked. Servers stop accepting them within their token
 // cache's lifetime (TokenCache, 10 s).
-std::vector<long long> revoke_tokens(pg::Connection& conn, const std::vector<long long>& ids,
-                                     const std::optional<std::string>& name, const std::string& by);
+std::vector<long long> revoke_tokens(pg::Connection& conn, const std::vector<long long>& ids, const std::optional<std::string>& name,
+                                     const std::string& by);
 
 // Resolves tokens to actors, remembering answers for a short time so a busy server does not ask the
 // database on every request. Revocations take effect within `ttl`.

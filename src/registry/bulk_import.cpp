@@ -12,8 +12,8 @@ namespace wangge::registry {
 
 using nlohmann::json;
 
-std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const Config& config,
-                                const std::vector<ImportRow>& rows, const ImportSettings& s, json& report) {
+std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const Config& config, const std::vector<ImportRow>& rows,
+                                const ImportSettings& s, json& report) {
   const std::string level = level_name(s.level);
   const std::string& parent = s.parent;
   const auto say = [&](const std::string& line) {
@@ -39,8 +39,7 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
     if (parents.empty()) parents.insert(parent);
     for (const auto& p : parents) lock_children_of(tx, p);
   }
-  tx.exec("import.temp",
-          "CREATE TEMP TABLE import_raw (n int, code text, name text, parent text, geom geometry) ON COMMIT DROP");
+  tx.exec("import.temp", "CREATE TEMP TABLE import_raw (n int, code text, name text, parent text, geom geometry) ON COMMIT DROP");
   std::size_t next = 0;
   tx.connection().copy_in("import.copy", "COPY import_raw (n, code, name, parent, geom) FROM STDIN", [&](std::string& chunk) {
     for (; next < rows.size() && chunk.size() < (1u << 20); ++next) {
@@ -50,8 +49,10 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
       chunk += '\t';
       pg::append_copy_field(chunk, r.name);
       chunk += '\t';
-      if (r.parent.empty()) chunk += "\\N";
-      else pg::append_copy_field(chunk, r.parent);
+      if (r.parent.empty())
+        chunk += "\\N";
+      else
+        pg::append_copy_field(chunk, r.parent);
       chunk += '\t' + r.wkb_hex + '\n';
     }
     return next < rows.size();
@@ -91,7 +92,8 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
         "parent_not_found", [&](const pg::Result& r, int i) {
           if (r.is_null(i, 3))
             return json{{"parent", r.str(i, 2)}, {"detail", "the parent " + r.str(i, 2) + " does not exist (or is retired)"}};
-          return json{{"parent", r.str(i, 2)}, {"problem", "parent_level_mismatch"},
+          return json{{"parent", r.str(i, 2)},
+                      {"problem", "parent_level_mismatch"},
                       {"detail", "the parent of a " + level + " cannot be a " + r.str(i, 3)}};
         });
   }
@@ -104,8 +106,10 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
       const bool current = used.boolean(i, 2);
       json p = {{"feature", used.integer(i, 0)}, {"code", used.str(i, 1)}};
       if (s.mode == ImportMode::insert) {
-        p.update({{"problem", "code_taken"}, {"detail", "an area with this code exists or existed; codes are never reused"
-                                                       " (mode=upsert updates current areas)"}});
+        p.update({{"problem", "code_taken"},
+                  {"detail",
+                   "an area with this code exists or existed; codes are never reused"
+                   " (mode=upsert updates current areas)"}});
       } else if (current) {
         p.update({{"problem", "code_taken"}, {"detail", "an area with this code exists at another level or under another parent"}});
       } else {
@@ -115,8 +119,9 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
     }
   }
   say("checking validity and overlaps");
-  add(tx.exec("import.invalid", "SELECT i.n, i.code, d.reason, ST_AsGeoJSON(d.location, 9, 0) FROM import_rows i, "
-                                "ST_IsValidDetail(i.geom) d WHERE NOT i.ok ORDER BY i.n"),
+  add(tx.exec("import.invalid",
+              "SELECT i.n, i.code, d.reason, ST_AsGeoJSON(d.location, 9, 0) FROM import_rows i, "
+              "ST_IsValidDetail(i.geom) d WHERE NOT i.ok ORDER BY i.n"),
       "invalid_geometry", [](const pg::Result& r, int i) {
         return json{{"detail", r.str(i, 2)}, {"location", r.is_null(i, 3) ? json(nullptr) : json::parse(r.str(i, 3))["coordinates"]}};
       });
@@ -126,9 +131,10 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
                     " AS w FROM import_rows WHERE ok) s WHERE a < $1::float8 OR w < $2::float8 ORDER BY n",
                 {std::to_string(config.min_area_m2), std::to_string(config.min_width_m)}),
         "area_too_small", [&](const pg::Result& r, int i) {
-          return json{{"area_m2", r.number(i, 2)}, {"width_m", r.number(i, 3)},
-                      {"detail", "below the minimum size of a " + level + " (" + std::to_string(config.min_area_m2) +
-                                     " m², " + std::to_string(config.min_width_m) + " m wide)"}};
+          return json{{"area_m2", r.number(i, 2)},
+                      {"width_m", r.number(i, 3)},
+                      {"detail", "below the minimum size of a " + level + " (" + std::to_string(config.min_area_m2) + " m², " +
+                                     std::to_string(config.min_width_m) + " m wide)"}};
         });
   const std::string tol = std::to_string(config.overlap_tolerance_m2);
   add(tx.exec("import.overlaps",
@@ -166,20 +172,24 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
         return json{{"children", r.integer(i, 2)}, {"detail", "the new geometry leaves some of this area's children outside"}};
       });
   if (s.mode == ImportMode::replace_children) {
-    auto orphans = tx.exec("import.retired_with_children",
-                           "SELECT a.code, count(*) FROM areas a JOIN areas c ON c.parent_code = a.code AND c.valid_to IS NULL "
-                           "WHERE a.parent_code = $1 AND a.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM import_rows i WHERE i.code = a.code) "
-                           "GROUP BY a.code ORDER BY a.code",
-                           {parent});
+    auto orphans =
+        tx.exec("import.retired_with_children",
+                "SELECT a.code, count(*) FROM areas a JOIN areas c ON c.parent_code = a.code AND c.valid_to IS NULL "
+                "WHERE a.parent_code = $1 AND a.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM import_rows i WHERE i.code = a.code) "
+                "GROUP BY a.code ORDER BY a.code",
+                {parent});
     for (int i = 0; i < orphans.rows(); ++i)
-      report["problems"].push_back({{"feature", nullptr}, {"code", orphans.str(i, 0)}, {"problem", "has_children"},
+      report["problems"].push_back({{"feature", nullptr},
+                                    {"code", orphans.str(i, 0)},
+                                    {"problem", "has_children"},
                                     {"detail", "this child of " + parent + " is not in the file, so it would be retired, but it has " +
                                                    orphans.str(i, 1) + " children of its own"}});
   }
   add(tx.exec("import.outside",
               "SELECT i.n, i.code, ST_Area(wg_to_metric(ST_Difference(i.geom, p.geom))), i.parent FROM import_rows i "
               "JOIN areas p ON p.code = i.parent AND p.valid_to IS NULL WHERE i.ok AND NOT ST_CoveredBy(i.geom, p.geom) "
-              "AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(i.geom), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(i.geom))), $1::float8))) "
+              "AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(i.geom), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(i.geom))), "
+              "$1::float8))) "
               "ORDER BY i.n",
               {std::to_string(config.parent_tolerance_m)}),
       "outside_parent", [&](const pg::Result& r, int i) {
@@ -199,7 +209,10 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
       report["gap_m2"] = gap.number(0, 0);  // uncovered part of the parent
       // A partial insert may leave the rest for later; a whole new set of children may not.
       if (s.mode == ImportMode::replace_children && gap.number(0, 0) > config.overlap_tolerance_m2)
-        report["problems"].push_back({{"feature", nullptr}, {"code", parent}, {"problem", "gap"}, {"gap_m2", gap.number(0, 0)},
+        report["problems"].push_back({{"feature", nullptr},
+                                      {"code", parent},
+                                      {"problem", "gap"},
+                                      {"gap_m2", gap.number(0, 0)},
                                       {"detail", "the file leaves part of " + parent + " uncovered"}});
     }
   }
@@ -207,8 +220,8 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
   report["written"] = 0;
   if (!report["problems"].empty()) {
     if (s.dry_run) return std::nullopt;  // the transaction rolls back: a dry run writes nothing
-    throw unprocessable("import_invalid", "the file has " + std::to_string(report["problems"].size()) +
-                                              " problems; nothing was written (see problems)",
+    throw unprocessable("import_invalid",
+                        "the file has " + std::to_string(report["problems"].size()) + " problems; nothing was written (see problems)",
                         json({{"report", report}}).dump());
   }
   if (s.mode == ImportMode::replace_children) {
@@ -218,7 +231,8 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
                                "  'geometry', ST_AsGeoJSON(geom, 9)::json) ORDER BY n))::text FROM import_rows")
                            .str(0, 0));
   } else {
-    const auto existing = tx.exec("import.count_existing", "SELECT count(*) FILTER (WHERE existing), count(*) FILTER (WHERE NOT existing) FROM import_rows");
+    const auto existing =
+        tx.exec("import.count_existing", "SELECT count(*) FILTER (WHERE existing), count(*) FILTER (WHERE NOT existing) FROM import_rows");
     if (s.dry_run) {
       report["updated_or_unchanged"] = existing.integer(0, 0);
       report["inserted"] = existing.integer(0, 1);

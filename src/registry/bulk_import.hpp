@@ -26,7 +26,7 @@ namespace wangge::registry {
 enum class ImportMode { insert, upsert, replace_children };
 
 struct ImportRow {
-  int n;  // feature number in the file, from 1
+  int n;                                    // feature number in the file, from 1
   std::string code, name, parent, wkb_hex;  // parent "" for none; ISO WKB in EPSG:4490
 };
 
@@ -36,7 +36,7 @@ struct ImportSettings {
   bool parent_per_row = false;  // each row names its parent
   ImportMode mode = ImportMode::insert;
   bool dry_run = false;
-  std::string file_name, mode_name;  // for the audit rows
+  std::string file_name, mode_name;                  // for the audit rows
   std::function<void(const std::string&)> progress;  // may be empty
 };
 
@@ -47,7 +47,6 @@ struct ImportSettings {
 // nothing and returns the rows as a redistricting plan (a FeatureCollection) for the toolkit;
 // otherwise std::nullopt (the report is final).
 std::optional<nlohmann::json> import_rows(pg::Connection& conn, const Actor& actor, const Config& config,
-                                          const std::vector<ImportRow>& rows, const ImportSettings& settings,
-                                          nlohmann::json& report);
+                                          const std::vector<ImportRow>& rows, const ImportSettings& settings, nlohmann::json& report);
 
 }  // namespace wangge::registry

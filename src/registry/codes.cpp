@@ -8,8 +8,7 @@
 namespace wangge::registry {
 namespace {
 
-constexpr std::array<const char*, 7> kLevelNames = {"province", "city",  "county",   "township",
-                                                    "village",  "grid", "microgrid"};
+constexpr std::array<const char*, 7> kLevelNames = {"province", "city", "county", "township", "village", "grid", "microgrid"};
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -61,12 +60,10 @@ void CodeRules::validate(std::string_view code, Level level, std::string_view pa
         reject(code, "is not a city code (GB/T 2260: 4 digits followed by 00, e.g. 330500)");
       break;
     case Level::county:
-      if (c.size() != 6 || c.substr(4) == "00")
-        reject(code, "is not a county code (GB/T 2260: 6 digits not ending in 00, e.g. 330521)");
+      if (c.size() != 6 || c.substr(4) == "00") reject(code, "is not a county code (GB/T 2260: 6 digits not ending in 00, e.g. 330521)");
       break;
     case Level::township:
-      if (c.size() != 9 || c.substr(6) == "000")
-        reject(code, "is not a township code (county code + 3 digits, 001-399, e.g. 330521001)");
+      if (c.size() != 9 || c.substr(6) == "000") reject(code, "is not a township code (county code + 3 digits, 001-399, e.g. 330521001)");
       break;
     case Level::village:
       if (c.size() != 12 || c.substr(9) == "000")
@@ -76,8 +73,7 @@ void CodeRules::validate(std::string_view code, Level level, std::string_view pa
       if (!std::regex_match(c, m_grid)) reject(code, "does not match the grid code pattern " + m_grid_pattern);
       break;
     case Level::microgrid:
-      if (!std::regex_match(c, m_microgrid))
-        reject(code, "does not match the micro-grid code pattern " + m_microgrid_pattern);
+      if (!std::regex_match(c, m_microgrid)) reject(code, "does not match the micro-grid code pattern " + m_microgrid_pattern);
       break;
   }
   if (!parent_code.empty()) {
@@ -97,8 +93,7 @@ std::string code_prefix(std::string_view code) {
 }
 
 bool code_within(std::string_view code, std::string_view scope_code) {
-  return code.substr(0, code_prefix(scope_code).size()) == code_prefix(scope_code) &&
-         code.size() >= scope_code.size();
+  return code.substr(0, code_prefix(scope_code).size()) == code_prefix(scope_code) && code.size() >= scope_code.size();
 }
 
 }  // namespace wangge::registry

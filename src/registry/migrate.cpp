@@ -28,7 +28,8 @@ std::vector<std::string> migrate(pg::Connection& conn) {
         if (!it->second) {
           conn.exec("migrate.remember", "UPDATE schema_migrations SET checksum = $2 WHERE name = $1", {std::string(m.name), sum});
         } else if (*it->second != sum) {
-          log::warn(std::string("migration ") + m.name + " has changed since it was applied to this database; "
+          log::warn(std::string("migration ") + m.name +
+                    " has changed since it was applied to this database; "
                     "its changes are not in this database (write a new migration instead)");
         }
         continue;

@@ -58,8 +58,8 @@ std::string current_parent(pg::Connection& conn, const std::string& code, const 
   }
 }
 
-Operation::Operation(const Toolkit& tk, pg::Connection& conn, const registry::Actor& actor, std::string kind,
-                     std::string target, const OperationOptions& o)
+Operation::Operation(const Toolkit& tk, pg::Connection& conn, const registry::Actor& actor, std::string kind, std::string target,
+                     const OperationOptions& o)
     : m_tk(tk), m_actor(actor), m_kind(std::move(kind)), m_target(std::move(target)), m_o(o), m_tx(conn) {
   // One instant for every version the operation closes and opens, so history has no seams.
   auto t = m_tx.exec("toolkit.now",
@@ -77,8 +77,7 @@ void Operation::lock(std::vector<std::string> parents) {
 
 AreaRow Operation::current(const std::string& code) {
   auto r = m_tx.exec("toolkit.current",
-                     std::string("SELECT ") + kRowColumns + " FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE",
-                     {code});
+                     std::string("SELECT ") + kRowColumns + " FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE", {code});
   if (r.rows() == 0) {
     current_parent(m_tx.connection(), code, m_o);  // throws 404, 410 or 412
     throw not_found("area_not_found", "no area has the code " + code);
@@ -87,10 +86,9 @@ AreaRow Operation::current(const std::string& code) {
 }
 
 std::vector<AreaRow> Operation::children(const std::string& parent) {
-  auto r = m_tx.exec("toolkit.children",
-                     std::string("SELECT ") + kRowColumns +
-                         " FROM areas WHERE parent_code = $1 AND valid_to IS NULL ORDER BY code FOR UPDATE",
-                     {parent});
+  auto r = m_tx.exec(
+      "toolkit.children",
+      std::string("SELECT ") + kRowColumns + " FROM areas WHERE parent_code = $1 AND valid_to IS NULL ORDER BY code FOR UPDATE", {parent});
   std::vector<AreaRow> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(read_row(r, i));
   return out;
@@ -118,17 +116,14 @@ void Operation::check_preconditions() const {
     if (std::find(m_o.if_match.begin(), m_o.if_match.end(), t.etag()) == m_o.if_match.end()) stale.push_back(t.code);
   }
   if (!stale.empty())
-    throw Error(412, "precondition_failed",
-                "If-Match lacks the current ETag of " + stale.dump() + " (changed since read, or not sent)",
+    throw Error(412, "precondition_failed", "If-Match lacks the current ETag of " + stale.dump() + " (changed since read, or not sent)",
                 json({{"stale_codes", stale}, {"current_etags", current}}).dump());
 }
 
 void Operation::require_no_children(const AreaRow& row) {
-  auto r = m_tx.exec("toolkit.children_count", "SELECT count(*) FROM areas WHERE parent_code = $1 AND valid_to IS NULL",
-                     {row.code});
+  auto r = m_tx.exec("toolkit.children_count", "SELECT count(*) FROM areas WHERE parent_code = $1 AND valid_to IS NULL", {row.code});
   if (r.integer(0, 0) > 0)
-    throw conflict("has_children", "area " + row.code + " has " + r.str(0, 0) +
-                                       " current children; redistrict or retire them first");
+    throw conflict("has_children", "area " + row.code + " has " + r.str(0, 0) + " current children; redistrict or retire them first");
 }
 
 void Operation::retire(const AreaRow& row) {
@@ -143,25 +138,23 @@ void Operation::supersede(const AreaRow& row) {
   m_closed.push_back(row);
 }
 
-std::string Operation::insert(const std::string& code, long long version, const std::string& name,
-                              const std::string& level, const std::string& parent, const std::string& ewkb,
-                              std::optional<long long> households, std::optional<long long> population,
-                              const std::string& attributes, const std::string& change, bool estimate) {
-  auto r = m_tx.exec(
-      "toolkit.insert",
-      "INSERT INTO areas (code, version, name, level, parent_code, geom, households, population, attributes, "
-      "  valid_from, changed_by, change) "
-      "VALUES ($1, $2::int, $3, $4, $5, ST_Multi($6::geometry), $7::int, $8::int, $9::jsonb, $10::timestamptz, $11, $12) "
-      "RETURNING id",
-      {code, std::to_string(version), name, level, parent.empty() ? Param() : Param(parent), ewkb, opt_number(households),
-       opt_number(population), attributes, m_now, m_actor.label(), change});
+std::string Operation::insert(const std::string& code, long long version, const std::string& name, const std::string& level,
+                              const std::string& parent, const std::string& ewkb, std::optional<long long> households,
+                              std::optional<long long> population, const std::string& attributes, const std::string& change,
+                              bool estimate) {
+  auto r = m_tx.exec("toolkit.insert",
+                     "INSERT INTO areas (code, version, name, level, parent_code, geom, households, population, attributes, "
+                     "  valid_from, changed_by, change) "
+                     "VALUES ($1, $2::int, $3, $4, $5, ST_Multi($6::geometry), $7::int, $8::int, $9::jsonb, $10::timestamptz, $11, $12) "
+                     "RETURNING id",
+                     {code, std::to_string(version), name, level, parent.empty() ? Param() : Param(parent), ewkb, opt_number(households),
+                      opt_number(population), attributes, m_now, m_actor.label(), change});
   m_new_ids.push_back(r.str(0, 0));
   if (estimate) m_estimate_ids.push_back(r.str(0, 0));
   return r.str(0, 0);
 }
 
-std::vector<std::string> Operation::allocate_codes(const std::string& parent, const std::string& level,
-                                                   std::size_t count) {
+std::vector<std::string> Operation::allocate_codes(const std::string& parent, const std::string& level, std::size_t count) {
   // Every code ever used under the parent counts, retired ones included: codes are never reused.
   auto r = m_tx.exec("toolkit.max_sequence",
                      "SELECT coalesce(max(substr(code, length($1) + 1)::bigint), 0) FROM areas "
@@ -178,8 +171,8 @@ std::vector<std::string> Operation::allocate_codes(const std::string& parent, co
     try {
       m_tk.m_rules.validate(code, lvl, parent);
     } catch (const Error&) {
-      throw conflict("codes_exhausted", "no free " + level + " code is left under " + parent +
-                                            " (sequence " + seq + " breaks the code pattern; retired codes are never reused)");
+      throw conflict("codes_exhausted", "no free " + level + " code is left under " + parent + " (sequence " + seq +
+                                            " breaks the code pattern; retired codes are never reused)");
     }
     auto used = m_tx.exec("toolkit.code_used", "SELECT 1 FROM areas WHERE code = $1 LIMIT 1", {code});
     if (used.rows() == 0) out.push_back(code);
@@ -232,8 +225,14 @@ OperationResult Operation::finish(double min_share, json result) {
       for (const auto& pair : pairs) {
         if (pair.to != code) continue;
         const AreaRow* o = old_by_code[pair.from];
-        if (o->households) { h += static_cast<double>(*o->households) * pair.share; any_h = true; }
-        if (o->population) { p += static_cast<double>(*o->population) * pair.share; any_p = true; }
+        if (o->households) {
+          h += static_cast<double>(*o->households) * pair.share;
+          any_h = true;
+        }
+        if (o->population) {
+          p += static_cast<double>(*o->population) * pair.share;
+          any_p = true;
+        }
       }
       ids.push_back(nc.str(i, 0));
       hh.push_back(any_h ? std::optional<long long>(std::llround(h)) : std::nullopt);
@@ -273,22 +272,31 @@ OperationResult Operation::finish(double min_share, json result) {
   const std::string old_codes_arr = pg::array(old_codes);
   // `bump`: more SET items, e.g. a version (a moved checkpoint's ETag must change: a client holding
   // the old one would otherwise overwrite the move).
-  auto move_located = [&](const char* context, const std::string& table, const std::string& type,
-                          const std::string& filter, const std::string& bump = "") {
-    auto r = tx.exec(
-        context,
-        "WITH cand AS (SELECT x.id, x.grid_code AS from_grid, x.location FROM " + table + " x "
-        "  WHERE x.grid_code = ANY($1::text[])" + filter + "), "
-        "pick AS (SELECT c.id, c.from_grid, coalesce("
-        "  (SELECT n.code FROM areas n WHERE n.id = ANY($2::bigint[]) AND n.level = $5 AND ST_Covers(n.geom, c.location) ORDER BY n.code LIMIT 1), "
-        "  (SELECT n.code FROM areas n WHERE n.id = ANY($2::bigint[]) AND n.level = $5 ORDER BY ST_Distance(n.geom, c.location), n.code LIMIT 1)"
-        ") AS to_grid FROM cand c), "
-        "upd AS (UPDATE " + table + " x SET grid_code = p.to_grid" + bump + " FROM pick p "
-        "  WHERE x.id = p.id AND p.to_grid IS NOT NULL AND p.to_grid <> p.from_grid RETURNING x.id, p.from_grid, p.to_grid), "
-        "rec AS (INSERT INTO grid_reassignments (operation_id, object_type, object_id, from_grid, to_grid) "
-        "  SELECT $3::bigint, '" + type + "', id, from_grid, to_grid FROM upd) "
-        "SELECT id, from_grid, to_grid FROM upd ORDER BY id",
-        {old_codes_arr, new_arr, op_id, pg::array(kClosedIncidentStatuses), m_level});
+  auto move_located = [&](const char* context, const std::string& table, const std::string& type, const std::string& filter,
+                          const std::string& bump = "") {
+    auto r =
+        tx.exec(context,
+                "WITH cand AS (SELECT x.id, x.grid_code AS from_grid, x.location FROM " + table +
+                    " x "
+                    "  WHERE x.grid_code = ANY($1::text[])" +
+                    filter +
+                    "), "
+                    "pick AS (SELECT c.id, c.from_grid, coalesce("
+                    "  (SELECT n.code FROM areas n WHERE n.id = ANY($2::bigint[]) AND n.level = $5 AND ST_Covers(n.geom, c.location) ORDER "
+                    "BY n.code LIMIT 1), "
+                    "  (SELECT n.code FROM areas n WHERE n.id = ANY($2::bigint[]) AND n.level = $5 ORDER BY ST_Distance(n.geom, "
+                    "c.location), n.code LIMIT 1)"
+                    ") AS to_grid FROM cand c), "
+                    "upd AS (UPDATE " +
+                    table + " x SET grid_code = p.to_grid" + bump +
+                    " FROM pick p "
+                    "  WHERE x.id = p.id AND p.to_grid IS NOT NULL AND p.to_grid <> p.from_grid RETURNING x.id, p.from_grid, p.to_grid), "
+                    "rec AS (INSERT INTO grid_reassignments (operation_id, object_type, object_id, from_grid, to_grid) "
+                    "  SELECT $3::bigint, '" +
+                    type +
+                    "', id, from_grid, to_grid FROM upd) "
+                    "SELECT id, from_grid, to_grid FROM upd ORDER BY id",
+                {old_codes_arr, new_arr, op_id, pg::array(kClosedIncidentStatuses), m_level});
     json ids = json::array(), changes = json::array();
     for (int i = 0; i < r.rows(); ++i) {
       ids.push_back(r.integer(i, 0));
@@ -296,10 +304,9 @@ OperationResult Operation::finish(double min_share, json result) {
     }
     return json{{"count", r.rows()}, {"ids", ids}, {"changes", changes}};
   };
-  json incidents = move_located("toolkit.move_incidents", "incidents", "incident",
-                                " AND x.status <> ALL($4::text[])");
-  json checkpoints = move_located("toolkit.move_checkpoints", "checkpoints", "checkpoint",
-                                  " AND $4::text[] IS NOT NULL", ", version = x.version + 1");
+  json incidents = move_located("toolkit.move_incidents", "incidents", "incident", " AND x.status <> ALL($4::text[])");
+  json checkpoints =
+      move_located("toolkit.move_checkpoints", "checkpoints", "checkpoint", " AND $4::text[] IS NOT NULL", ", version = x.version + 1");
 
   // Workers of retired grids go to the successor with the largest share.
   json workers = {{"count", 0}, {"ids", json::array()}, {"changes", json::array()}};
@@ -314,24 +321,22 @@ OperationResult Operation::finish(double min_share, json result) {
       to.push_back(best ? best->to : "");
     }
     if (!from.empty()) {
-      auto r = tx.exec(
-          "toolkit.move_workers",
-          "WITH m AS (SELECT f AS from_grid, nullif(t, '') AS to_grid FROM unnest($1::text[], $2::text[]) AS u(f, t)), "
-          "closed AS (UPDATE worker_assignments w SET unassigned_at = $3::timestamptz FROM m "
-          "  WHERE w.grid_code = m.from_grid AND w.unassigned_at IS NULL RETURNING w.worker_id, m.from_grid, m.to_grid), "
-          "ins AS (INSERT INTO worker_assignments (grid_code, worker_id, assigned_at, assigned_by) "
-          "  SELECT DISTINCT to_grid, worker_id, $3::timestamptz, $4 FROM closed WHERE to_grid IS NOT NULL "
-          "  ON CONFLICT (grid_code, worker_id) WHERE unassigned_at IS NULL DO NOTHING), "
-          "rec AS (INSERT INTO grid_reassignments (operation_id, object_type, object_id, from_grid, to_grid) "
-          "  SELECT $5::bigint, 'worker', worker_id, from_grid, to_grid FROM closed) "
-          "SELECT worker_id, from_grid, to_grid FROM closed ORDER BY 1, 2",
-          {pg::array(from), pg::array(to), m_now, m_actor.label(), op_id});
+      auto r = tx.exec("toolkit.move_workers",
+                       "WITH m AS (SELECT f AS from_grid, nullif(t, '') AS to_grid FROM unnest($1::text[], $2::text[]) AS u(f, t)), "
+                       "closed AS (UPDATE worker_assignments w SET unassigned_at = $3::timestamptz FROM m "
+                       "  WHERE w.grid_code = m.from_grid AND w.unassigned_at IS NULL RETURNING w.worker_id, m.from_grid, m.to_grid), "
+                       "ins AS (INSERT INTO worker_assignments (grid_code, worker_id, assigned_at, assigned_by) "
+                       "  SELECT DISTINCT to_grid, worker_id, $3::timestamptz, $4 FROM closed WHERE to_grid IS NOT NULL "
+                       "  ON CONFLICT (grid_code, worker_id) WHERE unassigned_at IS NULL DO NOTHING), "
+                       "rec AS (INSERT INTO grid_reassignments (operation_id, object_type, object_id, from_grid, to_grid) "
+                       "  SELECT $5::bigint, 'worker', worker_id, from_grid, to_grid FROM closed) "
+                       "SELECT worker_id, from_grid, to_grid FROM closed ORDER BY 1, 2",
+                       {pg::array(from), pg::array(to), m_now, m_actor.label(), op_id});
       std::set<long long> distinct;
       for (int i = 0; i < r.rows(); ++i) {
         distinct.insert(r.integer(i, 0));
-        workers["changes"].push_back({{"id", r.integer(i, 0)},
-                                      {"from", r.str(i, 1)},
-                                      {"to", r.is_null(i, 2) ? json(nullptr) : json(r.str(i, 2))}});
+        workers["changes"].push_back(
+            {{"id", r.integer(i, 0)}, {"from", r.str(i, 1)}, {"to", r.is_null(i, 2) ? json(nullptr) : json(r.str(i, 2))}});
       }
       for (long long id : distinct) workers["ids"].push_back(id);
       workers["count"] = distinct.size();
@@ -378,16 +383,11 @@ OperationResult Operation::finish(double min_share, json result) {
   for (const auto& t : m_touched) touched[t.code] = t.etag();
 
   json impact = {{"incidents", incidents}, {"checkpoints", checkpoints}, {"workers", workers}, {"households", households}};
-  json body = {{"operation", m_kind},
-               {"operation_id", m_o.dry_run ? json(nullptr) : json(std::stoll(op_id))},
-               {"dry_run", m_o.dry_run},
-               {"at", m_now_rfc3339},
-               {"target", m_target},
-               {"touched", touched},
-               {"retired", retired},
-               {"areas", {{"type", "FeatureCollection"}, {"features", features}}},
-               {"etags", etags},
-               {"successors", successors},
+  json body = {{"operation", m_kind},    {"operation_id", m_o.dry_run ? json(nullptr) : json(std::stoll(op_id))},
+               {"dry_run", m_o.dry_run}, {"at", m_now_rfc3339},
+               {"target", m_target},     {"touched", touched},
+               {"retired", retired},     {"areas", {{"type", "FeatureCollection"}, {"features", features}}},
+               {"etags", etags},         {"successors", successors},
                {"impact", impact}};
   for (auto it = result.begin(); it != result.end(); ++it) body[it.key()] = it.value();
 
@@ -401,7 +401,9 @@ OperationResult Operation::finish(double min_share, json result) {
     for (const auto& c : m_closed) {
       seen.insert(c.code);
       auto it = new_version.find(c.code);
-      entries.push_back({"area", c.code, c.version,
+      entries.push_back({"area",
+                         c.code,
+                         c.version,
                          it == new_version.end() ? std::nullopt : std::optional<long long>(it->second),
                          {{"operation_id", operation_id}, {"role", m_retired_codes.count(c.code) ? "retired" : "changed"}}});
     }
@@ -412,9 +414,9 @@ OperationResult Operation::finish(double min_share, json result) {
     registry::audit::record_all(tx.connection(), m_actor.label(), "area." + m_kind, entries);
   }
   tx.exec("toolkit.operation_detail", "UPDATE area_operations SET detail = $2::jsonb WHERE id = $1",
-          {op_id, json({{"touched", touched}, {"retired", retired}, {"created_or_changed", etags},
-                        {"successors", successors}, {"impact", impact}})
-                      .dump()});
+          {op_id,
+           json({{"touched", touched}, {"retired", retired}, {"created_or_changed", etags}, {"successors", successors}, {"impact", impact}})
+               .dump()});
   if (!m_o.dry_run) {
     tx.commit();
   } else {

@@ -62,8 +62,7 @@ class Operation {
   // population from the predecessors by area share.
   std::string insert(const std::string& code, long long version, const std::string& name, const std::string& level,
                      const std::string& parent, const std::string& ewkb, std::optional<long long> households,
-                     std::optional<long long> population, const std::string& attributes, const std::string& change,
-                     bool estimate);
+                     std::optional<long long> population, const std::string& attributes, const std::string& change, bool estimate);
 
   // Versions inserted in bulk by the caller (redistrict); `estimate` as for insert().
   void record_inserted(const std::string& id, bool estimate) {

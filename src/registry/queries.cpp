@@ -28,8 +28,7 @@ std::optional<std::string> current_level(pg::Connection& conn, const std::string
   return r.str(0, 0);
 }
 
-std::optional<Placement> current_placement(pg::Connection& conn, const std::string& code, const std::string& lon,
-                                           const std::string& lat) {
+std::optional<Placement> current_placement(pg::Connection& conn, const std::string& code, const std::string& lon, const std::string& lat) {
   auto r = conn.exec("areas.placement",
                      "SELECT level, ST_Covers(geom, ST_SetSRID(ST_MakePoint($2::float8, $3::float8), 4490)) "
                      "FROM areas WHERE code = $1 AND valid_to IS NULL",
@@ -39,9 +38,9 @@ std::optional<Placement> current_placement(pg::Connection& conn, const std::stri
 }
 
 std::vector<std::string> current_geometries(pg::Connection& conn, const std::vector<std::string>& codes) {
-  auto r = conn.exec("areas.current_geometries",
-                     "SELECT ST_AsHEXEWKB(geom) FROM areas WHERE code = ANY($1::text[]) AND valid_to IS NULL ORDER BY code",
-                     {pg::array(codes)});
+  auto r =
+      conn.exec("areas.current_geometries",
+                "SELECT ST_AsHEXEWKB(geom) FROM areas WHERE code = ANY($1::text[]) AND valid_to IS NULL ORDER BY code", {pg::array(codes)});
   std::vector<std::string> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(r.str(i, 0));
   return out;
@@ -108,13 +107,14 @@ pg::Result map_shapes(pg::Connection& conn, const std::string& level, std::optio
   if (lonlat_box) {
     for (double v : *lonlat_box) params.push_back(std::to_string(v));
     const auto n = params.size();
-    where += " AND a.geom && ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) +
-             "::float8, $" + std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
+    where += " AND a.geom && ST_MakeEnvelope($" + std::to_string(n - 3) + "::float8, $" + std::to_string(n - 2) + "::float8, $" +
+             std::to_string(n - 1) + "::float8, $" + std::to_string(n) + "::float8, 4490)";
   }
   return conn.exec("tiles.layer",
                    "SELECT a.id, a.code, a.name, coalesce(a.parent_code, ''), encode(ST_AsBinary(a.geom), 'hex'), "
                    "ST_X(p.p), ST_Y(p.p) FROM areas a, LATERAL (SELECT ST_PointOnSurface(a.geom) AS p) p "
-                   "WHERE a.level = $1 AND " + where + " ORDER BY a.code",
+                   "WHERE a.level = $1 AND " +
+                       where + " ORDER BY a.code",
                    params);
 }
 
@@ -126,9 +126,7 @@ pg::Result map_shapes_of(pg::Connection& conn, const std::vector<std::string>& c
                    {nlohmann::json(codes).dump()});
 }
 
-bool is_empty(pg::Connection& conn) {
-  return !conn.exec("sample.any_area", "SELECT EXISTS (SELECT 1 FROM areas)").boolean(0, 0);
-}
+bool is_empty(pg::Connection& conn) { return !conn.exec("sample.any_area", "SELECT EXISTS (SELECT 1 FROM areas)").boolean(0, 0); }
 
 void copy_in_areas(pg::Connection& conn, const std::function<bool(std::string&)>& fill) {
   conn.copy_in("sample.areas",

@@ -35,8 +35,7 @@ struct Placement {
   std::string level;
   bool covers = false;
 };
-std::optional<Placement> current_placement(pg::Connection& conn, const std::string& code, const std::string& lon,
-                                           const std::string& lat);
+std::optional<Placement> current_placement(pg::Connection& conn, const std::string& code, const std::string& lon, const std::string& lat);
 
 // The current geometries (hex EWKB, EPSG:4490) of those of `codes` that are current.
 std::vector<std::string> current_geometries(pg::Connection& conn, const std::vector<std::string>& codes);

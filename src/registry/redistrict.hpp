@@ -39,7 +39,7 @@ std::vector<std::size_t> numbering_order(std::vector<Located> items);
 
 // Phase 3's rule: the children without a code (`order`, in numbering order) take the `fresh`
 // codes in order, skipping those the plan already gives (`given`).
-void assign_codes(std::vector<PlannedChild>& plan, const std::vector<std::size_t>& order,
-                  const std::vector<std::string>& fresh, const std::set<std::string>& given);
+void assign_codes(std::vector<PlannedChild>& plan, const std::vector<std::size_t>& order, const std::vector<std::string>& fresh,
+                  const std::set<std::string>& given);
 
 }  // namespace wangge::toolkit::redistricting

@@ -46,8 +46,8 @@ void Registry::after_write(pg::Connection& conn, const std::vector<std::string>&
 }
 
 std::optional<std::string> Registry::current_geometry_wkb(pg::Connection& conn, const std::string& code) {
-  auto r = conn.exec("registry.current_geometry",
-                     "SELECT encode(ST_AsBinary(geom), 'hex') FROM areas WHERE code = $1 AND valid_to IS NULL", {code});
+  auto r = conn.exec("registry.current_geometry", "SELECT encode(ST_AsBinary(geom), 'hex') FROM areas WHERE code = $1 AND valid_to IS NULL",
+                     {code});
   if (r.rows() == 0) return std::nullopt;
   return r.str(0, 0);
 }

@@ -39,8 +39,7 @@ WriteOptions write_options(const Request& req) {
 }
 
 // GET /v1/areas, and GET /v1/areas/{code}/children as the same listing with the parent fixed.
-Response list_areas(Registry& reg, const Request& req, const Actor& actor,
-                    const std::optional<std::string>& children_of = std::nullopt) {
+Response list_areas(Registry& reg, const Request& req, const Actor& actor, const std::optional<std::string>& children_of = std::nullopt) {
   AreaQuery q;
   q.level = req.param("level");
   if (q.level && !parse_level(*q.level))
@@ -59,11 +58,15 @@ Response list_areas(Registry& reg, const Request& req, const Actor& actor,
   }
   auto page = reg.areas.list(*conn, q);
   json links = json::array();
-  links.push_back({{"rel", "self"}, {"type", "application/geo+json"}, {"href", http::page_link(reg.config.base_url(), req, q.offset, q.limit)}});
+  links.push_back(
+      {{"rel", "self"}, {"type", "application/geo+json"}, {"href", http::page_link(reg.config.base_url(), req, q.offset, q.limit)}});
   if (q.offset + page.returned < page.matched)
-    links.push_back({{"rel", "next"}, {"type", "application/geo+json"}, {"href", http::page_link(reg.config.base_url(), req, q.offset + q.limit, q.limit)}});
+    links.push_back({{"rel", "next"},
+                     {"type", "application/geo+json"},
+                     {"href", http::page_link(reg.config.base_url(), req, q.offset + q.limit, q.limit)}});
   if (q.offset > 0)
-    links.push_back({{"rel", "prev"}, {"type", "application/geo+json"},
+    links.push_back({{"rel", "prev"},
+                     {"type", "application/geo+json"},
                      {"href", http::page_link(reg.config.base_url(), req, std::max<long long>(0, q.offset - q.limit), q.limit)}});
   std::string body = "{\"type\":\"FeatureCollection\",\"numberMatched\":" + std::to_string(page.matched) +
                      ",\"numberReturned\":" + std::to_string(page.returned) + ",\"links\":" + links.dump() +

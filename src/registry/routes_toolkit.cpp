@@ -49,9 +49,10 @@ http::Handler operation(registry::Registry& reg, Operation op) {
 
 void add_routes(http::RouteTable& routes, registry::Registry& reg, const Toolkit& toolkit) {
   const Toolkit* t = &toolkit;
-  routes.add("POST", "/v1/areas/merge", operation(reg, [t](pg::Connection& conn, const registry::Actor& actor, const Request& req, const json& body) {
-    return t->merge(conn, actor, body, operation_options(req));
-  }));
+  routes.add("POST", "/v1/areas/merge",
+             operation(reg, [t](pg::Connection& conn, const registry::Actor& actor, const Request& req, const json& body) {
+               return t->merge(conn, actor, body, operation_options(req));
+             }));
   // A redraw is a PATCH that names how neighbours follow (adjust=neighbours|none) or asks for a dry
   // run; a PATCH without either is the registry's plain update.
   for (const char* pattern : {"/v1/areas/{code}?adjust", "/v1/areas/{code}?dry_run"}) {
@@ -65,15 +66,18 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const Toolkit
       return answer(reg, *conn, t->redraw(*conn, actor, req.path_param("code"), body, operation_options(req), adjust == "neighbours"));
     });
   }
-  routes.add("POST", "/v1/areas/{code}/split", operation(reg, [t](pg::Connection& conn, const registry::Actor& actor, const Request& req, const json& body) {
-    return t->split(conn, actor, req.path_param("code"), body, operation_options(req));
-  }));
-  routes.add("POST", "/v1/areas/{code}/reparent", operation(reg, [t](pg::Connection& conn, const registry::Actor& actor, const Request& req, const json& body) {
-    return t->reparent(conn, actor, req.path_param("code"), body, operation_options(req));
-  }));
-  routes.add("PUT", "/v1/areas/{code}/children", operation(reg, [t](pg::Connection& conn, const registry::Actor& actor, const Request& req, const json& body) {
-    return t->redistrict(conn, actor, req.path_param("code"), body, operation_options(req));
-  }));
+  routes.add("POST", "/v1/areas/{code}/split",
+             operation(reg, [t](pg::Connection& conn, const registry::Actor& actor, const Request& req, const json& body) {
+               return t->split(conn, actor, req.path_param("code"), body, operation_options(req));
+             }));
+  routes.add("POST", "/v1/areas/{code}/reparent",
+             operation(reg, [t](pg::Connection& conn, const registry::Actor& actor, const Request& req, const json& body) {
+               return t->reparent(conn, actor, req.path_param("code"), body, operation_options(req));
+             }));
+  routes.add("PUT", "/v1/areas/{code}/children",
+             operation(reg, [t](pg::Connection& conn, const registry::Actor& actor, const Request& req, const json& body) {
+               return t->redistrict(conn, actor, req.path_param("code"), body, operation_options(req));
+             }));
   routes.add("GET", "/v1/areas/{code}/coverage", [&reg, t](const Request& req) {
     auto actor = reg.authenticate(req);
     const std::string& code = req.path_param("code");

@@ -44,9 +44,7 @@ void AreaCache::stop() {
   if (m_listener) m_listener->stop();
 }
 
-std::shared_ptr<const AreaEntry> AreaCache::find(const std::string& code) const {
-  return current()->find(code);
-}
+std::shared_ptr<const AreaEntry> AreaCache::find(const std::string& code) const { return current()->find(code); }
 
 LoadStats AreaCache::load_all(pg::Connection& conn) {
   std::unique_lock lock(m_write_mutex);  // the swap only; the subscribers run unlocked (see refresh)
@@ -82,8 +80,8 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
   // for the rebuild of an earlier one.
   std::unique_lock lock(m_write_mutex);
   nlohmann::json list = codes;
-  auto r = conn.exec("snapshot.refresh",
-                     std::string(kSelect) + " AND a.code IN (SELECT json_array_elements_text($1::json))", {list.dump()});
+  auto r =
+      conn.exec("snapshot.refresh", std::string(kSelect) + " AND a.code IN (SELECT json_array_elements_text($1::json))", {list.dump()});
   auto now = current();
   std::vector<std::shared_ptr<const AreaEntry>> fresh;
   for (int i = 0; i < r.rows(); ++i) fresh.push_back(entry_of(r, i));
@@ -178,8 +176,7 @@ void AreaCache::start_listening(const std::string& url, int timeout_ms) {
     std::set<std::string> codes;
     for (const auto& n : received) {
       auto payload = nlohmann::json::parse(n.payload, nullptr, false);
-      if (payload.is_object() && payload.contains("code") && payload["code"].is_string())
-        codes.insert(payload["code"].get<std::string>());
+      if (payload.is_object() && payload.contains("code") && payload["code"].is_string()) codes.insert(payload["code"].get<std::string>());
     }
     if (!codes.empty()) refresh(conn, std::vector<std::string>(codes.begin(), codes.end()));
   };

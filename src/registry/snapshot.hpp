@@ -45,7 +45,7 @@ struct AreaSnapshot {
   std::shared_ptr<const AreaEntry> find(const std::string& code) const;
 
   std::vector<std::shared_ptr<const Shard>> shards;  // kShards, never null
-  long long revision = 0;  // registry_revision when the snapshot was read
+  long long revision = 0;                            // registry_revision when the snapshot was read
 };
 
 struct LoadStats {

@@ -26,16 +26,16 @@ namespace {
 
 using nlohmann::json;
 using pg::Param;
-using registry::Level;
 using redistricting::Located;
 using redistricting::numbering_order;
+using registry::Level;
 
 // Levels below the county carry a parent code plus a 3-digit sequence, which the allocator extends.
 void require_sequenced_level(const AreaRow& a) {
   auto level = registry::parse_level(a.level);
   if (!level || *level < Level::township || a.parent.empty())
-    throw unprocessable("level_not_supported", "area " + a.code + " is a " + a.level +
-                                                   "; the toolkit reshapes townships, villages, grids and micro-grids");
+    throw unprocessable("level_not_supported",
+                        "area " + a.code + " is a " + a.level + "; the toolkit reshapes townships, villages, grids and micro-grids");
 }
 
 std::string digits_for(int srid) { return std::to_string(registry::output_digits(srid)); }
@@ -50,9 +50,8 @@ registry::WriteOptions write_options(const OperationOptions& o) {
 json feature_collection(const pg::Result& r, int geometry_col, int area_col) {
   json features = json::array();
   for (int i = 0; i < r.rows(); ++i)
-    features.push_back({{"type", "Feature"},
-                        {"geometry", json::parse(r.get(i, geometry_col))},
-                        {"properties", {{"area_m2", r.number(i, area_col)}}}});
+    features.push_back(
+        {{"type", "Feature"}, {"geometry", json::parse(r.get(i, geometry_col))}, {"properties", {{"area_m2", r.number(i, area_col)}}}});
   return {{"type", "FeatureCollection"}, {"features", features}};
 }
 
@@ -61,15 +60,13 @@ json feature_collection(const pg::Result& r, int geometry_col, int area_col) {
 // ---------------------------------------------------------------------------------------------
 // Redraw
 
-OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& actor, const std::string& code,
-                                const json& body, const OperationOptions& o, bool adjust_neighbours) const {
+OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& actor, const std::string& code, const json& body,
+                                const OperationOptions& o, bool adjust_neighbours) const {
   actor.require_edit_role();
   if (!body.is_object() || !body.contains("geometry"))
     throw bad_request("invalid_feature", "a redraw takes {\"geometry\": <Polygon or MultiPolygon>}");
-  if (body.contains("properties") && !(body["properties"].is_object() && body["properties"].empty()) &&
-      !body["properties"].is_null())
-    throw unprocessable("redraw_geometry_only",
-                        "adjust= and dry_run= redraw the geometry only; change properties with a plain PATCH");
+  if (body.contains("properties") && !(body["properties"].is_object() && body["properties"].empty()) && !body["properties"].is_null())
+    throw unprocessable("redraw_geometry_only", "adjust= and dry_run= redraw the geometry only; change properties with a plain PATCH");
   const std::string parent = current_parent(conn, code, o);
   Operation op(*this, conn, actor, "redraw", code, o);
   auto& tx = op.tx();
@@ -78,7 +75,9 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
   op.set_level(t.level);
   op.touch(t);
   const Level level = *registry::parse_level(t.level);
-  const std::string n = tx.exec("toolkit.clean", "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision($1::geometry, 1e-9), 3))), ST_IsEmpty(ST_Multi(ST_CollectionExtract(ST_ReducePrecision($1::geometry, 1e-9), 3)))",
+  const std::string n = tx.exec("toolkit.clean",
+                                "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision($1::geometry, 1e-9), 3))), "
+                                "ST_IsEmpty(ST_Multi(ST_CollectionExtract(ST_ReducePrecision($1::geometry, 1e-9), 3)))",
                                 {m_areas.prepare_geometry(tx, body["geometry"], write_options(o)).ewkb})
                             .str(0, 0);
   const std::string tol = std::to_string(m_config.overlap_tolerance_m2);
@@ -106,27 +105,27 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
   json orphans = json::array();
   for (int i = 0; i < released.rows(); ++i) {
     const std::string piece = released.str(i, 0);
-    auto best = tx.exec(
-        "toolkit.best_neighbour",
-        "WITH m AS (SELECT wg_to_metric($1::geometry) AS g) "
-        "SELECT a.code, ST_Length(ST_Intersection(ST_Boundary(m.g), ST_Buffer(ST_Transform(a.geom, ST_SRID(m.g)), 0.05))) AS len "
-        "FROM areas a, m WHERE a.valid_to IS NULL AND a.parent_code = $2 AND a.level = $3 AND a.code <> $4 "
-        "  AND a.geom && ST_Expand($1::geometry, 0.00001) ORDER BY len DESC, a.code LIMIT 1",
-        {piece, parent, t.level, code});
+    auto best =
+        tx.exec("toolkit.best_neighbour",
+                "WITH m AS (SELECT wg_to_metric($1::geometry) AS g) "
+                "SELECT a.code, ST_Length(ST_Intersection(ST_Boundary(m.g), ST_Buffer(ST_Transform(a.geom, ST_SRID(m.g)), 0.05))) AS len "
+                "FROM areas a, m WHERE a.valid_to IS NULL AND a.parent_code = $2 AND a.level = $3 AND a.code <> $4 "
+                "  AND a.geom && ST_Expand($1::geometry, 0.00001) ORDER BY len DESC, a.code LIMIT 1",
+                {piece, parent, t.level, code});
     if (best.rows() == 1 && best.number(0, 1) > 0.5) {
       received[best.str(0, 0)].push_back(piece);
     } else if (released.number(i, 1) > m_config.overlap_tolerance_m2) {
       auto g = tx.exec("toolkit.geojson", "SELECT ST_AsGeoJSON(ST_Transform($1::geometry, $2::int), " + digits_for(o.srid) + ", 0)",
                        {piece, srid});
-      orphans.push_back({{"type", "Feature"},
-                         {"geometry", json::parse(g.str(0, 0))},
-                         {"properties", {{"area_m2", released.number(i, 1)}}}});
+      orphans.push_back(
+          {{"type", "Feature"}, {"geometry", json::parse(g.str(0, 0))}, {"properties", {{"area_m2", released.number(i, 1)}}}});
     }
   }
   if (!orphans.empty())
     throw conflict("gap_opened",
-                   "the new geometry of " + code + " releases ground that borders no sibling (at the parent's edge); "
-                   "no neighbour can take it",
+                   "the new geometry of " + code +
+                       " releases ground that borders no sibling (at the parent's edge); "
+                       "no neighbour can take it",
                    json({{"gaps", {{"type", "FeatureCollection"}, {"features", orphans}}}}).dump());
 
   // Neighbours that lose ground to the new geometry, and those that gain the released pieces.
@@ -147,14 +146,15 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
   for (const auto& c : neighbours) {
     AreaRow s = op.current(c);
     op.touch(s);
-    auto g = tx.exec("toolkit.adjusted",
-                     "SELECT ST_AsHEXEWKB(g), ST_IsEmpty(g), ST_Area(wg_to_metric(g)) FROM (SELECT ST_Multi(ST_CollectionExtract(ST_ReducePrecision("
-                     "  ST_UnaryUnion(ST_Collect(ARRAY[ST_Difference($1::geometry, $2::geometry, 1e-9)] || "
-                     "  ARRAY(SELECT t::geometry FROM unnest($3::text[]) AS t)), 1e-9), 1e-9), 3)) AS g) s",
-                     {s.ewkb, n, pg::array(received[c])});
+    auto g = tx.exec(
+        "toolkit.adjusted",
+        "SELECT ST_AsHEXEWKB(g), ST_IsEmpty(g), ST_Area(wg_to_metric(g)) FROM (SELECT ST_Multi(ST_CollectionExtract(ST_ReducePrecision("
+        "  ST_UnaryUnion(ST_Collect(ARRAY[ST_Difference($1::geometry, $2::geometry, 1e-9)] || "
+        "  ARRAY(SELECT t::geometry FROM unnest($3::text[]) AS t)), 1e-9), 1e-9), 3)) AS g) s",
+        {s.ewkb, n, pg::array(received[c])});
     if (g.boolean(0, 1) || g.number(0, 2) <= m_config.overlap_tolerance_m2)
-      throw unprocessable("neighbour_would_vanish", "the new geometry of " + code + " would swallow its neighbour " + c +
-                                                        "; merge them instead",
+      throw unprocessable("neighbour_would_vanish",
+                          "the new geometry of " + code + " would swallow its neighbour " + c + "; merge them instead",
                           json({{"neighbour", c}}).dump());
     m_areas.check_neighbour_size(tx, code, c, level, g.str(0, 0));
     changes.push_back({s, g.str(0, 0)});
@@ -164,8 +164,8 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
   op.insert(code, t.version + 1, t.name, t.level, parent, n, t.households, t.population, t.attributes, "redraw", true);
   for (const auto& ch : changes) {
     op.supersede(ch.row);
-    op.insert(ch.row.code, ch.row.version + 1, ch.row.name, ch.row.level, parent, ch.ewkb, ch.row.households,
-              ch.row.population, ch.row.attributes, "adjust", true);
+    op.insert(ch.row.code, ch.row.version + 1, ch.row.name, ch.row.level, parent, ch.ewkb, ch.row.households, ch.row.population,
+              ch.row.attributes, "adjust", true);
   }
   // The written state must still be a partition: inside the parent, no overlaps, children kept.
   m_areas.check_topology(tx, code, level, parent, n, true, o.srid);
@@ -178,8 +178,8 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
 // ---------------------------------------------------------------------------------------------
 // Split
 
-OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& actor, const std::string& code,
-                               const json& body, const OperationOptions& o) const {
+OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& actor, const std::string& code, const json& body,
+                               const OperationOptions& o) const {
   actor.require_edit_role();
   if (!body.is_object() || !body.contains("line") || !body["line"].is_object())
     throw bad_request("invalid_body", "a split takes {\"line\": <GeoJSON LineString or MultiLineString>}");
@@ -225,18 +225,19 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
   // tile the grid exactly; ST_Split loses hairline slivers where a line grazes a vertex). A piece is
   // "cut" when its original polygon fell into several pieces; polygons of an island grid the line
   // does not cross join the nearest cut piece.
-  auto pieces = tx.exec(
-      "toolkit.split",
-      "WITH o AS (SELECT (d).path[1] AS k, (d).geom AS g FROM (SELECT ST_Dump($1::geometry) AS d) s), "
-      "f AS (SELECT (ST_Dump(ST_Polygonize(n))).geom AS g FROM (SELECT ST_UnaryUnion(ST_Collect(ST_Boundary($1::geometry), "
-      "  $2::geometry), 1e-9) AS n) s), "
-      "p AS (SELECT g FROM f WHERE ST_Covers($1::geometry, ST_PointOnSurface(g))), "
-      "pk AS (SELECT p.g, (SELECT o.k FROM o WHERE ST_Covers(o.g, ST_PointOnSurface(p.g)) ORDER BY o.k LIMIT 1) AS k FROM p) "
-      "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(g, 1e-9), 3))), count(*) OVER (PARTITION BY k) > 1, ST_Area(wg_to_metric(g)), "
-      "  ST_X(ST_Centroid(g)) * cos(radians(ST_Y(ST_Centroid(g)))), ST_Y(ST_Centroid(g)), ST_YMax(g) - ST_YMin(g), "
-      "  ST_IsValid(g) AND NOT ST_IsEmpty(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(g, 1e-9), 3))), " +
-          registry::mean_width_sql("g") + " FROM pk",
-      {g.ewkb, blade});
+  auto pieces =
+      tx.exec("toolkit.split",
+              "WITH o AS (SELECT (d).path[1] AS k, (d).geom AS g FROM (SELECT ST_Dump($1::geometry) AS d) s), "
+              "f AS (SELECT (ST_Dump(ST_Polygonize(n))).geom AS g FROM (SELECT ST_UnaryUnion(ST_Collect(ST_Boundary($1::geometry), "
+              "  $2::geometry), 1e-9) AS n) s), "
+              "p AS (SELECT g FROM f WHERE ST_Covers($1::geometry, ST_PointOnSurface(g))), "
+              "pk AS (SELECT p.g, (SELECT o.k FROM o WHERE ST_Covers(o.g, ST_PointOnSurface(p.g)) ORDER BY o.k LIMIT 1) AS k FROM p) "
+              "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(g, 1e-9), 3))), count(*) OVER (PARTITION BY k) > 1, "
+              "ST_Area(wg_to_metric(g)), "
+              "  ST_X(ST_Centroid(g)) * cos(radians(ST_Y(ST_Centroid(g)))), ST_Y(ST_Centroid(g)), ST_YMax(g) - ST_YMin(g), "
+              "  ST_IsValid(g) AND NOT ST_IsEmpty(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(g, 1e-9), 3))), " +
+                  registry::mean_width_sql("g") + " FROM pk",
+              {g.ewkb, blade});
   std::vector<std::string> cut, uncut;
   std::vector<Located> located;
   json slivers = json::array();
@@ -253,8 +254,8 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
     cut.push_back(pieces.str(i, 0));
   }
   if (cut.size() < 2)
-    throw unprocessable("line_does_not_cut", "the line does not cut " + code +
-                                                 " into pieces: it must cross the grid from boundary to boundary");
+    throw unprocessable("line_does_not_cut",
+                        "the line does not cut " + code + " into pieces: it must cross the grid from boundary to boundary");
   if (!slivers.empty())
     throw unprocessable("split_piece_too_small",
                         "the line cuts off pieces of at most " + std::to_string(m_config.overlap_tolerance_m2) +
@@ -264,9 +265,10 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
   std::vector<std::vector<std::string>> groups(cut.size());
   for (std::size_t i = 0; i < cut.size(); ++i) groups[i].push_back(cut[i]);
   for (const auto& u : uncut) {
-    auto d = tx.exec("toolkit.nearest_piece",
-                     "SELECT i FROM unnest($2::text[]) WITH ORDINALITY AS p(t, i) ORDER BY ST_Distance($1::geometry, t::geometry), i LIMIT 1",
-                     {u, pg::array(cut)});
+    auto d =
+        tx.exec("toolkit.nearest_piece",
+                "SELECT i FROM unnest($2::text[]) WITH ORDINALITY AS p(t, i) ORDER BY ST_Distance($1::geometry, t::geometry), i LIMIT 1",
+                {u, pg::array(cut)});
     groups[static_cast<std::size_t>(d.integer(0, 0) - 1)].push_back(u);
   }
   std::vector<std::size_t> order = numbering_order(located);
@@ -291,7 +293,9 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
     const auto& group = groups[order[k]];
     std::string ewkb = group[0];
     if (group.size() > 1)
-      ewkb = tx.exec("toolkit.join_pieces", "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_UnaryUnion(ST_Collect(t::geometry), 1e-9), 1e-9), 3))) "
+      ewkb = tx.exec("toolkit.join_pieces",
+                     "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_UnaryUnion(ST_Collect(t::geometry), 1e-9), "
+                     "1e-9), 3))) "
                      "FROM unnest($1::text[]) AS t",
                      {pg::array(group)})
                  .str(0, 0);
@@ -305,8 +309,7 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
 // ---------------------------------------------------------------------------------------------
 // Merge
 
-OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& actor, const json& body,
-                               const OperationOptions& o) const {
+OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& actor, const json& body, const OperationOptions& o) const {
   actor.require_edit_role();
   if (!body.is_object() || !body.contains("codes") || !body["codes"].is_array())
     throw bad_request("invalid_body", "a merge takes {\"codes\": [code, code, ...], \"name\"?: text}");
@@ -316,8 +319,7 @@ OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& acto
     codes.push_back(v.get<std::string>());
   }
   std::sort(codes.begin(), codes.end());
-  if (std::adjacent_find(codes.begin(), codes.end()) != codes.end())
-    throw unprocessable("invalid_property", "codes lists an area twice");
+  if (std::adjacent_find(codes.begin(), codes.end()) != codes.end()) throw unprocessable("invalid_property", "codes lists an area twice");
   if (codes.size() < 2) throw unprocessable("invalid_property", "a merge needs at least two codes");
   std::optional<std::string> name;
   if (body.contains("name")) {
@@ -341,8 +343,7 @@ OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& acto
   for (const auto& c : codes) {
     rows.push_back(op.current(c));
     if (rows.back().parent != parent) throw unprocessable("not_siblings", "area " + c + " moved to another parent meanwhile");
-    if (rows.back().level != rows.front().level)
-      throw unprocessable("not_siblings", "the areas to merge must have the same level");
+    if (rows.back().level != rows.front().level) throw unprocessable("not_siblings", "the areas to merge must have the same level");
     op.touch(rows.back());
     ids.push_back(rows.back().id);
   }
@@ -352,17 +353,14 @@ OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& acto
   for (const auto& r : rows) op.require_no_children(r);
 
   // Touching = sharing a boundary of some length (a common corner is not enough), within 5 cm.
-  auto edges = tx.exec(
-      "toolkit.touching",
-      "SELECT x.code, y.code FROM areas x JOIN areas y ON x.code < y.code AND x.geom && ST_Expand(y.geom, 0.00001) "
-      "WHERE x.id = ANY($1::bigint[]) AND y.id = ANY($1::bigint[]) AND ST_Length(ST_Intersection("
-      "  ST_Boundary(wg_to_metric(x.geom)), ST_Buffer(ST_Transform(y.geom, ST_SRID(wg_to_metric(x.geom))), 0.05))) > 0.5",
-      {pg::array(ids)});
+  auto edges = tx.exec("toolkit.touching",
+                       "SELECT x.code, y.code FROM areas x JOIN areas y ON x.code < y.code AND x.geom && ST_Expand(y.geom, 0.00001) "
+                       "WHERE x.id = ANY($1::bigint[]) AND y.id = ANY($1::bigint[]) AND ST_Length(ST_Intersection("
+                       "  ST_Boundary(wg_to_metric(x.geom)), ST_Buffer(ST_Transform(y.geom, ST_SRID(wg_to_metric(x.geom))), 0.05))) > 0.5",
+                       {pg::array(ids)});
   std::map<std::string, std::string> root;
   for (const auto& c : codes) root[c] = c;
-  std::function<std::string(const std::string&)> find = [&](const std::string& c) {
-    return root[c] == c ? c : root[c] = find(root[c]);
-  };
+  std::function<std::string(const std::string&)> find = [&](const std::string& c) { return root[c] == c ? c : root[c] = find(root[c]); };
   for (int i = 0; i < edges.rows(); ++i) root[find(edges.str(i, 0))] = find(edges.str(i, 1));
   std::map<std::string, std::vector<std::string>> groups;
   for (const auto& c : codes) groups[find(c)].push_back(c);
@@ -372,23 +370,24 @@ OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& acto
     throw unprocessable("areas_not_touching", "the areas do not form one connected piece: " + parts.dump(),
                         json({{"groups", parts}}).dump());
   }
-  auto u = tx.exec("toolkit.union",
-                   "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_UnaryUnion(ST_Collect(geom), 1e-9), 1e-9), 3))) "
-                   "FROM areas WHERE id = ANY($1::bigint[])",
-                   {pg::array(ids)});
+  auto u =
+      tx.exec("toolkit.union",
+              "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_UnaryUnion(ST_Collect(geom), 1e-9), 1e-9), 3))) "
+              "FROM areas WHERE id = ANY($1::bigint[])",
+              {pg::array(ids)});
   const std::string code = op.allocate_codes(parent, rows.front().level, 1).front();
   m_areas.check_size(tx, code, *registry::parse_level(rows.front().level), u.str(0, 0));  // slivers merged together
   for (const auto& r : rows) op.retire(r);
-  op.insert(code, 1, name.value_or(rows.front().name), rows.front().level, parent, u.str(0, 0), std::nullopt,
-            std::nullopt, rows.front().attributes, "merge", true);
+  op.insert(code, 1, name.value_or(rows.front().name), rows.front().level, parent, u.str(0, 0), std::nullopt, std::nullopt,
+            rows.front().attributes, "merge", true);
   return op.finish(0.0, {{"merged", codes}, {"code", code}});
 }
 
 // ---------------------------------------------------------------------------------------------
 // Re-parent
 
-OperationResult Toolkit::reparent(pg::Connection& conn, const registry::Actor& actor, const std::string& code,
-                                  const json& body, const OperationOptions& o) const {
+OperationResult Toolkit::reparent(pg::Connection& conn, const registry::Actor& actor, const std::string& code, const json& body,
+                                  const OperationOptions& o) const {
   actor.require_edit_role();
   if (!body.is_object() || !body.contains("parent") || !body["parent"].is_string())
     throw bad_request("invalid_body", "a re-parent takes {\"parent\": code, \"adjust_parents\"?: boolean}");
@@ -410,8 +409,8 @@ OperationResult Toolkit::reparent(pg::Connection& conn, const registry::Actor& a
   const Level level = *registry::parse_level(g.level);
   if (np.level != registry::level_name(*registry::parent_level(level)))
     throw unprocessable("parent_level_mismatch", "the parent of a " + g.level + " must be a " +
-                                                     registry::level_name(*registry::parent_level(level)) + ", " + to +
-                                                     " is a " + np.level);
+                                                     registry::level_name(*registry::parent_level(level)) + ", " + to + " is a " +
+                                                     np.level);
   if (to == g.parent) throw unprocessable("same_parent", "area " + code + " already belongs to " + to);
   op.touch(g);
   op.require_no_children(g);
@@ -420,21 +419,23 @@ OperationResult Toolkit::reparent(pg::Connection& conn, const registry::Actor& a
   if (adjust) {
     oldp = op.current(g.parent);
     if (oldp->parent != np.parent)
-      throw unprocessable("parents_not_siblings", "adjust_parents moves ground between sibling areas; " + g.parent +
-                                                      " and " + to + " have different parents");
+      throw unprocessable("parents_not_siblings",
+                          "adjust_parents moves ground between sibling areas; " + g.parent + " and " + to + " have different parents");
     op.touch(*oldp);
     op.touch(np);
     auto r = tx.exec(
         "toolkit.reparent_adjust",
         "WITH m AS (SELECT wg_to_metric($1::geometry) AS g) "
         "SELECT ST_Length(ST_Intersection(ST_Boundary(m.g), ST_Buffer(ST_Transform($2::geometry, ST_SRID(m.g)), 0.05))), "
-        "  ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_UnaryUnion(ST_Collect($2::geometry, $1::geometry), 1e-9), 1e-9), 3))), "
+        "  ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_UnaryUnion(ST_Collect($2::geometry, $1::geometry), 1e-9), "
+        "1e-9), 3))), "
         "  ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision(ST_Difference($3::geometry, $1::geometry, 1e-9), 1e-9), 3))), "
         "  ST_Area(wg_to_metric(ST_Difference($3::geometry, $1::geometry))) FROM m",
         {g.ewkb, np.ewkb, oldp->ewkb});
     if (r.number(0, 0) <= 0.5)
-      throw unprocessable("not_adjacent", "area " + code + " does not border " + to + "; adjust_parents can only move "
-                                          "a boundary between neighbours");
+      throw unprocessable("not_adjacent", "area " + code + " does not border " + to +
+                                              "; adjust_parents can only move "
+                                              "a boundary between neighbours");
     if (r.number(0, 3) <= m_config.overlap_tolerance_m2)
       throw unprocessable("parent_would_vanish", "moving " + code + " would leave " + g.parent + " empty");
     m_areas.check_neighbour_size(tx, code, oldp->code, *registry::parse_level(oldp->level), r.str(0, 2));
@@ -446,11 +447,10 @@ OperationResult Toolkit::reparent(pg::Connection& conn, const registry::Actor& a
   op.retire(g);
   if (adjust) {
     op.supersede(np);
-    op.insert(np.code, np.version + 1, np.name, np.level, np.parent, np_geom, np.households, np.population, np.attributes,
-              "adjust", false);
+    op.insert(np.code, np.version + 1, np.name, np.level, np.parent, np_geom, np.households, np.population, np.attributes, "adjust", false);
     op.supersede(*oldp);
-    op.insert(oldp->code, oldp->version + 1, oldp->name, oldp->level, oldp->parent, oldp_geom, oldp->households,
-              oldp->population, oldp->attributes, "adjust", false);
+    op.insert(oldp->code, oldp->version + 1, oldp->name, oldp->level, oldp->parent, oldp_geom, oldp->households, oldp->population,
+              oldp->attributes, "adjust", false);
   }
   // Inside the new parent, no overlap with its children (the new code is not there yet).
   m_areas.check_topology(tx, new_code, level, to, g.ewkb, false, o.srid);
@@ -465,8 +465,8 @@ OperationResult Toolkit::reparent(pg::Connection& conn, const registry::Actor& a
 namespace redistricting {
 
 std::vector<PlannedChild> parse_plan(const json& body, const std::string& parent) {
-  if (!body.is_object() || body.value("type", "") != "FeatureCollection" || !body.contains("features") ||
-      !body["features"].is_array() || body["features"].empty())
+  if (!body.is_object() || body.value("type", "") != "FeatureCollection" || !body.contains("features") || !body["features"].is_array() ||
+      body["features"].empty())
     throw bad_request("invalid_feature", "the body must be a GeoJSON FeatureCollection of the parent's new children");
   const auto& features = body["features"];
   if (features.size() > 20000) throw unprocessable("plan_too_large", "a plan holds at most 20000 areas");
@@ -502,8 +502,8 @@ std::vector<PlannedChild> parse_plan(const json& body, const std::string& parent
         if (!v.is_null() && v != json(parent))
           throw unprocessable("invalid_property", where + ": parent must be " + parent + " (or left out)");
       } else if (k != "level" && !registry::is_server_property(k)) {
-        throw unprocessable("unknown_property", where + ": unknown property '" + k +
-                                                    "'; allowed: code, name, households, population, attributes");
+        throw unprocessable("unknown_property",
+                            where + ": unknown property '" + k + "'; allowed: code, name, households, population, attributes");
       }
     }
     plan.push_back(std::move(p));
@@ -531,8 +531,8 @@ std::vector<std::size_t> numbering_order(std::vector<Located> items) {
   return order;
 }
 
-void assign_codes(std::vector<PlannedChild>& plan, const std::vector<std::size_t>& order,
-                  const std::vector<std::string>& fresh, const std::set<std::string>& given) {
+void assign_codes(std::vector<PlannedChild>& plan, const std::vector<std::size_t>& order, const std::vector<std::string>& fresh,
+                  const std::set<std::string>& given) {
   std::size_t k = 0;
   for (const auto& c : fresh) {
     if (k == order.size()) break;
@@ -552,7 +552,7 @@ struct Family {
   AreaRow parent;
   Level child_level = Level::grid;
   std::string child_level_name;
-  std::vector<AreaRow> old;                       // current children, in code order
+  std::vector<AreaRow> old;                        // current children, in code order
   std::map<std::string, std::size_t> old_by_code;  // index into old
 };
 
@@ -580,14 +580,14 @@ Family lock_family(Operation& op, const std::string& parent) {
                             "GROUP BY 1 ORDER BY 1",
                             {pg::array(old_codes)});
   if (grand.rows() > 0)
-    throw conflict("has_children", "children of " + parent + " have children of their own (" + grand.str(0, 0) +
-                                       "…); redistrict those first");
+    throw conflict("has_children",
+                   "children of " + parent + " have children of their own (" + grand.str(0, 0) + "…); redistrict those first");
   return f;
 }
 
 // Codes the plan gives must fit the rule and be free (or belong to a current child); returns them.
-std::set<std::string> check_given_codes(Operation& op, const registry::CodeRules& rules, const Family& f,
-                                        const std::string& parent, const std::vector<PlannedChild>& plan) {
+std::set<std::string> check_given_codes(Operation& op, const registry::CodeRules& rules, const Family& f, const std::string& parent,
+                                        const std::vector<PlannedChild>& plan) {
   std::set<std::string> plan_codes;
   for (std::size_t i = 0; i < plan.size(); ++i) {
     if (!plan[i].code) continue;
@@ -611,12 +611,12 @@ void stage_geometries(Operation& op, const std::vector<PlannedChild>& plan, cons
   for (const auto& pl : plan) texts.push_back(pl.geometry);
   pg::Result checked;
   try {
-    checked = op.tx().exec(
-        "toolkit.plan_parse",
-        "SELECT u.i, d.valid, d.reason, ST_AsGeoJSON(d.location, 9, 0) FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i), "
-        "LATERAL (SELECT ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(u.t), $2::int)) AS g) s, LATERAL ST_IsValidDetail(s.g) d "
-        "WHERE NOT d.valid ORDER BY u.i LIMIT 1",
-        {pg::array(texts), srid});
+    checked =
+        op.tx().exec("toolkit.plan_parse",
+                     "SELECT u.i, d.valid, d.reason, ST_AsGeoJSON(d.location, 9, 0) FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i), "
+                     "LATERAL (SELECT ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(u.t), $2::int)) AS g) s, LATERAL ST_IsValidDetail(s.g) d "
+                     "WHERE NOT d.valid ORDER BY u.i LIMIT 1",
+                     {pg::array(texts), srid});
   } catch (const pg::sql_error& e) {
     if (e.is_unavailability()) throw;  // a timeout is not bad input: the ladder answers 503
     throw unprocessable("invalid_geometry", "a geometry of the plan could not be read as GeoJSON",
@@ -625,10 +625,10 @@ void stage_geometries(Operation& op, const std::vector<PlannedChild>& plan, cons
   if (checked.rows() > 0 && !op.options().repair) {
     const long long i = checked.integer(0, 0) - 1;
     json location = checked.is_null(0, 3) ? json(nullptr) : json::parse(checked.str(0, 3))["coordinates"];
-    throw unprocessable("invalid_geometry", "feature " + std::to_string(i) + ": invalid geometry: " + checked.str(0, 2),
-                        json({{"index", i}, {"reason", checked.str(0, 2)}, {"location", location},
-                              {"hint", "send ?repair=true to apply MakeValid"}})
-                            .dump());
+    throw unprocessable(
+        "invalid_geometry", "feature " + std::to_string(i) + ": invalid geometry: " + checked.str(0, 2),
+        json({{"index", i}, {"reason", checked.str(0, 2)}, {"location", location}, {"hint", "send ?repair=true to apply MakeValid"}})
+            .dump());
   }
   // PostGIS would transform coordinates outside a projected CRS's domain without complaint (Web
   // Mercator wraps around the globe, possibly onto the parent): each envelope is checked first.
@@ -642,8 +642,9 @@ void stage_geometries(Operation& op, const std::vector<PlannedChild>& plan, cons
          std::to_string(domain->max_y)});
     if (out.rows() > 0) {
       const long long i = out.integer(0, 0) - 1;
-      throw unprocessable("invalid_geometry", "feature " + std::to_string(i) + ": coordinates lie outside the domain of EPSG:" + srid +
-                                                  "; check the crs parameter and the axis order (x = easting)",
+      throw unprocessable("invalid_geometry",
+                          "feature " + std::to_string(i) + ": coordinates lie outside the domain of EPSG:" + srid +
+                              "; check the crs parameter and the axis order (x = easting)",
                           json({{"index", i}, {"reason", "Coordinates outside the CRS's domain"}}).dump());
     }
   }
@@ -658,8 +659,8 @@ void stage_geometries(Operation& op, const std::vector<PlannedChild>& plan, cons
   op.tx().exec("toolkit.plan_analyze", "ANALYZE wg_plan");
   auto empty = op.tx().exec("toolkit.plan_empty", "SELECT i FROM wg_plan WHERE ST_IsEmpty(g) OR NOT ST_IsValid(g) ORDER BY i LIMIT 1");
   if (empty.rows() > 0)
-    throw unprocessable("invalid_geometry", "feature " + std::to_string(empty.integer(0, 0) - 1) +
-                                                " has no valid polygonal area in EPSG:4490",
+    throw unprocessable("invalid_geometry",
+                        "feature " + std::to_string(empty.integer(0, 0) - 1) + " has no valid polygonal area in EPSG:4490",
                         json({{"index", empty.integer(0, 0) - 1}, {"reason", "Empty"}}).dump());
 }
 
@@ -676,69 +677,76 @@ void check_plan_sizes(Operation& op, const Config& config, const Family& f) {
                       "feature " + std::to_string(i) + " would be a " + f.child_level_name + " of " + small.str(0, 1) + " m², " +
                           small.str(0, 2) + " m wide (minimum " + std::to_string(config.min_area_m2) + " m² and " +
                           std::to_string(config.min_width_m) + " m)",
-                      json({{"index", i}, {"area_m2", small.number(0, 1)}, {"width_m", small.number(0, 2)},
-                            {"min_area_m2", config.min_area_m2}, {"min_width_m", config.min_width_m}})
+                      json({{"index", i},
+                            {"area_m2", small.number(0, 1)},
+                            {"width_m", small.number(0, 2)},
+                            {"min_area_m2", config.min_area_m2},
+                            {"min_width_m", config.min_width_m}})
                           .dump());
 }
 
 // Phase 2, the partition: every child inside the parent, no overlaps among them, no gap.
-void check_partition(Operation& op, const Config& config, const Family& f, const std::string& parent,
-                     const std::string& srid) {
+void check_partition(Operation& op, const Config& config, const Family& f, const std::string& parent, const std::string& srid) {
   const std::string tol = std::to_string(config.overlap_tolerance_m2);
   const std::string digits = digits_for(op.options().srid);
   const std::string ptol = std::to_string(config.parent_tolerance_m);
-  auto outside = op.tx().exec(
-      "toolkit.plan_outside",
-      "SELECT w.i, ST_Area(wg_to_metric(ST_Difference(w.g, $1::geometry))), "
-      "  ST_AsGeoJSON(ST_Transform(ST_Difference(w.g, $1::geometry), $3::int), " + digits + ", 0) "
-      "FROM wg_plan w WHERE NOT ST_CoveredBy(w.g, $1::geometry) AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(w.g), "
-      "  ST_Buffer(ST_Transform($1::geometry, ST_SRID(wg_to_metric(w.g))), $2::float8))) ORDER BY w.i LIMIT 1",
-      {f.parent.ewkb, ptol, srid});
+  auto outside =
+      op.tx().exec("toolkit.plan_outside",
+                   "SELECT w.i, ST_Area(wg_to_metric(ST_Difference(w.g, $1::geometry))), "
+                   "  ST_AsGeoJSON(ST_Transform(ST_Difference(w.g, $1::geometry), $3::int), " +
+                       digits +
+                       ", 0) "
+                       "FROM wg_plan w WHERE NOT ST_CoveredBy(w.g, $1::geometry) AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(w.g), "
+                       "  ST_Buffer(ST_Transform($1::geometry, ST_SRID(wg_to_metric(w.g))), $2::float8))) ORDER BY w.i LIMIT 1",
+                   {f.parent.ewkb, ptol, srid});
   if (outside.rows() > 0) {
     const long long i = outside.integer(0, 0) - 1;
-    throw unprocessable("outside_parent", "feature " + std::to_string(i) + " extends " + outside.str(0, 1) +
-                                              " m² outside the parent " + parent,
-                        json({{"index", i}, {"parent", parent}, {"outside_area_m2", outside.number(0, 1)},
-                              {"tolerance_m", config.parent_tolerance_m}, {"outside", json::parse(outside.str(0, 2))}})
+    throw unprocessable("outside_parent",
+                        "feature " + std::to_string(i) + " extends " + outside.str(0, 1) + " m² outside the parent " + parent,
+                        json({{"index", i},
+                              {"parent", parent},
+                              {"outside_area_m2", outside.number(0, 1)},
+                              {"tolerance_m", config.parent_tolerance_m},
+                              {"outside", json::parse(outside.str(0, 2))}})
                             .dump());
   }
-  auto overlaps = op.tx().exec(
-      "toolkit.plan_overlaps",
-      "SELECT a.i, b.i, ST_Area(wg_to_metric(x.g)), ST_AsGeoJSON(ST_Transform(x.g, $2::int), " + digits + ", 0) "
-      "FROM wg_plan a JOIN wg_plan b ON a.i < b.i AND a.g && b.g, "
-      "LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.g, b.g), 3) AS g) x "
-      "WHERE ST_Relate(a.g, b.g, '2********') AND ST_Area(wg_to_metric(x.g)) > $1::float8 ORDER BY 1, 2 LIMIT 100",
-      {tol, srid});
+  auto overlaps =
+      op.tx().exec("toolkit.plan_overlaps",
+                   "SELECT a.i, b.i, ST_Area(wg_to_metric(x.g)), ST_AsGeoJSON(ST_Transform(x.g, $2::int), " + digits +
+                       ", 0) "
+                       "FROM wg_plan a JOIN wg_plan b ON a.i < b.i AND a.g && b.g, "
+                       "LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.g, b.g), 3) AS g) x "
+                       "WHERE ST_Relate(a.g, b.g, '2********') AND ST_Area(wg_to_metric(x.g)) > $1::float8 ORDER BY 1, 2 LIMIT 100",
+                   {tol, srid});
   if (overlaps.rows() > 0) {
     json list = json::array();
     for (int i = 0; i < overlaps.rows(); ++i)
-      list.push_back({{"type", "Feature"},
-                      {"geometry", json::parse(overlaps.get(i, 3))},
-                      {"properties", {{"features", {overlaps.integer(i, 0) - 1, overlaps.integer(i, 1) - 1}},
-                                      {"area_m2", overlaps.number(i, 2)}}}});
-    throw conflict("plan_overlaps", "features of the plan overlap (" + std::to_string(overlaps.rows()) +
-                                        " pairs above " + tol + " m²)",
+      list.push_back(
+          {{"type", "Feature"},
+           {"geometry", json::parse(overlaps.get(i, 3))},
+           {"properties", {{"features", {overlaps.integer(i, 0) - 1, overlaps.integer(i, 1) - 1}}, {"area_m2", overlaps.number(i, 2)}}}});
+    throw conflict("plan_overlaps", "features of the plan overlap (" + std::to_string(overlaps.rows()) + " pairs above " + tol + " m²)",
                    json({{"overlaps", {{"type", "FeatureCollection"}, {"features", list}}}}).dump());
   }
-  auto gaps = op.tx().exec(
-      "toolkit.plan_gaps",
-      "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $3::int), " + digits + ", 0), ST_Area(wg_to_metric(d.geom)) "
-      "FROM ST_Dump(ST_CollectionExtract(ST_Difference($1::geometry, (SELECT ST_Union(g) FROM wg_plan)), 3)) d "
-      "WHERE ST_Area(wg_to_metric(d.geom)) > $2::float8 ORDER BY 2 DESC",
-      {f.parent.ewkb, tol, srid});
+  auto gaps = op.tx().exec("toolkit.plan_gaps",
+                           "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $3::int), " + digits +
+                               ", 0), ST_Area(wg_to_metric(d.geom)) "
+                               "FROM ST_Dump(ST_CollectionExtract(ST_Difference($1::geometry, (SELECT ST_Union(g) FROM wg_plan)), 3)) d "
+                               "WHERE ST_Area(wg_to_metric(d.geom)) > $2::float8 ORDER BY 2 DESC",
+                           {f.parent.ewkb, tol, srid});
   if (gaps.rows() > 0) {
     double total = 0;
     for (int i = 0; i < gaps.rows(); ++i) total += gaps.number(i, 1);
-    throw conflict("plan_gap", "the plan leaves " + std::to_string(total) + " m² of " + parent + " uncovered in " +
-                                   std::to_string(gaps.rows()) + " places",
-                   json({{"gap_area_m2", total}, {"gaps", feature_collection(gaps, 0, 1)}}).dump());
+    throw conflict(
+        "plan_gap",
+        "the plan leaves " + std::to_string(total) + " m² of " + parent + " uncovered in " + std::to_string(gaps.rows()) + " places",
+        json({{"gap_area_m2", total}, {"gaps", feature_collection(gaps, 0, 1)}}).dump());
   }
-
 }
 
 // Phase 3: codes for the children without one, in numbering order.
-void number_children(Operation& op, std::vector<PlannedChild>& plan, const std::set<std::string>& given,
-                     const std::string& parent, const Family& f) {
+void number_children(Operation& op, std::vector<PlannedChild>& plan, const std::set<std::string>& given, const std::string& parent,
+                     const Family& f) {
   auto pos = op.tx().exec("toolkit.plan_positions",
                           "SELECT i, ST_X(c) * cos(radians(ST_Y(c))), ST_Y(c), ST_YMax(g) - ST_YMin(g) "
                           "FROM (SELECT i, g, ST_Centroid(g) AS c FROM wg_plan) s ORDER BY i");
@@ -754,8 +762,8 @@ void number_children(Operation& op, std::vector<PlannedChild>& plan, const std::
 
 // Phase 4, the swap: old children end (retired, or superseded when the plan keeps their code), new
 // versions begin at the same instant. Returns the plan's summary for the answer.
-json swap(Operation& op, const registry::Actor& actor, const std::vector<PlannedChild>& plan,
-          const std::set<std::string>& plan_codes, const Family& f, const std::string& parent) {
+json swap(Operation& op, const registry::Actor& actor, const std::vector<PlannedChild>& plan, const std::set<std::string>& plan_codes,
+          const Family& f, const std::string& parent) {
   std::vector<std::string> kept, created;
   for (const auto& a : f.old) {
     if (plan_codes.count(a.code)) {
@@ -787,8 +795,8 @@ json swap(Operation& op, const registry::Actor& actor, const std::vector<Planned
       "  'redistrict' "
       "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(c, v, n, h, p, a, i) "
       "JOIN wg_plan w ON w.i = u.i ORDER BY u.i RETURNING id, code",
-      {pg::array(codes), pg::array(versions), pg::array(names), pg::array(hh), pg::array(pop), pg::array(attrs), f.child_level_name,
-       parent, op.now(), actor.label()});
+      {pg::array(codes), pg::array(versions), pg::array(names), pg::array(hh), pg::array(pop), pg::array(attrs), f.child_level_name, parent,
+       op.now(), actor.label()});
   std::map<std::string, std::size_t> index_of;
   for (std::size_t i = 0; i < codes.size(); ++i) index_of[codes[i]] = i;
   for (int r = 0; r < ins.rows(); ++r) op.record_inserted(ins.str(r, 0), estimate[index_of[ins.str(r, 1)]] == "t");
@@ -798,13 +806,13 @@ json swap(Operation& op, const registry::Actor& actor, const std::vector<Planned
 
 }  // namespace
 
-OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor& actor, const std::string& parent,
-                                    const json& body, const OperationOptions& o) const {
+OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor& actor, const std::string& parent, const json& body,
+                                    const OperationOptions& o) const {
   actor.require_edit_role();
   // A body that is no plan at all is refused before the parent is looked up; what is wrong inside
   // the features, after (the order clients have always seen).
-  if (!body.is_object() || body.value("type", "") != "FeatureCollection" || !body.contains("features") ||
-      !body["features"].is_array() || body["features"].empty())
+  if (!body.is_object() || body.value("type", "") != "FeatureCollection" || !body.contains("features") || !body["features"].is_array() ||
+      body["features"].empty())
     throw bad_request("invalid_feature", "the body must be a GeoJSON FeatureCollection of the parent's new children");
   if (body["features"].size() > 20000) throw unprocessable("plan_too_large", "a plan holds at most 20000 areas");
   current_parent(conn, parent, o);
@@ -828,39 +836,40 @@ json Toolkit::coverage(pg::Connection& conn, const std::string& code, int srid) 
   const std::string tol = std::to_string(m_config.overlap_tolerance_m2);
   const std::string out = std::to_string(srid);
   const std::string digits = digits_for(srid);
-  auto totals = conn.exec(
-      "toolkit.coverage",
-      "WITH p AS (SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL), "
-      "u AS (SELECT ST_Union(geom) AS g, count(*) AS n FROM areas WHERE parent_code = $1 AND valid_to IS NULL) "
-      "SELECT ST_Area(wg_to_metric(p.geom)), coalesce(ST_Area(wg_to_metric(ST_Intersection(p.geom, u.g))), 0), u.n "
-      "FROM p, u",
-      {code});
-  auto gaps = conn.exec(
-      "toolkit.coverage_gaps",
-      "WITH p AS (SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL), "
-      "u AS (SELECT coalesce(ST_Union(geom), 'SRID=4490;GEOMETRYCOLLECTION EMPTY'::geometry) AS g FROM areas "
-      "  WHERE parent_code = $1 AND valid_to IS NULL) "
-      "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $3::int), " + digits + ", 0), ST_Area(wg_to_metric(d.geom)) "
-      "FROM p, u, ST_Dump(ST_CollectionExtract(ST_Difference(p.geom, u.g), 3)) d "
-      "WHERE ST_Area(wg_to_metric(d.geom)) > $2::float8 ORDER BY 2 DESC",
-      {code, tol, out});
-  auto overlaps = conn.exec(
-      "toolkit.coverage_overlaps",
-      "SELECT a.code, b.code, ST_Area(wg_to_metric(x.g)), ST_AsGeoJSON(ST_Transform(x.g, $3::int), " + digits + ", 0) "
-      "FROM areas a JOIN areas b ON a.code < b.code AND a.geom && b.geom "
-      "  AND b.parent_code = $1 AND b.valid_to IS NULL, "
-      "LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS g) x "
-      "WHERE a.parent_code = $1 AND a.valid_to IS NULL AND ST_Relate(a.geom, b.geom, '2********') "
-      "  AND ST_Area(wg_to_metric(x.g)) > $2::float8 ORDER BY 1, 2",
-      {code, tol, out});
-  auto outside = conn.exec(
-      "toolkit.coverage_outside",
-      "WITH p AS (SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL) "
-      "SELECT a.code, ST_Area(wg_to_metric(x.g)), ST_AsGeoJSON(ST_Transform(x.g, $3::int), " + digits + ", 0) "
-      "FROM areas a, p, LATERAL (SELECT ST_CollectionExtract(ST_Difference(a.geom, p.geom), 3) AS g) x "
-      "WHERE a.parent_code = $1 AND a.valid_to IS NULL AND NOT ST_CoveredBy(a.geom, p.geom) "
-      "  AND ST_Area(wg_to_metric(x.g)) > $2::float8 ORDER BY 1",
-      {code, tol, out});
+  auto totals = conn.exec("toolkit.coverage",
+                          "WITH p AS (SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL), "
+                          "u AS (SELECT ST_Union(geom) AS g, count(*) AS n FROM areas WHERE parent_code = $1 AND valid_to IS NULL) "
+                          "SELECT ST_Area(wg_to_metric(p.geom)), coalesce(ST_Area(wg_to_metric(ST_Intersection(p.geom, u.g))), 0), u.n "
+                          "FROM p, u",
+                          {code});
+  auto gaps = conn.exec("toolkit.coverage_gaps",
+                        "WITH p AS (SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL), "
+                        "u AS (SELECT coalesce(ST_Union(geom), 'SRID=4490;GEOMETRYCOLLECTION EMPTY'::geometry) AS g FROM areas "
+                        "  WHERE parent_code = $1 AND valid_to IS NULL) "
+                        "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $3::int), " +
+                            digits +
+                            ", 0), ST_Area(wg_to_metric(d.geom)) "
+                            "FROM p, u, ST_Dump(ST_CollectionExtract(ST_Difference(p.geom, u.g), 3)) d "
+                            "WHERE ST_Area(wg_to_metric(d.geom)) > $2::float8 ORDER BY 2 DESC",
+                        {code, tol, out});
+  auto overlaps = conn.exec("toolkit.coverage_overlaps",
+                            "SELECT a.code, b.code, ST_Area(wg_to_metric(x.g)), ST_AsGeoJSON(ST_Transform(x.g, $3::int), " + digits +
+                                ", 0) "
+                                "FROM areas a JOIN areas b ON a.code < b.code AND a.geom && b.geom "
+                                "  AND b.parent_code = $1 AND b.valid_to IS NULL, "
+                                "LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS g) x "
+                                "WHERE a.parent_code = $1 AND a.valid_to IS NULL AND ST_Relate(a.geom, b.geom, '2********') "
+                                "  AND ST_Area(wg_to_metric(x.g)) > $2::float8 ORDER BY 1, 2",
+                            {code, tol, out});
+  auto outside = conn.exec("toolkit.coverage_outside",
+                           "WITH p AS (SELECT geom FROM areas WHERE code = $1 AND valid_to IS NULL) "
+                           "SELECT a.code, ST_Area(wg_to_metric(x.g)), ST_AsGeoJSON(ST_Transform(x.g, $3::int), " +
+                               digits +
+                               ", 0) "
+                               "FROM areas a, p, LATERAL (SELECT ST_CollectionExtract(ST_Difference(a.geom, p.geom), 3) AS g) x "
+                               "WHERE a.parent_code = $1 AND a.valid_to IS NULL AND NOT ST_CoveredBy(a.geom, p.geom) "
+                               "  AND ST_Area(wg_to_metric(x.g)) > $2::float8 ORDER BY 1",
+                           {code, tol, out});
   const double area = totals.number(0, 0);
   const double covered = totals.number(0, 1);
   double gap_total = 0, overlap_total = 0;
@@ -896,18 +905,21 @@ json Toolkit::lineage(pg::Connection& conn, const std::string& code) const {
   if (exists.integer(0, 0) == 0) throw not_found("area_not_found", "no area has the code " + code);
   // Walk both directions; codes are never reused, and UNION stops at rows already seen.
   auto walk = [&](const char* context, const std::string& join_on, const std::string& start) {
-    auto r = conn.exec(
-        context,
-        "WITH RECURSIVE w AS ("
-        "  SELECT l.id, 1 AS depth FROM area_lineage l WHERE l." + start + " = $1 "
-        "  UNION "
-        "  SELECT l.id, w.depth + 1 FROM w JOIN area_lineage prev ON prev.id = w.id "
-        "    JOIN area_lineage l ON " + join_on + " WHERE w.depth < 100) "
-        "SELECT l.predecessor, l.predecessor_version, l.successor, l.successor_version, l.kind, "
-        "  to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), l.share, min(w.depth), l.operation_id "
-        "FROM w JOIN area_lineage l ON l.id = w.id "
-        "GROUP BY l.id ORDER BY l.at, l.id",
-        {code});
+    auto r = conn.exec(context,
+                       "WITH RECURSIVE w AS ("
+                       "  SELECT l.id, 1 AS depth FROM area_lineage l WHERE l." +
+                           start +
+                           " = $1 "
+                           "  UNION "
+                           "  SELECT l.id, w.depth + 1 FROM w JOIN area_lineage prev ON prev.id = w.id "
+                           "    JOIN area_lineage l ON " +
+                           join_on +
+                           " WHERE w.depth < 100) "
+                           "SELECT l.predecessor, l.predecessor_version, l.successor, l.successor_version, l.kind, "
+                           "  to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), l.share, min(w.depth), l.operation_id "
+                           "FROM w JOIN area_lineage l ON l.id = w.id "
+                           "GROUP BY l.id ORDER BY l.at, l.id",
+                       {code});
     json out = json::array();
     for (int i = 0; i < r.rows(); ++i)
       out.push_back({{"predecessor", r.str(i, 0)},

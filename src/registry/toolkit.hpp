@@ -38,15 +38,15 @@
 namespace wangge::toolkit {
 
 struct OperationOptions {
-  int srid = 4490;      // CRS of geometries in the request and in the answer
-  bool repair = false;  // MakeValid on invalid input geometries (redraw, redistrict)
-  bool dry_run = false; // do everything, answer, roll back
+  int srid = 4490;                    // CRS of geometries in the request and in the answer
+  bool repair = false;                // MakeValid on invalid input geometries (redraw, redistrict)
+  bool dry_run = false;               // do everything, answer, roll back
   std::vector<std::string> if_match;  // required unless dry_run; "*" skips the check
 };
 
 struct OperationResult {
-  nlohmann::json body;                 // the answer (result + impact report)
-  std::vector<std::string> changed;    // codes whose current version changed (for the caches)
+  nlohmann::json body;               // the answer (result + impact report)
+  std::vector<std::string> changed;  // codes whose current version changed (for the caches)
 };
 
 // Which open incident statuses count as closed for reassignment: closed cases keep the grid that
@@ -61,20 +61,19 @@ class Toolkit {
   // PATCH /v1/areas/{code}?adjust=neighbours|none with {"geometry": ...}. With neighbours, siblings
   // lose what the new geometry takes and gain what it releases (each released piece goes to the
   // neighbour sharing the longest boundary with it); without, a gap or overlap is refused (409).
-  OperationResult redraw(pg::Connection& conn, const registry::Actor& actor, const std::string& code,
-                         const nlohmann::json& body, const OperationOptions& o, bool adjust_neighbours) const;
+  OperationResult redraw(pg::Connection& conn, const registry::Actor& actor, const std::string& code, const nlohmann::json& body,
+                         const OperationOptions& o, bool adjust_neighbours) const;
   // POST /v1/areas/{code}/split {"line": LineString|MultiLineString, "names"?: [...]}.
-  OperationResult split(pg::Connection& conn, const registry::Actor& actor, const std::string& code,
-                        const nlohmann::json& body, const OperationOptions& o) const;
-  // POST /v1/areas/merge {"codes": [...], "name"?: text}.
-  OperationResult merge(pg::Connection& conn, const registry::Actor& actor, const nlohmann::json& body,
+  OperationResult split(pg::Connection& conn, const registry::Actor& actor, const std::string& code, const nlohmann::json& body,
                         const OperationOptions& o) const;
+  // POST /v1/areas/merge {"codes": [...], "name"?: text}.
+  OperationResult merge(pg::Connection& conn, const registry::Actor& actor, const nlohmann::json& body, const OperationOptions& o) const;
   // POST /v1/areas/{code}/reparent {"parent": code, "adjust_parents"?: bool}.
-  OperationResult reparent(pg::Connection& conn, const registry::Actor& actor, const std::string& code,
-                           const nlohmann::json& body, const OperationOptions& o) const;
+  OperationResult reparent(pg::Connection& conn, const registry::Actor& actor, const std::string& code, const nlohmann::json& body,
+                           const OperationOptions& o) const;
   // PUT /v1/areas/{code}/children with a FeatureCollection: the parent's whole new set of children.
-  OperationResult redistrict(pg::Connection& conn, const registry::Actor& actor, const std::string& parent,
-                             const nlohmann::json& body, const OperationOptions& o) const;
+  OperationResult redistrict(pg::Connection& conn, const registry::Actor& actor, const std::string& parent, const nlohmann::json& body,
+                             const OperationOptions& o) const;
 
   // GET /v1/areas/{code}/coverage: gaps and overlaps among the current children.
   nlohmann::json coverage(pg::Connection& conn, const std::string& code, int srid) const;

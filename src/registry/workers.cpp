@@ -71,8 +71,7 @@ json WorkerStore::create(pg::Connection& conn, const Actor& actor, const json& b
 }
 
 json WorkerStore::get(pg::Connection& conn, const Actor& actor, long long id) const {
-  auto w = conn.exec("workers.get", std::string("SELECT ") + kWorkerColumns + " FROM workers w WHERE w.id = $1",
-                     {std::to_string(id)});
+  auto w = conn.exec("workers.get", std::string("SELECT ") + kWorkerColumns + " FROM workers w WHERE w.id = $1", {std::to_string(id)});
   if (w.rows() == 0) throw not_found("worker_not_found", "no worker has the id " + std::to_string(id));
   actor.require_read(w.str(0, 3));
   return worker_json(w, 0);
@@ -102,8 +101,7 @@ json WorkerStore::assign(pg::Connection& conn, const Actor& actor, const std::st
     actor.require_read(w.str(0, 0));
   }
   auto current = tx.exec("workers.current",
-                         "SELECT worker_id FROM worker_assignments WHERE grid_code = $1 AND unassigned_at IS NULL FOR UPDATE",
-                         {grid_code});
+                         "SELECT worker_id FROM worker_assignments WHERE grid_code = $1 AND unassigned_at IS NULL FOR UPDATE", {grid_code});
   std::set<long long> have;
   for (int i = 0; i < current.rows(); ++i) have.insert(current.integer(i, 0));
   json added = json::array(), removed = json::array();

@@ -16,8 +16,7 @@ class WorkerStore {
   nlohmann::json create(pg::Connection& conn, const Actor& actor, const nlohmann::json& body) const;
   nlohmann::json get(pg::Connection& conn, const Actor& actor, long long id) const;
   // Replaces the set of workers assigned to a grid: body {"workers": [id, ...]}.
-  nlohmann::json assign(pg::Connection& conn, const Actor& actor, const std::string& grid_code,
-                        const nlohmann::json& body) const;
+  nlohmann::json assign(pg::Connection& conn, const Actor& actor, const std::string& grid_code, const nlohmann::json& body) const;
   nlohmann::json of_grid(pg::Connection& conn, const Actor& actor, const std::string& grid_code) const;
 };
 

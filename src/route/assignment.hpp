@@ -35,8 +35,10 @@ std::vector<std::size_t> min_cost_assignment(std::size_t n, const Cost& cost) {
         if (minv[j] < delta) delta = minv[j], j1 = j;
       }
       for (std::size_t j = 0; j <= n; ++j) {
-        if (used[j]) u[p[j]] += delta, v[j] -= delta;
-        else minv[j] -= delta;
+        if (used[j])
+          u[p[j]] += delta, v[j] -= delta;
+        else
+          minv[j] -= delta;
       }
       j0 = j1;
     } while (p[j0] != 0);

@@ -334,8 +334,7 @@ std::optional<std::vector<std::pair<std::size_t, std::size_t>>> exact_matching(
 }
 
 PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& edges, const std::vector<std::uint32_t>& required,
-                       PostmanMode mode, const std::function<double(std::uint32_t)>& start_rank,
-                       std::size_t exact_matching_limit) {
+                       PostmanMode mode, const std::function<double(std::uint32_t)>& start_rank, std::size_t exact_matching_limit) {
   PostmanOutcome out;
   PostmanResult r;
   if (required.empty()) return out;

@@ -29,8 +29,8 @@
 namespace wangge::route {
 
 struct PostmanEdge {
-  std::uint32_t from = 0, to = 0;  // nodes
-  double cost = 0;                 // >= 0, any unit (the API uses seconds)
+  std::uint32_t from = 0, to = 0;        // nodes
+  double cost = 0;                       // >= 0, any unit (the API uses seconds)
   bool forward = true, backward = true;  // may travel from -> to, to -> from; neither: unusable
 };
 
@@ -38,16 +38,16 @@ enum class PostmanMode { undirected, directed, mixed };
 
 struct Traversal {
   std::uint32_t edge = 0;
-  bool forward = true;    // from -> to
-  bool service = false;   // the traversal that covers a required edge (arc); others are deadhead
+  bool forward = true;   // from -> to
+  bool service = false;  // the traversal that covers a required edge (arc); others are deadhead
 };
 
 struct PostmanResult {
   std::vector<Traversal> circuit;  // closed walk, starting and ending at `start`
   std::uint32_t start = 0;
   double cost = 0, service_cost = 0, deadhead_cost = 0;
-  std::size_t components = 0;      // of the required edges before joining
-  std::string method;              // "exact_matching", "heuristic_matching", "min_cost_flow", "none"
+  std::size_t components = 0;                  // of the required edges before joining
+  std::string method;                          // "exact_matching", "heuristic_matching", "min_cost_flow", "none"
   std::optional<double> matching_lower_bound;  // heuristic matching only: a bound on matching_cost
   double matching_cost = 0;
 };
@@ -70,7 +70,7 @@ PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& e
 
 // Minimum-weight perfect matching of an even number of points by DP over subsets (exact; n <= 24).
 // cost(i, j) may be infinite. Returns pairs, or none when no finite perfect matching exists.
-std::optional<std::vector<std::pair<std::size_t, std::size_t>>> exact_matching(
-    std::size_t n, const std::function<double(std::size_t, std::size_t)>& cost);
+std::optional<std::vector<std::pair<std::size_t, std::size_t>>> exact_matching(std::size_t n,
+                                                                               const std::function<double(std::size_t, std::size_t)>& cost);
 
 }  // namespace wangge::route

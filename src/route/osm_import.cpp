@@ -31,15 +31,16 @@ bool is(const char* v, std::initializer_list<const char*> values) {
 // Highway classes someone can travel on; the profiles narrow them (speed_kmh). Left out: indoor
 // corridors, platforms, construction and proposed roads, raceways, bus guideways.
 bool routable_class(const char* h) {
-  return is(h, {"motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary", "secondary_link",
-                "tertiary", "tertiary_link", "unclassified", "residential", "living_street", "service", "road", "track",
-                "pedestrian", "footway", "path", "cycleway", "steps", "bridleway"});
+  return is(h,
+            {"motorway",   "motorway_link", "trunk",        "trunk_link",  "primary",       "primary_link", "secondary", "secondary_link",
+             "tertiary",   "tertiary_link", "unclassified", "residential", "living_street", "service",      "road",      "track",
+             "pedestrian", "footway",       "path",         "cycleway",    "steps",         "bridleway"});
 }
 
 // An access value that keeps the profile out.
 bool denies(const char* v) {
-  return is(v, {"no", "private", "agricultural", "forestry", "emergency", "military", "restricted", "use_sidepath", "dismount",
-                "discouraged"});
+  return is(
+      v, {"no", "private", "agricultural", "forestry", "emergency", "military", "restricted", "use_sidepath", "dismount", "discouraged"});
 }
 
 // Whether a profile may use a way: the most specific access tag present decides; with none, the
@@ -181,17 +182,21 @@ std::optional<WayRules> way_rules(const std::function<const char*(const char*)>&
   // Vehicles' direction: +1 forward only, -1 backward only, 0 both.
   int dir = 0;
   const char* oneway = tag("oneway");
-  if (is(oneway, {"yes", "1", "true"})) dir = 1;
-  else if (is(oneway, {"-1", "reverse"})) dir = -1;
-  else if (is(oneway, {"no", "0", "false"})) dir = 0;
-  else if (is(tag("junction"), {"roundabout", "circular"}) || is(highway, {"motorway", "motorway_link"})) dir = 1;  // implied
+  if (is(oneway, {"yes", "1", "true"}))
+    dir = 1;
+  else if (is(oneway, {"-1", "reverse"}))
+    dir = -1;
+  else if (is(oneway, {"no", "0", "false"}))
+    dir = 0;
+  else if (is(tag("junction"), {"roundabout", "circular"}) || is(highway, {"motorway", "motorway_link"}))
+    dir = 1;  // implied
   r.reverse = dir < 0;
   r.oneway = dir != 0;
   const std::uint8_t both = kForward | kBackward;
   const std::uint8_t vehicle = dir == 0 ? both : kForward;
   // Bicycles (and so e-bikes) may be let both ways on a one-way street.
-  const bool ebike_contraflow = is(tag("oneway:bicycle"), {"no", "0", "false"}) ||
-                                is(tag("cycleway"), {"opposite", "opposite_lane", "opposite_track"});
+  const bool ebike_contraflow =
+      is(tag("oneway:bicycle"), {"no", "0", "false"}) || is(tag("cycleway"), {"opposite", "opposite_lane", "opposite_track"});
   std::uint8_t ebike = ebike_contraflow ? both : vehicle;
   if (is(tag("oneway:bicycle"), {"yes", "1", "true"})) ebike = kForward;
   const std::uint8_t foot = is(tag("oneway:foot"), {"yes", "1", "true"}) ? kForward : both;
@@ -229,8 +234,10 @@ RoadNetwork read_osm_roads(const std::string& path, const Progress& progress) {
   for (const auto& w : c.ways) {
     RoadEdge piece;
     auto finish = [&] {
-      if (piece.points.size() >= 2 && piece.points.front() != piece.points.back()) net.edges.push_back(piece);
-      else if (piece.points.size() >= 3) net.edges.push_back(piece);  // a closed loop of its own
+      if (piece.points.size() >= 2 && piece.points.front() != piece.points.back())
+        net.edges.push_back(piece);
+      else if (piece.points.size() >= 3)
+        net.edges.push_back(piece);  // a closed loop of its own
       piece.points.clear();
     };
     auto start = [&](std::size_t i) {
@@ -319,8 +326,10 @@ RoadImportStats import_osm_roads(pg::Connection& conn, const std::string& path, 
   tx.exec("roads.delete_restrictions", "DELETE FROM street_restrictions" + where, params);
   auto flag = [](bool b) { return b ? "t\t" : "f\t"; };
   auto text = [](std::string& out, const std::string& v) {
-    if (v.empty()) out += "\\N";
-    else pg::append_copy_field(out, v);
+    if (v.empty())
+      out += "\\N";
+    else
+      pg::append_copy_field(out, v);
     out += '\t';
   };
   std::size_t i = 0;
@@ -350,18 +359,18 @@ RoadImportStats import_osm_roads(pg::Connection& conn, const std::string& path, 
                             return i < net.edges.size();
                           });
   std::size_t j = 0;
-  tx.connection().copy_in("roads.copy_restrictions",
-                          "COPY street_restrictions (source, osm_id, kind, tag, from_way, via_node, to_way) FROM STDIN",
-                          [&](std::string& out) {
-                            while (j < net.restrictions.size() && out.size() < (1 << 20)) {
-                              const RoadRestriction& r = net.restrictions[j++];
-                              text(out, options.source);
-                              out += std::to_string(r.osm_id) + '\t' + (r.only ? "only\t" : "no\t");
-                              text(out, r.tag);
-                              out += std::to_string(r.from_way) + '\t' + std::to_string(r.via_node) + '\t' + std::to_string(r.to_way) + '\n';
-                            }
-                            return j < net.restrictions.size();
-                          });
+  tx.connection().copy_in(
+      "roads.copy_restrictions", "COPY street_restrictions (source, osm_id, kind, tag, from_way, via_node, to_way) FROM STDIN",
+      [&](std::string& out) {
+        while (j < net.restrictions.size() && out.size() < (1 << 20)) {
+          const RoadRestriction& r = net.restrictions[j++];
+          text(out, options.source);
+          out += std::to_string(r.osm_id) + '\t' + (r.only ? "only\t" : "no\t");
+          text(out, r.tag);
+          out += std::to_string(r.from_way) + '\t' + std::to_string(r.via_node) + '\t' + std::to_string(r.to_way) + '\n';
+        }
+        return j < net.restrictions.size();
+      });
   tx.commit();
   stats.edges = net.edges.size();
   stats.restrictions = net.restrictions.size();

@@ -27,8 +27,8 @@ namespace wangge::route {
 // How one OSM way may be used, from its tags alone (none: not a routable way).
 struct WayRules {
   std::string highway;
-  bool reverse = false;                 // oneway=-1: the way is stored reversed, so forward is the traffic's direction
-  bool oneway = false;                  // cars only forward (after `reverse`)
+  bool reverse = false;                  // oneway=-1: the way is stored reversed, so forward is the traffic's direction
+  bool oneway = false;                   // cars only forward (after `reverse`)
   std::array<std::uint8_t, 3> access{};  // kForward | kBackward per Profile (after `reverse`)
 };
 // `tag(key)` is the value of a tag, or null when the way does not have it.

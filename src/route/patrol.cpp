@@ -55,9 +55,7 @@ class Planner {
     return c ? c->distance_m : 0;
   }
   // Points along a route: the start (0), the checkpoints, the end.
-  std::size_t at(const std::vector<std::size_t>& r, std::size_t k) const {
-    return k == 0 ? 0 : k <= r.size() ? point(r[k - 1]) : m_end;
-  }
+  std::size_t at(const std::vector<std::size_t>& r, std::size_t k) const { return k == 0 ? 0 : k <= r.size() ? point(r[k - 1]) : m_end; }
 
   Timing timing(const std::vector<std::size_t>& r) const {
     Timing t;
@@ -290,9 +288,12 @@ PatrolPlan plan_patrol(const Graph& g, const PatrolRequest& req) {
   std::vector<std::size_t> candidates;
   for (std::size_t cp = 0; cp < req.checkpoints.size(); ++cp) {
     const std::size_t x = first + cp;
-    if (!snaps[x]) plan.skipped.push_back({cp, "too_far_from_street"});
-    else if (!m[0][x] || !m[x][end]) plan.skipped.push_back({cp, "unreachable"});
-    else candidates.push_back(cp);
+    if (!snaps[x])
+      plan.skipped.push_back({cp, "too_far_from_street"});
+    else if (!m[0][x] || !m[x][end])
+      plan.skipped.push_back({cp, "unreachable"});
+    else
+      candidates.push_back(cp);
   }
 
   std::vector<std::size_t> route;

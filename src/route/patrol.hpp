@@ -32,7 +32,7 @@ namespace wangge::route {
 struct Checkpoint {
   LonLat location{};
   double service_s = 0;
-  double priority = 1;                        // higher: chosen first when not all fit
+  double priority = 1;                          // higher: chosen first when not all fit
   std::optional<std::array<double, 2>> window;  // service starts within [open, close] s
 };
 

@@ -12,20 +12,20 @@
 namespace wangge::route {
 namespace {
 
-constexpr double kA = 6378137.0;               // CGCS2000 semi-major axis
-constexpr double kF = 1 / 298.257222101;       // CGCS2000 flattening
-constexpr double kE2 = kF * (2 - kF);          // first eccentricity squared
+constexpr double kA = 6378137.0;          // CGCS2000 semi-major axis
+constexpr double kF = 1 / 298.257222101;  // CGCS2000 flattening
+constexpr double kE2 = kF * (2 - kF);     // first eccentricity squared
 constexpr double kDeg = 3.14159265358979323846 / 180;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
-constexpr double kOnNode = 1e-6;              // metres: a position this close to an edge's end stands on its node
-constexpr double kCellDeg = 0.0025;          // ~250 m: a 500 m snap looks at about 5 x 6 cells
+constexpr double kOnNode = 1e-6;     // metres: a position this close to an edge's end stands on its node
+constexpr double kCellDeg = 0.0025;  // ~250 m: a 500 m snap looks at about 5 x 6 cells
 
 // Metres per degree of longitude and latitude at a latitude: the radii of curvature of the ellipsoid.
 std::array<double, 2> metres_per_degree(double lat) {
   const double s = std::sin(lat * kDeg);
   const double w = 1 - kE2 * s * s;
-  const double n = kA / std::sqrt(w);             // prime vertical
+  const double n = kA / std::sqrt(w);                    // prime vertical
   const double m = kA * (1 - kE2) / (w * std::sqrt(w));  // meridian
   return {n * std::cos(lat * kDeg) * kDeg, m * kDeg};
 }
@@ -50,34 +50,42 @@ std::optional<Profile> parse_profile(std::string_view name) {
 
 const char* profile_name(Profile p) {
   switch (p) {
-    case Profile::foot: return "foot";
-    case Profile::ebike: return "ebike";
-    case Profile::car: return "car";
+    case Profile::foot:
+      return "foot";
+    case Profile::ebike:
+      return "ebike";
+    case Profile::car:
+      return "car";
   }
   return "?";
 }
 
 double travel_speed_kmh(Profile p, std::string_view h) {
   switch (p) {
-    case Profile::foot: return 5;
-    case Profile::ebike: return 15;
+    case Profile::foot:
+      return 5;
+    case Profile::ebike:
+      return 15;
     case Profile::car:
       if (h == "motorway" || h == "motorway_link" || h == "trunk" || h == "trunk_link") return 80;
       if (h == "primary" || h == "secondary" || h == "primary_link" || h == "secondary_link") return 50;
       if (h == "tertiary" || h == "tertiary_link") return 40;  // between the two classes the issue names
-      return 30;  // residential, unclassified, service, living_street, track, ...
+      return 30;                                               // residential, unclassified, service, living_street, track, ...
   }
   return 0;
 }
 
 double speed_kmh(Profile p, std::string_view h) {
   const bool motorway = h == "motorway" || h == "motorway_link" || h == "trunk" || h == "trunk_link";
-  const bool path_only = h == "footway" || h == "pedestrian" || h == "path" || h == "steps" || h == "cycleway" ||
-                         h == "bridleway" || h == "corridor";
+  const bool path_only =
+      h == "footway" || h == "pedestrian" || h == "path" || h == "steps" || h == "cycleway" || h == "bridleway" || h == "corridor";
   switch (p) {
-    case Profile::foot: return motorway ? 0 : travel_speed_kmh(p, h);
-    case Profile::ebike: return motorway || h == "steps" || h == "footway" || h == "pedestrian" || h == "corridor" ? 0 : travel_speed_kmh(p, h);
-    case Profile::car: return path_only ? 0 : travel_speed_kmh(p, h);
+    case Profile::foot:
+      return motorway ? 0 : travel_speed_kmh(p, h);
+    case Profile::ebike:
+      return motorway || h == "steps" || h == "footway" || h == "pedestrian" || h == "corridor" ? 0 : travel_speed_kmh(p, h);
+    case Profile::car:
+      return path_only ? 0 : travel_speed_kmh(p, h);
   }
   return 0;
 }
@@ -357,7 +365,7 @@ Graph::Search Graph::search(const Snap& s, const std::vector<const Snap*>& targe
   // Targets waiting on a node: settling a state there completes one of their approaches.
   struct Approach {
     std::size_t target;
-    int how;  // 1: forward along the target edge, 2: backward
+    int how;                 // 1: forward along the target edge, 2: backward
     std::uint32_t out_edge;  // kNone: the target is the node itself
     double metres;
     std::int32_t next = -1;  // the node's next approach, in the order they were added
@@ -369,8 +377,10 @@ Graph::Search Graph::search(const Snap& s, const std::vector<const Snap*>& targe
   auto wait_at = [&](std::uint32_t node, Approach ap) {
     const auto k = static_cast<std::int32_t>(approaches.size());
     approaches.push_back(ap);
-    if (wait_tail[node] >= 0) approaches[static_cast<std::size_t>(wait_tail[node])].next = k;
-    else wait_head[node] = k;
+    if (wait_tail[node] >= 0)
+      approaches[static_cast<std::size_t>(wait_tail[node])].next = k;
+    else
+      wait_head[node] = k;
     wait_tail[node] = k;
   };
   std::size_t unreached = 0;  // targets without any cost yet: until none is left, the worst is infinite
@@ -471,8 +481,10 @@ std::optional<Path> Graph::route(const Snap& from, const Snap& to) const {
   n.append(from.edge, from.offset_m, st == arcs ? n.length[from.edge] : 0, path.coordinates);
   for (auto it = taken.rbegin(); it != taken.rend(); ++it) {
     const std::uint32_t e = m_arc_edge[*it];
-    if (m_arc_forward[*it]) n.append(e, 0, n.length[e], path.coordinates);
-    else n.append(e, n.length[e], 0, path.coordinates);
+    if (m_arc_forward[*it])
+      n.append(e, 0, n.length[e], path.coordinates);
+    else
+      n.append(e, n.length[e], 0, path.coordinates);
   }
   n.append(to.edge, r.via[0] == 1 ? 0 : n.length[to.edge], to.offset_m, path.coordinates);
   if (path.coordinates.size() == 1) path.coordinates.push_back(path.coordinates.front());
@@ -522,8 +534,7 @@ std::unique_ptr<Router> Router::load(pg::Connection& conn) {
                      "coalesce(s.from_node, 0), coalesce(s.to_node, 0), "
                      "s.foot_fwd, s.foot_bwd, s.ebike_fwd, s.ebike_bwd, s.car_fwd, s.car_bwd "
                      "FROM streets s CROSS JOIN LATERAL ST_DumpPoints(s.geom) d ORDER BY s.id, d.path[1]");
-  auto rr = tx.exec("route.load_restrictions",
-                    "SELECT kind = 'only', from_way, via_node, to_way FROM street_restrictions ORDER BY id");
+  auto rr = tx.exec("route.load_restrictions", "SELECT kind = 'only', from_way, via_node, to_way FROM street_restrictions ORDER BY id");
   tx.commit();
   std::vector<Street> streets;
   long long current = -1;
@@ -549,8 +560,7 @@ std::unique_ptr<Router> Router::load(pg::Connection& conn) {
     streets.back().points.push_back({res.number(i, 3), res.number(i, 4)});
   }
   std::vector<TurnRestriction> restrictions;
-  for (int i = 0; i < rr.rows(); ++i)
-    restrictions.push_back({rr.boolean(i, 0), rr.integer(i, 1), rr.integer(i, 2), rr.integer(i, 3)});
+  for (int i = 0; i < rr.rows(); ++i) restrictions.push_back({rr.boolean(i, 0), rr.integer(i, 1), rr.integer(i, 2), rr.integer(i, 3)});
   auto router = std::make_unique<Router>(streets, restrictions);
   router->m_revision = revision;
   return router;

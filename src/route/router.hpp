@@ -46,7 +46,7 @@ struct Street {
   std::optional<std::array<std::uint8_t, 3>> access = std::nullopt;
   long long osm_id = 0;                  // the OSM way this street was cut from; 0: none
   long long from_node = 0, to_node = 0;  // OSM node ids of its first and last point; 0: none
-  std::int64_t id = 0;  // streets.id, for callers that name streets (coverage)
+  std::int64_t id = 0;                   // streets.id, for callers that name streets (coverage)
 };
 
 // A turn restriction (OSM type=restriction, from way, via node, to way); cars only. `only`: at the
@@ -98,7 +98,7 @@ class Graph {
   // The edges as this profile sees them, for algorithms that need the graph itself (coverage).
   struct EdgeView {
     std::int64_t street_id;
-    std::uint32_t from, to;  // nodes
+    std::uint32_t from, to;     // nodes
     double length_m, speed_ms;  // speed 0: the profile may not use the edge
     bool forward, backward;     // may travel from -> to, to -> from
   };

@@ -23,8 +23,8 @@ void RouterCache::reload(pg::Connection& conn) {
   std::shared_ptr<const Router> next = Router::load(conn);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   char msg[200];
-  std::snprintf(msg, sizeof msg, "street graph: %zu edges, %zu nodes, %zu restricted turns, revision %lld, built in %.3f s",
-                next->edges(), next->nodes(), next->restricted_turns(), next->revision(), s);
+  std::snprintf(msg, sizeof msg, "street graph: %zu edges, %zu nodes, %zu restricted turns, revision %lld, built in %.3f s", next->edges(),
+                next->nodes(), next->restricted_turns(), next->revision(), s);
   set(std::move(next));
   log::info(msg);
 }

@@ -12,10 +12,10 @@
 
 namespace wangge::route {
 
-using nlohmann::json;
+using http::json_response;
 using http::Request;
 using http::Response;
-using http::json_response;
+using nlohmann::json;
 
 Profile profile_of(const std::string& name) {
   if (auto p = parse_profile(name)) return *p;
@@ -61,8 +61,9 @@ Response shortest(const RouterCache& cache, const Request& req) {
   auto snap = [&](const route::LonLat& p, const char* which) {
     auto s = g.snap(p, route::Router::kMaxSnapM);
     if (!s)
-      throw unprocessable("no_route", std::string(which) + " is more than 500 m from any street the " + route::profile_name(profile) + " profile may use",
-                          json{{"point", which}, {"reason", "too_far_from_street"}}.dump());
+      throw unprocessable(
+          "no_route", std::string(which) + " is more than 500 m from any street the " + route::profile_name(profile) + " profile may use",
+          json{{"point", which}, {"reason", "too_far_from_street"}}.dump());
     return *s;
   };
   const auto a = snap(from, "from"), b = snap(to, "to");
@@ -97,7 +98,8 @@ Response matrix(const RouterCache& cache, const Request& req) {
   for (std::size_t i = 0; i < pts.size(); ++i) {
     const json& p = pts[i];
     if (!p.is_array() || p.size() < 2 || !p[0].is_number() || !p[1].is_number() || !plausible(p[0].get<double>(), p[1].get<double>()))
-      throw bad_request("invalid_parameter", "point " + std::to_string(i) + ": a position is [lon, lat] in degrees", json{{"index", i}}.dump());
+      throw bad_request("invalid_parameter", "point " + std::to_string(i) + ": a position is [lon, lat] in degrees",
+                        json{{"index", i}}.dump());
     snaps.push_back(g.snap({p[0].get<double>(), p[1].get<double>()}, route::Router::kMaxSnapM));
     if (!snaps.back()) unreachable.push_back(i);
   }

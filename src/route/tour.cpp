@@ -142,8 +142,10 @@ class LocalSearch {
         // dir 0: a b .. c d -> a c .. b d (reverse b..c); dir 1: d c .. b a -> d b .. c a (reverse c..b).
         const std::size_t p = dir == 0 ? m_pos[b] : m_pos[c], q = dir == 0 ? m_pos[c] : m_pos[b];
         const std::size_t len = span(p, q);
-        if (len <= m_n - len) reverse(p, len);
-        else reverse(q + 1, m_n - len);  // the complement: the same tour, read backwards
+        if (len <= m_n - len)
+          reverse(p, len);
+        else
+          reverse(q + 1, m_n - len);  // the complement: the same tour, read backwards
         m_len += delta;
         for (auto v : {a, b, c, d}) push(v);
         return true;
@@ -239,8 +241,10 @@ class LocalSearch {
     const std::size_t forward = span(p1, m_pos[g1]);  // segment .. g1: rotate left by len
     const std::size_t after = (m_pos[g1] + 1) % m_n;
     const std::size_t backward = span(after, p1 + len - 1);  // g1's successor .. segment end
-    if (forward <= backward) rotate_left(p1, forward, len);
-    else rotate_left(after, backward, backward - len);
+    if (forward <= backward)
+      rotate_left(p1, forward, len);
+    else
+      rotate_left(after, backward, backward - len);
   }
 
   const CostMatrix& m_c;
@@ -274,7 +278,10 @@ Tour nearest_neighbour(const CostMatrix& c) {
       if (!used[v] && c(u, v) < bc) bc = c(u, v), best = v;
     if (bc == kInf)  // only infinite costs left: take any
       for (std::uint32_t v = 0; v < n; ++v)
-        if (!used[v]) { best = v; break; }
+        if (!used[v]) {
+          best = v;
+          break;
+        }
     used[best] = 1;
     t.push_back(best);
   }
@@ -323,15 +330,19 @@ double one_tree_bound(const CostMatrix& w, double upper, double budget_s, std::s
     double c1 = kInf, c2 = kInf;
     for (std::size_t v = 1; v < n; ++v) {
       const double c = w(0, v) + pi[0] + pi[v];
-      if (c < c1) c2 = c1, e2 = e1, c1 = c, e1 = v;
-      else if (c < c2) c2 = c, e2 = v;
+      if (c < c1)
+        c2 = c1, e2 = e1, c1 = c, e1 = v;
+      else if (c < c2)
+        c2 = c, e2 = v;
     }
     total += c1 + c2;
     degree[0] = 2, ++degree[e1], ++degree[e2];
     double bound = total;
     for (double p : pi) bound -= 2 * p;
-    if (bound > best + 1e-12 * std::abs(bound)) best = bound, since_best = 0;
-    else if (++since_best >= period) lambda /= 2, since_best = 0;
+    if (bound > best + 1e-12 * std::abs(bound))
+      best = bound, since_best = 0;
+    else if (++since_best >= period)
+      lambda /= 2, since_best = 0;
     double norm = 0;
     for (int d : degree) norm += static_cast<double>((d - 2) * (d - 2));
     if (norm == 0) break;  // the 1-tree is a tour: the bound is the optimum
@@ -462,8 +473,10 @@ Tour local_search_tour(const CostMatrix& c, const TourOptions& options, std::siz
   if (n >= 8) {
     while (stall < max_stall) {
       ++tried;
-      if (ls.kick(rng)) stall = 0;
-      else ++stall;
+      if (ls.kick(rng))
+        stall = 0;
+      else
+        ++stall;
       if ((tried & 63) == 0 && seconds_since(t0) > limit) break;
     }
   }

@@ -102,11 +102,16 @@ TsplibInstance read_tsplib(const std::string& path) {
     const auto colon = line.find(':');
     if (colon == std::string::npos) throw fail("unexpected line: " + line.substr(0, 40));
     const std::string key = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
-    if (key == "NAME") inst.name = value;
-    else if (key == "TYPE") type = value;
-    else if (key == "DIMENSION") n = std::stoul(value);
-    else if (key == "EDGE_WEIGHT_TYPE") inst.edge_weight_type = value;
-    else if (key == "EDGE_WEIGHT_FORMAT") inst.edge_weight_format = value;
+    if (key == "NAME")
+      inst.name = value;
+    else if (key == "TYPE")
+      type = value;
+    else if (key == "DIMENSION")
+      n = std::stoul(value);
+    else if (key == "EDGE_WEIGHT_TYPE")
+      inst.edge_weight_type = value;
+    else if (key == "EDGE_WEIGHT_FORMAT")
+      inst.edge_weight_format = value;
   }
   if (type.rfind("TSP", 0) != 0) throw fail("TYPE " + type + " is not TSP");
   if (n < 1) throw fail("no DIMENSION");

@@ -20,10 +20,10 @@ struct tsplib_error : std::runtime_error {
 
 struct TsplibInstance {
   std::string name;
-  std::string edge_weight_type;    // EUC_2D, CEIL_2D, ATT, GEO, EXPLICIT
-  std::string edge_weight_format;  // for EXPLICIT: FULL_MATRIX, UPPER_ROW, LOWER_DIAG_ROW, ...
-  std::vector<std::array<double, 2>> coords;  // NODE_COORD_SECTION, empty for EXPLICIT
-  CostMatrix matrix;                          // the instance's distances, node i of the file at i - 1
+  std::string edge_weight_type;                           // EUC_2D, CEIL_2D, ATT, GEO, EXPLICIT
+  std::string edge_weight_format;                         // for EXPLICIT: FULL_MATRIX, UPPER_ROW, LOWER_DIAG_ROW, ...
+  std::vector<std::array<double, 2>> coords;              // NODE_COORD_SECTION, empty for EXPLICIT
+  CostMatrix matrix;                                      // the instance's distances, node i of the file at i - 1
   std::vector<std::array<std::uint32_t, 2>> fixed_edges;  // FIXED_EDGES_SECTION: edges every tour must use
 };
 

@@ -86,8 +86,7 @@ std::size_t weighted(Rng& rng, const std::array<int, N>& weights) {
 // Tables.
 
 enum Level { kProvince = 0, kCity, kCounty, kTownship, kVillage, kGrid, kMicro };
-constexpr std::array<const char*, 7> kLevelNames = {"province", "city", "county",   "township",
-                                                    "village",  "grid", "microgrid"};
+constexpr std::array<const char*, 7> kLevelNames = {"province", "city", "county", "township", "village", "grid", "microgrid"};
 
 struct CodeName {
   const char* code;
@@ -120,28 +119,25 @@ constexpr std::array<CodeName, 8> kDeqingTowns = {{{"101", "乾元镇"},
                                                    {"115", "莫干山镇"}}};
 
 // Two-character place-name stems are the product of these two tables (40 × 30 = 1200 stems).
-constexpr std::array<std::string_view, 40> kStemFirst = {"东", "西", "南", "北", "新", "长", "龙", "凤", "青", "白",
-                                                         "金", "石", "桃", "梅", "柳", "松", "竹", "云", "清", "安",
-                                                         "永", "和", "兴", "丰", "福", "康", "乐", "华", "阳", "明",
-                                                         "光", "文", "德", "仁", "宁", "平", "泰", "瑞", "祥", "双"};
+constexpr std::array<std::string_view, 40> kStemFirst = {"东", "西", "南", "北", "新", "长", "龙", "凤", "青", "白", "金", "石", "桃", "梅",
+                                                         "柳", "松", "竹", "云", "清", "安", "永", "和", "兴", "丰", "福", "康", "乐", "华",
+                                                         "阳", "明", "光", "文", "德", "仁", "宁", "平", "泰", "瑞", "祥", "双"};
 constexpr std::array<std::string_view, 30> kStemSecond = {"溪", "山", "湖", "港", "桥", "塘", "浦", "岭", "坞", "田",
                                                           "林", "苑", "园", "庄", "里", "湾", "洲", "泉", "源", "岙",
                                                           "埠", "墩", "圩", "塔", "河", "亭", "渡", "潭", "兜", "漾"};
 
 // Real Deqing street stems, mixed in so the default county reads like the place it stands in for.
-constexpr std::array<std::string_view, 16> kStreetStems = {"新安", "武康", "英溪", "永安", "千秋", "北湖",
-                                                           "中兴", "云岫", "春晖", "塔山", "长虹", "志远",
-                                                           "舞阳", "阜溪", "余英", "康乾"};
+constexpr std::array<std::string_view, 16> kStreetStems = {"新安", "武康", "英溪", "永安", "千秋", "北湖", "中兴", "云岫",
+                                                           "春晖", "塔山", "长虹", "志远", "舞阳", "阜溪", "余英", "康乾"};
 
 constexpr std::array<std::string_view, 60> kSurnames = {
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡",
-    "郭", "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹",
-    "彭", "曾", "肖", "田", "董", "袁", "潘", "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏",
-    "吕", "丁", "沈", "姚", "卢", "姜", "钟", "陆", "汪", "范", "金", "方", "俞", "施", "钱"};
-constexpr std::array<std::string_view, 50> kGivenChars = {
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超",
-    "秀", "霞", "平", "刚", "桂", "英", "华", "建", "国", "红", "燕", "玲", "鹏", "辉", "斌", "宇", "浩",
-    "凯", "健", "俊", "帆", "慧", "婷", "雪", "琳", "晨", "峰", "林", "海", "波", "萍", "晓", "新"};
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林", "罗",
+    "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田", "董", "袁", "潘", "蒋", "蔡", "余",
+    "杜", "叶", "程", "苏", "魏", "吕", "丁", "沈", "姚", "卢", "姜", "钟", "陆", "汪", "范", "金", "方", "俞", "施", "钱"};
+constexpr std::array<std::string_view, 50> kGivenChars = {"伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰",
+                                                          "娟", "涛", "明", "超", "秀", "霞", "平", "刚", "桂", "英", "华", "建", "国",
+                                                          "红", "燕", "玲", "鹏", "辉", "斌", "宇", "浩", "凯", "健", "俊", "帆", "慧",
+                                                          "婷", "雪", "琳", "晨", "峰", "林", "海", "波", "萍", "晓", "新"};
 constexpr std::array<int, 26> kPhonePrefixes = {130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152,
                                                 153, 155, 156, 157, 158, 159, 166, 177, 180, 181, 186, 187, 189};
 
@@ -168,8 +164,7 @@ constexpr std::array<int, 5> kCheckpointWeights = {40, 25, 15, 8, 12};
 constexpr std::array<const char*, 7> kShops = {"超市", "小吃店", "五金店", "理发店", "便利店", "水果店", "快递驿站"};
 constexpr std::array<const char*, 6> kKeyPlaces = {"网吧", "KTV", "宾馆", "农贸市场", "加油站", "物流仓库"};
 constexpr std::array<const char*, 3> kSchools = {"小学", "幼儿园", "中学"};
-constexpr std::array<const char*, 5> kHazards = {"液化气供应点", "危化品仓库", "消防隐患点", "老旧线路整治点",
-                                                 "易涝点"};
+constexpr std::array<const char*, 5> kHazards = {"液化气供应点", "危化品仓库", "消防隐患点", "老旧线路整治点", "易涝点"};
 
 // ---------------------------------------------------------------------------------------------------
 // Small helpers.
@@ -239,8 +234,8 @@ std::string rfc3339(long long epoch_seconds) {
   const unsigned d = doy - (153 * mp + 2) / 5 + 1;
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
-  return padded(y, 4) + "-" + padded(m, 2) + "-" + padded(d, 2) + "T" + padded(secs / 3600, 2) + ":" +
-         padded(secs / 60 % 60, 2) + ":" + padded(secs % 60, 2) + "Z";
+  return padded(y, 4) + "-" + padded(m, 2) + "-" + padded(d, 2) + "T" + padded(secs / 3600, 2) + ":" + padded(secs / 60 % 60, 2) + ":" +
+         padded(secs % 60, 2) + "Z";
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -290,16 +285,12 @@ class Lattice {
     for (int j = 0; j <= rows; ++j) {
       for (int i = 0; i <= cols; ++i) {
         // Long sweeping curves, district-scale bends, street-scale wobble, then per-vertex jitter.
-        std::int64_t dx = value_noise(sx, i, j, 64, 250'000) + value_noise(sx + 1, i, j, 16, 50'000) +
-                          value_noise(sx + 2, i, j, 5, 15'000) +
-                          static_cast<std::int64_t>(
-                              hash_of(sx + 3, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(j)) % 12'001) -
-                          6'000;
-        std::int64_t dy = value_noise(sy, i, j, 64, 250'000) + value_noise(sy + 1, i, j, 16, 50'000) +
-                          value_noise(sy + 2, i, j, 5, 15'000) +
-                          static_cast<std::int64_t>(
-                              hash_of(sy + 3, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(j)) % 12'001) -
-                          6'000;
+        std::int64_t dx =
+            value_noise(sx, i, j, 64, 250'000) + value_noise(sx + 1, i, j, 16, 50'000) + value_noise(sx + 2, i, j, 5, 15'000) +
+            static_cast<std::int64_t>(hash_of(sx + 3, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(j)) % 12'001) - 6'000;
+        std::int64_t dy =
+            value_noise(sy, i, j, 64, 250'000) + value_noise(sy + 1, i, j, 16, 50'000) + value_noise(sy + 2, i, j, 5, 15'000) +
+            static_cast<std::int64_t>(hash_of(sy + 3, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(j)) % 12'001) - 6'000;
         const std::size_t k = index(i, j);
         x[k] = i * kBlockWidthMm + dx;
         y[k] = j * kBlockHeightMm + dy;
@@ -317,8 +308,7 @@ class Lattice {
     lat0 = fit(lat0, lat_offset(min_y), lat_offset(max_y), kMinLatNd, kMaxLatNd);
     const double centre_lat = static_cast<double>(lat0 + lat_offset((min_y + max_y) / 2)) / 1e9;
     // Rounded to whole metres so that libm's last-bit differences cannot reach the output.
-    const std::int64_t metres_per_degree_lon =
-        std::llround(111'320.0 * std::cos(centre_lat * 3.14159265358979 / 180.0));
+    const std::int64_t metres_per_degree_lon = std::llround(111'320.0 * std::cos(centre_lat * 3.14159265358979 / 180.0));
     auto lon_offset = [&](std::int64_t mm) { return mm * 1'000'000 / metres_per_degree_lon; };
     std::int64_t lon0 = std::llround(origin_lon * 1e9);
     lon0 = fit(lon0, lon_offset(min_x), lon_offset(max_x), kMinLonNd, kMaxLonNd);
@@ -389,8 +379,7 @@ class Lattice {
     return static_cast<std::size_t>(j) * static_cast<std::size_t>(m_cols + 1) + static_cast<std::size_t>(i);
   }
 
-  static std::int64_t fit(std::int64_t origin, std::int64_t low, std::int64_t high, std::int64_t min,
-                          std::int64_t max) {
+  static std::int64_t fit(std::int64_t origin, std::int64_t low, std::int64_t high, std::int64_t min, std::int64_t max) {
     if (high - low > max - min) throw std::invalid_argument("sample: the requested size does not fit in Zhejiang");
     if (origin + high > max) origin = max - high;
     if (origin + low < min) origin = min - low;
@@ -419,8 +408,7 @@ void kd_split(const Rect& rect, std::vector<Piece>& pieces, int lo, int hi, int 
   }
   std::vector<long long> prefix(static_cast<std::size_t>(hi - lo + 1), 0);
   for (int k = lo; k < hi; ++k)
-    prefix[static_cast<std::size_t>(k - lo + 1)] =
-        prefix[static_cast<std::size_t>(k - lo)] + pieces[static_cast<std::size_t>(k)].grids;
+    prefix[static_cast<std::size_t>(k - lo + 1)] = prefix[static_cast<std::size_t>(k - lo)] + pieces[static_cast<std::size_t>(k)].grids;
   const long long total = prefix.back();
 
   std::vector<int> splits;
@@ -524,13 +512,11 @@ std::vector<Piece> tile_micro(const Rect& grid, int m, Rng& rng) {
   const int w = grid.width(), h = grid.height();
   std::vector<Rect> slots;
   for (int y = 0; y < h; ++y)
-    for (int x = 0; x + 2 <= w - w % 2; x += 2)
-      slots.push_back({grid.i0 + x, grid.j0 + y, grid.i0 + x + 2, grid.j0 + y + 1});
+    for (int x = 0; x + 2 <= w - w % 2; x += 2) slots.push_back({grid.i0 + x, grid.j0 + y, grid.i0 + x + 2, grid.j0 + y + 1});
   if (w % 2 == 1)
     for (int y = 0; y + 2 <= h; y += 2) slots.push_back({grid.i1 - 1, grid.j0 + y, grid.i1, grid.j0 + y + 2});
   const std::size_t pairs = static_cast<std::size_t>(w * h - m);
-  for (std::size_t n = 0; n < pairs && n < slots.size(); ++n)
-    std::swap(slots[n], slots[n + rng.below(slots.size() - n)]);
+  for (std::size_t n = 0; n < pairs && n < slots.size(); ++n) std::swap(slots[n], slots[n + rng.below(slots.size() - n)]);
   std::vector<char> covered(static_cast<std::size_t>(w * h), 0);
   std::vector<Piece> pieces;
   for (std::size_t n = 0; n < pairs && n < slots.size(); ++n) {
@@ -568,8 +554,7 @@ constexpr int kMaxGrids = 1'000'000;
 class Builder {
  public:
   explicit Builder(const Options& options) : m_options(options), m_province(options.grids > kCountyModeMaxGrids) {
-    if (options.grids < 1 || options.grids > kMaxGrids)
-      throw std::invalid_argument("sample: grids must be in 1..1000000");
+    if (options.grids < 1 || options.grids > kMaxGrids) throw std::invalid_argument("sample: grids must be in 1..1000000");
     if (options.micro < 0) throw std::invalid_argument("sample: micro must not be negative");
   }
 
@@ -611,9 +596,8 @@ class Builder {
         k = std::clamp((grids + 475) / 950, 1, 99);
         break;
       case kTownship:
-        k = m_province
-                ? std::clamp((grids + 30) / 60, 1, 60)
-                : std::clamp((grids + 15) / 30, 1, static_cast<int>(kDeqingStreetOffices.size() + kDeqingTowns.size()));
+        k = m_province ? std::clamp((grids + 30) / 60, 1, 60)
+                       : std::clamp((grids + 15) / 30, 1, static_cast<int>(kDeqingStreetOffices.size() + kDeqingTowns.size()));
         break;
       case kVillage: {
         // 10–20 villages per township: about 15, with 3–8 grids each.
@@ -666,8 +650,8 @@ class Builder {
       k = static_cast<int>(std::clamp(due - m_grids_made, 1LL, parent.rect.cells()));
       m_grids_made += k;
     }
-    std::vector<int> grids = child_level == kGrid ? std::vector<int>(static_cast<std::size_t>(k), 1)
-                                                  : allot(parent.grids, k, 55, 145, split_rng);
+    std::vector<int> grids =
+        child_level == kGrid ? std::vector<int>(static_cast<std::size_t>(k), 1) : allot(parent.grids, k, 55, 145, split_rng);
     std::vector<Piece> pieces(static_cast<std::size_t>(k));
     for (std::size_t n = 0; n < pieces.size(); ++n) pieces[n].grids = grids[n];
     // Grid cuts stay proportional: the jitter that varies the upper levels would make 4-block grids.
@@ -741,8 +725,7 @@ class Builder {
       const long long dx = r.i0 + r.i1 - cx2, dy = r.j0 + r.j1 - cy2;
       return dx * dx + dy * dy;
     };
-    std::stable_sort(by_distance.begin(), by_distance.end(),
-                     [&](std::size_t a, std::size_t b) { return distance(a) < distance(b); });
+    std::stable_sort(by_distance.begin(), by_distance.end(), [&](std::size_t a, std::size_t b) { return distance(a) < distance(b); });
     for (int n = 0; n < street_offices; ++n) children[by_distance[static_cast<std::size_t>(n)]].urban = true;
 
     std::set<std::string> taken;
@@ -752,8 +735,8 @@ class Builder {
         c.code = county.code + (c.urban ? padded(++next_office, 3) : padded(100 + ++next_town, 3));
         c.name = unique_name(rng, taken, c.urban ? "街道" : "镇");
       } else {
-        const CodeName& real = c.urban ? kDeqingStreetOffices[static_cast<std::size_t>(next_office++)]
-                                       : kDeqingTowns[static_cast<std::size_t>(next_town++)];
+        const CodeName& real =
+            c.urban ? kDeqingStreetOffices[static_cast<std::size_t>(next_office++)] : kDeqingTowns[static_cast<std::size_t>(next_town++)];
         c.code = county.code + real.code;
         c.name = real.name;
       }
@@ -878,8 +861,8 @@ class Builder {
   std::string street_name(bool north_south, int line, int along, const LineClass& cls) const {
     const int stretch = along / kStretch;
     const int stretches = ((north_south ? m_lattice->rows() : m_lattice->cols()) + kStretch - 1) / kStretch;
-    const std::uint64_t h = hash_of(m_options.seed, north_south ? 0x4E53ULL : 0x4557ULL,
-                                    static_cast<std::uint64_t>(line), static_cast<std::uint64_t>(stretch / 2));
+    const std::uint64_t h = hash_of(m_options.seed, north_south ? 0x4E53ULL : 0x4557ULL, static_cast<std::uint64_t>(line),
+                                    static_cast<std::uint64_t>(stretch / 2));
     const std::size_t pool = kStreetStems.size() + kStemFirst.size() * kStemSecond.size();
     const std::size_t pick = h % pool;
     std::string name;
@@ -891,8 +874,7 @@ class Builder {
       name += kStemSecond[combo % kStemSecond.size()];
     }
     // A long line is one street with two halves (英溪南路 / 英溪北路) per pair of stretches.
-    if ((stretch / 2) * 2 + 1 < stretches)
-      name += north_south ? (stretch % 2 == 0 ? "南" : "北") : (stretch % 2 == 0 ? "西" : "东");
+    if ((stretch / 2) * 2 + 1 < stretches) name += north_south ? (stretch % 2 == 0 ? "南" : "北") : (stretch % 2 == 0 ? "西" : "东");
     const std::string_view highway = cls.highway;
     if (highway == "primary")
       name += "大道";
@@ -966,8 +948,8 @@ class Builder {
         const std::uint64_t n = out.workers.size();
         Worker worker;
         worker.name = person_name(rng);
-        worker.phone = std::to_string(rng.pick(kPhonePrefixes)) +
-                       padded(static_cast<long long>((n * 37'124'571ULL + offset) % 100'000'000ULL), 8);
+        worker.phone =
+            std::to_string(rng.pick(kPhonePrefixes)) + padded(static_cast<long long>((n * 37'124'571ULL + offset) % 100'000'000ULL), 8);
         worker.grid_code = m_nodes[g].code;
         out.workers.push_back(std::move(worker));
       }
@@ -998,8 +980,8 @@ class Builder {
       incident.category = category.name;
       incident.source = kSources[weighted(rng, kSourceWeights)];
       incident.status = kStatuses[weighted(rng, kStatusWeights)];
-      incident.description = street_name(false, j, i, m_east_west[static_cast<std::size_t>(j)]) + "附近" +
-                             rng.pick(category.items) + rng.pick(kRequests);
+      incident.description =
+          street_name(false, j, i, m_east_west[static_cast<std::size_t>(j)]) + "附近" + rng.pick(category.items) + rng.pick(kRequests);
       const std::string_view source = incident.source;
       if (source == "worker") {
         incident.reporter = out.workers[m_first_worker[g]].name;

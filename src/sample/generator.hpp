@@ -14,8 +14,8 @@ namespace wangge::sample {
 
 struct Options {
   std::uint64_t seed = 20260521;
-  int grids = 300;         // target number of grids (the result is within ±10 %)
-  int micro = 0;           // target number of micro-grids in total (0: none)
+  int grids = 300;             // target number of grids (the result is within ±10 %)
+  int micro = 0;               // target number of micro-grids in total (0: none)
   double origin_lon = 119.93;  // south-west corner of the jurisdiction (Deqing, Huzhou)
   double origin_lat = 30.48;
 };
@@ -34,7 +34,7 @@ struct Street {
   std::string name;     // Chinese, e.g. 新安路
   std::string highway;  // OSM-like class: primary|secondary|tertiary|residential|footway
   bool oneway = false;
-  std::string wkt;      // LINESTRING, EPSG:4490
+  std::string wkt;  // LINESTRING, EPSG:4490
 };
 
 struct Worker {
@@ -44,21 +44,21 @@ struct Worker {
 };
 
 struct Incident {
-  double lon = 0, lat = 0;   // EPSG:4490
-  std::string category;      // e.g. 市容环境, 街面秩序, 施工管理, 宣传广告, 突发事件
-  std::string source;        // hotline|app|worker|video
-  std::string status;        // collect|register|dispatch|handle|feedback|closed
-  std::string description;   // Chinese
+  double lon = 0, lat = 0;  // EPSG:4490
+  std::string category;     // e.g. 市容环境, 街面秩序, 施工管理, 宣传广告, 突发事件
+  std::string source;       // hotline|app|worker|video
+  std::string status;       // collect|register|dispatch|handle|feedback|closed
+  std::string description;  // Chinese
   std::string reporter;
-  std::string reported_at;   // RFC 3339, UTC, within the 90 days before 2026-11-01
+  std::string reported_at;  // RFC 3339, UTC, within the 90 days before 2026-11-01
 };
 
 struct Checkpoint {
   std::string grid_code;
-  std::string name;        // Chinese, e.g. 出租房 12号
-  std::string kind;        // rental_house|shop|key_place|school|hazard
-  double lon = 0, lat = 0; // EPSG:4490
-  std::string frequency;   // daily|weekly|monthly
+  std::string name;         // Chinese, e.g. 出租房 12号
+  std::string kind;         // rental_house|shop|key_place|school|hazard
+  double lon = 0, lat = 0;  // EPSG:4490
+  std::string frequency;    // daily|weekly|monthly
 };
 
 struct Jurisdiction {

@@ -48,7 +48,10 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j) {
       field(out, "1");
       field(out, a.name);
       field(out, a.level);
-      if (a.parent_code.empty()) out += "\\N\t"; else field(out, a.parent_code);
+      if (a.parent_code.empty())
+        out += "\\N\t";
+      else
+        field(out, a.parent_code);
       out += "SRID=4490;";
       field(out, a.wkt);
       field(out, std::to_string(a.households));
@@ -100,8 +103,8 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j) {
               out += "\\N\t";  // grid assignment is the locator's job, not the generator's
               field(out, n.reported_at, '\n');
             });
-  copy_rows(conn, "sample.checkpoints", "COPY checkpoints (grid_code, name, kind, location, frequency) FROM STDIN",
-            j.checkpoints.size(), [&](std::size_t i, std::string& out) {
+  copy_rows(conn, "sample.checkpoints", "COPY checkpoints (grid_code, name, kind, location, frequency) FROM STDIN", j.checkpoints.size(),
+            [&](std::size_t i, std::string& out) {
               const Checkpoint& c = j.checkpoints[i];
               field(out, c.grid_code);
               field(out, c.name);

@@ -16,8 +16,7 @@ TileConfig TileConfig::parse(const std::string& text) {
   c.max_layers_per_request = j.value("max_layers_per_request", 10);
   c.patch_limit = j.value("patch_limit", c.patch_limit);
   for (const auto& l : j.at("layers")) {
-    LayerSpec s{l.at("name").get<std::string>(), l.at("level").get<std::string>(), l.at("minzoom").get<int>(),
-                l.at("maxzoom").get<int>()};
+    LayerSpec s{l.at("name").get<std::string>(), l.at("level").get<std::string>(), l.at("minzoom").get<int>(), l.at("maxzoom").get<int>()};
     if (is_builtin_layer(s.name)) throw std::runtime_error("layer name " + s.name + " is reserved for a built-in layer");
     if (s.minzoom < 0 || s.maxzoom > 22 || s.minzoom > s.maxzoom) throw std::runtime_error("bad zoom range for layer " + s.name);
     c.layers.push_back(s);

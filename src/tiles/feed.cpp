@@ -81,8 +81,10 @@ void TileFeed::apply(pg::Connection& conn, const std::vector<pg::Notification>& 
     }
   }
   m_tiles.refresh_points(conn, incidents, checkpoints, boxes);
-  if (recount_all) m_tiles.refresh_counts(conn, std::nullopt);
-  else if (!case_grids.empty()) m_tiles.refresh_counts(conn, case_grids);
+  if (recount_all)
+    m_tiles.refresh_counts(conn, std::nullopt);
+  else if (!case_grids.empty())
+    m_tiles.refresh_counts(conn, case_grids);
 }
 
 }  // namespace wangge::tiles

@@ -126,8 +126,7 @@ GlyphServer::~GlyphServer() {
 
 std::vector<std::string> GlyphServer::default_fonts() {
   std::vector<std::string> found;
-  for (const char* f : {"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-                        "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+  for (const char* f : {"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
                         "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"})
     if (std::filesystem::exists(f)) found.emplace_back(f);
   return found;
@@ -167,8 +166,7 @@ const std::string& GlyphServer::glyph_fields(unsigned start) {
           break;
         }
       }
-      if (!face || FT_Load_Glyph(face, index, FT_LOAD_DEFAULT) != 0 || FT_Render_Glyph(face->glyph, FT_RENDER_MODE_NORMAL) != 0)
-        continue;
+      if (!face || FT_Load_Glyph(face, index, FT_LOAD_DEFAULT) != 0 || FT_Render_Glyph(face->glyph, FT_RENDER_MODE_NORMAL) != 0) continue;
       const FT_GlyphSlot slot = face->glyph;
       const int w = static_cast<int>(slot->bitmap.width), h = static_cast<int>(slot->bitmap.rows);
       protozero::pbf_writer glyph(stack, 3);
@@ -176,8 +174,7 @@ const std::string& GlyphServer::glyph_fields(unsigned start) {
       if (w > 0 && h > 0) {
         std::vector<unsigned char> coverage(static_cast<std::size_t>(w * h));
         for (int y = 0; y < h; ++y)
-          for (int x = 0; x < w; ++x)
-            coverage[static_cast<std::size_t>(y * w + x)] = slot->bitmap.buffer[y * slot->bitmap.pitch + x];
+          for (int x = 0; x < w; ++x) coverage[static_cast<std::size_t>(y * w + x)] = slot->bitmap.buffer[y * slot->bitmap.pitch + x];
         auto sdf = signed_distance_field(coverage, w, h, kBorder);
         glyph.add_bytes(2, reinterpret_cast<const char*>(sdf.data()), sdf.size());
       }

@@ -10,8 +10,8 @@
 namespace wangge::tiles {
 namespace {
 
-const Fields kAreaFields{{"code", "String"},    {"name", "String"},    {"level", "String"},
-                         {"parent", "String"},  {"workers", "Number"}, {"open_incidents", "Number"}};
+const Fields kAreaFields{{"code", "String"},   {"name", "String"},    {"level", "String"},
+                         {"parent", "String"}, {"workers", "Number"}, {"open_incidents", "Number"}};
 
 bool in_scope(const std::string& code, std::string_view scope) { return code.compare(0, scope.size(), scope) == 0; }
 
@@ -32,7 +32,8 @@ class AreaKind final : public LayerKind {
     if (!visible(layer.spec, ctx.id.z)) return;
     auto& hits = ctx.scratch.hits;
     hits.clear();
-    layer.index.query(bgi::intersects(ctx.query), boost::make_function_output_iterator([&hits](const Entry& e) { hits.push_back(e.second); }));
+    layer.index.query(bgi::intersects(ctx.query),
+                      boost::make_function_output_iterator([&hits](const Entry& e) { hits.push_back(e.second); }));
     // By code: the same tile encodes byte for byte the same, in every process.
     std::sort(hits.begin(), hits.end(), [&layer](std::uint32_t a, std::uint32_t b) { return layer.before(a, b); });
     // Batches of features whose memory is asked for ahead (render and the properties chase
@@ -118,7 +119,8 @@ class IncidentsKind final : public LayerKind {
   IncidentsKind() : LayerKind(std::string(kIncidentsLayer)) {}
   ZoomRange zooms() const override { return kZooms; }
   Fields fields() const override {
-    return {{"id", "Number"}, {"category", "String"}, {"status", "String"}, {"grid", "String"}, {"count", "Number"}, {"cluster", "Boolean"}};
+    return {{"id", "Number"},   {"category", "String"}, {"status", "String"},
+            {"grid", "String"}, {"count", "Number"},    {"cluster", "Boolean"}};
   }
   void load(LoadContext& ctx, TileData& next) const override { load_incidents(ctx.conn(), next); }
 
@@ -131,8 +133,10 @@ class IncidentsKind final : public LayerKind {
       if (!in_scope(inc.grid, ctx.scope)) continue;
       if (ctx.id.z >= kUnclustered) {
         enc.add_point(inc.id, inc.at, tf,
-                      {{"id", static_cast<std::int64_t>(inc.id)}, {"category", std::string_view(inc.category)},
-                       {"status", std::string_view(inc.status)}, {"grid", std::string_view(inc.grid)}});
+                      {{"id", static_cast<std::int64_t>(inc.id)},
+                       {"category", std::string_view(inc.category)},
+                       {"status", std::string_view(inc.status)},
+                       {"grid", std::string_view(inc.grid)}});
       } else {
         int cx = static_cast<int>(std::floor(tf.to_x(inc.at.x) / (ctx.extent / kClusterCells)));
         int cy = static_cast<int>(std::floor(tf.to_y(inc.at.y) / (ctx.extent / kClusterCells)));
@@ -164,8 +168,11 @@ class CheckpointsKind final : public LayerKind {
       const Checkpoint& c = ctx.data.checkpoints[it->second];
       if (!in_scope(c.grid, ctx.scope)) continue;
       enc.add_point(c.id, c.at, ctx.transform,
-                    {{"id", static_cast<std::int64_t>(c.id)}, {"name", std::string_view(c.name)}, {"kind", std::string_view(c.kind)},
-                     {"frequency", std::string_view(c.frequency)}, {"grid", std::string_view(c.grid)}});
+                    {{"id", static_cast<std::int64_t>(c.id)},
+                     {"name", std::string_view(c.name)},
+                     {"kind", std::string_view(c.kind)},
+                     {"frequency", std::string_view(c.frequency)},
+                     {"grid", std::string_view(c.grid)}});
     }
   }
 };

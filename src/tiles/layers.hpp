@@ -44,9 +44,9 @@ struct DrawContext {
   const TileData& data;
   TileId id;
   TileTransform transform;
-  BgBox query;                // the tile grown by its buffer
-  double tolerance;           // metres a simplification may move a vertex
-  std::string_view scope;     // only features whose (grid) code starts with it
+  BgBox query;             // the tile grown by its buffer
+  double tolerance;        // metres a simplification may move a vertex
+  std::string_view scope;  // only features whose (grid) code starts with it
   std::uint32_t extent;
   DrawScratch& scratch;
 };

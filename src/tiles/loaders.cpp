@@ -10,7 +10,6 @@
 namespace wangge::tiles {
 namespace {
 
-
 // Polygonal WKB in lon/lat to mercator rings.
 MultiPolygon read_shape(std::string_view hex) {
   struct Shape {
@@ -77,8 +76,8 @@ std::string prefix_of(const std::string& code) {
   return code;
 }
 
-std::shared_ptr<AreaLayer> load_area_layer(pg::Connection& conn, const LayerSpec& spec, const AreaCounts& counts,
-                                           std::optional<Micros> at, std::optional<Box> lonlat_box) {
+std::shared_ptr<AreaLayer> load_area_layer(pg::Connection& conn, const LayerSpec& spec, const AreaCounts& counts, std::optional<Micros> at,
+                                           std::optional<Box> lonlat_box) {
   std::optional<std::array<double, 4>> box;
   if (lonlat_box) box = std::array<double, 4>{lonlat_box->minx, lonlat_box->miny, lonlat_box->maxx, lonlat_box->maxy};
   auto r = registry::map_shapes(conn, spec.level, at, box);
@@ -154,8 +153,12 @@ void load_checkpoints(pg::Connection& conn, TileData& next) {
   std::vector<Entry> entries;
   next.checkpoints.clear();
   for (int i = 0; i < cp.rows(); ++i) {
-    Checkpoint c{static_cast<std::uint64_t>(cp.integer(i, 0)), to_mercator(cp.number(i, 1), cp.number(i, 2)), cp.str(i, 3),
-                 cp.str(i, 4), cp.str(i, 5), cp.str(i, 6)};
+    Checkpoint c{static_cast<std::uint64_t>(cp.integer(i, 0)),
+                 to_mercator(cp.number(i, 1), cp.number(i, 2)),
+                 cp.str(i, 3),
+                 cp.str(i, 4),
+                 cp.str(i, 5),
+                 cp.str(i, 6)};
     entries.emplace_back(BgBox(BgPoint(c.at.x, c.at.y), BgPoint(c.at.x, c.at.y)), static_cast<std::uint32_t>(i));
     next.checkpoints.push_back(std::move(c));
   }
@@ -178,8 +181,8 @@ void load_incidents(pg::Connection& conn, TileData& next) {
 }
 
 void load_roads(pg::Connection& conn, TileData& next) {
-  auto st = conn.exec("tiles.roads",
-                      "SELECT id, coalesce(name, ''), highway, oneway, encode(ST_AsBinary(geom), 'hex') FROM streets ORDER BY id");
+  auto st =
+      conn.exec("tiles.roads", "SELECT id, coalesce(name, ''), highway, oneway, encode(ST_AsBinary(geom), 'hex') FROM streets ORDER BY id");
   std::vector<Entry> entries;
   next.roads = {};
   for (int i = 0; i < st.rows(); ++i) {

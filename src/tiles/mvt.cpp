@@ -11,9 +11,7 @@ namespace wangge::tiles {
 namespace {
 
 constexpr std::uint32_t command(std::uint32_t id, std::uint32_t count) { return (id & 0x7) | (count << 3); }
-constexpr std::uint32_t zigzag(std::int32_t v) {
-  return (static_cast<std::uint32_t>(v) << 1) ^ static_cast<std::uint32_t>(v >> 31);
-}
+constexpr std::uint32_t zigzag(std::int32_t v) { return (static_cast<std::uint32_t>(v) << 1) ^ static_cast<std::uint32_t>(v >> 31); }
 
 using DPoint = std::pair<double, double>;
 
@@ -42,15 +40,23 @@ void clip_edge(const std::vector<DPoint>& in, std::vector<DPoint>& out, Inside i
 void clip_in_place(std::vector<DPoint>& ring, std::vector<DPoint>& scratch, double lo, double hi) {
   if (ring.size() > 1 && ring.front() == ring.back()) ring.pop_back();
   auto at_x = [](double x) {
-    return [x](const DPoint& a, const DPoint& b) { return DPoint{x, a.second + (b.second - a.second) * (x - a.first) / (b.first - a.first)}; };
+    return [x](const DPoint& a, const DPoint& b) {
+      return DPoint{x, a.second + (b.second - a.second) * (x - a.first) / (b.first - a.first)};
+    };
   };
   auto at_y = [](double y) {
-    return [y](const DPoint& a, const DPoint& b) { return DPoint{a.first + (b.first - a.first) * (y - a.second) / (b.second - a.second), y}; };
+    return [y](const DPoint& a, const DPoint& b) {
+      return DPoint{a.first + (b.first - a.first) * (y - a.second) / (b.second - a.second), y};
+    };
   };
-  clip_edge(ring, scratch, [lo](const DPoint& p) { return p.first >= lo; }, at_x(lo));
-  clip_edge(scratch, ring, [hi](const DPoint& p) { return p.first <= hi; }, at_x(hi));
-  clip_edge(ring, scratch, [lo](const DPoint& p) { return p.second >= lo; }, at_y(lo));
-  clip_edge(scratch, ring, [hi](const DPoint& p) { return p.second <= hi; }, at_y(hi));
+  clip_edge(
+      ring, scratch, [lo](const DPoint& p) { return p.first >= lo; }, at_x(lo));
+  clip_edge(
+      scratch, ring, [hi](const DPoint& p) { return p.first <= hi; }, at_x(hi));
+  clip_edge(
+      ring, scratch, [lo](const DPoint& p) { return p.second >= lo; }, at_y(lo));
+  clip_edge(
+      scratch, ring, [hi](const DPoint& p) { return p.second <= hi; }, at_y(hi));
 }
 
 // MoveTo the first point, LineTo the rest (spec 4.3.2): parameters are deltas from the cursor
@@ -232,12 +238,16 @@ void LayerEncoder::commit(std::uint64_t id, int type, const Properties& props) {
       value = string_value(*s);
     } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
       auto [it, fresh] = m_int_index.emplace(*i, next);
-      if (fresh) m_values.emplace_back(*i);
-      else value = it->second;
+      if (fresh)
+        m_values.emplace_back(*i);
+      else
+        value = it->second;
     } else if (const auto* d = std::get_if<double>(&v)) {
       auto [it, fresh] = m_double_index.emplace(*d, next);
-      if (fresh) m_values.emplace_back(*d);
-      else value = it->second;
+      if (fresh)
+        m_values.emplace_back(*d);
+      else
+        value = it->second;
     } else {
       std::uint32_t& slot = m_bool_index[std::get<bool>(v) ? 1 : 0];
       if (slot == UINT32_MAX) slot = next, m_values.emplace_back(std::get<bool>(v));
@@ -304,8 +314,10 @@ bool LayerEncoder::add_polygon(std::uint64_t id, const FlatRings& mercator, cons
       m_ring.push_back(q);
       inside = inside && q.first >= lo && q.first <= hi && q.second >= lo && q.second <= hi;
     }
-    if (!inside) clip_in_place(m_ring, m_clip, lo, hi);
-    else if (m_ring.size() > 1 && m_ring.front() == m_ring.back()) m_ring.pop_back();
+    if (!inside)
+      clip_in_place(m_ring, m_clip, lo, hi);
+    else if (m_ring.size() > 1 && m_ring.front() == m_ring.back())
+      m_ring.pop_back();
     const bool drawn = append_ring(ring.exterior, cx, cy);
     if (ring.exterior) exterior_left = drawn;
   }
@@ -325,8 +337,7 @@ bool LayerEncoder::add_point(std::uint64_t id, Point mercator, const TileTransfo
   return true;
 }
 
-bool LayerEncoder::add_line(std::uint64_t id, const std::vector<Point>& mercator, const TileTransform& tf,
-                            const Properties& props) {
+bool LayerEncoder::add_line(std::uint64_t id, const std::vector<Point>& mercator, const TileTransform& tf, const Properties& props) {
   const double lo = -m_buffer, hi = static_cast<double>(m_extent) + m_buffer;
   std::vector<std::vector<IPoint>> parts;
   std::vector<IPoint> part;
@@ -350,8 +361,10 @@ bool LayerEncoder::add_line(std::uint64_t id, const std::vector<Point>& mercator
         if (q < 0) visible = false;
       } else {
         const double t = q / p;
-        if (p < 0) t0 = std::max(t0, t);
-        else t1 = std::min(t1, t);
+        if (p < 0)
+          t0 = std::max(t0, t);
+        else
+          t1 = std::min(t1, t);
       }
     }
     if (!visible || t0 > t1) {
@@ -376,7 +389,7 @@ void LayerEncoder::write_to(std::string& tile) const {
   // The layer's length, worked out first, goes in front of it directly: no room reserved for the
   // length and moved up afterwards (a whole z10 layer, ~400 KB), and one allocation for the tile.
   auto field = [](std::size_t length) { return 1 + varint_size(length) + length; };  // fields 1..15
-  std::size_t length = 2 + field(m_name.size()) + 1 + varint_size(m_extent);  // version, name, extent
+  std::size_t length = 2 + field(m_name.size()) + 1 + varint_size(m_extent);         // version, name, extent
   std::size_t begin = 0;
   for (std::size_t end : m_feature_ends) length += field(end - begin), begin = end;
   for (const auto& k : m_keys) length += field(k.size());
@@ -400,10 +413,14 @@ void LayerEncoder::write_to(std::string& tile) const {
   for (const auto& k : m_keys) layer.add_string(3, k.data(), k.size());
   for (const auto& v : m_values) {
     protozero::pbf_writer value(layer, 4, value_length(v));
-    if (const auto* s = std::get_if<std::string_view>(&v)) value.add_string(1, s->data(), s->size());
-    else if (const auto* i = std::get_if<std::int64_t>(&v)) value.add_sint64(6, *i);
-    else if (const auto* d = std::get_if<double>(&v)) value.add_double(3, *d);
-    else value.add_bool(7, std::get<bool>(v));
+    if (const auto* s = std::get_if<std::string_view>(&v))
+      value.add_string(1, s->data(), s->size());
+    else if (const auto* i = std::get_if<std::int64_t>(&v))
+      value.add_sint64(6, *i);
+    else if (const auto* d = std::get_if<double>(&v))
+      value.add_double(3, *d);
+    else
+      value.add_bool(7, std::get<bool>(v));
   }
   layer.add_uint32(5, m_extent);
   if (tile.size() - start != length) throw std::logic_error("MVT layer length miscounted");

@@ -70,7 +70,7 @@ class LayerEncoder {
   // where each ends: write_to only frames them.
   std::string m_features;
   std::vector<std::size_t> m_feature_ends;
-  std::vector<std::string_view> m_keys;  // few per layer: searched linearly
+  std::vector<std::string_view> m_keys;     // few per layer: searched linearly
   std::vector<std::uint32_t> m_last_value;  // per key: the value its last feature had
   // The value table holds views: Properties are views into data that outlives the encoding.
   using TableValue = std::variant<std::string_view, std::int64_t, double, bool>;

@@ -39,8 +39,8 @@ std::vector<std::string> parse_layers(const TileServices& app, const std::string
   }
   if (out.empty()) throw not_found("unknown_layer", "name at least one tile layer");
   if (static_cast<int>(out.size()) > app.tiles->config().max_layers_per_request)
-    throw bad_request("too_many_layers", "at most " + std::to_string(app.tiles->config().max_layers_per_request) +
-                                             " layers per tile request");
+    throw bad_request("too_many_layers",
+                      "at most " + std::to_string(app.tiles->config().max_layers_per_request) + " layers per tile request");
   return out;
 }
 
@@ -56,8 +56,8 @@ Response tilejson(const TileServices& app, const std::vector<std::string>& layer
   for (const auto& name : layers) {
     json fields = json::object();
     for (const auto& [k, v] : app.tiles->fields(name)) fields[k] = v;
-    vector_layers.push_back({{"id", name}, {"fields", fields}, {"minzoom", app.tiles->minzoom({name})},
-                             {"maxzoom", app.tiles->maxzoom({name})}});
+    vector_layers.push_back(
+        {{"id", name}, {"fields", fields}, {"minzoom", app.tiles->minzoom({name})}, {"maxzoom", app.tiles->maxzoom({name})}});
   }
   json doc = {{"tilejson", "3.0.0"},
               {"name", "wangge " + join(layers)},

@@ -98,8 +98,10 @@ void TileService::refresh_checkpoints(pg::Connection& conn, const std::vector<st
 void TileService::refresh_points(pg::Connection& conn, bool incidents, bool checkpoints, const std::vector<Box>& lonlat_boxes) {
   if (!incidents && !checkpoints) return;
   std::lock_guard lock(m_impl->rebuild_mutex);
-  if (incidents && checkpoints) m_impl->reload(conn, {kIncidentsLayer, kCheckpointsLayer});
-  else m_impl->reload(conn, {incidents ? kIncidentsLayer : kCheckpointsLayer});
+  if (incidents && checkpoints)
+    m_impl->reload(conn, {kIncidentsLayer, kCheckpointsLayer});
+  else
+    m_impl->reload(conn, {incidents ? kIncidentsLayer : kCheckpointsLayer});
   std::vector<Box> boxes;
   for (const Box& b : lonlat_boxes) {
     const Point lo = to_mercator(b.minx, b.miny), hi = to_mercator(b.maxx, b.maxy);
@@ -120,7 +122,8 @@ void TileService::load(pg::Connection& conn) {
   std::size_t features = 0, vertices = 0;
   for (const auto& [name, layer] : m_impl->current()->areas) features += layer->features.size(), vertices += layer->topo.vertex_count();
   char msg[200];
-  std::snprintf(msg, sizeof msg, "tile layers built: %zu areas, %zu shared-arc vertices in %.3f s", features, vertices, seconds_since(started));
+  std::snprintf(msg, sizeof msg, "tile layers built: %zu areas, %zu shared-arc vertices in %.3f s", features, vertices,
+                seconds_since(started));
   log::info(msg);
 }
 
@@ -155,8 +158,8 @@ void TileService::apply_changes(pg::Connection& conn, const std::vector<std::str
         if (auto slot = fresh->find(code)) boxes.push_back(fresh->topo.bbox(*slot));
       }
       next->areas[spec.name] = std::move(fresh);
-      std::snprintf(msg, sizeof msg, "tile layer %s reloaded: %zu areas changed in %.3f s", spec.name.c_str(), changed.size() + retire.size(),
-                    seconds_since(started));
+      std::snprintf(msg, sizeof msg, "tile layer %s reloaded: %zu areas changed in %.3f s", spec.name.c_str(),
+                    changed.size() + retire.size(), seconds_since(started));
     } else {
       std::vector<Feature*> features;
       for (auto& area : changed) features.push_back(&area.feature);
@@ -270,8 +273,8 @@ std::vector<std::pair<std::string, std::string>> TileService::fields(const std::
 // The phases of a tile: the cache; the data (now, or as of `at`); drawing, coarser until it fits;
 // the ETag and compression; the cache again.
 std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::string>& layers, const TileId& id,
-                                                     const std::string& scope_prefix, pg::Connection* conn_for_at,
-                                                     std::optional<Micros> at, bool gzip_wanted) {
+                                                     const std::string& scope_prefix, pg::Connection* conn_for_at, std::optional<Micros> at,
+                                                     bool gzip_wanted) {
   const bool cacheable = !at && m_impl->cache.enabled();
   std::string key;
   std::uint64_t generation = 0;
@@ -296,8 +299,10 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
   const std::string& data = draw(*snap, layers, id, scope_prefix, out->features);
   out->raw_bytes = data.size();
   out->etag = etag_of(data);
-  if (!data.empty() && (gzip_wanted || cacheable)) out->gzip = gzip(data);
-  else out->raw = data;
+  if (!data.empty() && (gzip_wanted || cacheable))
+    out->gzip = gzip(data);
+  else
+    out->raw = data;
 
   if (cacheable) m_impl->cache.insert(key, id, out, generation);
   return out;
@@ -318,13 +323,10 @@ const std::string& TileService::draw(const TileData& snap, const std::vector<std
                                      const std::string& scope_prefix, std::size_t& features) const {
   const Box box = bounds(id);
   const Box around = buffered(box, m_config);
-  DrawContext ctx{snap,           id,
-                  TileTransform{box, m_config.extent},
+  DrawContext ctx{snap, id, TileTransform{box, m_config.extent},
                   BgBox(BgPoint(around.minx, around.miny), BgPoint(around.maxx, around.maxy)),
                   // Half a screen pixel of a 512-px tile: invisible, and it removes most vertices at low zoom.
-                  2 * kHalfWorld / tiles_per_side(id.z) / 512.0 * 0.5,
-                  scope_prefix,   m_config.extent,
-                  t_scratch};
+                  2 * kHalfWorld / tiles_per_side(id.z) / 512.0 * 0.5, scope_prefix, m_config.extent, t_scratch};
   std::string& data = t_scratch.tile;  // the tile's own bytes are copied out once, at their size
   LayerEncoder& enc = t_scratch.encoder;
   // Too big a tile is drawn again, coarser (at most 6 times).

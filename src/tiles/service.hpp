@@ -70,9 +70,9 @@ class TileService {
   // `gzip_wanted`: false when the client cannot take gzip. A tile that will not be cached (cache
   // off, or `at`) is then left uncompressed (`raw`), since compressing ~400 KB at z10 only to
   // inflate it again costs more than drawing it; a cached tile is always kept compressed.
-  std::shared_ptr<const EncodedTile> tile(const std::vector<std::string>& layers, const TileId& id,
-                                          const std::string& scope_prefix, pg::Connection* conn_for_at = nullptr,
-                                          std::optional<Micros> at = std::nullopt, bool gzip_wanted = true);
+  std::shared_ptr<const EncodedTile> tile(const std::vector<std::string>& layers, const TileId& id, const std::string& scope_prefix,
+                                          pg::Connection* conn_for_at = nullptr, std::optional<Micros> at = std::nullopt,
+                                          bool gzip_wanted = true);
 
   using CacheStats = TileCacheStats;
   CacheStats cache_stats() const;
@@ -85,8 +85,8 @@ class TileService {
   std::shared_ptr<const TileData> past_areas(pg::Connection& conn, Micros at, const TileId& id) const;
   // Draws the layers of one tile into a per-thread buffer (valid until this thread draws again),
   // coarser until it fits max_tile_bytes; `features` gets their number.
-  const std::string& draw(const TileData& data, const std::vector<std::string>& layers, const TileId& id,
-                          const std::string& scope_prefix, std::size_t& features) const;
+  const std::string& draw(const TileData& data, const std::vector<std::string>& layers, const TileId& id, const std::string& scope_prefix,
+                          std::size_t& features) const;
   TileConfig m_config;
   std::unique_ptr<Impl> m_impl;
 };

@@ -22,8 +22,8 @@ void simplify_line(const std::vector<Point>& in, double tolerance, std::vector<P
     std::size_t at = a;
     const double dx = in[b].x - in[a].x, dy = in[b].y - in[a].y, len = std::hypot(dx, dy);
     for (std::size_t i = a + 1; i < b; ++i) {
-      const double d = len > 0 ? std::abs(dy * (in[i].x - in[a].x) - dx * (in[i].y - in[a].y)) / len
-                               : std::hypot(in[i].x - in[a].x, in[i].y - in[a].y);
+      const double d =
+          len > 0 ? std::abs(dy * (in[i].x - in[a].x) - dx * (in[i].y - in[a].y)) / len : std::hypot(in[i].x - in[a].x, in[i].y - in[a].y);
       if (d > best) best = d, at = i;
     }
     if (best > tolerance) {

@@ -41,17 +41,17 @@ struct AreaLayer {
     std::size_t lo = 0, hi = sorted;
     while (lo < hi) {
       const std::size_t mid = (lo + hi) / 2;
-      if (features[mid].code < code) lo = mid + 1;
-      else hi = mid;
+      if (features[mid].code < code)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     if (lo < sorted && features[lo].code == code) return static_cast<std::uint32_t>(lo);
     if (auto it = added->find(code); it != added->end()) return it->second;
     return std::nullopt;
   }
   // Code order of two slots, which tiles draw in (the same bytes in every process, patched or not).
-  bool before(std::uint32_t a, std::uint32_t b) const {
-    return a < sorted && b < sorted ? a < b : features[a].code < features[b].code;
-  }
+  bool before(std::uint32_t a, std::uint32_t b) const { return a < sorted && b < sorted ? a < b : features[a].code < features[b].code; }
 };
 
 // A changed area as read from the registry, before it is patched into its layer.

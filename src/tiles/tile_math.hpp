@@ -46,9 +46,7 @@ struct TileId {
 // @pre 0 <= z <= kMaxZoom.
 constexpr std::uint32_t tiles_per_side(int z) { return 1u << z; }
 
-constexpr bool valid(const TileId& t) {
-  return t.z >= 0 && t.z <= kMaxZoom && t.x < tiles_per_side(t.z) && t.y < tiles_per_side(t.z);
-}
+constexpr bool valid(const TileId& t) { return t.z >= 0 && t.z <= kMaxZoom && t.x < tiles_per_side(t.z) && t.y < tiles_per_side(t.z); }
 
 // The tile's square in mercator metres (y grows north; tile rows grow south).
 inline Box bounds(const TileId& t) {

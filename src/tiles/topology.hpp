@@ -41,8 +41,8 @@
 
 namespace wangge::tiles {
 
-using Ring = std::vector<Point>;          // closed: first == last
-using Polygon = std::vector<Ring>;        // exterior first, then holes
+using Ring = std::vector<Point>;    // closed: first == last
+using Polygon = std::vector<Ring>;  // exterior first, then holes
 using MultiPolygon = std::vector<Polygon>;
 
 // One feature drawn into flat buffers that the caller keeps and reuses, so that drawing a tile

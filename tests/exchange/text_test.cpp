@@ -23,7 +23,7 @@ TEST(DbfText, TruncationNeverSplitsACharacter) {
   EXPECT_EQ(truncate_encoded("short", 254, Encoding::gbk), "short");
   std::string long_text;
   for (int i = 0; i < 100; ++i) long_text += "区";
-  EXPECT_EQ(truncate_encoded(long_text, 254, Encoding::utf8).size(), 252u);          // 84 characters
+  EXPECT_EQ(truncate_encoded(long_text, 254, Encoding::utf8).size(), 252u);                         // 84 characters
   EXPECT_EQ(encoded_length(truncate_encoded(long_text, 254, Encoding::gbk), Encoding::gbk), 200u);  // fits whole
   long_text += long_text;
   EXPECT_EQ(encoded_length(truncate_encoded(long_text, 254, Encoding::gbk), Encoding::gbk), 254u);  // 127 characters

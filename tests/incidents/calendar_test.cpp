@@ -44,7 +44,7 @@ TEST(WorkCalendar, HolidaysDoNotCount) {
   // National Day week: from 30 September 17:00 one working hour ends on 8 October.
   EXPECT_EQ(format_rfc3339(c.add_working_minutes(at("2026-09-30T17:00:00+08:00"), 60)), "2026-10-08T01:00:00Z");
   EXPECT_FALSE(c.is_working_day(parse_day("2026-10-05")));
-  EXPECT_TRUE(c.is_working_day(parse_day("2026-10-10")));  // a Saturday, made a working day
+  EXPECT_TRUE(c.is_working_day(parse_day("2026-10-10")));   // a Saturday, made a working day
   EXPECT_FALSE(c.is_working_day(parse_day("2026-11-29")));  // an ordinary Sunday
 }
 

@@ -58,15 +58,14 @@ TEST(Gcj02, RoundTripsWithinOneMicrodegree) {
   for (int i = 0; i < 20000; ++i) {
     const LonLat w{lon(rng), lat(rng)};
     // Within the offset's reach of the outline (at sea here) the forward map is not one-to-one.
-    if (in_mainland_china(w) != in_mainland_china(wgs84_to_gcj02(w)) ||
-        in_mainland_china(w) != in_mainland_china(wgs84_to_bd09(w))) {
+    if (in_mainland_china(w) != in_mainland_china(wgs84_to_gcj02(w)) || in_mainland_china(w) != in_mainland_china(wgs84_to_bd09(w))) {
       ++ambiguous;
       continue;
     }
     const LonLat back = gcj02_to_wgs84(wgs84_to_gcj02(w));
     const LonLat back_bd = bd09_to_wgs84(wgs84_to_bd09(w));
-    worst = std::max({worst, std::fabs(back.lon - w.lon), std::fabs(back.lat - w.lat), std::fabs(back_bd.lon - w.lon),
-                      std::fabs(back_bd.lat - w.lat)});
+    worst = std::max(
+        {worst, std::fabs(back.lon - w.lon), std::fabs(back.lat - w.lat), std::fabs(back_bd.lon - w.lon), std::fabs(back_bd.lat - w.lat)});
   }
   EXPECT_LT(worst, 1e-6);
   EXPECT_LT(ambiguous, 100);
@@ -86,14 +85,13 @@ TEST(Gcj02, OffsetIsHundredsOfMetres) {
 }
 
 TEST(MainlandChina, CoarsePolygonNotABox) {
-  for (LonLat in : {LonLat{116.39, 39.91}, LonLat{121.47, 31.23}, LonLat{120.15, 30.28}, LonLat{113.26, 23.13},
-                    LonLat{114.06, 22.62}, LonLat{113.57, 22.27}, LonLat{87.62, 43.82}, LonLat{91.13, 29.65},
-                    LonLat{126.63, 45.75}, LonLat{110.35, 20.02}, LonLat{109.51, 18.25}, LonLat{122.2, 30.0},
-                    LonLat{113.912316, 22.543847}})
+  for (LonLat in : {LonLat{116.39, 39.91}, LonLat{121.47, 31.23}, LonLat{120.15, 30.28}, LonLat{113.26, 23.13}, LonLat{114.06, 22.62},
+                    LonLat{113.57, 22.27}, LonLat{87.62, 43.82}, LonLat{91.13, 29.65}, LonLat{126.63, 45.75}, LonLat{110.35, 20.02},
+                    LonLat{109.51, 18.25}, LonLat{122.2, 30.0}, LonLat{113.912316, 22.543847}})
     EXPECT_TRUE(in_mainland_china(in)) << in.lon << "," << in.lat;
-  for (LonLat out : {LonLat{114.17, 22.30}, LonLat{114.26, 22.42}, LonLat{113.54, 22.19}, LonLat{121.56, 25.04},
-                     LonLat{120.30, 22.62}, LonLat{119.57, 23.57}, LonLat{139.69, 35.69}, LonLat{126.98, 37.57},
-                     LonLat{125.75, 39.02}, LonLat{106.91, 47.92}, LonLat{105.85, 21.03}, LonLat{0, 0}})
+  for (LonLat out : {LonLat{114.17, 22.30}, LonLat{114.26, 22.42}, LonLat{113.54, 22.19}, LonLat{121.56, 25.04}, LonLat{120.30, 22.62},
+                     LonLat{119.57, 23.57}, LonLat{139.69, 35.69}, LonLat{126.98, 37.57}, LonLat{125.75, 39.02}, LonLat{106.91, 47.92},
+                     LonLat{105.85, 21.03}, LonLat{0, 0}})
     EXPECT_FALSE(in_mainland_china(out)) << out.lon << "," << out.lat;
   // Outside the mainland the transforms are the identity, both ways.
   const LonLat hk{114.17, 22.30};

@@ -36,10 +36,14 @@ Mosaic mosaic(int n, double d, unsigned seed) {
     }
   Mosaic m;
   m.vertices = lattice;
-  auto county = area("330521", Level::county, "", {{{119.99, 29.99}, {120 + n * d + 0.01, 29.99}, {120 + n * d + 0.01, 30 + n * d + 0.01}, {119.99, 30 + n * d + 0.01}}});
+  auto county =
+      area("330521", Level::county, "",
+           {{{119.99, 29.99}, {120 + n * d + 0.01, 29.99}, {120 + n * d + 0.01, 30 + n * d + 0.01}, {119.99, 30 + n * d + 0.01}}});
   m.sources.push_back(county);
-  m.sources.push_back(area("330521001", Level::township, "330521", {{{120, 30}, {120 + n * d / 2, 30}, {120 + n * d / 2, 30 + n * d}, {120, 30 + n * d}}}));
-  m.sources.push_back(area("330521001001", Level::village, "330521001", {{{120, 30}, {120 + n * d / 4, 30}, {120 + n * d / 4, 30 + n * d / 4}, {120, 30 + n * d / 4}}}));
+  m.sources.push_back(
+      area("330521001", Level::township, "330521", {{{120, 30}, {120 + n * d / 2, 30}, {120 + n * d / 2, 30 + n * d}, {120, 30 + n * d}}}));
+  m.sources.push_back(area("330521001001", Level::village, "330521001",
+                           {{{120, 30}, {120 + n * d / 4, 30}, {120 + n * d / 4, 30 + n * d / 4}, {120, 30 + n * d / 4}}}));
   int k = 0;
   for (int j = 0; j < n; ++j) {
     for (int i = 0; i < n; ++i, ++k) {
@@ -73,8 +77,7 @@ std::size_t by_method[5];
 std::vector<Pt> probed;  // every point expect_same saw, for the batch check
 
 bool same(const Location& f, const Location& g) {
-  return f.method == g.method && f.grid == g.grid && f.microgrid == g.microgrid && f.admin == g.admin &&
-         f.distance_m == g.distance_m;
+  return f.method == g.method && f.grid == g.grid && f.microgrid == g.microgrid && f.admin == g.admin && f.distance_m == g.distance_m;
 }
 
 void expect_same(const LocateIndex& idx, Pt p, std::size_t& checked, std::size_t& differ) {
@@ -84,8 +87,8 @@ void expect_same(const LocateIndex& idx, Pt p, std::size_t& checked, std::size_t
   probed.push_back(p);
   if (!same(f, g)) {
     if (++differ < 10)
-      ADD_FAILURE() << "point " << p.x << " " << p.y << ": fast " << method_name(f.method) << " " << f.grid << "/"
-                    << f.microgrid << " general " << method_name(g.method) << " " << g.grid << "/" << g.microgrid;
+      ADD_FAILURE() << "point " << p.x << " " << p.y << ": fast " << method_name(f.method) << " " << f.grid << "/" << f.microgrid
+                    << " general " << method_name(g.method) << " " << g.grid << "/" << g.microgrid;
   }
 }
 
@@ -99,8 +102,7 @@ void expect_batch_same(const LocateIndex& idx, unsigned seed) {
     idx.locate_many(pts.data(), pts.size(), out.data());
     std::size_t differ = 0;
     for (std::size_t i = 0; i < pts.size(); ++i)
-      if (!same(out[i], idx.locate(pts[i])) && ++differ < 10)
-        ADD_FAILURE() << "batch answer differs at " << pts[i].x << " " << pts[i].y;
+      if (!same(out[i], idx.locate(pts[i])) && ++differ < 10) ADD_FAILURE() << "batch answer differs at " << pts[i].x << " " << pts[i].y;
     EXPECT_EQ(differ, 0u);
   }
   // Short batches: shorter than the pipeline, and empty.
@@ -215,8 +217,8 @@ TEST(FastGrid, MostPointsAreAnsweredByTheFastGrid) {
     slow += tag == FastIndex::kSlow;
   }
   // Inside the mosaic only the gaps (1 quad in 7) and the ground within 50 m of them go the slow way.
-  const std::string why = idx->stats().fast_layout + " direct " + std::to_string(direct) + " leaf " +
-                          std::to_string(leaf) + " slow " + std::to_string(slow);
+  const std::string why =
+      idx->stats().fast_layout + " direct " + std::to_string(direct) + " leaf " + std::to_string(leaf) + " slow " + std::to_string(slow);
   EXPECT_GT(direct, 5000u) << why;
   EXPECT_GT(leaf, 10000u) << why;
   EXPECT_LT(slow, 25000u) << why;

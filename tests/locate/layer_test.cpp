@@ -15,8 +15,8 @@ namespace {
 
 constexpr double X = 120.0, Y = 30.0, U = 0.001;  // a unit of about 100 m
 
-std::shared_ptr<const SourceArea> area(std::string code, Level level, std::string parent,
-                                       std::vector<std::vector<Pt>> rings, std::string name = {}) {
+std::shared_ptr<const SourceArea> area(std::string code, Level level, std::string parent, std::vector<std::vector<Pt>> rings,
+                                       std::string name = {}) {
   auto a = std::make_shared<SourceArea>();
   a->code = std::move(code);
   a->name = name.empty() ? "area " + a->code : std::move(name);
@@ -31,8 +31,7 @@ std::shared_ptr<const SourceArea> area(std::string code, Level level, std::strin
 
 // The square [x0,x1]x[y0,y1] in units from (X, Y).
 std::vector<Pt> box(double x0, double y0, double x1, double y1) {
-  return {{X + x0 * U, Y + y0 * U}, {X + x1 * U, Y + y0 * U}, {X + x1 * U, Y + y1 * U}, {X + x0 * U, Y + y1 * U},
-          {X + x0 * U, Y + y0 * U}};
+  return {{X + x0 * U, Y + y0 * U}, {X + x1 * U, Y + y0 * U}, {X + x1 * U, Y + y1 * U}, {X + x0 * U, Y + y1 * U}, {X + x0 * U, Y + y0 * U}};
 }
 Pt at(double x, double y) { return {X + x * U, Y + y * U}; }
 
@@ -236,8 +235,8 @@ TEST(Layer, MatchesBruteForceOnRandomPolygons) {
     Layer layer = std::move(b).build(cpe);
     std::vector<Pt> probes;
     for (int i = 0; i < 20000; ++i) probes.push_back({120 - 0.01 + u(rng) * 0.08, 30 - 0.01 + u(rng) * 0.08});
-    for (int i = 0; i < 3000; ++i) probes.push_back({std::round((120 + u(rng) * 0.06) * 1000) / 1000,
-                                                     std::round((30 + u(rng) * 0.06) * 1000) / 1000});
+    for (int i = 0; i < 3000; ++i)
+      probes.push_back({std::round((120 + u(rng) * 0.06) * 1000) / 1000, std::round((30 + u(rng) * 0.06) * 1000) / 1000});
     for (const auto& p : polys)
       for (std::size_t i = 0; i < p.v.size(); ++i) {
         probes.push_back(p.v[i]);

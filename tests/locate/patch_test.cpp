@@ -36,9 +36,13 @@ struct World {
   Sources sources() const {
     Sources s;
     const double e = n * d;
-    s.push_back(test::area("330521", Level::county, "", {{{119.99, 29.99}, {120 + e + 0.01, 29.99}, {120 + e + 0.01, 30 + e + 0.01}, {119.99, 30 + e + 0.01}}}, "county"));
-    s.push_back(test::area("330521001", Level::township, "330521", {{{120, 30}, {120 + e / 2, 30}, {120 + e / 2, 30 + e}, {120, 30 + e}}}, township_name));
-    s.push_back(test::area("330521001001", Level::village, "330521001", {{{120, 30}, {120 + e / 4, 30}, {120 + e / 4, 30 + e / 4}, {120, 30 + e / 4}}}, village_name));
+    s.push_back(test::area("330521", Level::county, "",
+                           {{{119.99, 29.99}, {120 + e + 0.01, 29.99}, {120 + e + 0.01, 30 + e + 0.01}, {119.99, 30 + e + 0.01}}},
+                           "county"));
+    s.push_back(test::area("330521001", Level::township, "330521", {{{120, 30}, {120 + e / 2, 30}, {120 + e / 2, 30 + e}, {120, 30 + e}}},
+                           township_name));
+    s.push_back(test::area("330521001001", Level::village, "330521001",
+                           {{{120, 30}, {120 + e / 4, 30}, {120 + e / 4, 30 + e / 4}, {120, 30 + e / 4}}}, village_name));
     for (const auto& [k, code] : quads) {
       const int i = k % n, j = k / n;
       const Pt a = at(i, j), b = at(i + 1, j), c = at(i + 1, j + 1), f = at(i, j + 1);
@@ -93,7 +97,8 @@ TEST(LocatePatch, PatchedSnapshotsAnswerLikeFullBuilds) {
   for (int j = 0; j <= w.n; ++j)
     for (int i = 0; i <= w.n; ++i) {
       const bool edge = i == 0 || j == 0 || i == w.n || j == w.n;
-      w.lattice[static_cast<std::size_t>(j * (w.n + 1) + i)] = {120 + (i + (edge ? 0 : jitter(rng))) * w.d, 30 + (j + (edge ? 0 : jitter(rng))) * w.d};
+      w.lattice[static_cast<std::size_t>(j * (w.n + 1) + i)] = {120 + (i + (edge ? 0 : jitter(rng))) * w.d,
+                                                                30 + (j + (edge ? 0 : jitter(rng))) * w.d};
     }
   for (int k = 0; k < w.n * w.n; ++k) {
     if (k % 7 == 3) continue;  // gaps
@@ -141,8 +146,7 @@ TEST(LocatePatch, PatchedSnapshotsAnswerLikeFullBuilds) {
     // What the server does: the changed rows only, applied to the kept list, then the patch.
     Sources changed;
     for (const auto& s : next_sources)
-      if (std::binary_search(codes.begin(), codes.end(), s->code))
-        changed.push_back(s);
+      if (std::binary_search(codes.begin(), codes.end(), s->code)) changed.push_back(s);
     Sources applied = apply_changes(index->sources(), codes, changed);
     ASSERT_EQ(applied.size(), next_sources.size());
     for (std::size_t k = 0; k < applied.size(); ++k) ASSERT_EQ(applied[k]->code, next_sources[k]->code);

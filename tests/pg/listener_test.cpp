@@ -78,7 +78,7 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
 struct Seen {
   std::mutex mutex;
   std::vector<Notification> received;
-  std::vector<long long> catch_up_counts;  // the rows in `items` at each catch-up
+  std::vector<long long> catch_up_counts;    // the rows in `items` at each catch-up
   std::vector<long long> catch_up_backends;  // the listener's backend pid at each catch-up
 
   std::size_t catch_ups() {

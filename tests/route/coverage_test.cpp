@@ -130,7 +130,8 @@ TEST(Postman, UndirectedEqualsBruteForce) {
     EXPECT_NE(got.result->method, "heuristic_matching");
 
     // The heuristic matching is never below the optimum and never below its stated bound.
-    auto heur = postman(n, edges, req, PostmanMode::undirected, [](std::uint32_t v) { return double(v); }, 0);
+    auto heur = postman(
+        n, edges, req, PostmanMode::undirected, [](std::uint32_t v) { return double(v); }, 0);
     ASSERT_TRUE(heur.result);
     check_walk(edges, req, *heur.result, PostmanMode::undirected);
     EXPECT_GE(heur.result->cost, cost - 1e-9);
@@ -231,7 +232,8 @@ TEST(Postman, HeuristicMatchingOnLargerSets) {
     for (auto& p : at) p = {u(rng), u(rng)};
     for (std::uint32_t v = 1; v <= n; ++v) edges.push_back({0, v, std::hypot(at[v][0] - at[0][0], at[v][1] - at[0][1]), true, true});
     const auto req = all_edges(edges);
-    auto heur = postman(n + 1, edges, req, PostmanMode::undirected, [](std::uint32_t) { return 0.0; }, 0);
+    auto heur = postman(
+        n + 1, edges, req, PostmanMode::undirected, [](std::uint32_t) { return 0.0; }, 0);
     ASSERT_TRUE(heur.result);
     EXPECT_EQ(heur.result->method, "heuristic_matching");
     check_walk(edges, req, *heur.result, PostmanMode::undirected);

@@ -14,8 +14,8 @@ using namespace wangge::route;
 namespace {
 
 const std::string kGrid = std::string(WANGGE_ROUTE_TEST_DATA) + "/grid.osm";
-const std::map<int, LonLat> N = {{1, {121.470, 31.230}}, {2, {121.472, 31.230}}, {3, {121.474, 31.230}}, {4, {121.470, 31.231}},
-                                 {5, {121.472, 31.231}}, {6, {121.474, 31.231}}, {7, {121.470, 31.232}}, {8, {121.472, 31.232}},
+const std::map<int, LonLat> N = {{1, {121.470, 31.230}}, {2, {121.472, 31.230}},   {3, {121.474, 31.230}}, {4, {121.470, 31.231}},
+                                 {5, {121.472, 31.231}}, {6, {121.474, 31.231}},   {7, {121.470, 31.232}}, {8, {121.472, 31.232}},
                                  {9, {121.474, 31.232}}, {13, {121.476, 31.2305}}, {20, {121.500, 31.230}}};
 
 const RoadNetwork& grid() {
@@ -123,7 +123,7 @@ TEST(OsmRead, AccessTagRules) {
   EXPECT_FALSE(rules({{"highway", "construction"}}));
   EXPECT_FALSE(rules({{"building", "yes"}}));
   EXPECT_FALSE(rules({{"highway", "residential"}, {"access", "no"}}));  // nobody may use it
-  auto fw = rules({{"highway", "footway"}, {"bicycle", "yes"}});  // a profile's own tag opens a class
+  auto fw = rules({{"highway", "footway"}, {"bicycle", "yes"}});        // a profile's own tag opens a class
   ASSERT_TRUE(fw);
   EXPECT_EQ(fw->access, (std::array<std::uint8_t, 3>{3, 3, 0}));
   auto ac = rules({{"highway", "footway"}, {"access", "yes"}});  // the general tag does not

@@ -139,10 +139,10 @@ TEST(Tour, LocalSearchNearTheHeldKarpBound) {
 }
 
 TEST(Tsplib, DistanceFunctions) {
-  EXPECT_EQ(tsplib_distance("EUC_2D", {0, 0}, {1, 1}), 1);  // nint(1.414)
+  EXPECT_EQ(tsplib_distance("EUC_2D", {0, 0}, {1, 1}), 1);    // nint(1.414)
   EXPECT_EQ(tsplib_distance("EUC_2D", {0, 0}, {1.5, 2}), 3);  // nint(2.5) rounds half up
   EXPECT_EQ(tsplib_distance("CEIL_2D", {0, 0}, {1, 1}), 2);
-  EXPECT_EQ(tsplib_distance("ATT", {0, 0}, {10, 0}), 4);  // r = 3.16, nint 3 < r: 4
+  EXPECT_EQ(tsplib_distance("ATT", {0, 0}, {10, 0}), 4);    // r = 3.16, nint 3 < r: 4
   EXPECT_EQ(tsplib_distance("ATT", {0, 0}, {30, 40}), 16);  // r = 15.81, nint 16
   // GEO: DDD.MM; 0.30 is 30 minutes = half a degree of the equator: 6378.388 * pi/360 = 55.66 km.
   EXPECT_EQ(tsplib_distance("GEO", {0, 0}, {0, 0.30}), 56);
@@ -153,8 +153,9 @@ TEST(Tsplib, ExplicitFormats) {
   const auto dir = std::filesystem::temp_directory_path() / ("wangge_tsplib_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto write = [&](const std::string& name, const std::string& format, const std::string& weights) {
-    std::ofstream(dir / name) << "NAME: " << name << "\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: "
-                              << format << "\nEDGE_WEIGHT_SECTION\n" << weights << "\nEOF\n";
+    std::ofstream(dir / name) << "NAME: " << name << "\nTYPE: TSP\nDIMENSION: 3\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: " << format
+                              << "\nEDGE_WEIGHT_SECTION\n"
+                              << weights << "\nEOF\n";
     return read_tsplib((dir / name).string()).matrix;
   };
   // The same matrix (1-2: 5, 1-3: 7, 2-3: 9) in four layouts.
@@ -229,8 +230,7 @@ double legs(const Graph& g, const PatrolRequest& req, const PatrolPlan& p) {
   for (const auto& s : p.stops) pts.push_back(req.checkpoints[s.checkpoint].location);
   pts.push_back(req.end.value_or(req.start));
   double t = 0;
-  for (std::size_t k = 0; k + 1 < pts.size(); ++k)
-    t += g.route(*g.snap(pts[k], 500), *g.snap(pts[k + 1], 500))->duration_s;
+  for (std::size_t k = 0; k + 1 < pts.size(); ++k) t += g.route(*g.snap(pts[k], 500), *g.snap(pts[k + 1], 500))->duration_s;
   for (const auto& s : p.stops) t += req.checkpoints[s.checkpoint].service_s;
   return t;
 }
@@ -314,8 +314,8 @@ TEST(Patrol, VaryGivesAnotherNearBestOrder) {
     const PatrolPlan v = plan_patrol(g, req);
     EXPECT_EQ(v.stops.size(), 12u);
     EXPECT_LE(v.duration_s, base.duration_s * 1.05);  // near-best (the theoretical limit is 30 %)
-    EXPECT_GE(v.duration_s, base.duration_s - 1e-6);        // base is optimal
-    EXPECT_EQ(order(plan_patrol(g, req)), order(v));        // the same seed, the same tour
+    EXPECT_GE(v.duration_s, base.duration_s - 1e-6);  // base is optimal
+    EXPECT_EQ(order(plan_patrol(g, req)), order(v));  // the same seed, the same tour
     seen.insert(order(v));
   }
   EXPECT_GE(seen.size(), 3u) << "vary should give different orders";

@@ -58,7 +58,7 @@ TEST(Topology, SharedBorderIsOneArcAndSimplifiesIdentically) {
   }
   EXPECT_GT(border_points(topo.render(0, 0)).size(), 90u);
   EXPECT_LE(border_points(topo.render(0, 10)).size(), 2u);  // the wiggle is gone, the corners stay
-  EXPECT_TRUE(topo.render(0, 1000).empty());  // smaller than the tolerance: left out at that zoom
+  EXPECT_TRUE(topo.render(0, 1000).empty());                // smaller than the tolerance: left out at that zoom
 }
 
 TEST(Topology, HoleFilledByAnotherFeatureSharesItsLoop) {
@@ -80,9 +80,9 @@ namespace {
 struct Lattice {
   int n;
   static constexpr int kMid = 4;
-  std::vector<Point> corners;                   // (n+1)^2
-  std::vector<std::vector<Point>> horizontal;   // edge (i,j)-(i+1,j): index i * (n+1) + j
-  std::vector<std::vector<Point>> vertical;     // edge (i,j)-(i,j+1): index i * (n+1) + j
+  std::vector<Point> corners;                  // (n+1)^2
+  std::vector<std::vector<Point>> horizontal;  // edge (i,j)-(i+1,j): index i * (n+1) + j
+  std::vector<std::vector<Point>> vertical;    // edge (i,j)-(i,j+1): index i * (n+1) + j
   std::mt19937 rng{12345};
 
   explicit Lattice(int size) : n(size) {
@@ -178,7 +178,8 @@ TEST(TopologyPatch, RedrawMovingASharedBorderMatchesAFullBuild) {
   // Cells (1,1) and (2,1) share the vertical edge at i = 2: bulge it east, so both are redrawn.
   for (auto& p : lat.v(2, 1)) p.x += 3;
   std::vector<std::size_t> recut;
-  const Topology next = patch(topo, shapes, {{std::size_t(lat.id(1, 1)), {{lat.cell(1, 1)}}}, {std::size_t(lat.id(2, 1)), {{lat.cell(2, 1)}}}}, recut);
+  const Topology next =
+      patch(topo, shapes, {{std::size_t(lat.id(1, 1)), {{lat.cell(1, 1)}}}, {std::size_t(lat.id(2, 1)), {{lat.cell(2, 1)}}}}, recut);
   expect_like_full_build(topo, next, shapes, {std::size_t(lat.id(1, 1)), std::size_t(lat.id(2, 1))}, recut);
   EXPECT_TRUE(recut.empty()) << "no junction moved, so no neighbour is re-cut";
   // Moving a corner changes the four cells around it.
@@ -215,7 +216,8 @@ TEST(TopologyPatch, SplitAndMergeRecutTheNeighboursWhereJunctionsComeAndGo) {
   std::vector<std::size_t> recut;
   const Topology split = patch(topo, shapes, {{cell, {{west}}}, {added, {{east}}}}, recut);
   expect_like_full_build(topo, split, shapes, {cell, added}, recut);
-  EXPECT_EQ(std::set<std::size_t>(recut.begin(), recut.end()), (std::set<std::size_t>{std::size_t(lat.id(1, 0)), std::size_t(lat.id(1, 2))}));
+  EXPECT_EQ(std::set<std::size_t>(recut.begin(), recut.end()),
+            (std::set<std::size_t>{std::size_t(lat.id(1, 0)), std::size_t(lat.id(1, 2))}));
   // Merge back: the added piece goes, the cell is whole again, the junctions go with the split line.
   const Topology merged = patch(split, shapes, {{cell, {{lat.cell(1, 1)}}}, {added, {}}}, recut);
   expect_like_full_build(split, merged, shapes, {cell, added}, recut);
@@ -321,9 +323,15 @@ TEST(Mvt, PolygonCommandsFollowTheSpec) {
   std::uint32_t version = 0, extent = 0;
   while (l.next()) {
     switch (l.tag()) {
-      case 15: version = l.get_uint32(); break;
-      case 3: keys.push_back(l.get_string()); break;
-      case 5: extent = l.get_uint32(); break;
+      case 15:
+        version = l.get_uint32();
+        break;
+      case 3:
+        keys.push_back(l.get_string());
+        break;
+      case 5:
+        extent = l.get_uint32();
+        break;
       case 2: {
         protozero::pbf_reader f = l.get_message();
         while (f.next()) {
@@ -336,7 +344,8 @@ TEST(Mvt, PolygonCommandsFollowTheSpec) {
         }
         break;
       }
-      default: l.skip();
+      default:
+        l.skip();
     }
   }
   EXPECT_EQ(version, 2u);
@@ -344,9 +353,9 @@ TEST(Mvt, PolygonCommandsFollowTheSpec) {
   EXPECT_EQ(keys, (std::vector<std::string>{"code", "workers"}));
   // MoveTo(1), LineTo(3), ClosePath(1): 9 + 3*2 ... = 1+2+1+6+1 integers
   ASSERT_EQ(geometry.size(), 11u);
-  EXPECT_EQ(geometry[0], 9u);   // MoveTo, count 1
-  EXPECT_EQ(geometry[3], 26u);  // LineTo, count 3
-  EXPECT_EQ(geometry[10], 15u); // ClosePath
+  EXPECT_EQ(geometry[0], 9u);    // MoveTo, count 1
+  EXPECT_EQ(geometry[3], 26u);   // LineTo, count 3
+  EXPECT_EQ(geometry[10], 15u);  // ClosePath
   // Decode and check the surveyor's area is positive (exterior ring, spec 4.3.4.4).
   std::vector<std::pair<long, long>> pts;
   long x = 0, y = 0;
@@ -443,8 +452,10 @@ TEST(Mvt, ValueTableKeepsEachStringOnceThroughGrowth) {
     if (l.tag() == 4) {
       protozero::pbf_reader v = l.get_message();
       while (v.next()) {
-        if (v.tag() == 1) values.push_back(v.get_string());
-        else v.skip();
+        if (v.tag() == 1)
+          values.push_back(v.get_string());
+        else
+          v.skip();
       }
     } else if (l.tag() == 2) {
       protozero::pbf_reader f = l.get_message();

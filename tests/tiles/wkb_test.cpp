@@ -166,9 +166,9 @@ TEST(Wkb, EveryTruncationThrows) {
 }
 
 TEST(Wkb, HugeCountsThrowBeforeAnythingIsReservedOrRead) {
-  EXPECT_THROW(read(Writer(true).header(3).u32(0xFFFFFFFF).bytes()), wkb_error);                  // rings
-  EXPECT_THROW(read(Writer(true).header(3).u32(1).u32(0xFFFFFFFF).bytes()), wkb_error);           // points
-  EXPECT_THROW(read(Writer(false).header(6).u32(0x7FFFFFFF).bytes()), wkb_error);                 // polygons
+  EXPECT_THROW(read(Writer(true).header(3).u32(0xFFFFFFFF).bytes()), wkb_error);         // rings
+  EXPECT_THROW(read(Writer(true).header(3).u32(1).u32(0xFFFFFFFF).bytes()), wkb_error);  // points
+  EXPECT_THROW(read(Writer(false).header(6).u32(0x7FFFFFFF).bytes()), wkb_error);        // polygons
   EXPECT_THROW(read_linestring(Writer(true).header(2).u32(0x10000000).f64(1).f64(2).bytes()), wkb_error);
   try {
     read(Writer(true).header(3).u32(1).u32(1000).bytes());
@@ -181,7 +181,7 @@ TEST(Wkb, HugeCountsThrowBeforeAnythingIsReservedOrRead) {
 TEST(Wkb, WrongTypesAndByteOrdersThrow) {
   EXPECT_THROW(read(Writer(true).header(2).points({{0, 0}, {1, 1}}).bytes()), wkb_error);  // a line is not polygonal
   EXPECT_THROW(read_linestring(polygon(true, kTriangle)), wkb_error);
-  EXPECT_THROW(read(Writer(true).header(1003).polygon_body(kTriangle).bytes()), wkb_error);  // ISO PolygonZ
+  EXPECT_THROW(read(Writer(true).header(1003).polygon_body(kTriangle).bytes()), wkb_error);                  // ISO PolygonZ
   EXPECT_THROW(read(Writer(true).header(0x20000003).u32(4490).polygon_body(kTriangle).bytes()), wkb_error);  // EWKB with SRID
   EXPECT_THROW(read(multipolygon(true, {Writer(true).header(2).points({{0, 0}, {1, 1}}).bytes()})), wkb_error);
   std::string bad_order = polygon(true, kTriangle);

@@ -67,10 +67,9 @@ class ThrowawayDatabase {
 
 // The refusals a random edit may meet; the size floor (area_too_small, neighbour_too_small) is
 // one of them: random cuts make slivers.
-const std::set<std::string> kExpectedRefusals = {
-    "gap_opened",     "neighbour_would_vanish", "split_piece_too_small", "line_does_not_cut", "overlaps_sibling",
-    "outside_parent", "areas_not_touching",     "invalid_geometry",      "invalid_line",      "area_too_small",
-    "neighbour_too_small"};
+const std::set<std::string> kExpectedRefusals = {"gap_opened",       "neighbour_would_vanish", "split_piece_too_small", "line_does_not_cut",
+                                                 "overlaps_sibling", "outside_parent",         "areas_not_touching",    "invalid_geometry",
+                                                 "invalid_line",     "area_too_small",         "neighbour_too_small"};
 
 TEST(ToolkitProperty, RandomOperationsKeepThePartition) {
   ThrowawayDatabase db;

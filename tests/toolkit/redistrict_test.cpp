@@ -21,8 +21,7 @@ using wangge::toolkit::redistricting::PlannedChild;
 const std::string kParent = "110101001001";
 
 json square(double x, double y) {
-  return {{"type", "Polygon"},
-          {"coordinates", {{{x, y}, {x + 0.01, y}, {x + 0.01, y + 0.01}, {x, y + 0.01}, {x, y}}}}};
+  return {{"type", "Polygon"}, {"coordinates", {{{x, y}, {x + 0.01, y}, {x + 0.01, y + 0.01}, {x, y + 0.01}, {x, y}}}}};
 }
 
 json feature(json properties, double x = 116.0, double y = 39.0) {
@@ -42,10 +41,8 @@ std::string refusal(const json& body) {
 }
 
 TEST(RedistrictParsePlan, ReadsCodesNamesCountsAndAttributes) {
-  auto plan = parse_plan(plan_of({feature({{"code", kParent + "001"}, {"name", "东"}, {"households", 12},
-                                           {"attributes", {{"k", "v"}}}}),
-                                  feature({{"population", nullptr}, {"parent", kParent}, {"etag", "\"x\""}}),
-                                  feature(nullptr)}),
+  auto plan = parse_plan(plan_of({feature({{"code", kParent + "001"}, {"name", "东"}, {"households", 12}, {"attributes", {{"k", "v"}}}}),
+                                  feature({{"population", nullptr}, {"parent", kParent}, {"etag", "\"x\""}}), feature(nullptr)}),
                          kParent);
   ASSERT_EQ(plan.size(), 3u);
   EXPECT_EQ(plan[0].code, kParent + "001");

@@ -18,8 +18,7 @@ struct Fed {
 Fed feed(std::string_view data, std::size_t step, Limits limits = small()) {
   RequestFramer framer(limits);
   Fed out;
-  for (std::size_t i = 0; i < data.size() && !out.rejection; i += step)
-    out.rejection = framer.feed(data.substr(i, step), out.requests);
+  for (std::size_t i = 0; i < data.size() && !out.rejection; i += step) out.rejection = framer.feed(data.substr(i, step), out.requests);
   return out;
 }
 
@@ -35,10 +34,11 @@ TEST(EdgeHead, AcceptsAPlainRequest) {
 }
 
 TEST(EdgeHead, RefusesWhatAProxyCouldReadOtherwise) {
-  for (const char* head : {"GET / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", "GET / HTTP/1.1\r\n folded: x\r\n\r\n",
-                           "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-                           "GET / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n", "GET / HTTP/1.1\nHost: x\r\n\r\n",
-                           "GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n"}) {
+  for (const char* head :
+       {"GET / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", "GET / HTTP/1.1\r\n folded: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n", "GET / HTTP/1.1\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n"}) {
     auto h = check_head(head, small());
     ASSERT_TRUE(std::holds_alternative<Rejection>(h)) << head;
     EXPECT_EQ(std::get<Rejection>(h).status, 400) << head;
@@ -60,7 +60,8 @@ TEST(EdgeFramer, SameRequestsWhateverTheSplit) {
 }
 
 TEST(EdgeFramer, ChunkedBecomesContentLength) {
-  const std::string in = "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX: y\r\n\r\n3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n";
+  const std::string in =
+      "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX: y\r\n\r\n3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n";
   for (std::size_t step : {1u, 3u, 1000u}) {
     Fed f = feed(in, step);
     ASSERT_FALSE(f.rejection) << step;

@@ -30,10 +30,8 @@ TEST(GeoJson, UnclosedRingIsUnprocessableWithLocation) {
 
 TEST(GeoJson, StructuralErrorsAreBadRequests) {
   EXPECT_THROW(geom::checked_polygonal(json::parse(R"({"coordinates":[]})")), bad_request);
-  EXPECT_THROW(geom::checked_polygonal(json::parse(R"({"type":"Polygon","coordinates":[[[0,"a"],[1,0],[1,1],[0,0]]]})")),
-               bad_request);
+  EXPECT_THROW(geom::checked_polygonal(json::parse(R"({"type":"Polygon","coordinates":[[[0,"a"],[1,0],[1,1],[0,0]]]})")), bad_request);
   EXPECT_THROW(geom::checked_polygonal(json::parse(R"({"type":"Polygon"})")), bad_request);
   EXPECT_THROW(geom::checked_polygonal(json::parse(R"({"type":"Point","coordinates":[0,0]})")), unprocessable);
-  EXPECT_THROW(geom::checked_polygonal(json::parse(R"({"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]})")),
-               unprocessable);
+  EXPECT_THROW(geom::checked_polygonal(json::parse(R"({"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]})")), unprocessable);
 }

@@ -59,15 +59,14 @@ std::string fingerprint(const Jurisdiction& j) {
     out += buf;
   };
   for (const auto& a : j.areas)
-    out += a.code + '|' + a.name + '|' + a.level + '|' + a.parent_code + '|' + a.wkt + '|' +
-           std::to_string(a.households) + '|' + std::to_string(a.population) + '\n';
+    out += a.code + '|' + a.name + '|' + a.level + '|' + a.parent_code + '|' + a.wkt + '|' + std::to_string(a.households) + '|' +
+           std::to_string(a.population) + '\n';
   for (const auto& s : j.streets) out += s.name + '|' + s.highway + '|' + (s.oneway ? "1|" : "0|") + s.wkt + '\n';
   for (const auto& w : j.workers) out += w.name + '|' + w.phone + '|' + w.grid_code + '\n';
   for (const auto& i : j.incidents) {
     add_double(i.lon);
     add_double(i.lat);
-    out += i.category + '|' + i.source + '|' + i.status + '|' + i.description + '|' + i.reporter + '|' + i.reported_at +
-           '\n';
+    out += i.category + '|' + i.source + '|' + i.status + '|' + i.description + '|' + i.reporter + '|' + i.reported_at + '\n';
   }
   for (const auto& c : j.checkpoints) {
     add_double(c.lon);
@@ -110,8 +109,7 @@ std::size_t significant_prefix(const Area& parent) {
 }
 
 int count_level(const Jurisdiction& j, std::string_view level) {
-  return static_cast<int>(
-      std::count_if(j.areas.begin(), j.areas.end(), [&](const Area& a) { return a.level == level; }));
+  return static_cast<int>(std::count_if(j.areas.begin(), j.areas.end(), [&](const Area& a) { return a.level == level; }));
 }
 
 std::map<std::string, std::vector<const Area*>> children_by_parent(const Jurisdiction& j) {
@@ -306,8 +304,8 @@ void expect_partitions(const Jurisdiction& j, const std::set<std::string>& level
     EXPECT_NEAR(sum, parent_area, tolerance) << "children's areas under " << parent_code;
 
     // The collection takes ownership of the clones.
-    Geos::Geom collection = geos.own(GEOSGeom_createCollection_r(geos.ctx(), GEOS_GEOMETRYCOLLECTION, clones.data(),
-                                                                 static_cast<unsigned>(clones.size())));
+    Geos::Geom collection =
+        geos.own(GEOSGeom_createCollection_r(geos.ctx(), GEOS_GEOMETRYCOLLECTION, clones.data(), static_cast<unsigned>(clones.size())));
     Geos::Geom unioned = geos.own(GEOSUnaryUnion_r(geos.ctx(), collection.get()));
     ASSERT_TRUE(unioned) << parent_code;
     Geos::Geom difference = geos.own(GEOSSymDifference_r(geos.ctx(), unioned.get(), parent));
@@ -317,8 +315,8 @@ void expect_partitions(const Jurisdiction& j, const std::set<std::string>& level
     for (std::size_t a = 0; a < children.size(); ++a) {
       for (std::size_t b = a + 1; b < children.size(); ++b) {
         if (!boxes[a].overlaps(boxes[b])) continue;
-        Geos::Geom overlap = geos.own(
-            GEOSIntersection_r(geos.ctx(), shapes.at(children[a]->code).get(), shapes.at(children[b]->code).get()));
+        Geos::Geom overlap =
+            geos.own(GEOSIntersection_r(geos.ctx(), shapes.at(children[a]->code).get(), shapes.at(children[b]->code).get()));
         ASSERT_TRUE(overlap);
         EXPECT_LE(geos.area(overlap.get()), tolerance) << children[a]->code << " overlaps " << children[b]->code;
       }
@@ -346,11 +344,11 @@ TEST(SampleGenerator, DefaultIsDeqingCounty) {
   EXPECT_EQ(j.areas[0].name, "德清县");
   EXPECT_EQ(j.areas[0].level, "county");
   EXPECT_TRUE(j.areas[0].parent_code.empty());
-  const std::map<std::string, std::string> real = {
-      {"330521001", "武康街道"}, {"330521002", "舞阳街道"}, {"330521003", "阜溪街道"}, {"330521004", "下渚湖街道"},
-      {"330521005", "康乾街道"}, {"330521101", "乾元镇"},   {"330521102", "新市镇"},   {"330521103", "洛舍镇"},
-      {"330521104", "钟管镇"},   {"330521110", "雷甸镇"},   {"330521113", "禹越镇"},   {"330521114", "新安镇"},
-      {"330521115", "莫干山镇"}};
+  const std::map<std::string, std::string> real = {{"330521001", "武康街道"},   {"330521002", "舞阳街道"}, {"330521003", "阜溪街道"},
+                                                   {"330521004", "下渚湖街道"}, {"330521005", "康乾街道"}, {"330521101", "乾元镇"},
+                                                   {"330521102", "新市镇"},     {"330521103", "洛舍镇"},   {"330521104", "钟管镇"},
+                                                   {"330521110", "雷甸镇"},     {"330521113", "禹越镇"},   {"330521114", "新安镇"},
+                                                   {"330521115", "莫干山镇"}};
   const int townships = count_level(j, "township");
   EXPECT_GE(townships, 8);
   EXPECT_LE(townships, 13);
@@ -386,9 +384,7 @@ TEST(SampleGenerator, GridTargetIsRespected) {
   EXPECT_LE(micro, micro_options().micro * 11 / 10);
 }
 
-TEST(SampleGenerator, EveryLevelPartitionsItsParent) {
-  expect_partitions(default_sample(), {"township", "village", "grid"});
-}
+TEST(SampleGenerator, EveryLevelPartitionsItsParent) { expect_partitions(default_sample(), {"township", "village", "grid"}); }
 
 TEST(SampleGenerator, MicroGridsPartitionTheirGrid) {
   const Jurisdiction& j = micro_sample();
@@ -403,10 +399,9 @@ TEST(SampleGenerator, ProvinceStaysInZhejiang) {
   const Jurisdiction& j = province_sample();
   EXPECT_EQ(j.areas[0].code, "330000");
   EXPECT_EQ(j.areas[0].level, "province");
-  const std::map<std::string, std::string> cities = {{"330100", "杭州市"}, {"330200", "宁波市"}, {"330300", "温州市"},
-                                                     {"330400", "嘉兴市"}, {"330500", "湖州市"}, {"330600", "绍兴市"},
-                                                     {"330700", "金华市"}, {"330800", "衢州市"}, {"330900", "舟山市"},
-                                                     {"331000", "台州市"}, {"331100", "丽水市"}};
+  const std::map<std::string, std::string> cities = {{"330100", "杭州市"}, {"330200", "宁波市"}, {"330300", "温州市"}, {"330400", "嘉兴市"},
+                                                     {"330500", "湖州市"}, {"330600", "绍兴市"}, {"330700", "金华市"}, {"330800", "衢州市"},
+                                                     {"330900", "舟山市"}, {"331000", "台州市"}, {"331100", "丽水市"}};
   for (const Area& a : j.areas)
     if (a.level == "city") {
       EXPECT_EQ(cities.at(a.code), a.name);
