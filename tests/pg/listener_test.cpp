@@ -3,14 +3,12 @@
 // while it was away (whose NOTIFY nobody heard) still reaches its owner. Also Snapshot<T>'s promise
 // to readers: a value taken stays whole while newer ones are stored.
 //
-// Runs in a throwaway database on the cluster of WANGGE_TEST_ADMIN_URL (as tools/test sets it) and
-// fails loudly without it.
+// Runs in an empty throwaway database (tests/support/throwaway_database.hpp) and fails loudly
+// without tools/test's environment.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <stdexcept>
@@ -21,6 +19,7 @@
 #include "core/snapshot.hpp"
 #include "pg/connection.hpp"
 #include "pg/listener.hpp"
+#include "support/throwaway_database.hpp"
 
 namespace {
 
@@ -29,40 +28,7 @@ using wangge::pg::Connection;
 using wangge::pg::Listener;
 using wangge::pg::Notification;
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  if (v && *v) return v;
-  throw std::runtime_error(std::string(name) + " is not set: run through tools/test (or set the test environment)");
-}
-
-// The admin URL with another database name.
-std::string with_database(const std::string& url, const std::string& db) {
-  auto slash = url.rfind('/');
-  auto query = url.find('?', slash);
-  return url.substr(0, slash + 1) + db + (query == std::string::npos ? "" : url.substr(query));
-}
-
-// An empty database of this process's own (tools/test drops leftovers named wangge_t_*).
-class ThrowawayDatabase {
- public:
-  ThrowawayDatabase() : m_admin(env("WANGGE_TEST_ADMIN_URL")), m_name("wangge_t_listener_" + std::to_string(::getpid())) {
-    Connection admin(m_admin, 60000);
-    // Identifiers cannot be parameters; the name comes from this process's id.
-    admin.exec("drop", "DROP DATABASE IF EXISTS " + m_name);
-    admin.exec("create", "CREATE DATABASE " + m_name);
-  }
-  ~ThrowawayDatabase() {
-    try {
-      Connection admin(m_admin, 60000);
-      admin.exec("drop", "DROP DATABASE IF EXISTS " + m_name + " WITH (FORCE)");
-    } catch (const std::exception&) {
-    }
-  }
-  std::string url() const { return with_database(m_admin, m_name); }
-
- private:
-  std::string m_admin, m_name;
-};
+using wangge::test::ThrowawayDatabase;
 
 // Polls `done` until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
@@ -126,7 +92,7 @@ class ListenerTest : public ::testing::Test {
     return o;
   }
 
-  ThrowawayDatabase db;
+  ThrowawayDatabase db{"listener", ThrowawayDatabase::Contents::empty};
   std::unique_ptr<Connection> writer;
 };
 
@@ -223,7 +189,7 @@ TEST_F(ListenerTest, StopEndsTheRetriesWhenTheDatabaseCannotBeReached) {
   Seen seen;
   auto o = options();
   o.retry_first = 5s;
-  Listener listener(with_database(env("WANGGE_TEST_ADMIN_URL"), "wangge_t_listener_no_such_database"), o, recording(seen));
+  Listener listener(ThrowawayDatabase::url_of("wangge_t_listener_no_such_database"), o, recording(seen));
   std::this_thread::sleep_for(300ms);  // the first attempt failed; it now waits 5 s
   const auto t0 = std::chrono::steady_clock::now();
   listener.stop();

@@ -3,8 +3,8 @@
 // grids must still partition it (gap, overlap and overhang below the tolerance) and every open
 // incident in the village must lie in exactly one grid, the one it is assigned to.
 //
-// Runs against a throwaway clone of the test template (WANGGE_TEST_ADMIN_URL, WANGGE_TEST_TEMPLATE,
-// as tools/test sets them) and fails loudly without it. WANGGE_PROPERTY_OPS (default 2000) and
+// Runs against a throwaway clone of the test template (tests/support/throwaway_database.hpp) and
+// fails loudly without tools/test's environment. WANGGE_PROPERTY_OPS (default 2000) and
 // WANGGE_PROPERTY_SEED (default 20231) change the run; a failure prints the seed and the step.
 // WANGGE_PROPERTY_TRACE=1 prints every split line and skipped pick; WANGGE_PROPERTY_KEEP=1 keeps the
 // database for a post-mortem.
@@ -16,17 +16,18 @@
 #include <random>
 #include <set>
 #include <string>
-#include <unistd.h>
 
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "registry/migrate.hpp"
 #include "registry/toolkit.hpp"
+#include "support/throwaway_database.hpp"
 
 namespace {
 
 using nlohmann::json;
 using wangge::pg::Connection;
+using wangge::test::ThrowawayDatabase;
 
 std::string env(const char* name, const char* fallback = nullptr) {
   const char* v = std::getenv(name);
@@ -35,36 +36,6 @@ std::string env(const char* name, const char* fallback = nullptr) {
   throw std::runtime_error(std::string(name) + " is not set: run through tools/test (or set the test environment)");
 }
 
-// The admin URL with another database name.
-std::string with_database(const std::string& url, const std::string& db) {
-  auto slash = url.rfind('/');
-  auto query = url.find('?', slash);
-  return url.substr(0, slash + 1) + db + (query == std::string::npos ? "" : url.substr(query));
-}
-
-class ThrowawayDatabase {
- public:
-  ThrowawayDatabase() : m_admin(env("WANGGE_TEST_ADMIN_URL")) {
-    m_name = "wangge_t_property_" + std::to_string(::getpid());
-    Connection admin(m_admin, 60000);
-    admin.exec("drop", "DROP DATABASE IF EXISTS " + m_name);
-    // Identifiers cannot be parameters; both come from this process (pid) and the environment.
-    admin.exec("clone", "CREATE DATABASE " + m_name + " TEMPLATE \"" + env("WANGGE_TEST_TEMPLATE") + "\"");
-  }
-  ~ThrowawayDatabase() {
-    if (std::getenv("WANGGE_PROPERTY_KEEP")) return;  // for post-mortems
-    try {
-      Connection admin(m_admin, 60000);
-      admin.exec("drop", "DROP DATABASE IF EXISTS " + m_name + " WITH (FORCE)");
-    } catch (const std::exception&) {
-    }
-  }
-  std::string url() const { return with_database(m_admin, m_name); }
-
- private:
-  std::string m_admin, m_name;
-};
-
 // The refusals a random edit may meet; the size floor (area_too_small, neighbour_too_small) is
 // one of them: random cuts make slivers.
 const std::set<std::string> kExpectedRefusals = {"gap_opened",       "neighbour_would_vanish", "split_piece_too_small", "line_does_not_cut",
@@ -72,8 +43,11 @@ const std::set<std::string> kExpectedRefusals = {"gap_opened",       "neighbour_
                                                  "invalid_line",     "area_too_small",         "neighbour_too_small"};
 
 TEST(ToolkitProperty, RandomOperationsKeepThePartition) {
-  ThrowawayDatabase db;
-  Connection conn(db.url(), 60000);
+  // The village below is one of the default sample's, which the test template holds.
+  ThrowawayDatabase::Options options = ThrowawayDatabase::options_with(ThrowawayDatabase::Contents::test_template);
+  options.keep = std::getenv("WANGGE_PROPERTY_KEEP") != nullptr;  // for post-mortems
+  ThrowawayDatabase db("property", options);
+  Connection conn = db.connect(60000);
   wangge::registry::migrate(conn);
 
   wangge::Config config;
