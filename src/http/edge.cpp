@@ -327,6 +327,11 @@ template struct TransportAccess<&Tcp::Handler::transport_>;
 
 constexpr const char* kFramerKey = "wangge.edge";
 
+// Set while the inner handler parses (and, within the same call, dispatches) a request that asked
+// to close its connection: the framer reads the Connection header as the list it is ("keep-alive,
+// close" asks to close), Pistache reads one option only.
+thread_local bool t_asks_close = false;
+
 struct Connection {
   explicit Connection(Limits limits) : framer(limits) {}
   RequestFramer framer;
@@ -385,12 +390,16 @@ void EdgeHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
   conn->requests.clear();
   std::optional<Rejection> rejection = conn->framer.feed(std::string_view(buffer, len), conn->requests);
   if (!rejection && conn->requests.empty() == false) {
-    for (const auto& r : conn->requests) {
+    for (std::size_t k = 0; k < conn->requests.size(); ++k) {
+      const std::string& r = conn->requests[k];
       if (auto refused = pistache_refuses(r)) {
         rejection = refused;
         break;
       }
+      // Nothing is framed after a request that asked to close: it is the last one.
+      t_asks_close = conn->framer.closing() && k + 1 == conn->requests.size();
       static_cast<Tcp::Handler&>(*m_inner).onInput(r.data(), r.size(), peer);
+      t_asks_close = false;
     }
   }
   conn->requests.clear();
@@ -409,6 +418,7 @@ void EdgeHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
 }
 
 bool EdgeHandler::wants_close(const Http::Request& request) {
+  if (t_asks_close) return true;
   if (request.version() == Http::Version::Http10) {
     auto c = request.headers().tryGet<Http::Header::Connection>();
     return !c || c->control() != Http::ConnectionControl::KeepAlive;

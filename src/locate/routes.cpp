@@ -9,6 +9,7 @@
 #include "crs/point_crs.hpp"
 #include "http/params.hpp"
 #include "http/router.hpp"
+#include "locate/batch_csv.hpp"
 #include "locate/routes.hpp"
 
 namespace wangge::locate {
@@ -40,14 +41,6 @@ Locator::View view_for(registry::Registry& reg, Locator& locator, const Request&
   auto v = locator.current();
   if (!v.index) throw unavailable("locator_not_ready", "the locator is still loading the areas; retry shortly");
   return v;
-}
-
-// Refuses the point after the last one a batch may have (WANGGE_MAX_BATCH_POINTS), before it is
-// stored: the answer streams, but the points are all kept until it ends.
-void check_batch_size(const std::vector<double>& xy, std::size_t max_points) {
-  if (xy.size() / 2 >= max_points)
-    throw Error(413, "too_many_points", "a batch may have at most " + std::to_string(max_points) + " points (WANGGE_MAX_BATCH_POINTS)",
-                "{\"limit\":" + std::to_string(max_points) + "}");
 }
 
 // Collects [x, y] pairs from a JSON array of positions without building a document: a batch of a
@@ -131,40 +124,7 @@ std::vector<double> batch_points(const Request& req, std::size_t max_points) {
   for (auto& c : media) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   while (!media.empty() && media.back() == ' ') media.pop_back();
   std::vector<double> out;
-  if (media == "text/csv") {
-    const std::string& b = req.body;
-    std::size_t pos = 0, line_no = 0;
-    while (pos < b.size()) {
-      std::size_t eol = b.find('\n', pos);
-      if (eol == std::string::npos) eol = b.size();
-      std::string_view line(b.data() + pos, eol - pos);
-      pos = eol + 1;
-      ++line_no;
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
-      if (line.empty()) continue;
-      const std::size_t comma = line.find(',');
-      double x = 0, y = 0;
-      bool ok = comma != std::string_view::npos;
-      if (ok) {
-        std::string_view a = line.substr(0, comma), c = line.substr(comma + 1);
-        while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
-        while (!c.empty() && c.front() == ' ') c.remove_prefix(1);
-        const std::size_t comma2 = c.find(',');  // further columns are ignored
-        if (comma2 != std::string_view::npos) c = c.substr(0, comma2);
-        auto r1 = std::from_chars(a.data(), a.data() + a.size(), x);
-        auto r2 = std::from_chars(c.data(), c.data() + c.size(), y);
-        ok = r1.ec == std::errc() && r1.ptr == a.data() + a.size() && r2.ec == std::errc() && r2.ptr == c.data() + c.size();
-      }
-      if (!ok) {
-        if (line_no == 1 && out.empty()) continue;  // a header such as "lon,lat"
-        throw bad_request("invalid_batch", "CSV line " + std::to_string(line_no) + " is not 'lon,lat'");
-      }
-      check_batch_size(out, max_points);
-      out.push_back(x);
-      out.push_back(y);
-    }
-    return out;
-  }
+  if (media == "text/csv") return csv_points(req.body, max_points);
   if (media != "application/json" && media != "application/geo+json")
     throw Error(415, "unsupported_media_type", "send the points as application/json, application/geo+json or text/csv");
   std::size_t first = req.body.find_first_not_of(" \t\r\n");

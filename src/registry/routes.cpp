@@ -141,6 +141,8 @@ void add_routes(http::RouteTable& routes, Registry& reg) {
     auto actor = r->authenticate(req);
     const std::string& code = req.path_param("code");
     actor.require_read(code);
+    // Every version of an area with its geometry: a long-lived, often redrawn area answers megabytes.
+    auto pass = r->expensive.enter("the history");
     return http::json_response(200, r->areas.history(*r->pool.acquire(), code, geom::parse_crs(http::crs_text(req))));
   });
   routes.add("GET", "/v1/areas/{code}/workers", [r](const Request& req) {

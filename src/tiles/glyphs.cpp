@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
@@ -130,6 +131,15 @@ std::vector<std::string> GlyphServer::default_fonts() {
                         "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"})
     if (std::filesystem::exists(f)) found.emplace_back(f);
   return found;
+}
+
+std::optional<unsigned> glyph_range_start(const std::string& file) {
+  unsigned start = 0, end = 0;
+  char tail[8] = {0};
+  if (std::sscanf(file.c_str(), "%u-%u%7s", &start, &end, tail) != 3 || std::string(tail) != ".pbf" || start % 256 != 0 ||
+      end != start + 255 || start >= 65536)
+    return std::nullopt;
+  return start;
 }
 
 std::string GlyphServer::range(const std::string& fontstack, unsigned start) {

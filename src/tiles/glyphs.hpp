@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ class GlyphServer {
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };
+
+// The start of the range a glyph file name asks for ("{start}-{start+255}.pbf", start a multiple of
+// 256 below 65536), or nothing for any other name.
+std::optional<unsigned> glyph_range_start(const std::string& file);
 
 // Euclidean distance transform of a coverage bitmap into the 8-bit SDF the glyphs protocol uses
 // (3-pixel border, radius 8, cutoff 0.25). Exposed for tests.

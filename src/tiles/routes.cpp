@@ -163,15 +163,11 @@ void add_routes(http::RouteTable& routes, const TileServices& services) {
     return *r;
   });
   routes.add("GET", "/fonts/{stack}/{range}", [app](const Request& req) {
-    const std::string& file = req.path_param("range");
-    unsigned start = 0, end = 0;
-    char tail[8] = {0};
-    if (std::sscanf(file.c_str(), "%u-%u%7s", &start, &end, tail) != 3 || std::string(tail) != ".pbf" || start % 256 != 0 ||
-        end != start + 255 || start >= 65536)
-      throw bad_request("invalid_parameter", "a glyph range is {start}-{start+255}.pbf with start a multiple of 256 below 65536");
+    const auto start = glyph_range_start(req.path_param("range"));
+    if (!start) throw bad_request("invalid_parameter", "a glyph range is {start}-{start+255}.pbf with start a multiple of 256 below 65536");
     if (!app->glyphs) throw not_found("not_installed", "no fonts for map labels are installed on the server");
     Response r;
-    r.body = app->glyphs->range(req.path_param("stack"), start);
+    r.body = app->glyphs->range(req.path_param("stack"), *start);
     r.content_type = "application/x-protobuf";
     r.headers.emplace_back("Cache-Control", "public, max-age=86400");
     return r;
