@@ -63,13 +63,15 @@ int command_serve(const Args& args) {
     for (const auto& name : registry::migrate(conn)) log::info("applied migration " + name);
     ensure_admin_token(conn, config);
   }
+  // The listeners' loads (the whole registry, the street graph, the tile layers at start-up and
+  // after changes) run on their own connections with the load timeout, not a client request's.
   // The services, in the order they depend on each other; they are destroyed in reverse, so a
   // listener thread never outlives what it feeds.
   registry::Registry registry(config);
   const toolkit::Toolkit toolkit(registry.config, registry.rules, registry.areas);
   locate::Locator locator{locate::Locator::options_from_environment()};
   locator.attach(registry.cache);  // before the first load, so the locator sees it
-  locator.start_worker_watch(config.database_url, config.statement_timeout_ms);
+  locator.start_worker_watch(config.database_url, config.load_statement_timeout_ms);
   incidents::IncidentStore cases(incidents::CaseRules::parse(resource_or_file("WANGGE_CALENDAR", "geodata/calendar.json"),
                                                              resource_or_file("WANGGE_CASE_CATEGORIES", "geodata/case_categories.json")));
   // After the locator (subscribed by attach): open cases follow the new boundaries.
@@ -91,12 +93,12 @@ int command_serve(const Args& args) {
   // scale, and the area cache's first load builds everything anyway).
   route::RouterCache router;
   router.subscribe([&tile_service](pg::Connection& conn) { tile_service.refresh_roads(conn); });
-  router.start_listening(config.database_url, config.statement_timeout_ms);
+  router.start_listening(config.database_url, config.load_statement_timeout_ms);
   if (!router.wait_ready(std::chrono::seconds(120))) throw std::runtime_error("the street graph did not load within 120 s");
   // Incidents and checkpoints written by any process (or by hand) reach the tiles through NOTIFY.
   tiles::TileFeed tile_feed(tile_service);
-  tile_feed.start(config.database_url, config.statement_timeout_ms);
-  registry.cache.start_listening(config.database_url, config.statement_timeout_ms);
+  tile_feed.start(config.database_url, config.load_statement_timeout_ms);
+  registry.cache.start_listening(config.database_url, config.load_statement_timeout_ms);
 
   // Each capability adds its own routes; the route table picks the most specific pattern, so the
   // order here does not matter.

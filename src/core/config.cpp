@@ -62,6 +62,7 @@ Config Config::from_environment() {
   c.max_json_depth = env_number("WANGGE_MAX_JSON_DEPTH", c.max_json_depth);
   c.request_timeout_s = static_cast<int>(env_number("WANGGE_REQUEST_TIMEOUT_S", c.request_timeout_s));
   c.statement_timeout_ms = env_number("WANGGE_STATEMENT_TIMEOUT_MS", c.statement_timeout_ms);
+  c.load_statement_timeout_ms = env_number("WANGGE_LOAD_STATEMENT_TIMEOUT_MS", c.load_statement_timeout_ms);
   c.max_expensive = env_number("WANGGE_MAX_EXPENSIVE", c.max_expensive);
   c.max_coordinates = env_number("WANGGE_MAX_COORDINATES", c.max_coordinates);
   c.max_parts = env_number("WANGGE_MAX_PARTS", c.max_parts);

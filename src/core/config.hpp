@@ -24,7 +24,11 @@ struct Config {
   // WANGGE_REQUEST_TIMEOUT_S: how long one request may take from its first byte to its answer (a
   // whole-county import validates for minutes); also how long an idle keep-alive connection stays.
   int request_timeout_s = 900;
-  int statement_timeout_ms = 30000;  // WANGGE_STATEMENT_TIMEOUT_MS
+  int statement_timeout_ms = 30000;  // WANGGE_STATEMENT_TIMEOUT_MS: one statement of a client's request
+  // WANGGE_LOAD_STATEMENT_TIMEOUT_MS: one statement of the server's own loads (every area, street
+  // and tile layer at start-up and after changes); at province scale these read millions of rows,
+  // so they are not held to a client request's limit.
+  int load_statement_timeout_ms = 600000;
   // WANGGE_MAX_EXPENSIVE: exports, imports, toolkit operations and dry runs, coverage, tours,
   // matrices and historical locates running at once; more get 503 `busy`. Kept below
   // WANGGE_DB_WORKERS so that cheap requests always find a worker.
