@@ -1,6 +1,7 @@
 """People's accounts and sessions: `wangge user`, POST/GET/DELETE /v1/session, the session cookie
 (HttpOnly, SameSite=Strict), CSRF on writes, wrong passwords and the lock, expiry, disabled
 accounts, password changes, scopes, and the audit log naming the person."""
+import os
 import subprocess
 import time
 import unittest
@@ -184,6 +185,30 @@ class Sessions(ApiTestCase):
         password = generated.stdout.strip().rsplit(" ", 1)[1]
         self.assertEqual(len(password), 16)
         self.assertEqual(self.sign_in("zhengshi", password).status, 201)
+
+
+class SignInPage(ApiTestCase):
+    """The map page in Debian's Chromium: a person signs in with the keyboard, sees the map and
+    the locate box work with the session cookie alone, and signs out."""
+
+    def test_a_person_signs_in_and_out_in_the_browser(self):
+        npm = os.environ.get("WANGGE_NPM_DIR") or os.path.join(os.path.dirname(os.environ["WANGGE_BIN"]), "npm")
+        if not os.path.exists(os.path.join(npm, "node_modules", "playwright-core")):
+            self.fail("playwright-core is not installed (tools/test installs it into build/npm)")
+        done = subprocess.run([self.s.bin, "user", "create", "--login", "chenyi", "--name", "陈一", "--role", "dispatcher",
+                               "--password-stdin"], env=self.s.env, input=PASSWORD + "\n", capture_output=True, text=True)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        artefacts = os.path.join(os.path.dirname(os.environ["WANGGE_BIN"]), "test-artifacts")
+        os.makedirs(artefacts, exist_ok=True)
+        script = os.path.join(os.path.dirname(__file__), "..", "browser", "signin_check.mjs")
+        r = subprocess.run(["node", script, self.s.base, "chenyi", PASSWORD, "陈一", artefacts],
+                           env=dict(os.environ, WANGGE_NPM_DIR=npm), capture_output=True, text=True, timeout=240)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for shot in ("signin.png", "signin-wrong-password.png", "signed-in-map.png", "signed-out.png"):
+            self.assertGreater(os.path.getsize(os.path.join(artefacts, shot)), 5000, shot)
+        # What the browser did is in the audit log under the person's name.
+        actions = [row[0] for row in self.s.sql("SELECT action FROM audit_log WHERE target_type = 'user' AND target = 'chenyi' ORDER BY id")]
+        self.assertEqual(actions, ["user.create", "session.failure", "session.create", "session.end"])
 
 
 if __name__ == "__main__":
