@@ -107,6 +107,7 @@ int command_serve(const Args& args) {
     return registry.cache.ready() && locator.current().index && tile_service.ready();
   });
   registry::add_routes(routes, registry);
+  registry::add_session_routes(routes, registry);
   toolkit::add_routes(routes, registry, toolkit);
   locate::add_routes(routes, registry, locator);
   incidents::add_routes(routes, registry, locator, cases);

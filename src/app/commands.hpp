@@ -23,6 +23,7 @@ int command_serve(const Args& args);
 int command_db(const Args& args);
 int command_sample(const Args& args);
 int command_token(const Args& args);
+int command_user(const Args& args);
 int command_bench(const Args& args);
 int command_export(const Args& args);
 int command_import(const Args& args);

@@ -64,7 +64,8 @@ const char* kUsage =
     "  serve          serve the HTTP API (migrates the database first)\n"
     "  db migrate     apply the schema migrations\n"
     "  sample         generate the synthetic sample jurisdiction and load it\n"
-    "  token create   create an API token for a role and scope\n"
+    "  token create   create an API token for a role and scope (machines)\n"
+    "  user create    create a person's account for the console (also passwd, disable, list)\n"
     "  bench          measure start-up load time and memory\n"
     "  export         write a layer to a GIS file (shapefile ZIP, GeoPackage, GeoJSON, ...)\n"
     "  import         read areas from a GIS file, validate, and insert them in one transaction\n"
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
     if (command == "db") return command_db(args);
     if (command == "sample") return command_sample(args);
     if (command == "token") return command_token(args);
+    if (command == "user") return command_user(args);
     if (command == "bench") return command_bench(args);
     if (command == "export") return command_export(args);
     if (command == "import") return command_import(args);

@@ -96,6 +96,12 @@ Config Config::from_environment() {
   if (c.max_form_parts < 1) throw std::runtime_error("WANGGE_MAX_FORM_PARTS must be at least 1");
   if (c.max_import_features < 1) throw std::runtime_error("WANGGE_MAX_IMPORT_FEATURES must be at least 1");
   if (c.max_json_depth < 1) throw std::runtime_error("WANGGE_MAX_JSON_DEPTH must be at least 1");
+  c.session_minutes = env_number("WANGGE_SESSION_MINUTES", c.session_minutes);
+  c.login_max_failures = env_number("WANGGE_LOGIN_MAX_FAILURES", c.login_max_failures);
+  c.login_lock_minutes = env_number("WANGGE_LOGIN_LOCK_MINUTES", c.login_lock_minutes);
+  if (c.session_minutes < 1) throw std::runtime_error("WANGGE_SESSION_MINUTES must be at least 1");
+  if (c.login_max_failures < 1) throw std::runtime_error("WANGGE_LOGIN_MAX_FAILURES must be at least 1");
+  if (c.login_lock_minutes < 1) throw std::runtime_error("WANGGE_LOGIN_LOCK_MINUTES must be at least 1");
   c.min_area_m2 = env_number("WANGGE_MIN_AREA_M2", c.min_area_m2);
   c.min_width_m = env_number("WANGGE_MIN_WIDTH_M", c.min_width_m);
   return c;

@@ -59,6 +59,14 @@ struct Config {
   double min_area_m2 = 25.0;
   double min_width_m = 1.0;
 
+  // People's sign-in (POST /v1/session). WANGGE_SESSION_MINUTES: a session's lifetime from sign-in,
+  // a working day by default, so a console left open overnight asks again in the morning.
+  // WANGGE_LOGIN_MAX_FAILURES wrong passwords in a row lock the account for WANGGE_LOGIN_LOCK_MINUTES:
+  // at 5 per 15 minutes a guesser gets about 500 tries a day, a person who mistypes waits once.
+  int session_minutes = 12 * 60;
+  int login_max_failures = 5;
+  int login_lock_minutes = 15;
+
   static Config from_environment();
   std::string base_url() const;
 };

@@ -64,6 +64,8 @@ const char* title_of(int status) {
       return "Unprocessable Content";
     case 428:
       return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 503:
@@ -88,6 +90,9 @@ Response problem(int status, const std::string& code, const std::string& detail,
   r.content_type = "application/problem+json";
   r.body = doc.dump();
   if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"wangge\"");
+  // A problem that says when to come back (a locked account) says it to HTTP clients too.
+  if (auto it = doc.find("retry_after"); it != doc.end() && it->is_number_integer())
+    r.headers.emplace_back("Retry-After", std::to_string(it->get<long long>()));
   return r;
 }
 

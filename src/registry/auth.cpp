@@ -35,6 +35,7 @@ std::optional<Role> parse_role(std::string_view name) {
 const char* role_name(Role role) { return kRoleNames[static_cast<std::size_t>(role)]; }
 
 std::string Actor::label() const {
+  if (user_id != 0) return login + " (" + name + ")";
   std::string s = std::string(role_name(role)) + "#" + std::to_string(token_id);
   if (!name.empty()) s += " (" + name + ")";
   return s;

@@ -18,12 +18,15 @@ const char* role_name(Role role);
 
 // Who is making a request.
 struct Actor {
-  long long token_id = 0;
+  long long token_id = 0;  // the API token, or 0 for a person's session
+  long long user_id = 0;   // the person signed in (accounts.hpp), or 0 for a token
+  std::string login;       // the person's login; empty for a token
   Role role = Role::viewer;
   std::optional<std::string> scope;  // std::nullopt: the whole registry
   std::string name;
 
-  // "admin#1 (ops desk)": what history and the audit log record as the author of a change.
+  // "admin#1 (ops desk)" for a token, "zhangsan (张三)" for a person: what history and the audit
+  // log record as the author of a change.
   std::string label() const;
   bool covers(std::string_view code) const;
   bool may_edit_areas() const { return role == Role::admin || role == Role::manager; }

@@ -20,9 +20,35 @@ std::string bearer_token(const http::Request& req) {
   return token;
 }
 
+bool changes_something(const std::string& method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
+
 }  // namespace
 
-Actor Registry::authenticate(const http::Request& req) { return tokens.authenticate(pool, bearer_token(req)); }
+std::optional<std::string> session_cookie(const http::Request& req) {
+  auto h = req.header("cookie");
+  if (!h) return std::nullopt;
+  // "a=1; wangge_session=ws_...; b=2"
+  const std::string name = std::string(kSessionCookie) + "=";
+  std::size_t at = 0;
+  while (at < h->size()) {
+    while (at < h->size() && (*h)[at] == ' ') ++at;
+    std::size_t end = h->find(';', at);
+    if (end == std::string::npos) end = h->size();
+    if (h->compare(at, name.size(), name) == 0) return h->substr(at + name.size(), end - at - name.size());
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+Actor Registry::authenticate(const http::Request& req) {
+  if (req.header("authorization")) return tokens.authenticate(pool, bearer_token(req));
+  if (auto session = session_cookie(req)) {
+    std::optional<std::string> csrf;
+    if (changes_something(req.method)) csrf = req.header("x-csrf-token").value_or("");
+    return accounts.authenticate(pool, *session, csrf);
+  }
+  throw unauthorized("sign in (POST /v1/session) or send a bearer token (Authorization: Bearer <token>)");
+}
 
 bool Registry::authenticated_in_cache(const http::Request& req) {
   try {

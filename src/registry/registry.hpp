@@ -11,6 +11,7 @@
 #include "http/gate.hpp"
 #include "http/request.hpp"
 #include "pg/pool.hpp"
+#include "registry/accounts.hpp"
 #include "registry/areas.hpp"
 #include "registry/auth.hpp"
 #include "registry/codes.hpp"
@@ -30,13 +31,16 @@ class Registry {
         rules(config),
         pool(config.database_url, config.db_pool_size, config.statement_timeout_ms),
         areas(config, rules),
+        accounts(config),
         expensive(config.max_expensive) {
     geom::set_geometry_limits({config.max_coordinates, config.max_parts});
   }
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // Resolves the request's bearer token; throws unauthorized when it is missing or unknown.
+  // Who is asking: the bearer token of the Authorization header (machines), else the person of the
+  // session cookie (the console), whose writes must carry the session's X-CSRF-Token. Throws
+  // unauthorized when neither is there or valid.
   Actor authenticate(const http::Request& req);
   // True when the request's bearer token is known valid without asking the database (a fresh
   // TokenCache answer); false says nothing: authenticate() decides.
@@ -57,7 +61,8 @@ class Registry {
   AreaStore areas;
   WorkerStore workers;
   TokenCache tokens;
-  AreaCache cache;  // current areas in memory; the database stays the source of truth
+  Accounts accounts;  // people: passwords, sessions
+  AreaCache cache;    // current areas in memory; the database stays the source of truth
   // Admits the requests that may cost seconds (exports, imports, toolkit, coverage, tours,
   // matrices, historical locate): `auto pass = reg.expensive.enter("the export");` in the route.
   http::CostGate expensive;
@@ -66,5 +71,10 @@ class Registry {
 // /v1/areas (list, create, read, replace, update, retire, children, history, workers) and
 // /v1/workers.
 void add_routes(http::RouteTable& routes, Registry& registry);
+// /v1/session: sign in, who am I, sign out, change my password (routes_session.cpp).
+void add_session_routes(http::RouteTable& routes, Registry& registry);
+// The value of the session cookie, if the request carries one.
+std::optional<std::string> session_cookie(const http::Request& req);
+inline constexpr const char* kSessionCookie = "wangge_session";
 
 }  // namespace wangge::registry

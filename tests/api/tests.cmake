@@ -10,7 +10,8 @@ foreach(name areas_read areas_write geometry_rules concurrency history access wo
              locate_keepalive
              database_down
              hostile
-             costs geometry_sanity hostile_more)
+             costs geometry_sanity hostile_more
+             session)
   add_test(NAME api_${name} COMMAND ${_wangge_python} -m unittest -v test_${name}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/api)
   set_tests_properties(api_${name} PROPERTIES LABELS api TIMEOUT 300 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

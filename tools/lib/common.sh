@@ -10,7 +10,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Debian packages the build, the server and the tests need.
 WANGGE_PACKAGES=(
   build-essential cmake pkg-config
-  libpq-dev libpistache-dev nlohmann-json3-dev libssl-dev
+  libpq-dev libpistache-dev nlohmann-json3-dev libssl-dev libsodium-dev
   libgeos-dev libgdal-dev gdal-bin libproj-dev libboost-dev libprotozero-dev libminizip-dev
   libgtest-dev libfreetype-dev zlib1g-dev libdeflate-dev fonts-dejavu-core fonts-droid-fallback
   libosmium2-dev libexpat1-dev libbz2-dev liblz4-dev
