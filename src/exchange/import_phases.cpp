@@ -175,6 +175,9 @@ OpenedLayer open_layer(const ImportSource& source, const EncodingChoice& encodin
     throw unprocessable("invalid_geometry_type",
                         "the file has no layer with geometries (a table without a geometry column, or a CSV without WKT); "
                         "areas need polygons");
+  // GDAL opens a shapefile whose .dbf it cannot read as features without attributes.
+  if (source.shapefile && OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(opened.layer)) == 0)
+    unreadable("the shapefile's .dbf cannot be read (damaged) or has no fields; the code and name fields are needed");
   return opened;
 }
 
