@@ -139,6 +139,18 @@ class ImportHostile(ApiTestCase):
         doc = self.refused(self.shapefile_zip(parts), 422, "encoding_mismatch", "application/zip", encoding="utf-8")
         self.assertIn("feature 1", doc["detail"])
 
+    def test_gbk_text_when_a_form_says_utf8(self):
+        """The same through a browser form (multipart/form-data): options are parts beside the file."""
+        parts = self.with_name_bytes(self.shapefile("UTF-8"), GBK_NAME)
+        boundary = "wangge-hostile-boundary"
+        body = b""
+        for name, value in (("level", b"county"), ("encoding", b"utf-8")):
+            body += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value + b"\r\n"
+        body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n'
+                 "Content-Type: application/zip\r\n\r\n").encode() + self.shapefile_zip(parts) + b"\r\n"
+        body += f"--{boundary}--\r\n".encode()
+        self.refused(body, 422, "encoding_mismatch", f"multipart/form-data; boundary={boundary}")
+
     def test_text_that_is_neither_utf8_nor_gbk_under_a_utf8_cpg(self):
         parts = self.with_name_bytes(self.shapefile("UTF-8"), NOT_TEXT)
         self.refused(self.shapefile_zip(parts), 422, "encoding_mismatch", "application/zip")
