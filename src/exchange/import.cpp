@@ -6,7 +6,9 @@
 #include "core/log.hpp"
 #include "exchange/gdal.hpp"
 #include "exchange/import_phases.hpp"
+#include "exchange/text.hpp"
 #include "geom/crs.hpp"
+#include "registry/areas.hpp"
 #include "registry/bulk_import.hpp"
 #include "registry/toolkit.hpp"
 
@@ -15,6 +17,10 @@ namespace {
 
 using nlohmann::json;
 using Row = registry::ImportRow;
+
+// Longer than any code of the GB/T 2260 / grid schemes by far. A longer one is refused before it
+// reaches the report (the rules quote the code) or an index of the staging table (8 KB a row).
+constexpr std::size_t kMaxCodeBytes = 64;
 
 [[noreturn]] void invalid(const std::string& detail) { throw bad_request("invalid_parameter", detail); }
 
@@ -122,9 +128,10 @@ StagedFile stage_features(OGRLayerH layer, const FieldIndexes& fields, const Rep
     const std::string code = text(f.get(), fields.code, n, "code");
     const std::string name = text(f.get(), fields.name, n, "name");
     const std::string row_parent = fields.parent >= 0 ? text(f.get(), fields.parent, n, "parent") : o.parent.value_or("");
-    auto skip = [&](const std::string& why) { report["skipped"].push_back({{"feature", n}, {"code", code}, {"reason", why}}); };
+    const std::string shown = truncate_encoded(code, kMaxCodeBytes, Encoding::utf8);
+    auto skip = [&](const std::string& why) { report["skipped"].push_back({{"feature", n}, {"code", shown}, {"reason", why}}); };
     auto problem = [&](const char* kind, const std::string& detail) {
-      report["problems"].push_back({{"feature", n}, {"code", code}, {"problem", kind}, {"detail", detail}});
+      report["problems"].push_back({{"feature", n}, {"code", shown}, {"problem", kind}, {"detail", detail}});
     };
     OGRGeometryH g = OGR_F_GetGeometryRef(f.get());
     if (code.empty() || name.empty()) {
@@ -138,6 +145,14 @@ StagedFile stage_features(OGRLayerH layer, const FieldIndexes& fields, const Rep
     const auto flat = wkbFlatten(OGR_G_GetGeometryType(g));
     if (flat != wkbPolygon && flat != wkbMultiPolygon) {
       skip("not a polygon");
+      continue;
+    }
+    if (code.size() > kMaxCodeBytes || row_parent.size() > kMaxCodeBytes) {
+      problem("invalid_code", "the code or the parent code is longer than " + std::to_string(kMaxCodeBytes) + " bytes");
+      continue;
+    }
+    if (!registry::valid_area_name(name)) {
+      problem("invalid_property", "name must be 1 to 300 bytes");
       continue;
     }
     if (!finite_coordinates(g)) {

@@ -280,6 +280,14 @@ class ImportHostile(ApiTestCase):
             with self.subTest(code=code):
                 self.geojson(collection(feature(polygon(), code=code)), 422, "import_invalid")
 
+    def test_huge_code_and_long_name(self):
+        doc = self.geojson(collection(feature(polygon(), code="3" * 3_000_000)), 422, "import_invalid")
+        problem = doc["report"]["problems"][0]
+        self.assertEqual(problem["problem"], "invalid_code")
+        self.assertLessEqual(len(problem["code"]), 64)
+        doc = self.geojson(collection(feature(polygon(), name="网" * 101)), 422, "import_invalid")
+        self.assertEqual(doc["report"]["problems"][0]["problem"], "invalid_property")
+
     def test_null_geometry_dry_run_reports_without_writing(self):
         before = self.count_areas()
         r = self.post(json.dumps(collection(feature(None))).encode(), "application/geo+json", dry_run="true")
