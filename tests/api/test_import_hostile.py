@@ -109,11 +109,16 @@ class ImportHostile(ApiTestCase):
         doc = self.assertProblem(r, status, code)
         for leak in LEAKS:
             self.assertNotIn(leak, r.body, f"the answer leaks {leak!r}: {r.body[:400]}")
-        started = time.monotonic()
-        health = self.s.request("GET", "/health")
-        elapsed = time.monotonic() - started
-        self.assertEqual(health.status, 200, health)
-        self.assertLess(elapsed, HEALTH_WITHIN_S, f"/health took {elapsed:.3f} s after the import")
+        self.assertIsNone(self.s.proc.poll(), "the server process ended:\n" + self.s.server_log())
+        # The fastest of three: a server still busy with the file (or stuck) is slow every time,
+        # while one slow sample on a loaded test machine is the scheduler's.
+        times = []
+        for _ in range(3):
+            started = time.monotonic()
+            health = self.s.request("GET", "/health")
+            times.append(time.monotonic() - started)
+            self.assertEqual(health.status, 200, health)
+        self.assertLess(min(times), HEALTH_WITHIN_S, f"/health took {min(times):.3f} s at best after the import")
         self.assertEqual(self.count_areas(), before, "a refused import writes nothing")
         return doc
 
