@@ -1,17 +1,14 @@
 #include "exchange/import.hpp"
 
-#include <cpl_vsi.h>
-
-#include <algorithm>
-#include <cstring>
-#include <functional>
-#include <fstream>
 #include <set>
 
 #include "core/error.hpp"
-#include "crs/mars.hpp"
+#include "core/log.hpp"
 #include "exchange/gdal.hpp"
+#include "exchange/import_phases.hpp"
+#include "exchange/text.hpp"
 #include "geom/crs.hpp"
+#include "registry/areas.hpp"
 #include "registry/bulk_import.hpp"
 #include "registry/toolkit.hpp"
 
@@ -19,6 +16,11 @@ namespace wangge::exchange {
 namespace {
 
 using nlohmann::json;
+using Row = registry::ImportRow;
+
+// Longer than any code of the GB/T 2260 / grid schemes by far. A longer one is refused before it
+// reaches the report (the rules quote the code) or an index of the staging table (8 KB a row).
+constexpr std::size_t kMaxCodeBytes = 64;
 
 [[noreturn]] void invalid(const std::string& detail) { throw bad_request("invalid_parameter", detail); }
 
@@ -33,93 +35,10 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += n;
-  }
-  return true;
-}
-
-enum class Mars { none, gcj02, bd09 };
-
-// The dataset name GDAL should open: a ZIP holding a shapefile opens as that shapefile.
-std::string dataset_path(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  if (!(magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)) return file.string();
-  const std::string zip = "/vsizip/" + file.string();
-  std::unique_ptr<char*, CslDeleter> entries(VSIReadDirRecursive(zip.c_str()));
-  for (char** e = entries.get(); e && *e; ++e) {
-    const std::string name = *e;
-    if (name.size() > 4 && lower(name.substr(name.size() - 4)) == ".shp") return zip + "/" + name;
-  }
-  for (char** e = entries.get(); e && *e; ++e) {
-    const std::string name = lower(*e);
-    for (const char* ext : {".gpkg", ".geojson", ".json", ".kml", ".csv"})
-      if (name.size() > std::strlen(ext) && name.ends_with(ext)) return zip + "/" + *e;
-  }
-  throw bad_request("unreadable_file", "the ZIP holds no shapefile, GeoPackage, GeoJSON, KML or CSV");
-}
-
-bool vsi_exists(const std::string& path) {
-  VSIStatBufL st;
-  return VSIStatL(path.c_str(), &st) == 0;
-}
-
-// Byte 29 of the .dbf beside a .shp path (0 when unreadable).
-int dbf_ldid(const std::string& shp) {
-  const std::string dbf = shp.substr(0, shp.size() - 4) + ".dbf";
-  VSILFILE* f = VSIFOpenL(dbf.c_str(), "rb");
-  if (!f) return 0;
-  unsigned char head[32] = {};
-  const size_t got = VSIFReadL(head, 1, 32, f);
-  VSIFCloseL(f);
-  return got == 32 ? head[29] : 0;
-}
-
-Dataset open_vector(const std::string& path, const std::optional<std::string>& shape_encoding) {
-  static const char* const drivers[] = {"ESRI Shapefile", "GPKG", "GeoJSON", "KML", "CSV", nullptr};
-  Options oo;
-  if (shape_encoding) oo.set("ENCODING", *shape_encoding);
-  ErrorCapture errors;
-  Dataset ds(GDALOpenEx(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, oo.get(), nullptr));
-  if (!ds || GDALDatasetGetLayerCount(ds.get()) < 1)
-    throw bad_request("unreadable_file", "GDAL cannot read the file as a shapefile, GeoPackage, GeoJSON, KML or CSV");
-  return ds;
-}
-
-// Text of every string field of the first layer, undecoded, is UTF-8: else the file is GBK.
-std::string sniff_encoding(const std::string& path) {
-  Dataset raw = open_vector(path, std::string());
-  OGRLayerH layer = GDALDatasetGetLayer(raw.get(), 0);
-  OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
-  OGR_L_ResetReading(layer);
-  while (Feature f{OGR_L_GetNextFeature(layer)}) {
-    for (int i = 0; i < OGR_FD_GetFieldCount(defn); ++i) {
-      if (OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, i)) != OFTString || !OGR_F_IsFieldSetAndNotNull(f.get(), i)) continue;
-      if (!valid_utf8(OGR_F_GetFieldAsString(f.get(), i))) return "CP936";
-    }
-  }
-  return "UTF-8";
-}
-
-void mars_to_wgs84(OGRGeometryH g, Mars mars) {
-  const int parts = OGR_G_GetGeometryCount(g);
-  if (parts > 0) {
-    for (int i = 0; i < parts; ++i) mars_to_wgs84(OGR_G_GetGeometryRef(g, i), mars);
-    return;
-  }
-  for (int i = 0; i < OGR_G_GetPointCount(g); ++i) {
-    crs::LonLat p{OGR_G_GetX(g, i), OGR_G_GetY(g, i)};
-    p = mars == Mars::gcj02 ? crs::gcj02_to_wgs84(p) : crs::bd09_to_wgs84(p);
-    OGR_G_SetPoint_2D(g, i, p.lon, p.lat);
-  }
+// GDAL's messages name the server's temporary paths: they go to the log, the client gets `detail`.
+[[noreturn]] void unreadable_after(const gdal_error& e, const std::string& detail) {
+  log::warn(std::string("import: ") + e.what());
+  throw bad_request("unreadable_file", detail);
 }
 
 std::optional<int> field_index(OGRFeatureDefnH defn, const std::optional<std::string>& asked, std::initializer_list<const char*> defaults,
@@ -136,7 +55,19 @@ std::optional<int> field_index(OGRFeatureDefnH defn, const std::optional<std::st
   return std::nullopt;
 }
 
-using Row = registry::ImportRow;
+struct FieldIndexes {
+  int code = -1;
+  int name = -1;
+  int parent = -1;  // -1 without parent_field
+};
+
+FieldIndexes find_fields(OGRLayerH layer, const ImportOptions& o) {
+  OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
+  const auto code = field_index(defn, o.code_field, {"code", "adcode", "gbcode", "CODE"}, "code");
+  const auto name = field_index(defn, o.name_field, {"name", "chname", "NAME"}, "name");
+  if (!code || !name) throw bad_request("invalid_parameter", "name the code and name fields: code_field=..., name_field=...");
+  return {*code, *name, o.parent_field ? *field_index(defn, o.parent_field, {}, "parent") : -1};
+}
 
 std::string hex_of(const std::vector<unsigned char>& bytes) {
   static const char* digits = "0123456789ABCDEF";
@@ -147,6 +78,147 @@ std::string hex_of(const std::vector<unsigned char>& bytes) {
     out += digits[b & 15];
   }
   return out;
+}
+
+Error too_many_features(long long limit) {
+  return Error(413, "too_many_features", "an import may have at most " + std::to_string(limit) + " features (WANGGE_MAX_IMPORT_FEATURES)",
+               json({{"limit", limit}}).dump());
+}
+
+// The rows the registry checks, read feature by feature: text checked as UTF-8, geometry brought
+// to EPSG:4490. Features that are not areas (no code, no polygon) are skipped; features that are
+// areas but broken (non-finite coordinates, a code the rules refuse) are problems.
+struct StagedFile {
+  std::vector<Row> rows;
+  int features = 0;
+};
+
+StagedFile stage_features(OGRLayerH layer, const FieldIndexes& fields, const Reprojection& to_cgcs2000, const ImportOptions& o,
+                          const registry::CodeRules& rules, const registry::Actor& actor, long long max_features, json& report) {
+  const auto say = [&](const std::string& line) {
+    if (o.progress) o.progress(line);
+  };
+  const auto text = [](OGRFeatureH f, int i, int n, const char* what) -> std::string {
+    if (i < 0 || !OGR_F_IsFieldSetAndNotNull(f, i)) return "";
+    std::string s = OGR_F_GetFieldAsString(f, i);
+    // Checked before the text reaches the report (JSON) or the database, which both refuse it.
+    if (!valid_utf8(s))
+      throw unprocessable("encoding_mismatch", "feature " + std::to_string(n) + ": the " + what +
+                                                   " is not UTF-8 text after decoding; send encoding=gbk or encoding=utf-8 "
+                                                   "if you know the file's encoding");
+    return s;
+  };
+  StagedFile staged;
+  std::set<std::string> seen;
+  int& n = staged.features;
+  ErrorCapture errors;
+  OGR_L_ResetReading(layer);
+  while (true) {
+    Feature f{OGR_L_GetNextFeature(layer)};
+    try {
+      errors.check("import: reading feature " + std::to_string(n + 1));
+    } catch (const gdal_error& e) {
+      unreadable_after(e, "feature " + std::to_string(n + 1) +
+                              " of the file cannot be read: the file is damaged or malformed (a corrupt record, or coordinates "
+                              "that are not numbers)");
+    }
+    if (!f) break;
+    if (++n > max_features) throw too_many_features(max_features);
+    if (n % 10000 == 0) say("read " + std::to_string(n) + " features");
+    const std::string code = text(f.get(), fields.code, n, "code");
+    const std::string name = text(f.get(), fields.name, n, "name");
+    const std::string row_parent = fields.parent >= 0 ? text(f.get(), fields.parent, n, "parent") : o.parent.value_or("");
+    const std::string shown = truncate_encoded(code, kMaxCodeBytes, Encoding::utf8);
+    auto skip = [&](const std::string& why) { report["skipped"].push_back({{"feature", n}, {"code", shown}, {"reason", why}}); };
+    auto problem = [&](const char* kind, const std::string& detail) {
+      report["problems"].push_back({{"feature", n}, {"code", shown}, {"problem", kind}, {"detail", detail}});
+    };
+    OGRGeometryH g = OGR_F_GetGeometryRef(f.get());
+    if (code.empty() || name.empty()) {
+      skip("no code or no name");
+      continue;
+    }
+    if (!g || OGR_G_IsEmpty(g)) {
+      skip("no geometry");
+      continue;
+    }
+    const auto flat = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (flat != wkbPolygon && flat != wkbMultiPolygon) {
+      skip("not a polygon");
+      continue;
+    }
+    if (code.size() > kMaxCodeBytes || row_parent.size() > kMaxCodeBytes) {
+      problem("invalid_code", "the code or the parent code is longer than " + std::to_string(kMaxCodeBytes) + " bytes");
+      continue;
+    }
+    if (!registry::valid_area_name(name)) {
+      problem("invalid_property", "name must be 1 to 300 bytes");
+      continue;
+    }
+    if (!finite_coordinates(g)) {
+      problem("invalid_geometry", "a coordinate is not a finite number");
+      continue;
+    }
+    Geometry geom(OGR_G_ForceToMultiPolygon(OGR_G_Clone(g)));
+    OGR_G_FlattenTo2D(geom.get());
+    if (!to_cgcs2000.apply(geom.get())) {
+      skip("cannot be transformed to EPSG:4490");
+      continue;
+    }
+    if (!finite_coordinates(geom.get()) || !within_lon_lat(geom.get())) {
+      problem("invalid_geometry", "a coordinate is outside longitude [-180, 180] / latitude [-90, 90] after transformation to EPSG:4490");
+      continue;
+    }
+    std::vector<unsigned char> wkb(static_cast<std::size_t>(OGR_G_WkbSize(geom.get())));
+    OGR_G_ExportToIsoWkb(geom.get(), wkbNDR, wkb.data());
+    if (!seen.insert(code).second) {
+      problem("duplicate_code", "the code appears twice in the file");
+      continue;
+    }
+    try {
+      rules.validate(code, o.level, row_parent);
+      actor.require_edit(code);
+    } catch (const Error& e) {
+      report["problems"].push_back({{"feature", n}, {"code", code}, {"problem", e.code()}, {"detail", e.what()}});
+    }
+    staged.rows.push_back({n, code, name, row_parent, hex_of(wkb)});
+  }
+  return staged;
+}
+
+// The registry checks the rows and writes them (insert, upsert) in one transaction; for
+// replace-children the checked rows are the parent's new set of children, swapped in by the
+// toolkit's redistricting (its own transaction: lineage, reassignment, history, audit).
+json check_and_write(pg::Connection& conn, const registry::Actor& actor, const Config& config, const std::string& file_name,
+                     const char* mode_name, const ImportOptions& o, const toolkit::Toolkit* toolkit, const std::vector<Row>& rows,
+                     json report) {
+  const auto say = [&](const std::string& line) {
+    if (o.progress) o.progress(line);
+  };
+  if (rows.empty()) {
+    // Nothing to check: an empty set of children would retire the parent's, and an insert of
+    // nothing is a mistake the client should hear about.
+    report["problems"].push_back({{"feature", nullptr},
+                                  {"problem", "no_areas"},
+                                  {"detail", "no feature of the file is an area with a code, a name and a polygon (see skipped)"}});
+    report["valid"] = false;
+    report["written"] = 0;
+    if (o.dry_run) return report;
+    throw unprocessable("import_invalid", "the file holds no area to import; nothing was written (see problems and skipped)",
+                        json({{"report", report}}).dump());
+  }
+  const registry::ImportSettings settings{
+      o.level, o.parent.value_or(""), o.parent_field.has_value(), o.mode, o.dry_run, file_name, mode_name, o.progress};
+  const auto plan = registry::import_rows(conn, actor, config, rows, settings, report);
+  if (!plan) return report;
+  say(o.dry_run ? "redistricting (dry run)" : "redistricting");
+  toolkit::OperationOptions redistrict;
+  redistrict.dry_run = o.dry_run;
+  redistrict.if_match = {"*"};  // the import is checked against the current state just above
+  auto result = toolkit->redistrict(conn, actor, settings.parent, *plan, redistrict);
+  report["operation"] = result.body;
+  report["written"] = o.dry_run ? 0 : static_cast<long long>(result.changed.size());
+  return report;
 }
 
 }  // namespace
@@ -201,143 +273,32 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   gdal_init();
   actor.require_edit_role();
   if (o.mode == ImportMode::replace_children && !toolkit) throw std::logic_error("import_areas: replace-children needs the toolkit");
-  const auto say = [&](const std::string& line) {
-    if (o.progress) o.progress(line);
-  };
   const char* const mode_name = o.mode == ImportMode::insert ? "insert" : o.mode == ImportMode::upsert ? "upsert" : "replace-children";
-  const std::string path = dataset_path(file);
-  const bool shp = lower(path).ends_with(".shp");
   json report = {{"dry_run", o.dry_run}, {"mode", mode_name}, {"problems", json::array()}, {"skipped", json::array()}};
-
-  // Encoding: the caller's word, else the .cpg, else the LDID (GDAL reads both), else sniffed.
-  std::optional<std::string> encoding = o.encoding;
-  if (shp && !encoding) {
-    const std::string cpg = path.substr(0, path.size() - 4) + ".cpg";
-    if (vsi_exists(cpg)) {
-      report["encoding"] = "from .cpg";
-    } else if (int ldid = dbf_ldid(path); ldid != 0) {
-      report["encoding"] = "from LDID " + std::to_string(ldid);
-    } else {
-      encoding = sniff_encoding(path);
-      report["encoding"] = *encoding + " (detected: no .cpg, no LDID)";
-    }
-  } else if (encoding) {
-    report["encoding"] = *encoding + " (as told)";
+  // Reading ends before the database is touched: whatever the file holds, nothing is written
+  // unless every row was read.
+  StagedFile staged;
+  try {
+    const ImportSource source = locate_dataset(file);
+    const EncodingChoice encoding = detect_encoding(source, o.encoding);
+    if (!encoding.note.empty()) report["encoding"] = encoding.note;
+    OpenedLayer opened = open_layer(source, encoding);
+    // Counted before any feature is read: a GeoPackage view or a virtual layer of a few KB may
+    // expand to millions of features, each held until the whole file is validated. GDAL counts
+    // without building features (a shapefile's header, SELECT COUNT(*) in a GeoPackage); where it
+    // cannot (-1), the reading stops at the same limit.
+    if (OGR_L_GetFeatureCount(opened.layer, TRUE) > config.max_import_features) throw too_many_features(config.max_import_features);
+    const FieldIndexes fields = find_fields(opened.layer, o);
+    const Reprojection to_cgcs2000 = open_reprojected(source, opened.layer, o.crs);
+    report["crs"] = to_cgcs2000.note();
+    if (to_cgcs2000.assumed()) report["crs_note"] = *to_cgcs2000.assumed();
+    staged = stage_features(opened.layer, fields, to_cgcs2000, o, rules, actor, config.max_import_features, report);
+  } catch (const gdal_error& e) {
+    unreadable_after(e, "GDAL cannot read the file: it is damaged, truncated or not a valid shapefile, GeoPackage, GeoJSON, KML or CSV");
   }
-  Dataset ds = open_vector(path, shp ? encoding : std::nullopt);
-  OGRLayerH layer = GDALDatasetGetLayer(ds.get(), 0);
-  // Counted before any feature is read: a GeoPackage view or a virtual layer of a few KB may
-  // expand to millions of features, each held until the whole file is validated. GDAL counts
-  // without building features (a shapefile's header, SELECT COUNT(*) in a GeoPackage); where it
-  // cannot (-1), the reading loop below stops at the same limit.
-  const long long max_features = config.max_import_features;
-  const auto too_many = [&] {
-    return Error(413, "too_many_features",
-                 "an import may have at most " + std::to_string(max_features) + " features (WANGGE_MAX_IMPORT_FEATURES)",
-                 json({{"limit", max_features}}).dump());
-  };
-  if (layer && OGR_L_GetFeatureCount(layer, TRUE) > max_features) throw too_many();
-  OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
-  const auto code_i = field_index(defn, o.code_field, {"code", "adcode", "gbcode", "CODE"}, "code");
-  const auto name_i = field_index(defn, o.name_field, {"name", "chname", "NAME"}, "name");
-  if (!code_i || !name_i) throw bad_request("invalid_parameter", "name the code and name fields: code_field=..., name_field=...");
-  const int parent_i = o.parent_field ? *field_index(defn, o.parent_field, {}, "parent") : -1;
-
-  // CRS: the caller's EPSG code, else the file's; gcj02/bd09 are offsets of lon/lat, so a projected
-  // file is first brought to lon/lat and then shifted.
-  Mars mars = o.crs == std::optional<std::string>("gcj02")  ? Mars::gcj02
-              : o.crs == std::optional<std::string>("bd09") ? Mars::bd09
-                                                            : Mars::none;
-  Srs source;
-  if (o.crs && mars == Mars::none) {
-    source = srs_from_epsg(std::stoi(o.crs->substr(5)));
-  } else if (OGRSpatialReferenceH file_srs = OGR_L_GetSpatialRef(layer)) {
-    source.reset(OSRClone(file_srs));
-    OSRSetAxisMappingStrategy(source.get(), OAMS_TRADITIONAL_GIS_ORDER);
-  }
-  if (!source) {
-    OGREnvelope e;
-    if (OGR_L_GetExtent(layer, &e, TRUE) != OGRERR_NONE || e.MinX < -180 || e.MaxX > 180 || e.MinY < -90 || e.MaxY > 90)
-      throw unprocessable("missing_crs", "the file names no CRS and its coordinates are not longitude/latitude; send crs=");
-    source = srs_from_epsg(4490);
-    report["crs_note"] = "no CRS in the file: read as longitude/latitude (EPSG:4490)";
-  }
-  Srs target = srs_from_epsg(mars == Mars::none ? 4490 : 4326);
-  ErrorCapture errors;
-  std::unique_ptr<std::remove_pointer_t<OGRCoordinateTransformationH>, void (*)(OGRCoordinateTransformationH)> transform(
-      OSRIsSame(source.get(), target.get()) ? nullptr : OCTNewCoordinateTransformation(source.get(), target.get()),
-      [](OGRCoordinateTransformationH t) {
-        if (t) OCTDestroyCoordinateTransformation(t);
-      });
-  report["crs"] = o.crs.value_or("from the file") + (mars == Mars::none ? "" : " (converted to CGCS2000)");
-
-  std::vector<Row> rows;
-  std::set<std::string> seen;
-  int n = 0;
-  OGR_L_ResetReading(layer);
-  while (Feature f{OGR_L_GetNextFeature(layer)}) {
-    if (++n > max_features) throw too_many();
-    if (n % 10000 == 0) say("read " + std::to_string(n) + " features");
-    std::string code = OGR_F_IsFieldSetAndNotNull(f.get(), *code_i) ? OGR_F_GetFieldAsString(f.get(), *code_i) : "";
-    std::string name = OGR_F_IsFieldSetAndNotNull(f.get(), *name_i) ? OGR_F_GetFieldAsString(f.get(), *name_i) : "";
-    std::string row_parent = o.parent.value_or("");
-    if (parent_i >= 0) row_parent = OGR_F_IsFieldSetAndNotNull(f.get(), parent_i) ? OGR_F_GetFieldAsString(f.get(), parent_i) : "";
-    auto skip = [&](const std::string& why) { report["skipped"].push_back({{"feature", n}, {"code", code}, {"reason", why}}); };
-    OGRGeometryH g = OGR_F_GetGeometryRef(f.get());
-    if (code.empty() || name.empty()) {
-      skip("no code or no name");
-      continue;
-    }
-    if (!g || OGR_G_IsEmpty(g)) {
-      skip("no geometry");
-      continue;
-    }
-    const auto flat = wkbFlatten(OGR_G_GetGeometryType(g));
-    if (flat != wkbPolygon && flat != wkbMultiPolygon) {
-      skip("not a polygon");
-      continue;
-    }
-    Geometry geom(OGR_G_ForceToMultiPolygon(OGR_G_Clone(g)));
-    OGR_G_FlattenTo2D(geom.get());
-    if (transform && OGR_G_Transform(geom.get(), transform.get()) != OGRERR_NONE) {
-      skip("cannot be transformed to EPSG:4490");
-      continue;
-    }
-    if (mars != Mars::none) mars_to_wgs84(geom.get(), mars);
-    std::vector<unsigned char> wkb(static_cast<std::size_t>(OGR_G_WkbSize(geom.get())));
-    OGR_G_ExportToIsoWkb(geom.get(), wkbNDR, wkb.data());
-    if (!seen.insert(code).second) {
-      report["problems"].push_back(
-          {{"feature", n}, {"code", code}, {"problem", "duplicate_code"}, {"detail", "the code appears twice in the file"}});
-      continue;
-    }
-    try {
-      rules.validate(code, o.level, row_parent);
-      actor.require_edit(code);
-    } catch (const Error& e) {
-      report["problems"].push_back({{"feature", n}, {"code", code}, {"problem", e.code()}, {"detail", e.what()}});
-    }
-    rows.push_back({n, code, name, row_parent, hex_of(wkb)});
-  }
-  errors.check("import: reading " + std::filesystem::path(path).filename().string());
-  report["features"] = n;
-  say("read " + std::to_string(n) + " features (" + std::to_string(rows.size()) + " to check)");
-
-  const registry::ImportSettings settings{
-      o.level, o.parent.value_or(""), o.parent_field.has_value(), o.mode, o.dry_run, file.filename().string(), mode_name, o.progress};
-  const auto plan = registry::import_rows(conn, actor, config, rows, settings, report);
-  if (!plan) return report;
-
-  // replace-children: the checked file is the parent's new set of children, swapped in by the
-  // toolkit's redistricting (its own transaction: lineage, reassignment, history, audit).
-  say(o.dry_run ? "redistricting (dry run)" : "redistricting");
-  toolkit::OperationOptions redistrict;
-  redistrict.dry_run = o.dry_run;
-  redistrict.if_match = {"*"};  // the import is checked against the current state just above
-  auto result = toolkit->redistrict(conn, actor, settings.parent, *plan, redistrict);
-  report["operation"] = result.body;
-  report["written"] = o.dry_run ? 0 : static_cast<long long>(result.changed.size());
-  return report;
+  report["features"] = staged.features;
+  if (o.progress) o.progress("read " + std::to_string(staged.features) + " features (" + std::to_string(staged.rows.size()) + " to check)");
+  return check_and_write(conn, actor, config, file.filename().string(), mode_name, o, toolkit, staged.rows, std::move(report));
 }
 
 }  // namespace wangge::exchange

@@ -1,7 +1,9 @@
 // Import of areas from a GIS file (shapefile or its ZIP, GeoPackage, GeoJSON, KML, CSV with WKT)
 // read by GDAL: encoding sniffed for shapefiles (.cpg, then LDID, then UTF-8 vs GBK), CRS from the
 // file or the caller (gcj02/bd09 when told, since GCJ-02 cannot be detected), every feature checked
-// before anything is written, and a real import is one transaction.
+// before anything is written, and a real import is one transaction. In phases: find the dataset,
+// choose the encoding, open the layer, reproject (exchange/import_phases.hpp), stage the rows,
+// then the registry checks and writes them.
 #pragma once
 
 #include <filesystem>
@@ -47,8 +49,11 @@ ImportOptions parse_import_options(const std::map<std::string, std::string>& par
 // transaction. Returns the report: {"features", "valid", "encoding", "crs", "mode", "problems": [...],
 // "skipped": [...], "written": n, "inserted": n, "updated": n, "unchanged": n, "dry_run": bool}, plus
 // "operation" (the redistricting's answer) for replace-children. Throws
-// unprocessable("import_invalid", ..., report) when a real import finds problems (nothing is written),
-// bad_request("unreadable_file") for files GDAL cannot read. replace-children needs `toolkit`.
+// unprocessable("import_invalid", ..., report) when a real import finds problems (a file without any
+// area among them; nothing is written), bad_request("unreadable_file") for files GDAL cannot read
+// or that are damaged, unprocessable("encoding_mismatch") for text that is not in its encoding,
+// bad_request("unsupported_crs") for a file CRS that cannot become CGCS2000. GDAL's own messages
+// are logged, never put in an answer. replace-children needs `toolkit`.
 nlohmann::json import_areas(pg::Connection& conn, const registry::Actor& actor, const registry::CodeRules& rules, const Config& config,
                             const std::filesystem::path& file, const ImportOptions& o, const toolkit::Toolkit* toolkit = nullptr);
 
