@@ -69,6 +69,8 @@ Config Config::from_environment() {
   c.max_batch_points = env_number("WANGGE_MAX_BATCH_POINTS", c.max_batch_points);
   c.max_form_parts = env_number("WANGGE_MAX_FORM_PARTS", c.max_form_parts);
   c.max_import_features = env_number("WANGGE_MAX_IMPORT_FEATURES", c.max_import_features);
+  c.max_zip_entries = env_number("WANGGE_MAX_ZIP_ENTRIES", c.max_zip_entries);
+  c.max_unzipped_mb = env_number("WANGGE_MAX_UNZIPPED_MB", c.max_unzipped_mb);
   c.parent_tolerance_m = env_number("WANGGE_PARENT_TOLERANCE_M", c.parent_tolerance_m);
   c.overlap_tolerance_m2 = env_number("WANGGE_OVERLAP_TOLERANCE_M2", c.overlap_tolerance_m2);
   c.grid_code_pattern = env_or("WANGGE_GRID_CODE_PATTERN", c.grid_code_pattern);
@@ -94,6 +96,8 @@ Config Config::from_environment() {
   if (c.max_parts < 1) throw std::runtime_error("WANGGE_MAX_PARTS must be at least 1");
   if (c.max_batch_points < 1) throw std::runtime_error("WANGGE_MAX_BATCH_POINTS must be at least 1");
   if (c.max_form_parts < 1) throw std::runtime_error("WANGGE_MAX_FORM_PARTS must be at least 1");
+  if (c.max_zip_entries < 1) throw std::runtime_error("WANGGE_MAX_ZIP_ENTRIES must be at least 1");
+  if (c.max_unzipped_mb < 1) throw std::runtime_error("WANGGE_MAX_UNZIPPED_MB must be at least 1");
   if (c.max_import_features < 1) throw std::runtime_error("WANGGE_MAX_IMPORT_FEATURES must be at least 1");
   if (c.max_json_depth < 1) throw std::runtime_error("WANGGE_MAX_JSON_DEPTH must be at least 1");
   c.session_minutes = env_number("WANGGE_SESSION_MINUTES", c.session_minutes);

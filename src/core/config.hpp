@@ -1,6 +1,7 @@
 // Deployment settings, read once from the environment (WANGGE_*) with sensible defaults.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace wangge {
@@ -44,6 +45,11 @@ struct Config {
   // WANGGE_MAX_IMPORT_FEATURES: features of one import, counted before any is read (a GeoPackage
   // view of a few KB may expand to millions).
   long long max_import_features = 500000;
+  // WANGGE_MAX_ZIP_ENTRIES and WANGGE_MAX_UNZIPPED_MB: what an uploaded ZIP may hold, read from its
+  // directory before anything is inflated. A county's shapefile set is a handful of files and a
+  // few hundred MB at most.
+  std::size_t max_zip_entries = 1000;
+  std::uint64_t max_unzipped_mb = 1024;
   double parent_tolerance_m = 0.5;    // WANGGE_PARENT_TOLERANCE_M: how far a child may poke out of its parent
   double overlap_tolerance_m2 = 1.0;  // WANGGE_OVERLAP_TOLERANCE_M2: sibling overlaps up to this are ignored
   // Code patterns (ECMAScript regex) per level; the 15-digit grid code is the default (docs/domain.md).

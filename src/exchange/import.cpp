@@ -279,7 +279,7 @@ json import_areas(pg::Connection& conn, const registry::Actor& actor, const regi
   // unless every row was read.
   StagedFile staged;
   try {
-    const ImportSource source = locate_dataset(file);
+    const ImportSource source = locate_dataset(file, {config.max_zip_entries, config.max_unzipped_mb << 20});
     const EncodingChoice encoding = detect_encoding(source, o.encoding);
     if (!encoding.note.empty()) report["encoding"] = encoding.note;
     OpenedLayer opened = open_layer(source, encoding);

@@ -116,7 +116,7 @@ void mars_to_wgs84(OGRGeometryH g, Reprojection::Mars mars) {
 
 }  // namespace
 
-ImportSource locate_dataset(const std::filesystem::path& file) {
+ImportSource locate_dataset(const std::filesystem::path& file, const ArchiveLimits& limits) {
   std::ifstream in(file, std::ios::binary);
   char magic[4] = {};
   in.read(magic, 4);
@@ -128,6 +128,22 @@ ImportSource locate_dataset(const std::filesystem::path& file) {
     // /vsizip/ would resolve "../x.shp" against the archive's own path, outside the archive.
     for (char** e = entries.get(); e && *e; ++e)
       if (!safe_archive_name(*e)) unreadable("the ZIP holds an entry whose name leaves the archive (an absolute path or '..')");
+    // The sizes come from the archive's directory (no entry is inflated to learn them).
+    std::size_t count = 0;
+    std::uint64_t unzipped = 0;
+    for (char** e = entries.get(); e && *e; ++e) {
+      if (++count > limits.max_entries)
+        throw Error(413, "archive_too_large",
+                    "the ZIP holds more than " + std::to_string(limits.max_entries) + " entries (WANGGE_MAX_ZIP_ENTRIES)",
+                    "{\"limit\":" + std::to_string(limits.max_entries) + "}");
+      VSIStatBufL st;
+      if (VSIStatL((zip + "/" + *e).c_str(), &st) == 0 && !VSI_ISDIR(st.st_mode)) unzipped += static_cast<std::uint64_t>(st.st_size);
+      if (unzipped > limits.max_unzipped_bytes)
+        throw Error(413, "archive_too_large",
+                    "the ZIP's files add up to more than " + std::to_string(limits.max_unzipped_bytes >> 20) +
+                        " MB uncompressed (WANGGE_MAX_UNZIPPED_MB)",
+                    "{\"limit_mb\":" + std::to_string(limits.max_unzipped_bytes >> 20) + "}");
+    }
     source.path.clear();
     for (char** e = entries.get(); e && *e && source.path.empty(); ++e)
       if (lower(*e).ends_with(".shp") && std::strlen(*e) > 4) source.path = zip + "/" + *e;

@@ -22,7 +22,14 @@ struct ImportSource {
 };
 // Throws unreadable_file for a ZIP holding nothing importable, a ZIP entry whose name leaves the
 // archive, or a shapefile without its .shx or .dbf.
-ImportSource locate_dataset(const std::filesystem::path& file);
+// What an uploaded ZIP may hold: a ZIP of a few MB can name millions of entries or expand to many
+// GB (a "zip bomb"), and GDAL would read through them. Checked from the archive's directory,
+// before anything is read: 413 `archive_too_large` naming the setting.
+struct ArchiveLimits {
+  std::size_t max_entries = 1000;                    // WANGGE_MAX_ZIP_ENTRIES
+  std::uint64_t max_unzipped_bytes = 1024ull << 20;  // WANGGE_MAX_UNZIPPED_MB
+};
+ImportSource locate_dataset(const std::filesystem::path& file, const ArchiveLimits& limits = {});
 
 // The encoding of a shapefile's text: `told` (the caller's "UTF-8" or "CP936"), else the .cpg,
 // else the .dbf's LDID, else sniffed (see choose_encoding). Other formats are UTF-8 by definition

@@ -13,6 +13,10 @@ void check_batch_size(const std::vector<double>& xy, std::size_t max_points) {
                 "{\"limit\":" + std::to_string(max_points) + "}");
 }
 
+// A "lon,lat" line with a few more columns (an id, an address) is far shorter; a longer one is
+// not a point list, and is refused before it is scanned.
+constexpr std::size_t kMaxCsvLineBytes = 4096;
+
 std::vector<double> csv_points(std::string_view b, std::size_t max_points) {
   std::vector<double> out;
   std::size_t pos = 0, line_no = 0;
@@ -22,6 +26,9 @@ std::vector<double> csv_points(std::string_view b, std::size_t max_points) {
     std::string_view line(b.data() + pos, eol - pos);
     pos = eol + 1;
     ++line_no;
+    if (line.size() > kMaxCsvLineBytes)
+      throw bad_request("invalid_batch",
+                        "CSV line " + std::to_string(line_no) + " is longer than " + std::to_string(kMaxCsvLineBytes) + " bytes");
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
     if (line.empty()) continue;
     const std::size_t comma = line.find(',');

@@ -216,6 +216,9 @@ class MoreHostile(HostileClient, ApiTestCase):
                 self.assertIn(r.json["code"], ("invalid_coordinates", "invalid_batch"), r)
                 self.assertProblem(r, r.status, r.json["code"])
                 self.assertHealthy()
+        # A line is at most 4 KiB: a point with a long extra column is refused by its length alone.
+        r = self.s.request("POST", "/v1/locate", raw=f"lon,lat\n{x},{y},{'备注' * 1000}\n", token=self.admin, content_type="text/csv")
+        self.assertIn("longer than 4096 bytes", self.assertProblem(r, 400, "invalid_batch")["detail"])
         r = self.s.request("POST", "/v1/locate", raw=f"lon,lat\n{x},{y}\n", token=self.admin, content_type="text/csv")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(json.loads(r.body)["results"][0]["grid"]["code"], GRID)

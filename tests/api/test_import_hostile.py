@@ -46,7 +46,9 @@ def zip_of(entries):
     return buf.getvalue()
 
 
-class ImportHostile(ApiTestCase):
+class ImportFiles(ApiTestCase):
+    """Making damaged files and posting them; the tests are in the subclasses."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -126,6 +128,7 @@ class ImportHostile(ApiTestCase):
         data = doc_or_text if isinstance(doc_or_text, (bytes, str)) else json.dumps(doc_or_text, allow_nan=True)
         return self.refused(data if isinstance(data, bytes) else data.encode(), status, code, "application/geo+json", **params)
 
+class ImportHostile(ImportFiles):
     # --- text encodings -------------------------------------------------------------------
 
     def test_gbk_under_a_cpg_saying_utf8_is_read_as_gbk(self):
@@ -299,3 +302,33 @@ class ImportHostile(ApiTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertFalse(r.json["valid"])
         self.assertEqual(self.count_areas(), before)
+
+
+class ArchiveLimits(ImportFiles):
+    """What a ZIP may hold is checked from its directory before anything is inflated: too many
+    entries, or files that add up to more than the limit uncompressed (a "zip bomb": here 3 MB of
+    zeros in a ZIP of a few KB, against a limit of 2 MB)."""
+
+    server_env = {"WANGGE_MAX_ZIP_ENTRIES": "20", "WANGGE_MAX_UNZIPPED_MB": "2"}
+
+    def test_too_many_entries(self):
+        parts = self.shapefile()
+        entries = {"a" + ext: data for ext, data in parts.items()}
+        entries.update({f"extra/{i}.txt": b"x" for i in range(30)})
+        doc = self.refused(zip_of(entries), 413, "archive_too_large", "application/zip")
+        self.assertEqual(doc["limit"], 20)
+        self.assertIn("WANGGE_MAX_ZIP_ENTRIES", doc["detail"])
+
+    def test_a_zip_bomb(self):
+        parts = self.shapefile()
+        parts[".dbf"] = parts[".dbf"] + b"\0" * (3 << 20)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for ext, data in parts.items():
+                z.writestr("a" + ext, data)
+        self.assertLess(len(buf.getvalue()), 100_000)
+        doc = self.refused(buf.getvalue(), 413, "archive_too_large", "application/zip")
+        self.assertEqual(doc["limit_mb"], 2)
+        # Within the limits the same shapefile imports (as a dry run) as before.
+        ok = self.post(self.shapefile_zip(self.shapefile()), "application/zip", dry_run="true")
+        self.assertEqual(ok.status, 200, ok)
