@@ -103,6 +103,7 @@ Config Config::from_environment() {
   c.session_minutes = env_number("WANGGE_SESSION_MINUTES", c.session_minutes);
   c.login_max_failures = env_number("WANGGE_LOGIN_MAX_FAILURES", c.login_max_failures);
   c.login_lock_minutes = env_number("WANGGE_LOGIN_LOCK_MINUTES", c.login_lock_minutes);
+  c.auth_free_failures = env_number("WANGGE_AUTH_FREE_FAILURES", c.auth_free_failures);
   if (c.session_minutes < 1) throw std::runtime_error("WANGGE_SESSION_MINUTES must be at least 1");
   if (c.login_max_failures < 1) throw std::runtime_error("WANGGE_LOGIN_MAX_FAILURES must be at least 1");
   if (c.login_lock_minutes < 1) throw std::runtime_error("WANGGE_LOGIN_LOCK_MINUTES must be at least 1");

@@ -72,6 +72,9 @@ struct Config {
   int session_minutes = 12 * 60;
   int login_max_failures = 5;
   int login_lock_minutes = 15;
+  // WANGGE_AUTH_FREE_FAILURES: wrong credentials one client address may send before each further
+  // attempt waits (1 s, doubling up to 15 minutes; forgiven after 10 minutes without a failure).
+  int auth_free_failures = 20;
 
   static Config from_environment();
   std::string base_url() const;

@@ -89,7 +89,8 @@ Response problem(int status, const std::string& code, const std::string& detail,
   r.status = status;
   r.content_type = "application/problem+json";
   r.body = doc.dump();
-  if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"wangge\"");
+  // Both schemes, so that clients that only know Basic (QGIS, GDAL) prompt for it.
+  if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"wangge\", Basic realm=\"wangge\", charset=\"UTF-8\"");
   // A problem that says when to come back (a locked account) says it to HTTP clients too.
   if (auto it = doc.find("retry_after"); it != doc.end() && it->is_number_integer())
     r.headers.emplace_back("Retry-After", std::to_string(it->get<long long>()));

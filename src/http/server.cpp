@@ -103,6 +103,7 @@ Request copy_request(const Http::Request& in) {
   }
   for (const auto& [name, raw] : in.headers().rawList()) r.headers[lower(name)] = raw.value();
   r.body = in.body();
+  r.client = in.address().host();
   return r;
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "registry/audit.hpp"
 
 namespace wangge::registry {
 namespace {
@@ -18,6 +19,51 @@ std::string bearer_token(const http::Request& req) {
   while (!token.empty() && token.back() == ' ') token.pop_back();
   if (token.empty() || token.size() > 200) throw unauthorized("the bearer token is not valid");
   return token;
+}
+
+// RFC 4648 base64 (with or without padding); std::nullopt for anything else.
+std::optional<std::string> base64_decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  std::string out;
+  unsigned bits = 0;
+  int count = 0;
+  for (char c : in) {
+    const int v = value(c);
+    if (v < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<unsigned>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xFF);
+    }
+  }
+  if (count >= 6) return std::nullopt;  // a dangling character
+  return out;
+}
+
+// The token of an "Authorization: Basic base64(user:token)" header: GIS clients (QGIS's Basic
+// authentication, GDAL_HTTP_AUTH=BASIC) can send a user name and a password but not a bearer
+// token, so the token is the password and the user name is ignored.
+std::string basic_password(const std::string& header) {
+  auto decoded = base64_decode(std::string_view(header).substr(6));
+  if (!decoded) throw unauthorized("the Authorization header must be 'Basic base64(user:token)'");
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos) throw unauthorized("the Basic credentials must be user:token");
+  std::string token = decoded->substr(colon + 1);
+  if (token.empty() || token.size() > 200) throw unauthorized("the token (the Basic password) is not valid");
+  return token;
+}
+
+bool is_basic(const std::string& header) {
+  return header.size() > 6 && (header.compare(0, 6, "Basic ") == 0 || header.compare(0, 6, "basic ") == 0);
 }
 
 bool changes_something(const std::string& method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
@@ -41,13 +87,46 @@ std::optional<std::string> session_cookie(const http::Request& req) {
 }
 
 Actor Registry::authenticate(const http::Request& req) {
-  if (req.header("authorization")) return tokens.authenticate(pool, bearer_token(req));
-  if (auto session = session_cookie(req)) {
-    std::optional<std::string> csrf;
-    if (changes_something(req.method)) csrf = req.header("x-csrf-token").value_or("");
-    return accounts.authenticate(pool, *session, csrf);
+  const auto authorization = req.header("authorization");
+  const auto session = authorization ? std::nullopt : session_cookie(req);
+  if (!authorization && !session)
+    throw unauthorized(
+        "sign in (POST /v1/session) or send a token (Authorization: Bearer <token>, or Basic with the token as the password)");
+  refuse_while_backing_off(req.client);
+  try {
+    Actor actor;
+    if (authorization) {
+      actor = tokens.authenticate(pool, is_basic(*authorization) ? basic_password(*authorization) : bearer_token(req));
+    } else {
+      std::optional<std::string> csrf;
+      if (changes_something(req.method)) csrf = req.header("x-csrf-token").value_or("");
+      actor = accounts.authenticate(pool, *session, csrf);
+    }
+    return actor;
+  } catch (const Error& e) {
+    // A wrong credential is a guess; an expired session or a missing CSRF token is not.
+    if (e.code() == "unauthorized") count_wrong_credential(req.client);
+    throw;
   }
-  throw unauthorized("sign in (POST /v1/session) or send a bearer token (Authorization: Bearer <token>)");
+}
+
+void Registry::refuse_while_backing_off(const std::string& client) {
+  if (const long long wait = throttle.wait_seconds(client); wait > 0)
+    throw Error(429, "too_many_failures", "too many wrong credentials from this address; try again in " + std::to_string(wait) + " s",
+                "{\"retry_after\":" + std::to_string(wait) + "}");
+}
+
+void Registry::count_wrong_credential(const std::string& client) {
+  if (!throttle.failed(client)) return;
+  // Audited once per back-off, not per guess: guessing must not be able to flood the audit log.
+  try {
+    auto conn = pool.acquire();
+    audit::record(*conn, "client " + client, "auth.back_off",
+                  {"client", client, std::nullopt, std::nullopt, {{"failures", throttle.failures(client)}}});
+  } catch (const std::exception& e) {
+    log::warn(std::string("could not audit a back-off: ") + e.what());
+  }
+  log::warn("wrong credentials from " + client + ": backing off");
 }
 
 bool Registry::authenticated_in_cache(const http::Request& req) {

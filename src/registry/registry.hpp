@@ -16,6 +16,7 @@
 #include "registry/auth.hpp"
 #include "registry/codes.hpp"
 #include "registry/snapshot.hpp"
+#include "registry/throttle.hpp"
 #include "registry/workers.hpp"
 
 namespace wangge::http {
@@ -32,16 +33,21 @@ class Registry {
         pool(config.database_url, config.db_pool_size, config.statement_timeout_ms),
         areas(config, rules),
         accounts(config),
+        throttle(config.auth_free_failures),
         expensive(config.max_expensive) {
     geom::set_geometry_limits({config.max_coordinates, config.max_parts});
   }
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // Who is asking: the bearer token of the Authorization header (machines), else the person of the
-  // session cookie (the console), whose writes must carry the session's X-CSRF-Token. Throws
-  // unauthorized when neither is there or valid.
+  // Who is asking: the token of the Authorization header (Bearer, or Basic with the token as the
+  // password, for GIS clients), else the person of the session cookie (the console), whose writes
+  // must carry the session's X-CSRF-Token. Throws unauthorized when neither is there or valid,
+  // and 429 `too_many_failures` while the client's address backs off after wrong credentials.
   Actor authenticate(const http::Request& req);
+  // The back-off of the client's address (AuthThrottle): sign-in counts its wrong passwords too.
+  void refuse_while_backing_off(const std::string& client);
+  void count_wrong_credential(const std::string& client);
   // True when the request's bearer token is known valid without asking the database (a fresh
   // TokenCache answer); false says nothing: authenticate() decides.
   bool authenticated_in_cache(const http::Request& req);
@@ -61,8 +67,9 @@ class Registry {
   AreaStore areas;
   WorkerStore workers;
   TokenCache tokens;
-  Accounts accounts;  // people: passwords, sessions
-  AreaCache cache;    // current areas in memory; the database stays the source of truth
+  Accounts accounts;      // people: passwords, sessions
+  AuthThrottle throttle;  // per client address: back-off after repeated wrong credentials
+  AreaCache cache;        // current areas in memory; the database stays the source of truth
   // Admits the requests that may cost seconds (exports, imports, toolkit, coverage, tours,
   // matrices, historical locate): `auto pass = reg.expensive.enter("the export");` in the route.
   http::CostGate expensive;

@@ -46,7 +46,15 @@ void add_session_routes(http::RouteTable& routes, Registry& registry) {
   routes.add("POST", "/v1/session", [r](const Request& req) {
     const json body = http::json_body(req);
     if (!body.is_object()) throw bad_request("invalid_body", "the body is {\"login\": ..., \"password\": ...}");
-    Session s = r->accounts.sign_in(r->pool, text_field(body, "login"), text_field(body, "password"));
+    r->refuse_while_backing_off(req.client);
+    Session s = [&] {
+      try {
+        return r->accounts.sign_in(r->pool, text_field(body, "login"), text_field(body, "password"));
+      } catch (const Error& e) {
+        if (e.code() == "invalid_credentials") r->count_wrong_credential(req.client);
+        throw;
+      }
+    }();
     Response res =
         http::json_response(201, json{{"user", person(s.actor)}, {"csrf_token", s.csrf_token}, {"expires_at", s.expires_at}}.dump());
     res.headers.emplace_back("Set-Cookie", cookie(*r, s.token, r->accounts.session_minutes() * 60LL));
