@@ -1,5 +1,6 @@
 #include "registry/queries.hpp"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "pg/array.hpp"
@@ -83,17 +84,56 @@ long long count_bench_points_in_grids(pg::Connection& conn) {
       .integer(0, 0);
 }
 
-HistoryKey history_key(pg::Connection& conn, Micros at) {
-  auto r = conn.exec("locate.at_key",
-                     "SELECT greatest((SELECT max(valid_from) FROM areas WHERE valid_from <= $1::timestamptz),"
-                     "                (SELECT max(valid_to) FROM areas WHERE valid_to <= $1::timestamptz),"
-                     "                (SELECT max(assigned_at) FROM worker_assignments WHERE assigned_at <= $1::timestamptz),"
-                     "                (SELECT max(unassigned_at) FROM worker_assignments WHERE unassigned_at <= $1::timestamptz))::text,"
-                     " $1::timestamptz >= now() OR NOT (EXISTS (SELECT 1 FROM areas WHERE valid_from > $1::timestamptz"
-                     "   OR valid_to > $1::timestamptz) OR EXISTS (SELECT 1 FROM worker_assignments"
-                     "   WHERE assigned_at > $1::timestamptz OR unassigned_at > $1::timestamptz))",
-                     {format_rfc3339(at)});
-  return HistoryKey{r.str(0, 0), r.boolean(0, 1)};
+namespace {
+
+// {1.5,-2,...}: shortest round-trip text, so float8 reads back the very same doubles.
+std::string float_array(const std::vector<std::array<double, 4>>& rows, std::size_t column) {
+  std::string out = "{";
+  char buf[32];
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i) out += ',';
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, rows[i][column]);
+    out.append(buf, static_cast<std::size_t>(end - buf));
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+pg::Result areas_deciding_points_at(pg::Connection& conn, Micros at, const std::vector<std::array<double, 4>>& points) {
+  // Grids and micro-grids are returned whole (their edges decide inside, boundary and nearest);
+  // an admin area only says which points it covers, since its outline (up to a province's) would
+  // cost more to send than the rest, and its ancestors only their names. Every step is an index
+  // probe: areas_geom for the boxes, areas_code_time for the parents.
+  const std::string fine_at = valid_at("a", 1), up_at = valid_at("up", 1);
+  return conn.exec("locate.deciding_areas_at",
+                   "WITH RECURSIVE p AS ("
+                   "  SELECT (u.i - 1)::int AS i, u.x, u.y, u.rx, u.ry, ST_SetSRID(ST_MakePoint(u.x, u.y), 4490) AS g"
+                   "  FROM unnest($2::float8[], $3::float8[], $4::float8[], $5::float8[]) WITH ORDINALITY AS u(x, y, rx, ry, i)),"
+                   " fine AS (SELECT DISTINCT a.id FROM p JOIN areas a"
+                   "  ON a.geom && ST_MakeEnvelope(p.x - p.rx, p.y - p.ry, p.x + p.rx, p.y + p.ry, 4490)"
+                   "  WHERE a.level IN ('grid', 'microgrid') AND " +
+                       fine_at +
+                       "),"
+                       " admin AS (SELECT a.id, array_agg(p.i ORDER BY p.i) AS covers FROM p JOIN areas a ON a.geom && p.g"
+                       "  WHERE a.level NOT IN ('grid', 'microgrid') AND " +
+                       fine_at +
+                       " AND ST_Covers(a.geom, p.g) GROUP BY a.id),"
+                       " tree (id, parent) AS ("
+                       "  SELECT a.id, a.parent_code FROM areas a WHERE a.id IN (SELECT id FROM fine UNION ALL SELECT id FROM admin)"
+                       "  UNION SELECT up.id, up.parent_code FROM tree JOIN areas up ON up.code = tree.parent AND " +
+                       up_at +
+                       "),"
+                       " w AS (SELECT wa.grid_code, json_agg(json_build_array(wk.id, wk.name) ORDER BY wk.id) AS workers"
+                       "  FROM worker_assignments wa JOIN workers wk ON wk.id = wa.worker_id"
+                       "  WHERE wa.grid_code IN (SELECT a.code FROM fine JOIN areas a ON a.id = fine.id)"
+                       "  AND wa.assigned_at <= $1::timestamptz AND (wa.unassigned_at IS NULL OR wa.unassigned_at > $1::timestamptz)"
+                       "  GROUP BY wa.grid_code)"
+                       " SELECT a.code, a.name, a.level, coalesce(a.parent_code, ''),"
+                       "  CASE WHEN a.id IN (SELECT id FROM fine) THEN ST_AsBinary(a.geom) END, admin.covers::text, w.workers::text"
+                       " FROM (SELECT DISTINCT id FROM tree) t JOIN areas a ON a.id = t.id LEFT JOIN admin ON admin.id = a.id"
+                       " LEFT JOIN w ON w.grid_code = a.code AND a.level IN ('grid', 'microgrid')",
+                   {format_rfc3339(at), float_array(points, 0), float_array(points, 1), float_array(points, 2), float_array(points, 3)});
 }
 
 pg::Result map_shapes(pg::Connection& conn, const std::string& level, std::optional<Micros> at,

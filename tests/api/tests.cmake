@@ -10,6 +10,7 @@ foreach(name areas_read areas_write geometry_rules concurrency history access wo
              locate_keepalive
              database_down
              hostile
+             hostile_slow
              costs geometry_sanity)
   add_test(NAME api_${name} COMMAND ${_wangge_python} -m unittest -v test_${name}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/api)
