@@ -6,6 +6,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
 
 namespace wangge::http::edge {
 namespace {
@@ -193,6 +200,7 @@ std::optional<Rejection> RequestFramer::feed(std::string_view data, std::vector<
           break;
         }
         const std::size_t before = m_request.size();
+        if (before == 0) ++m_begun;
         const std::size_t room = m_limits.max_head_bytes + 1 - std::min(before, m_limits.max_head_bytes + 1);
         const std::size_t take = std::min(room, data.size() - i);
         m_request.append(data.substr(i, take));
@@ -300,6 +308,27 @@ std::optional<Rejection> RequestFramer::feed(std::string_view data, std::vector<
   return std::nullopt;
 }
 
+Rejection RequestFramer::time_out() {
+  reject({});
+  return {408, "request_timeout", "the request did not arrive in time: send it whole within the arrival limit (WANGGE_BODY_TIMEOUT_S)"};
+}
+
+void read_arrival_limits(Limits& limits) {
+  auto number = [](const char* name, double max) -> std::optional<double> {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return std::nullopt;
+    char* end = nullptr;
+    const double d = std::strtod(v, &end);
+    if (end == v || *end != '\0' || !(d > 0) || d > max)
+      throw std::runtime_error(std::string(name) + " must be a positive number up to " + std::to_string(static_cast<long long>(max)));
+    return d;
+  };
+  if (auto s = number("WANGGE_BODY_TIMEOUT_S", 86400)) limits.arrival_ms = static_cast<std::uint64_t>(*s * 1000);
+  if (auto k = number("WANGGE_BODY_MIN_RATE_KB", 1 << 30)) limits.min_bytes_per_s = static_cast<std::uint64_t>(*k * 1024);
+  if (limits.arrival_ms == 0) limits.arrival_ms = 1;
+  if (limits.min_bytes_per_s == 0) limits.min_bytes_per_s = 1;
+}
+
 std::string answer_bytes(const Rejection& r) {
   const nlohmann::json doc = {
       {"type", "/api/errors#" + r.code}, {"title", reason_phrase(r.status)}, {"status", r.status}, {"detail", r.detail}, {"code", r.code}};
@@ -333,11 +362,109 @@ constexpr const char* kFramerKey = "wangge.edge";
 thread_local bool t_asks_close = false;
 
 struct Connection {
-  explicit Connection(Limits limits) : framer(limits) {}
+  explicit Connection(Limits limits, int fd) : framer(limits), fd(fd) {}
+  // The event loop reads and feeds, the arrival watch's thread may time the request out: the
+  // framer and what follows are theirs under this mutex. onDisconnection sets `gone` under it
+  // before Pistache closes `fd`, so the watch never touches a descriptor that was reused.
+  std::mutex mutex;
   RequestFramer framer;
+  const int fd;
+  bool gone = false;
   std::vector<std::string> requests;
   bool write_closed = false;
+  // The request in the middle, as the arrival watch knows it: which one (RequestFramer::begun),
+  // when it began, and whether the watch holds this connection.
+  std::uint64_t request = 0;
+  std::chrono::steady_clock::time_point began;
+  bool watched = false;
+
+  std::chrono::steady_clock::time_point deadline(const Limits& limits) const {
+    return began + std::chrono::milliseconds(limits.arrival_ms + framer.received() * 1000 / limits.min_bytes_per_s);
+  }
 };
+
+// Answers a refused request and closes our side of the connection.
+void refuse(int fd, Connection& conn, const Rejection& rejection) {
+  const std::string answer = answer_bytes(rejection);
+  // Small, and the first thing on a fresh or idle connection: the socket takes it at once.
+  [[maybe_unused]] const ssize_t n = ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // A half close: the client reads the answer and its end of the stream; what it still sends
+  // is dropped unread.
+  ::shutdown(fd, SHUT_WR);
+  conn.write_closed = true;
+}
+
+}  // namespace
+
+// One thread for the server that sleeps until the earliest deadline of the requests in the middle
+// of arriving, and answers 408 to those that are late. A thread of its own rather than timers on
+// the event loops: Pistache's transport cannot arm a timer from a timer's callback (its table of
+// timers is being walked), and a late request must be looked at again when its deadline moved.
+class ArrivalWatch {
+ public:
+  explicit ArrivalWatch(Limits limits) : m_limits(limits), m_thread([this] { run(); }) {}
+  ~ArrivalWatch() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stop = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
+  }
+  ArrivalWatch(const ArrivalWatch&) = delete;
+  ArrivalWatch& operator=(const ArrivalWatch&) = delete;
+
+  // Called with conn.mutex held (the lock order is always connection, then watch).
+  void watch(const std::shared_ptr<Connection>& conn) {
+    conn->watched = true;
+    const auto deadline = conn->deadline(m_limits);
+    std::lock_guard lock(m_mutex);
+    const bool earliest = m_due.empty() || deadline < m_due.begin()->first;
+    m_due.emplace(deadline, conn);
+    if (earliest) m_cv.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(m_mutex);
+    while (!m_stop) {
+      if (m_due.empty()) {
+        m_cv.wait(lock);
+        continue;
+      }
+      const auto first = m_due.begin();
+      if (std::chrono::steady_clock::now() < first->first) {
+        m_cv.wait_until(lock, first->first);
+        continue;
+      }
+      const std::weak_ptr<Connection> weak = first->second;
+      m_due.erase(first);
+      lock.unlock();
+      if (auto conn = weak.lock()) look_at(conn);
+      lock.lock();
+    }
+  }
+
+  void look_at(const std::shared_ptr<Connection>& conn) {
+    std::lock_guard lock(conn->mutex);
+    conn->watched = false;
+    if (conn->gone || !conn->framer.mid_request()) return;
+    // More of it arrived meanwhile (the deadline moved), or a later request is in the middle.
+    if (std::chrono::steady_clock::now() < conn->deadline(m_limits)) return watch(conn);
+    refuse(conn->fd, *conn, conn->framer.time_out());
+    // The client is not sending: nothing is left to read, so the whole connection goes.
+    ::shutdown(conn->fd, SHUT_RD);
+  }
+
+  const Limits m_limits;
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  bool m_stop = false;
+  std::multimap<std::chrono::steady_clock::time_point, std::weak_ptr<Connection>> m_due;
+  std::thread m_thread;  // last: starts once the members it uses exist
+};
+
+namespace {
 
 // Pistache's own parser over a head we already accepted: a header value its typed parsers
 // refuse (a Host it cannot read, say) would otherwise reach the client as its plain-text error.
@@ -357,10 +484,14 @@ std::optional<Rejection> pistache_refuses(const std::string& request) {
 
 }  // namespace
 
-EdgeHandler::EdgeHandler(std::shared_ptr<Http::Handler> inner, Limits limits) : m_inner(std::move(inner)), m_limits(limits) {}
+EdgeHandler::EdgeHandler(std::shared_ptr<Http::Handler> inner, Limits limits)
+    : m_inner(std::move(inner)), m_limits(limits), m_watch(std::make_shared<ArrivalWatch>(limits)) {}
 
 EdgeHandler::EdgeHandler(const EdgeHandler& other)
-    : Http::Handler(other), m_inner(std::static_pointer_cast<Http::Handler>(other.m_inner->clone())), m_limits(other.m_limits) {}
+    : Http::Handler(other),
+      m_inner(std::static_pointer_cast<Http::Handler>(other.m_inner->clone())),
+      m_limits(other.m_limits),
+      m_watch(other.m_watch) {}
 
 std::shared_ptr<Tcp::Handler> EdgeHandler::clone() const { return std::make_shared<EdgeHandler>(*this); }
 
@@ -377,18 +508,38 @@ void EdgeHandler::adopt_transport() {
 
 void EdgeHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
   adopt_transport();
-  peer->putData(kFramerKey, std::make_shared<Connection>(m_limits));
+  peer->putData(kFramerKey, std::make_shared<Connection>(m_limits, peer->fd()));
   static_cast<Tcp::Handler&>(*m_inner).onConnection(peer);
 }
 
-void EdgeHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) { static_cast<Tcp::Handler&>(*m_inner).onDisconnection(peer); }
+void EdgeHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
+  if (auto conn = std::static_pointer_cast<Connection>(peer->tryGetData(kFramerKey))) {
+    std::lock_guard lock(conn->mutex);
+    conn->gone = true;
+  }
+  static_cast<Tcp::Handler&>(*m_inner).onDisconnection(peer);
+}
 
 void EdgeHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
   adopt_transport();
   auto conn = std::static_pointer_cast<Connection>(peer->tryGetData(kFramerKey));
-  if (!conn) return;  // not a connection this handler saw open
-  conn->requests.clear();
-  std::optional<Rejection> rejection = conn->framer.feed(std::string_view(buffer, len), conn->requests);
+  if (!conn) return;       // not a connection this handler saw open
+  conn->requests.clear();  // only this loop touches the requests; the framer is shared with the watch
+  std::optional<Rejection> rejection;
+  std::uint64_t dropped = 0;
+  {
+    std::lock_guard lock(conn->mutex);
+    rejection = conn->framer.feed(std::string_view(buffer, len), conn->requests);
+    if (!rejection && conn->framer.mid_request()) {
+      // A request that did not arrive whole in this read: its clock starts now.
+      if (conn->request != conn->framer.begun()) {
+        conn->request = conn->framer.begun();
+        conn->began = std::chrono::steady_clock::now();
+      }
+      if (!conn->watched) m_watch->watch(conn);
+    }
+    dropped = conn->framer.dropped();
+  }
   if (!rejection && conn->requests.empty() == false) {
     for (std::size_t k = 0; k < conn->requests.size(); ++k) {
       const std::string& r = conn->requests[k];
@@ -403,18 +554,10 @@ void EdgeHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
     }
   }
   conn->requests.clear();
-  if (rejection) {
-    const std::string answer = answer_bytes(*rejection);
-    // Small, and the first thing on a fresh or idle connection: the socket takes it at once.
-    [[maybe_unused]] const ssize_t n = ::send(peer->fd(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    // A half close: the client reads the answer and its end of the stream; what it still sends
-    // is dropped unread.
-    ::shutdown(peer->fd(), SHUT_WR);
-    conn->write_closed = true;
-  }
+  if (rejection) refuse(peer->fd(), *conn, *rejection);
   // A client that keeps sending after it was refused (or after it asked to close) is cut off once
   // it has sent four times what a body may hold: up to there it gets to read its answer.
-  if (conn->framer.dropped() > 4 * m_limits.max_body_bytes + (1u << 20)) ::shutdown(peer->fd(), SHUT_RDWR);
+  if (dropped > 4 * m_limits.max_body_bytes + (1u << 20)) ::shutdown(peer->fd(), SHUT_RDWR);
 }
 
 bool EdgeHandler::wants_close(const Http::Request& request) {

@@ -10,6 +10,8 @@
 //     over the limit (413) before a byte of it is read;
 //   - follows the body's framing itself (Content-Length or chunked), so it knows where the next
 //     request starts and can stop a chunked body at the limit too.
+// A request that does not arrive whole in time (a client that declares a body and then sends it
+// slowly or not at all) is answered 408 by a thread that watches such requests' deadlines.
 // A refused request is answered here with problem+json, the connection is half-closed and what
 // the client still sends is dropped unread (up to a bound, then the connection is reset).
 //
@@ -34,7 +36,17 @@ struct Limits {
   std::size_t max_head_bytes = 64u << 10;  // request line and headers together
   std::size_t max_headers = 100;           // header fields per request
   std::size_t max_body_bytes = 32u << 20;  // the body as the application sees it (after chunking)
+  // A request begun must arrive whole within `arrival_ms`, plus one second per `min_bytes_per_s`
+  // of it received so far: a client that declares a body and sends it slowly or not at all is
+  // answered 408 and its connection closed, instead of holding them for the request timeout,
+  // while an upload that keeps that rate gets the time it needs.
+  std::uint64_t arrival_ms = 30000;
+  std::uint64_t min_bytes_per_s = 256u << 10;
 };
+
+// The arrival limits from the environment: WANGGE_BODY_TIMEOUT_S (seconds, default 30) and
+// WANGGE_BODY_MIN_RATE_KB (KiB per second, default 256). Throws std::runtime_error when malformed.
+void read_arrival_limits(Limits& limits);
 
 // What the client gets instead of its request being parsed: a problem document and a closed
 // connection.
@@ -70,6 +82,16 @@ class RequestFramer {
   bool closing() const { return m_state == State::Closing; }
   // Bytes dropped since then.
   std::uint64_t dropped() const { return m_dropped; }
+  // True while a request has begun to arrive and is not whole yet.
+  bool mid_request() const {
+    return m_state != State::Rejected && m_state != State::Closing && (m_state != State::Head || !m_request.empty());
+  }
+  // How many requests have begun to arrive (tells one in the middle from the next).
+  std::uint64_t begun() const { return m_begun; }
+  // Bytes of the request in the middle so far (its head and body).
+  std::size_t received() const { return m_request.size(); }
+  // Refuses the request in the middle with 408: it did not arrive in time (see Limits).
+  Rejection time_out();
 
  private:
   enum class State { Head, Body, ChunkSize, ChunkData, ChunkDataEnd, LastChunk, Rejected, Closing };
@@ -86,9 +108,13 @@ class RequestFramer {
   bool m_chunked = false;
   bool m_close = false;
   std::uint64_t m_dropped = 0;
+  std::uint64_t m_begun = 0;
 };
 
 const char* reason_phrase(int status);
+
+// Answers 408 to requests that do not arrive in time (Limits::arrival_ms); edge.cpp.
+class ArrivalWatch;
 
 // The raw bytes of a problem+json answer that closes the connection.
 std::string answer_bytes(const Rejection& r);
@@ -124,6 +150,7 @@ class EdgeHandler : public Pistache::Http::Handler {
 
   std::shared_ptr<Pistache::Http::Handler> m_inner;
   Limits m_limits;
+  std::shared_ptr<ArrivalWatch> m_watch;  // one for every event loop's copy
   bool m_adopted = false;
 };
 

@@ -356,7 +356,8 @@ void Server::run() {
   Http::Endpoint endpoint(address);
   // Requests reach Pistache's parser through the edge (http/edge.hpp), whole and within our
   // limits; Pistache's own limit (a plain-text 413) sits above them so that it never answers.
-  const edge::Limits limits{c.max_head_bytes, c.max_headers, c.max_body_bytes};
+  edge::Limits limits{c.max_head_bytes, c.max_headers, c.max_body_bytes};
+  edge::read_arrival_limits(limits);
   set_max_json_depth(c.max_json_depth);
   auto opts = Http::Endpoint::options()
                   .threads(c.http_threads)

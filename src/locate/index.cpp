@@ -87,6 +87,13 @@ std::string_view WorkerDirectory::find(std::string_view area_code, std::uint32_t
   }
 }
 
+Pt reach_degrees(Pt p, double metres) {
+  // Twice what uncovered() searches, so rounding in either never loses a candidate.
+  const Scale k = metres_per_degree(p.y);
+  // Near a pole a degree of longitude shrinks to nothing: the whole circle then.
+  return {std::min(metres / k.mx * 2.02, 360.0), std::min(metres / k.my * 2.02, 180.0)};
+}
+
 double distance_m(Pt p, Pt a, Pt b) {
   const Scale k = metres_per_degree(p.y);
   const double ax = (a.x - p.x) * k.mx, ay = (a.y - p.y) * k.my;
@@ -247,6 +254,23 @@ Location LocateIndex::locate_general(Pt p) const {
   m_fine.covering(p, c);
   if (c.grid >= 0) return c.answer(m_parents);
   return locate_uncovered(p);
+}
+
+Location LocateIndex::locate_given_admins(Pt p, const std::int32_t* admins, std::size_t n) const {
+  Covering c;
+  m_fine.covering(p, c);
+  if (c.grid >= 0) return c.answer(m_parents);
+  return uncovered(
+      p,
+      [&](auto&& f) {
+        for (std::size_t k = 0; k < n; ++k) f(admins[k]);
+      },
+      [&](double rx, double ry, auto&& f) {
+        m_fine.edges_near(p, rx, ry, [&](std::uint32_t id, unsigned group, Pt a, Pt b) {
+          if (group == 0) f(static_cast<std::int32_t>(id), a, b);
+        });
+      },
+      [](std::int32_t a, std::int32_t b) { return a < b; });
 }
 
 // The rules for a point that no grid holds, whatever the candidates come from (one index, or a

@@ -157,6 +157,11 @@ class LocateIndex {
   void locate_many(const Pt* points, std::size_t n, Location* out) const;
   // The same answer without the fast grid (tests compare the two).
   Location locate_general(Pt lonlat) const;
+  // The answer when the admin areas holding the point are known beforehand (`admins`, area
+  // indexes), for an index of a few areas read around the point whose admin areas come without
+  // their outlines (locate/past.hpp): the answer locate_general() gives when those areas hold the
+  // point. A full index only (not patched).
+  Location locate_given_admins(Pt lonlat, const std::int32_t* admins, std::size_t n) const;
   // The per-point answer object of the API. `point` is echoed in EPSG:4490.
   void append_json(const Location& loc, Pt point, const WorkerDirectory* workers, std::string& out) const;
 
@@ -247,6 +252,10 @@ class LocateIndex {
 // `changed` (codes without a row in `changed` were retired and drop out). Returns a new sorted list
 // that shares the unchanged areas; linear in the list (a merge, no sort of the whole list).
 Sources apply_changes(const Sources& before, const std::vector<std::string>& codes, Sources changed);
+
+// Half-width and half-height in degrees of a box around p that holds every point within
+// `metres` of p (with slack): where a nearest grid can be.
+Pt reach_degrees(Pt p, double metres);
 
 // Metres between p and the segment a-b on the CGCS2000 ellipsoid's local tangent plane at p
 // (good to 0.1 % within a few kilometres).

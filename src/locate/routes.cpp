@@ -1,6 +1,6 @@
-// /v1/locate: point to grid, one point (GET) or many (POST). The work is done by the in-memory
-// locator (src/locate); nothing here touches the database except `at=` on a moment the locator
-// has not cached yet.
+// /v1/locate: point to grid, one point (GET) or many (POST). The current moment is answered by the
+// in-memory locator (src/locate) without the database; `at=` reads what the points need at that
+// moment from PostGIS (locate/past.hpp).
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -10,7 +10,9 @@
 #include "http/params.hpp"
 #include "http/router.hpp"
 #include "locate/batch_csv.hpp"
+#include "locate/past.hpp"
 #include "locate/routes.hpp"
+#include "pg/pool.hpp"
 
 namespace wangge::locate {
 namespace {
@@ -29,15 +31,7 @@ double number_param(const Request& req, const std::string& name) {
   return out;
 }
 
-Locator::View view_for(registry::Registry& reg, Locator& locator, const Request& req) {
-  if (auto at = http::time_param(req, "at")) {
-    auto conn = reg.pool.acquire();
-    // A moment the locator has not cached builds an index of that moment: seconds of CPU and as
-    // much memory as the current index, so it passes the cost gate.
-    return locator.at(*conn, *at, [&reg] {
-      return std::static_pointer_cast<void>(std::make_shared<http::CostGate::Pass>(reg.expensive.enter("the historical locate")));
-    });
-  }
+Locator::View current_view(Locator& locator) {
   auto v = locator.current();
   if (!v.index) throw unavailable("locator_not_ready", "the locator is still loading the areas; retry shortly");
   return v;
@@ -167,11 +161,21 @@ bool visible(const LocateIndex& index, const Location& loc, const registry::Acto
 Response locate_one(registry::Registry& reg, Locator& locator, const Request& req, const registry::Actor& actor) {
   const double x = number_param(req, "lon"), y = number_param(req, "lat");
   const auto crs = crs::parse_point_crs(http::crs_text(req));
-  auto view = view_for(reg, locator, req);
+  const auto at = http::time_param(req, "at");
   const auto p = crs::to_storage(crs, x, y);
   const Pt pt{p.lon, p.lat};
   std::string body;
   body.reserve(1024);  // an answer is about 750 bytes
+  if (at) {
+    // One short query: no place at the cost gate.
+    const PastAnswers past = PastAnswers::read(*reg.pool.acquire(), *at, &pt, 1, locator.options());
+    const Location loc = past.locate(0);
+    if (!visible(past.index(), loc, actor))
+      throw forbidden("outside_scope", "the point lies in an area outside this token's scope " + actor.scope.value_or(""));
+    past.index().append_json(loc, pt, &past.workers(), body);
+    return http::json_response(200, std::move(body));
+  }
+  auto view = current_view(locator);
   const Location loc = view.index->locate(pt);
   if (!visible(*view.index, loc, actor))
     throw forbidden("outside_scope", "the point lies in an area outside this token's scope " + actor.scope.value_or(""));
@@ -179,10 +183,26 @@ Response locate_one(registry::Registry& reg, Locator& locator, const Request& re
   return http::json_response(200, std::move(body));
 }
 
+// One result of a batch: the answer, or for a scoped token and a point outside its scope the
+// answer of a point in no area, marked (the point's place in the batch stays, since clients match
+// results by position; its areas and workers do not).
+void append_batch_result(const LocateIndex& index, const Location& loc, Pt pt, const WorkerDirectory* workers,
+                         const std::optional<registry::Actor>& scoped, std::string& out) {
+  if (scoped && !visible(index, loc, *scoped)) {
+    index.append_json(Location{}, pt, nullptr, out);
+    out.pop_back();
+    out += ",\"outside_scope\":true}";
+  } else {
+    index.append_json(loc, pt, workers, out);
+  }
+}
+
 Response locate_batch(registry::Registry& reg, Locator& locator, const Request& req, const registry::Actor& actor) {
   const auto crs = crs::parse_point_crs(http::crs_text(req));
   std::vector<double> xy = batch_points(req, reg.config.max_batch_points);
-  auto view = view_for(reg, locator, req);
+  const auto at = http::time_param(req, "at");
+  std::optional<Locator::View> view;
+  if (!at) view = current_view(locator);
   const std::size_t n = xy.size() / 2;
   // Every point is converted first so a bad one fails the request before any output is made.
   std::vector<Pt> pts(n);
@@ -197,29 +217,48 @@ Response locate_batch(registry::Registry& reg, Locator& locator, const Request& 
   xy = {};
   // One result per line, so a client can read the answer line by line; streamed in chunks of
   // kChunkPoints results as they are made (http/chunked.hpp), so a million points never become
-  // one 500 MB string. Each chunk is located in one locate_many call (prefetched lookups).
+  // one 500 MB string. Each chunk is located in one locate_many call (prefetched lookups), or for
+  // `at=` read with one query (so what a past moment costs in memory is bounded by a chunk).
   constexpr std::size_t kChunkPoints = 1000;
   auto points = std::make_shared<const std::vector<Pt>>(std::move(pts));
   auto next = std::make_shared<std::size_t>(0);
-  auto found = std::make_shared<std::vector<Location>>(kChunkPoints);
   Response res;
   const std::optional<registry::Actor> scoped = actor.scope ? std::optional(actor) : std::nullopt;
-  res.stream = [view, points, next, found, n, scoped](std::string& out) {
+  if (at) {
+    // The stream runs on this worker after the handler returns: it keeps the connection, and a
+    // batch of several queries a place at the cost gate, until its last chunk. The first chunk is
+    // read here, so a failing query still answers a problem rather than a cut stream.
+    std::shared_ptr<http::CostGate::Pass> pass;
+    if (n > kChunkPoints) pass = std::make_shared<http::CostGate::Pass>(reg.expensive.enter("the historical locate"));
+    auto conn = std::make_shared<pg::Lease>(reg.pool.acquire());
+    const Options options = locator.options();
+    auto chunk = std::make_shared<PastAnswers>(PastAnswers::read(**conn, *at, points->data(), std::min(n, kChunkPoints), options));
+    res.stream = [pass, conn, chunk, points, next, n, scoped, when = *at, options](std::string& out) {
+      std::size_t& i = *next;
+      if (i == 0) out += "{\"results\":[\n";
+      const std::size_t begin = i, end = std::min(n, i + kChunkPoints);
+      if (begin > 0) *chunk = PastAnswers::read(**conn, when, points->data() + begin, end - begin, options);
+      out.reserve(out.size() + (end - i) * 480 + 8);
+      for (; i < end; ++i) {
+        append_batch_result(chunk->index(), chunk->locate(i - begin), (*points)[i], &chunk->workers(), scoped, out);
+        if (i + 1 < n) out += ',';
+        out += '\n';
+      }
+      if (i < n) return true;
+      out += "]}\n";
+      return false;
+    };
+    return res;
+  }
+  auto found = std::make_shared<std::vector<Location>>(kChunkPoints);
+  res.stream = [view = *view, points, next, found, n, scoped](std::string& out) {
     std::size_t& i = *next;
     if (i == 0) out += "{\"results\":[\n";
     const std::size_t begin = i, end = std::min(n, i + kChunkPoints);
     out.reserve(out.size() + (end - i) * 480 + 8);
     view.index->locate_many(points->data() + begin, end - begin, found->data());
     for (; i < end; ++i) {
-      if (scoped && !visible(*view.index, (*found)[i - begin], *scoped)) {
-        // The point's place in the batch stays (clients match results by position), its areas
-        // and workers do not: the answer of a point in no area, marked.
-        view.index->append_json(Location{}, (*points)[i], nullptr, out);
-        out.pop_back();
-        out += ",\"outside_scope\":true}";
-      } else {
-        view.index->append_json((*found)[i - begin], (*points)[i], view.workers.get(), out);
-      }
+      append_batch_result(*view.index, (*found)[i - begin], (*points)[i], view.workers.get(), scoped, out);
       if (i + 1 < n) out += ',';
       out += '\n';
     }

@@ -7,7 +7,6 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "locate/database.hpp"
-#include "registry/queries.hpp"
 
 namespace wangge::locate {
 
@@ -174,36 +173,6 @@ void Locator::start_worker_watch(const std::string& url, int timeout_ms, int int
     m_workers_seen = std::move(now);
   };
   m_watch = std::make_unique<pg::Listener>(url, std::move(options), std::move(handlers));
-}
-
-Locator::View Locator::at(pg::Connection& conn, Micros at, const std::function<std::shared_ptr<void>()>& admit_build) {
-  // The latest change at or before `at`, and whether anything changed after it. Rows are never
-  // deleted and changes are stamped with the transaction time, so a moment in the past always
-  // sees the same rows: the last change before it identifies them.
-  const registry::HistoryKey history = registry::history_key(conn, at);
-  if (history.settled) {
-    View v = current();
-    if (!v.index) throw unavailable("locator_not_ready", "the locator is still loading the areas; retry shortly");
-    return v;
-  }
-  const std::string key = history.key.empty() ? std::string("before-everything") : history.key;
-  {
-    std::lock_guard lock(m_history_mutex);
-    for (auto it = m_history.begin(); it != m_history.end(); ++it) {
-      if (it->first == key) {
-        m_history.splice(m_history.begin(), m_history, it);
-        return m_history.front().second;
-      }
-    }
-  }
-  const std::shared_ptr<void> admitted = admit_build ? admit_build() : nullptr;
-  View v;
-  v.index = LocateIndex::build(read_areas(conn, at), m_options);
-  v.workers = std::make_shared<const WorkerDirectory>(read_workers(conn, at));
-  std::lock_guard lock(m_history_mutex);
-  m_history.emplace_front(key, v);
-  if (m_history.size() > kHistorySize) m_history.pop_back();
-  return v;
 }
 
 }  // namespace wangge::locate

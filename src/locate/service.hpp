@@ -1,14 +1,13 @@
 // The locator as the server runs it: the current LocateIndex and WorkerDirectory, each an
 // immutable snapshot swapped atomically (readers never wait, never see half a change), kept in
 // step with the registry by the AreaCache listener (LISTEN/NOTIFY, so several processes on one
-// database follow the same changes), and indexes of past moments for `at=`.
+// database follow the same changes). Past moments (`at=`) are read from PostGIS per request
+// (locate/past.hpp), never indexed whole.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,14 +50,7 @@ class Locator {
   };
   // The current snapshot; index is null until the first load finished.
   View current() const { return {m_index.load(), m_workers.load()}; }
-  // The areas and workers valid at `at`: the current view when nothing changed since `at` (or
-  // `at` is not in the past), else an index built from the database for that moment, cached by
-  // the last change at or before `at`. Only the last such index is kept: one costs about as much
-  // memory as the current one (1.5 GB at province scale), and asking for moments one after another
-  // is the common use. `admit_build` is called before a build (not for a cached or current answer)
-  // and may throw to refuse it; what it returns is held until the build ends (a cost gate's pass).
-  View at(pg::Connection& conn, Micros at, const std::function<std::shared_ptr<void>()>& admit_build = {});
-
+  const Options& options() const { return m_options; }
   // Applies a registry change (no codes: everything) to the index; the AreaCache listener calls it.
   void on_change(pg::Connection& conn, const std::vector<std::string>& codes);
   void reload_workers(pg::Connection& conn);
@@ -77,10 +69,6 @@ class Locator {
   Snapshot<WorkerDirectory> m_workers;
   std::mutex m_build_mutex;  // one rebuild at a time; readers never take it
   std::atomic<long long> m_generation{0};
-
-  std::mutex m_history_mutex;
-  std::list<std::pair<std::string, View>> m_history;  // most recent first
-  static constexpr std::size_t kHistorySize = 1;
 
   std::atomic<bool> m_stop{false};
   // The worker watch's own: the assignments' fingerprint when the directory was last read.

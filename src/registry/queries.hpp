@@ -51,15 +51,17 @@ std::array<double, 4> current_extent(pg::Connection& conn);
 // micro-grid: PostGIS as the locator's peer.
 long long count_bench_points_in_grids(pg::Connection& conn);
 
-// What a moment's registry looks like, for caches of past states (the locator's "as of t"): `key`
-// is the latest change to areas or worker assignments at or before `at` (text, empty when none),
-// `settled` whether nothing changed after `at` (or `at` is not in the past), so a view built for
-// `key` stays right. Rows are never deleted and carry transaction times.
-struct HistoryKey {
-  std::string key;
-  bool settled = false;
-};
-HistoryKey history_key(pg::Connection& conn, Micros at);
+// What the locator needs to answer for points at a past moment `at`, read per request instead of
+// an index of that moment. `points` holds per point lon, lat (EPSG:4490), and the half-width and
+// half-height in degrees of its reach (the box in which a nearest grid is looked for). Rows, in no
+// order, of the areas valid at `at` that can decide a point's answer and of every area above them:
+//   0 code, 1 name, 2 level, 3 parent code or '',
+//   4 ST_AsBinary(geom) of the grids and micro-grids whose box meets a point's reach, else NULL,
+//   5 for an admin area covering some of the points (ST_Covers), their positions (0-based) as an
+//     int[] literal, else NULL,
+//   6 the workers assigned to a grid or micro-grid at `at` as JSON [[id, name], ...] in id order,
+//     else NULL.
+pg::Result areas_deciding_points_at(pg::Connection& conn, Micros at, const std::vector<std::array<double, 4>>& points);
 
 // Rows (id, code, name, parent or '', hex WKB, label x, label y) of the areas of `level` (a level
 // name), current or valid at `at`, whose box meets `lonlat_box` (min lon, min lat, max lon, max

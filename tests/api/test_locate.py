@@ -132,6 +132,84 @@ class Locate(ApiTestCase):
         self.assertEqual(r.json, {"results": []})
 
 
+class LocateAt(ApiTestCase):
+    """at= answers what the current index answers when nothing changed since: the same document for
+    interiors, shared vertices and edges (the smallest code), micro-grids, points outside, and in a
+    batch; workers as assigned at that moment."""
+
+    def locate(self, lon, lat, query=""):
+        r = self.get(f"/v1/locate?lon={lon!r}&lat={lat!r}{query}")
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def points(self):
+        pts = [(float(x), float(y)) for x, y in self.s.sql(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM areas WHERE level IN ('grid', 'microgrid')"
+            " AND valid_to IS NULL ORDER BY level DESC, code LIMIT 12) s")]
+        # Vertices shared by grids, and midpoints of their edges.
+        pts += [(float(x), float(y)) for x, y in self.s.sql(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_DumpPoints(geom)).geom p FROM areas WHERE level = 'grid'"
+            " AND valid_to IS NULL ORDER BY code LIMIT 4) s LIMIT 30")]
+        pts += [(float(x), float(y)) for x, y in self.s.sql(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint(ST_ExteriorRing((ST_Dump(geom)).geom), 0.37) p"
+            " FROM areas WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT 6) s")]
+        # The jurisdiction's outer edge and beyond.
+        x0, y0, x1, y1 = [float(v) for v in self.s.sql(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM areas"
+            " WHERE valid_to IS NULL) s")[0]]
+        pts += [(x0 - 0.001, y0), (x1 + 0.1, y1 + 0.1), (0.0, 0.0), ((x0 + x1) / 2, y0 - 0.0002)]
+        return pts
+
+    def test_at_answers_like_the_current_index(self):
+        future = "2100-01-01T00:00:00Z"
+        pts = self.points()
+        methods = set()
+        for x, y in pts:
+            now = self.locate(x, y)
+            methods.add(now["method"])
+            self.assertEqual(self.locate(x, y, "&at=" + future), now, (x, y))
+        self.assertTrue({"inside", "boundary", "outside"} <= methods, methods)
+        r = self.s.request("POST", "/v1/locate?at=" + future, [list(p) for p in pts], token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["results"], [self.locate(x, y) for x, y in pts])
+
+    def test_at_before_the_sample_is_outside(self):
+        x, y = self.points()[0]
+        doc = self.locate(x, y, "&at=2000-01-01T00:00:00Z")
+        self.assertEqual((doc["method"], doc["grid"], doc["hierarchy"], doc["workers"]), ("outside", None, [], []))
+
+    def test_at_sees_the_workers_of_that_moment(self):
+        grid, lon, lat = self.s.sql(
+            "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM areas "
+            "WHERE level = 'grid' AND valid_to IS NULL ORDER BY code DESC LIMIT 1) s")[0]
+        lon, lat = float(lon), float(lat)
+        ids = [w["id"] for w in self.get(f"/v1/areas/{grid}/workers").json["workers"]]
+        before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
+        time.sleep(1.1)
+        r = self.s.request("PUT", f"/v1/areas/{grid}/workers", {"workers": ids[1:]}, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        time.sleep(1.1)
+        after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
+        self.assertEqual([w["id"] for w in self.locate(lon, lat, "&at=" + before)["workers"]], ids)
+        self.assertEqual([w["id"] for w in self.locate(lon, lat, "&at=" + after)["workers"]], ids[1:])
+
+    def test_at_keeps_scopes(self):
+        grid = self.s.sql("SELECT code FROM areas WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT 1")[0][0]
+        x, y = [float(v) for v in self.s.sql(
+            f"SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM areas WHERE code = '{grid}'"
+            " AND valid_to IS NULL) s")[0]]
+        other = self.s.sql(f"SELECT code FROM areas WHERE level = 'village' AND valid_to IS NULL AND code <> '{grid[:12]}'"
+                           " ORDER BY code LIMIT 1")[0][0]
+        inside, outside = self.s.token("viewer", scope=grid[:12]), self.s.token("viewer", scope=other)
+        query = f"/v1/locate?lon={x!r}&lat={y!r}&at=2100-01-01T00:00:00Z"
+        self.assertEqual(self.get(query, inside).json["grid"]["code"], grid)
+        self.assertProblem(self.get(query, outside), 403, "outside_scope")
+        r = self.s.request("POST", "/v1/locate?at=2100-01-01T00:00:00Z", [[x, y]], token=outside)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["results"][0]["outside_scope"])
+        self.assertIsNone(r.json["results"][0]["grid"])
+
+
 class LocateFollowsChanges(ApiTestCase):
     """Retiring a grid opens a gap: nearest within 50 m, else the village (属地兜底); at= still sees it."""
 
@@ -175,6 +253,17 @@ class LocateFollowsChanges(ApiTestCase):
         # As of before the change, the grid is still there.
         doc = self.locate(lon, lat, "&at=" + before)
         self.assertEqual((doc["method"], doc["grid"]["code"]), ("inside", grid))
+        doc = self.locate(float(near[0]), float(near[1]), "&at=" + before)
+        self.assertEqual((doc["method"], doc["grid"]["code"]), ("inside", grid))
+        # As of after it, at= reads the same gap from the database: the same answers, distance
+        # and hierarchy included.
+        time.sleep(1.1)
+        after = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
+        for x, y in ((lon, lat), (float(near[0]), float(near[1]))):
+            self.assertEqual(self.locate(x, y, "&at=" + after), self.locate(x, y))
+        r = self.s.request("POST", "/v1/locate?at=" + before, [[lon, lat], [float(near[0]), float(near[1])]], token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([d["grid"]["code"] for d in r.json["results"]], [grid, grid])
 
     def locate(self, lon, lat, query=""):
         r = self.get(f"/v1/locate?lon={lon!r}&lat={lat!r}{query}")

@@ -9,7 +9,7 @@ endif()
 foreach(name areas_read areas_write geometry_rules concurrency history access workers two_servers errors tiles tile_feeds
              locate_keepalive
              database_down
-             hostile import_hostile
+             hostile import_hostile hostile_slow
              costs geometry_sanity hostile_more
              session basic_auth)
   add_test(NAME api_${name} COMMAND ${_wangge_python} -m unittest -v test_${name}
