@@ -92,7 +92,7 @@ struct Run {
 
 // `threads` workers draw the list round and round (each from its own offset) for `seconds`.
 Run run(tiles::TileService& service, const std::vector<std::string>& layers, const std::vector<tiles::TileId>& list, int threads,
-        double seconds, bool gzip) {
+        double seconds, tiles::TileService::ClientGzip gzip) {
   std::vector<std::vector<double>> latencies(static_cast<std::size_t>(threads));
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
@@ -171,23 +171,23 @@ int bench_tiles(const Args& args) {
     std::vector<std::string> etags;
     std::size_t largest = 0, differing = 0, vertices = 0;
     for (const auto& id : list) {
-      auto t = service.tile(layers, id, "", nullptr, std::nullopt, false);
+      auto t = service.tile(layers, id, "", nullptr, std::nullopt, tiles::TileService::ClientGzip::refused);
       etags.push_back(t->etag);
       largest = std::max(largest, t->raw_bytes);
       vertices = std::max(vertices, most_vertices(t->raw));
       if (digest_file.is_open()) digest_file << id.z << '/' << id.x << '/' << id.y << ' ' << fnv1a(t->raw) << ' ' << t->raw_bytes << '\n';
     }
     for (std::size_t i = 0; i < list.size(); ++i)
-      if (service.tile(layers, list[i], "", nullptr, std::nullopt, false)->etag != etags[i]) ++differing;
+      if (service.tile(layers, list[i], "", nullptr, std::nullopt, tiles::TileService::ClientGzip::refused)->etag != etags[i]) ++differing;
     char label[80];
-    const Run one = run(service, layers, list, 1, seconds, false);
+    const Run one = run(service, layers, list, 1, seconds, tiles::TileService::ClientGzip::refused);
     std::snprintf(label, sizeof label, "z%d wangge in process, 1 thread", z);
     std::printf("%-44s %12.1f %9.2f %9.2f\n", label, one.tiles_per_second, one.p50_ms, one.p99_ms);
-    const Run many = run(service, layers, list, threads, seconds, false);
+    const Run many = run(service, layers, list, threads, seconds, tiles::TileService::ClientGzip::refused);
     std::snprintf(label, sizeof label, "z%d wangge in process, %d threads", z, threads);
     std::printf("%-44s %12.1f %9.2f %9.2f\n", label, many.tiles_per_second, many.p50_ms, many.p99_ms);
     if (args.has("gzip")) {
-      const Run packed = run(service, layers, list, threads, seconds, true);
+      const Run packed = run(service, layers, list, threads, seconds, tiles::TileService::ClientGzip::accepted);
       std::snprintf(label, sizeof label, "z%d wangge in process, %d threads, gzip", z, threads);
       std::printf("%-44s %12.1f %9.2f %9.2f\n", label, packed.tiles_per_second, packed.p50_ms, packed.p99_ms);
     }

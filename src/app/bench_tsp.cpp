@@ -88,7 +88,7 @@ std::vector<route::Street> osm_streets(const std::string& path) {
     ways.push_back(std::move(s));
   }
   struct Hash {
-    std::size_t operator()(const route::LonLat& p) const noexcept { return std::hash<double>()(p[0]) * 31 ^ std::hash<double>()(p[1]); }
+    std::size_t operator()(const route::LonLat& p) const noexcept { return std::hash<double>()(p.lon) * 31 ^ std::hash<double>()(p.lat); }
   };
   std::unordered_map<route::LonLat, int, Hash> uses;
   for (const auto& w : ways)
@@ -130,7 +130,7 @@ void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed,
   std::vector<route::LonLat> where;
   for (const auto& s : streets) {
     const route::LonLat p = s.points[s.points.size() / 2];
-    if (p[0] < 7.409 || p[0] > 7.440 || p[1] < 43.724 || p[1] > 43.752) continue;
+    if (p.lon < 7.409 || p.lon > 7.440 || p.lat < 43.724 || p.lat > 43.752) continue;
     candidates.push_back(walk.snap(p, route::Router::kMaxSnapM));
     where.push_back(p);
   }
@@ -144,7 +144,7 @@ void bench_monaco(const std::string& pbf, std::size_t count, std::uint64_t seed,
   std::printf(
       "%zu checkpoints: random street midpoints in Monaco reachable on foot from the start (%.6f, %.6f), "
       "1 minute of service each, no shift cap\n",
-      pool.size(), start->point[0], start->point[1]);
+      pool.size(), start->point.lon, start->point.lat);
   for (route::Profile profile : {route::Profile::foot, route::Profile::ebike}) {
     const route::Graph& g = router.graph(profile);
     route::PatrolRequest req;

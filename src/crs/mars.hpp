@@ -4,12 +4,11 @@
 // transform here is the identity outside `in_mainland_china`.
 #pragma once
 
+#include "core/lonlat.hpp"
+
 namespace wangge::crs {
 
-struct LonLat {
-  double lon = 0;
-  double lat = 0;
-};
+using wangge::LonLat;
 
 // True when the WGS84 point lies inside a coarse polygon of mainland China (a few kilometres of
 // slack along the land borders and the coast; Taiwan, Hong Kong and Macau are left out). A

@@ -315,7 +315,7 @@ ExportResult export_layer(pg::Connection& conn, const ExportOptions& o) {
   const bool transaction = GDALDatasetTestCapability(ds.get(), ODsCTransactions) != 0;
   if (transaction && GDALDatasetStartTransaction(ds.get(), FALSE) != OGRERR_NONE) errors.fail("export: starting a transaction");
 
-  SqlQuery q = select_rows(s, GeometryOut::wkb, o.srid, false, std::nullopt, 0, true);
+  SqlQuery q = select_rows(s, GeometryOut::wkb, o.srid, {.lat_first = false, .pg_times = true, .limit = std::nullopt, .offset = 0});
   tx.exec("export.declare", "DECLARE wangge_export NO SCROLL CURSOR FOR " + q.sql, q.params);
   std::vector<unsigned char> wkb;
   const int geom_col = static_cast<int>(fields.size()) + 1;

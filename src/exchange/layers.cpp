@@ -191,18 +191,17 @@ const std::vector<FieldSpec>& layer_fields(LayerKind layer) {
   return areas;
 }
 
-SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, bool lat_first, std::optional<long long> limit, long long offset,
-                     bool pg_times) {
+SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, const RowOptions& options) {
   SqlQuery q;
   const std::string where = where_clause(s, q.params);
-  const Columns cols = columns(s.layer, s, q.params, pg_times);
+  const Columns cols = columns(s.layer, s, q.params, options.pg_times);
   const LayerSql l = sql_of(s.layer);
-  q.sql = "SELECT " + cols.list + geometry_column(s.layer, geometry, srid, lat_first) + " FROM " + l.table + cols.joins + " WHERE " +
-          where + " ORDER BY " + l.order;
-  if (limit) {
-    q.params.push_back(std::to_string(*limit));
+  q.sql = "SELECT " + cols.list + geometry_column(s.layer, geometry, srid, options.lat_first) + " FROM " + l.table + cols.joins +
+          " WHERE " + where + " ORDER BY " + l.order;
+  if (options.limit) {
+    q.params.push_back(std::to_string(*options.limit));
     q.sql += " LIMIT $" + std::to_string(q.params.size()) + "::bigint";
-    q.params.push_back(std::to_string(offset));
+    q.params.push_back(std::to_string(options.offset));
     q.sql += " OFFSET $" + std::to_string(q.params.size()) + "::bigint";
   }
   return q;

@@ -47,14 +47,19 @@ struct SqlQuery {
   std::vector<pg::Param> params;
 };
 
+// What select_rows returns beyond the selection itself: axis order, time format, one page of rows.
+struct RowOptions {
+  bool lat_first = false;  // swap the axes (EPSG axis order of geographic CRSs)
+  // Times as PostgreSQL's own timestamptz text (cheaper to produce: "2026-10-24 23:18:47.123456+00"
+  // when the session's TimeZone is UTC) instead of RFC 3339 text in UTC ("2026-10-24T23:18:47.123456Z").
+  bool pg_times = false;
+  std::optional<long long> limit;  // none: every row
+  long long offset = 0;
+};
 // Columns: fid (row id; for areas the id of the version row), the fields of layer_fields in order
 // (named after them), then "geom_out" unless `geometry` is none: hex WKB ("\x..." bytea text) or
-// GeoJSON text in `srid`. `lat_first` swaps the axes (EPSG axis order of geographic CRSs).
-// Times come as RFC 3339 text in UTC ("2026-10-24T23:18:47.123456Z"), or with `pg_times` as
-// PostgreSQL's own timestamptz text (cheaper to produce: "2026-10-24 23:18:47.123456+00" when the
-// session's TimeZone is UTC).
-SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, bool lat_first = false,
-                     std::optional<long long> limit = std::nullopt, long long offset = 0, bool pg_times = false);
+// GeoJSON text in `srid`.
+SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, const RowOptions& options = {});
 SqlQuery count_rows(const Selection& s);
 // One row by fid (same columns as select_rows), restricted by the scope of `s` only.
 SqlQuery select_one(const Selection& s, long long fid, int srid, bool lat_first);

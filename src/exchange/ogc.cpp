@@ -184,7 +184,8 @@ Page items(pg::Connection& conn, const Selection& s, const Crs& crs, long long l
   SqlQuery count = count_rows(s);
   Page page;
   page.matched = conn.exec("ogc.count", count.sql, count.params).integer(0, 0);
-  SqlQuery q = select_rows(s, GeometryOut::geojson, crs.srid, crs.lat_first, limit, offset);
+  SqlQuery q =
+      select_rows(s, GeometryOut::geojson, crs.srid, {.lat_first = crs.lat_first, .pg_times = false, .limit = limit, .offset = offset});
   auto r = conn.exec("ogc.items", q.sql, q.params);
   page.features = "[";
   for (int i = 0; i < r.rows(); ++i) {

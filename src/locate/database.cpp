@@ -33,7 +33,7 @@ Sources read_areas(pg::Connection& conn, std::optional<Micros> at, const std::ve
     auto a = std::make_shared<SourceArea>();
     a->code = r.str(i, 0);
     a->name = r.str(i, 1);
-    auto level = level_of(r.get(i, 2));
+    auto level = parse_level(r.get(i, 2));
     if (!level) throw std::runtime_error("unknown area level in the registry");
     a->level = *level;
     a->parent = r.str(i, 3);

@@ -10,7 +10,6 @@
 namespace wangge::locate {
 namespace {
 
-constexpr const char* kLevelNames[] = {"province", "city", "county", "township", "village", "grid", "microgrid"};
 constexpr const char* kMethodNames[] = {"inside", "boundary", "nearest", "fallback", "outside"};
 
 void append_number(std::string& out, double v) {
@@ -33,12 +32,6 @@ Scale metres_per_degree(double lat) {
 
 }  // namespace
 
-std::optional<Level> level_of(std::string_view name) {
-  for (int i = 0; i < 7; ++i)
-    if (name == kLevelNames[i]) return static_cast<Level>(i);
-  return std::nullopt;
-}
-const char* level_name(Level level) { return kLevelNames[static_cast<int>(level)]; }
 const char* method_name(Method method) { return kMethodNames[static_cast<int>(method)]; }
 
 void WorkerDirectory::Builder::add(std::string_view area_code, long long id, std::string_view name) {

@@ -43,14 +43,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/level.hpp"
 #include "locate/fast.hpp"
 #include "locate/layer.hpp"
 
 namespace wangge::locate {
 
-enum class Level : std::uint8_t { province, city, county, township, village, grid, microgrid };
-std::optional<Level> level_of(std::string_view name);
-const char* level_name(Level level);
+// Areas keep the project's one level enum (core/level.hpp), one byte each.
+using wangge::Level;
+using wangge::level_name;
+using wangge::parse_level;
 
 // One area as read from the database: code, name, level, parent code, geometry (EPSG:4490 rings).
 struct SourceArea {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/lonlat.hpp"
 #include "pg/connection.hpp"
 #include "registry/auth.hpp"
 
@@ -20,7 +21,7 @@ namespace wangge::patrol {
 
 // Changes after a committed write, for the checkpoints tile layer: the locations before and after.
 struct CheckpointChange {
-  std::vector<std::array<double, 2>> locations;  // EPSG:4490 lon/lat
+  std::vector<LonLat> locations;  // EPSG:4490
 };
 
 class CheckpointStore {

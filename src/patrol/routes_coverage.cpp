@@ -76,8 +76,7 @@ Response coverage(const PatrolServices& app, const Request& req) {
   std::optional<route::LonLat> start;
   if (body.contains("start") && !body["start"].is_null()) {
     const auto xy = patrol::geojson_point(body["start"], "start");
-    const auto s = crs::to_storage(crs::parse_point_crs(crs_text(req, &body)), xy[0], xy[1]);
-    start = route::LonLat{s.lon, s.lat};
+    start = crs::to_storage(crs::parse_point_crs(crs_text(req, &body)), xy[0], xy[1]);
   }
 
   // The streets to cover, by id.
@@ -139,7 +138,7 @@ Response coverage(const PatrolServices& app, const Request& req) {
     edges[e] = {v.from, v.to, usable ? v.length_m / v.speed_ms : 0, usable && v.forward, usable && v.backward};
     if (usable) {
       geom.clear();
-      g.append_edge(e, true, geom);
+      g.append_edge(e, route::Graph::Direction::forward, geom);
       node_at[v.from] = geom.front(), node_at[v.to] = geom.back();
     }
   }
@@ -158,7 +157,7 @@ Response coverage(const PatrolServices& app, const Request& req) {
   double distance = 0, service_m = 0;
   for (const auto& t : r.circuit) {
     const auto v = g.edge(t.edge);
-    g.append_edge(t.edge, t.forward, coords);
+    g.append_edge(t.edge, t.forward ? route::Graph::Direction::forward : route::Graph::Direction::backward, coords);
     distance += v.length_m;
     if (t.service) service_m += v.length_m;
     traversals.push_back({{"street", v.street_id},
@@ -179,7 +178,7 @@ Response coverage(const PatrolServices& app, const Request& req) {
                             (r.method != "heuristic_matching" || r.matching_cost <= *r.matching_lower_bound * (1 + 1e-9))},
               {"deadhead_on", deadhead},
               {"components", r.components},
-              {"start", {{"type", "Point"}, {"coordinates", {round_to(node_at[r.start][0], 1e9), round_to(node_at[r.start][1], 1e9)}}}},
+              {"start", {{"type", "Point"}, {"coordinates", {round_to(node_at[r.start].lon, 1e9), round_to(node_at[r.start].lat, 1e9)}}}},
               {"distance", round_to(distance, 100)},
               {"duration", round_to(r.cost, 10)},
               {"required_length", round_to(service_m, 100)},

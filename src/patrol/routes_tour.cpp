@@ -34,7 +34,7 @@ route::LonLat point_of(const json& v, const crs::PointCrs& crs, const std::strin
       v["coordinates"].size() < 2 || v["coordinates"].size() > 3 || !v["coordinates"][0].is_number() || !v["coordinates"][1].is_number())
     throw bad_request("invalid_geojson", what + " must be a GeoJSON Point {\"type\": \"Point\", \"coordinates\": [x, y]}", extra);
   const double x = v["coordinates"][0].get<double>(), y = v["coordinates"][1].get<double>();
-  crs::LonLat p{};
+  LonLat p{};
   try {
     p = crs::to_storage(crs, x, y);
   } catch (const bad_request& e) {
@@ -42,7 +42,7 @@ route::LonLat point_of(const json& v, const crs::PointCrs& crs, const std::strin
   }
   if (!std::isfinite(p.lon) || !std::isfinite(p.lat) || p.lon < -180 || p.lon > 180 || p.lat < -90 || p.lat > 90)
     throw bad_request("invalid_coordinates", what + " is not a position on the earth in " + crs.name(), extra);
-  return {p.lon, p.lat};
+  return p;
 }
 
 double number_of(const json& cp, const char* name, double fallback, double min, double max, std::size_t i) {
@@ -140,7 +140,7 @@ Response tour(const PatrolServices& app, const Request& req) {
     const auto& s = plan.stops[k];
     stops.push_back({{"sequence", k + 1},
                      {"id", ids[s.checkpoint]},
-                     {"location", {round_to(s.snapped[0], 1e9), round_to(s.snapped[1], 1e9)}},
+                     {"location", {round_to(s.snapped.lon, 1e9), round_to(s.snapped.lat, 1e9)}},
                      {"arrival", round_to(s.arrival_s, 10)},
                      {"start", round_to(s.start_s, 10)},
                      {"departure", round_to(s.departure_s, 10)}});

@@ -311,7 +311,7 @@ AreaStore::PreparedGeometry AreaStore::prepare_geometry(pg::Transaction& tx, con
 }
 
 void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent,
-                               const std::string& ewkb, bool check_children, int srid) const {
+                               const std::string& ewkb, Children children, int srid) const {
   // Geometries in problem documents come back in the CRS the client wrote in.
   const std::string out_digits = std::to_string(output_digits(srid));
   const std::string tol = std::to_string(m_config.parent_tolerance_m);
@@ -359,7 +359,7 @@ void AreaStore::check_topology(pg::Transaction& tx, const std::string& code, Lev
                    "area " + code + " overlaps " + codes.dump() + " by more than " + std::to_string(m_config.overlap_tolerance_m2) + " m²",
                    json({{"overlapping_codes", codes}, {"overlaps", list}}).dump());
   }
-  if (check_children) {
+  if (children == Children::must_stay_inside) {
     auto out = tx.exec("areas.check_children",
                        "WITH c AS (SELECT $1::geometry AS g) SELECT a.code FROM areas a, c "
                        "WHERE a.valid_to IS NULL AND a.parent_code = $2 AND NOT ST_CoveredBy(a.geom, c.g) AND NOT ST_IsEmpty("
@@ -497,7 +497,7 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
   }
   PreparedGeometry g = prepare_geometry(tx, feature["geometry"], o);
   check_size(tx, *f.code, *level, g.ewkb);
-  check_topology(tx, *f.code, *level, parent, g.ewkb, false, o.srid);
+  check_topology(tx, *f.code, *level, parent, g.ewkb, Children::unchecked, o.srid);
   auto ins = tx.exec("areas.insert",
                      "INSERT INTO areas AS a (code, version, name, level, parent_code, geom, households, population, attributes, "
                      "  valid_from, changed_by, change) "
@@ -565,7 +565,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
     if (!g.repair.is_null()) out.report["repair"] = g.repair;
     // What is wrong with the new shape itself comes first; then what it would leave behind.
     check_size(tx, code, level, ewkb);
-    check_topology(tx, code, level, parent, ewkb, true, o.srid);
+    check_topology(tx, code, level, parent, ewkb, Children::must_stay_inside, o.srid);
     if (!parent.empty()) check_no_gap(tx, code, level, parent, row.str(0, 7), ewkb, o.srid);
   }
   const std::string now = row.str(0, 8);

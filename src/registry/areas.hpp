@@ -100,8 +100,11 @@ class AreaStore {
     nlohmann::json repair;  // null unless repaired
   };
   PreparedGeometry prepare_geometry(pg::Transaction& tx, const nlohmann::json& geometry, const WriteOptions& o) const;
+  // Whether check_topology also requires the area's current children to stay inside the new
+  // geometry (a reshape does; a new area has none yet).
+  enum class Children { unchecked, must_stay_inside };
   void check_topology(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent, const std::string& ewkb,
-                      bool check_children, int srid) const;
+                      Children children, int srid) const;
   // Throws conflict("gap_opened") with the gap geometry when the new geometry gives up ground of
   // the parent that no sibling covers.
   void check_no_gap(pg::Transaction& tx, const std::string& code, Level level, const std::string& parent, const std::string& old_ewkb,

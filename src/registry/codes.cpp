@@ -8,8 +8,6 @@
 namespace wangge::registry {
 namespace {
 
-constexpr std::array<const char*, 7> kLevelNames = {"province", "city", "county", "township", "village", "grid", "microgrid"};
-
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -27,19 +25,6 @@ std::regex compile(const std::string& pattern, const char* what) {
 }
 
 }  // namespace
-
-std::optional<Level> parse_level(std::string_view name) {
-  for (std::size_t i = 0; i < kLevelNames.size(); ++i)
-    if (name == kLevelNames[i]) return static_cast<Level>(i);
-  return std::nullopt;
-}
-
-const char* level_name(Level level) { return kLevelNames[static_cast<std::size_t>(level)]; }
-
-std::optional<Level> parent_level(Level level) {
-  if (level == Level::province) return std::nullopt;
-  return static_cast<Level>(static_cast<int>(level) - 1);
-}
 
 CodeRules::CodeRules(const Config& config)
     : m_grid(compile(config.grid_code_pattern, "grid")),

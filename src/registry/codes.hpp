@@ -1,4 +1,4 @@
-// Administrative levels and the code rules of docs/domain.md (GB/T 2260, GB/T 10114, 15-digit
+// The code rules of docs/domain.md per level (GB/T 2260, GB/T 10114, 15-digit
 // grid codes by default). Pure functions: no database.
 #pragma once
 
@@ -8,15 +8,16 @@
 #include <string_view>
 
 #include "core/config.hpp"
+#include "core/level.hpp"
 
 namespace wangge::registry {
 
-enum class Level { province, city, county, township, village, grid, microgrid };
-
-std::optional<Level> parse_level(std::string_view name);
-const char* level_name(Level level);
-// The level an area's parent must have; std::nullopt for a province.
-std::optional<Level> parent_level(Level level);
+// The levels are the project's one enum (core/level.hpp); named here so registry code and its
+// callers keep writing registry::Level.
+using wangge::Level;
+using wangge::level_name;
+using wangge::parent_level;
+using wangge::parse_level;
 
 class CodeRules {
  public:

@@ -141,7 +141,7 @@ void Operation::supersede(const AreaRow& row) {
 std::string Operation::insert(const std::string& code, long long version, const std::string& name, const std::string& level,
                               const std::string& parent, const std::string& ewkb, std::optional<long long> households,
                               std::optional<long long> population, const std::string& attributes, const std::string& change,
-                              bool estimate) {
+                              Estimate estimate) {
   auto r = m_tx.exec("toolkit.insert",
                      "INSERT INTO areas (code, version, name, level, parent_code, geom, households, population, attributes, "
                      "  valid_from, changed_by, change) "
@@ -150,7 +150,7 @@ std::string Operation::insert(const std::string& code, long long version, const 
                      {code, std::to_string(version), name, level, parent.empty() ? Param() : Param(parent), ewkb, opt_number(households),
                       opt_number(population), attributes, m_now, m_actor.label(), change});
   m_new_ids.push_back(r.str(0, 0));
-  if (estimate) m_estimate_ids.push_back(r.str(0, 0));
+  if (estimate == Estimate::from_predecessors) m_estimate_ids.push_back(r.str(0, 0));
   return r.str(0, 0);
 }
 

@@ -58,16 +58,18 @@ class Operation {
   // Closes a version: retired (the code ends) or superseded (a new version follows).
   void retire(const AreaRow& row);
   void supersede(const AreaRow& row);
-  // Inserts a version; returns its id. `estimate` asks finish() to estimate households and
-  // population from the predecessors by area share.
+  // Whether finish() estimates a new version's households and population from its predecessors by
+  // area share, or keeps the figures it was inserted with.
+  enum class Estimate { no, from_predecessors };
+  // Inserts a version; returns its id.
   std::string insert(const std::string& code, long long version, const std::string& name, const std::string& level,
                      const std::string& parent, const std::string& ewkb, std::optional<long long> households,
-                     std::optional<long long> population, const std::string& attributes, const std::string& change, bool estimate);
+                     std::optional<long long> population, const std::string& attributes, const std::string& change, Estimate estimate);
 
-  // Versions inserted in bulk by the caller (redistrict); `estimate` as for insert().
-  void record_inserted(const std::string& id, bool estimate) {
+  // Versions inserted in bulk by the caller (redistrict).
+  void record_inserted(const std::string& id, Estimate estimate) {
     m_new_ids.push_back(id);
-    if (estimate) m_estimate_ids.push_back(id);
+    if (estimate == Estimate::from_predecessors) m_estimate_ids.push_back(id);
   }
   // The level of the areas the operation reshapes: lineage, shares and reassignment look only at
   // new versions of this level (re-parenting also writes the two parents).

@@ -140,7 +140,7 @@ bool Registry::authenticated_in_cache(const http::Request& req) {
 void Registry::after_write(pg::Connection& conn, const std::vector<std::string>& codes) {
   if (codes.empty()) return;
   try {
-    cache.refresh(conn, codes, false);
+    cache.refresh(conn, codes, AreaCache::Subscribers::leave_to_listener);
   } catch (const std::exception& e) {
     log::warn(std::string("area cache refresh after a write failed: ") + e.what());
     return;

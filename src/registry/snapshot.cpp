@@ -73,7 +73,7 @@ LoadStats AreaCache::load_all(pg::Connection& conn) {
   return stats;
 }
 
-void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& codes, bool notify_subscribers) {
+void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& codes, Subscribers subscribers) {
   if (codes.empty()) return;
   // The write lock covers the read-modify-swap of the snapshot only, never the subscribers: they
   // rebuild for seconds at province scale, and a writer refreshing its own change must not wait
@@ -118,7 +118,7 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
     ++m_pending_mark;
     for (const auto& code : codes) m_pending[code] = m_pending_mark;
   }
-  if (!notify_subscribers) return;
+  if (subscribers == Subscribers::leave_to_listener) return;
   lock.unlock();
   // A write is seen twice (its own refresh, then its NOTIFY): the subscribers hear of it once.
   bool owed = false;

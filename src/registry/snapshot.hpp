@@ -63,11 +63,12 @@ class AreaCache {
 
   // Reads every current area (the start-up load).
   LoadStats load_all(pg::Connection& conn);
-  // Re-reads the given codes (a retired one disappears) and swaps in a new snapshot. With
-  // `notify_subscribers` false the subscribers are left to the listener thread, which hands them
-  // the codes when their NOTIFY arrives: a request that wrote never pays for rebuilding the
-  // locator or the tiles of a whole province.
-  void refresh(pg::Connection& conn, const std::vector<std::string>& codes, bool notify_subscribers = true);
+  // Who tells the subscribers of a refresh: refresh() itself, or the listener thread, which hands
+  // them the codes when their NOTIFY arrives, so that a request that wrote never pays for
+  // rebuilding the locator or the tiles of a whole province.
+  enum class Subscribers { notify_now, leave_to_listener };
+  // Re-reads the given codes (a retired one disappears) and swaps in a new snapshot.
+  void refresh(pg::Connection& conn, const std::vector<std::string>& codes, Subscribers subscribers = Subscribers::notify_now);
   // Waits until the subscribers have seen `codes` (true) or `timeout` passed (false).
   bool wait_for_subscribers(const std::vector<std::string>& codes, std::chrono::milliseconds timeout);
   // Starts the thread that LISTENs for changes on its own connection and applies them, batched;

@@ -29,6 +29,8 @@ using pg::Param;
 using redistricting::Located;
 using redistricting::numbering_order;
 using registry::Level;
+using Children = registry::AreaStore::Children;
+using Estimate = Operation::Estimate;
 
 // Levels below the county carry a parent code plus a 3-digit sequence, which the allocator extends.
 void require_sequenced_level(const AreaRow& a) {
@@ -90,9 +92,9 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
       // The ground the grid gives up and no sibling covers: a gap in the parent (the plain edit's rule).
       m_areas.check_no_gap(tx, code, level, parent, t.ewkb, n, o.srid);
     }
-    m_areas.check_topology(tx, code, level, parent, n, true, o.srid);  // overlaps → 409 with the geometry
+    m_areas.check_topology(tx, code, level, parent, n, Children::must_stay_inside, o.srid);  // overlaps → 409 with the geometry
     op.supersede(t);
-    op.insert(code, t.version + 1, t.name, t.level, parent, n, t.households, t.population, t.attributes, "redraw", false);
+    op.insert(code, t.version + 1, t.name, t.level, parent, n, t.households, t.population, t.attributes, "redraw", Estimate::no);
     return op.finish(2.0, {{"adjust", "none"}});
   }
 
@@ -161,15 +163,16 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
   }
   op.check_preconditions();
   op.supersede(t);
-  op.insert(code, t.version + 1, t.name, t.level, parent, n, t.households, t.population, t.attributes, "redraw", true);
+  op.insert(code, t.version + 1, t.name, t.level, parent, n, t.households, t.population, t.attributes, "redraw",
+            Estimate::from_predecessors);
   for (const auto& ch : changes) {
     op.supersede(ch.row);
     op.insert(ch.row.code, ch.row.version + 1, ch.row.name, ch.row.level, parent, ch.ewkb, ch.row.households, ch.row.population,
-              ch.row.attributes, "adjust", true);
+              ch.row.attributes, "adjust", Estimate::from_predecessors);
   }
   // The written state must still be a partition: inside the parent, no overlaps, children kept.
-  m_areas.check_topology(tx, code, level, parent, n, true, o.srid);
-  for (const auto& ch : changes) m_areas.check_topology(tx, ch.row.code, level, parent, ch.ewkb, true, o.srid);
+  m_areas.check_topology(tx, code, level, parent, n, Children::must_stay_inside, o.srid);
+  for (const auto& ch : changes) m_areas.check_topology(tx, ch.row.code, level, parent, ch.ewkb, Children::must_stay_inside, o.srid);
   json adjusted = json::array();
   for (const auto& ch : changes) adjusted.push_back(ch.row.code);
   return op.finish(2.0, {{"adjust", "neighbours"}, {"adjusted", adjusted}});
@@ -300,7 +303,7 @@ OperationResult Toolkit::split(pg::Connection& conn, const registry::Actor& acto
                      {pg::array(group)})
                  .str(0, 0);
     const std::string name = names.empty() ? g.name + "-" + std::to_string(k + 1) : names[k];
-    op.insert(codes[k], 1, name, g.level, g.parent, ewkb, std::nullopt, std::nullopt, g.attributes, "split", true);
+    op.insert(codes[k], 1, name, g.level, g.parent, ewkb, std::nullopt, std::nullopt, g.attributes, "split", Estimate::from_predecessors);
     pieces_out.push_back(codes[k]);
   }
   return op.finish(0.0, {{"pieces", pieces_out}});
@@ -379,7 +382,7 @@ OperationResult Toolkit::merge(pg::Connection& conn, const registry::Actor& acto
   m_areas.check_size(tx, code, *registry::parse_level(rows.front().level), u.str(0, 0));  // slivers merged together
   for (const auto& r : rows) op.retire(r);
   op.insert(code, 1, name.value_or(rows.front().name), rows.front().level, parent, u.str(0, 0), std::nullopt, std::nullopt,
-            rows.front().attributes, "merge", true);
+            rows.front().attributes, "merge", Estimate::from_predecessors);
   return op.finish(0.0, {{"merged", codes}, {"code", code}});
 }
 
@@ -447,15 +450,16 @@ OperationResult Toolkit::reparent(pg::Connection& conn, const registry::Actor& a
   op.retire(g);
   if (adjust) {
     op.supersede(np);
-    op.insert(np.code, np.version + 1, np.name, np.level, np.parent, np_geom, np.households, np.population, np.attributes, "adjust", false);
+    op.insert(np.code, np.version + 1, np.name, np.level, np.parent, np_geom, np.households, np.population, np.attributes, "adjust",
+              Estimate::no);
     op.supersede(*oldp);
     op.insert(oldp->code, oldp->version + 1, oldp->name, oldp->level, oldp->parent, oldp_geom, oldp->households, oldp->population,
-              oldp->attributes, "adjust", false);
+              oldp->attributes, "adjust", Estimate::no);
   }
   // Inside the new parent, no overlap with its children (the new code is not there yet).
-  m_areas.check_topology(tx, new_code, level, to, g.ewkb, false, o.srid);
-  if (adjust) m_areas.check_topology(tx, np.code, *registry::parse_level(np.level), np.parent, np_geom, true, o.srid);
-  op.insert(new_code, 1, g.name, g.level, to, g.ewkb, g.households, g.population, g.attributes, "reparent", false);
+  m_areas.check_topology(tx, new_code, level, to, g.ewkb, Children::unchecked, o.srid);
+  if (adjust) m_areas.check_topology(tx, np.code, *registry::parse_level(np.level), np.parent, np_geom, Children::must_stay_inside, o.srid);
+  op.insert(new_code, 1, g.name, g.level, to, g.ewkb, g.households, g.population, g.attributes, "reparent", Estimate::no);
   return op.finish(0.0, {{"code", new_code}, {"from_parent", g.parent}, {"to_parent", to}, {"adjust_parents", adjust}});
 }
 
@@ -799,7 +803,8 @@ json swap(Operation& op, const registry::Actor& actor, const std::vector<Planned
        op.now(), actor.label()});
   std::map<std::string, std::size_t> index_of;
   for (std::size_t i = 0; i < codes.size(); ++i) index_of[codes[i]] = i;
-  for (int r = 0; r < ins.rows(); ++r) op.record_inserted(ins.str(r, 0), estimate[index_of[ins.str(r, 1)]] == "t");
+  for (int r = 0; r < ins.rows(); ++r)
+    op.record_inserted(ins.str(r, 0), estimate[index_of[ins.str(r, 1)]] == "t" ? Estimate::from_predecessors : Estimate::no);
   std::sort(created.begin(), created.end());
   return {{"children", plan.size()}, {"kept", kept}, {"created", created}};
 }

@@ -11,30 +11,16 @@
 #include <stdexcept>
 
 #include "route/assignment.hpp"
+#include "route/postman_phases.hpp"
 
 namespace wangge::route {
 namespace {
 
+using postman_phases::Arc;
+using postman_phases::DeadheadGraph;
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
-
-struct Arc {
-  std::uint32_t to, edge;
-  bool forward;
-  double cost;
-};
-
-// The graph deadheads may use: every usable edge in its allowed directions (both when undirected).
-std::vector<std::vector<Arc>> deadhead_graph(std::size_t node_count, const std::vector<PostmanEdge>& edges, bool undirected) {
-  std::vector<std::vector<Arc>> out(node_count);
-  for (std::uint32_t e = 0; e < edges.size(); ++e) {
-    const PostmanEdge& x = edges[e];
-    if (!x.forward && !x.backward) continue;
-    if (undirected || x.forward) out[x.from].push_back({x.to, e, true, x.cost});
-    if (undirected || x.backward) out[x.to].push_back({x.from, e, false, x.cost});
-  }
-  return out;
-}
 
 struct Tree {
   std::vector<double> dist;
@@ -42,7 +28,7 @@ struct Tree {
   std::vector<char> pred_forward;
 };
 
-Tree dijkstra(const std::vector<std::vector<Arc>>& g, const std::vector<std::uint32_t>& sources) {
+Tree dijkstra(const DeadheadGraph& g, const std::vector<std::uint32_t>& sources) {
   Tree t;
   t.dist.assign(g.size(), kInf);
   t.pred_node.assign(g.size(), kNone);
@@ -258,46 +244,6 @@ Pairs heuristic_matching(std::size_t n, const std::vector<std::vector<double>>& 
   return pairs;
 }
 
-// A traversal of the multigraph being made Eulerian, from u to v (undirected: either way).
-struct Item {
-  std::uint32_t u, v;
-  Traversal t;
-};
-
-// Hierholzer from `start` over the items not yet `used`; an undirected item walked v -> u is
-// flipped in place so that it records the direction taken. Returns the traversals in walk order.
-std::vector<Traversal> euler_walk(std::vector<Item>& items, std::size_t node_count, std::uint32_t start, bool undirected,
-                                  std::vector<char>& used) {
-  std::vector<std::vector<std::uint32_t>> adj(node_count);
-  for (std::uint32_t i = 0; i < items.size(); ++i) {
-    if (used[i]) continue;
-    adj[items[i].u].push_back(i);
-    if (undirected && items[i].v != items[i].u) adj[items[i].v].push_back(i);
-  }
-  std::vector<std::size_t> next(node_count, 0);
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> stack{{start, kNone}};  // (node, item that reached it)
-  std::vector<Traversal> walk;
-  while (!stack.empty()) {
-    const std::uint32_t v = stack.back().first;
-    auto& k = next[v];
-    while (k < adj[v].size() && used[adj[v][k]]) ++k;
-    if (k < adj[v].size()) {
-      const std::uint32_t i = adj[v][k];
-      used[i] = 1;
-      stack.push_back({items[i].u == v ? items[i].v : items[i].u, i});
-      if (items[i].u != v) {
-        std::swap(items[i].u, items[i].v);
-        items[i].t.forward = !items[i].t.forward;
-      }
-    } else {
-      if (stack.back().second != kNone) walk.push_back(items[stack.back().second].t);
-      stack.pop_back();
-    }
-  }
-  std::reverse(walk.begin(), walk.end());
-  return walk;
-}
-
 }  // namespace
 
 std::optional<std::vector<std::pair<std::size_t, std::size_t>>> exact_matching(
@@ -333,229 +279,261 @@ std::optional<std::vector<std::pair<std::size_t, std::size_t>>> exact_matching(
   return pairs;
 }
 
-PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& edges, const std::vector<std::uint32_t>& required,
-                       PostmanMode mode, const std::function<double(std::uint32_t)>& start_rank, std::size_t exact_matching_limit) {
-  PostmanOutcome out;
-  PostmanResult r;
-  if (required.empty()) return out;
-  const bool undirected = mode == PostmanMode::undirected;
-  const auto graph = deadhead_graph(node_count, edges, undirected);
+namespace postman_phases {
 
-  // The multigraph to make Eulerian: traversals from u to v (undirected: either way).
-  std::vector<Item> items;
-  auto add_traversal = [&](const Traversal& t) {
-    const PostmanEdge& e = edges[t.edge];
-    items.push_back({t.forward ? e.from : e.to, t.forward ? e.to : e.from, t});
-  };
-  auto add_path = [&](const std::vector<Traversal>& path) {
-    for (const auto& t : path) add_traversal(t);
-  };
+DeadheadGraph deadhead_graph(std::size_t node_count, const std::vector<PostmanEdge>& edges, Directions directions) {
+  const bool either_way = directions == Directions::either_way;
+  DeadheadGraph out(node_count);
+  for (std::uint32_t e = 0; e < edges.size(); ++e) {
+    const PostmanEdge& x = edges[e];
+    if (!x.forward && !x.backward) continue;
+    if (either_way || x.forward) out[x.from].push_back({x.to, e, true, x.cost});
+    if (either_way || x.backward) out[x.to].push_back({x.from, e, false, x.cost});
+  }
+  return out;
+}
 
+Step step_of(const std::vector<PostmanEdge>& edges, const Traversal& t) {
+  const PostmanEdge& e = edges[t.edge];
+  return {t.forward ? e.from : e.to, t.forward ? e.to : e.from, t};
+}
+
+std::optional<std::vector<Step>> service_steps(const std::vector<PostmanEdge>& edges, const std::vector<std::uint32_t>& required,
+                                               PostmanMode mode) {
   std::vector<std::uint32_t> sorted = required;
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<Step> steps;
   for (auto e : sorted) {
     const PostmanEdge& x = edges.at(e);
-    if (!x.forward && !x.backward) {
-      out.failure = PostmanFailure::unusable_required_edge;
-      return out;
-    }
-    if (undirected) {
-      add_traversal({e, true, true});
+    if (!x.forward && !x.backward) return std::nullopt;
+    if (mode == PostmanMode::undirected) {
+      steps.push_back(step_of(edges, {e, true, true}));
     } else if (mode == PostmanMode::directed) {
-      if (x.forward) add_traversal({e, true, true});
-      if (x.backward) add_traversal({e, false, true});
+      if (x.forward) steps.push_back(step_of(edges, {e, true, true}));
+      if (x.backward) steps.push_back(step_of(edges, {e, false, true}));
     } else {
-      add_traversal({e, x.forward, true});  // two-way edges start forward; oriented below
+      steps.push_back(step_of(edges, {e, x.forward, true}));  // two-way edges start forward; oriented later
     }
   }
-  if (mode == PostmanMode::mixed) {
-    // Orient the two-way required edges the way an Euler walk of the undirected problem takes
-    // them: odd vertices paired (greedy + 2-opt) by paths that ignore one-way rules, the walk
-    // taken, the paths dropped. One-way edges keep their direction; the directed balancing below
-    // repairs what they upset.
-    const auto loose = deadhead_graph(node_count, edges, true);
-    std::vector<int> degree(node_count, 0);
-    for (const auto& it : items) ++degree[it.u], ++degree[it.v];
-    std::vector<std::uint32_t> odd;
-    for (std::uint32_t v = 0; v < node_count; ++v)
-      if (degree[v] % 2) odd.push_back(v);
-    std::vector<std::vector<double>> d(odd.size(), std::vector<double>(odd.size(), kInf));
-    for (std::size_t i = 0; i < odd.size(); ++i) {
-      const Tree t = dijkstra(loose, {odd[i]});
-      for (std::size_t j = 0; j < odd.size(); ++j)
-        if (i != j) d[i][j] = t.dist[odd[j]];
-    }
-    std::vector<std::size_t> all(odd.size());
-    std::iota(all.begin(), all.end(), std::size_t{0});
-    Pairs pairs = greedy_pairs(all, d);
-    two_opt(pairs, d);
-    std::vector<Item> plan = items;
-    for (auto [i, j] : pairs) {
-      if (d[i][j] == kInf) continue;  // another component; the walk below stays within each
-      for (const auto& t : path_to(dijkstra(loose, {odd[i]}), odd[j])) {
-        const PostmanEdge& e = edges[t.edge];
-        plan.push_back({t.forward ? e.from : e.to, t.forward ? e.to : e.from, t});
-      }
-    }
-    std::vector<char> used(plan.size(), 0);
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if (used[i]) continue;
-      euler_walk(plan, node_count, plan[i].u, true, used);
-    }
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      const PostmanEdge& x = edges[items[i].t.edge];
-      if (x.forward && x.backward) items[i] = plan[i];
-    }
-  }
+  return steps;
+}
 
-  // Components of the required edges; joined along a minimum spanning tree of shortest paths.
+std::vector<std::uint32_t> odd_nodes(const std::vector<Step>& steps, std::size_t node_count) {
+  std::vector<int> degree(node_count, 0);
+  for (const auto& s : steps) ++degree[s.u], ++degree[s.v];
+  std::vector<std::uint32_t> odd;
+  for (std::uint32_t v = 0; v < node_count; ++v)
+    if (degree[v] % 2) odd.push_back(v);
+  return odd;
+}
+
+void orient_two_way_steps(std::vector<Step>& steps, std::size_t node_count, const std::vector<PostmanEdge>& edges) {
+  const auto loose = deadhead_graph(node_count, edges, Directions::either_way);
+  const std::vector<std::uint32_t> odd = odd_nodes(steps, node_count);
+  std::vector<std::vector<double>> d(odd.size(), std::vector<double>(odd.size(), kInf));
+  for (std::size_t i = 0; i < odd.size(); ++i) {
+    const Tree t = dijkstra(loose, {odd[i]});
+    for (std::size_t j = 0; j < odd.size(); ++j)
+      if (i != j) d[i][j] = t.dist[odd[j]];
+  }
+  std::vector<std::size_t> all(odd.size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  Pairs pairs = greedy_pairs(all, d);
+  two_opt(pairs, d);
+  std::vector<Step> plan = steps;
+  for (auto [i, j] : pairs) {
+    if (d[i][j] == kInf) continue;  // another component; the walk below stays within each
+    for (const auto& t : path_to(dijkstra(loose, {odd[i]}), odd[j])) plan.push_back(step_of(edges, t));
+  }
+  std::vector<char> used(plan.size(), 0);
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (used[i]) continue;
+    euler_walk(plan, node_count, plan[i].u, Directions::either_way, used);
+  }
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const PostmanEdge& x = edges[steps[i].t.edge];
+    if (x.forward && x.backward) steps[i] = plan[i];
+  }
+}
+
+std::vector<std::vector<std::uint32_t>> components(const std::vector<Step>& steps, std::size_t node_count) {
   UnionFind uf(node_count);
   std::vector<char> touched(node_count, 0);
-  for (const auto& it : items) uf.unite(it.u, it.v), touched[it.u] = touched[it.v] = 1;
+  for (const auto& s : steps) uf.unite(s.u, s.v), touched[s.u] = touched[s.v] = 1;
   std::vector<std::vector<std::uint32_t>> comps;
-  {
-    std::vector<std::uint32_t> index(node_count, kNone);
+  std::vector<std::uint32_t> index(node_count, kNone);
+  for (std::uint32_t v = 0; v < node_count; ++v) {
+    if (!touched[v]) continue;
+    auto r = uf.find(v);
+    if (index[r] == kNone) index[r] = static_cast<std::uint32_t>(comps.size()), comps.emplace_back();
+    comps[index[r]].push_back(v);
+  }
+  return comps;
+}
+
+bool join_components(const std::vector<std::vector<std::uint32_t>>& comps, const DeadheadGraph& graph,
+                     const std::vector<PostmanEdge>& edges, std::vector<Step>& steps) {
+  if (comps.size() <= 1) return true;
+  const std::size_t node_count = graph.size(), k = comps.size();
+  std::vector<std::uint32_t> comp_of(node_count, kNone);
+  for (std::uint32_t c = 0; c < k; ++c)
+    for (auto v : comps[c]) comp_of[v] = c;
+  // dist[a][b]: from component a to its nearest vertex of b, and that vertex.
+  std::vector<std::vector<double>> dist(k, std::vector<double>(k, kInf));
+  std::vector<std::vector<std::uint32_t>> via(k, std::vector<std::uint32_t>(k, kNone));
+  for (std::uint32_t a = 0; a < k; ++a) {
+    Tree t = dijkstra(graph, comps[a]);
     for (std::uint32_t v = 0; v < node_count; ++v) {
-      if (!touched[v]) continue;
-      auto r = uf.find(v);
-      if (index[r] == kNone) index[r] = static_cast<std::uint32_t>(comps.size()), comps.emplace_back();
-      comps[index[r]].push_back(v);
+      const auto b = comp_of[v];
+      if (b == kNone || b == a) continue;
+      if (t.dist[v] < dist[a][b]) dist[a][b] = t.dist[v], via[a][b] = v;
     }
   }
-  r.components = comps.size();
-  if (comps.size() > 1) {
-    const std::size_t k = comps.size();
-    std::vector<std::uint32_t> comp_of(node_count, kNone);
+  // Prim; a link goes in the cheaper direction.
+  std::vector<char> in_tree(k, 0);
+  std::vector<double> key(k, kInf);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> link(k, {kNone, kNone});  // (from comp, to comp)
+  key[0] = 0;
+  for (std::size_t added = 0; added < k; ++added) {
+    std::uint32_t best = kNone;
     for (std::uint32_t c = 0; c < k; ++c)
-      for (auto v : comps[c]) comp_of[v] = c;
-    // dist[a][b]: from component a to its nearest vertex of b, and that vertex.
-    std::vector<std::vector<double>> dist(k, std::vector<double>(k, kInf));
-    std::vector<std::vector<std::uint32_t>> via(k, std::vector<std::uint32_t>(k, kNone));
-    for (std::uint32_t a = 0; a < k; ++a) {
+      if (!in_tree[c] && (best == kNone || key[c] < key[best])) best = c;
+    if (key[best] == kInf) return false;
+    in_tree[best] = 1;
+    if (link[best].first != kNone) {
+      auto [a, b] = link[best];
       Tree t = dijkstra(graph, comps[a]);
-      for (std::uint32_t v = 0; v < node_count; ++v) {
-        const auto b = comp_of[v];
-        if (b == kNone || b == a) continue;
-        if (t.dist[v] < dist[a][b]) dist[a][b] = t.dist[v], via[a][b] = v;
-      }
+      for (const auto& tr : path_to(t, via[a][b])) steps.push_back(step_of(edges, tr));
     }
-    // Prim; a link goes in the cheaper direction.
-    std::vector<char> in_tree(k, 0);
-    std::vector<double> key(k, kInf);
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> link(k, {kNone, kNone});  // (from comp, to comp)
-    key[0] = 0;
-    for (std::size_t step = 0; step < k; ++step) {
-      std::uint32_t best = kNone;
-      for (std::uint32_t c = 0; c < k; ++c)
-        if (!in_tree[c] && (best == kNone || key[c] < key[best])) best = c;
-      if (key[best] == kInf) {
-        out.failure = PostmanFailure::unreachable;
-        return out;
-      }
-      in_tree[best] = 1;
-      if (link[best].first != kNone) {
-        auto [a, b] = link[best];
-        Tree t = dijkstra(graph, comps[a]);
-        add_path(path_to(t, via[a][b]));
-      }
-      for (std::uint32_t c = 0; c < k; ++c) {
-        if (in_tree[c]) continue;
-        const double there = dist[best][c], back = dist[c][best];
-        if (std::min(there, back) < key[c]) {
-          key[c] = std::min(there, back);
-          link[c] = there <= back ? std::pair{best, c} : std::pair{c, best};
-        }
+    for (std::uint32_t c = 0; c < k; ++c) {
+      if (in_tree[c]) continue;
+      const double there = dist[best][c], back = dist[c][best];
+      if (std::min(there, back) < key[c]) {
+        key[c] = std::min(there, back);
+        link[c] = there <= back ? std::pair{best, c} : std::pair{c, best};
       }
     }
   }
+  return true;
+}
 
-  if (undirected) {
-    std::vector<int> degree(node_count, 0);
-    for (const auto& it : items) ++degree[it.u], ++degree[it.v];
-    std::vector<std::uint32_t> odd;
-    for (std::uint32_t v = 0; v < node_count; ++v)
-      if (degree[v] % 2) odd.push_back(v);
-    const std::size_t n = odd.size();
-    std::vector<std::vector<double>> d(n, std::vector<double>(n, kInf));
-    for (std::size_t i = 0; i < n; ++i) {
-      Tree t = dijkstra(graph, {odd[i]});
-      for (std::size_t j = 0; j < n; ++j) d[i][j] = i == j ? kInf : t.dist[odd[j]];
-    }
-    std::vector<std::pair<std::size_t, std::size_t>> pairs;
-    if (n <= exact_matching_limit && n <= 24) {
-      auto m = exact_matching(n, [&](std::size_t i, std::size_t j) { return d[i][j]; });
-      if (!m) {
-        out.failure = PostmanFailure::unreachable;
-        return out;
-      }
-      pairs = *m;
-      r.method = n ? "exact_matching" : "none";
-    } else {
-      double bound = 0;
-      pairs = heuristic_matching(n, d, bound);
-      r.method = "heuristic_matching";
-      r.matching_lower_bound = bound;
-    }
-    for (auto [i, j] : pairs) {
-      if (d[i][j] == kInf) {
-        out.failure = PostmanFailure::unreachable;
-        return out;
-      }
-      r.matching_cost += d[i][j];
-      Tree t = dijkstra(graph, {odd[i]});
-      add_path(path_to(t, odd[j]));
-    }
+std::optional<Matching> pair_odd_nodes(std::vector<Step>& steps, std::size_t node_count, const DeadheadGraph& graph,
+                                       const std::vector<PostmanEdge>& edges, std::size_t exact_limit) {
+  const std::vector<std::uint32_t> odd = odd_nodes(steps, node_count);
+  const std::size_t n = odd.size();
+  std::vector<std::vector<double>> d(n, std::vector<double>(n, kInf));
+  for (std::size_t i = 0; i < n; ++i) {
+    Tree t = dijkstra(graph, {odd[i]});
+    for (std::size_t j = 0; j < n; ++j) d[i][j] = i == j ? kInf : t.dist[odd[j]];
+  }
+  Matching m;
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  if (n <= exact_limit && n <= 24) {
+    auto exact = exact_matching(n, [&](std::size_t i, std::size_t j) { return d[i][j]; });
+    if (!exact) return std::nullopt;
+    pairs = *exact;
+    m.method = n ? "exact_matching" : "none";
   } else {
-    std::vector<long long> b(node_count, 0);  // in - out: > 0 must leave again
-    for (const auto& it : items) --b[it.u], ++b[it.v];
-    std::vector<std::uint32_t> sources, sinks;
-    for (std::uint32_t v = 0; v < node_count; ++v) {
-      if (b[v] > 0) sources.push_back(v);
-      if (b[v] < 0) sinks.push_back(v);
-    }
-    if (!sources.empty()) {
-      // Min-cost flow on the street network itself, from the nodes that must leave again to the
-      // nodes that must be entered again: each unit of flow on an arc is one more traversal.
-      MinCostFlow flow(node_count + 2);
-      const auto src = static_cast<std::uint32_t>(node_count), dst = static_cast<std::uint32_t>(node_count + 1);
-      long long need = 0;
-      for (auto v : sources) need += b[v];
-      std::vector<std::pair<std::uint32_t, Arc>> arcs;  // (tail, arc), in the order added
-      for (std::uint32_t u = 0; u < node_count; ++u)
-        for (const Arc& a : graph[u]) flow.add(u, a.to, need, a.cost), arcs.emplace_back(u, a);
-      for (auto v : sources) flow.add(src, v, b[v], 0);
-      for (auto v : sinks) flow.add(v, dst, -b[v], 0);
-      if (flow.run(src, dst) != need) {
-        out.failure = PostmanFailure::unreachable;
-        return out;
-      }
-      for (std::size_t i = 0; i < arcs.size(); ++i) {
-        const long long f = flow.flow(i);
-        for (long long c = 0; c < f; ++c) add_traversal({arcs[i].second.edge, arcs[i].second.forward, false});
-        r.matching_cost += f * arcs[i].second.cost;
-      }
-    }
-    r.method = "min_cost_flow";
+    double bound = 0;
+    pairs = heuristic_matching(n, d, bound);
+    m.method = "heuristic_matching";
+    m.lower_bound = bound;
   }
+  for (auto [i, j] : pairs) {
+    if (d[i][j] == kInf) return std::nullopt;
+    m.cost += d[i][j];
+    Tree t = dijkstra(graph, {odd[i]});
+    for (const auto& tr : path_to(t, odd[j])) steps.push_back(step_of(edges, tr));
+  }
+  return m;
+}
 
-  // Hierholzer from the best-ranked node of the walk.
+std::optional<double> balance_by_flow(std::vector<Step>& steps, std::size_t node_count, const DeadheadGraph& graph) {
+  std::vector<long long> b(node_count, 0);  // in - out: > 0 must leave again
+  for (const auto& s : steps) --b[s.u], ++b[s.v];
+  std::vector<std::uint32_t> sources, sinks;
+  for (std::uint32_t v = 0; v < node_count; ++v) {
+    if (b[v] > 0) sources.push_back(v);
+    if (b[v] < 0) sinks.push_back(v);
+  }
+  double cost = 0;
+  if (sources.empty()) return cost;
+  // Min-cost flow on the street network itself, from the nodes that must leave again to the
+  // nodes that must be entered again: each unit of flow on an arc is one more traversal.
+  MinCostFlow flow(node_count + 2);
+  const auto src = static_cast<std::uint32_t>(node_count), dst = static_cast<std::uint32_t>(node_count + 1);
+  long long need = 0;
+  for (auto v : sources) need += b[v];
+  std::vector<std::pair<std::uint32_t, Arc>> arcs;  // (tail, arc), in the order added
+  for (std::uint32_t u = 0; u < node_count; ++u)
+    for (const Arc& a : graph[u]) flow.add(u, a.to, need, a.cost), arcs.emplace_back(u, a);
+  for (auto v : sources) flow.add(src, v, b[v], 0);
+  for (auto v : sinks) flow.add(v, dst, -b[v], 0);
+  if (flow.run(src, dst) != need) return std::nullopt;
+  for (std::size_t i = 0; i < arcs.size(); ++i) {
+    const long long f = flow.flow(i);
+    const Arc& a = arcs[i].second;
+    for (long long c = 0; c < f; ++c) steps.push_back({arcs[i].first, a.to, {a.edge, a.forward, false}});
+    cost += f * a.cost;
+  }
+  return cost;
+}
+
+std::uint32_t start_node(const std::vector<Step>& steps, const std::function<double(std::uint32_t)>& start_rank) {
   std::uint32_t start = kNone;
   double best_rank = kInf;
-  for (const auto& it : items) {
-    for (auto v : {it.u, it.v}) {
+  for (const auto& s : steps) {
+    for (auto v : {s.u, s.v}) {
       const double rank = start_rank(v);
       if (start == kNone || rank < best_rank) start = v, best_rank = rank;
     }
   }
-  std::vector<char> used(items.size(), 0);
-  const std::vector<Traversal> walk = euler_walk(items, node_count, start, undirected, used);
+  return start;
+}
 
+std::vector<Traversal> euler_walk(std::vector<Step>& steps, std::size_t node_count, std::uint32_t start, Directions directions,
+                                  std::vector<char>& used) {
+  const bool either_way = directions == Directions::either_way;
+  std::vector<std::vector<std::uint32_t>> adj(node_count);
+  for (std::uint32_t i = 0; i < steps.size(); ++i) {
+    if (used[i]) continue;
+    adj[steps[i].u].push_back(i);
+    if (either_way && steps[i].v != steps[i].u) adj[steps[i].v].push_back(i);
+  }
+  std::vector<std::size_t> next(node_count, 0);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> stack{{start, kNone}};  // (node, step that reached it)
+  std::vector<Traversal> walk;
+  while (!stack.empty()) {
+    const std::uint32_t v = stack.back().first;
+    auto& k = next[v];
+    while (k < adj[v].size() && used[adj[v][k]]) ++k;
+    if (k < adj[v].size()) {
+      const std::uint32_t i = adj[v][k];
+      used[i] = 1;
+      stack.push_back({steps[i].u == v ? steps[i].v : steps[i].u, i});
+      if (steps[i].u != v) {
+        std::swap(steps[i].u, steps[i].v);
+        steps[i].t.forward = !steps[i].t.forward;
+      }
+    } else {
+      if (stack.back().second != kNone) walk.push_back(steps[stack.back().second].t);
+      stack.pop_back();
+    }
+  }
+  std::reverse(walk.begin(), walk.end());
+  return walk;
+}
+
+void walk_circuit(PostmanResult& r, std::vector<Step>& steps, std::size_t node_count, std::uint32_t start, PostmanMode mode,
+                  const std::vector<PostmanEdge>& edges) {
+  std::vector<char> used(steps.size(), 0);
+  const auto directions = mode == PostmanMode::undirected ? Directions::either_way : Directions::as_given;
+  const std::vector<Traversal> walk = euler_walk(steps, node_count, start, directions, used);
   r.start = start;
-  // Service: the first traversal of each required edge (directed: of each required arc).
   std::vector<char> need_fwd(edges.size(), 0), need_bwd(edges.size(), 0);
-  for (const auto& it : items)
-    if (it.t.service) (mode == PostmanMode::directed && !it.t.forward ? need_bwd : need_fwd)[it.t.edge] = 1;
+  for (const auto& s : steps)
+    if (s.t.service) (mode == PostmanMode::directed && !s.t.forward ? need_bwd : need_fwd)[s.t.edge] = 1;
   for (auto t : walk) {
     t.service = false;
     auto& need = mode == PostmanMode::directed && !t.forward ? need_bwd : need_fwd;
@@ -565,6 +543,45 @@ PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& e
     (t.service ? r.service_cost : r.deadhead_cost) += c;
     r.circuit.push_back(t);
   }
+}
+
+}  // namespace postman_phases
+
+PostmanOutcome postman(std::size_t node_count, const std::vector<PostmanEdge>& edges, const std::vector<std::uint32_t>& required,
+                       PostmanMode mode, const std::function<double(std::uint32_t)>& start_rank, std::size_t exact_matching_limit) {
+  using namespace postman_phases;
+  PostmanOutcome out;
+  auto failed = [&out](PostmanFailure why) {
+    out.failure = why;
+    return out;
+  };
+  if (required.empty()) return out;
+  const bool undirected = mode == PostmanMode::undirected;
+  const auto graph = deadhead_graph(node_count, edges, undirected ? Directions::either_way : Directions::as_given);
+
+  auto steps = service_steps(edges, required, mode);
+  if (!steps) return failed(PostmanFailure::unusable_required_edge);
+  if (mode == PostmanMode::mixed) orient_two_way_steps(*steps, node_count, edges);
+
+  PostmanResult r;
+  const auto comps = components(*steps, node_count);
+  r.components = comps.size();
+  if (!join_components(comps, graph, edges, *steps)) return failed(PostmanFailure::unreachable);
+
+  if (undirected) {
+    const auto m = pair_odd_nodes(*steps, node_count, graph, edges, exact_matching_limit);
+    if (!m) return failed(PostmanFailure::unreachable);
+    r.method = m->method;
+    r.matching_cost = m->cost;
+    r.matching_lower_bound = m->lower_bound;
+  } else {
+    const auto cost = balance_by_flow(*steps, node_count, graph);
+    if (!cost) return failed(PostmanFailure::unreachable);
+    r.matching_cost = *cost;
+    r.method = "min_cost_flow";
+  }
+
+  walk_circuit(r, *steps, node_count, start_node(*steps, start_rank), mode, edges);
   out.result = std::move(r);
   return out;
 }

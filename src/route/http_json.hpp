@@ -17,7 +17,7 @@ inline double round_to(double v, double per_unit) { return std::round(v * per_un
 
 inline nlohmann::json line_string(const std::vector<LonLat>& coords) {
   nlohmann::json c = nlohmann::json::array();
-  for (const auto& p : coords) c.push_back({round_to(p[0], 1e9), round_to(p[1], 1e9)});
+  for (const auto& p : coords) c.push_back({round_to(p.lon, 1e9), round_to(p.lat, 1e9)});
   return {{"type", "LineString"}, {"coordinates", std::move(c)}};
 }
 

@@ -350,9 +350,9 @@ RoadImportStats import_osm_roads(pg::Connection& conn, const std::string& path, 
                               out += "SRID=4490;LINESTRING(";
                               for (std::size_t k = 0; k < e.points.size(); ++k) {
                                 if (k) out += ',';
-                                append_number(out, e.points[k][0]);
+                                append_number(out, e.points[k].lon);
                                 out += ' ';
-                                append_number(out, e.points[k][1]);
+                                append_number(out, e.points[k].lat);
                               }
                               out += ")\n";
                             }

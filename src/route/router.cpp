@@ -35,7 +35,7 @@ std::int64_t cell_of(double deg) { return static_cast<std::int64_t>(std::floor(d
 
 struct PointKeyHash {
   std::size_t operator()(const LonLat& p) const noexcept {
-    const auto a = std::bit_cast<std::uint64_t>(p[0]), b = std::bit_cast<std::uint64_t>(p[1]);
+    const auto a = std::bit_cast<std::uint64_t>(p.lon), b = std::bit_cast<std::uint64_t>(p.lat);
     return std::hash<std::uint64_t>()(a * 0x9E3779B97F4A7C15ull ^ b);
   }
 };
@@ -91,8 +91,8 @@ double speed_kmh(Profile p, std::string_view h) {
 }
 
 double distance_m(const LonLat& a, const LonLat& b) {
-  const auto k = metres_per_degree((a[1] + b[1]) / 2);
-  return std::hypot((b[0] - a[0]) * k[0], (b[1] - a[1]) * k[1]);
+  const auto k = metres_per_degree((a.lat + b.lat) / 2);
+  return std::hypot((b.lon - a.lon) * k[0], (b.lat - a.lat) * k[1]);
 }
 
 // Geometry and topology shared by the profiles. Vertices of all edges are stored flat: edge e owns
@@ -136,8 +136,8 @@ class Network {
       for (std::uint32_t i = first[e]; i + 1 < first[e + 1]; ++i) {
         const auto& a = points[i];
         const auto& b = points[i + 1];
-        for (auto x = cell_of(std::min(a[0], b[0])); x <= cell_of(std::max(a[0], b[0])); ++x)
-          for (auto y = cell_of(std::min(a[1], b[1])); y <= cell_of(std::max(a[1], b[1])); ++y) cells[cell_key(x, y)].push_back(i);
+        for (auto x = cell_of(std::min(a.lon, b.lon)); x <= cell_of(std::max(a.lon, b.lon)); ++x)
+          for (auto y = cell_of(std::min(a.lat, b.lat)); y <= cell_of(std::max(a.lat, b.lat)); ++y) cells[cell_key(x, y)].push_back(i);
       }
     }
   }
@@ -178,7 +178,7 @@ class Network {
     const auto i = static_cast<std::uint32_t>(it - cum.begin()) - 1;  // segment [i, i + 1]
     const double seg = cum[i + 1] - cum[i];
     const double t = seg > 0 ? (offset - cum[i]) / seg : 0;
-    return {points[i][0] + t * (points[i + 1][0] - points[i][0]), points[i][1] + t * (points[i + 1][1] - points[i][1])};
+    return {points[i].lon + t * (points[i + 1].lon - points[i].lon), points[i].lat + t * (points[i + 1].lat - points[i].lat)};
   }
 
   // Appends the part of edge e between two offsets, in travel order; a point equal to the last
@@ -284,20 +284,20 @@ bool Graph::turn_allowed(std::uint32_t node, std::uint32_t in_edge, std::uint32_
 
 std::optional<Snap> Graph::snap(const LonLat& p, double max_m) const {
   const Network& n = *m_net;
-  const auto k = metres_per_degree(p[1]);
+  const auto k = metres_per_degree(p.lat);
   const double dx = max_m / k[0], dy = max_m / k[1];
   std::optional<Snap> best;
   double best_d2 = max_m * max_m;  // squared: no square root per segment
-  for (auto x = cell_of(p[0] - dx); x <= cell_of(p[0] + dx); ++x) {
-    for (auto y = cell_of(p[1] - dy); y <= cell_of(p[1] + dy); ++y) {
+  for (auto x = cell_of(p.lon - dx); x <= cell_of(p.lon + dx); ++x) {
+    for (auto y = cell_of(p.lat - dy); y <= cell_of(p.lat + dy); ++y) {
       auto it = n.cells.find(cell_key(x, y));
       if (it == n.cells.end()) continue;
       for (std::uint32_t i : it->second) {
         const std::uint32_t e = n.point_edge[i];
         if (!usable(e)) continue;
         // Local metric plane centred on the query point.
-        const double ax = (n.points[i][0] - p[0]) * k[0], ay = (n.points[i][1] - p[1]) * k[1];
-        const double bx = (n.points[i + 1][0] - p[0]) * k[0], by = (n.points[i + 1][1] - p[1]) * k[1];
+        const double ax = (n.points[i].lon - p.lon) * k[0], ay = (n.points[i].lat - p.lat) * k[1];
+        const double bx = (n.points[i + 1].lon - p.lon) * k[0], by = (n.points[i + 1].lat - p.lat) * k[1];
         const double vx = bx - ax, vy = by - ay, len2 = vx * vx + vy * vy;
         const double t = len2 > 0 ? std::clamp(-(ax * vx + ay * vy) / len2, 0.0, 1.0) : 0.0;
         const double ex = ax + t * vx, ey = ay + t * vy, d2 = ex * ex + ey * ey;
@@ -509,7 +509,8 @@ Graph::EdgeView Graph::edge(std::uint32_t e) const {
   return {n.street_id[e], n.from[e], n.to[e], n.length[e], m_speed_ms[e], m_forward[e], m_backward[e]};
 }
 
-void Graph::append_edge(std::uint32_t e, bool forward, std::vector<LonLat>& out) const {
+void Graph::append_edge(std::uint32_t e, Direction direction, std::vector<LonLat>& out) const {
+  const bool forward = direction == Direction::forward;
   const double len = m_net->length[e];
   m_net->append(e, forward ? 0 : len, forward ? len : 0, out);
 }

@@ -15,13 +15,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/lonlat.hpp"
+
 namespace wangge::pg {
 class Connection;
 }
 
 namespace wangge::route {
 
-using LonLat = std::array<double, 2>;  // EPSG:4490 lon, lat
+using wangge::LonLat;  // EPSG:4490
 
 enum class Profile { foot, ebike, car };
 inline constexpr Profile kProfiles[] = {Profile::foot, Profile::ebike, Profile::car};
@@ -104,8 +106,10 @@ class Graph {
   };
   std::size_t edge_count() const;
   EdgeView edge(std::uint32_t e) const;
+  // The way an edge is walked: forward from its `from` node to its `to` node, or backward.
+  enum class Direction { forward, backward };
   // Appends edge e's geometry (EPSG:4490) in travel order, not repeating the last point of `out`.
-  void append_edge(std::uint32_t e, bool forward, std::vector<LonLat>& out) const;
+  void append_edge(std::uint32_t e, Direction direction, std::vector<LonLat>& out) const;
 
  private:
   struct Search;

@@ -17,9 +17,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 #include <vector>
+
+#include "core/level.hpp"
+#include "core/lonlat.hpp"
 
 namespace wangge::sample {
 namespace {
@@ -85,8 +87,8 @@ std::size_t weighted(Rng& rng, const std::array<int, N>& weights) {
 // ---------------------------------------------------------------------------------------------------
 // Tables.
 
-enum Level { kProvince = 0, kCity, kCounty, kTownship, kVillage, kGrid, kMicro };
-constexpr std::array<const char*, 7> kLevelNames = {"province", "city", "county", "township", "village", "grid", "microgrid"};
+// The level one below `level` (the generator builds top down; never called on a micro-grid).
+constexpr Level child_of(Level level) { return static_cast<Level>(static_cast<int>(level) + 1); }
 
 struct CodeName {
   const char* code;
@@ -537,7 +539,7 @@ std::vector<Piece> tile_micro(const Rect& grid, int m, Rng& rng) {
 
 struct Node {
   Rect rect;
-  int level = 0;
+  Level level = Level::province;
   int parent = -1;
   int grids = 0;        // grids allotted to this subtree
   int first_child = 0;  // children are contiguous in the node list
@@ -586,20 +588,20 @@ class Builder {
  private:
   Rng make_stream(std::uint64_t id) const { return stream(m_options.seed, id); }
 
-  int child_count(int child_level, int grids) const {
+  int child_count(Level child_level, int grids) const {
     int k = 1;
     switch (child_level) {
-      case kCity:
+      case Level::city:
         k = std::clamp((grids + 1500) / 3000, 2, static_cast<int>(kCities.size()));
         break;
-      case kCounty:
+      case Level::county:
         k = std::clamp((grids + 475) / 950, 1, 99);
         break;
-      case kTownship:
+      case Level::township:
         k = m_province ? std::clamp((grids + 30) / 60, 1, 60)
                        : std::clamp((grids + 15) / 30, 1, static_cast<int>(kDeqingStreetOffices.size() + kDeqingTowns.size()));
         break;
-      case kVillage: {
+      case Level::village: {
         // 10–20 villages per township: about 15, with 3–8 grids each.
         const long long per_village_x10 = std::clamp(grids * 10LL / 15, 30LL, 80LL);
         k = static_cast<int>(std::clamp((grids * 10LL + per_village_x10 / 2) / per_village_x10, 1LL, 999LL));
@@ -617,11 +619,11 @@ class Builder {
     root.rect = {0, 0, m_lattice->cols(), m_lattice->rows()};
     root.grids = m_options.grids;
     if (m_province) {
-      root.level = kProvince;
+      root.level = Level::province;
       root.code = "330000";
       root.name = "浙江省";
     } else {
-      root.level = kCounty;
+      root.level = Level::county;
       root.code = "330521";
       root.name = "德清县";
     }
@@ -630,17 +632,17 @@ class Builder {
     Rng split_rng = make_stream(1);
     Rng name_rng = make_stream(2);
     std::size_t begin = 0, end = 1;
-    for (int level = root.level; level < kGrid; ++level) {
-      for (std::size_t n = begin; n < end; ++n) split(n, level + 1, split_rng, name_rng);
+    for (Level level = root.level; level < Level::grid; level = child_of(level)) {
+      for (std::size_t n = begin; n < end; ++n) split(n, child_of(level), split_rng, name_rng);
       begin = end;
       end = m_nodes.size();
     }
   }
 
-  void split(std::size_t parent_index, int child_level, Rng& split_rng, Rng& name_rng) {
+  void split(std::size_t parent_index, Level child_level, Rng& split_rng, Rng& name_rng) {
     const Node parent = m_nodes[parent_index];  // copy: m_nodes grows below
     int k = child_count(child_level, parent.grids);
-    if (child_level == kGrid) {
+    if (child_level == Level::grid) {
       // Grids follow the village's actual area rather than its allotment, so that the cut rounding
       // of the levels above does not leave some villages with 12-block grids and others with 4:
       // a running count over all blocks keeps the total at exactly options.grids.
@@ -651,11 +653,11 @@ class Builder {
       m_grids_made += k;
     }
     std::vector<int> grids =
-        child_level == kGrid ? std::vector<int>(static_cast<std::size_t>(k), 1) : allot(parent.grids, k, 55, 145, split_rng);
+        child_level == Level::grid ? std::vector<int>(static_cast<std::size_t>(k), 1) : allot(parent.grids, k, 55, 145, split_rng);
     std::vector<Piece> pieces(static_cast<std::size_t>(k));
     for (std::size_t n = 0; n < pieces.size(); ++n) pieces[n].grids = grids[n];
     // Grid cuts stay proportional: the jitter that varies the upper levels would make 4-block grids.
-    kd_split(parent.rect, pieces, 0, k, child_level == kGrid ? 5 : 4, child_level != kGrid, split_rng);
+    kd_split(parent.rect, pieces, 0, k, child_level == Level::grid ? 5 : 4, child_level != Level::grid, split_rng);
 
     std::vector<Node> children;
     for (std::size_t n : spatial_order(parent.rect, pieces)) {
@@ -677,23 +679,23 @@ class Builder {
   void name_children(const Node& parent, std::vector<Node>& children, Rng& rng) {
     std::set<std::string> taken;
     switch (children.front().level) {
-      case kCity:
+      case Level::city:
         for (std::size_t n = 0; n < children.size(); ++n) {
           children[n].code = kCities[n].code;
           children[n].name = kCities[n].name;
         }
         break;
-      case kCounty:
+      case Level::county:
         for (std::size_t n = 0; n < children.size(); ++n) {
           children[n].code = parent.code.substr(0, 4) + padded(static_cast<long long>(n) + 1, 2);
           const int roll = static_cast<int>(rng.below(100));
           children[n].name = unique_name(rng, m_county_names, roll < 40 ? "区" : roll < 85 ? "县" : "市");
         }
         break;
-      case kTownship:
+      case Level::township:
         name_townships(parent, children, rng);
         break;
-      case kVillage:
+      case Level::village:
         for (std::size_t n = 0; n < children.size(); ++n) {
           Node& c = children[n];
           c.code = parent.code + padded(static_cast<long long>(n) + 1, 3);
@@ -752,7 +754,7 @@ class Builder {
     long long seen = 0, produced = 0;
     const std::size_t grid_count = m_nodes.size();
     for (std::size_t g = 0; g < grid_count; ++g) {
-      if (m_nodes[g].level != kGrid) continue;
+      if (m_nodes[g].level != Level::grid) continue;
       const Rect rect = m_nodes[g].rect;
       const long long n = rect.cells();
       seen += n;
@@ -766,7 +768,7 @@ class Builder {
       for (std::size_t p : spatial_order(rect, pieces)) {
         Node child;
         child.rect = pieces[p].rect;
-        child.level = kMicro;
+        child.level = Level::microgrid;
         child.parent = static_cast<int>(g);
         child.grids = 0;
         child.code = m_nodes[g].code + padded(static_cast<long long>(children.size()) + 1, 2);
@@ -784,7 +786,7 @@ class Builder {
   void count_people() {
     Rng rng = make_stream(4);
     for (Node& node : m_nodes) {
-      if (node.level != kGrid) continue;
+      if (node.level != Level::grid) continue;
       node.households = rng.range(300, 500);
       node.population = static_cast<int>(static_cast<long long>(node.households) * rng.range(250, 320) / 100);
       if (node.child_count == 0) continue;
@@ -805,7 +807,7 @@ class Builder {
     // Children come after their parents, so a reverse pass sums bottom-up.
     for (std::size_t n = m_nodes.size(); n-- > 0;) {
       const Node& node = m_nodes[n];
-      if (node.parent < 0 || node.level == kMicro) continue;  // grids already hold their micro-grids' sums
+      if (node.parent < 0 || node.level == Level::microgrid) continue;  // grids already hold their micro-grids' sums
       Node& parent = m_nodes[static_cast<std::size_t>(node.parent)];
       parent.households += node.households;
       parent.population += node.population;
@@ -818,7 +820,7 @@ class Builder {
       Area area;
       area.code = node.code;
       area.name = node.name;
-      area.level = kLevelNames[static_cast<std::size_t>(node.level)];
+      area.level = level_name(node.level);
       if (node.parent >= 0) area.parent_code = m_nodes[static_cast<std::size_t>(node.parent)].code;
       area.wkt = m_lattice->multipolygon(node.rect);
       area.households = node.households;
@@ -926,7 +928,7 @@ class Builder {
   std::vector<std::size_t> grid_indices() const {
     std::vector<std::size_t> grids;
     for (std::size_t n = 0; n < m_nodes.size(); ++n)
-      if (m_nodes[n].level == kGrid) grids.push_back(n);
+      if (m_nodes[n].level == Level::grid) grids.push_back(n);
     return grids;
   }
 
@@ -956,7 +958,7 @@ class Builder {
     }
   }
 
-  std::pair<double, double> point_in_grid(const Node& grid, Rng& rng, int* cell_i, int* cell_j) const {
+  LonLat point_in_grid(const Node& grid, Rng& rng, int* cell_i, int* cell_j) const {
     const int i = grid.rect.i0 + static_cast<int>(rng.below(static_cast<std::uint64_t>(grid.rect.width())));
     const int j = grid.rect.j0 + static_cast<int>(rng.below(static_cast<std::uint64_t>(grid.rect.height())));
     const auto [lon, lat] = m_lattice->point_in_cell(i, j, rng);
@@ -975,7 +977,8 @@ class Builder {
       const std::size_t g = rng.below(grids.size());
       Incident incident;
       int i = 0, j = 0;
-      std::tie(incident.lon, incident.lat) = point_in_grid(m_nodes[grids[g]], rng, &i, &j);
+      const LonLat at = point_in_grid(m_nodes[grids[g]], rng, &i, &j);
+      incident.lon = at.lon, incident.lat = at.lat;
       const Category& category = kCategories[weighted(rng, kCategoryWeights)];
       incident.category = category.name;
       incident.source = kSources[weighted(rng, kSourceWeights)];
@@ -1033,7 +1036,8 @@ class Builder {
             cp.frequency = rng.percent(60) ? "daily" : "weekly";
             break;
         }
-        std::tie(cp.lon, cp.lat) = point_in_grid(grid, rng, nullptr, nullptr);
+        const LonLat at = point_in_grid(grid, rng, nullptr, nullptr);
+        cp.lon = at.lon, cp.lat = at.lat;
         out.checkpoints.push_back(std::move(cp));
       }
     }

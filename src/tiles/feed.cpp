@@ -46,7 +46,7 @@ void TileFeed::catch_up(pg::Connection& conn) {
   // reload and recount (dropping every cached tile) as soon as the tiles are loaded: their first
   // load may have read its rows just before that moment, with nothing heard in between.
   if (!m_owed_everything || !m_tiles.ready()) return;
-  m_tiles.refresh_points(conn, true, true, {kWorld});
+  m_tiles.refresh_points(conn, {.incidents = true, .checkpoints = true}, {kWorld});
   m_tiles.refresh_counts(conn, std::nullopt);
   m_owed_everything = false;
 }
@@ -80,7 +80,7 @@ void TileFeed::apply(pg::Connection& conn, const std::vector<pg::Notification>& 
       boxes.push_back(kWorld);
     }
   }
-  m_tiles.refresh_points(conn, incidents, checkpoints, boxes);
+  m_tiles.refresh_points(conn, {.incidents = incidents, .checkpoints = checkpoints}, boxes);
   if (recount_all)
     m_tiles.refresh_counts(conn, std::nullopt);
   else if (!case_grids.empty())

@@ -111,12 +111,13 @@ Response tile(const TileServices& app, const Request& req) {
   const std::string scope = actor.scope ? registry::code_prefix(*actor.scope) : "";
   auto at = time_param(req, "at");
   const bool accepts_gzip = req.header("accept-encoding").value_or("").find("gzip") != std::string::npos;
+  const auto gzip = accepts_gzip ? TileService::ClientGzip::accepted : TileService::ClientGzip::refused;
   std::shared_ptr<const EncodedTile> tile;
   if (at) {
     auto conn = app.registry.pool.acquire();
-    tile = app.tiles->tile(layers, *id, scope, &*conn, at, accepts_gzip);
+    tile = app.tiles->tile(layers, *id, scope, &*conn, at, gzip);
   } else {
-    tile = app.tiles->tile(layers, *id, scope, nullptr, std::nullopt, accepts_gzip);
+    tile = app.tiles->tile(layers, *id, scope, nullptr, std::nullopt, gzip);
   }
   Response r;
   r.headers.emplace_back("ETag", tile->etag);

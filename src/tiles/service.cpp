@@ -84,18 +84,19 @@ void TileService::refresh_roads(pg::Connection& conn) {
   m_impl->cache.invalidate({kWholeWorld});
 }
 
-void TileService::refresh_checkpoints(pg::Connection& conn, const std::vector<std::array<double, 2>>& changed_lonlat) {
+void TileService::refresh_checkpoints(pg::Connection& conn, const std::vector<LonLat>& changed_lonlat) {
   std::lock_guard lock(m_impl->rebuild_mutex);
   m_impl->reload(conn, {kCheckpointsLayer});
   std::vector<Box> boxes;
   for (const auto& p : changed_lonlat) {
-    const Point m = to_mercator(p[0], p[1]);
+    const Point m = to_mercator(p.lon, p.lat);
     boxes.push_back(Box{m.x, m.y, m.x, m.y});
   }
   if (!boxes.empty()) m_impl->cache.invalidate(boxes);
 }
 
-void TileService::refresh_points(pg::Connection& conn, bool incidents, bool checkpoints, const std::vector<Box>& lonlat_boxes) {
+void TileService::refresh_points(pg::Connection& conn, PointLayers layers, const std::vector<Box>& lonlat_boxes) {
+  const bool incidents = layers.incidents, checkpoints = layers.checkpoints;
   if (!incidents && !checkpoints) return;
   std::lock_guard lock(m_impl->rebuild_mutex);
   if (incidents && checkpoints)
@@ -261,8 +262,8 @@ Box TileService::bounds_lonlat() const {
     b.maxy = std::max(b.maxy, bb.max_corner().get<1>());
   }
   if (b.minx > b.maxx) return {73, 18, 135, 54};  // empty registry: China
-  Point lo = to_lonlat({b.minx, b.miny}), hi = to_lonlat({b.maxx, b.maxy});
-  return {lo.x, lo.y, hi.x, hi.y};
+  const LonLat lo = to_lonlat({b.minx, b.miny}), hi = to_lonlat({b.maxx, b.maxy});
+  return {lo.lon, lo.lat, hi.lon, hi.lat};
 }
 
 std::vector<std::pair<std::string, std::string>> TileService::fields(const std::string& layer) const {
@@ -274,7 +275,7 @@ std::vector<std::pair<std::string, std::string>> TileService::fields(const std::
 // the ETag and compression; the cache again.
 std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::string>& layers, const TileId& id,
                                                      const std::string& scope_prefix, pg::Connection* conn_for_at, std::optional<Micros> at,
-                                                     bool gzip_wanted) {
+                                                     ClientGzip client_gzip) {
   const bool cacheable = !at && m_impl->cache.enabled();
   std::string key;
   std::uint64_t generation = 0;
@@ -299,7 +300,7 @@ std::shared_ptr<const EncodedTile> TileService::tile(const std::vector<std::stri
   const std::string& data = draw(*snap, layers, id, scope_prefix, out->features);
   out->raw_bytes = data.size();
   out->etag = etag_of(data);
-  if (!data.empty() && (gzip_wanted || cacheable))
+  if (!data.empty() && (client_gzip == ClientGzip::accepted || cacheable))
     out->gzip = gzip(data);
   else
     out->raw = data;
@@ -313,9 +314,9 @@ std::shared_ptr<const TileData> TileService::past_areas(pg::Connection& conn, Mi
   auto past = std::make_shared<TileData>();
   const AreaCounts none;
   const Box around = buffered(bounds(id), m_config);
-  const Point lo = to_lonlat({around.minx, around.miny}), hi = to_lonlat({around.maxx, around.maxy});
+  const LonLat lo = to_lonlat({around.minx, around.miny}), hi = to_lonlat({around.maxx, around.maxy});
   for (const auto& spec : m_config.layers)
-    if (visible(spec, id.z)) past->areas[spec.name] = load_area_layer(conn, spec, none, at, Box{lo.x, lo.y, hi.x, hi.y});
+    if (visible(spec, id.z)) past->areas[spec.name] = load_area_layer(conn, spec, none, at, Box{lo.lon, lo.lat, hi.lon, hi.lat});
   return past;
 }
 

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/lonlat.hpp"
 #include "core/time.hpp"
 #include "pg/connection.hpp"
 #include "tiles/compression.hpp"
@@ -41,11 +42,15 @@ class TileService {
   void apply_changes(pg::Connection& conn, const std::vector<std::string>& codes);
   // After checkpoint writes: reloads the checkpoints layer (one SELECT) and drops the cached tiles
   // around the changed locations (EPSG:4490 lon/lat, before and after). This process only.
-  void refresh_checkpoints(pg::Connection& conn, const std::vector<std::array<double, 2>>& changed_lonlat);
+  void refresh_checkpoints(pg::Connection& conn, const std::vector<LonLat>& changed_lonlat);
   // After incident or checkpoint writes by any process (TileFeed hears them through NOTIFY
   // wangge_tiles): reloads the incidents and/or checkpoints layers (one SELECT each) and drops the
   // cached tiles that touch `lonlat_boxes` (EPSG:4490, the written rows' old and new locations).
-  void refresh_points(pg::Connection& conn, bool incidents, bool checkpoints, const std::vector<Box>& lonlat_boxes);
+  struct PointLayers {
+    bool incidents = false;
+    bool checkpoints = false;
+  };
+  void refresh_points(pg::Connection& conn, PointLayers layers, const std::vector<Box>& lonlat_boxes);
   // After worker assignments or cases changed (TileFeed): the worker and open-case counts of the
   // features of those grids and their ancestors (`grid_codes`; nullopt: recount every feature),
   // and the cached tiles of the features whose counts changed are dropped.
@@ -67,12 +72,13 @@ class TileService {
 
   // `scope_prefix`: only areas whose codes start with it ("" for all); part of the cache key.
   // `at`: the registry as of then (read from the database, not cached).
-  // `gzip_wanted`: false when the client cannot take gzip. A tile that will not be cached (cache
-  // off, or `at`) is then left uncompressed (`raw`), since compressing ~400 KB at z10 only to
-  // inflate it again costs more than drawing it; a cached tile is always kept compressed.
+  // `client_gzip`: refused when the client cannot take gzip. A tile that will not be cached (cache off,
+  // or `at`) is then left uncompressed (`raw`), since compressing ~400 KB at z10 only to inflate it
+  // again costs more than drawing it; a cached tile is always kept compressed.
+  enum class ClientGzip { accepted, refused };
   std::shared_ptr<const EncodedTile> tile(const std::vector<std::string>& layers, const TileId& id, const std::string& scope_prefix,
                                           pg::Connection* conn_for_at = nullptr, std::optional<Micros> at = std::nullopt,
-                                          bool gzip_wanted = true);
+                                          ClientGzip client_gzip = ClientGzip::accepted);
 
   using CacheStats = TileCacheStats;
   CacheStats cache_stats() const;

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string_view>
 
+#include "core/lonlat.hpp"
+
 namespace wangge::tiles {
 
 constexpr double kEarthRadius = 6378137.0;
@@ -32,7 +34,8 @@ inline Point to_mercator(double lon, double lat) {
   return {lon * d2r * kEarthRadius, std::log(std::tan(3.14159265358979323846 / 4 + lat * d2r / 2)) * kEarthRadius};
 }
 
-inline Point to_lonlat(Point m) {
+// Mercator metres → lon/lat in degrees.
+inline LonLat to_lonlat(Point m) {
   constexpr double r2d = 180.0 / 3.14159265358979323846;
   return {m.x / kEarthRadius * r2d, (2 * std::atan(std::exp(m.y / kEarthRadius)) - 3.14159265358979323846 / 2) * r2d};
 }

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "route/coverage.hpp"
+#include "route/postman_phases.hpp"
 
 using namespace wangge::route;
 
@@ -279,4 +280,90 @@ TEST(Postman, ExactMatchingEqualsEveryPairing) {
     for (int s : seen) EXPECT_EQ(s, 1);
     EXPECT_NEAR(got, best(all), 1e-9);
   }
+}
+
+// The phases of postman() one at a time, on hand-made graphs.
+namespace phases = wangge::route::postman_phases;
+
+TEST(PostmanPhases, ServiceStepsFollowTheMode) {
+  // 0 -> 1 one-way, 1 - 2 two-way; edge 1 listed twice.
+  const std::vector<PostmanEdge> edges{{0, 1, 1, true, false}, {1, 2, 2, true, true}};
+  const std::vector<std::uint32_t> req{1, 0, 1};
+  const auto undirected = phases::service_steps(edges, req, PostmanMode::undirected);
+  ASSERT_TRUE(undirected);
+  ASSERT_EQ(undirected->size(), 2u);  // duplicates once, sorted
+  EXPECT_EQ((*undirected)[0].t.edge, 0u);
+  EXPECT_TRUE((*undirected)[1].t.forward && (*undirected)[1].t.service);
+  const auto directed = phases::service_steps(edges, req, PostmanMode::directed);
+  ASSERT_TRUE(directed);
+  ASSERT_EQ(directed->size(), 3u);  // the two-way street is two arcs
+  EXPECT_EQ((*directed)[2].u, 2u);
+  EXPECT_EQ((*directed)[2].v, 1u);
+  EXPECT_FALSE((*directed)[2].t.forward);
+  const std::vector<PostmanEdge> backward_only{{0, 1, 1, false, true}};
+  const auto mixed = phases::service_steps(backward_only, {0}, PostmanMode::mixed);
+  ASSERT_TRUE(mixed);
+  EXPECT_EQ((*mixed)[0].u, 1u);
+  EXPECT_FALSE((*mixed)[0].t.forward);
+  const std::vector<PostmanEdge> unusable{{0, 1, 1, false, false}};
+  EXPECT_FALSE(phases::service_steps(unusable, {0}, PostmanMode::directed));
+}
+
+TEST(PostmanPhases, OddNodesAndComponents) {
+  // Two pieces: the path 0-1-2 and the single edge 4-5; node 3 untouched.
+  const std::vector<PostmanEdge> edges{{0, 1, 1, true, true}, {1, 2, 1, true, true}, {4, 5, 1, true, true}};
+  const auto steps = phases::service_steps(edges, all_edges(edges), PostmanMode::undirected);
+  ASSERT_TRUE(steps);
+  EXPECT_EQ(phases::odd_nodes(*steps, 6), (std::vector<std::uint32_t>{0, 2, 4, 5}));
+  const auto comps = phases::components(*steps, 6);
+  ASSERT_EQ(comps.size(), 2u);
+  EXPECT_EQ(comps[0], (std::vector<std::uint32_t>{0, 1, 2}));
+  EXPECT_EQ(comps[1], (std::vector<std::uint32_t>{4, 5}));
+}
+
+TEST(PostmanPhases, JoinComponentsAddsTheCheapestLink) {
+  // Required 0-1 and 3-4; the only links are 1-2-3 (cost 2 + 3) and the dearer 0-4 (cost 20).
+  const std::vector<PostmanEdge> edges{
+      {0, 1, 1, true, true}, {1, 2, 2, true, true}, {2, 3, 3, true, true}, {3, 4, 1, true, true}, {0, 4, 20, true, true}};
+  auto steps = *phases::service_steps(edges, {0, 3}, PostmanMode::undirected);
+  const auto graph = phases::deadhead_graph(5, edges, phases::Directions::either_way);
+  ASSERT_TRUE(phases::join_components(phases::components(steps, 5), graph, edges, steps));
+  ASSERT_EQ(steps.size(), 4u);
+  double added = 0;
+  for (std::size_t i = 2; i < steps.size(); ++i) {
+    EXPECT_FALSE(steps[i].t.service);
+    added += edges[steps[i].t.edge].cost;
+  }
+  EXPECT_EQ(added, 5);
+  EXPECT_EQ(phases::components(steps, 5).size(), 1u);
+  // Cut the links: nothing joins the two pieces.
+  const std::vector<PostmanEdge> apart{{0, 1, 1, true, true}, {3, 4, 1, true, true}};
+  auto lone = *phases::service_steps(apart, {0, 1}, PostmanMode::undirected);
+  EXPECT_FALSE(
+      phases::join_components(phases::components(lone, 5), phases::deadhead_graph(5, apart, phases::Directions::either_way), apart, lone));
+}
+
+TEST(PostmanPhases, PairingAndFlowMakeTheWalkClose) {
+  // A path 0-1-2: undirected, its two ends are odd and are paired by walking the path back.
+  const std::vector<PostmanEdge> path{{0, 1, 2, true, true}, {1, 2, 3, true, true}};
+  auto steps = *phases::service_steps(path, all_edges(path), PostmanMode::undirected);
+  const auto m = phases::pair_odd_nodes(steps, 3, phases::deadhead_graph(3, path, phases::Directions::either_way), path, 20);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->method, "exact_matching");
+  EXPECT_EQ(m->cost, 5);
+  EXPECT_TRUE(phases::odd_nodes(steps, 3).empty());
+  // Directed: a one-way 0 -> 1 with a way back 1 -> 2 -> 0 costs that way back.
+  const std::vector<PostmanEdge> arcs{{0, 1, 1, true, false}, {1, 2, 4, true, false}, {2, 0, 6, true, false}};
+  auto one = *phases::service_steps(arcs, {0}, PostmanMode::directed);
+  const auto cost = phases::balance_by_flow(one, 3, phases::deadhead_graph(3, arcs, phases::Directions::as_given));
+  ASSERT_TRUE(cost);
+  EXPECT_EQ(*cost, 10);
+  ASSERT_EQ(one.size(), 3u);
+  PostmanResult r;
+  phases::walk_circuit(r, one, 3, phases::start_node(one, [](std::uint32_t v) { return v == 2 ? 0.0 : 1.0; }), PostmanMode::directed, arcs);
+  EXPECT_EQ(r.start, 2u);
+  EXPECT_EQ(r.cost, 11);
+  EXPECT_EQ(r.service_cost, 1);
+  EXPECT_EQ(r.deadhead_cost, 10);
+  check_walk(arcs, {0}, r, PostmanMode::directed);
 }

@@ -28,7 +28,7 @@ const Router& router() {
   return r;
 }
 
-LonLat mid(int a, int b) { return {(N.at(a)[0] + N.at(b)[0]) / 2, (N.at(a)[1] + N.at(b)[1]) / 2}; }
+LonLat mid(int a, int b) { return {(N.at(a).lon + N.at(b).lon) / 2, (N.at(a).lat + N.at(b).lat) / 2}; }
 double d(int a, int b) { return distance_m(N.at(a), N.at(b)); }
 
 // Distance of the fastest path between two points, or -1 when there is none.

@@ -45,8 +45,8 @@ TEST(Router, SnapsMidEdgeNotToNode) {
   ASSERT_TRUE(s);
   EXPECT_EQ(s->edge, 0u);
   EXPECT_NEAR(s->offset_m, distance_m(A, B) / 4, 0.5);
-  EXPECT_NEAR(s->point[0], 120.0025, 1e-9);
-  EXPECT_NEAR(s->point[1], 30.0, 1e-9);
+  EXPECT_NEAR(s->point.lon, 120.0025, 1e-9);
+  EXPECT_NEAR(s->point.lat, 30.0, 1e-9);
   EXPECT_NEAR(s->distance_m, 33.3, 0.5);
   EXPECT_FALSE(g.snap({120.05, 30.02}, 500));  // over 2 km from every street
 }
@@ -59,9 +59,9 @@ TEST(Router, PartialEdgesInGeometryAndCost) {
   EXPECT_NEAR(p->distance_m, distance_m(A, B), 0.01);
   EXPECT_NEAR(p->duration_s, p->distance_m / (5 / 3.6), 1e-6);
   ASSERT_EQ(p->coordinates.size(), 3u);
-  EXPECT_NEAR(p->coordinates.front()[0], 120.005, 1e-9);
+  EXPECT_NEAR(p->coordinates.front().lon, 120.005, 1e-9);
   EXPECT_EQ(p->coordinates[1], B);
-  EXPECT_NEAR(p->coordinates.back()[0], 120.015, 1e-9);
+  EXPECT_NEAR(p->coordinates.back().lon, 120.015, 1e-9);
   // Both on one edge, backwards: straight along it.
   auto q = g.route(snap(g, {120.008, 30.0}), snap(g, {120.002, 30.0}));
   ASSERT_TRUE(q);

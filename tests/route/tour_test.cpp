@@ -209,7 +209,7 @@ Router lattice(bool island) {
     }
   // One-way along the bottom row, west to east, for the e-bike (foot ignores it).
   for (auto& st : s)
-    if (st.points[0][1] == 30.0 && st.points[1][1] == 30.0) st.oneway = true;
+    if (st.points[0].lat == 30.0 && st.points[1].lat == 30.0) st.oneway = true;
   if (island) s.push_back({{{120.1, 30.1}, {120.101, 30.1}}, "residential", false});
   return Router(s);
 }
@@ -251,8 +251,8 @@ TEST(Patrol, VisitsAllWhenTheyFitExactly) {
   // Arrival times add up leg by leg, and the geometry starts and ends at the start.
   for (std::size_t k = 1; k < p.stops.size(); ++k) EXPECT_GT(p.stops[k].arrival_s, p.stops[k - 1].departure_s);
   ASSERT_GE(p.geometry.size(), 2u);
-  EXPECT_NEAR(p.geometry.front()[0], req.start[0], 1e-9);
-  EXPECT_NEAR(p.geometry.back()[1], req.start[1], 1e-9);
+  EXPECT_NEAR(p.geometry.front().lon, req.start.lon, 1e-9);
+  EXPECT_NEAR(p.geometry.back().lat, req.start.lat, 1e-9);
 }
 
 TEST(Patrol, ShiftCapChoosesByPriority) {
@@ -346,7 +346,7 @@ TEST(Patrol, OneWayStreetsGiveAsymmetricCosts) {
   const PatrolPlan p = plan_patrol(g, req);
   EXPECT_EQ(p.stops.size(), 12u);
   EXPECT_NEAR(p.duration_s, legs(g, req, p), 0.01);
-  EXPECT_NEAR(p.geometry.back()[0], crossing(6, 6)[0], 1e-9);
+  EXPECT_NEAR(p.geometry.back().lon, crossing(6, 6).lon, 1e-9);
   // Reversed, start and end swapped, the bottom row's one-way changes the costs.
   PatrolRequest back = req;
   back.start = crossing(6, 6);

@@ -302,8 +302,8 @@ TEST(TileMath, ParseAndBounds) {
   EXPECT_DOUBLE_EQ(b.maxx, 0);
   auto m = to_mercator(120, 30);
   auto ll = to_lonlat(m);
-  EXPECT_NEAR(ll.x, 120, 1e-9);
-  EXPECT_NEAR(ll.y, 30, 1e-9);
+  EXPECT_NEAR(ll.lon, 120, 1e-9);
+  EXPECT_NEAR(ll.lat, 30, 1e-9);
 }
 
 TEST(Mvt, PolygonCommandsFollowTheSpec) {
