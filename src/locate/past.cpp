@@ -48,7 +48,7 @@ PastAnswers PastAnswers::read(pg::Connection& conn, Micros at, const Pt* points,
     auto a = std::make_shared<SourceArea>();
     a->code = r.str(i, 0);
     a->name = r.str(i, 1);
-    auto level = level_of(r.get(i, 2));
+    auto level = parse_level(r.get(i, 2));
     if (!level) throw std::runtime_error("unknown area level in the registry");
     a->level = *level;
     a->parent = r.str(i, 3);

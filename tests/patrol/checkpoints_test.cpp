@@ -88,7 +88,7 @@ TEST_F(CheckpointStoreTest, CreateStoresTheCheckpointInItsGrid) {
   EXPECT_EQ(c["time_window"], json({{"start", "08:00"}, {"end", "11:30"}}));
   EXPECT_TRUE(c["last_visit"].is_null());
   ASSERT_EQ(change.locations.size(), 1u);  // what the tile layer redraws
-  EXPECT_DOUBLE_EQ(change.locations[0][0], grids[0].lon);
+  EXPECT_DOUBLE_EQ(change.locations[0].lon, grids[0].lon);
 
   EXPECT_EQ(scalar("SELECT grid_code || ' ' || priority || ' ' || ST_Covers(a.geom, c.location) FROM checkpoints c "
                    "JOIN areas a ON a.code = c.grid_code AND a.valid_to IS NULL WHERE c.id = $1",
