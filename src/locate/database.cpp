@@ -29,18 +29,20 @@ Sources read_areas(pg::Connection& conn, std::optional<Micros> at, const std::ve
   auto r = registry::read_shapes(conn, at, codes);
   Sources out;
   out.reserve(static_cast<std::size_t>(r.rows()));
-  for (int i = 0; i < r.rows(); ++i) {
-    auto a = std::make_shared<SourceArea>();
-    a->code = r.str(i, 0);
-    a->name = r.str(i, 1);
-    auto level = parse_level(r.get(i, 2));
-    if (!level) throw std::runtime_error("unknown area level in the registry");
-    a->level = *level;
-    a->parent = r.str(i, 3);
-    parse_wkb(geom::wkb_from_hex(r.get(i, 4)), *a);
-    out.push_back(std::move(a));
-  }
+  for (int i = 0; i < r.rows(); ++i) out.push_back(area_from_row(r, i));
   return out;
+}
+
+std::shared_ptr<SourceArea> area_from_row(const pg::Result& r, int row) {
+  auto a = std::make_shared<SourceArea>();
+  a->code = r.str(row, 0);
+  a->name = r.str(row, 1);
+  auto level = parse_level(r.get(row, 2));
+  if (!level) throw std::runtime_error("unknown area level in the registry");
+  a->level = *level;
+  a->parent = r.str(row, 3);
+  if (!r.is_null(row, 4)) parse_wkb(geom::wkb_from_hex(r.get(row, 4)), *a);
+  return a;
 }
 
 WorkerDirectory read_workers(pg::Connection& conn, std::optional<Micros> at) {

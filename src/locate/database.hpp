@@ -16,6 +16,10 @@ namespace wangge::locate {
 // Parses ISO WKB (Polygon or MultiPolygon, 2D) into rings. Throws std::runtime_error when malformed.
 void parse_wkb(std::string_view wkb, SourceArea& out);
 
+// One area of a registry row: code, name, level and parent in columns 0-3, the outline as hex WKB
+// in column 4 (NULL: an area read without its outline). Throws for a level the locator does not know.
+std::shared_ptr<SourceArea> area_from_row(const pg::Result& r, int row);
+
 // Current areas (at = nullopt) or the versions valid at `at`; `codes` limits the read to those codes.
 Sources read_areas(pg::Connection& conn, std::optional<Micros> at, const std::vector<std::string>* codes = nullptr);
 // Workers assigned now, or at `at`.

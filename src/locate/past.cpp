@@ -45,14 +45,7 @@ PastAnswers PastAnswers::read(pg::Connection& conn, Micros at, const Pt* points,
   sources.reserve(static_cast<std::size_t>(r.rows()));
   WorkerDirectory::Builder workers;
   for (int i = 0; i < r.rows(); ++i) {
-    auto a = std::make_shared<SourceArea>();
-    a->code = r.str(i, 0);
-    a->name = r.str(i, 1);
-    auto level = parse_level(r.get(i, 2));
-    if (!level) throw std::runtime_error("unknown area level in the registry");
-    a->level = *level;
-    a->parent = r.str(i, 3);
-    if (!r.is_null(i, 4)) parse_wkb(geom::wkb_from_hex(r.get(i, 4)), *a);
+    auto a = area_from_row(r, i);
     if (!r.is_null(i, 6))
       for (const auto& w : nlohmann::json::parse(r.get(i, 6))) workers.add(a->code, w.at(0).get<long long>(), w.at(1).get<std::string>());
     sources.push_back(std::move(a));
