@@ -9,27 +9,10 @@ import time
 import unittest
 
 from harness import ApiTestCase
+from test_hostile import parse_response
 
 HEALTH_WITHIN_S = 0.1
 ARRIVAL_S = 1.0
-
-
-def parse_response(data):
-    """(status, headers with lower-case names, body bytes) of one HTTP response, or None."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        return None
-    lines = data[:end].decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    body = data[end + 4:end + 4 + length]
-    if len(body) < length:
-        return None
-    return status, headers, body
 
 
 class SlowRequests(ApiTestCase):
