@@ -102,11 +102,20 @@ CurrentRequest::CurrentRequest(std::string_view method, std::string_view path) {
     st.ss_size = kSize;
     ::sigaltstack(&st, nullptr);
   }
-  std::string text = escaped(method);
-  text += ' ';
-  text += escaped(path);
-  t_route_size = std::min(text.size(), kRouteBytes);
-  std::memcpy(t_route, text.data(), t_route_size);
+  // Straight into the thread's buffer (this runs for every request): control bytes become '?',
+  // the rest is kept as sent, cut at the buffer's end.
+  std::size_t n = 0;
+  const auto append = [&n](std::string_view text) {
+    for (const char c : text) {
+      if (n == kRouteBytes) return;
+      const auto byte = static_cast<unsigned char>(c);
+      t_route[n++] = (byte < 0x20 || byte == 0x7f) ? '?' : c;
+    }
+  };
+  append(method);
+  append(" ");
+  append(path);
+  t_route_size = n;
 }
 
 CurrentRequest::~CurrentRequest() { t_route_size = 0; }

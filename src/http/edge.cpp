@@ -5,10 +5,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -19,11 +21,17 @@ namespace {
 
 using namespace Pistache;
 
-bool is_tchar(unsigned char c) {
-  // RFC 9110 5.6.2 token characters.
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
+// RFC 9110 5.6.2 token characters, as a table: every header name's every byte is looked up.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+bool is_tchar(unsigned char c) { return kTokenChars[c]; }
 
 bool is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
@@ -92,10 +100,13 @@ std::variant<Head, Rejection> check_head(std::string_view head, const Limits& li
         "the request line and headers exceed " + std::to_string(limits.max_head_bytes >> 10) + " KiB (setting WANGGE_MAX_HEADER_KB)"};
   if (head.size() < 4 || head.substr(head.size() - 4) != "\r\n\r\n") return malformed("the request head does not end with an empty line");
   // Lines end in CRLF; a lone CR or LF is how requests are smuggled past a proxy that reads them otherwise.
-  for (std::size_t i = 0; i < head.size(); ++i) {
-    if (head[i] == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return malformed("a bare CR in the request head");
-    if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) return malformed("a bare LF in the request head");
-  }
+  // (memchr jumps from line end to line end: this runs over every request's every byte.)
+  const char* const begin = head.data();
+  const char* const end = begin + head.size();
+  for (const char* p = begin; (p = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(end - p)))); ++p)
+    if (p + 1 == end || p[1] != '\n') return malformed("a bare CR in the request head");
+  for (const char* p = begin; (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))); ++p)
+    if (p == begin || p[-1] != '\r') return malformed("a bare LF in the request head");
   std::size_t pos = head.find("\r\n");
   const std::string_view line = head.substr(0, pos);
   {
@@ -130,8 +141,9 @@ std::variant<Head, Rejection> check_head(std::string_view head, const Limits& li
     for (unsigned char c : name)  // also refuses "Transfer-Encoding :" and folded lines (leading space)
       if (!is_tchar(c)) return malformed("a header field name holds a character other than a token's");
     const std::string_view value = trim(field.substr(colon + 1));
-    for (unsigned char c : value)
-      if (is_ctl(c) && c != '\t') return malformed("a header field value holds a control character");
+    bool control = false;  // no early exit: a loop the compiler can run over many bytes at once
+    for (const unsigned char c : value) control |= (c < 0x20 && c != '\t') || c == 0x7f;
+    if (control) return malformed("a header field value holds a control character");
     if (iequals(name, "content-length")) {
       std::uint64_t n = 0;
       if (!parse_length(value, n)) return malformed("Content-Length must be a single decimal number");
@@ -360,6 +372,9 @@ constexpr const char* kFramerKey = "wangge.edge";
 // to close its connection: the framer reads the Connection header as the list it is ("keep-alive,
 // close" asks to close), Pistache reads one option only.
 thread_local bool t_asks_close = false;
+// The client address of the connection whose request the event loop is handing on (set around
+// the inner onInput, as t_asks_close): formatting it is done once per connection, not per request.
+thread_local const std::string* t_client = nullptr;
 
 struct Connection {
   explicit Connection(Limits limits, int fd) : framer(limits), fd(fd) {}
@@ -371,6 +386,8 @@ struct Connection {
   const int fd;
   bool gone = false;
   std::vector<std::string> requests;
+  ReadHeaderLines read_header_lines;  // only the event loop's onInput touches it
+  std::string client;                 // the peer's address, as text
   bool write_closed = false;
   // The request in the middle, as the arrival watch knows it: which one (RequestFramer::begun),
   // when it began, and whether the watch holds this connection.
@@ -464,11 +481,7 @@ class ArrivalWatch {
   std::thread m_thread;  // last: starts once the members it uses exist
 };
 
-namespace {
-
-// Pistache's own parser over a head we already accepted: a header value its typed parsers
-// refuse (a Host it cannot read, say) would otherwise reach the client as its plain-text error.
-std::optional<Rejection> pistache_refuses(const std::string& request) {
+std::optional<Rejection> pistache_refuses(std::string_view request) {
   // A fresh parser each time: nothing of one request can stay behind for the next.
   Http::Private::ParserImpl<Http::Request> parser(request.size());
   try {
@@ -482,7 +495,70 @@ std::optional<Rejection> pistache_refuses(const std::string& request) {
   return std::nullopt;
 }
 
+namespace {
+
+// Whether Pistache's typed parser for this header (if it has one) reads `value`. Cookies are
+// read by the cookie jar, whatever the name's case (some Pistache builds match "Cookie" exactly,
+// others any case: checking both ways refuses nothing a client sends in earnest).
+bool typed_value_readable(std::string_view name, std::string_view value) {
+  try {
+    if (iequals(name, "cookie")) {
+      Http::CookieJar jar;
+      jar.addFromRaw(value.data(), value.size());
+      return true;
+    }
+    if (iequals(name, "set-cookie")) {
+      (void)Http::Cookie::fromRaw(value.data(), value.size());
+      return true;
+    }
+    auto& registry = Http::Header::Registry::instance();
+    const std::string key(name);
+    if (!registry.isRegistered(key)) return true;  // kept as raw text: nothing to refuse
+    registry.makeHeader(key)->parseRaw(value.data(), value.size());
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
+
+bool ReadHeaderLines::contains(std::string_view line) const {
+  for (const auto& l : m_lines)
+    if (l == line) return true;
+  return false;
+}
+
+void ReadHeaderLines::add(std::string_view line) {
+  if (m_lines.size() == kMaxLines || m_bytes + line.size() > kMaxBytes) {
+    // A client whose headers change with every request (a counter, a timestamp) starts over.
+    m_lines.clear();
+    m_bytes = 0;
+  }
+  if (line.size() > kMaxBytes) return;
+  m_lines.emplace_back(line);
+  m_bytes += line.size();
+}
+
+std::optional<Rejection> typed_headers_refused(std::string_view request, ReadHeaderLines* seen) {
+  const std::size_t head_end = request.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) return malformed("the request could not be read");
+  // Header lines as Pistache cuts them: the name up to the first ':', the value after the
+  // spaces that follow it, up to the line's end.
+  for (std::size_t pos = request.find("\r\n") + 2; pos < head_end + 2;) {
+    const std::size_t end = request.find("\r\n", pos);
+    const std::string_view line = request.substr(pos, end - pos);
+    pos = end + 2;
+    if (seen && seen->contains(line)) continue;
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return malformed("a header line without a field name and colon");
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (!typed_value_readable(line.substr(0, colon), value)) return malformed("a header field value could not be read");
+    if (seen) seen->add(line);
+  }
+  return std::nullopt;
+}
 
 EdgeHandler::EdgeHandler(std::shared_ptr<Http::Handler> inner, Limits limits)
     : m_inner(std::move(inner)), m_limits(limits), m_watch(std::make_shared<ArrivalWatch>(limits)) {}
@@ -508,7 +584,9 @@ void EdgeHandler::adopt_transport() {
 
 void EdgeHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
   adopt_transport();
-  peer->putData(kFramerKey, std::make_shared<Connection>(m_limits, peer->fd()));
+  auto conn = std::make_shared<Connection>(m_limits, peer->fd());
+  conn->client = peer->address().host();
+  peer->putData(kFramerKey, std::move(conn));
   static_cast<Tcp::Handler&>(*m_inner).onConnection(peer);
 }
 
@@ -543,14 +621,16 @@ void EdgeHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
   if (!rejection && conn->requests.empty() == false) {
     for (std::size_t k = 0; k < conn->requests.size(); ++k) {
       const std::string& r = conn->requests[k];
-      if (auto refused = pistache_refuses(r)) {
+      if (auto refused = typed_headers_refused(r, &conn->read_header_lines)) {
         rejection = refused;
         break;
       }
       // Nothing is framed after a request that asked to close: it is the last one.
       t_asks_close = conn->framer.closing() && k + 1 == conn->requests.size();
+      t_client = &conn->client;
       static_cast<Tcp::Handler&>(*m_inner).onInput(r.data(), r.size(), peer);
       t_asks_close = false;
+      t_client = nullptr;
     }
   }
   conn->requests.clear();
@@ -559,6 +639,8 @@ void EdgeHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<
   // it has sent four times what a body may hold: up to there it gets to read its answer.
   if (dropped > 4 * m_limits.max_body_bytes + (1u << 20)) ::shutdown(peer->fd(), SHUT_RDWR);
 }
+
+const std::string* EdgeHandler::current_client() { return t_client; }
 
 bool EdgeHandler::wants_close(const Http::Request& request) {
   if (t_asks_close) return true;

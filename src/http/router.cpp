@@ -63,6 +63,13 @@ void RouteTable::add(const std::string& method, const std::string& pattern, Hand
   }
   for (const auto& other : m_routes)
     if (other.method == method && other.pattern == pattern) throw std::logic_error("route registered twice: " + method + " " + pattern);
+  const std::size_t index = m_routes.size();
+  if (!r.segments.empty() && r.segments.back().kind == Segment::kCatchAll) {
+    m_catch_alls.push_back(index);
+  } else {
+    if (m_by_length.size() <= r.segments.size()) m_by_length.resize(r.segments.size() + 1);
+    m_by_length[r.segments.size()].push_back(index);
+  }
   m_routes.push_back(std::move(r));
 }
 
@@ -76,29 +83,32 @@ const InlineHandler* RouteTable::inline_handler(std::string_view method, std::st
   return nullptr;
 }
 
-bool RouteTable::matches_path(const Route& route, const Request& req, std::map<std::string, std::string>& params) {
+bool RouteTable::matches_path(const Route& route, const Request& req, std::map<std::string, std::string>* params) {
   const auto& segs = req.segments;
+  // Most patterns are ruled out by their length alone; only a catch-all takes a longer path.
+  const bool catch_all = !route.segments.empty() && route.segments.back().kind == Segment::kCatchAll;
+  if (catch_all ? segs.size() < route.segments.size() : segs.size() != route.segments.size()) return false;
   std::size_t i = 0;
   for (const auto& s : route.segments) {
     if (s.kind == Segment::kCatchAll) {
-      if (i >= segs.size()) return false;
-      std::string rest;
-      for (; i < segs.size(); ++i) rest += (rest.empty() ? "" : "/") + segs[i];
-      params[s.text] = rest;
-      break;
+      if (params) {
+        std::string rest;
+        for (; i < segs.size(); ++i) rest += (rest.empty() ? "" : "/") + segs[i];
+        (*params)[s.text] = rest;
+      }
+      return true;
     }
-    if (i >= segs.size()) return false;
     const std::string& text = segs[i];
     switch (s.kind) {
       case Segment::kLiteral:
         if (text != s.text) return false;
         break;
       case Segment::kParam:
-        params[s.text] = text;
+        if (params) (*params)[s.text] = text;
         break;
       case Segment::kParamWithSuffix:
         if (text.size() <= s.suffix.size() || text.compare(text.size() - s.suffix.size(), s.suffix.size(), s.suffix) != 0) return false;
-        params[s.text] = text.substr(0, text.size() - s.suffix.size());
+        if (params) (*params)[s.text] = text.substr(0, text.size() - s.suffix.size());
         break;
       case Segment::kCatchAll:
         break;
@@ -116,30 +126,37 @@ bool RouteTable::more_specific_path(const Route& a, const Route& b) {
 }
 
 Response RouteTable::handle(Request& req) const {
-  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  const std::string_view method = req.method == "HEAD" ? std::string_view("GET") : std::string_view(req.method);
   // First the resource: the most specific path pattern that matches, whatever the method. Then
   // the method on that resource: a GET of /v1/areas/merge is a 405 of the merge resource, not a
-  // lookup of an area coded "merge".
+  // lookup of an area coded "merge". Matching captures no parameters: only the chosen route's
+  // are read, once (this loop runs over every route for every request).
+  static const std::vector<std::size_t> kNone;
+  const auto& same_length = req.segments.size() < m_by_length.size() ? m_by_length[req.segments.size()] : kNone;
   const Route* resource = nullptr;
-  for (const auto& r : m_routes) {
-    std::map<std::string, std::string> ignored;
-    if (!matches_path(r, req, ignored)) continue;
-    if (!resource || more_specific_path(r, *resource)) resource = &r;
-  }
+  for (const auto* candidates : {&same_length, &m_catch_alls})
+    for (const std::size_t i : *candidates) {
+      const Route& r = m_routes[i];
+      if (!matches_path(r, req, nullptr)) continue;
+      if (!resource || more_specific_path(r, *resource)) resource = &r;
+    }
   if (!resource) throw not_found("not_found", "no resource at " + req.path);
+  // Routes of one path have its number of segments: the same candidates hold them all.
   const Route* best = nullptr;
-  std::set<std::string> allowed;
-  for (const auto& r : m_routes) {
-    if (r.path != resource->path) continue;
-    allowed.insert(r.method);
-    if (r.method != method) continue;
-    bool query_ok = true;
-    for (const auto& q : r.required_query) query_ok = query_ok && req.query.count(q) > 0;
-    if (!query_ok) continue;
-    // Of a plain PATCH and one requiring ?adjust, a request with adjust= is the latter's.
-    if (!best || r.required_query.size() > best->required_query.size()) best = &r;
-  }
+  for (const auto* candidates : {&same_length, &m_catch_alls})
+    for (const std::size_t i : *candidates) {
+      const Route& r = m_routes[i];
+      if (r.method != method || r.path != resource->path) continue;
+      bool query_ok = true;
+      for (const auto& q : r.required_query) query_ok = query_ok && req.query.count(q) > 0;
+      if (!query_ok) continue;
+      // Of a plain PATCH and one requiring ?adjust, a request with adjust= is the latter's.
+      if (!best || r.required_query.size() > best->required_query.size()) best = &r;
+    }
   if (!best) {
+    std::set<std::string> allowed;
+    for (const auto& r : m_routes)
+      if (r.path == resource->path) allowed.insert(r.method);
     // In the usual order of HTTP's methods, as clients and the documentation list them.
     static const std::vector<std::string> order = {"GET", "POST", "PUT", "PATCH", "DELETE"};
     std::string allow;
@@ -149,7 +166,7 @@ Response RouteTable::handle(Request& req) const {
     throw Error(405, "method_not_allowed", "this resource allows " + allow, nlohmann::json({{"allow", allow}}).dump());
   }
   req.path_params.clear();
-  matches_path(*best, req, req.path_params);
+  matches_path(*best, req, &req.path_params);
   return best->handler(req);
 }
 

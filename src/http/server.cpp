@@ -103,7 +103,8 @@ Request copy_request(const Http::Request& in) {
   }
   for (const auto& [name, raw] : in.headers().rawList()) r.headers[lower(name)] = raw.value();
   r.body = in.body();
-  r.client = in.address().host();
+  const std::string* client = edge::EdgeHandler::current_client();
+  r.client = client ? *client : in.address().host();
   return r;
 }
 
@@ -234,6 +235,14 @@ class RequestHandler : public Http::Handler {
     try {
       // Pistache leaves the connection open whatever the client asked.
       const bool close = edge::EdgeHandler::wants_close(request);
+      // Pistache answers "Connection: Close" to a request that does not name its connection, yet
+      // keeps the connection open. An HTTP/1.1 connection persists unless a side says otherwise,
+      // and clients that believe the header (curl, GDAL, QGIS, scripts, wrk) would open a new
+      // connection for every request: say what is true.
+      if (!close && request.version() == Http::Version::Http11 && !request.headers().has<Http::Header::Connection>()) {
+        writer.headers().remove<Http::Header::Connection>();
+        writer.headers().add<Http::Header::Connection>(Http::ConnectionControl::KeepAlive);
+      }
       // The benchmark baseline: answered on the event loop, as a Pistache hello-world would be.
       if (request.resource() == "/hello" && request.method() == Http::Method::Get) {
         auto sent = writer.send(Http::Code::Ok, "hello");

@@ -111,17 +111,30 @@ class LocateKeepAlive(ApiTestCase):
             else:
                 self.assertEqual(stray, b"", "the server sent something unasked on an idle connection")
 
-    def test_without_keep_alive_the_answer_says_close(self):
-        # Answered through Pistache as before: "Connection: Close" (Pistache 0.0.5 then leaves
-        # the closing to the client).
+    def test_without_a_connection_header_the_connection_persists(self):
+        # HTTP/1.1 connections persist unless a side says otherwise. (Pistache 0.0.5 alone would
+        # answer "Connection: Close" and keep the connection open; clients that believe it open a
+        # new connection for every request.)
         with socket.create_connection(("127.0.0.1", self.s.port), timeout=10) as sock:
-            sock.sendall((f"GET {self.path(0)} HTTP/1.1\r\nHost: x\r\n"
+            f = sock.makefile("rb")
+            for i in range(2):
+                sock.sendall((f"GET {self.path(i)} HTTP/1.1\r\nHost: x\r\n"
+                              f"Authorization: Bearer {self.viewer}\r\n\r\n").encode())
+                status, headers, body = read_response(f)
+                self.assertEqual(status, 200)
+                self.assertEqual(headers["connection"].lower(), "keep-alive")
+                self.assertEqual(body, self.fresh(self.path(i))[1])
+
+    def test_asked_to_close_the_answer_says_close_and_the_connection_ends(self):
+        with socket.create_connection(("127.0.0.1", self.s.port), timeout=10) as sock:
+            sock.sendall((f"GET {self.path(0)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                           f"Authorization: Bearer {self.viewer}\r\n\r\n").encode())
-            status, headers, body = read_response(sock.makefile("rb"))
+            f = sock.makefile("rb")
+            status, headers, body = read_response(f)
             self.assertEqual(status, 200)
             self.assertEqual(headers["connection"].lower(), "close")
             self.assertEqual(body, self.fresh(self.path(0))[1])
-
+            self.assertEqual(f.read(1), b"", "the server kept the connection open after Connection: close")
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,6 +1,8 @@
 // The HTTP edge's framer, fed what a client sends in pieces of random sizes: however the bytes are
 // split, the requests it hands on and its rejection must be those of the unsplit stream. And
-// check_head on the raw bytes must never throw.
+// check_head on the raw bytes must never throw. And the edge's cheap check of header values
+// (typed_headers_refused, with or without the per-connection memory of lines already read) must
+// refuse exactly the requests Pistache's whole parser would refuse.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -46,8 +48,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (whole.rejection.has_value() != split.rejection.has_value()) __builtin_trap();
   if (whole.rejection && (whole.rejection->status != split.rejection->status || whole.rejection->code != split.rejection->code))
     __builtin_trap();
-  for (const auto& r : whole.requests)
+  ReadHeaderLines seen;
+  for (const auto& r : whole.requests) {
     if (r.size() > limits.max_head_bytes + limits.max_body_bytes + 64) __builtin_trap();
+    const bool pistache = pistache_refuses(r).has_value();
+    if (typed_headers_refused(r).has_value() != pistache) __builtin_trap();
+    if (typed_headers_refused(r, &seen).has_value() != pistache) __builtin_trap();
+  }
   (void)answer_bytes(whole.rejection.value_or(Rejection{400, "x", "y"}));
   return 0;
 }

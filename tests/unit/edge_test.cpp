@@ -92,3 +92,31 @@ TEST(EdgeFramer, DropsEverythingAfterARejectionOrAClose) {
   EXPECT_TRUE(framer.closing());
   EXPECT_GT(framer.dropped(), 0u);
 }
+
+// Header values Pistache's typed parsers refuse must be refused by the edge (as problem+json)
+// before Pistache answers them in plain text; the edge's cheap check must agree with Pistache's
+// whole parser on each, and remembering lines already read must not change a verdict.
+TEST(EdgeTypedHeaders, AgreesWithPistacheAndRemembersOnlyReadableLines) {
+  const std::vector<std::pair<std::string, bool>> cases = {
+      {"Host: example.org:8080", false},
+      {"Accept: */*", false},
+      {"Accept: text/html;q=0.9, application/json", false},
+      {"Content-Type: application/json; charset=utf-8", false},
+      {"Cookie: a=1; wangge_session=ws_x", false},
+      {"User-Agent: QGIS/32216", false},
+      {"Accept: ;;;", true},
+      {"Content-Type: /", true},
+      {"Host: example.org:99999999999999999999", true},
+  };
+  ReadHeaderLines seen;
+  for (const auto& [line, refused] : cases) {
+    const std::string request = "GET /health HTTP/1.1\r\n" + line + "\r\n\r\n";
+    const bool pistache = pistache_refuses(request).has_value();
+    SCOPED_TRACE(line);
+    EXPECT_EQ(pistache, refused);
+    EXPECT_EQ(typed_headers_refused(request).has_value(), pistache);
+    EXPECT_EQ(typed_headers_refused(request, &seen).has_value(), pistache);
+    EXPECT_EQ(typed_headers_refused(request, &seen).has_value(), pistache);  // a second time, from memory
+    EXPECT_EQ(seen.contains(line), !pistache);
+  }
+}
