@@ -111,8 +111,8 @@ struct Assignee {
 };
 
 // The assignee of a dispatch: it must exist, and serve the case: a department whose scope covers
-// the case's area and which handles its category; a worker belonging to an area that covers the
-// case, or assigned to its grid (the nearest-workers list may name a neighbour's worker).
+// the case's area and which handles its category; a worker assigned to the case's grid, or
+// belonging to an area that contains it (a village's worker may take any of the village's cases).
 Assignee check_assignee(pg::Connection& conn, const json& body, const std::string& code, const std::string& category,
                         const std::optional<std::string>& grid) {
   if (!body.contains("assignee") || body["assignee"].is_null())
