@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "incidents/attachments.hpp"
 #include "incidents/store.hpp"
 #include "registry/auth.hpp"
 
@@ -10,16 +11,6 @@ namespace wangge::incidents {
 namespace {
 
 using nlohmann::json;
-
-// The image type the bytes themselves say, by their signatures: JPEG (SOI marker), PNG (its
-// 8-byte signature), WebP (a RIFF container of form WEBP). What a client declares is not trusted:
-// a browser shows whatever it is served, so only these three kinds are kept at all.
-std::optional<std::string> sniff_image(std::string_view b) {
-  if (b.size() >= 3 && b.substr(0, 3) == std::string_view("\xFF\xD8\xFF", 3)) return "image/jpeg";
-  if (b.size() >= 8 && b.substr(0, 8) == std::string_view("\x89PNG\r\n\x1A\n", 8)) return "image/png";
-  if (b.size() >= 12 && b.substr(0, 4) == "RIFF" && b.substr(8, 4) == "WEBP") return "image/webp";
-  return std::nullopt;
-}
 
 std::string media_type(std::string type) {
   type = type.substr(0, type.find(';'));
@@ -47,6 +38,13 @@ std::string from_hex(std::string_view hex) {
 }
 
 }  // namespace
+
+std::optional<std::string> sniff_image(std::string_view b) {
+  if (b.size() >= 3 && b.substr(0, 3) == std::string_view("\xFF\xD8\xFF", 3)) return "image/jpeg";
+  if (b.size() >= 8 && b.substr(0, 8) == std::string_view("\x89PNG\r\n\x1A\n", 8)) return "image/png";
+  if (b.size() >= 12 && b.substr(0, 4) == "RIFF" && b.substr(8, 4) == "WEBP") return "image/webp";
+  return std::nullopt;
+}
 
 json IncidentStore::attach(pg::Connection& conn, const registry::Actor& actor, long long id, const std::string& kind,
                            const std::string& declared_type, const std::string& bytes) const {
