@@ -1,11 +1,14 @@
 #include "incidents/store.hpp"
 
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 
 #include <algorithm>
 
 #include "core/error.hpp"
 #include "crs/point_crs.hpp"
+#include "incidents/departments.hpp"
 #include "locate/index.hpp"
 #include "pg/array.hpp"
 #include "registry/codes.hpp"
@@ -63,22 +66,198 @@ json with_events(pg::Connection& conn, long long id, json incident) {
   return incident;
 }
 
+json urgings_of(pg::Connection& conn, long long id) {
+  auto r = conn.exec("incidents.urgings",
+                     "SELECT coalesce(json_agg(json_build_object('id', id, 'at', wg_time(at), 'actor', actor, 'note', note, "
+                     "'assignee', assignee, 'status', status, 'answered_at', wg_time(answered_at), 'level', level, "
+                     "'escalations', escalations) ORDER BY at, id), '[]'::json) FROM incident_urgings WHERE incident_id = $1",
+                     {std::to_string(id)});
+  return json::parse(r.str(0, 0));
+}
+
+json attachments_of(pg::Connection& conn, long long id) {
+  auto r = conn.exec("incidents.attachments",
+                     "SELECT coalesce(json_agg(json_build_object('id', id, 'kind', kind, 'content_type', content_type, "
+                     "'size_bytes', size_bytes, 'sha256', sha256, 'created_at', wg_time(created_at), 'created_by', created_by, "
+                     "'href', '/v1/incidents/' || incident_id || '/attachments/' || id) ORDER BY id), '[]'::json) "
+                     "FROM incident_attachments WHERE incident_id = $1",
+                     {std::to_string(id)});
+  return json::parse(r.str(0, 0));
+}
+
+// The code a case is scoped and matched by: its grid, else the lowest area the locator found.
+std::string case_code(const json& incident) {
+  if (incident["grid"].is_string()) return incident["grid"].get<std::string>();
+  if (incident["hierarchy"].is_array() && !incident["hierarchy"].empty()) return incident["hierarchy"].back().value("code", "");
+  return "";
+}
+
+// "department:12" / "worker:7" → (kind, id); anything else is refused.
+std::pair<std::string, long long> parse_assignee(const std::string& text) {
+  const auto colon = text.find(':');
+  const std::string kind = colon == std::string::npos ? "" : text.substr(0, colon);
+  long long id = 0;
+  if (kind == "department" || kind == "worker") {
+    const char* b = text.data() + colon + 1;
+    const char* e = text.data() + text.size();
+    auto [end, ec] = std::from_chars(b, e, id);
+    if (ec == std::errc() && end == e && id > 0) return {kind, id};
+  }
+  throw unprocessable("invalid_assignee", "assignee must be \"department:<id>\" or \"worker:<id>\"");
+}
+
+struct Assignee {
+  std::string ref, name;
+};
+
+// The assignee of a dispatch: it must exist, and serve the case: a department whose scope covers
+// the case's area and which handles its category; a worker assigned to the case's grid, or
+// belonging to an area that contains it (a village's worker may take any of the village's cases).
+Assignee check_assignee(pg::Connection& conn, const json& body, const std::string& code, const std::string& category,
+                        const std::optional<std::string>& grid) {
+  if (!body.contains("assignee") || body["assignee"].is_null())
+    throw unprocessable("assignee_required", "dispatch names an assignee: \"department:<id>\" or \"worker:<id>\"");
+  if (!body["assignee"].is_string() || body["assignee"].get<std::string>().size() > 60)
+    throw unprocessable("invalid_assignee", "assignee must be \"department:<id>\" or \"worker:<id>\"");
+  const std::string ref = body["assignee"].get<std::string>();
+  const auto [kind, id] = parse_assignee(ref);
+  if (kind == "department") {
+    auto d = current_department(conn, id);
+    if (!d) throw unprocessable("unknown_assignee", "no current department has the id " + std::to_string(id));
+    if (code.empty() || !d->fit(code))
+      throw unprocessable("assignee_out_of_scope", "department " + d->name + " serves no area containing the case",
+                          json({{"scope", d->scope}}).dump());
+    if (!d->serves(category))
+      throw unprocessable("assignee_out_of_scope", "department " + d->name + " does not handle the category " + category,
+                          json({{"categories", d->categories}}).dump());
+    return {ref, d->name};
+  }
+  auto w = conn.exec("incidents.assignee_worker",
+                     "SELECT w.name, w.area_code, EXISTS (SELECT 1 FROM worker_assignments wa WHERE wa.worker_id = w.id "
+                     "AND wa.unassigned_at IS NULL AND wa.grid_code = $2) FROM workers w WHERE w.id = $1",
+                     {std::to_string(id), grid});
+  if (w.rows() == 0) throw unprocessable("unknown_assignee", "no worker has the id " + std::to_string(id));
+  if (!w.boolean(0, 2) && (code.empty() || !registry::code_within(code, w.str(0, 1))))
+    throw unprocessable("assignee_out_of_scope",
+                        "worker " + std::to_string(id) + " neither belongs to an area containing the case nor is assigned to its grid");
+  return {ref, w.str(0, 0)};
+}
+
+// Who a registered case would go to: the department that handles its category and serves its area
+// most closely (the longest scope code), then the first worker assigned to its grid.
+json suggestions(pg::Connection& conn, const json& incident) {
+  json out = json::array();
+  const std::string code = case_code(incident);
+  if (!code.empty() && incident["category"].is_string()) {
+    const Department* best = nullptr;
+    std::size_t best_fit = 0;
+    const auto candidates = departments_for(conn, incident["category"].get<std::string>());
+    for (const auto& d : candidates)
+      if (auto f = d.fit(code); f && (!best || *f > best_fit)) best = &d, best_fit = *f;
+    if (best) out.push_back({{"assignee", "department:" + std::to_string(best->id)}, {"name", best->name}, {"reason", "category"}});
+  }
+  if (incident["grid"].is_string()) {
+    auto w = conn.exec("incidents.grid_worker",
+                       "SELECT w.id, w.name FROM worker_assignments wa JOIN workers w ON w.id = wa.worker_id "
+                       "WHERE wa.grid_code = $1 AND wa.unassigned_at IS NULL ORDER BY wa.assigned_at, w.id LIMIT 1",
+                       {incident["grid"].get<std::string>()});
+    if (w.rows() == 1) out.push_back({{"assignee", "worker:" + w.str(0, 0)}, {"name", w.str(0, 1)}, {"reason", "grid"}});
+  }
+  return out;
+}
+
+// The areas an urging climbs, nearest first: the case's hierarchy above its grid (village,
+// township, county ...).
+std::vector<json> levels_above(const json& hierarchy) {
+  std::vector<json> out;
+  if (!hierarchy.is_array()) return out;
+  for (auto it = hierarchy.rbegin(); it != hierarchy.rend(); ++it) {
+    const std::string level = it->value("level", "");
+    if (level == "grid" || level == "microgrid") continue;
+    json to = {{"code", it->value("code", "")}, {"level", level}};
+    if (it->contains("name")) to["name"] = (*it)["name"];
+    out.push_back(to);
+  }
+  return out;
+}
+
+// The verifying worker of verify and rework: a worker assigned to the case's grid now, and not
+// the one who handled it. Tokens and accounts are not tied to worker records, so the request
+// names the worker; the request's actor is logged beside it.
+std::string check_verifier(pg::Connection& conn, const json& body, const std::optional<std::string>& grid,
+                           const std::optional<std::string>& handled_by) {
+  if (!body.contains("worker") || !body["worker"].is_number_integer() || body["worker"].get<long long>() <= 0)
+    throw unprocessable("verifier_required", "verification names the verifying worker: \"worker\": <worker id>");
+  const std::string id = std::to_string(body["worker"].get<long long>());
+  auto w = conn.exec("incidents.verifier",
+                     "SELECT EXISTS (SELECT 1 FROM worker_assignments wa WHERE wa.worker_id = w.id AND wa.unassigned_at IS NULL "
+                     "AND wa.grid_code = $2) FROM workers w WHERE w.id = $1",
+                     {id, grid});
+  if (w.rows() == 0) throw unprocessable("unknown_worker", "no worker has the id " + id);
+  if (!grid || !w.boolean(0, 0))
+    throw unprocessable("verifier_not_in_grid", "worker " + id + " is not assigned to the case's grid " + grid.value_or("(none)"));
+  if (handled_by && *handled_by == "worker:" + id)
+    throw unprocessable("verifier_is_handler", "worker " + id + " handled the case; another worker of the grid verifies it");
+  return "worker:" + id;
+}
+
+// References to photos of a verification: ids of the case's own attachments, or http(s) URLs.
+json attachment_refs(pg::Connection& conn, const json& body, long long id) {
+  json out = json::array();
+  if (!body.contains("attachments") || body["attachments"].is_null()) return out;
+  const json& refs = body["attachments"];
+  if (!refs.is_array() || refs.size() > 20)
+    throw unprocessable("invalid_property", "attachments must be an array of at most 20 attachment ids or URLs");
+  for (const auto& ref : refs) {
+    if (ref.is_number_integer()) {
+      auto r = conn.exec("incidents.attachment_ref", "SELECT 1 FROM incident_attachments WHERE id = $1 AND incident_id = $2",
+                         {std::to_string(ref.get<long long>()), std::to_string(id)});
+      if (r.rows() == 0)
+        throw unprocessable("invalid_property",
+                            "attachment " + std::to_string(ref.get<long long>()) + " is not an attachment of this case");
+      out.push_back({{"attachment", ref}});
+    } else if (ref.is_string() && ref.get<std::string>().size() <= 2000 &&
+               (ref.get<std::string>().rfind("https://", 0) == 0 || ref.get<std::string>().rfind("http://", 0) == 0)) {
+      out.push_back({{"url", ref}});
+    } else {
+      throw unprocessable("invalid_property", "an attachment reference is an attachment id or an http(s) URL");
+    }
+  }
+  return out;
+}
+
+double env_number(const char* name, double fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const double d = std::strtod(v, &end);
+  if (end == v || *end != '\0' || !(d > 0)) throw std::runtime_error(std::string(name) + " must be a positive number");
+  return d;
+}
+
 }  // namespace
 
 const std::vector<Transition>& lifecycle() {
-  // collect → register (or cancel) → dispatch (the clock starts) → handle → feedback → close;
-  // return sends a case back a step, hold parks it (挂账) until resume, extend moves the deadline.
+  // collect → register (or cancel) → dispatch to an assignee (the clock starts) → handle →
+  // feedback (awaiting verification on the ground) → verify → close; rework sends a verified-bad
+  // result back to handling (counted), redispatch hands the case to another assignee (the clock
+  // runs on), return sends a case back a step, hold parks it (挂账) until resume, extend moves the
+  // deadline, urge (督办) presses a late or nearly late case.
   static const std::vector<Transition> all = {
       {"register", {"collect"}, "register"},
       {"cancel", {"collect", "register"}, "cancelled"},
       {"dispatch", {"register"}, "dispatch"},
+      {"redispatch", {"dispatch", "handle"}, "dispatch"},
       {"handle", {"dispatch"}, "handle"},
       {"feedback", {"handle"}, "feedback"},
-      {"close", {"feedback"}, "closed"},
-      {"return", {"dispatch", "handle", "feedback"}, nullptr},
+      {"verify", {"feedback"}, "verified"},
+      {"rework", {"feedback"}, "handle"},
+      {"close", {"verified"}, "closed"},
+      {"return", {"dispatch", "handle"}, nullptr},
       {"hold", {"register", "dispatch", "handle"}, "hold"},
       {"resume", {"hold"}, nullptr},
       {"extend", {"dispatch", "handle", "hold"}, nullptr},
+      {"urge", {"dispatch", "handle", "hold"}, nullptr},
   };
   return all;
 }
@@ -88,6 +267,70 @@ bool is_status(std::string_view status) {
   for (const auto& t : lifecycle())
     if (t.to && status == t.to) return true;
   return false;
+}
+
+CaseSettings CaseSettings::from_environment() {
+  CaseSettings s;
+  s.escalate_after_minutes = env_number("WANGGE_ESCALATE_AFTER_MINUTES", s.escalate_after_minutes);
+  s.max_attachment_bytes = static_cast<std::size_t>(env_number("WANGGE_MAX_ATTACHMENT_KB", 10 * 1024.0) * 1024);
+  return s;
+}
+
+json IncidentStore::decorate(pg::Connection& conn, long long id, json incident) const {
+  incident["urgings"] = urgings_of(conn, id);
+  incident["attachments"] = attachments_of(conn, id);
+  incident["suggested_assignees"] = suggestions(conn, incident);
+  incident["suggested_assignee"] = incident["suggested_assignees"].empty() ? json(nullptr) : incident["suggested_assignees"][0]["assignee"];
+  return with_events(conn, id, std::move(incident));
+}
+
+// Escalation is done lazily, when the case is next read or moved, instead of by a sweep in the
+// background: every server process would run the sweep (several serve one database), and the
+// steps are timed exactly anyway: each is recorded at the moment it fell due (urged at + k periods,
+// counted only until the urging was answered), so a late reader sees the same history a sweep
+// would have written. Call inside a transaction.
+void IncidentStore::escalate_due(pg::Connection& conn, long long id) const {
+  const double period_s = m_settings.escalate_after_minutes * 60.0;
+  auto due = conn.exec("incidents.urgings_due",
+                       "SELECT u.id, u.level, extract(epoch FROM coalesce(u.answered_at, clock_timestamp()) - u.at)::float8, "
+                       "wg_time(u.at), u.status, i.hierarchy::text FROM incident_urgings u JOIN incidents i ON i.id = u.incident_id "
+                       "WHERE u.incident_id = $1 AND u.at + make_interval(secs => $2::float8 * (u.level + 1)) <= "
+                       "coalesce(u.answered_at, clock_timestamp()) ORDER BY u.id FOR UPDATE OF u",
+                       {std::to_string(id), exact(period_s)});
+  int steps = 0;
+  for (int k = 0; k < due.rows(); ++k) {
+    const auto above = levels_above(json::parse(due.str(k, 5)));
+    const long long level = due.integer(k, 1);
+    const long long reached =
+        std::min<long long>(static_cast<long long>(std::floor(due.number(k, 2) / period_s)), static_cast<long long>(above.size()));
+    if (reached <= level) continue;
+    const Micros urged = *parse_rfc3339(due.str(k, 3));
+    json added = json::array();
+    for (long long step = level + 1; step <= reached; ++step) {
+      const std::string at = format_rfc3339(urged + static_cast<Micros>(std::llround(step * period_s * 1e6)));
+      json detail = {{"urging", due.integer(k, 0)}, {"level", step}, {"to", above[static_cast<std::size_t>(step - 1)]}};
+      conn.exec("incidents.escalate_event",
+                "INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status, detail) "
+                "VALUES ($1, $2::timestamptz, 'supervision', 'escalate', $3, $3, $4::jsonb)",
+                {std::to_string(id), at, due.str(k, 4), detail.dump()});
+      detail.erase("urging");
+      detail["at"] = at;
+      added.push_back(detail);
+      ++steps;
+    }
+    conn.exec("incidents.escalate", "UPDATE incident_urgings SET level = $2, escalations = escalations || $3::jsonb WHERE id = $1",
+              {due.str(k, 0), std::to_string(reached), added.dump()});
+  }
+  // The case shows its urgings, so a recorded step changes it: its ETag must change too.
+  if (steps > 0) conn.exec("incidents.escalated", "UPDATE incidents SET version = version + 1 WHERE id = $1", {std::to_string(id)});
+}
+
+std::string IncidentStore::require_access(pg::Connection& conn, const Actor& actor, long long id) const {
+  auto r =
+      conn.exec("incidents.access", "SELECT status, grid_code, hierarchy->-1->>'code' FROM incidents WHERE id = $1", {std::to_string(id)});
+  if (r.rows() == 0) throw not_found("incident_not_found", "no incident has the id " + std::to_string(id));
+  require_case_scope(actor, r.opt(0, 1) ? r.opt(0, 1) : r.opt(0, 2));
+  return r.str(0, 0);
 }
 
 long long CaseRules::limit_minutes(const std::string& category) const {
@@ -157,24 +400,27 @@ json IncidentStore::create(pg::Connection& conn, const Actor& actor, const json&
   json out = json::parse(r.str(0, 1));
   out["workers"] = answer["workers"];
   out["etag"] = etag_of(id, 1);
-  return with_events(conn, id, out);
+  return decorate(conn, id, out);
 }
 
 json IncidentStore::get(pg::Connection& conn, const Actor& actor, long long id) const {
-  auto r = conn.exec("incidents.get",
-                     "SELECT wg_incident_json(i), i.grid_code, i.hierarchy->-1->>'code', i.version FROM incidents i WHERE i.id = $1",
-                     {std::to_string(id)});
+  require_access(conn, actor, id);
+  {
+    pg::Transaction tx(conn);
+    escalate_due(tx.connection(), id);
+    tx.commit();
+  }
+  auto r = conn.exec("incidents.get", "SELECT wg_incident_json(i), i.version FROM incidents i WHERE i.id = $1", {std::to_string(id)});
   if (r.rows() == 0) throw not_found("incident_not_found", "no incident has the id " + std::to_string(id));
-  require_case_scope(actor, r.opt(0, 1) ? r.opt(0, 1) : r.opt(0, 2));
   json out = json::parse(r.str(0, 0));
-  out["etag"] = etag_of(id, r.integer(0, 3));
+  out["etag"] = etag_of(id, r.integer(0, 1));
   if (!out["deadline"].is_null() && (out["status"] == "dispatch" || out["status"] == "handle")) {
     const Micros deadline = *parse_rfc3339(out["deadline"].get<std::string>());
     const Micros now = now_utc();
     out["remaining_working_minutes"] =
         now < deadline ? m_rules.calendar.working_minutes_between(now, deadline) : -m_rules.calendar.working_minutes_between(deadline, now);
   }
-  return with_events(conn, id, out);
+  return decorate(conn, id, out);
 }
 
 json IncidentStore::list(pg::Connection& conn, const Actor& actor, const IncidentQuery& q) const {
@@ -194,6 +440,7 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
   }
   if (q.status) where += " AND i.status = " + param(*q.status);
   if (q.category) where += " AND i.category = " + param(*q.category);
+  if (q.assignee) where += " AND i.assignee = " + param(*q.assignee);
   if (q.from) where += " AND i.reported_at >= " + param(format_rfc3339(*q.from)) + "::timestamptz";
   if (q.to) where += " AND i.reported_at < " + param(format_rfc3339(*q.to)) + "::timestamptz";
   if (q.overdue) where += " AND i.status IN ('dispatch', 'handle', 'hold') AND i.deadline < clock_timestamp()";
@@ -217,25 +464,36 @@ json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long lo
   require_case_role(actor);
   if (!body.is_object() || !body.contains("action") || !body["action"].is_string())
     throw bad_request("invalid_body", "the body must be {\"action\": ..., \"note\"?: ...}");
+  for (auto it = body.begin(); it != body.end(); ++it)
+    if (it.key() != "action" && it.key() != "note" && it.key() != "working_hours" && it.key() != "working_days" && it.key() != "assignee" &&
+        it.key() != "worker" && it.key() != "attachments")
+      throw unprocessable("unknown_property", "unknown property '" + it.key() +
+                                                  "'; allowed: action, note, working_hours, working_days, assignee, worker, attachments");
   const std::string action = body["action"].get<std::string>();
   const auto& all = lifecycle();
   auto t = std::find_if(all.begin(), all.end(), [&](const Transition& x) { return action == x.action; });
-  if (t == all.end())
-    throw unprocessable("unknown_action",
-                        "action must be register, cancel, dispatch, handle, feedback, close, return, hold, resume or extend");
-  if (actor.role == Role::worker && action != "handle" && action != "feedback")
-    throw forbidden("role_forbidden", "a grid worker may only handle cases and report feedback");
+  if (t == all.end()) {
+    std::string names;
+    for (const auto& x : all) names += (names.empty() ? "" : ", ") + std::string(x.action);
+    throw unprocessable("unknown_action", "action must be one of " + names);
+  }
+  // Grid workers work the case on the ground: handling, feedback, and verifying another's work.
+  if (actor.role == Role::worker && action != "handle" && action != "feedback" && action != "verify" && action != "rework")
+    throw forbidden("role_forbidden", "a grid worker may only handle cases, report feedback and verify");
   const std::string note = text_field(body, "note", false);
 
   pg::Transaction tx(conn);
   auto r = tx.exec("incidents.lock",
                    "SELECT status, category, version, grid_code, hierarchy->-1->>'code', held_from, wg_time(clock_timestamp()), "
-                   "wg_time(deadline) FROM incidents WHERE id = $1 FOR UPDATE",
+                   "wg_time(deadline), assignee, handled_by FROM incidents WHERE id = $1 FOR UPDATE",
                    {std::to_string(id)});
   if (r.rows() == 0) throw not_found("incident_not_found", "no incident has the id " + std::to_string(id));
-  require_case_scope(actor, r.opt(0, 3) ? r.opt(0, 3) : r.opt(0, 4));
+  const std::optional<std::string> grid = r.opt(0, 3);
+  require_case_scope(actor, grid ? grid : r.opt(0, 4));
   const std::string status = r.str(0, 0);
+  const std::string category = r.str(0, 1);
   const long long version = r.integer(0, 2);
+  const std::optional<std::string> assignee = r.opt(0, 8);
   if (!if_match.empty() &&
       std::none_of(if_match.begin(), if_match.end(), [&](const std::string& e) { return e == "*" || e == etag_of(id, version); }))
     throw Error(412, "precondition_failed", "the case has changed since it was read (current ETag " + etag_of(id, version) + ")",
@@ -247,20 +505,71 @@ json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long lo
     throw conflict("transition_not_allowed", "a case in state '" + status + "' cannot be '" + action + "'",
                    json({{"status", status}, {"allowed_actions", allowed}}).dump());
   }
+  // Steps due before this change are recorded first, at their own times.
+  escalate_due(tx.connection(), id);
   const std::string now = r.str(0, 6);
   std::string to = t->to ? t->to : status;
-  if (action == "return") to = status == "dispatch" ? "register" : status == "handle" ? "dispatch" : "handle";
+  if (action == "return") to = status == "dispatch" ? "register" : "dispatch";
   if (action == "resume") to = r.opt(0, 5).value_or("register");
   json detail = {{"note", note}};
   std::string set = "status = $2, version = version + 1";
   std::vector<Param> params{std::to_string(id), to};
+  auto param = [&](Param p) {
+    params.push_back(std::move(p));
+    return "$" + std::to_string(params.size());
+  };
+  const std::string code = grid ? *grid : r.opt(0, 4).value_or("");
+  if (action == "dispatch" || action == "redispatch") {
+    const Assignee to_whom = check_assignee(tx.connection(), body, code, category, grid);
+    if (action == "redispatch" && assignee && *assignee == to_whom.ref)
+      throw unprocessable("invalid_assignee", "the case is already assigned to " + to_whom.ref);
+    set += ", assignee = " + param(to_whom.ref);
+    detail["assignee"] = to_whom.ref;
+    detail["assignee_name"] = to_whom.name;
+    if (action == "redispatch") detail["previous_assignee"] = assignee ? json(*assignee) : json(nullptr);
+  }
   if (action == "dispatch") {
     const Micros start = *parse_rfc3339(now);
-    const Micros deadline = m_rules.calendar.add_working_minutes(start, m_rules.limit_minutes(r.str(0, 1)));
-    params.push_back(format_rfc3339(deadline));
-    set += ", dispatched_at = clock_timestamp(), deadline = $3::timestamptz";
+    const Micros deadline = m_rules.calendar.add_working_minutes(start, m_rules.limit_minutes(category));
+    set += ", dispatched_at = clock_timestamp(), deadline = " + param(format_rfc3339(deadline)) + "::timestamptz";
     detail["deadline"] = format_rfc3339(deadline);
-    detail["limit_working_minutes"] = m_rules.limit_minutes(r.str(0, 1));
+    detail["limit_working_minutes"] = m_rules.limit_minutes(category);
+  } else if (action == "return") {
+    // Who gave the case back stays in the chain; back at register it has no assignee any more.
+    detail["assignee"] = assignee ? json(*assignee) : json(nullptr);
+    if (to == "register") set += ", assignee = NULL";
+  } else if (action == "feedback") {
+    set += ", handled_by = assignee";
+    detail["handled_by"] = assignee ? json(*assignee) : json(nullptr);
+  } else if (action == "verify" || action == "rework") {
+    const std::string verifier = check_verifier(tx.connection(), body, grid, r.opt(0, 9));
+    detail["worker"] = verifier;
+    detail["handled_by"] = r.opt(0, 9) ? json(*r.opt(0, 9)) : json(nullptr);
+    if (action == "verify") {
+      detail["attachments"] = attachment_refs(tx.connection(), body, id);
+      set += ", verified_at = clock_timestamp()";
+    } else {
+      if (note.empty()) throw unprocessable("missing_property", "rework needs a note saying what is still wrong");
+      set += ", rework_count = rework_count + 1";
+    }
+  } else if (action == "urge") {
+    // Only late or nearly late cases: less than one working day left (or none).
+    if (r.is_null(0, 7)) throw conflict("not_urgent", "the case has no deadline to urge against");
+    const Micros deadline = *parse_rfc3339(r.str(0, 7)), at = *parse_rfc3339(now);
+    const long long remaining =
+        at < deadline ? m_rules.calendar.working_minutes_between(at, deadline) : -m_rules.calendar.working_minutes_between(deadline, at);
+    if (remaining >= m_rules.calendar.minutes_per_day())
+      throw conflict(
+          "not_urgent",
+          "the case has " + std::to_string(remaining) + " working minutes left; urge cases that are overdue or due within a working day",
+          json({{"remaining_working_minutes", remaining}}).dump());
+    auto u = tx.exec("incidents.urge",
+                     "INSERT INTO incident_urgings (incident_id, actor, note, assignee, status) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                     {std::to_string(id), actor.label(), note, assignee, status});
+    detail["urging"] = u.integer(0, 0);
+    detail["assignee"] = assignee ? json(*assignee) : json(nullptr);
+    detail["remaining_working_minutes"] = remaining;
+    detail["overdue"] = remaining < 0;
   } else if (action == "extend") {
     long long minutes = 0;
     if (body.contains("working_hours") && body["working_hours"].is_number_integer())
@@ -272,25 +581,28 @@ json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long lo
     if (r.is_null(0, 7)) throw conflict("transition_not_allowed", "the case has no deadline to extend");
     const Micros from = *parse_rfc3339(r.str(0, 7));
     const Micros deadline = m_rules.calendar.add_working_minutes(from, minutes);
-    params.push_back(format_rfc3339(deadline));
-    set += ", deadline = $3::timestamptz";
+    set += ", deadline = " + param(format_rfc3339(deadline)) + "::timestamptz";
     detail["deadline"] = format_rfc3339(deadline);
     detail["extended_working_minutes"] = minutes;
   } else if (action == "hold") {
-    params.push_back(status);
-    set += ", held_from = $3";
+    set += ", held_from = " + param(status);
   } else if (action == "close") {
     set += ", closed_at = clock_timestamp()";
   }
   auto updated =
       tx.exec("incidents.transition", "UPDATE incidents i SET " + set + " WHERE id = $1 RETURNING wg_incident_json(i), version", params);
+  // A case that moves on, or goes to someone else, answers its urgings: they stop climbing.
+  if (to != status || action == "redispatch")
+    tx.exec("incidents.urgings_answered",
+            "UPDATE incident_urgings SET answered_at = clock_timestamp() WHERE incident_id = $1 AND answered_at IS NULL",
+            {std::to_string(id)});
   tx.exec("incidents.event",
           "INSERT INTO incident_events (incident_id, actor, action, from_status, to_status, detail) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
           {std::to_string(id), actor.label(), action, status, to, detail.dump()});
   tx.commit();
   json out = json::parse(updated.str(0, 0));
   out["etag"] = etag_of(id, updated.integer(0, 1));
-  return with_events(conn, id, out);
+  return decorate(conn, id, out);
 }
 
 int IncidentStore::reassign(pg::Connection& conn, const std::vector<std::string>& codes, const locate::Locator& locator) const {

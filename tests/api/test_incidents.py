@@ -1,13 +1,32 @@
 """Incidents: located at creation (also from GCJ-02 phone coordinates), moved through the lifecycle
 with refused transitions, timed in working time, listed with filters, re-assigned when the grid
-under them changes."""
+under them changes. (Assignees, verification, urging and photos: test_case_handling.)"""
 import unittest
+import uuid
 
 from harness import ApiTestCase
 from mars import to_gcj02
 
 
 class Incidents(ApiTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Dispatch names an assignee: a department of the whole registry for the test category, and
+        # a worker of the test grid who verifies what the department handled.
+        counties = [row[0] for row in cls.s.sql("SELECT code FROM areas WHERE level = 'county' AND valid_to IS NULL")]
+        r = cls.s.request("POST", "/v1/departments", {"name": "城管-" + uuid.uuid4().hex[:6], "scope": counties,
+                                                      "categories": ["市容环境"]}, token=cls.admin)
+        assert r.status == 201, r
+        cls.department = f"department:{r.json['id']}"
+
+    def verifier(self, grid):
+        r = self.s.request("POST", "/v1/workers", {"name": "核查员", "area": grid}, token=self.admin)
+        self.assertEqual(r.status, 201, r)
+        current = [w["id"] for w in self.s.request("GET", f"/v1/areas/{grid}/workers", token=self.admin).json["workers"]]
+        self.assertEqual(self.s.request("PUT", f"/v1/areas/{grid}/workers", {"workers": current + [r.json["id"]]},
+                                        token=self.admin).status, 200)
+        return r.json["id"]
     def grid_point(self):
         """A grid of the sample and a point well inside it (EPSG:4490)."""
         code, x, y = self.s.sql(
@@ -22,6 +41,8 @@ class Incidents(ApiTestCase):
         return self.s.request("POST", "/v1/incidents", body, token=token or self.admin)
 
     def act(self, incident, action, token=None, **extra):
+        if action == "dispatch" and "assignee" not in extra:
+            extra["assignee"] = self.department
         return self.s.request("PATCH", f"/v1/incidents/{incident}", dict(action=action, **extra), token=token or self.admin)
 
     def test_location_is_stored_exactly(self):
@@ -60,18 +81,21 @@ class Incidents(ApiTestCase):
         self.assertAlmostEqual(lat, y, places=6)
 
     def test_the_whole_lifecycle(self):
-        _, x, y = self.grid_point()
+        # Since verification (核查) was added, close follows a verify by a worker of the grid.
+        code, x, y = self.grid_point()
         case = self.create(x, y).json["id"]
+        verifier = self.verifier(code)
         for action, status in (("register", "register"), ("dispatch", "dispatch"), ("handle", "handle"),
-                               ("feedback", "feedback"), ("close", "closed")):
-            r = self.act(case, action, note="ok")
+                               ("feedback", "feedback"), ("verify", "verified"), ("close", "closed")):
+            r = self.act(case, action, note="ok", **({"worker": verifier} if action == "verify" else {}))
             self.assertEqual(r.status, 200, (action, r))
             self.assertEqual(r.json["status"], status)
             if action == "dispatch":
                 self.assertIsNotNone(r.json["deadline"])
                 self.assertGreater(r.json["deadline"], r.json["dispatched_at"])
         doc = self.s.request("GET", f"/v1/incidents/{case}", token=self.admin).json
-        self.assertEqual([e["action"] for e in doc["events"]], ["collect", "register", "dispatch", "handle", "feedback", "close"])
+        self.assertEqual([e["action"] for e in doc["events"]],
+                         ["collect", "register", "dispatch", "handle", "feedback", "verify", "close"])
         self.assertIsNotNone(doc["closed_at"])
         self.assertTrue(all(e["actor"].startswith("admin#") for e in doc["events"][1:]))
 

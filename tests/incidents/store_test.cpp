@@ -60,6 +60,15 @@ class IncidentStoreTest : public ::testing::Test {
                        "WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT 2) s");
     ASSERT_EQ(r.rows(), 2) << "the sample has fewer than two grids";
     for (int i = 0; i < 2; ++i) grids.push_back({r.str(i, 0), r.number(i, 1), r.number(i, 2)});
+    // Two workers of the first grid: one handles cases, the other verifies them.
+    for (const char* name : {"处置员", "核查员"}) {
+      auto w = conn.exec("test.worker", "INSERT INTO workers (name, area_code, created_by) VALUES ($1, $2, 'test') RETURNING id",
+                         {std::string(name), grids[0].code});
+      workers.push_back(w.integer(0, 0));
+      conn.exec("test.assign",
+                "INSERT INTO worker_assignments (grid_code, worker_id, assigned_at, assigned_by) VALUES ($1, $2, now(), 'test')",
+                {grids[0].code, std::to_string(workers.back())});
+    }
   }
 
   json create_in(const Grid& g, const std::string& category = kCategory) {
@@ -69,8 +78,13 @@ class IncidentStoreTest : public ::testing::Test {
                  {"description", "路面破损"}};
     return store.create(conn, dispatcher, body, locator.current(), "");
   }
+  // Dispatch goes to the first worker, verification and rework come from the second.
   json act(long long id, const std::string& action, const std::vector<std::string>& if_match = {}) {
-    return store.transition(conn, dispatcher, id, {{"action", action}}, if_match);
+    json body = {{"action", action}};
+    if (action == "dispatch") body["assignee"] = "worker:" + std::to_string(workers[0]);
+    if (action == "verify" || action == "rework") body["worker"] = workers[1];
+    if (action == "rework") body["note"] = "still broken";
+    return store.transition(conn, dispatcher, id, body, if_match);
   }
   std::string scalar(const std::string& sql, const std::vector<wangge::pg::Param>& params = {}) {
     auto r = conn.exec("test.scalar", sql, params);
@@ -89,6 +103,7 @@ class IncidentStoreTest : public ::testing::Test {
   wangge::locate::Locator locator;
   Actor dispatcher;
   std::vector<Grid> grids;
+  std::vector<long long> workers;
 };
 
 TEST_F(IncidentStoreTest, CreateLocatesTheCaseInItsGrid) {
@@ -140,12 +155,18 @@ TEST_F(IncidentStoreTest, ACaseRunsItsLifecycleToClosed) {
   EXPECT_GT(deadline - at, 4LL * 24 * 3600 * 1000000);
   EXPECT_EQ(act(id, "handle")["status"], "handle");
   EXPECT_EQ(act(id, "feedback")["status"], "feedback");
+  EXPECT_EQ(refusal([&] { act(id, "close"); }), "409 transition_not_allowed");  // not before verification
+  const json verified = act(id, "verify");
+  EXPECT_EQ(verified["status"], "verified");
+  EXPECT_TRUE(verified["verified_at"].is_string());
   const json closed = act(id, "close");
   EXPECT_EQ(closed["status"], "closed");
-  EXPECT_EQ(closed["version"], 6);
+  EXPECT_EQ(closed["version"], 7);
   EXPECT_TRUE(closed["closed_at"].is_string());
-  EXPECT_EQ(closed["events"].size(), 6u);
-  EXPECT_EQ(state_of(id), "closed: collect>collect,register>register,dispatch>dispatch,handle>handle,feedback>feedback,close>closed");
+  EXPECT_EQ(closed["events"].size(), 7u);
+  EXPECT_EQ(closed["assignee"], "worker:" + std::to_string(workers[0]));
+  EXPECT_EQ(state_of(id),
+            "closed: collect>collect,register>register,dispatch>dispatch,handle>handle,feedback>feedback,verify>verified,close>closed");
   EXPECT_EQ(scalar("SELECT deadline = $2::timestamptz FROM incidents WHERE id = $1",
                    {std::to_string(id), dispatched["deadline"].get<std::string>()}),
             "t");
@@ -191,6 +212,26 @@ TEST_F(IncidentStoreTest, ReturnGoesBackAStepAndResumeRestoresTheHeldState) {
   EXPECT_EQ(
       state_of(id),
       "handle: collect>collect,register>register,dispatch>dispatch,handle>handle,return>dispatch,handle>handle,hold>hold,resume>handle");
+}
+
+TEST_F(IncidentStoreTest, DispatchNeedsAnAssigneeAndTheHandlerDoesNotVerify) {
+  const long long id = create_in(grids[0])["id"].get<long long>();
+  act(id, "register");
+  EXPECT_EQ(refusal([&] { store.transition(conn, dispatcher, id, {{"action", "dispatch"}}, {}); }), "422 assignee_required");
+  EXPECT_EQ(refusal([&] {
+              store.transition(conn, dispatcher, id, {{"action", "dispatch"}, {"assignee", "worker:987654321"}}, {});
+            }),
+            "422 unknown_assignee");
+  EXPECT_EQ(state_of(id), "register: collect>collect,register>register");
+  act(id, "dispatch");
+  act(id, "handle");
+  act(id, "feedback");
+  const json by_handler = {{"action", "verify"}, {"worker", workers[0]}};
+  EXPECT_EQ(refusal([&] { store.transition(conn, dispatcher, id, by_handler, {}); }), "422 verifier_is_handler");
+  EXPECT_EQ(act(id, "rework")["rework_count"], 1);
+  act(id, "feedback");
+  EXPECT_EQ(act(id, "rework")["rework_count"], 2);
+  EXPECT_EQ(scalar("SELECT rework_count FROM incidents WHERE id = $1", {std::to_string(id)}), "2");
 }
 
 TEST_F(IncidentStoreTest, ListFiltersByAreaStatusAndCategory) {
