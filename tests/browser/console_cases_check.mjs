@@ -13,10 +13,11 @@ const failures = [];
 const errors = [];
 const result = { steps: [] };
 const browser = await openBrowser();
+let page = null;
 const offered = (page) => page.$$eval('#case-actions button', (b) => b.map((x) => x.dataset.action));
 const status = (page) => page.evaluate(async (id) => (await (await fetch('/v1/incidents/' + id)).json()).status, result.id);
 try {
-  const page = await newPage(browser, errors, [401]);
+  page = await newPage(browser, errors, [401]);
   await signIn(page, base, plan.login, plan.password);
   await page.click('#tabs button[data-tab="cases"]');
   await page.waitForSelector('#case-board tr[data-id]', { timeout: 20000 });
@@ -61,6 +62,7 @@ try {
     const s = await status(page);
     if (s === 'closed') break;
     const actions = await offered(page);
+    const events = await page.$$eval('#case-timeline li', (l) => l.length);
     result.steps.push({ status: s, offered: actions });
     if (s !== 'verified' && s !== 'feedback' && actions.includes('close')) failures.push(`close is offered in state ${s}`);
     if (s === 'collect' && actions.includes('dispatch')) failures.push('dispatch is offered before registration');
@@ -76,10 +78,10 @@ try {
       if (!next) { failures.push(`no way forward from ${s}: ${actions}`); break; }
       await page.click(`#case-actions button[data-action="${next}"]`);
     }
-    await page.waitForFunction(([id, before]) => {
+    await page.waitForFunction((before) => {
       const t = document.getElementById('case-timeline');
       return t && t.children.length > before;
-    }, [result.id, await page.$$eval('#case-timeline li', (l) => l.length)], { timeout: 15000 })
+    }, events, { timeout: 15000 })
       .catch(() => failures.push(`the timeline did not grow after a step from ${s}`));
   }
   result.final = await status(page);
@@ -87,6 +89,7 @@ try {
   await page.screenshot({ path: shot('console-case-closed.png') });
 } catch (e) {
   failures.push(String(e.stack || e));
+  if (page) await page.screenshot({ path: shot(path.basename(process.argv[1], '.mjs') + '-failure.png') }).catch(() => {});
 } finally {
   await browser.close();
 }

@@ -65,11 +65,21 @@ export async function drag(page, from, to) {
   await page.mouse.move(from.x, from.y);
   await page.waitForTimeout(100);
   await page.mouse.down();
-  const steps = 12;
+  // The first movement starts terra-draw's drag, which then stops the map from panning; a
+  // one-pixel first step keeps that pan to a pixel.
+  await page.mouse.move(from.x + Math.sign(to.x - from.x), from.y);
+  await page.waitForTimeout(50);
+  const steps = 40;
   for (let i = 1; i <= steps; i++) {
     await page.mouse.move(from.x + ((to.x - from.x) * i) / steps, from.y + ((to.y - from.y) * i) / steps);
-    await page.waitForTimeout(30);
+    await page.waitForTimeout(15);
   }
+  // A hand settles before letting go (the vertex trails the pointer by about one move event, so
+  // moves are small, as a person's are).
+  await page.mouse.move(to.x + 0.3, to.y);
+  await page.waitForTimeout(30);
+  await page.mouse.move(to.x, to.y);
+  await page.waitForTimeout(30);
   await page.mouse.up();
   await page.waitForTimeout(200);
 }

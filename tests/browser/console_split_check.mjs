@@ -12,8 +12,9 @@ const failures = [];
 const errors = [];
 const result = {};
 const browser = await openBrowser();
+let page = null;
 try {
-  const page = await newPage(browser, errors, [401, 403]);
+  page = await newPage(browser, errors, [401, 403]);
   await signIn(page, base, plan.login, plan.password);
   await page.fill('#area-search', plan.code);
   await page.press('#area-search', 'Enter');
@@ -84,6 +85,7 @@ try {
   await page.screenshot({ path: shot('console-outside-scope.png') });
 } catch (e) {
   failures.push(String(e.stack || e));
+  if (page) await page.screenshot({ path: shot(path.basename(process.argv[1], '.mjs') + '-failure.png') }).catch(() => {});
 } finally {
   await browser.close();
 }

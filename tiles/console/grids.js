@@ -171,6 +171,8 @@ export function startGrids(root, ctx) {
       adapter: new TerraDrawMapLibreGLAdapter({ map }),
       modes: [
         new TerraDrawSelectMode({
+          // Every drag event moves the vertex: it stays under the pointer, where it is let go.
+          dragEventThrottle: 0,
           flags: { polygon: { feature: { draggable: false,
             coordinates: { draggable: true, midpoints: true, deletable: true, snappable: { toCustom: snapToNeighbours } } } } },
         }),
