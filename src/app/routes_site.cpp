@@ -1,4 +1,4 @@
-// The site's own public endpoints: landing page (the map), health, the API description, the error
+// The site's own public endpoints: landing page (the map), the console, health, the API description, the error
 // catalogue.
 #include <nlohmann/json.hpp>
 
@@ -43,6 +43,8 @@ Response health(pg::Pool& pool, const std::function<bool()>& ready) {
 
 void add_site_routes(http::RouteTable& routes, pg::Pool& pool, std::function<bool()> ready) {
   routes.add("GET", "/", [](const Request&) { return text(200, *resource("tiles/index.html"), "text/html; charset=utf-8"); });
+  routes.add("GET", "/console",
+             [](const Request&) { return text(200, *resource("tiles/console/index.html"), "text/html; charset=utf-8"); });
   routes.add("GET", "/health", [&pool, ready = std::move(ready)](const Request&) { return health(pool, ready); });
   routes.add("GET", "/api",
              [](const Request&) { return text(200, *resource("api/openapi.yaml"), "application/vnd.oai.openapi;version=3.0"); });

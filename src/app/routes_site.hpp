@@ -1,4 +1,4 @@
-// The site's own routes: / (the map page), /health, /api (OpenAPI), /api/errors (the catalogue).
+// The site's own routes: / (the map page), /console (the people's console), /health, /api (OpenAPI), /api/errors (the catalogue).
 #pragma once
 
 #include <functional>

@@ -179,6 +179,11 @@ AreaPage AreaStore::list(pg::Connection& conn, const AreaQuery& q) const {
     const std::string n = "$" + std::to_string(params.size());
     where += " AND left(a.code, length(" + n + ")) = " + n;
   }
+  if (q.text) {
+    params.push_back(*q.text);
+    const std::string n = "$" + std::to_string(params.size());
+    where += " AND (strpos(a.name, " + n + ") > 0 OR left(a.code, length(" + n + ")) = " + n + ")";
+  }
   if (q.bbox) {
     const auto& b = *q.bbox;
     params.push_back(std::to_string(b[0]));

@@ -25,6 +25,7 @@ struct AreaQuery {
   long long offset = 0;
   int srid = 4490;                   // output CRS
   std::optional<std::string> scope;  // restrict to this subtree
+  std::optional<std::string> text;   // name contains it, or code starts with it (the console's search box)
 };
 
 struct AreaPage {

@@ -46,6 +46,11 @@ Response list_areas(Registry& reg, const Request& req, const Actor& actor, const
     throw bad_request("invalid_parameter", "level must be one of province, city, county, township, village, grid, microgrid");
   q.parent = children_of ? children_of : req.param("parent");
   if (auto b = req.param("bbox")) q.bbox = http::bbox_param(*b);
+  if (auto text = req.param("q")) {
+    // A person's search box: a few words at most; an empty search would list everything.
+    if (text->empty() || text->size() > 100) throw bad_request("invalid_parameter", "q is 1 to 100 bytes of a name or the start of a code");
+    q.text = *text;
+  }
   q.at = http::time_param(req, "at");
   q.limit = static_cast<int>(http::int_param(req, "limit", 100, 1, 10000));
   q.offset = http::int_param(req, "offset", 0, 0, 1000000000);

@@ -73,6 +73,11 @@ install_web() {
     (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
   cp "$npm_dir/node_modules/maplibre-gl/dist/maplibre-gl.js" "$npm_dir/node_modules/maplibre-gl/dist/maplibre-gl.css" "$web/"
+  # The console's modules and the libraries they import (MapLibre, terra-draw) in one file, so a
+  # first visit costs one request; esbuild finds the packages through NODE_PATH.
+  NODE_PATH="$npm_dir/node_modules" "$npm_dir/node_modules/.bin/esbuild" "$WANGGE_ROOT/tiles/console/main.js" \
+    --bundle --minify --format=iife --target=es2020 --log-level=warning --outfile="$web/console.js"
+  cp "$WANGGE_ROOT/tiles/console/console.css" "$web/console.css"
 }
 
 # bench_token URL ROLE NAME [BIN]: a new API token for a benchmark run, printed. Earlier runs'

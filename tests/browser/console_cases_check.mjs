@@ -1,0 +1,96 @@
+// A dispatcher's day in the console: the case board follows a case created elsewhere without a
+// reload, filters by state; a caller's GCJ-02 coordinate becomes a new case located at once; the
+// case is registered, dispatched to the nearest worker from the ranked list, and moved to closure
+// by its buttons, which only ever offer what the case's state allows. Prints a JSON summary.
+// usage: node console_cases_check.mjs <base-url> <plan-json> <artefact-dir>
+import path from 'node:path';
+import { openBrowser, newPage, signIn, idle, finish } from './console_common.mjs';
+
+const [base, planText, dir] = process.argv.slice(2);
+const plan = JSON.parse(planText);
+const shot = (name) => path.join(dir, name);
+const failures = [];
+const errors = [];
+const result = { steps: [] };
+const browser = await openBrowser();
+let page = null;
+const offered = (page) => page.$$eval('#case-actions button', (b) => b.map((x) => x.dataset.action));
+const status = (page) => page.evaluate(async (id) => (await (await fetch('/v1/incidents/' + id)).json()).status, result.id);
+try {
+  page = await newPage(browser, errors, [401]);
+  await signIn(page, base, plan.login, plan.password);
+  await page.click('#tabs button[data-tab="cases"]');
+  await page.waitForSelector('#case-board tr[data-id]', { timeout: 20000 });
+  await page.screenshot({ path: shot('console-case-board.png') });
+
+  // A case reported elsewhere appears on the board without a reload.
+  const made = await fetch(`${base}/v1/incidents`, { method: 'POST', headers: { Authorization: 'Bearer ' + plan.other, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ location: { type: 'Point', coordinates: plan.point4490 }, category: '街面秩序', source: 'video', description: '视频巡查发现' }) });
+  const other = await made.json();
+  await page.waitForSelector(`#case-board tr[data-id="${other.id}"]`, { timeout: 15000 })
+    .catch(() => failures.push('a new case did not appear on the board by polling'));
+  result.followed = other.id;
+
+  // Filters: state, then source (video: the case just made).
+  await page.selectOption('#filter-status', 'dispatch');
+  await page.waitForFunction(() => [...document.querySelectorAll('#case-board tr[data-id]')].every((r) => r.dataset.status === 'dispatch') &&
+                                   document.querySelectorAll('#case-board tr[data-id]').length > 0, null, { timeout: 15000 })
+    .catch(() => failures.push('the state filter shows other states'));
+  await page.selectOption('#filter-status', '');
+  await page.selectOption('#filter-source', 'video');
+  await page.waitForSelector(`#case-board tr[data-id="${other.id}"]`, { timeout: 15000 });
+  await page.screenshot({ path: shot('console-case-board-filtered.png') });
+  await page.selectOption('#filter-source', '');
+
+  // Intake from a GCJ-02 coordinate pasted from a phone map.
+  await page.click('#intake summary');
+  await page.fill('#intake-coord', plan.gcj02.join(','));
+  await page.selectOption('#intake-crs', 'gcj02');
+  await page.selectOption('#intake-category', '市容环境');
+  await page.fill('#intake-description', '人行道上堆放建筑垃圾');
+  await page.click('#intake-submit');
+  await page.waitForSelector('#intake-done', { timeout: 15000 });
+  const title = await page.waitForSelector('#case-title', { timeout: 15000 });
+  result.id = Number((await title.textContent()).match(/#(\d+)/)[1]);
+  result.intake_text = await page.textContent('#intake-done');
+  await idle(page);
+  await page.screenshot({ path: shot('console-case-intake.png') });
+
+  // Through the lifecycle by its buttons; a case never offers what its state forbids.
+  const path_ = ['register', 'dispatch', 'handle', 'feedback', 'verify', 'close'];
+  for (let step = 0; step < 8; step++) {
+    const s = await status(page);
+    if (s === 'closed') break;
+    const actions = await offered(page);
+    const events = await page.$$eval('#case-timeline li', (l) => l.length);
+    result.steps.push({ status: s, offered: actions });
+    if (s !== 'verified' && s !== 'feedback' && actions.includes('close')) failures.push(`close is offered in state ${s}`);
+    if (s === 'collect' && actions.includes('dispatch')) failures.push('dispatch is offered before registration');
+    if (actions.includes('dispatch')) {
+      await page.waitForSelector('#nearest-list li[data-worker]', { timeout: 20000 });
+      const first = await page.$eval('#nearest-list li[data-worker]', (li) => Number(li.dataset.worker));
+      result.nearest = first;
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: shot('console-case-dispatch.png') });
+      await page.click(`#nearest-list button[data-dispatch-to="${first}"]`);
+    } else {
+      const next = path_.find((a) => actions.includes(a));
+      if (!next) { failures.push(`no way forward from ${s}: ${actions}`); break; }
+      await page.click(`#case-actions button[data-action="${next}"]`);
+    }
+    await page.waitForFunction((before) => {
+      const t = document.getElementById('case-timeline');
+      return t && t.children.length > before;
+    }, events, { timeout: 15000 })
+      .catch(() => failures.push(`the timeline did not grow after a step from ${s}`));
+  }
+  result.final = await status(page);
+  result.final_offered = await page.$$eval('#case-actions button', (b) => b.map((x) => x.dataset.action));
+  await page.screenshot({ path: shot('console-case-closed.png') });
+} catch (e) {
+  failures.push(String(e.stack || e));
+  if (page) await page.screenshot({ path: shot(path.basename(process.argv[1], '.mjs') + '-failure.png') }).catch(() => {});
+} finally {
+  await browser.close();
+}
+finish(failures, errors, result);

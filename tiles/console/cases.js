@@ -1,0 +1,262 @@
+// 事件分拨: the case board (filters, counts, sorted by deadline, following changes by polling),
+// intake (a coordinate in any supported CRS, or a click on the map), and the case detail (timeline,
+// the actions its state allows, dispatch to the nearest workers with their routes). The lifecycle
+// comes from the server (GET /v1/incidents/lifecycle): buttons are built from it, so a new action
+// or state appears here without a change to this file.
+import { api, describe, ApiError } from './api.js';
+import { el, toast, formatTime } from './ui.js';
+
+const POLL_MS = 5000;
+// Names for the states and actions this version of the lifecycle has; any other shows its own name.
+const stateNames = { collect: '待受理', register: '已立案', dispatch: '已派遣', handle: '处置中', feedback: '已反馈', verified: '已核查',
+                     closed: '已结案', cancelled: '已作废', hold: '挂账' };
+const actionNames = { register: '立案', cancel: '作废', dispatch: '派遣', redispatch: '改派', handle: '开始处置', feedback: '反馈结果',
+                      verify: '核查通过', rework: '返工', close: '结案', return: '退回', hold: '挂账', resume: '恢复', extend: '延期', urge: '督办' };
+const sourceNames = { hotline: '热线', app: 'APP', worker: '网格员上报', video: '视频' };
+const crsChoices = [['gcj02', 'GCJ-02 (高德/腾讯)'], ['bd09', 'BD-09 (百度)'], ['EPSG:4326', 'WGS84 (GPS)'], ['EPSG:4490', 'CGCS2000']];
+const ENDED = new Set(['closed', 'cancelled']);
+
+export function startCases(root, ctx) {
+  const { map } = ctx;
+  let lifecycle = { states: [], actions: [], categories: { categories: {} } };
+  let cases = [];
+  let boardTag = null, boardText = '';
+  let timer = 0, visible = false, picking = false;
+  let current = null;  // {data, etag}
+
+  // --- layout -----------------------------------------------------------------------------------
+  const fStatus = el('select', { id: 'filter-status', 'aria-label': '状态' }, el('option', { value: '', text: '全部未结' }));
+  const fCategory = el('select', { id: 'filter-category', 'aria-label': '类别' }, el('option', { value: '', text: '全部类别' }));
+  const fSource = el('select', { id: 'filter-source', 'aria-label': '来源' }, el('option', { value: '', text: '全部来源' }),
+    ...Object.entries(sourceNames).map(([v, t]) => el('option', { value: v, text: t })));
+  const fArea = el('input', { id: 'filter-area', placeholder: '区域代码 (乡镇/网格)', 'aria-label': '区域代码', size: 14 });
+  const fOverdue = el('input', { id: 'filter-overdue', type: 'checkbox' });
+  const counts = el('div', { id: 'case-counts', class: 'counts' });
+  const board = el('table', { id: 'case-board', class: 'board' });
+  const detail = el('div', { id: 'case-detail' });
+  for (const f of [fStatus, fCategory, fSource, fOverdue]) f.addEventListener('change', () => refresh(true));
+  fArea.addEventListener('change', () => refresh(true));
+
+  const coord = el('input', { id: 'intake-coord', placeholder: '经度,纬度 (可直接粘贴)', 'aria-label': '坐标' });
+  const crs = el('select', { id: 'intake-crs', 'aria-label': '坐标系' }, ...crsChoices.map(([v, t]) => el('option', { value: v, text: t })));
+  const category = el('select', { id: 'intake-category', 'aria-label': '事件类别' });
+  const source = el('select', { id: 'intake-source', 'aria-label': '来源' }, ...Object.entries(sourceNames).map(([v, t]) => el('option', { value: v, text: t })));
+  const description = el('input', { id: 'intake-description', placeholder: '事件描述', 'aria-label': '事件描述' });
+  const intakeResult = el('div', { id: 'intake-result' });
+  const pick = el('button', { id: 'intake-pick', type: 'button', text: '地图点选', onclick: () => {
+    picking = true; map.getCanvas().style.cursor = 'crosshair'; toast('请在地图上单击事件位置'); } });
+  root.append(
+    el('h2', { text: '事件分拨' }),
+    el('details', { id: 'intake', class: 'box' }, el('summary', { text: '新建事件' }),
+      el('div', { class: 'row' }, coord, crs, pick),
+      el('div', { class: 'row' }, category, source),
+      el('div', { class: 'row' }, description),
+      el('div', { class: 'row' }, el('button', { id: 'intake-submit', type: 'button', class: 'primary', text: '新建事件', onclick: intake })),
+      intakeResult),
+    counts,
+    el('div', { class: 'row' }, fStatus, fCategory, fSource),
+    el('div', { class: 'row' }, fArea, el('label', {}, fOverdue, ' 只看超期')),
+    el('div', { class: 'board-box' }, board),
+    detail);
+
+  // --- board ------------------------------------------------------------------------------------
+  function query() {
+    const q = new URLSearchParams({ limit: '2000' });
+    if (fStatus.value) q.set('status', fStatus.value);
+    if (fCategory.value) q.set('category', fCategory.value);
+    if (fArea.value.trim()) q.set('area', fArea.value.trim());
+    if (fOverdue.checked) q.set('overdue', 'true');
+    return '/v1/incidents?' + q;
+  }
+
+  async function refresh(reset = false) {
+    const path = query();
+    if (reset) { boardTag = null; boardText = ''; }
+    try {
+      const r = await api('GET', path, { ifNoneMatch: boardTag || undefined });
+      if (r.status === 304) return;
+      boardTag = r.etag;
+      const text = JSON.stringify(r.data.incidents);
+      if (text === boardText) return;
+      boardText = text;
+      cases = r.data.incidents;
+      render(r.data.numberMatched);
+    } catch (err) { counts.replaceChildren(el('span', { class: 'error', text: describe(err) })); }
+  }
+
+  function deadlineOf(c) { return c.deadline ? Date.parse(c.deadline) : Infinity; }
+
+  function render(matched) {
+    const src = fSource.value;
+    const shown = cases.filter((c) => (fStatus.value || !ENDED.has(c.status)) && (!src || c.source === src))
+      .sort((a, b) => deadlineOf(a) - deadlineOf(b) || Date.parse(a.reported_at) - Date.parse(b.reported_at));
+    const byState = {};
+    let overdue = 0;
+    for (const c of shown) { byState[c.status] = (byState[c.status] || 0) + 1; if (c.overdue) overdue++; }
+    counts.replaceChildren(el('strong', { id: 'case-total', text: `${shown.length} 件` }),
+      ...Object.entries(byState).map(([s, n]) => el('span', { class: 'count', dataset: { status: s }, text: `${stateNames[s] || s} ${n}` })),
+      el('span', { class: 'count overdue', id: 'case-overdue', text: `超期 ${overdue}` }),
+      matched > cases.length ? el('span', { class: 'muted', text: `(只取前 ${cases.length} 件，共 ${matched} 件)` }) : '');
+    const head = el('tr', {}, ...['编号', '类别', '状态', '网格', '期限'].map((t) => el('th', { text: t })));
+    board.replaceChildren(head, ...shown.slice(0, 300).map((c) => el('tr', {
+      dataset: { id: String(c.id), status: c.status }, class: c.overdue ? 'overdue' : '', tabindex: 0,
+      onclick: () => open(c.id) },
+      el('td', { text: '#' + c.id }), el('td', { text: c.category }), el('td', { text: stateNames[c.status] || c.status }),
+      el('td', { text: lastName(c) }), el('td', { text: c.deadline ? formatTime(c.deadline).slice(5, 16) + (c.overdue ? ' 超期' : '') : '—' }))));
+    map.getSource('cases').setData({ type: 'FeatureCollection', features: shown.filter((c) => c.location).map((c) => ({
+      type: 'Feature', geometry: c.location, properties: { id: c.id, overdue: !!c.overdue } })) });
+  }
+
+  function lastName(c) {
+    const h = c.hierarchy || [];
+    const last = h[h.length - 1];
+    return last ? last.name || last.code : c.grid || '—';
+  }
+
+  // --- intake -----------------------------------------------------------------------------------
+  async function intake() {
+    const parts = coord.value.trim().split(/[\s,，]+/).filter(Boolean).map(Number);
+    if (parts.length !== 2 || !parts.every(Number.isFinite)) { intakeResult.replaceChildren(el('p', { class: 'error', text: '请输入 经度,纬度，例如 119.98,30.515' })); return; }
+    const body = { location: { type: 'Point', coordinates: parts }, crs: crs.value, category: category.value, source: source.value,
+                   description: description.value.trim() };
+    try {
+      const { data } = await api('POST', '/v1/incidents', { body });
+      const names = (data.hierarchy || []).map((h) => h.name).join(' › ');
+      intakeResult.replaceChildren(el('p', { id: 'intake-done', class: 'hint',
+        text: `已新建事件 #${data.id}: ${names || '辖区外'}${data.grid ? ' (' + data.grid + ')' : ''}` }));
+      coord.value = ''; description.value = '';
+      await refresh(true);
+      await open(data.id);
+    } catch (err) { intakeResult.replaceChildren(el('p', { class: 'error', text: describe(err) })); }
+  }
+
+  map.on('click', (e) => {
+    if (!visible) return;
+    if (picking) {
+      picking = false;
+      map.getCanvas().style.cursor = '';
+      coord.value = e.lngLat.lng.toFixed(6) + ',' + e.lngLat.lat.toFixed(6);
+      crs.value = 'EPSG:4490';
+      root.querySelector('#intake').open = true;
+      return;
+    }
+    const hit = map.queryRenderedFeatures(e.point, { layers: ['cases-dot'] })[0];
+    if (hit) open(hit.properties.id);
+  });
+
+  // --- detail -----------------------------------------------------------------------------------
+  async function open(id) {
+    try {
+      const r = await api('GET', '/v1/incidents/' + id);
+      current = { data: r.data, etag: r.etag };
+    } catch (err) { detail.replaceChildren(el('p', { class: 'error', text: describe(err) })); return; }
+    const c = current.data;
+    const allowed = lifecycle.actions.filter((a) => a.from.includes(c.status));
+    const note = el('input', { id: 'action-note', placeholder: '办理意见 (可选)', 'aria-label': '办理意见' });
+    const hours = el('input', { id: 'action-hours', type: 'number', min: '1', value: '4', 'aria-label': '延期工作小时', size: 4 });
+    const buttons = el('div', { id: 'case-actions', class: 'row' },
+      ...allowed.map((a) => el('button', { type: 'button', dataset: { action: a.action }, text: actionNames[a.action] || a.action,
+        onclick: () => act(a.action, { note: note.value.trim(), hours: Number(hours.value) }) })));
+    const rows = [['状态', (stateNames[c.status] || c.status) + (c.overdue ? ' · 已超期' : '')], ['类别', c.category],
+                  ['来源', sourceNames[c.source] || c.source], ['位置', (c.hierarchy || []).map((h) => h.name).join(' › ') || '—'],
+                  ['网格', c.grid || '—'], ['上报时间', formatTime(c.reported_at)], ['处置期限', c.deadline ? formatTime(c.deadline) : '派遣后计时'],
+                  ['剩余工作时间', c.remaining_working_minutes != null ? formatMinutes(c.remaining_working_minutes) : '—'], ['描述', c.description || '—']];
+    const timeline = el('ol', { id: 'case-timeline', class: 'timeline' }, ...(c.events || []).map((e) => el('li', { dataset: { action: e.action } },
+      `${formatTime(e.at)} · ${actionNames[e.action] || e.action}${e.to ? ' → ' + (stateNames[e.to] || e.to) : ''} · ${e.actor || ''}` +
+      (e.detail && e.detail.note ? ' · ' + e.detail.note : ''))));
+    const nearest = el('div', { id: 'nearest' });
+    detail.replaceChildren(
+      el('h3', { id: 'case-title', class: c.overdue ? 'overdue' : '', text: `事件 #${c.id} ${c.category}` }),
+      el('table', { class: 'props' }, ...rows.map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', { text: String(v) })))),
+      el('h4', { text: '可办理' }),
+      allowed.length ? buttons : el('p', { class: 'muted', id: 'case-actions', text: '此状态没有可办理的操作' }),
+      el('div', { class: 'row' }, note, allowed.some((a) => a.action === 'extend') ? el('label', {}, '延期 ', hours, ' 工作小时') : ''),
+      nearest,
+      el('h4', { text: '办理记录' }), timeline);
+    if (c.location) map.flyTo({ center: c.location.coordinates, zoom: Math.max(map.getZoom(), 15) });
+    if (allowed.some((a) => a.action === 'dispatch' || a.action === 'redispatch')) loadNearest(c, nearest);
+    else { map.getSource('routes').setData({ type: 'FeatureCollection', features: [] }); map.getSource('workers').setData({ type: 'FeatureCollection', features: [] }); }
+  }
+
+  async function act(action, { note, hours, worker }) {
+    const body = { action };
+    if (note) body.note = note;
+    if (action === 'extend') body.working_hours = hours || 4;
+    if (worker) {
+      body.assignee = 'worker:' + worker.id;
+      body.note = (note ? note + ' · ' : '') + '派给 ' + worker.name;
+    }
+    try {
+      try {
+        await api('PATCH', '/v1/incidents/' + current.data.id, { body, ifMatch: current.etag });
+      } catch (err) {
+        // A lifecycle without assignees refuses the member: the worker is then named in the note only.
+        if (!(err instanceof ApiError && err.code === 'unknown_property' && body.assignee)) throw err;
+        delete body.assignee;
+        await api('PATCH', '/v1/incidents/' + current.data.id, { body, ifMatch: current.etag });
+      }
+      toast(`事件 #${current.data.id}: ${actionNames[action] || action} 完成`);
+    } catch (err) { toast(describe(err)); }
+    await open(current.data.id);
+    refresh(true);
+  }
+
+  async function loadNearest(c, box) {
+    const [lon, lat] = c.location.coordinates;
+    box.replaceChildren(el('h4', { text: '最近的网格员 (按步行时间)' }), el('p', { class: 'muted', text: '计算中…' }));
+    try {
+      const { data } = await api('GET', '/v1/dispatch/nearest-workers?' + new URLSearchParams({ lon, lat, k: '5', profile: 'foot' }));
+      const list = el('ol', { id: 'nearest-list', class: 'list' });
+      const now = Date.now();
+      for (const w of data.workers) {
+        const age = w.position_at ? Math.round((now - Date.parse(w.position_at)) / 60000) : null;
+        list.append(el('li', { dataset: { worker: String(w.id) } },
+          `${w.name} · 步行 ${Math.round(w.duration / 60)} 分钟 (${Math.round(w.distance)} 米)` + (age != null ? ` · 位置 ${age} 分钟前` : '') + ' ',
+          el('button', { type: 'button', class: 'small', text: '派遣', dataset: { dispatchTo: String(w.id) },
+            onclick: () => act(c.status === 'register' ? 'dispatch' : 'redispatch', { note: '', worker: w }) })));
+      }
+      if (!data.workers.length) list.append(el('li', { class: 'muted', text: '附近没有有位置的网格员' }));
+      box.replaceChildren(el('h4', { text: '最近的网格员 (按步行时间)' }), list,
+        data.without_position_count ? el('p', { class: 'muted', text: `另有 ${data.without_position_count} 人无可用位置` }) : '');
+      map.getSource('workers').setData({ type: 'FeatureCollection', features: data.workers.filter((w) => w.position).map((w) => ({
+        type: 'Feature', geometry: w.position.type ? w.position : { type: 'Point', coordinates: w.position },
+        properties: { id: w.id, name: w.name, stale: false } })) });
+      const routes = await Promise.all(data.workers.slice(0, 3).filter((w) => w.position).map(async (w) => {
+        const from = (w.position.coordinates || w.position).join(',');
+        try {
+          return (await api('GET', '/v1/route?' + new URLSearchParams({ from, to: `${lon},${lat}`, profile: 'foot' }))).data.geometry;
+        } catch (e) { return null; }
+      }));
+      map.getSource('routes').setData({ type: 'FeatureCollection', features: routes.filter(Boolean).map((g) => ({ type: 'Feature', geometry: g, properties: {} })) });
+    } catch (err) { box.replaceChildren(el('p', { class: 'error', text: '最近网格员: ' + describe(err) })); }
+  }
+
+  async function loadLifecycle() {
+    lifecycle = (await api('GET', '/v1/incidents/lifecycle')).data;
+    const open = lifecycle.states.filter((s) => !ENDED.has(s));
+    fStatus.append(...open.map((s) => el('option', { value: s, text: stateNames[s] || s })),
+                   ...[...ENDED].map((s) => el('option', { value: s, text: stateNames[s] || s })));
+    const names = Object.keys(lifecycle.categories.categories || {});
+    fCategory.append(...names.map((n) => el('option', { value: n, text: n })));
+    category.append(...names.map((n) => el('option', { value: n, text: n })));
+  }
+  const ready = loadLifecycle().catch((err) => toast('读取事件流程失败: ' + describe(err)));
+
+  return {
+    async show() {
+      visible = true;
+      await ready;
+      await refresh(true);
+      clearInterval(timer);
+      timer = setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);
+    },
+    hide() { visible = false; clearInterval(timer); },
+    open,
+  };
+}
+
+function formatMinutes(m) {
+  const sign = m < 0 ? '超期 ' : '';
+  const a = Math.abs(Math.round(m));
+  return sign + (a >= 60 ? Math.floor(a / 60) + ' 小时 ' : '') + (a % 60) + ' 分钟';
+}

@@ -1,0 +1,437 @@
+// 网格管理: find an area (search box, tree), read it (details, workers, history), and change it
+// with the toolkit: redraw by dragging vertices (snapping to the neighbours), split along a drawn
+// line, merge with neighbours, restore an earlier version. Every change is first sent as a dry run
+// (预览) whose impact is shown on the map and in a list; 提交 sends the same request with If-Match
+// carrying the ETags the dry run named, so a change made by someone else in between answers 412.
+import { TerraDraw, TerraDrawSelectMode, TerraDrawLineStringMode, TerraDrawPolygonMode } from 'terra-draw';
+import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
+import { api, describe, ApiError } from './api.js';
+import { el, toast, formatTime, levelNames, bounds } from './ui.js';
+
+const SNAP_PX = 12;
+const changeNames = { create: '新建', update: '修改', adjust: '随相邻调整', redraw: '重绘', split: '拆分', merge: '合并', restore: '恢复',
+                      reparent: '调整上级', redistrict: '重新划分', import: '导入' };
+const opNames = { redraw: '重绘边界', split: '拆分', merge: '合并', restore: '恢复历史版本' };
+
+export function startGrids(root, ctx) {
+  const { map, user } = ctx;
+  const mayEditRole = user.role === 'admin' || user.role === 'manager';
+  const inScope = (code) => !user.scope || code.startsWith(user.scope);
+
+  let selected = null;   // {feature, etag, code}
+  let neighbours = [];   // sibling Features of the selected area (snapping, merge candidates)
+  let edit = null;       // {kind, drawId?, request: () => {method, path, body}, result?}
+
+  // --- layout -----------------------------------------------------------------------------------
+  const search = el('input', { id: 'area-search', type: 'search', placeholder: '按名称或代码查找区域', 'aria-label': '查找区域', autocomplete: 'off' });
+  const results = el('ul', { id: 'area-results', class: 'list' });
+  const tree = el('ul', { id: 'area-tree', class: 'tree' });
+  const detail = el('div', { id: 'area-detail' });
+  const editor = el('div', { id: 'area-editor', hidden: true });
+  root.append(
+    el('h2', { text: '网格管理' }),
+    el('form', { id: 'area-search-form', class: 'row', onsubmit: (e) => { e.preventDefault(); runSearch(); } }, search, el('button', { type: 'submit', text: '查找' })),
+    results,
+    el('details', { open: true, class: 'tree-box' }, el('summary', { text: '区划树' }), tree),
+    detail,
+    editor);
+
+  // --- search and tree ----------------------------------------------------------------------------
+  async function runSearch() {
+    const q = search.value.trim();
+    results.replaceChildren();
+    if (!q) return;
+    try {
+      const { data } = await api('GET', '/v1/areas?' + new URLSearchParams({ q, limit: '20' }));
+      if (!data.features.length) results.append(el('li', { class: 'muted', text: '没有找到 “' + q + '”' }));
+      for (const f of data.features) {
+        const p = f.properties;
+        results.append(el('li', {}, el('a', { href: '#', dataset: { code: p.code }, onclick: (e) => { e.preventDefault(); select(p.code); } },
+          p.name), el('span', { class: 'muted', text: ' ' + (levelNames[p.level] || p.level) + ' ' + p.code })));
+      }
+      if (data.numberMatched > data.numberReturned) results.append(el('li', { class: 'muted', text: `共 ${data.numberMatched} 个，只列出前 ${data.numberReturned} 个` }));
+    } catch (err) { results.append(el('li', { class: 'error', text: describe(err) })); }
+  }
+
+  function treeNode(f) {
+    const p = f.properties;
+    const children = el('ul');
+    const leaf = p.level === 'grid' || p.level === 'microgrid';
+    let loaded = false;
+    const twisty = el('button', { type: 'button', class: 'twisty', 'aria-label': '展开', text: leaf ? '·' : '▸', disabled: leaf });
+    twisty.addEventListener('click', async () => {
+      if (children.childElementCount && twisty.textContent === '▾') { children.hidden = true; twisty.textContent = '▸'; return; }
+      children.hidden = false;
+      twisty.textContent = '▾';
+      if (loaded) return;
+      loaded = true;
+      try {
+        const { data } = await api('GET', `/v1/areas/${p.code}/children`);
+        for (const c of data.features) children.append(treeNode(c));
+        if (!data.features.length) children.append(el('li', { class: 'muted', text: '无下级' }));
+      } catch (err) { children.append(el('li', { class: 'error', text: describe(err) })); }
+    });
+    return el('li', { dataset: { code: p.code } }, twisty,
+      el('a', { href: '#', dataset: { code: p.code }, onclick: (e) => { e.preventDefault(); select(p.code); } }, p.name), children);
+  }
+
+  async function loadTree() {
+    try {
+      let roots = [];
+      if (user.scope) roots = [(await api('GET', '/v1/areas/' + user.scope)).data];
+      else {
+        for (const level of ['province', 'city', 'county', 'township']) {
+          roots = (await api('GET', '/v1/areas?' + new URLSearchParams({ level, limit: '100' }))).data.features;
+          if (roots.length) break;
+        }
+      }
+      tree.replaceChildren(...roots.map(treeNode));
+    } catch (err) { tree.replaceChildren(el('li', { class: 'error', text: describe(err) })); }
+  }
+
+  // --- selection and details ----------------------------------------------------------------------
+  async function select(code, { fit = true } = {}) {
+    stopEditing();
+    detail.replaceChildren(el('p', { class: 'muted', text: '读取 ' + code + ' …' }));
+    let area;
+    try {
+      area = await api('GET', '/v1/areas/' + code);
+    } catch (err) {
+      selected = null;
+      const outside = err instanceof ApiError && err.code === 'outside_scope';
+      detail.replaceChildren(el('p', { id: 'area-denied', class: 'error',
+        text: outside ? `区域 ${code} 不在您的管辖范围 (${user.scope}) 内，不能查看或修改。` : describe(err) }));
+      return;
+    }
+    selected = { feature: area.data, etag: area.etag, code };
+    const p = area.data.properties;
+    map.getSource('selection').setData(area.data);
+    if (fit) map.fitBounds(bounds(area.data.geometry), { padding: 60, animate: false, maxZoom: 17 });
+    const rows = [['代码', p.code], ['级别', levelNames[p.level] || p.level], ['上级', p.parent || '—'], ['版本', 'v' + p.version],
+                  ['户数', p.households ?? '—'], ['人口', p.population ?? '—'], ['最后修改', formatTime(p.valid_from) + ' · ' + (p.changed_by || '—')]];
+    const workers = el('ul', { id: 'area-workers', class: 'list' });
+    const historyList = el('ol', { id: 'area-history', class: 'timeline' });
+    const actions = el('div', { class: 'row', id: 'area-actions' });
+    const why = editDenied(p);
+    if (why) actions.append(el('p', { id: 'edit-denied', class: 'warn', text: why }));
+    else if (p.level !== 'county' && p.level !== 'province' && p.level !== 'city') {
+      actions.append(el('button', { id: 'btn-redraw', type: 'button', text: '编辑边界', onclick: startRedraw }),
+                     el('button', { id: 'btn-split', type: 'button', text: '拆分', onclick: startSplit }),
+                     el('button', { id: 'btn-merge', type: 'button', text: '合并', onclick: startMerge }));
+    }
+    detail.replaceChildren(
+      el('h3', { id: 'area-name', text: p.name }),
+      el('table', { class: 'props' }, ...rows.map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', { text: String(v) })))),
+      actions,
+      el('h4', { text: '网格员' }), workers,
+      el('h4', { text: '历史版本' }), historyList);
+    loadWorkers(p, workers);
+    loadHistory(code, historyList, !why);
+  }
+
+  function editDenied(p) {
+    if (!mayEditRole) return '您的角色 (' + user.role + ') 只能查看，不能修改区域。';
+    if (!inScope(p.code)) return `此区域不在您的管辖范围 (${user.scope}) 内，不能修改。`;
+    if (user.scope && p.code === user.scope) return '这是您的辖区本身，其边界由上级管理。';
+    return '';
+  }
+
+  async function loadWorkers(p, list) {
+    if (p.level !== 'grid' && p.level !== 'microgrid') { list.append(el('li', { class: 'muted', text: '(只有网格和微网格有网格员)' })); return; }
+    try {
+      const { data } = await api('GET', `/v1/areas/${p.code}/workers`);
+      if (!data.workers.length) list.append(el('li', { class: 'muted', text: '未分配' }));
+      for (const w of data.workers) list.append(el('li', { text: `${w.name} · ${w.phone || ''}` }));
+    } catch (err) { list.append(el('li', { class: 'error', text: describe(err) })); }
+  }
+
+  async function loadHistory(code, list, mayRestore) {
+    try {
+      const { data } = await api('GET', `/v1/areas/${code}/history`);
+      data.versions.forEach((f, i) => {
+        const p = f.properties;
+        const item = el('li', { dataset: { version: String(p.version) } },
+          el('strong', { text: 'v' + p.version }), ' ',
+          el('span', { text: `${formatTime(p.valid_from)} · ${changeNames[p.change] || p.change || ''} · ${p.changed_by || ''}` }));
+        if (i === 0) item.append(el('span', { class: 'tag', text: '当前' }));
+        else if (mayRestore && !p.retired_by) {
+          item.append(' ', el('button', { type: 'button', class: 'small', text: '恢复此版本', dataset: { restore: String(p.version) },
+            onclick: () => startRestore(f) }));
+        }
+        list.append(item);
+      });
+    } catch (err) { list.append(el('li', { class: 'error', text: describe(err) })); }
+  }
+
+  // --- drawing ------------------------------------------------------------------------------------
+  let draw = null;
+  function ensureDraw() {
+    if (draw) return draw;
+    draw = new TerraDraw({
+      adapter: new TerraDrawMapLibreGLAdapter({ map }),
+      modes: [
+        new TerraDrawSelectMode({
+          // Every drag event moves the vertex: it stays under the pointer, where it is let go.
+          dragEventThrottle: 0,
+          flags: { polygon: { feature: { draggable: false,
+            coordinates: { draggable: true, midpoints: true, deletable: true, snappable: { toCustom: snapToNeighbours } } } } },
+        }),
+        new TerraDrawPolygonMode(),
+        new TerraDrawLineStringMode({ snapping: { toCustom: snapToNeighbours } }),
+      ],
+    });
+    draw.start();
+    draw.on('change', () => { if (edit && edit.kind === 'redraw') markDirty(); });
+    draw.on('finish', (id) => { if (edit && edit.kind === 'split') finishLine(id); });
+    ctx.draw = draw;
+    return draw;
+  }
+
+  // Snapping: the nearest vertex of a neighbour within SNAP_PX pixels, else the nearest point on a
+  // neighbour's edge, so a dragged border lands exactly on the neighbour's border.
+  function snapToNeighbours(event) {
+    const here = [event.containerX, event.containerY];
+    let best = null, bestD = SNAP_PX;
+    const rings = [];
+    for (const f of neighbours) for (const ring of ringsOf(f.geometry)) rings.push(ring);
+    for (const ring of rings) for (const c of ring) {
+      const p = map.project(c);
+      const d = Math.hypot(p.x - here[0], p.y - here[1]);
+      if (d < bestD) { bestD = d; best = c; }
+    }
+    if (best) return best;
+    bestD = SNAP_PX / 2;
+    for (const ring of rings) for (let i = 1; i < ring.length; i++) {
+      const a = map.project(ring[i - 1]), b = map.project(ring[i]);
+      const dx = b.x - a.x, dy = b.y - a.y, len = dx * dx + dy * dy;
+      if (!len) continue;
+      const t = Math.max(0, Math.min(1, ((here[0] - a.x) * dx + (here[1] - a.y) * dy) / len));
+      const d = Math.hypot(a.x + t * dx - here[0], a.y + t * dy - here[1]);
+      if (d < bestD) { bestD = d; const ll = map.unproject([a.x + t * dx, a.y + t * dy]); best = [round9(ll.lng), round9(ll.lat)]; }
+    }
+    return best || undefined;
+  }
+
+  async function loadNeighbours() {
+    const p = selected.feature.properties;
+    neighbours = [];
+    if (!p.parent) return;
+    const { data } = await api('GET', `/v1/areas/${p.parent}/children`);
+    neighbours = data.features.filter((f) => f.properties.code !== p.code);
+  }
+
+  // --- the editor panel ---------------------------------------------------------------------------
+  function openEditor(kind, hint, extra) {
+    stopEditing();
+    edit = { kind };
+    const impact = el('div', { id: 'impact' });
+    const previewBtn = el('button', { id: 'btn-preview', type: 'button', text: '预览', onclick: preview });
+    const commitBtn = el('button', { id: 'btn-commit', type: 'button', text: '提交', disabled: true, onclick: commit });
+    edit.ui = { impact, previewBtn, commitBtn };
+    editor.replaceChildren(
+      el('h3', { text: opNames[kind] + ' · ' + selected.feature.properties.name }),
+      el('p', { class: 'hint', id: 'edit-hint', text: hint }),
+      ...(extra ? [extra] : []),
+      el('div', { class: 'row' }, previewBtn, commitBtn, el('button', { id: 'btn-cancel', type: 'button', text: '取消', onclick: () => stopEditing() })),
+      impact);
+    editor.hidden = false;
+    return edit;
+  }
+
+  function markDirty() {
+    if (!edit) return;
+    edit.result = null;
+    edit.ui.commitBtn.disabled = true;
+    edit.ui.impact.replaceChildren(el('p', { class: 'muted', text: '已修改，请点 “预览” 查看影响。' }));
+    map.getSource('preview').setData({ type: 'FeatureCollection', features: [] });
+  }
+
+  function stopEditing() {
+    if (draw) {
+      draw.clear();
+      draw.setMode('static');
+    }
+    edit = null;
+    editor.hidden = true;
+    editor.replaceChildren();
+    map.getSource('preview').setData({ type: 'FeatureCollection', features: [] });
+  }
+
+  async function startRedraw() {
+    const g = polygonOf(selected.feature.geometry);
+    if (!g) { toast('此区域由多个部分组成，请用拆分/合并或导入修改'); return; }
+    await loadNeighbours();
+    openEditor('redraw', '拖动蓝色边界上的顶点修改边界 (靠近相邻网格的顶点或边时自动吸附)。相邻网格随之调整，不会留下空隙。');
+    const d = ensureDraw();
+    d.setMode('select');
+    const id = crypto.randomUUID();
+    const errors = d.addFeatures([{ id, type: 'Feature', geometry: g, properties: { mode: 'polygon' } }]);
+    if (errors.some((e) => !e.valid)) { toast('无法编辑此边界: ' + errors.map((e) => e.reason).join('; ')); return; }
+    d.selectFeature(id);
+    edit.drawId = id;
+    edit.request = () => ({ method: 'PATCH', path: `/v1/areas/${selected.code}?adjust=neighbours`,
+                            body: { geometry: d.getSnapshotFeature(id).geometry } });
+    edit.ui.impact.replaceChildren(el('p', { class: 'muted', text: '尚未修改。' }));
+  }
+
+  async function startRestore(version) {
+    const v = version.properties.version;
+    await loadNeighbours();
+    openEditor('restore', `把边界恢复为 v${v} (${formatTime(version.properties.valid_from)}) 的样子，作为新版本保存。相邻网格随之调整；若相邻网格已改变而无法恢复，会说明原因。`);
+    edit.version = v;
+    edit.request = () => ({ method: 'PATCH', path: `/v1/areas/${selected.code}?adjust=neighbours`, body: { geometry: version.geometry } });
+    map.getSource('preview').setData(version);
+    await preview();
+  }
+
+  async function startSplit() {
+    await loadNeighbours();
+    openEditor('split', '在地图上画一条穿过网格的线：逐点单击，在最后一点上再单击一次结束。');
+    const d = ensureDraw();
+    d.setMode('linestring');
+    edit.ui.previewBtn.disabled = true;
+  }
+
+  function finishLine(id) {
+    const d = draw;
+    const line = d.getSnapshotFeature(id).geometry;
+    d.setMode('static');
+    edit.line = line;
+    edit.request = () => ({ method: 'POST', path: `/v1/areas/${selected.code}/split`, body: { line } });
+    edit.ui.previewBtn.disabled = false;
+    preview();
+  }
+
+  async function startMerge() {
+    await loadNeighbours();
+    const p = selected.feature.properties;
+    const choices = el('fieldset', { id: 'merge-choices' }, el('legend', { text: '选择要合并的相邻区域' }));
+    for (const f of neighbours) {
+      const q = f.properties;
+      choices.append(el('label', {}, el('input', { type: 'checkbox', value: q.code, onchange: () => markDirty() }), ` ${q.name} (${q.code})`));
+    }
+    const name = el('input', { id: 'merge-name', value: p.name, 'aria-label': '合并后的名称' });
+    openEditor('merge', '勾选与本区域相邻的同级区域；合并后生成新代码，原区域退役。', el('div', {}, choices, el('label', {}, '合并后名称 ', name)));
+    edit.request = () => {
+      const codes = [p.code, ...[...choices.querySelectorAll('input:checked')].map((i) => i.value)];
+      return { method: 'POST', path: '/v1/areas/merge', body: { codes, name: name.value.trim() || p.name } };
+    };
+  }
+
+  // --- preview and commit -------------------------------------------------------------------------
+  async function preview() {
+    if (!edit || !edit.request) return;
+    const req = edit.request();
+    const sep = req.path.includes('?') ? '&' : '?';
+    const { impact, commitBtn } = edit.ui;
+    impact.replaceChildren(el('p', { class: 'muted', text: '正在预览…' }));
+    commitBtn.disabled = true;
+    const started = performance.now();
+    try {
+      const { data } = await api(req.method, req.path + sep + 'dry_run=true', { body: req.body });
+      if (!edit) return;
+      edit.result = data;
+      edit.sent = req;
+      showImpact(data, performance.now() - started);
+      commitBtn.disabled = false;
+    } catch (err) {
+      impact.replaceChildren(el('p', { class: 'error', id: 'preview-error', text: '无法执行: ' + describe(err) }));
+      if (err.problem && err.problem.geometry) map.getSource('preview').setData(err.problem.geometry);
+    }
+  }
+
+  function showImpact(r, ms) {
+    const { impact } = edit.ui;
+    const changed = r.areas.features;
+    map.getSource('preview').setData({ type: 'FeatureCollection', features: changed });
+    const list = (title, id, items) => el('div', { id }, el('h4', { text: `${title} (${items.length})` }),
+      items.length ? el('ul', { class: 'list' }, ...items) : el('p', { class: 'muted', text: '无' }));
+    const areaItems = changed.map((f) => el('li', { dataset: { code: f.properties.code } },
+      `${f.properties.name} (${f.properties.code}) → v${f.properties.version}`));
+    for (const code of r.retired) areaItems.push(el('li', { dataset: { code } }, `${code} 退役`));
+    const incidentItems = r.impact.incidents.changes.map((c) => {
+      const li = el('li', { dataset: { incident: String(c.id) } }, `事件 #${c.id}: ${c.from} → ${c.to}`);
+      api('GET', '/v1/incidents/' + c.id).then(({ data }) => {
+        li.textContent = `事件 #${c.id} ${data.category || ''} ${data.description || ''}: ${c.from} → ${c.to}`;
+      }).catch(() => {});
+      return li;
+    });
+    const checkpointItems = r.impact.checkpoints.changes.map((c) => el('li', { dataset: { checkpoint: String(c.id) } }, `巡查点 #${c.id}: ${c.from} → ${c.to}`));
+    const workerItems = r.impact.workers.changes.map((c) => el('li', { dataset: { worker: String(c.id) } }, `网格员 #${c.id}: ${c.from} → ${c.to || '未分配'}`));
+    const households = r.impact.households.count;
+    impact.replaceChildren(
+      el('p', { id: 'preview-summary', text: `预览 (未提交，用时 ${Math.round(ms)} 毫秒): ${changed.length} 个区域改变，${r.retired.length} 个退役，约 ${households} 户随边界移动。` }),
+      list('改变的区域', 'impact-areas', areaItems),
+      list('移动的事件', 'impact-incidents', incidentItems),
+      list('移动的巡查点', 'impact-checkpoints', checkpointItems),
+      list('移动的网格员', 'impact-workers', workerItems));
+  }
+
+  async function commit() {
+    if (!edit || !edit.result) return;
+    const req = edit.sent;
+    const ifMatch = Object.values(edit.result.touched).join(', ');
+    const { impact, commitBtn } = edit.ui;
+    commitBtn.disabled = true;
+    try {
+      const { data } = await api(req.method, req.path, { body: req.body, ifMatch });
+      const kind = edit.kind;
+      const next = kind === 'split' ? (data.pieces && data.pieces[0] && (data.pieces[0].code || data.pieces[0]))
+                 : kind === 'merge' ? data.code : selected.code;
+      toast(`${opNames[kind]}已提交 (操作 #${data.operation_id})`);
+      ctx.refreshTiles();
+      const target = typeof next === 'string' ? next : (data.areas.features[0] || {}).properties?.code;
+      await select(target || selected.code, { fit: false });
+      detail.dataset.committed = String(data.operation_id);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'precondition_failed') { await showConflict(err); return; }
+      impact.append(el('p', { class: 'error', id: 'commit-error', text: '提交失败: ' + describe(err) }));
+      commitBtn.disabled = false;
+    }
+  }
+
+  // 412: name who changed what since the preview, and offer to start again from the current state.
+  async function showConflict(err) {
+    const p = err.problem;
+    const stale = p.stale_codes || [selected.code];
+    const box = el('div', { id: 'conflict', class: 'conflict' }, el('h4', { text: '提交被拒绝：预览之后数据已被他人修改' }));
+    for (const code of stale) {
+      try {
+        const { data } = await api('GET', '/v1/areas/' + code);
+        const q = data.properties;
+        box.append(el('p', { text: `${q.name} (${code}) 已于 ${formatTime(q.valid_from)} 被 ${q.changed_by || '未知'} 修改 (${changeNames[q.change] || q.change})，现为 v${q.version}。` }));
+      } catch (e) { box.append(el('p', { text: `${code}: ${describe(e)}` })); }
+    }
+    box.append(el('button', { id: 'btn-reload', type: 'button', text: '重新加载', onclick: () => select(selected.code, { fit: false }) }));
+    edit.ui.impact.replaceChildren(box);
+  }
+
+  // Clicking a grid on the map selects it (while no edit is in progress).
+  map.on('click', (e) => {
+    if (root.hidden || edit) return;
+    const hit = map.queryRenderedFeatures(e.point, { layers: ['grid-fill', 'township-fill', 'county-fill'] })[0];
+    if (hit && hit.properties.code) select(hit.properties.code, { fit: false });
+  });
+
+  loadTree();
+  return {
+    show() { root.hidden = false; },
+    hide() { stopEditing(); },
+    select,
+  };
+}
+
+function round9(v) { return Math.round(v * 1e9) / 1e9; }
+
+function ringsOf(g) {
+  if (g.type === 'Polygon') return g.coordinates;
+  if (g.type === 'MultiPolygon') return g.coordinates.flat();
+  return [];
+}
+
+// terra-draw edits Polygons; a one-part MultiPolygon (how the registry stores areas) is one.
+function polygonOf(g) {
+  if (g.type === 'Polygon') return g;
+  if (g.type === 'MultiPolygon' && g.coordinates.length === 1) return { type: 'Polygon', coordinates: g.coordinates[0] };
+  return null;
+}

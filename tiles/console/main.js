@@ -1,0 +1,111 @@
+// The console: one page for the people who run the grids. It signs a person in (session cookie),
+// shows the map, and hands the side panel to one screen per job: grid management (grids.js) and
+// case dispatch (cases.js). Everything it knows comes from the public API (api.js).
+import maplibregl from 'maplibre-gl';
+import { api, setCsrf, ApiError } from './api.js';
+import { startGrids } from './grids.js';
+import { startCases } from './cases.js';
+import { toast } from './ui.js';
+
+const roles = { admin: '管理员', manager: '网格管理员', dispatcher: '调度员', analyst: '分析员', worker: '网格员', viewer: '查看' };
+
+async function currentSession() {
+  try {
+    return (await api('GET', '/v1/session')).data;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return null;
+    throw err;
+  }
+}
+
+function askToSignIn() {
+  const form = document.getElementById('signin-form');
+  const message = document.getElementById('signin-message');
+  form.hidden = false;
+  document.getElementById('signin-login').focus();
+  const problems = { invalid_credentials: '账号或密码错误', account_disabled: '账号已停用，请联系管理员', busy: '系统繁忙，请稍后再试' };
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = { login: document.getElementById('signin-login').value.trim(), password: document.getElementById('signin-password').value };
+    try {
+      await api('POST', '/v1/session', { body });
+      location.reload();
+    } catch (err) {
+      const code = err.code;
+      message.textContent = code === 'account_locked' ? '密码错误次数过多，账号已锁定，请稍后再试' : problems[code] || err.message || '登录失败';
+      document.getElementById('signin-password').value = '';
+    }
+  });
+}
+
+async function makeMap() {
+  const origin = location.origin;
+  const absolute = (u) => (u.startsWith('/') ? origin + u : u);
+  const style = (await api('GET', '/style.json')).data;
+  for (const s of Object.values(style.sources)) if (s.url) s.url = absolute(s.url);
+  if (style.glyphs) style.glyphs = absolute(style.glyphs);
+  const map = new maplibregl.Map({
+    container: 'map',
+    style,
+    center: [119.98, 30.515],
+    zoom: 11,
+    localIdeographFontFamily: "'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif",
+  });
+  map.addControl(new maplibregl.NavigationControl(), 'top-right');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }));
+  await new Promise((resolve) => map.once('load', resolve));
+  // Overlays the screens draw into: the selected area, a preview's changed areas, cases, workers, routes.
+  const empty = { type: 'FeatureCollection', features: [] };
+  for (const id of ['selection', 'preview', 'cases', 'workers', 'routes']) map.addSource(id, { type: 'geojson', data: empty });
+  map.addLayer({ id: 'preview-fill', type: 'fill', source: 'preview', paint: { 'fill-color': '#f59f00', 'fill-opacity': 0.35 } });
+  map.addLayer({ id: 'preview-line', type: 'line', source: 'preview', paint: { 'line-color': '#e8590c', 'line-width': 2.5 } });
+  map.addLayer({ id: 'selection-line', type: 'line', source: 'selection', paint: { 'line-color': '#1c7ed6', 'line-width': 3 } });
+  map.addLayer({ id: 'routes-line', type: 'line', source: 'routes', paint: { 'line-color': '#7048e8', 'line-width': 4, 'line-opacity': 0.8 } });
+  map.addLayer({ id: 'workers-dot', type: 'circle', source: 'workers',
+                 paint: { 'circle-radius': 6, 'circle-color': ['case', ['get', 'stale'], '#adb5bd', '#2f9e44'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5 } });
+  map.addLayer({ id: 'cases-dot', type: 'circle', source: 'cases',
+                 paint: { 'circle-radius': 7, 'circle-color': ['case', ['get', 'overdue'], '#e03131', '#1971c2'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
+  return map;
+}
+
+// A changed border shows at once: the tiles are revalidated (their ETags change with the border).
+export function refreshTiles(map) {
+  const source = map.getSource('wangge');
+  if (source && source.url) source.setUrl(source.url);
+}
+
+(async function main() {
+  const session = await currentSession();
+  if (!session) { askToSignIn(); return; }
+  setCsrf(session.csrf_token);
+  const user = session.user;
+  document.getElementById('person-name').textContent =
+    user.name + ' · ' + (roles[user.role] || user.role) + (user.scope ? ' · 辖区 ' + user.scope : '');
+  document.getElementById('person').hidden = false;
+  document.getElementById('signout').addEventListener('click', async () => {
+    try { await api('DELETE', '/v1/session'); } finally { location.reload(); }
+  });
+  document.getElementById('console').hidden = false;
+  const map = await makeMap();
+  const ctx = { map, user, maplibregl, refreshTiles: () => refreshTiles(map) };
+  window.wanggeConsole = ctx;
+  const screens = { grids: startGrids(document.getElementById('panel-grids'), ctx),
+                    cases: startCases(document.getElementById('panel-cases'), ctx) };
+  const tabs = document.getElementById('tabs');
+  tabs.hidden = false;
+  const show = (name) => {
+    for (const b of tabs.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.tab === name));
+    for (const p of document.querySelectorAll('[data-panel]')) p.hidden = p.dataset.panel !== name;
+    for (const [key, screen] of Object.entries(screens)) (key === name ? screen.show : screen.hide)();
+    history.replaceState(null, '', '#' + name);
+  };
+  tabs.addEventListener('click', (e) => { if (e.target.dataset.tab) show(e.target.dataset.tab); });
+  const initial = location.hash.slice(1);
+  show(screens[initial] ? initial : user.role === 'dispatcher' ? 'cases' : 'grids');
+  ctx.show = show;
+  ctx.grids = screens.grids;
+  ctx.cases = screens.cases;
+  map.on('error', (e) => { if (e.error && e.error.status === 401) toast('登录已过期，请重新登录'); });
+  document.body.dataset.ready = 'true';
+})().catch((err) => { toast('加载失败: ' + err.message); console.error(err); });
+

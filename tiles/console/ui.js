@@ -1,0 +1,44 @@
+// Small DOM helpers: every text goes in through textContent, never innerHTML, so names and notes
+// typed by people cannot inject markup.
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'text') node.textContent = v;
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+let toastTimer = 0;
+export function toast(text) {
+  const t = document.getElementById('toast');
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
+}
+
+export function formatTime(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export const levelNames = { province: '省', city: '市', county: '区县', township: '乡镇街道', village: '村社区', grid: '网格', microgrid: '微网格' };
+
+// Bounds [[minLon, minLat], [maxLon, maxLat]] of any GeoJSON geometry.
+export function bounds(geometry) {
+  let minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity;
+  const walk = (c) => {
+    if (typeof c[0] === 'number') {
+      minx = Math.min(minx, c[0]); miny = Math.min(miny, c[1]); maxx = Math.max(maxx, c[0]); maxy = Math.max(maxy, c[1]);
+    } else for (const x of c) walk(x);
+  };
+  walk(geometry.coordinates);
+  return [[minx, miny], [maxx, maxy]];
+}
