@@ -80,6 +80,7 @@ std::string where_clause(const Selection& s, std::vector<pg::Param>& params) {
     w.add(std::string(l.geometry) + " && ST_MakeEnvelope(" + w.p(std::to_string(b[0])) + "::float8, " + w.p(std::to_string(b[1])) +
           "::float8, " + w.p(std::to_string(b[2])) + "::float8, " + w.p(std::to_string(b[3])) + "::float8, 4490)");
   }
+  if (s.filter) w.add(s.filter->render(params));
   return w.text();
 }
 
@@ -191,13 +192,56 @@ const std::vector<FieldSpec>& layer_fields(LayerKind layer) {
   return areas;
 }
 
+const std::vector<cql2::Queryable>& queryables(LayerKind layer) {
+  using cql2::Type;
+  static const std::vector<cql2::Queryable> areas = {
+      {"code", Type::text, "t.code", "area code"},
+      {"name", Type::text, "t.name", "name"},
+      {"level", Type::text, "t.level", "province, city, county, township, village, grid or microgrid"},
+      {"parent", Type::text, "t.parent_code", "code of the parent area"},
+      {"households", Type::number, "t.households", "households"},
+      {"population", Type::number, "t.population", "population"},
+      {"version", Type::number, "t.version", "version of the area (1 = first)"},
+      {"valid_from", Type::datetime, "t.valid_from", "this version is valid from"},
+      {"valid_to", Type::datetime, "t.valid_to", "this version is valid until; null while current"},
+      {"changed_by", Type::text, "t.changed_by", "who made this version"},
+      {"geometry", Type::geometry, "t.geom", "the area (MultiPolygon)"}};
+  static const std::vector<cql2::Queryable> incidents = {{"id", Type::number, "t.id", "incident number"},
+                                                         {"category", Type::text, "t.category", "event class"},
+                                                         {"source", Type::text, "t.source", "hotline, app, worker or video"},
+                                                         {"status", Type::text, "t.status", "lifecycle state"},
+                                                         {"description", Type::text, "t.description", "description"},
+                                                         {"reporter", Type::text, "t.reporter", "reporter"},
+                                                         {"grid", Type::text, "t.grid_code", "code of the grid it lies in"},
+                                                         {"reported_at", Type::datetime, "t.reported_at", "reported at"},
+                                                         {"geometry", Type::geometry, "t.location", "where (Point)"}};
+  static const std::vector<cql2::Queryable> checkpoints = {{"id", Type::number, "t.id", "checkpoint number"},
+                                                           {"grid", Type::text, "t.grid_code", "code of the grid it belongs to"},
+                                                           {"name", Type::text, "t.name", "name"},
+                                                           {"kind", Type::text, "t.kind", "kind of place"},
+                                                           {"frequency", Type::text, "t.frequency", "daily, weekly or monthly"},
+                                                           {"geometry", Type::geometry, "t.location", "where (Point)"}};
+  switch (layer) {
+    case LayerKind::areas:
+      return areas;
+    case LayerKind::incidents:
+      return incidents;
+    case LayerKind::checkpoints:
+      return checkpoints;
+  }
+  return areas;
+}
+
 SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, const RowOptions& options) {
   SqlQuery q;
   const std::string where = where_clause(s, q.params);
   const Columns cols = columns(s.layer, s, q.params, options.pg_times);
   const LayerSql l = sql_of(s.layer);
+  // Sort columns come from the queryables (cql2::parse_sortby), never from the client's text.
+  std::string order;
+  for (const auto& [column, desc] : s.sort) order += column + (desc ? " DESC, " : " ASC, ");
   q.sql = "SELECT " + cols.list + geometry_column(s.layer, geometry, srid, options.lat_first) + " FROM " + l.table + cols.joins +
-          " WHERE " + where + " ORDER BY " + l.order;
+          " WHERE " + where + " ORDER BY " + order + l.order;
   if (options.limit) {
     q.params.push_back(std::to_string(*options.limit));
     q.sql += " LIMIT $" + std::to_string(q.params.size()) + "::bigint";
