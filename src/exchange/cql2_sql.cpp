@@ -55,9 +55,10 @@ class Compiler {
         return;
       case Kind::compare: {
         const Type a = type_of(*n.args[0]), b = type_of(*n.args[1]);
-        if (a == Type::geometry || b == Type::geometry)
-          fail(n, "geometries are compared with S_INTERSECTS and the other spatial functions");
-        if (a != b) fail(n, std::string("cannot compare ") + type_name(a) + " with " + type_name(b));
+        if (a == Type::geometry) fail(*n.args[0], "geometries are compared with S_INTERSECTS and the other spatial functions");
+        if (b == Type::geometry) fail(*n.args[1], "geometries are compared with S_INTERSECTS and the other spatial functions");
+        // The second operand is the one to blame: usually a value compared with a property.
+        if (a != b) fail(*n.args[1], std::string("cannot compare ") + type_name(a) + " with " + type_name(b));
         sql("(");
         scalar(*n.args[0]);
         sql(" " + n.op + " ");  // one of six fixed operators (checked by the parsers)

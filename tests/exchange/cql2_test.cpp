@@ -76,7 +76,7 @@ TEST(Cql2, TemporalAndSpatial) {
 TEST(Cql2, ErrorsNameThePosition) {
   EXPECT_EQ(error_position("name = "), "7");
   EXPECT_EQ(error_position("name = 'a' AND nope = 1"), "15");
-  EXPECT_EQ(error_position("population = 'many'"), "0");
+  EXPECT_EQ(error_position("population = 'many'"), "13");
   EXPECT_EQ(error_position("name LIKE 'a' extra"), "14");
   EXPECT_EQ(error_position("S_INTERSECTS(geometry, POLYGON((0 0, 1 0, 1 1)))"), "23");
   EXPECT_EQ(error_position(R"({"op":"=","args":[{"property":"nope"},1]})", "cql2-json"), "/args/0");
