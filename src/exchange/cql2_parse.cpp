@@ -32,9 +32,12 @@ bool is_spatial(std::string_view op) { return op == "s_intersects" || op == "s_w
 bool is_temporal(std::string_view op) { return op == "t_intersects" || op == "t_before" || op == "t_after" || op == "t_disjoint"; }
 
 // A literal timestamp: any RFC 3339 date-time, kept as UTC text PostgreSQL reads unambiguously.
+// Only years 1 to 9999 in UTC: PostgreSQL refuses a year 0 (which +14:00 on 0001-01-01 gives).
 std::optional<std::string> timestamp_text(std::string_view s) {
+  static const Micros kFirst = *parse_rfc3339("0001-01-01T00:00:00Z");
+  static const Micros kLast = *parse_rfc3339("9999-12-31T23:59:59.999999Z");
   auto t = parse_rfc3339(s);
-  if (!t) return std::nullopt;
+  if (!t || *t < kFirst || *t > kLast) return std::nullopt;
   return format_rfc3339(*t);
 }
 
@@ -770,6 +773,9 @@ Expr parse_json(std::string_view text, const Limits& limits) {
 }
 
 Expr parse(std::string_view text, std::string_view lang, const Limits& limits) {
+  // libpq ends a parameter at a NUL byte: a string holding one would be compared cut short.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos)
+    throw filter_error("the filter holds a NUL character", lang == "cql2-json" ? "" : std::to_string(nul));
   if (lang.empty() || lang == "cql2-text") return parse_text(text, limits);
   if (lang == "cql2-json") return parse_json(text, limits);
   throw bad_request("invalid_parameter", "filter-lang is cql2-text or cql2-json", json({{"parameter", "filter-lang"}}).dump());

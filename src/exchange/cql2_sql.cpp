@@ -9,6 +9,12 @@
 namespace wangge::exchange::cql2 {
 namespace {
 
+// A client's name in a message, quoted; bytes that are not UTF-8 are replaced rather than thrown
+// about (the routes see UTF-8 only, but this library takes any bytes).
+std::string quote_name(std::string_view name) {
+  return nlohmann::json(std::string(name)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 const char* type_name(Type t) {
   switch (t) {
     case Type::text:
@@ -69,6 +75,10 @@ class Compiler {
       case Kind::like: {
         if (type_of(*n.args[0]) != Type::text) fail(*n.args[0], "LIKE applies to strings");
         if (n.args[1]->kind != Kind::string) fail(*n.args[1], "a LIKE pattern is a string");
+        // Backslash escapes the next character (as in CQL2 and PostgreSQL): one cannot end a pattern.
+        const std::string& pattern = n.args[1]->text;
+        for (std::size_t i = 0; i < pattern.size(); ++i)
+          if (pattern[i] == '\\' && ++i == pattern.size()) fail(*n.args[1], "a LIKE pattern cannot end with an escaping backslash");
         sql("(");
         scalar(*n.args[0]);
         sql(n.negated ? " NOT LIKE " : " LIKE ");
@@ -144,7 +154,7 @@ class Compiler {
     if (it == m_queryables.end()) {
       std::string names;
       for (const auto& q : m_queryables) names += (names.empty() ? "" : ", ") + q.name;
-      fail(n, "unknown property " + nlohmann::json(n.text).dump() + " (queryables: " + names + ")");
+      fail(n, "unknown property " + quote_name(n.text) + " (queryables: " + names + ")");
     }
     return *it;
   }
@@ -178,6 +188,7 @@ class Compiler {
         return;
       }
       case Kind::string:
+        if (n.text.find('\0') != std::string::npos) fail(n, "a string cannot hold a NUL character");
         param(n.text, "::text");
         return;
       case Kind::number:
@@ -352,8 +363,7 @@ std::vector<std::pair<std::string, bool>> parse_sortby(std::string_view text, co
     }
     auto it = std::find_if(queryables.begin(), queryables.end(), [&](const Queryable& q) { return q.name == key; });
     if (it == queryables.end() || it->type == Type::geometry)
-      throw bad_request("invalid_parameter",
-                        "sortby names " + nlohmann::json(std::string(key)).dump() + ", which is not a sortable queryable", extra);
+      throw bad_request("invalid_parameter", "sortby names " + quote_name(key) + ", which is not a sortable queryable", extra);
     if (out.size() >= 8) throw bad_request("invalid_parameter", "sortby takes at most 8 properties", extra);
     out.emplace_back(it->column, desc);
     start = comma + 1;

@@ -137,6 +137,11 @@ INVALID = [
     ("S_INTERSECTS(geometry, POINT(-1 -1))", "invalid_filter", 23, {"crs": GK}),
     ("pg_sleep(10) IS NULL", "invalid_filter", 0, {}),
     ("valid_from < TIMESTAMP('2020-01-01')", "invalid_filter", 23, {}),
+    # Values PostgreSQL would refuse (a 500 before they were checked): a pattern ending in its
+    # escape character, a year 0 in UTC, a NUL (JSON \u0000) libpq would cut the string at.
+    ("name LIKE 'a\\'", "invalid_filter", 10, {}),
+    ("valid_from > TIMESTAMP('0001-01-01T00:00:00+14:00')", "invalid_filter", 23, {}),
+    ({"op": "=", "args": [{"property": "name"}, "a\u0000b"]}, "invalid_filter", "/args/1", {}),
     ({"op": "=", "args": [{"property": "name"}]}, "invalid_filter", "/args", {}),
     ({"op": "xor", "args": [True, False]}, "invalid_filter", "/op", {}),
     ("{\"op\":", "invalid_filter", "", {"json": True}),
