@@ -90,11 +90,17 @@ struct Columns {
   std::string joins;
 };
 
-Columns columns(LayerKind layer, const Selection& s, std::vector<pg::Param>& params, bool pg_times = false) {
+// How the workers of each area are counted: once for all areas (an export reads every row), or
+// per row through the index by grid (a page or one feature: the rows are few, and the count of
+// every grid's assignments would cost more than the page itself).
+enum class WorkerCount { all_at_once, per_row };
+
+Columns columns(LayerKind layer, const Selection& s, std::vector<pg::Param>& params, bool pg_times = false,
+                WorkerCount workers = WorkerCount::all_at_once) {
   switch (layer) {
     case LayerKind::areas: {
-      // Workers assigned to the area at the selected time (now without at=), counted once for all
-      // rows rather than per row: the history of assignments has no index by time.
+      // Workers assigned to the area at the selected time (now without at=). Counted once for all
+      // rows when every row is read: the history of assignments has no index by time.
       std::string assigned = "w.unassigned_at IS NULL";
       if (s.at) {
         params.push_back(format_rfc3339(*s.at));
@@ -108,8 +114,11 @@ Columns columns(LayerKind layer, const Selection& s, std::vector<pg::Param>& par
               iso("t.valid_from", pg_times) + " AS valid_from, " + iso("t.valid_to", pg_times) +
               " AS valid_to, "
               "t.changed_by AS changed_by, t.attributes::text AS attributes",
-          " LEFT JOIN (SELECT w.grid_code, count(*) AS n FROM worker_assignments w WHERE " + assigned +
-              " GROUP BY w.grid_code) wc ON wc.grid_code = t.code"};
+          workers == WorkerCount::per_row
+              ? " LEFT JOIN LATERAL (SELECT count(*) AS n FROM worker_assignments w WHERE w.grid_code = t.code AND " + assigned +
+                    ") wc ON TRUE"
+              : " LEFT JOIN (SELECT w.grid_code, count(*) AS n FROM worker_assignments w WHERE " + assigned +
+                    " GROUP BY w.grid_code) wc ON wc.grid_code = t.code"};
     }
     case LayerKind::incidents:
       return {
@@ -235,7 +244,7 @@ const std::vector<cql2::Queryable>& queryables(LayerKind layer) {
 SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, const RowOptions& options) {
   SqlQuery q;
   const std::string where = where_clause(s, q.params);
-  const Columns cols = columns(s.layer, s, q.params, options.pg_times);
+  const Columns cols = columns(s.layer, s, q.params, options.pg_times, options.limit ? WorkerCount::per_row : WorkerCount::all_at_once);
   const LayerSql l = sql_of(s.layer);
   // Sort columns come from the queryables (cql2::parse_sortby), never from the client's text.
   std::string order;
@@ -267,7 +276,7 @@ SqlQuery select_one(const Selection& s, long long fid, int srid, bool lat_first)
   scoped.interval = std::make_pair(std::nullopt, std::nullopt);
   SqlQuery q;
   const std::string where = where_clause(scoped, q.params);
-  const Columns cols = columns(s.layer, scoped, q.params);
+  const Columns cols = columns(s.layer, scoped, q.params, false, WorkerCount::per_row);
   q.params.push_back(std::to_string(fid));
   q.sql = "SELECT " + cols.list + geometry_column(s.layer, GeometryOut::geojson, srid, lat_first) + " FROM " + sql_of(s.layer).table +
           cols.joins + " WHERE " + where + " AND t.id = $" + std::to_string(q.params.size()) + "::bigint";

@@ -275,6 +275,21 @@ class OgcFilterTest(ApiTestCase):
         self.assertEqual(r.json["numberMatched"], 0)
         self.assertEqual(len(self.expected_ids("grid", "TRUE")), 300)
 
+    def test_workers_counted_per_page_as_for_an_export(self):
+        # A page counts each grid's workers through the index by grid; the count must be the one an
+        # export (every assignment counted at once) writes.
+        want = {r[0]: int(r[1]) for r in self.s.sql(
+            "SELECT a.code, count(w.id) FROM areas a LEFT JOIN worker_assignments w ON w.grid_code = a.code "
+            "AND w.unassigned_at IS NULL WHERE a.level = 'grid' AND a.valid_to IS NULL GROUP BY a.code")}
+        self.assertTrue(any(want.values()))
+        doc = self.items("grid", "code LIKE '3305210%'").json
+        self.assertTrue(doc["features"])
+        for f in doc["features"]:
+            self.assertEqual(f["properties"]["workers"], want[f["properties"]["code"]], f["properties"]["code"])
+        one = doc["features"][0]
+        r = self.get(f"/ogc/collections/grid/items/{one['id']}").json
+        self.assertEqual(r["properties"]["workers"], want[one["properties"]["code"]])
+
     def test_sortby(self):
         r = self.get("/ogc/collections/grid/items?limit=10000&sortby=-population,code")
         self.assertEqual(r.status, 200, r)
