@@ -80,6 +80,7 @@ std::string where_clause(const Selection& s, std::vector<pg::Param>& params) {
     w.add(std::string(l.geometry) + " && ST_MakeEnvelope(" + w.p(std::to_string(b[0])) + "::float8, " + w.p(std::to_string(b[1])) +
           "::float8, " + w.p(std::to_string(b[2])) + "::float8, " + w.p(std::to_string(b[3])) + "::float8, 4490)");
   }
+  if (s.filter) w.add(s.filter->render(params));
   return w.text();
 }
 
@@ -89,11 +90,17 @@ struct Columns {
   std::string joins;
 };
 
-Columns columns(LayerKind layer, const Selection& s, std::vector<pg::Param>& params, bool pg_times = false) {
+// How the workers of each area are counted: once for all areas (an export reads every row), or
+// per row through the index by grid (a page or one feature: the rows are few, and the count of
+// every grid's assignments would cost more than the page itself).
+enum class WorkerCount { all_at_once, per_row };
+
+Columns columns(LayerKind layer, const Selection& s, std::vector<pg::Param>& params, bool pg_times = false,
+                WorkerCount workers = WorkerCount::all_at_once) {
   switch (layer) {
     case LayerKind::areas: {
-      // Workers assigned to the area at the selected time (now without at=), counted once for all
-      // rows rather than per row: the history of assignments has no index by time.
+      // Workers assigned to the area at the selected time (now without at=). Counted once for all
+      // rows when every row is read: the history of assignments has no index by time.
       std::string assigned = "w.unassigned_at IS NULL";
       if (s.at) {
         params.push_back(format_rfc3339(*s.at));
@@ -107,8 +114,11 @@ Columns columns(LayerKind layer, const Selection& s, std::vector<pg::Param>& par
               iso("t.valid_from", pg_times) + " AS valid_from, " + iso("t.valid_to", pg_times) +
               " AS valid_to, "
               "t.changed_by AS changed_by, t.attributes::text AS attributes",
-          " LEFT JOIN (SELECT w.grid_code, count(*) AS n FROM worker_assignments w WHERE " + assigned +
-              " GROUP BY w.grid_code) wc ON wc.grid_code = t.code"};
+          workers == WorkerCount::per_row
+              ? " LEFT JOIN LATERAL (SELECT count(*) AS n FROM worker_assignments w WHERE w.grid_code = t.code AND " + assigned +
+                    ") wc ON TRUE"
+              : " LEFT JOIN (SELECT w.grid_code, count(*) AS n FROM worker_assignments w WHERE " + assigned +
+                    " GROUP BY w.grid_code) wc ON wc.grid_code = t.code"};
     }
     case LayerKind::incidents:
       return {
@@ -191,13 +201,56 @@ const std::vector<FieldSpec>& layer_fields(LayerKind layer) {
   return areas;
 }
 
+const std::vector<cql2::Queryable>& queryables(LayerKind layer) {
+  using cql2::Type;
+  static const std::vector<cql2::Queryable> areas = {
+      {"code", Type::text, "t.code", "area code"},
+      {"name", Type::text, "t.name", "name"},
+      {"level", Type::text, "t.level", "province, city, county, township, village, grid or microgrid"},
+      {"parent", Type::text, "t.parent_code", "code of the parent area"},
+      {"households", Type::number, "t.households", "households"},
+      {"population", Type::number, "t.population", "population"},
+      {"version", Type::number, "t.version", "version of the area (1 = first)"},
+      {"valid_from", Type::datetime, "t.valid_from", "this version is valid from"},
+      {"valid_to", Type::datetime, "t.valid_to", "this version is valid until; null while current"},
+      {"changed_by", Type::text, "t.changed_by", "who made this version"},
+      {"geometry", Type::geometry, "t.geom", "the area (MultiPolygon)"}};
+  static const std::vector<cql2::Queryable> incidents = {{"id", Type::number, "t.id", "incident number"},
+                                                         {"category", Type::text, "t.category", "event class"},
+                                                         {"source", Type::text, "t.source", "hotline, app, worker or video"},
+                                                         {"status", Type::text, "t.status", "lifecycle state"},
+                                                         {"description", Type::text, "t.description", "description"},
+                                                         {"reporter", Type::text, "t.reporter", "reporter"},
+                                                         {"grid", Type::text, "t.grid_code", "code of the grid it lies in"},
+                                                         {"reported_at", Type::datetime, "t.reported_at", "reported at"},
+                                                         {"geometry", Type::geometry, "t.location", "where (Point)"}};
+  static const std::vector<cql2::Queryable> checkpoints = {{"id", Type::number, "t.id", "checkpoint number"},
+                                                           {"grid", Type::text, "t.grid_code", "code of the grid it belongs to"},
+                                                           {"name", Type::text, "t.name", "name"},
+                                                           {"kind", Type::text, "t.kind", "kind of place"},
+                                                           {"frequency", Type::text, "t.frequency", "daily, weekly or monthly"},
+                                                           {"geometry", Type::geometry, "t.location", "where (Point)"}};
+  switch (layer) {
+    case LayerKind::areas:
+      return areas;
+    case LayerKind::incidents:
+      return incidents;
+    case LayerKind::checkpoints:
+      return checkpoints;
+  }
+  return areas;
+}
+
 SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, const RowOptions& options) {
   SqlQuery q;
   const std::string where = where_clause(s, q.params);
-  const Columns cols = columns(s.layer, s, q.params, options.pg_times);
+  const Columns cols = columns(s.layer, s, q.params, options.pg_times, options.limit ? WorkerCount::per_row : WorkerCount::all_at_once);
   const LayerSql l = sql_of(s.layer);
+  // Sort columns come from the queryables (cql2::parse_sortby), never from the client's text.
+  std::string order;
+  for (const auto& [column, desc] : s.sort) order += column + (desc ? " DESC, " : " ASC, ");
   q.sql = "SELECT " + cols.list + geometry_column(s.layer, geometry, srid, options.lat_first) + " FROM " + l.table + cols.joins +
-          " WHERE " + where + " ORDER BY " + l.order;
+          " WHERE " + where + " ORDER BY " + order + l.order;
   if (options.limit) {
     q.params.push_back(std::to_string(*options.limit));
     q.sql += " LIMIT $" + std::to_string(q.params.size()) + "::bigint";
@@ -223,7 +276,7 @@ SqlQuery select_one(const Selection& s, long long fid, int srid, bool lat_first)
   scoped.interval = std::make_pair(std::nullopt, std::nullopt);
   SqlQuery q;
   const std::string where = where_clause(scoped, q.params);
-  const Columns cols = columns(s.layer, scoped, q.params);
+  const Columns cols = columns(s.layer, scoped, q.params, false, WorkerCount::per_row);
   q.params.push_back(std::to_string(fid));
   q.sql = "SELECT " + cols.list + geometry_column(s.layer, GeometryOut::geojson, srid, lat_first) + " FROM " + sql_of(s.layer).table +
           cols.joins + " WHERE " + where + " AND t.id = $" + std::to_string(q.params.size()) + "::bigint";

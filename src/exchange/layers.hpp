@@ -4,12 +4,14 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/time.hpp"
+#include "exchange/cql2.hpp"
 #include "pg/connection.hpp"
 
 namespace wangge::exchange {
@@ -27,6 +29,10 @@ struct FieldSpec {
 std::optional<LayerKind> parse_layer(std::string_view name);
 const char* layer_name(LayerKind layer);
 const std::vector<FieldSpec>& layer_fields(LayerKind layer);
+// The properties a CQL2 filter and sortby may name (OGC API queryables): the layer's fields that
+// have a column of their own, and "geometry". Their column expressions are the only way a
+// property name reaches SQL.
+const std::vector<cql2::Queryable>& queryables(LayerKind layer);
 
 // Which rows. Times are instants in UTC microseconds.
 struct Selection {
@@ -38,6 +44,10 @@ struct Selection {
   // OGC datetime intervals (either end open): areas whose validity overlaps it, incidents reported in it.
   std::optional<std::pair<std::optional<Micros>, std::optional<Micros>>> interval;
   std::optional<std::array<double, 4>> bbox;  // min x, min y, max x, max y in EPSG:4490 lon/lat
+  // A compiled CQL2 condition on the layer's queryables (cql2::compile with queryables(layer)).
+  std::shared_ptr<const cql2::Fragment> filter;
+  // Sort keys before the layer's own order: column expressions of queryables, descending or not.
+  std::vector<std::pair<std::string, bool>> sort;
 };
 
 enum class GeometryOut { none, wkb, geojson };

@@ -86,7 +86,16 @@ std::string conformance_json() {
                 {"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
                  "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
                  "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
-                 "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"}}})
+                 "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+                 "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+                 "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+                 "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+                 "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+                 "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text", "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+                 "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+                 "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+                 "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+                 "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus"}}})
       .dump();
 }
 
@@ -119,6 +128,11 @@ std::string openapi_json(const std::string& base) {
       query_parameter("bbox-crs", "query", "CRS of bbox (default CRS84)", crs_schema),
       query_parameter("crs", "query", "CRS of the response (default CRS84)", crs_schema),
       query_parameter("datetime", "query", "instant or interval (RFC 3339, '..' for open)", {{"type", "string"}}),
+      query_parameter("filter", "query", "CQL2 filter on the queryables (see /queryables)", {{"type", "string"}}),
+      query_parameter("filter-lang", "query", "encoding of filter",
+                      {{"type", "string"}, {"enum", {"cql2-text", "cql2-json"}}, {"default", "cql2-text"}}),
+      query_parameter("filter-crs", "query", "CRS of the filter's geometries (default CRS84)", crs_schema),
+      query_parameter("sortby", "query", "queryables to sort by, comma-separated, '-' for descending", {{"type", "string"}}),
   });
   auto get = [](const char* summary, json params, const char* type) {
     json content = json::object();
@@ -137,6 +151,8 @@ std::string openapi_json(const std::string& base) {
       {"/api", get("this document", json::array(), "application/vnd.oai.openapi+json;version=3.0")},
       {"/collections", get("collections", json::array(), "application/json")},
       {"/collections/{collectionId}", get("one collection", json::array({p_collection}), "application/json")},
+      {"/collections/{collectionId}/queryables",
+       get("the properties filter and sortby may name", json::array({p_collection}), "application/schema+json")},
       {"/collections/{collectionId}/items", get("features of a collection", items_params, "application/geo+json")},
       {"/collections/{collectionId}/items/{featureId}",
        get("one feature", json::array({p_collection, p_feature, query_parameter("crs", "query", "CRS of the response", crs_schema)}),
@@ -165,7 +181,11 @@ json collection_json(pg::Connection& conn, const Collection& c, const std::optio
               {"crs", crs_list()},
               {"storageCrs", kStorageCrs},
               {"links", json::array({{{"rel", "self"}, {"type", "application/json"}, {"href", href}},
-                                     {{"rel", "items"}, {"type", "application/geo+json"}, {"href", href + "/items"}}})}};
+                                     {{"rel", "items"}, {"type", "application/geo+json"}, {"href", href + "/items"}},
+                                     {{"rel", "http://www.opengis.net/def/rel/ogc/1.0/queryables"},
+                                      {"type", "application/schema+json"},
+                                      {"title", "queryables"},
+                                      {"href", href + "/queryables"}}})}};
   json extent = json::object();
   if (!r.is_null(0, 0)) {
     extent["spatial"] = {{"bbox", json::array({json::array({r.number(0, 0), r.number(0, 1), r.number(0, 2), r.number(0, 3)})})},
@@ -178,6 +198,40 @@ json collection_json(pg::Connection& conn, const Collection& c, const std::optio
   }
   if (!extent.empty()) out["extent"] = extent;
   return out;
+}
+
+std::string queryables_json(const Collection& c, const std::string& base) {
+  json props = json::object();
+  for (const auto& q : queryables(c.layer)) {
+    json p = {{"title", q.name}, {"description", q.description}};
+    switch (q.type) {
+      case cql2::Type::text:
+        p["type"] = "string";
+        break;
+      case cql2::Type::number:
+        p["type"] = "integer";
+        break;
+      case cql2::Type::datetime:
+        p["type"] = "string";
+        p["format"] = "date-time";
+        break;
+      case cql2::Type::boolean:
+        p["type"] = "boolean";
+        break;
+      case cql2::Type::geometry:
+        p["format"] = c.layer == LayerKind::areas ? "geometry-multipolygon" : "geometry-point";
+        p["x-ogc-role"] = "primary-geometry";
+        break;
+    }
+    props[q.name] = p;
+  }
+  return json({{"$schema", "https://json-schema.org/draft/2020-12/schema"},
+               {"$id", base + "/collections/" + c.id + "/queryables"},
+               {"type", "object"},
+               {"title", c.title},
+               {"properties", props},
+               {"additionalProperties", false}})
+      .dump();
 }
 
 Page items(pg::Connection& conn, const Selection& s, const Crs& crs, long long limit, long long offset) {
@@ -206,6 +260,17 @@ std::optional<std::string> item(pg::Connection& conn, const Selection& s, long l
 
 std::array<double, 4> bbox_to_storage(pg::Connection& conn, const std::array<double, 4>& b, const Crs& crs) {
   std::array<double, 4> xy = crs.lat_first ? std::array<double, 4>{b[1], b[0], b[3], b[2]} : b;
+  // Outside its domain a CRS's coordinates transform wrongly (or not at all): refuse them.
+  const auto extra = json({{"parameter", "bbox"}}).dump();
+  if (auto d = geom::projected_domain(crs.srid)) {
+    if (!d->contains(xy[0], xy[1]) || !d->contains(xy[2], xy[3]))
+      throw bad_request("invalid_parameter", "bbox lies outside the domain of bbox-crs " + crs.uri, extra);
+  } else if (xy[0] < -180 || xy[2] > 180 || xy[1] < -90 || xy[3] > 90) {
+    throw bad_request("invalid_parameter",
+                      "bbox lies outside longitude -180..180, latitude -90..90 (in " + crs.uri +
+                          (crs.lat_first ? " latitude comes first)" : " longitude comes first)"),
+                      extra);
+  }
   if (crs.srid == 4326 || crs.srid == 4490) return xy;  // CGCS2000 and WGS 84 agree within centimetres
   // A projected box: transform its densified outline, so the box in degrees covers it all.
   auto r =

@@ -43,6 +43,9 @@ std::string openapi_json(const std::string& base);
 // Collection metadata with its extent; the extent and counts respect the token's scope.
 nlohmann::json collection_json(pg::Connection& conn, const Collection& c, const std::optional<std::string>& scope, const std::string& base);
 
+// The queryables of the collection as a JSON Schema (OGC API - Features Part 3).
+std::string queryables_json(const Collection& c, const std::string& base);
+
 struct Page {
   std::string features;  // JSON array text
   long long matched = 0;
@@ -52,7 +55,8 @@ Page items(pg::Connection& conn, const Selection& s, const Crs& crs, long long l
 // The Feature (JSON text) with row id `fid`, or std::nullopt when absent or outside the selection's scope.
 std::optional<std::string> item(pg::Connection& conn, const Selection& s, long long fid, const Crs& crs);
 
-// bbox (in `crs` and its axis order) to min lon, min lat, max lon, max lat in EPSG:4490.
+// bbox (in `crs` and its axis order) to min lon, min lat, max lon, max lat in EPSG:4490. Throws
+// bad_request("invalid_parameter") when the box leaves the CRS's domain (degrees or metres).
 std::array<double, 4> bbox_to_storage(pg::Connection& conn, const std::array<double, 4>& bbox, const Crs& crs);
 // datetime: an instant or an interval "start/end" with ".." or empty for an open end. Throws bad_request.
 void apply_datetime(Selection& s, std::string_view text);

@@ -1,6 +1,9 @@
-// OGC API - Features (Parts 1 and 2) under /ogc; the model is exchange/ogc.hpp. Every resource
-// needs the same bearer token as /v1, and rows are limited to the token's scope.
+// OGC API - Features (Parts 1, 2 and 3) under /ogc; the model is exchange/ogc.hpp, filters are
+// exchange/cql2.hpp. Every resource needs the same bearer token as /v1, and rows are limited to the
+// token's scope.
+#include <algorithm>
 #include <charconv>
+#include <initializer_list>
 
 #include "core/error.hpp"
 #include "exchange/ogc.hpp"
@@ -20,6 +23,25 @@ Response typed(std::string body, std::string type) {
   return r;
 }
 
+// Part 1 (core) requires a 400 for a parameter the resource does not know: a filter silently
+// ignored would be read as a filtered answer. `f` (json) is accepted everywhere, as clients send it.
+void check_parameters(const Request& req, std::initializer_list<std::string_view> known) {
+  for (const auto& [name, value] : req.query) {
+    if (name == "f") {
+      if (value != "json" && value != "geojson" && value != "application/json" && value != "application/geo+json")
+        throw bad_request("invalid_parameter", "f: only json is offered", json({{"parameter", "f"}}).dump());
+      continue;
+    }
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string list;
+    for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+    throw bad_request(
+        "unknown_parameter",
+        "unknown query parameter " + json(name).dump() + (list.empty() ? "; this resource takes none" : "; this resource takes " + list),
+        json({{"parameter", name}}).dump());
+  }
+}
+
 const ogc::Collection& collection_or_404(const std::string& id) {
   const auto* c = ogc::find_collection(id);
   if (!c) throw not_found("collection_not_found", "no collection " + id + "; see /ogc/collections");
@@ -35,7 +57,18 @@ Selection selection_of(const ogc::Collection& c, const registry::Actor& actor) {
 }
 
 Response items(const ExchangeServices& app, const Request& req, const ogc::Collection& c, const registry::Actor& actor) {
+  check_parameters(req, {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang", "filter-crs", "sortby"});
   Selection s = selection_of(c, actor);
+  if (auto text = req.param("filter")) {
+    const ogc::Crs filter_crs = ogc::parse_crs(req.param("filter-crs").value_or(""));
+    auto expr = cql2::parse(*text, req.param("filter-lang").value_or("cql2-text"));
+    s.filter = std::make_shared<const cql2::Fragment>(
+        cql2::compile(*expr, queryables(c.layer), {.srid = filter_crs.srid, .lat_first = filter_crs.lat_first}));
+  } else {
+    for (const char* p : {"filter-lang", "filter-crs"})
+      if (req.param(p)) throw bad_request("invalid_parameter", std::string(p) + " needs a filter", json({{"parameter", p}}).dump());
+  }
+  if (auto sortby = req.param("sortby")) s.sort = cql2::parse_sortby(*sortby, queryables(c.layer));
   const long long limit = int_param(req, "limit", 100, 1, 10000);
   const long long offset = int_param(req, "offset", 0, 0, 1000000000);
   const ogc::Crs crs = ogc::parse_crs(req.param("crs").value_or(""));
@@ -45,7 +78,7 @@ Response items(const ExchangeServices& app, const Request& req, const ogc::Colle
     const ogc::Crs bbox_crs = ogc::parse_crs(req.param("bbox-crs").value_or(""));
     s.bbox = ogc::bbox_to_storage(*conn, bbox_param(*b), bbox_crs);
   } else if (req.param("bbox-crs")) {
-    throw bad_request("invalid_parameter", "bbox-crs needs a bbox");
+    throw bad_request("invalid_parameter", "bbox-crs needs a bbox", json({{"parameter", "bbox-crs"}}).dump());
   }
   auto page = ogc::items(*conn, s, crs, limit, offset);
   json links = json::array();
@@ -75,6 +108,7 @@ Response one_item(const ExchangeServices& app, const Request& req, const ogc::Co
   auto [end, ec] = std::from_chars(fid_text.data(), fid_text.data() + fid_text.size(), fid);
   if (ec != std::errc() || end != fid_text.data() + fid_text.size() || fid < 1)
     throw not_found("feature_not_found", "no feature " + fid_text + " in collection " + c.id);
+  check_parameters(req, {"crs"});
   const ogc::Crs crs = ogc::parse_crs(req.param("crs").value_or(""));
   auto feature = ogc::item(*app.registry.pool.acquire(), selection_of(c, actor), fid, crs);
   if (!feature) throw not_found("feature_not_found", "no feature " + fid_text + " in collection " + c.id);
@@ -95,18 +129,22 @@ void add_ogc_routes(http::RouteTable& routes, const ExchangeServices& services) 
   auto base = [app] { return app->registry.config.base_url() + "/ogc"; };
   routes.add("GET", "/ogc", [app, base](const Request& req) {
     app->registry.authenticate(req);
+    check_parameters(req, {});
     return typed(ogc::landing_json(base()), "application/json");
   });
   routes.add("GET", "/ogc/conformance", [app](const Request& req) {
     app->registry.authenticate(req);
+    check_parameters(req, {});
     return typed(ogc::conformance_json(), "application/json");
   });
   routes.add("GET", "/ogc/api", [app, base](const Request& req) {
     app->registry.authenticate(req);
+    check_parameters(req, {});
     return typed(ogc::openapi_json(base()), "application/vnd.oai.openapi+json;version=3.0");
   });
   routes.add("GET", "/ogc/collections", [app, base](const Request& req) {
     auto actor = app->registry.authenticate(req);
+    check_parameters(req, {});
     auto conn = app->registry.pool.acquire();
     json list = json::array();
     for (const auto& c : ogc::collections()) list.push_back(ogc::collection_json(*conn, c, actor.scope, base()));
@@ -117,7 +155,14 @@ void add_ogc_routes(http::RouteTable& routes, const ExchangeServices& services) 
   routes.add("GET", "/ogc/collections/{collection}", [app, base](const Request& req) {
     auto actor = app->registry.authenticate(req);
     const auto& c = collection_or_404(req.path_param("collection"));
+    check_parameters(req, {});
     return typed(ogc::collection_json(*app->registry.pool.acquire(), c, actor.scope, base()).dump(), "application/json");
+  });
+  routes.add("GET", "/ogc/collections/{collection}/queryables", [app, base](const Request& req) {
+    app->registry.authenticate(req);
+    const auto& c = collection_or_404(req.path_param("collection"));
+    check_parameters(req, {});
+    return typed(ogc::queryables_json(c, base()), "application/schema+json");
   });
   routes.add("GET", "/ogc/collections/{collection}/items", [app](const Request& req) {
     auto actor = app->registry.authenticate(req);
