@@ -194,3 +194,27 @@ void assign_incident_grids(pg::Connection& conn) {
 void analyze(pg::Connection& conn) { conn.exec("sample.analyze", "ANALYZE areas; "); }
 
 }  // namespace wangge::registry
+
+namespace wangge::registry {
+
+pg::Result current_areas_under(pg::Connection& conn, const std::string& prefix, const std::string& level) {
+  return conn.exec("areas.current_under",
+                   "SELECT code, name, level, coalesce(parent_code, '') FROM areas WHERE valid_to IS NULL AND level = $2 "
+                   "AND left(code, length($1)) = $1 ORDER BY code",
+                   {prefix, level});
+}
+
+pg::Result current_children(pg::Connection& conn, const std::string& code) {
+  if (code.empty())
+    return conn.exec("areas.current_roots",
+                     "SELECT code, name, level, '' FROM areas WHERE valid_to IS NULL AND parent_code IS NULL ORDER BY code");
+  return conn.exec("areas.current_children",
+                   "SELECT code, name, level, parent_code FROM areas WHERE valid_to IS NULL AND parent_code = $1 ORDER BY code", {code});
+}
+
+pg::Result current_area_row(pg::Connection& conn, const std::string& code) {
+  return conn.exec("areas.current_row",
+                   "SELECT code, name, level, coalesce(parent_code, '') FROM areas WHERE valid_to IS NULL AND code = $1", {code});
+}
+
+}  // namespace wangge::registry
