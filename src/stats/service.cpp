@@ -308,7 +308,12 @@ Answer StatsService::evaluation(pg::Connection& conn, const registry::Actor& act
   // "department:<id>", or by its name.
   json departments;
   std::string departments_note;
-  if (conn.exec("stats.has_departments", "SELECT to_regclass('departments') IS NOT NULL").boolean(0, 0)) {
+  // A departments table without the columns id and name is reported, not failed on: the
+  // evaluation of the areas stands on its own.
+  if (conn.exec("stats.has_departments",
+                "SELECT count(*) = 2 FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = 'departments' AND column_name IN ('id', 'name')")
+          .boolean(0, 0)) {
     auto d = conn.exec("stats.departments", "SELECT id::text, name FROM departments ORDER BY id");
     q.by = GroupBy::assignee;
     q.group_prefixes.clear();
@@ -336,7 +341,7 @@ Answer StatsService::evaluation(pg::Connection& conn, const registry::Actor& act
     rank(drows);
     departments = drows;
   } else {
-    departments_note = "this database has no departments table: only areas are evaluated";
+    departments_note = "this database has no departments table (with id and name): only areas are evaluated";
   }
 
   json weights = json::object();

@@ -346,6 +346,26 @@ class Stats(ApiTestCase):
         feb = self.get(f"/v1/stats/evaluation?area={self.township}&period=2026-02").json
         self.assertEqual(sum(a["reported"] for a in feb["areas"]), 1)
 
+        # With departments (the case-handling workflow's table), each is evaluated on the cases
+        # assigned to it, by id or by name, inside the area.
+        self.s.sql("CREATE TABLE departments (id serial PRIMARY KEY, name text NOT NULL); "
+                   "INSERT INTO departments (name) VALUES ('城管'), ('住建'), ('市场监管'); "
+                   "UPDATE incidents SET assignee = 'department:1' WHERE assignee = 'worker:1' AND description LIKE 'stats-%'; "
+                   "UPDATE incidents SET assignee = '住建' WHERE assignee = 'worker:2' AND description LIKE 'stats-%'")
+        inside = f"(grid_code LIKE '{self.township}%' OR description = 'stats-gap')"
+        want = {"1": self.oracle(f"{inside} AND assignee = 'department:1'"), "2": self.oracle(f"{inside} AND assignee = '住建'")}
+        doc = self.wait_for(f"/v1/stats/evaluation?area={self.township}&period=2026-03",
+                            lambda d: d["departments"] and {x["code"]: x["reported"] for x in d["departments"]}.get("1") == want["1"]["reported"])
+        deps = {x["code"]: x for x in doc["departments"]}
+        self.assertEqual(sorted(deps), ["1", "2", "3"])
+        for code in ("1", "2"):
+            self.assertGreater(want[code]["reported"], 0)
+            for k in COUNTS:
+                self.assertEqual(deps[code][k], want[code][k], (code, k))
+        self.assertEqual(deps["3"]["reported"], 0)
+        self.assertIsNone(deps["3"]["score"])
+        self.assertEqual(deps["3"]["rank"], 3, "a department without a score ranks last")
+
     def test_workers(self):
         grid = self.grids[2]
         wid = self.s.sql(f"INSERT INTO workers (name, area_code, created_by) VALUES ('统计员', '{grid}', 'test') RETURNING id")[0][0]
