@@ -58,6 +58,8 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const StatsSe
   routes.add("GET", "/v1/stats/workers", [r, s](const Request& req) {
     auto actor = r->authenticate(req);
     allow_only(req, {"area", "from", "to", "format"});
+    // Plain SQL over positions and visits: seconds for a province, so it waits for a place.
+    auto pass = r->expensive.enter("the worker statistics");
     WorkersRequest q{short_param(req, "area"), short_param(req, "from"), short_param(req, "to")};
     return render(req, s->workers(*r->pool.acquire(), actor, q), "workers");
   });
