@@ -18,7 +18,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import ApiTestCase
+from harness import ApiTestCase, Server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Working days of March 2026 from which two days later is a working day too (Mon-Wed).
@@ -86,10 +86,11 @@ class Stats(ApiTestCase):
             if fb:
                 feedback.append(f"('stats-{n}', '{fb}'::timestamptz)")
         # A case in a gap between grids: its key is the village its location answer ended in.
+        # Closed, so that no server re-locates it into a grid (open cases follow the boundaries).
         rows.append(
             f"((SELECT ST_PointOnSurface(geom) FROM areas WHERE code = '{cls.grids[0]}' AND valid_to IS NULL), "
-            f"'市容环境', 'hotline', 'register', 'stats-gap', NULL, '{local('2026-03-05', '09:00')}', "
-            "NULL, NULL, NULL, 0, NULL, NULL)")
+            f"'市容环境', 'hotline', 'closed', 'stats-gap', NULL, '{local('2026-03-05', '09:00')}', "
+            f"'{local('2026-03-05', '09:10')}', '{local('2026-03-05', '10:10')}', '{local('2026-03-05', '09:55')}', 1, NULL, NULL)")
         # A case in February: outside the period of most questions.
         rows.append(
             f"((SELECT ST_PointOnSurface(geom) FROM areas WHERE code = '{cls.grids[0]}' AND valid_to IS NULL), "
@@ -264,6 +265,26 @@ class Stats(ApiTestCase):
         self.assertEqual(want["closed"], before["closed"] + 1)
         doc = self.wait_for(f"/v1/stats/cases?area={grid}&{PERIOD}", lambda d: d["totals"]["closed"] == want["closed"])
         self.assertFigures(doc["totals"], want, grid)
+
+    def test_a_second_server_loads_the_same_figures(self):
+        # The first server followed the writes key by key; a new one reads every case at start-up.
+        path = f"/v1/stats/cases?area={self.township}&{PERIOD}&group_by=level&level=grid"
+        first = self.get(path).json
+        other = Server(database=self.s.db)
+        try:
+            deadline = time.time() + 30
+            while True:
+                r = other.request("GET", path, token=self.admin)
+                if r.status == 200 or time.time() > deadline:
+                    break
+                self.assertProblem(r, 503, "stats_loading")
+                time.sleep(0.1)
+            self.assertEqual(r.status, 200, r)
+            second = r.json
+        finally:
+            other.stop()
+        self.assertEqual(second["groups"], first["groups"])
+        self.assertEqual(second["totals"], first["totals"])
 
     def test_exports(self):
         doc = self.get(f"/v1/stats/cases?area={self.township}&{PERIOD}&group_by=category").json
