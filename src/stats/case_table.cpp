@@ -21,12 +21,13 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b 
 constexpr int kFirstDay = 18262;
 constexpr int kDays = 7671;
 
-// Columns of one case; the feedback expression differs between the full load (one grouped pass
+// Columns of one case (date_part: double precision, cheaper than extract's numeric for 12 million
+// rows); the feedback expression differs between the full load (one grouped pass
 // over the feedback events) and a few keys (one index probe per case).
 constexpr const char* kColumns =
-    "SELECT wg_stats_key(i.grid_code, i.hierarchy), floor(extract(epoch FROM i.reported_at))::bigint, i.category, i.source, "
-    "i.status, floor(extract(epoch FROM i.dispatched_at))::bigint, ceil(extract(epoch FROM i.deadline))::bigint, "
-    "floor(extract(epoch FROM i.closed_at))::bigint, i.rework_count, floor(extract(epoch FROM i.verified_at))::bigint, "
+    "SELECT wg_stats_key(i.grid_code, i.hierarchy), floor(date_part('epoch', i.reported_at))::bigint, i.category, i.source, "
+    "i.status, floor(date_part('epoch', i.dispatched_at))::bigint, ceil(date_part('epoch', i.deadline))::bigint, "
+    "floor(date_part('epoch', i.closed_at))::bigint, i.rework_count, floor(date_part('epoch', i.verified_at))::bigint, "
     "coalesce(i.assignee, ''), ";
 
 struct Row {
@@ -197,9 +198,9 @@ void CaseTableCache::load_all(pg::Connection& conn) {
   pg::Transaction tx(conn);
   // The cursor reads the table as of this transaction's snapshot, taken at its first statement:
   // every change committed before now() is in it, and every later one is notified.
-  auto now = tx.exec("stats.now", "SELECT floor(extract(epoch FROM now()))::bigint");
+  auto now = tx.exec("stats.now", "SELECT floor(date_part('epoch', now()))::bigint");
   tx.exec("stats.declare", std::string("DECLARE stats_cases NO SCROLL CURSOR FOR ") + kColumns +
-                               "floor(extract(epoch FROM f.at))::bigint FROM incidents i LEFT JOIN "
+                               "floor(date_part('epoch', f.at))::bigint FROM incidents i LEFT JOIN "
                                "(SELECT incident_id, max(at) AS at FROM incident_events WHERE action = 'feedback' GROUP BY incident_id) f "
                                "ON f.incident_id = i.id");
   while (true) {
@@ -243,7 +244,7 @@ void CaseTableCache::refresh(pg::Connection& conn, const std::vector<std::string
   std::map<std::string, std::vector<CaseRecord>> by_key;
   for (const auto& k : keys) by_key[k];  // a key whose cases are all gone becomes empty
   const std::string feedback =
-      "(SELECT floor(extract(epoch FROM max(e.at)))::bigint FROM incident_events e WHERE e.incident_id = i.id AND e.action = 'feedback') ";
+      "(SELECT floor(date_part('epoch', max(e.at)))::bigint FROM incident_events e WHERE e.incident_id = i.id AND e.action = 'feedback') ";
   auto res =
       conn.exec("stats.refresh",
                 std::string(kColumns) + feedback + "FROM incidents i WHERE i.grid_code = ANY($1::text[]) UNION ALL " + kColumns + feedback +
