@@ -24,6 +24,7 @@
 #include "registry/registry.hpp"
 #include "registry/routes_toolkit.hpp"
 #include "route/routes.hpp"
+#include "stats/routes.hpp"
 #include "tiles/feed.hpp"
 #include "tiles/routes.hpp"
 
@@ -80,6 +81,13 @@ int command_serve(const Args& args) {
     if (int moved = cases.reassign(conn, codes, locator); moved > 0)
       log::info("re-assigned " + std::to_string(moved) + " open incidents after a registry change");
   });
+  // Case statistics in memory, following every write to incidents (NOTIFY wangge_stats); the
+  // first load runs on the listener's thread, and until it is done /v1/stats answers 503.
+  const stats::EvaluationRules evaluation_rules =
+      stats::EvaluationRules::parse(resource_or_file("WANGGE_EVALUATION", "geodata/evaluation.json"));
+  stats::CaseTableCache case_stats(cases.rules().calendar, evaluation_rules.counting);
+  case_stats.start_listening(config.database_url, config.load_statement_timeout_ms);
+  const stats::StatsService stats_service(case_stats, evaluation_rules);
   tiles::TileService tile_service(tile_config(), config.tile_cache_bytes);
   std::unique_ptr<tiles::GlyphServer> glyphs;
   try {
@@ -121,6 +129,7 @@ int command_serve(const Args& args) {
                                                  if (tile_service.ready()) tile_service.refresh_checkpoints(conn, change.locations);
                                                }};
   patrol::add_routes(routes, patrol_services);
+  stats::add_routes(routes, registry, stats_service);
 
   http::ServerOptions options;
   options.listen_address = config.listen_address;
@@ -136,6 +145,7 @@ int command_serve(const Args& args) {
   http::Server server(routes, options);
   server.run();
   tile_feed.stop();
+  case_stats.stop();
   router.stop();
   registry.cache.stop();  // no more change notifications into the subscribers while they are destroyed
   return 0;

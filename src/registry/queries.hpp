@@ -83,3 +83,17 @@ void assign_incident_grids(pg::Connection& conn);
 void analyze(pg::Connection& conn);
 
 }  // namespace wangge::registry
+
+namespace wangge::registry {
+
+// Rows (code, name, level, parent or '') of the current areas below a subtree root whose codes
+// start with `prefix` (code_prefix of the root; "" for the whole registry), of the level named
+// `level`, in code order: the groups a statistic rolls its figures up into.
+pg::Result current_areas_under(pg::Connection& conn, const std::string& prefix, const std::string& level);
+// Rows (code, name, level, parent or '') of the current children of `code` ('' for the roots), in
+// code order.
+pg::Result current_children(pg::Connection& conn, const std::string& code);
+// Row (code, name, level, parent or '') of the current area `code`, if there is one.
+pg::Result current_area_row(pg::Connection& conn, const std::string& code);
+
+}  // namespace wangge::registry
