@@ -12,7 +12,9 @@
 #include "app/routes_console.hpp"
 #include "app/routes_site.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "exchange/routes.hpp"
+#include "http/metrics.hpp"
 #include "http/resources.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -46,6 +48,58 @@ std::string resource_or_file(const char* variable, const char* resource) {
 // The tile layers: tiles/layers.json as built in, or the file named by WANGGE_TILE_LAYERS.
 tiles::TileConfig tile_config() { return tiles::TileConfig::parse(resource_or_file("WANGGE_TILE_LAYERS", "tiles/layers.json")); }
 
+// The gauges and histograms of the services (read at each scrape); unregistered when the returned
+// registrations go, before the services do.
+std::vector<metrics::Registration> register_metrics(pg::Pool& pool, const tiles::TileService& tile_service, const locate::Locator& locator,
+                                                    const metrics::Histogram& tile_builds, const metrics::Histogram& tile_patches) {
+  using metrics::Family;
+  using metrics::Type;
+  std::vector<metrics::Registration> r;
+  r.push_back(
+      metrics::add("wangge_db_pool_connections", Type::kGauge, "Database connections of the request pool, by state", [&pool](Family& f) {
+        const auto st = pool.stats();
+        f.value(metrics::label("state", "idle"), st.idle);
+        f.value(metrics::label("state", "in_use"), st.open - st.idle);
+      }));
+  r.push_back(metrics::add("wangge_db_pool_max_connections", Type::kGauge, "The request pool's limit (WANGGE_DB_POOL)",
+                           [&pool](Family& f) { f.value("", pool.stats().max); }));
+  r.push_back(metrics::add("wangge_db_pool_waits_total", Type::kCounter, "Requests that found every pooled connection in use and waited",
+                           [&pool](Family& f) { f.value("", static_cast<double>(pool.stats().waited)); }));
+  r.push_back(metrics::add("wangge_db_pool_timeouts_total", Type::kCounter,
+                           "Requests that waited in vain for a connection (503 database_busy)",
+                           [&pool](Family& f) { f.value("", static_cast<double>(pool.stats().timed_out)); }));
+  r.push_back(
+      metrics::add("wangge_tile_cache_requests_total", Type::kCounter, "Tile cache look-ups, by result", [&tile_service](Family& f) {
+        const auto st = tile_service.cache_stats();
+        f.value(metrics::label("result", "hit"), static_cast<double>(st.hits));
+        f.value(metrics::label("result", "miss"), static_cast<double>(st.misses));
+      }));
+  r.push_back(metrics::add("wangge_tile_cache_invalidated_total", Type::kCounter, "Cached tiles dropped because their data changed",
+                           [&tile_service](Family& f) { f.value("", static_cast<double>(tile_service.cache_stats().invalidated)); }));
+  r.push_back(metrics::add("wangge_tile_cache_entries", Type::kGauge, "Tiles in the cache",
+                           [&tile_service](Family& f) { f.value("", static_cast<double>(tile_service.cache_stats().entries)); }));
+  r.push_back(metrics::add("wangge_tile_cache_bytes", Type::kGauge, "Bytes of the cached tiles (the budget is WANGGE_TILE_CACHE_MB)",
+                           [&tile_service](Family& f) { f.value("", static_cast<double>(tile_service.cache_stats().bytes)); }));
+  r.push_back(metrics::add("wangge_tile_layer_build_seconds", Type::kHistogram,
+                           "Tile layer work after registry changes, by kind: a full build (start-up, catch-up) or a patch",
+                           [&tile_builds, &tile_patches](Family& f) {
+                             f.histogram(metrics::label("kind", "full"), tile_builds.totals(), tile_builds.bounds());
+                             f.histogram(metrics::label("kind", "patch"), tile_patches.totals(), tile_patches.bounds());
+                           }));
+  r.push_back(metrics::add("wangge_locate_index_build_seconds", Type::kGauge,
+                           "How long the current locator index took to build (or to patch, after an edit)", [&locator](Family& f) {
+                             if (auto index = locator.current().index) f.value("", index->stats().build_seconds);
+                           }));
+  r.push_back(metrics::add("wangge_locate_index_areas", Type::kGauge, "Areas in the current locator index", [&locator](Family& f) {
+    if (auto index = locator.current().index) f.value("", static_cast<double>(index->stats().areas));
+  }));
+  r.push_back(metrics::add("wangge_locate_index_bytes", Type::kGauge, "Memory of the current locator index (as of its last full build)",
+                           [&locator](Family& f) {
+                             if (auto index = locator.current().index) f.value("", static_cast<double>(index->stats().memory_bytes));
+                           }));
+  return r;
+}
+
 }  // namespace
 
 int command_serve(const Args& args) {
@@ -57,6 +111,9 @@ int command_serve(const Args& args) {
                  "  WANGGE_VAR_DIR       local state, e.g. the first admin token (default ./var)\n"
                  "  WANGGE_MAX_BODY_MB   largest request body (default 32)\n"
                  "  WANGGE_PARENT_TOLERANCE_M, WANGGE_OVERLAP_TOLERANCE_M2, WANGGE_GRID_CODE_PATTERN: rules\n"
+                 "  WANGGE_DRAIN_TIMEOUT_S  after SIGTERM, how long requests under way may finish (default 30)\n"
+                 "  WANGGE_READY_DATABASE   readable (default) or writable: what GET /ready asks of the database\n"
+                 "  WANGGE_LOG_FORMAT=json  log lines as JSON objects\n"
                  "On first start with no tokens an admin token is written to $WANGGE_VAR_DIR/admin-token.\n"))
     return 0;
   auto config = Config::from_environment();
@@ -95,8 +152,13 @@ int command_serve(const Args& args) {
   } catch (const std::exception& e) {
     log::warn(std::string("map labels are off: ") + e.what() + " (apt install fonts-dejavu-core fonts-droid-fallback)");
   }
-  registry.cache.subscribe(
-      [&tile_service](pg::Connection& conn, const std::vector<std::string>& codes) { tile_service.apply_changes(conn, codes); });
+  // Tile layer (re)builds, timed for /metrics: a full build after each catch-up, patches after edits.
+  metrics::Histogram tile_builds(metrics::rebuild_buckets()), tile_patches(metrics::rebuild_buckets());
+  registry.cache.subscribe([&tile_service, &tile_builds, &tile_patches](pg::Connection& conn, const std::vector<std::string>& codes) {
+    const auto started = std::chrono::steady_clock::now();
+    tile_service.apply_changes(conn, codes);
+    (codes.empty() ? tile_builds : tile_patches).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  });
   // Street graphs per profile: router.current() per request; follows road changes. Its listener
   // rebuilds the `roads` tile layer (only that layer: the area layers take seconds at province
   // scale, and the area cache's first load builds everything anyway).
@@ -130,6 +192,14 @@ int command_serve(const Args& args) {
                                                }};
   patrol::add_routes(routes, patrol_services);
   stats::add_routes(routes, registry, stats_service);
+  add_ops_routes(
+      routes, registry.pool,
+      [&registry, &locator, &tile_service] { return registry.cache.ready() && locator.current().index && tile_service.ready(); },
+      [] { return http::draining(); }, config.ready_database == "writable");
+
+  http::RequestMetrics request_metrics;
+  request_metrics.attach(routes);
+  const auto process_metrics = register_metrics(registry.pool, tile_service, locator, tile_builds, tile_patches);
 
   http::ServerOptions options;
   options.listen_address = config.listen_address;
@@ -142,6 +212,8 @@ int command_serve(const Args& args) {
   options.max_headers = config.max_headers;
   options.max_json_depth = config.max_json_depth;
   options.request_timeout_s = config.request_timeout_s;
+  options.drain_timeout_s = config.drain_timeout_s;
+  options.metrics = &request_metrics;
   http::Server server(routes, options);
   server.run();
   tile_feed.stop();

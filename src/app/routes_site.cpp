@@ -1,8 +1,9 @@
-// The site's own public endpoints: landing page (the map), the console, health, the API description, the error
-// catalogue.
+// The site's own public endpoints: landing page (the map), the console, health, readiness,
+// metrics, the API description, the error catalogue.
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/metrics.hpp"
 #include "app/routes_site.hpp"
 #include "http/params.hpp"
 #include "http/resources.hpp"
@@ -39,7 +40,36 @@ Response health(pg::Pool& pool, const std::function<bool()>& ready) {
   return json_response(200, R"({"status":"ok","database":"ok"})");
 }
 
+// Whether this process should get traffic: not while it stops (a balancer moves on before the
+// connections close), not before its indexes are loaded, not while the database cannot answer
+// (or, when writable is asked for, while it is a standby: after a failover until the connection
+// follows the new primary).
+Response ready(pg::Pool& pool, const std::function<bool()>& loaded, const std::function<bool()>& draining, bool need_writable) {
+  if (draining()) return problem(503, "draining", "the server is stopping; send requests to another one", R"({"status":"draining"})");
+  if (!loaded()) return problem(503, "starting", "the server is loading its indexes; retry shortly", R"({"status":"starting"})");
+  bool standby = false;
+  try {
+    auto conn = pool.acquire(std::chrono::milliseconds(1000));
+    standby = conn->exec("ready.recovery", "SELECT pg_is_in_recovery()").get(0, 0) == "t";
+  } catch (const std::exception&) {  // unreachable, or an answer that is an error (a server starting up)
+    return problem(503, "database_unavailable", "the database cannot be reached; the server keeps retrying",
+                   R"({"database":"unreachable"})");
+  }
+  if (standby && need_writable)
+    return problem(503, "database_read_only", "the database this server reaches is a standby; writes would fail",
+                   R"({"database":"standby"})");
+  return json_response(200, standby ? R"({"status":"ok","database":"standby"})" : R"({"status":"ok","database":"primary"})");
+}
+
 }  // namespace
+
+void add_ops_routes(http::RouteTable& routes, pg::Pool& pool, std::function<bool()> loaded, std::function<bool()> draining,
+                    bool need_writable) {
+  routes.add("GET", "/ready", [&pool, loaded = std::move(loaded), draining = std::move(draining), need_writable](const Request&) {
+    return ready(pool, loaded, draining, need_writable);
+  });
+  routes.add("GET", "/metrics", [](const Request&) { return text(200, metrics::render(), metrics::kContentType); });
+}
 
 void add_site_routes(http::RouteTable& routes, pg::Pool& pool, std::function<bool()> ready) {
   routes.add("GET", "/", [](const Request&) { return text(200, *resource("tiles/index.html"), "text/html; charset=utf-8"); });

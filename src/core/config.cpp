@@ -85,6 +85,10 @@ Config Config::from_environment() {
     std::string dir = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string("./wangge");
     c.web_dir = dir.substr(0, dir.find_last_of('/')) + "/web";
   }
+  c.drain_timeout_s = static_cast<int>(env_number("WANGGE_DRAIN_TIMEOUT_S", c.drain_timeout_s));
+  c.ready_database = env_or("WANGGE_READY_DATABASE", c.ready_database);
+  if (c.ready_database != "readable" && c.ready_database != "writable")
+    throw std::runtime_error("WANGGE_READY_DATABASE must be readable or writable");
   if (c.port <= 0 || c.port > 65535) throw std::runtime_error("WANGGE_PORT must be 1..65535");
   if (c.db_workers < 1) c.db_workers = 1;
   if (c.db_pool_size < 1) c.db_pool_size = 1;

@@ -76,6 +76,14 @@ struct Config {
   // attempt waits (1 s, doubling up to 15 minutes; forgiven after 10 minutes without a failure).
   int auth_free_failures = 20;
 
+  // WANGGE_DRAIN_TIMEOUT_S: after SIGTERM, how long the requests under way may take to finish
+  // before the process exits anyway (a rolling restart waits this long at most per process).
+  int drain_timeout_s = 30;
+  // WANGGE_READY_DATABASE: what /ready asks of the database: "readable" (any reachable server; a
+  // process on a standby still serves reads) or "writable" (a primary; behind a balancer that
+  // sends writes only to ready processes).
+  std::string ready_database = "readable";
+
   static Config from_environment();
   std::string base_url() const;
 };

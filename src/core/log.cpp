@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <algorithm>
@@ -14,7 +15,26 @@
 namespace wangge::log {
 namespace {
 std::mutex g_mutex;
+
+// WANGGE_LOG_FORMAT=json: one JSON object per line, for collectors that parse lines (journald's
+// exporters, Loki, Elasticsearch); read once, at the first line.
+bool json_lines() {
+  static const bool json = [] {
+    const char* f = std::getenv("WANGGE_LOG_FORMAT");
+    return f && std::strcmp(f, "json") == 0;
+  }();
+  return json;
+}
+
 void write(const char* level, std::string_view message) {
+  if (json_lines()) {
+    std::string line = "{\"time\":\"" + format_rfc3339(now_utc()) + "\",\"level\":\"";
+    for (const char* c = level; *c; ++c) line += static_cast<char>(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    line += "\",\"msg\":\"" + json_escaped(message) + "\"}\n";
+    std::lock_guard lock(g_mutex);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    return;
+  }
   const std::string text = escaped(message);
   std::lock_guard lock(g_mutex);
   std::fprintf(stderr, "%s %s %.*s\n", format_rfc3339(now_utc()).c_str(), level, static_cast<int>(text.size()), text.data());
@@ -43,8 +63,13 @@ void on_crash(int sig) {
   for (int s = sig; s > 0 && n < 7; s /= 10) number[n++] = static_cast<char>('0' + s % 10);
   char digits[8];
   for (int i = 0; i < n; ++i) digits[i] = number[n - 1 - i];
+  const bool json = json_lines();  // already read at start-up (the first line), so no getenv here
   static const char kHead[] = "FATAL the server crashed with signal ";
-  put(kHead, sizeof kHead - 1);
+  static const char kJsonHead[] = "{\"level\":\"fatal\",\"msg\":\"the server crashed with signal ";
+  if (json)
+    put(kJsonHead, sizeof kJsonHead - 1);
+  else
+    put(kHead, sizeof kHead - 1);
   put(digits, static_cast<std::size_t>(n));
   if (t_route_size > 0) {
     static const char kOn[] = " while answering ";
@@ -54,6 +79,7 @@ void on_crash(int sig) {
     static const char kNone[] = " outside any request";
     put(kNone, sizeof kNone - 1);
   }
+  if (json) put("\"}", 2);
   put("\n", 1);
   // SA_RESETHAND restored the default action: raising again ends the process as the signal would
   // (a core dump where they are enabled).
@@ -65,6 +91,26 @@ void on_crash(int sig) {
 void info(std::string_view m) { write("INFO", m); }
 void warn(std::string_view m) { write("WARN", m); }
 void error(std::string_view m) { write("ERROR", m); }
+
+std::string json_escaped(std::string_view message) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(message.size());
+  for (const char ch : message) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\u00";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
 
 std::string escaped(std::string_view message) {
   static const char* digits = "0123456789abcdef";
@@ -103,13 +149,15 @@ CurrentRequest::CurrentRequest(std::string_view method, std::string_view path) {
     ::sigaltstack(&st, nullptr);
   }
   // Straight into the thread's buffer (this runs for every request): control bytes become '?',
-  // the rest is kept as sent, cut at the buffer's end.
+  // and so do quotes and backslashes in JSON lines (the crash line writes these bytes inside a
+  // JSON string); the rest is kept as sent, cut at the buffer's end.
+  const bool json = json_lines();
   std::size_t n = 0;
-  const auto append = [&n](std::string_view text) {
+  const auto append = [&n, json](std::string_view text) {
     for (const char c : text) {
       if (n == kRouteBytes) return;
       const auto byte = static_cast<unsigned char>(c);
-      t_route[n++] = (byte < 0x20 || byte == 0x7f) ? '?' : c;
+      t_route[n++] = (byte < 0x20 || byte == 0x7f || (json && (c == '"' || c == '\\'))) ? '?' : c;
     }
   };
   append(method);

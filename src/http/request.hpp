@@ -20,6 +20,7 @@ struct Request {
   std::map<std::string, std::string> headers;      // names lower-cased
   std::map<std::string, std::string> path_params;  // the matched pattern's {name}s; set by RouteTable
   std::string body;
+  int route = -1;      // the index of the route that answers (RouteTable::handle sets it), for metrics
   std::string client;  // the peer's IP address (per-client limits such as the back-off after wrong credentials)
 
   std::optional<std::string> param(const std::string& name) const;

@@ -167,7 +167,14 @@ Response RouteTable::handle(Request& req) const {
   }
   req.path_params.clear();
   matches_path(*best, req, &req.path_params);
+  req.route = static_cast<int>(best - m_routes.data());
   return best->handler(req);
+}
+
+std::vector<std::pair<std::string, std::string>> RouteTable::inline_paths() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& i : m_inline) out.emplace_back(i.method, i.path);
+  return out;
 }
 
 std::vector<std::string> RouteTable::describe() const {

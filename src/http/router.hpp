@@ -45,13 +45,20 @@ class RouteTable {
 
   // Finds the route and runs it. Throws wangge::Error: 404 not_found when no pattern matches
   // the path, 405 method_not_allowed (with the allowed methods) when only other methods' do.
-  // HEAD is served by GET routes. Sets req.path_params before calling the handler.
+  // HEAD is served by GET routes. Sets req.path_params and req.route before calling the handler.
   Response handle(Request& req) const;
   // The inline handler for this exact method and path, or nullptr.
   const InlineHandler* inline_handler(std::string_view method, std::string_view path) const;
 
   // Every registered route as "METHOD pattern", sorted: for documentation and tests.
   std::vector<std::string> describe() const;
+
+  // The routes by index, as Request::route names them (for per-route metrics).
+  std::size_t size() const { return m_routes.size(); }
+  const std::string& method_at(std::size_t i) const { return m_routes[i].method; }
+  const std::string& pattern_at(std::size_t i) const { return m_routes[i].pattern; }
+  // Inline routes' exact paths with their methods.
+  std::vector<std::pair<std::string, std::string>> inline_paths() const;
 
  private:
   struct Segment {

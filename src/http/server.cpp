@@ -1,13 +1,17 @@
 #include "http/server.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <condition_variable>
 #include <csignal>
 #include <deque>
@@ -20,6 +24,7 @@
 #include "core/log.hpp"
 #include "http/chunked.hpp"
 #include "http/edge.hpp"
+#include "http/metrics.hpp"
 #include "http/params.hpp"
 #include "pg/connection.hpp"
 
@@ -224,6 +229,23 @@ bool asks_keep_alive(const Http::Request& request) {
   return c && c->control() == Http::ConnectionControl::KeepAlive;
 }
 
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_draining{false};
+// Requests between their arrival and their answer's hand-over: the drain waits for none to be left.
+std::atomic<int> g_in_flight{0};
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Counts a request as under way for as long as it lives (moved into the worker's job with it).
+class InFlight {
+ public:
+  InFlight() { g_in_flight.fetch_add(1, std::memory_order_relaxed); }
+  ~InFlight() { g_in_flight.fetch_sub(1, std::memory_order_release); }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+};
+
 class RequestHandler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(RequestHandler)
@@ -231,18 +253,21 @@ class RequestHandler : public Http::Handler {
       : m_routes(routes), m_options(options), m_queue(queue) {}
 
   void onRequest(const Http::Request& request, Http::ResponseWriter writer) override {
+    const auto arrived = Clock::now();
+    RequestMetrics* metrics = m_options->metrics;
+    auto in_flight = std::make_shared<InFlight>();
     // Everything that could throw stays inside: Pistache's own handler would send e.what().
     try {
-      // Pistache leaves the connection open whatever the client asked.
-      const bool close = edge::EdgeHandler::wants_close(request);
-      // Pistache answers "Connection: Close" to a request that does not name its connection, yet
-      // keeps the connection open. An HTTP/1.1 connection persists unless a side says otherwise,
-      // and clients that believe the header (curl, GDAL, QGIS, scripts, wrk) would open a new
-      // connection for every request: say what is true.
-      if (!close && request.version() == Http::Version::Http11 && !request.headers().has<Http::Header::Connection>()) {
-        writer.headers().remove<Http::Header::Connection>();
-        writer.headers().add<Http::Header::Connection>(Http::ConnectionControl::KeepAlive);
-      }
+      // Pistache leaves the connection open whatever the client asked. While draining, every
+      // answer ends its connection, so that keep-alive clients (a balancer) reconnect elsewhere.
+      const bool close = edge::EdgeHandler::wants_close(request) || g_draining.load(std::memory_order_relaxed);
+      // Pistache answers "Connection: Close" to a request that does not name its connection yet
+      // keeps the connection open, and echoes "Keep-Alive" even when we are about to close it.
+      // An HTTP/1.1 connection persists unless a side says otherwise, and clients that believe
+      // the header (curl, GDAL, QGIS, scripts, wrk) would open a new connection for every
+      // request: say what is true.
+      writer.headers().remove<Http::Header::Connection>();
+      writer.headers().add<Http::Header::Connection>(close ? Http::ConnectionControl::Close : Http::ConnectionControl::KeepAlive);
       // The benchmark baseline: answered on the event loop, as a Pistache hello-world would be.
       if (request.resource() == "/hello" && request.method() == Http::Method::Get) {
         auto sent = writer.send(Http::Code::Ok, "hello");
@@ -253,6 +278,7 @@ class RequestHandler : public Http::Handler {
         if (const InlineHandler* fast = m_routes->inline_handler("GET", request.resource())) {
           const log::CurrentRequest current("GET", request.resource());
           if (auto res = (*fast)(copy_inline_request(request, "GET"))) {
+            if (metrics) metrics->record(metrics->inline_route("GET", request.resource()), res->status, seconds_since(arrived));
             if (!close && asks_keep_alive(request) && send_direct(writer, *res)) return;
             send(writer, *res, false, close);
             return;
@@ -262,16 +288,18 @@ class RequestHandler : public Http::Handler {
       auto req = std::make_shared<Request>(copy_request(request));
       const bool head = req->method == "HEAD";
       if (req->body.size() > m_options->max_body_bytes) {
+        if (metrics) metrics->record(-1, 413, seconds_since(arrived));
         send(writer, problem(413, "payload_too_large", "the body exceeds " + std::to_string(m_options->max_body_bytes >> 20) + " MiB"),
              false, close);
         return;
       }
       auto shared_writer = std::make_shared<Http::ResponseWriter>(std::move(writer));
       const RouteTable* routes = m_routes;
-      bool queued = m_queue->push([routes, req, shared_writer, head, close] {
+      bool queued = m_queue->push([routes, req, shared_writer, head, close, metrics, arrived, in_flight] {
+        int route = -1;
         Response res = [&] {
           const log::CurrentRequest current(req->method, req->path);
-          return dispatch(*routes, *req);
+          return dispatch(*routes, *req, &route);
         }();
         // Client and server errors are worth an operator's glance; successes are not logged.
         if (res.status >= 400) log::info(req->method + " " + req->path + " -> " + std::to_string(res.status));
@@ -280,8 +308,12 @@ class RequestHandler : public Http::Handler {
         } catch (const std::exception& e) {
           log::warn(std::string("could not send a response: ") + e.what());
         }
+        if (metrics) metrics->record(route, res.status, seconds_since(arrived));
       });
-      if (!queued) send(*shared_writer, problem(503, "overloaded", "the server is busy; retry shortly"), false, close);
+      if (!queued) {
+        if (metrics) metrics->record(-1, 503, seconds_since(arrived));
+        send(*shared_writer, problem(503, "overloaded", "the server is busy; retry shortly"), false, close);
+      }
     } catch (const std::exception& e) {
       log::error(std::string("request handling failed before dispatch: ") + e.what());
     }
@@ -293,8 +325,34 @@ class RequestHandler : public Http::Handler {
   WorkQueue* m_queue;
 };
 
-std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
+
+// Closes the listening socket of `port` so that new connections are refused at once, while the
+// connections already accepted stay open. Pistache keeps that socket to itself: it is found among
+// the process's descriptors (a listening TCP socket bound to the port) and replaced, under the
+// same descriptor number, by a socket that listens to nothing. Closing the last reference to the
+// listening socket also takes it out of Pistache's epoll set, so its accept loop simply falls
+// silent; the descriptor number stays valid for Pistache to close at shutdown.
+bool stop_accepting(int port) {
+  bool found = false;
+  for (int fd = 0; fd < 4096; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int bound = -1;
+    if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (addr.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (bound != port) continue;
+    const int idle = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (idle < 0) continue;
+    if (::dup2(idle, fd) >= 0) found = true;
+    ::close(idle);
+  }
+  return found;
+}
 
 }  // namespace
 
@@ -317,11 +375,24 @@ Response sql_problem(const pg::sql_error& e, const Request& req) {
 
 }  // namespace
 
-Response dispatch(const RouteTable& routes, const Request& in) {
+bool draining() { return g_draining.load(std::memory_order_relaxed); }
+
+namespace {
+Response dispatch_copy(const RouteTable& routes, Request& req);
+}
+
+Response dispatch(const RouteTable& routes, const Request& in, int* route) {
   // HEAD is GET without the body (the sender drops it). The copy also takes the matched route's
   // path parameters.
   Request req = in;
   if (req.method == "HEAD") req.method = "GET";
+  Response res = dispatch_copy(routes, req);
+  if (route) *route = req.route;
+  return res;
+}
+
+namespace {
+Response dispatch_copy(const RouteTable& routes, Request& req) {
   try {
     if (!valid_utf8(req.path)) throw bad_request("invalid_encoding", "the path is not valid UTF-8 text");
     for (const auto& [k, v] : req.query)
@@ -348,6 +419,7 @@ Response dispatch(const RouteTable& routes, const Request& in) {
     return problem(500, "internal", "an internal error occurred; it has been logged");
   }
 }
+}  // namespace
 
 struct Server::Impl {
   Impl(const RouteTable& r, ServerOptions o) : routes(r), options(std::move(o)), queue(options.workers, 4096) {}
@@ -358,6 +430,36 @@ struct Server::Impl {
 
 Server::Server(const RouteTable& routes, ServerOptions options) : m_impl(std::make_unique<Impl>(routes, std::move(options))) {}
 Server::~Server() = default;
+
+void Server::drain(const ServerOptions& c) {
+  const auto started = Clock::now();
+  g_draining = true;
+  if (!stop_accepting(c.port)) log::warn("draining: the listening socket was not found; new connections are still accepted");
+  log::info("draining: no new connections; finishing " + std::to_string(g_in_flight.load()) + " requests under way (at most " +
+            std::to_string(c.drain_timeout_s) + " s)");
+  const auto deadline = started + std::chrono::seconds(c.drain_timeout_s);
+  // Done once nothing has been under way for a moment: the event loops then write out the last
+  // answers handed to them, and a request already sent on an open connection is read and served.
+  auto idle_since = Clock::now();
+  while (Clock::now() < deadline) {
+    if (g_in_flight.load(std::memory_order_acquire) > 0)
+      idle_since = Clock::now();
+    else if (Clock::now() - idle_since >= std::chrono::milliseconds(300))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const int left = g_in_flight.load();
+  char msg[160];
+  std::snprintf(msg, sizeof msg, "drained in %.3f s%s; shutting down", seconds_since(started),
+                left > 0 ? (", cutting off " + std::to_string(left) + " requests").c_str() : "");
+  log::info(msg);
+  // What is left waits on something that did not end in time (a lock, a long statement): its
+  // worker would hold up every destructor after this. The connections close with the process.
+  if (left > 0) {
+    std::fflush(stderr);
+    std::_Exit(0);
+  }
+}
 
 void Server::run() {
   const ServerOptions& c = m_impl->options;
@@ -388,7 +490,7 @@ void Server::run() {
   endpoint.serveThreaded();
   log::info("serving on " + c.base_url);
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  log::info("shutting down");
+  drain(c);
   endpoint.shutdown();
 }
 

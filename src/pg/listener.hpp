@@ -9,6 +9,11 @@
 // failing), reconnects and catches up again.
 //
 // The handlers run on the listener's thread, one at a time, with its connection.
+//
+// /metrics shows, per listener (label listener="<name>"): whether it is connected, for how long
+// it has been away when not (what it misses meanwhile is reloaded by the catch-up), its
+// reconnections, the notifications heard, and how long after a notification arrived its change
+// was applied (the gathering pause included) and how long catch-ups take.
 #pragma once
 
 #include <atomic>
@@ -20,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics.hpp"
 #include "pg/connection.hpp"
 
 namespace wangge::pg {
@@ -76,7 +82,14 @@ class Listener {
   std::atomic<bool> m_stop{false};
   std::mutex m_stop_mutex;
   std::condition_variable m_stop_cv;
-  std::thread m_thread;  // last: started once everything it reads is in place
+  // Read by /metrics. m_away_since: steady-clock nanoseconds since the connection was lost (or
+  // since the start, before the first one); meaningful while m_connected is false.
+  std::atomic<bool> m_connected{false};
+  std::atomic<std::int64_t> m_away_since{0};
+  metrics::Counter m_reconnects, m_notifications;
+  metrics::Histogram m_apply{metrics::rebuild_buckets()}, m_catch_up{metrics::rebuild_buckets()};
+  std::vector<metrics::Registration> m_registrations;  // after what they read: unregistered first
+  std::thread m_thread;                                // last: started once everything it reads is in place
 };
 
 }  // namespace wangge::pg

@@ -13,7 +13,9 @@ Pool::Pool(std::string url, int max_size, int statement_timeout_ms)
 
 Lease Pool::acquire(std::chrono::milliseconds wait) {
   std::unique_lock lock(m_mutex);
+  if (m_idle.empty() && m_open >= m_max) ++m_waited;
   if (!m_cv.wait_for(lock, wait, [&] { return !m_idle.empty() || m_open < m_max; })) {
+    ++m_timed_out;
     throw unavailable("database_busy", "all database connections are busy; retry shortly");
   }
   while (!m_idle.empty()) {
@@ -37,6 +39,11 @@ Lease Pool::acquire(std::chrono::milliseconds wait) {
     m_cv.notify_one();
     throw;
   }
+}
+
+Pool::Stats Pool::stats() {
+  std::lock_guard lock(m_mutex);
+  return Stats{m_open, static_cast<int>(m_idle.size()), m_max, m_waited, m_timed_out};
 }
 
 void Pool::give_back(std::unique_ptr<Connection> conn) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -37,6 +38,14 @@ class Pool {
   Lease acquire(std::chrono::milliseconds wait = std::chrono::milliseconds(5000));
   const std::string& url() const { return m_url; }
 
+  // For /metrics: connections open, of them idle, the limit; acquisitions that found no free
+  // connection at once (they waited) and those that gave up (503 database_busy).
+  struct Stats {
+    int open = 0, idle = 0, max = 0;
+    std::uint64_t waited = 0, timed_out = 0;
+  };
+  Stats stats();
+
  private:
   friend class Lease;
   void give_back(std::unique_ptr<Connection> conn);
@@ -46,6 +55,7 @@ class Pool {
   int m_timeout_ms;
   int m_open = 0;  // connections that exist, idle or leased
   std::deque<std::unique_ptr<Connection>> m_idle;
+  std::uint64_t m_waited = 0, m_timed_out = 0;  // under m_mutex
   std::mutex m_mutex;
   std::condition_variable m_cv;
 };

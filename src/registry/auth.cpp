@@ -145,6 +145,12 @@ bool TokenCache::valid_in_cache(const std::string& token) {
   return true;
 }
 
+namespace {
+// While the database is unavailable (a failover takes seconds), a token accepted less than the
+// cache's lifetime plus this long ago stays accepted.
+constexpr std::chrono::minutes kStaleWhileUnavailable{5};
+}  // namespace
+
 Actor TokenCache::authenticate(pg::Pool& pool, const std::string& token) {
   const std::string hash = sha256_hex(token);
   const auto now = std::chrono::steady_clock::now();
@@ -156,9 +162,20 @@ Actor TokenCache::authenticate(pg::Pool& pool, const std::string& token) {
       return *it->second.actor;
     }
   }
-  auto conn = pool.acquire();
-  auto r =
-      conn->exec("tokens.lookup", "SELECT id, role, scope_code, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", {hash});
+  std::optional<pg::Result> found;
+  try {
+    auto conn = pool.acquire();
+    found = conn->exec("tokens.lookup", "SELECT id, role, scope_code, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+                       {hash});
+  } catch (const unavailable&) {
+    // While the database cannot answer (a failover takes seconds), a token it accepted within the
+    // stale limit still is: reads from memory (tiles, locate) go on; writes fail on their own.
+    std::lock_guard lock(m_mutex);
+    auto it = m_entries.find(hash);
+    if (it != m_entries.end() && it->second.actor && it->second.expires + kStaleWhileUnavailable > now) return *it->second.actor;
+    throw;
+  }
+  const pg::Result& r = *found;
   std::optional<Actor> actor;
   if (r.rows() == 1) {
     Actor a;

@@ -16,6 +16,7 @@ WANGGE_PACKAGES=(
   libosmium2-dev libexpat1-dev libbz2-dev liblz4-dev
   postgresql postgresql-15-postgis-3 postgresql-15-pgrouting postgresql-client
   python3 iproute2 curl
+  etcd-server patroni nginx python3-prometheus-client
 )
 
 ensure_packages() {

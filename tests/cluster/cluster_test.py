@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""The deployment of tools/cluster under failure, every figure printed:
+
+1. coherence: an edit through one wangge process is seen by the other (area read, locate answer,
+   tile) within 1 s;
+2. a wangge process killed (-9) under a read load through nginx: failed reads;
+3. a rolling restart (SIGTERM, drain, start) of every process under a read load: failed reads;
+4. failover: a writer posts cases through nginx while the primary's PostgreSQL is killed (-9);
+   acknowledged vs stored (lost), refused writes (503 problem+json), the time until writes succeed
+   again (target <= 15 s), failed tile and locate reads meanwhile; then coherence again.
+
+Light by default (seconds per phase); WANGGE_CLUSTER_FULL=1 runs longer phases with more clients.
+Loopback only, bounded in time and count. Exits 1 when a target is missed.
+Usage: cluster_test.py  (with tools/cluster's variables in the environment, see tools/cluster-test)"""
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FULL = os.environ.get("WANGGE_CLUSTER_FULL") == "1"
+PHASE_S = 20 if FULL else 6
+READERS = 4 if FULL else 2
+ENV = os.environ
+NGINX = ("127.0.0.1", int(ENV["NGINX_PORT"]))
+WANGGE = [("127.0.0.1", int(ENV[f"WANGGE_PORT_{i}"])) for i in range(1, int(ENV["WANGGE_N"]) + 1)]
+TOKEN = ENV["ADMIN_TOKEN"]
+failures = []
+
+
+def check(ok, what):
+    print(("  PASS " if ok else "  FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def cluster(*args):
+    return subprocess.run([os.path.join(ROOT, "tools", "cluster"), *args], check=True, capture_output=True, text=True).stdout
+
+
+def sql(query):
+    out = subprocess.run(["psql", "-X", "-q", "-tA", "-F", "\t", ENV["DATABASE_URL"], "-c", query], check=True, capture_output=True,
+                         text=True).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+class Client:
+    """One kept-alive connection; reconnects after an error (as a browser or an app would)."""
+
+    def __init__(self, addr):
+        self.addr = addr
+        self.conn = None
+
+    def request(self, method, path, body=None, headers=None):
+        h = {"Authorization": "Bearer " + TOKEN}
+        h.update(headers or {})
+        if body is not None:
+            body = json.dumps(body)
+            h["Content-Type"] = "application/json"
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(*self.addr, timeout=30)
+            self.conn.request(method, path, body, h)
+            r = self.conn.getresponse()
+            data = r.read()
+            if r.getheader("Connection", "").lower() == "close":
+                self.conn.close()
+                self.conn = None
+            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+        except (OSError, http.client.HTTPException) as e:
+            if self.conn:
+                self.conn.close()
+            self.conn = None
+            return None, {}, repr(e).encode()
+
+
+def sample_points(n):
+    rows = sql("SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM areas "
+               f"WHERE level = 'grid' AND valid_to IS NULL ORDER BY code LIMIT {n}) t")
+    return [(code, float(x), float(y)) for code, x, y in rows]
+
+
+def tile_of(lon, lat, z):
+    import math
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n)
+    return z, x, y
+
+
+class ReadLoad:
+    """Readers of tiles and locate through nginx until stopped; counts answers and failures."""
+
+    def __init__(self, points, readers=READERS):
+        self.points = points
+        self.stop_flag = threading.Event()
+        self.ok = 0
+        self.failed = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(readers)]
+
+    def run(self, i):
+        c = Client(NGINX)
+        k = i
+        while not self.stop_flag.is_set():
+            code, x, y = self.points[k % len(self.points)]
+            k += 1
+            if k % 2:
+                z, tx, ty = tile_of(x, y, 14)
+                path = f"/tiles/grid/{z}/{tx}/{ty}.mvt"
+                status, _, body = c.request("GET", path, headers={"Accept-Encoding": "gzip"})
+                good = status in (200, 204)
+            else:
+                path = f"/v1/locate?lon={x}&lat={y}"
+                status, _, body = c.request("GET", path)
+                good = status == 200
+            with self.lock:
+                if good:
+                    self.ok += 1
+                else:
+                    self.failed.append((time.time(), path, status, body[:200]))
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(60)
+
+
+def coherence(points, label):
+    """Renames a grid through process 1; how long until process 2 answers the new name in an area
+    read and a locate answer, and serves a tile with a new ETag."""
+    code, x, y = points[len(points) // 2]
+    a, b = Client(WANGGE[0]), Client(WANGGE[1])
+    z, tx, ty = tile_of(x, y, 15)
+    tile = f"/tiles/grid/{z}/{tx}/{ty}.mvt"
+    _, h0, _ = b.request("GET", tile)
+    status, headers, body = a.request("GET", f"/v1/areas/{code}")
+    name = json.loads(body)["properties"]["name"]
+    new = name.rstrip("0123456789") + str(int(time.time() * 1000) % 100000)
+    status, _, body = a.request("PATCH", f"/v1/areas/{code}", {"properties": {"name": new}}, {"If-Match": headers.get("etag")})
+    if status != 200:
+        check(False, f"{label}: the edit through process 1 answered {status} {body[:200]!r}")
+        return
+    written = time.time()
+    seen = {}
+    while time.time() - written < 5 and len(seen) < 3:
+        now = time.time() - written
+        if "area" not in seen:
+            s, _, body = b.request("GET", f"/v1/areas/{code}")
+            if s == 200 and json.loads(body)["properties"]["name"] == new:
+                seen["area"] = now
+        if "locate" not in seen:
+            s, _, body = b.request("GET", f"/v1/locate?lon={x}&lat={y}")
+            if s == 200 and new in body.decode():
+                seen["locate"] = now
+        if "tile" not in seen:
+            s, h, _ = b.request("GET", tile)
+            if s == 200 and h.get("etag") != h0.get("etag"):
+                seen["tile"] = now
+        time.sleep(0.01)
+    for what in ("area", "locate", "tile"):
+        t = seen.get(what)
+        check(t is not None and t <= 1.0,
+              f"{label}: {what} on process 2 shows the edit after " + (f"{t * 1000:.0f} ms" if t is not None else "more than 5 s") +
+              " (target <= 1000 ms)")
+
+
+def kill_under_load(points):
+    with ReadLoad(points) as load:
+        time.sleep(PHASE_S / 3)
+        before = load.ok
+        cluster("kill-wangge", "2")
+        killed = time.time()
+        time.sleep(PHASE_S / 3)
+    check(not load.failed, f"wangge process 2 killed (-9) under read load: {load.ok} reads answered "
+          f"({load.ok - before} after the kill), {len(load.failed)} failed" + (f": {load.failed[:3]}" if load.failed else ""))
+    cluster("start-wangge", "2")
+    return killed
+
+
+def rolling_restart(points):
+    started = time.time()
+    with ReadLoad(points) as load:
+        time.sleep(1)
+        for i in range(1, len(WANGGE) + 1):
+            cluster("restart-wangge", str(i))
+        time.sleep(1)
+    took = time.time() - started
+    check(not load.failed, f"rolling restart of {len(WANGGE)} processes in {took:.1f} s under read load: {load.ok} reads answered, "
+          f"{len(load.failed)} failed" + (f": {load.failed[:3]}" if load.failed else ""))
+
+
+def failover(points):
+    run = f"failover-{int(time.time())}"
+    acked, refused, other = [], [], []
+    stop = threading.Event()
+    first_fail, recovered = [None], [None]
+    killed_at = [None]
+    writers = 2 if FULL else 1
+
+    def writer(w):
+        c = Client(NGINX)
+        i = 0
+        while not stop.is_set():
+            code, x, y = points[(i * 7 + w) % len(points)]
+            i += 1
+            body = {"location": {"type": "Point", "coordinates": [x, y]}, "category": "市容环境", "source": "hotline",
+                    "description": f"{run}-{w}-{i}", "reporter": "12345"}
+            s, h, data = c.request("POST", "/v1/incidents", body)
+            now = time.time()
+            if s == 201:
+                acked.append(json.loads(data)["id"])
+                if first_fail[0] is not None and recovered[0] is None:
+                    recovered[0] = now
+            else:
+                if killed_at[0] is not None and first_fail[0] is None:
+                    first_fail[0] = now
+                if s == 503 and h.get("content-type", "").startswith("application/problem+json"):
+                    refused.append(json.loads(data).get("code"))
+                else:
+                    other.append((s, data[:200]))
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+    with ReadLoad(points) as load:
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        acked_before = len(acked)
+        out = cluster("kill-primary")
+        killed_at[0] = time.time()
+        print("  " + out.strip())
+        deadline = time.time() + 60
+        while time.time() < deadline and not (recovered[0] and time.time() - recovered[0] > 2):
+            time.sleep(0.1)
+        stop.set()
+        for t in threads:
+            t.join(60)
+    stored = {int(r[0]) for r in sql(f"SELECT id FROM incidents WHERE description LIKE '{run}-%'")}
+    lost = [i for i in acked if i not in stored]
+    print(f"  writes: {acked_before} acknowledged before the kill, {len(acked)} in all; {len(stored)} stored; "
+          f"{len(refused)} refused with 503 problem+json ({', '.join(sorted(set(refused))) or '-'}); {len(other)} other failures")
+    check(not lost, f"failover: {len(lost)} acknowledged cases lost of {len(acked)}")
+    check(not other, "failover: every refused write is a 503 problem+json" + (f" (others: {other[:3]})" if other else ""))
+    if first_fail[0] is None:
+        outage = 0.0
+        print("  no write failed during the failover")
+    else:
+        outage = (recovered[0] or time.time()) - killed_at[0]
+    check(recovered[0] is not None or first_fail[0] is None, "failover: writes succeed again")
+    check(outage <= 15, f"failover: writes succeed again {outage:.1f} s after the kill (target <= 15 s)")
+    check(not load.failed, f"failover: tiles and locate through nginx meanwhile: {load.ok} answered, {len(load.failed)} failed" +
+          (f": {load.failed[:3]}" if load.failed else ""))
+    print("  " + cluster("status").replace("\n", "\n  ").rstrip())
+
+
+def main():
+    print(f"cluster test ({'full' if FULL else 'light'}: {PHASE_S} s phases, {READERS} readers)", flush=True)
+    points = sample_points(200)
+    print("coherence:")
+    coherence(points, "coherence")
+    print("a process killed under load:")
+    kill_under_load(points)
+    print("rolling restart:")
+    rolling_restart(points)
+    print("failover of the primary:")
+    failover(points)
+    print("coherence after the failover:")
+    time.sleep(1)
+    coherence(points, "coherence after failover")
+    print(f"cluster test: {len(failures)} failed" + (": " + "; ".join(failures) if failures else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
