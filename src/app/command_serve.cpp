@@ -9,7 +9,6 @@
 
 #include "app/commands.hpp"
 #include "app/common.hpp"
-#include "app/routes_console.hpp"
 #include "app/routes_site.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -182,7 +181,6 @@ int command_serve(const Args& args) {
   toolkit::add_routes(routes, registry, toolkit);
   locate::add_routes(routes, registry, locator);
   incidents::add_routes(routes, registry, locator, cases);
-  add_console_routes(routes, registry, cases);
   tiles::add_routes(routes, tiles::TileServices{registry, &tile_service, glyphs.get()});
   exchange::add_routes(routes, exchange::ExchangeServices{registry, toolkit});
   route::add_routes(routes, registry, router);

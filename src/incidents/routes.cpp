@@ -1,5 +1,7 @@
 // /v1/incidents: cases located at creation and moved through their lifecycle, their photos;
-// /v1/departments: the departments cases are dispatched to.
+// /v1/incidents/lifecycle: that lifecycle as data; /v1/departments: the departments cases are
+// dispatched to.
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -9,6 +11,7 @@
 #include "http/router.hpp"
 #include "incidents/departments.hpp"
 #include "incidents/routes.hpp"
+#include "registry/auth.hpp"
 
 namespace wangge::incidents {
 namespace {
@@ -30,10 +33,42 @@ std::vector<std::string> if_match_of(const Request& req) {
   return {};
 }
 
+// Weak and strong tags compare alike here (parse_if_match drops the W/): a list is never ranged.
+std::vector<std::string> if_none_match_of(const Request& req) {
+  if (auto h = req.header("if-none-match")) return registry::parse_if_match(*h);
+  return {};
+}
+
 Response with_etag(int status, const nlohmann::json& incident) {
   Response r = json_response(status, incident.dump());
   r.headers.emplace_back("ETag", incident["etag"].get<std::string>());
   return r;
+}
+
+// What an action needs in the PATCH body besides "action", for the lifecycle document: a client
+// builds each action's form from it. Kept beside the route, next to the body members the store
+// accepts; the API test sends each action without its required input and expects the refusal.
+nlohmann::json inputs_of(std::string_view action) {
+  using nlohmann::json;
+  const json assignee = {{"name", "assignee"},
+                         {"required", true},
+                         {"format", "department:<id> | worker:<id>"},
+                         {"choices", json::array({"/v1/departments?area={grid}&category={category}", "/v1/areas/{grid}/workers"})}};
+  // The verifying worker: one of the case's grid, not the one who handled it (handled_by).
+  const json worker = {{"name", "worker"},
+                       {"required", true},
+                       {"format", "<worker id>"},
+                       {"choices", json::array({"/v1/areas/{grid}/workers"})},
+                       {"excludes", "handled_by"}};
+  const json note = {{"name", "note"}, {"required", false}, {"format", "text"}};
+  if (action == "dispatch" || action == "redispatch") return json::array({assignee, note});
+  if (action == "verify")
+    return json::array({worker, note, {{"name", "attachments"}, {"required", false}, {"format", "[<attachment id> | <http(s) URL>]"}}});
+  if (action == "rework") return json::array({worker, {{"name", "note"}, {"required", true}, {"format", "text"}}});
+  if (action == "extend")
+    return json::array(
+        {{{"name", "working_hours"}, {"required", true}, {"format", "positive integer"}, {"instead", "working_days"}}, note});
+  return json::array({note});
 }
 
 }  // namespace
@@ -74,7 +109,44 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const locate:
     if (q.offset + static_cast<long long>(page["incidents"].size()) < matched)
       links.push_back({{"rel", "next"}, {"href", page_link(r->config.base_url(), req, q.offset + q.limit, q.limit)}});
     page["links"] = links;
-    return json_response(200, page.dump());
+    // The board polls this every few seconds: an ETag of the answer itself (so it covers the
+    // caller's scope and cases turning overdue with time) lets an unchanged board cost a 304
+    // without a body.
+    std::string body = page.dump();
+    const std::string etag = "\"" + registry::sha256_hex(body).substr(0, 32) + "\"";
+    const auto tags = if_none_match_of(req);
+    const bool unchanged = std::any_of(tags.begin(), tags.end(), [&](const std::string& t) { return t == "*" || t == etag; });
+    Response res = json_response(unchanged ? 304 : 200, unchanged ? std::string() : std::move(body));
+    if (unchanged) res.content_type.clear();
+    res.headers.emplace_back("ETag", etag);
+    res.headers.emplace_back("Cache-Control", "private, no-cache");
+    return res;
+  });
+  // The lifecycle as data (each action, the states it leaves from, the state it leads to, the inputs
+  // it needs) and the categories with their time limits, so a client builds a case's actions and
+  // its intake form from the rules the server enforces instead of a copy that would drift. Urging is
+  // accepted only for a case due within urge_within_working_minutes (or overdue).
+  routes.add("GET", "/v1/incidents/lifecycle", [r, cases](const Request& req) {
+    r->authenticate(req);
+    nlohmann::json actions = nlohmann::json::array();
+    nlohmann::json states = nlohmann::json::array();
+    for (const auto& t : lifecycle()) {
+      nlohmann::json from = nlohmann::json::array();
+      for (const char* s : t.from) from.push_back(s);
+      // A null `to`: the case stays where it is (extend, urge) or goes back to where it was (return, resume).
+      actions.push_back({{"action", t.action},
+                         {"from", from},
+                         {"to", t.to ? nlohmann::json(t.to) : nlohmann::json(nullptr)},
+                         {"inputs", inputs_of(t.action)}});
+      if (t.to && std::find(states.begin(), states.end(), t.to) == states.end()) states.push_back(t.to);
+    }
+    Response res = json_response(200, nlohmann::json{{"states", states},
+                                                     {"actions", actions},
+                                                     {"categories", cases->rules().categories},
+                                                     {"urge_within_working_minutes", cases->rules().calendar.minutes_per_day()}}
+                                          .dump());
+    res.headers.emplace_back("Cache-Control", "no-cache");
+    return res;
   });
   routes.add("GET", "/v1/incidents/{id}", [r, cases](const Request& req) {
     auto actor = r->authenticate(req);

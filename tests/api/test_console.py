@@ -184,37 +184,93 @@ class ConsoleJourneys(ApiTestCase):
 
     def test_a_dispatcher_takes_a_gcj02_case_dispatches_it_to_the_nearest_worker_and_closes_it(self):
         self.person("zhaoliu", "赵六", "dispatcher")
-        # A point on a grid with a worker; the worker stands 150 m away, seen a minute ago.
+        # A point on a grid with a worker; the worker stands 150 m away, seen a minute ago. A
+        # second worker of the grid verifies the handled case; a department of the county takes
+        # the category (offered in the assignee picker).
         grid = self.grids_of(VILLAGE)[1]
         lon, lat = (float(x) for x in self.s.sql(f"SELECT ST_X(c), ST_Y(c) FROM ST_PointOnSurface({self.geom_of(grid)}) c")[0])
         workers = self.get(f"/v1/areas/{grid}/workers").json["workers"]
         self.assertTrue(workers, "the sample grid has no worker")
         worker = workers[0]["id"]
+        r = self.s.request("POST", "/v1/workers", {"name": "核查员", "area": grid[:12]}, token=self.admin)
+        self.assertEqual(r.status, 201, r)
+        verifier = r.json["id"]
+        r = self.s.request("PUT", f"/v1/areas/{grid}/workers", {"workers": [w["id"] for w in workers] + [verifier]}, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        r = self.s.request("POST", "/v1/departments", {"name": "县城管执法大队", "scope": [grid[:6]], "categories": ["市容环境"]},
+                           token=self.admin)
+        self.assertEqual(r.status, 201, r)
+        department = r.json["id"]
         self.s.sql("DELETE FROM worker_positions")
         r = self.s.request("POST", f"/v1/workers/{worker}/position", {"lon": lon + 0.0012, "lat": lat + 0.0006}, token=self.admin)
         self.assertEqual(r.status, 201, r)
+        # A case dispatched earlier whose deadline has passed: the dispatcher urges it.
+        late = self.s.request("POST", "/v1/incidents", {"location": {"type": "Point", "coordinates": [lon - 0.0004, lat]},
+                                                         "category": "市容环境", "source": "hotline", "description": "井盖缺失"},
+                              token=self.admin).json["id"]
+        # And one whose deadline was extended far ahead: urging it would be refused.
+        far = self.s.request("POST", "/v1/incidents", {"location": {"type": "Point", "coordinates": [lon + 0.0004, lat]},
+                                                        "category": "市容环境", "source": "hotline", "description": "路灯不亮"},
+                             token=self.admin).json["id"]
+        for case in (late, far):
+            for body in ({"action": "register"}, {"action": "dispatch", "assignee": f"department:{department}"}):
+                r = self.s.request("PATCH", f"/v1/incidents/{case}", body, token=self.admin)
+                self.assertEqual(r.status, 200, r)
+        self.s.sql(f"UPDATE incidents SET deadline = now() - interval '2 hours' WHERE id = {late}")
+        r = self.s.request("PATCH", f"/v1/incidents/{far}", {"action": "extend", "working_days": 20}, token=self.admin)
+        self.assertEqual(r.status, 200, r)
         gcj = list(to_gcj02(lon, lat))
-        out = self.browse("console_cases_check.mjs", {"login": "zhaoliu", "password": PASSWORD, "gcj02": gcj,
-                                                      "point4490": [lon + 0.0005, lat], "other": self.s.token("dispatcher", name="视频平台")},
+        out = self.browse("console_cases_check.mjs", {"login": "zhaoliu", "password": PASSWORD, "gcj02": gcj, "verifier": verifier,
+                                                      "late": late, "far": far, "point4490": [lon + 0.0005, lat],
+                                                      "other": self.s.token("dispatcher", name="视频平台")},
                           ["console-case-board.png", "console-case-board-filtered.png", "console-case-intake.png",
-                           "console-case-dispatch.png", "console-case-closed.png"])
+                           "console-case-dispatch.png", "console-case-verify.png", "console-case-closed.png",
+                           "console-case-urged.png"])
         case = self.get(f"/v1/incidents/{out['id']}").json
         self.assertEqual(case["status"], "closed", out)
+        # The chain: dispatched to the nearest worker, handled and reported back by that worker,
+        # verified by the other worker of the grid.
+        self.assertIsNotNone(case["verified_at"], case)
+        self.assertEqual(case["assignee"], f"worker:{worker}")
+        self.assertEqual(case["handled_by"], f"worker:{worker}")
+        by_action = {e["action"]: e for e in case["events"]}
+        self.assertEqual(by_action["dispatch"]["detail"]["assignee"], f"worker:{worker}")
+        self.assertEqual(by_action["verify"]["detail"]["worker"], f"worker:{verifier}")
+        self.assertEqual(by_action["verify"]["detail"]["handled_by"], f"worker:{worker}")
+        # The verifier picker never offered the handler; the assignee picker offered the department.
+        self.assertIn(verifier, out["verifier_options"])
+        self.assertNotIn(worker, out["verifier_options"], out)
+        self.assertIn(f"department:{department}", out["assignee_options"])
+        self.assertIn("核查员", out["detail_text"])
+        # The late case: urged through the page, the urging recorded and shown.
+        urged = self.get(f"/v1/incidents/{late}").json
+        self.assertEqual([u["note"] for u in urged["urgings"]], ["群众再次来电，请今天处置"], urged["urgings"])
+        self.assertIn("群众再次来电", out["urgings_text"])
+        self.assertIn("县城管执法大队", out["late_row"])
         self.assertEqual(case["input_crs"], "gcj02")
         self.assertEqual(case["grid"], grid, "the GCJ-02 coordinate was not located where it lies")
         self.assertIn(grid, out["intake_text"])
         self.assertEqual(out["nearest"], worker)
         actions = [e["action"] for e in case["events"]]
-        for a in ("register", "dispatch", "handle", "feedback", "close"):
+        for a in ("register", "dispatch", "handle", "feedback", "verify", "close"):
             self.assertIn(a, actions)
         self.assertTrue(all(e["actor"].startswith("zhaoliu") for e in case["events"]), case["events"])
         dispatched = [e for e in case["events"] if e["action"] == "dispatch"][0]
         self.assertIn(workers[0]["name"], json.dumps(dispatched, ensure_ascii=False))
-        # What each state offered is exactly what the lifecycle allows from it.
+        # What each state offered is exactly what the lifecycle allows from it, urging only when
+        # the case is overdue or due within the lifecycle's urging window (the server refuses
+        # it otherwise).
         lifecycle = self.get("/v1/incidents/lifecycle").json
+        window = lifecycle["urge_within_working_minutes"]
         for step in out["steps"]:
-            allowed = [a["action"] for a in lifecycle["actions"] if step["status"] in a["from"]]
+            urgent = step["overdue"] or (step["remaining"] is not None and step["remaining"] < window)
+            allowed = [a["action"] for a in lifecycle["actions"] if step["status"] in a["from"] and (a["action"] != "urge" or urgent)]
             self.assertEqual(sorted(step["offered"]), sorted(allowed), step)
+        self.assertTrue(any(s["status"] == "dispatch" for s in out["steps"]), out["steps"])
+        self.assertIn("urge", out["late_offered"])
+        self.assertNotIn("urge", out["far_offered"])
+        self.assertIn("extend", out["far_offered"])
+        self.assertProblem(self.s.request("PATCH", f"/v1/incidents/{far}", {"action": "urge"}, token=self.admin), 409, "not_urgent")
         self.assertEqual(out["final_offered"], [])
 
 
@@ -240,6 +296,100 @@ class CaseLifecycle(ApiTestCase):
         p = self.assertProblem(self.s.request("PATCH", f"/v1/incidents/{made.json['id']}", {"action": refused}, token=self.admin),
                                409, "transition_not_allowed")
         self.assertEqual(sorted(p["allowed_actions"]), allowed)
+
+    def test_each_action_says_what_it_needs_and_patch_refuses_it_without(self):
+        doc = self.get("/v1/incidents/lifecycle").json
+        needs = {a["action"]: sorted(i["name"] for i in a["inputs"] if i["required"]) for a in doc["actions"]}
+        self.assertEqual(needs["dispatch"], ["assignee"])
+        self.assertEqual(needs["redispatch"], ["assignee"])
+        self.assertEqual(needs["verify"], ["worker"])
+        self.assertEqual(needs["rework"], ["note", "worker"])
+        self.assertEqual(needs["register"], [])
+        verify = next(a for a in doc["actions"] if a["action"] == "verify")
+        self.assertEqual(next(i for i in verify["inputs"] if i["name"] == "worker")["excludes"], "handled_by")
+        # Urging is accepted within one working day of the deadline: the calendar's day.
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "geodata", "calendar.json"), encoding="utf-8") as f:
+            periods = json.load(f)["work_periods"]
+        minutes = lambda t: int(t[:2]) * 60 + int(t[3:])  # noqa: E731
+        self.assertEqual(doc["urge_within_working_minutes"], sum(minutes(b) - minutes(a) for a, b in periods))
+        self.assertEqual(self.get("/v1/incidents/lifecycle").header("Cache-Control"), "no-cache")
+        # A case walked to feedback; at each step the action is refused without its required input,
+        # then accepted with it.
+        made = self.s.request("POST", "/v1/incidents", {"location": {"type": "Point", "coordinates": [119.98, 30.515]},
+                                                        "category": "市容环境", "source": "app"}, token=self.admin).json
+        grid_workers = [s["assignee"] for s in made["suggested_assignees"] if s["assignee"].startswith("worker:")]
+        self.assertTrue(grid_workers, made["suggested_assignees"])
+        handler = grid_workers[0]
+        case = f"/v1/incidents/{made['id']}"
+        refusals = {"assignee": "assignee_required", "worker": "verifier_required", "note": "missing_property"}
+
+        def step(action, **given):
+            for missing in needs[action]:
+                body = dict({"action": action}, **given)
+                body.pop(missing, None)
+                self.assertProblem(self.s.request("PATCH", case, body, token=self.admin), 422, refusals[missing])
+            r = self.s.request("PATCH", case, dict({"action": action}, **given), token=self.admin)
+            self.assertEqual(r.status, 200, r)
+
+        step("register")
+        step("dispatch", assignee=handler)
+        step("handle")
+        step("feedback")
+        other = self.s.request("POST", "/v1/workers", {"name": "复核员", "area": made["grid"][:12]}, token=self.admin).json["id"]
+        current = [w["id"] for w in self.get(f"/v1/areas/{made['grid']}/workers").json["workers"]]
+        self.assertEqual(self.s.request("PUT", f"/v1/areas/{made['grid']}/workers", {"workers": current + [other]}, token=self.admin).status, 200)
+        step("rework", worker=other, note="垃圾未清运干净")
+        step("feedback")
+        step("verify", worker=other)
+        self.assertIsNotNone(self.get(case).json["verified_at"])
+
+
+
+class BoardPolling(ApiTestCase):
+    """GET /v1/incidents answers an ETag of its answer: the board's poll of an unchanged list costs
+    a 304 without a body; any change it would show (a step, a case turning overdue) changes it."""
+
+    def test_an_unchanged_list_is_not_modified_and_a_change_is_seen(self):
+        path = "/v1/incidents?limit=2000"
+        made = self.s.request("POST", "/v1/incidents", {"location": {"type": "Point", "coordinates": [119.98, 30.515]},
+                                                        "category": "市容环境", "source": "app"}, token=self.admin).json
+        first = self.get(path)
+        self.assertEqual(first.status, 200, first)
+        etag = first.header("ETag")
+        self.assertRegex(etag, r'^"[0-9a-f]{32}"$')
+        self.assertEqual(first.header("Cache-Control"), "private, no-cache")
+
+        def poll(tag, token=None):
+            return self.s.request("GET", path, token=token or self.admin, headers={"If-None-Match": tag})
+
+        again = poll(etag)
+        self.assertEqual(again.status, 304, again)
+        self.assertEqual(again.body, "")
+        self.assertEqual(again.header("ETag"), etag)
+        self.assertEqual(poll(f'"other", W/{etag}').status, 304)
+        self.assertEqual(poll('"0123"').status, 200)
+        # Another filter, or another caller's scope, is another answer.
+        self.assertNotEqual(self.get(path + "&status=collect").header("ETag"), etag)
+        scoped = self.s.token("dispatcher", scope="330521002")
+        self.assertEqual(poll(etag, scoped).status, 200)
+        # A step on a case changes the list.
+        r = self.s.request("PATCH", f"/v1/incidents/{made['id']}", {"action": "register"}, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        moved = poll(etag)
+        self.assertEqual(moved.status, 200, moved)
+        self.assertNotEqual(moved.header("ETag"), etag)
+        self.assertIn("register", [c["status"] for c in moved.json["incidents"] if c["id"] == made["id"]])
+        # So does time: a dispatched case whose deadline passes is listed overdue, with no write to it.
+        r = self.s.request("PATCH", f"/v1/incidents/{made['id']}", {"action": "dispatch", "assignee": made["suggested_assignee"]},
+                           token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        etag = self.get(path).header("ETag")
+        self.assertEqual(poll(etag).status, 304)
+        self.s.sql(f"UPDATE incidents SET deadline = now() - interval '1 minute' WHERE id = {made['id']}")
+        late = poll(etag)
+        self.assertEqual(late.status, 200, late)
+        self.assertTrue(next(c for c in late.json["incidents"] if c["id"] == made["id"])["overdue"])
+        self.assertProblem(self.s.request("GET", path, headers={"If-None-Match": etag}), 401, "unauthorized")
 
 
 if __name__ == "__main__":

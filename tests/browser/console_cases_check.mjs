@@ -1,7 +1,10 @@
 // A dispatcher's day in the console: the case board follows a case created elsewhere without a
 // reload, filters by state; a caller's GCJ-02 coordinate becomes a new case located at once; the
-// case is registered, dispatched to the nearest worker from the ranked list, and moved to closure
-// by its buttons, which only ever offer what the case's state allows. Prints a JSON summary.
+// case is registered, dispatched to the nearest worker from the ranked list (the assignee picker
+// also offers the departments), handled, reported back, verified by another worker of its grid
+// picked from a list without the handler, and closed, by buttons which only ever offer what the
+// case's state allows; a late case elsewhere is urged (督办) and shows the urging. Prints a JSON
+// summary.
 // usage: node console_cases_check.mjs <base-url> <plan-json> <artefact-dir>
 import path from 'node:path';
 import { openBrowser, newPage, signIn, idle, finish } from './console_common.mjs';
@@ -15,7 +18,8 @@ const result = { steps: [] };
 const browser = await openBrowser();
 let page = null;
 const offered = (page) => page.$$eval('#case-actions button', (b) => b.map((x) => x.dataset.action));
-const status = (page) => page.evaluate(async (id) => (await (await fetch('/v1/incidents/' + id)).json()).status, result.id);
+const read = (page) => page.evaluate(async (id) => (await fetch('/v1/incidents/' + id)).json(), result.id);
+const status = async (page) => (await read(page)).status;
 try {
   page = await newPage(browser, errors, [401]);
   await signIn(page, base, plan.login, plan.password);
@@ -59,14 +63,24 @@ try {
   // Through the lifecycle by its buttons; a case never offers what its state forbids.
   const path_ = ['register', 'dispatch', 'handle', 'feedback', 'verify', 'close'];
   for (let step = 0; step < 8; step++) {
-    const s = await status(page);
+    const c = await read(page);
+    const s = c.status;
     if (s === 'closed') break;
     const actions = await offered(page);
     const events = await page.$$eval('#case-timeline li', (l) => l.length);
-    result.steps.push({ status: s, offered: actions });
+    result.steps.push({ status: s, offered: actions, overdue: c.overdue, remaining: c.remaining_working_minutes ?? null });
     if (s !== 'verified' && s !== 'feedback' && actions.includes('close')) failures.push(`close is offered in state ${s}`);
     if (s === 'collect' && actions.includes('dispatch')) failures.push('dispatch is offered before registration');
-    if (actions.includes('dispatch')) {
+    if (actions.includes('verify')) {
+      await page.waitForSelector('#verify-worker option[value]:not([value=""])', { state: 'attached', timeout: 15000 });
+      result.verifier_options = await page.$$eval('#verify-worker option', (o) => o.map((x) => x.value).filter(Boolean).map(Number));
+      await page.selectOption('#verify-worker', String(plan.verifier));
+      await page.screenshot({ path: shot('console-case-verify.png') });
+      await page.click('#case-actions button[data-action="verify"]');
+    } else if (actions.includes('dispatch')) {
+      await page.waitForSelector('#dispatch-departments option', { state: 'attached', timeout: 15000 })
+        .catch(() => failures.push('the assignee picker offers no department'));
+      result.assignee_options = await page.$$eval('#dispatch-assignee option', (o) => o.map((x) => x.value).filter(Boolean));
       await page.waitForSelector('#nearest-list li[data-worker]', { timeout: 20000 });
       const first = await page.$eval('#nearest-list li[data-worker]', (li) => Number(li.dataset.worker));
       result.nearest = first;
@@ -86,7 +100,38 @@ try {
   }
   result.final = await status(page);
   result.final_offered = await page.$$eval('#case-actions button', (b) => b.map((x) => x.dataset.action));
+  result.detail_text = await page.textContent('#case-detail');
   await page.screenshot({ path: shot('console-case-closed.png') });
+
+  // A case far from its deadline: 督办 is not offered (the server would refuse it).
+  await page.selectOption('#filter-status', 'dispatch');
+  const farRow = `#case-board tr[data-id="${plan.far}"]`;
+  await page.waitForSelector(farRow, { timeout: 15000 });
+  await page.click(farRow);
+  await page.waitForFunction((id) => (document.getElementById('case-title') || {}).textContent?.includes('#' + id), plan.far, { timeout: 15000 });
+  result.far_offered = await offered(page);
+  if (result.far_offered.includes('urge')) failures.push('urge is offered on a case far from its deadline');
+
+  // A late case: 督办 is offered, the urging is recorded and shown on the case.
+  await page.selectOption('#filter-status', 'dispatch');
+  // The board redraws rows as it polls: the row is found again for each use.
+  await page.selectOption('#filter-status', '');
+  await page.selectOption('#filter-status', 'dispatch');
+  const lateRow = `#case-board tr[data-id="${plan.late}"]`;
+  await page.waitForSelector(lateRow, { timeout: 15000 });
+  result.late_row = await page.textContent(lateRow);
+  await page.click(lateRow);
+  await page.waitForFunction((id) => (document.getElementById('case-title') || {}).textContent?.includes('#' + id), plan.late, { timeout: 15000 });
+  result.late_offered = await offered(page);
+  if (!result.late_offered.includes('urge')) failures.push('urge is not offered on an overdue case');
+  else {
+    await page.fill('#action-note', '群众再次来电，请今天处置');
+    await page.click('#case-actions button[data-action="urge"]');
+    await page.waitForSelector('#case-urgings li', { timeout: 15000 })
+      .catch(() => failures.push('the urging is not shown on the case'));
+    result.urgings_text = await page.textContent('#case-urgings').catch(() => '');
+  }
+  await page.screenshot({ path: shot('console-case-urged.png') });
 } catch (e) {
   failures.push(String(e.stack || e));
   if (page) await page.screenshot({ path: shot(path.basename(process.argv[1], '.mjs') + '-failure.png') }).catch(() => {});

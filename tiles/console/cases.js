@@ -1,9 +1,10 @@
 // 事件分拨: the case board (filters, counts, sorted by deadline, following changes by polling),
 // intake (a coordinate in any supported CRS, or a click on the map), and the case detail (timeline,
-// the actions its state allows, dispatch to the nearest workers with their routes). The lifecycle
-// comes from the server (GET /v1/incidents/lifecycle): buttons are built from it, so a new action
-// or state appears here without a change to this file.
-import { api, describe, ApiError } from './api.js';
+// the actions its state allows, dispatch to a department or to the nearest workers with their
+// routes, verification by another worker of the grid, urgings). The lifecycle comes from the server
+// (GET /v1/incidents/lifecycle): buttons, and the pickers an action needs (its `inputs`), are built
+// from it, so a new action or state appears here without a change to this file.
+import { api, describe } from './api.js';
 import { el, toast, formatTime } from './ui.js';
 
 const POLL_MS = 5000;
@@ -23,6 +24,9 @@ export function startCases(root, ctx) {
   let boardTag = null, boardText = '';
   let timer = 0, visible = false, picking = false;
   let current = null;  // {data, etag}
+  // Names of assignees ("department:3" → 城管执法中队), from the departments list and every worker
+  // list the page has read: the board's rows carry only the reference.
+  const assigneeNames = new Map();
 
   // --- layout -----------------------------------------------------------------------------------
   const fStatus = el('select', { id: 'filter-status', 'aria-label': '状态' }, el('option', { value: '', text: '全部未结' }));
@@ -97,14 +101,24 @@ export function startCases(root, ctx) {
       ...Object.entries(byState).map(([s, n]) => el('span', { class: 'count', dataset: { status: s }, text: `${stateNames[s] || s} ${n}` })),
       el('span', { class: 'count overdue', id: 'case-overdue', text: `超期 ${overdue}` }),
       matched > cases.length ? el('span', { class: 'muted', text: `(只取前 ${cases.length} 件，共 ${matched} 件)` }) : '');
-    const head = el('tr', {}, ...['编号', '类别', '状态', '网格', '期限'].map((t) => el('th', { text: t })));
+    const head = el('tr', {}, ...['编号', '类别', '状态', '网格', '承办', '期限'].map((t) => el('th', { text: t })));
     board.replaceChildren(head, ...shown.slice(0, 300).map((c) => el('tr', {
       dataset: { id: String(c.id), status: c.status }, class: c.overdue ? 'overdue' : '', tabindex: 0,
       onclick: () => open(c.id) },
       el('td', { text: '#' + c.id }), el('td', { text: c.category }), el('td', { text: stateNames[c.status] || c.status }),
-      el('td', { text: lastName(c) }), el('td', { text: c.deadline ? formatTime(c.deadline).slice(5, 16) + (c.overdue ? ' 超期' : '') : '—' }))));
+      el('td', { text: lastName(c) }),
+      el('td', { class: 'assignee', text: c.assignee ? nameOf(c.assignee, true) : c.suggested_assignee ? '建议: ' + nameOf(c.suggested_assignee, true) : '—' }),
+      el('td', { text: c.deadline ? formatTime(c.deadline).slice(5, 16) + (c.overdue ? ' 超期' : '') : '—' }))));
     map.getSource('cases').setData({ type: 'FeatureCollection', features: shown.filter((c) => c.location).map((c) => ({
       type: 'Feature', geometry: c.location, properties: { id: c.id, overdue: !!c.overdue } })) });
+  }
+
+  function nameOf(ref, short = false) {
+    if (!ref) return '—';
+    const name = assigneeNames.get(ref);
+    if (short) return name || ref;
+    const kind = ref.startsWith('department:') ? '部门' : ref.startsWith('worker:') ? '网格员' : '';
+    return name ? `${name} (${kind})` : ref;
   }
 
   function lastName(c) {
@@ -151,50 +165,71 @@ export function startCases(root, ctx) {
       current = { data: r.data, etag: r.etag };
     } catch (err) { detail.replaceChildren(el('p', { class: 'error', text: describe(err) })); return; }
     const c = current.data;
-    const allowed = lifecycle.actions.filter((a) => a.from.includes(c.status));
+    for (const s of c.suggested_assignees || []) if (s.name) assigneeNames.set(s.assignee, s.name);
+    for (const e of c.events || []) if (e.detail && e.detail.assignee && e.detail.assignee_name) assigneeNames.set(e.detail.assignee, e.detail.assignee_name);
+    // Urging is refused unless the case is overdue or due within a working day: offered only then.
+    const urgent = c.overdue || (c.remaining_working_minutes != null && c.remaining_working_minutes < workingDayMinutes());
+    const allowed = lifecycle.actions.filter((a) => a.from.includes(c.status) && (a.action !== 'urge' || urgent));
+    const needs = (a, name) => (a.inputs || []).some((i) => i.name === name && i.required);
+    const assigneePick = el('select', { id: 'dispatch-assignee', 'aria-label': '承办人' });
+    const workerPick = el('select', { id: 'verify-worker', 'aria-label': '核查网格员' });
     const note = el('input', { id: 'action-note', placeholder: '办理意见 (可选)', 'aria-label': '办理意见' });
     const hours = el('input', { id: 'action-hours', type: 'number', min: '1', value: '4', 'aria-label': '延期工作小时', size: 4 });
     const buttons = el('div', { id: 'case-actions', class: 'row' },
       ...allowed.map((a) => el('button', { type: 'button', dataset: { action: a.action }, text: actionNames[a.action] || a.action,
-        onclick: () => act(a.action, { note: note.value.trim(), hours: Number(hours.value) }) })));
+        onclick: () => act(a.action, { note: note.value.trim(), hours: Number(hours.value),
+                                       assignee: needs(a, 'assignee') ? assigneePick.value : undefined,
+                                       worker: needs(a, 'worker') ? Number(workerPick.value) : undefined }) })));
     const rows = [['状态', (stateNames[c.status] || c.status) + (c.overdue ? ' · 已超期' : '')], ['类别', c.category],
                   ['来源', sourceNames[c.source] || c.source], ['位置', (c.hierarchy || []).map((h) => h.name).join(' › ') || '—'],
-                  ['网格', c.grid || '—'], ['上报时间', formatTime(c.reported_at)], ['处置期限', c.deadline ? formatTime(c.deadline) : '派遣后计时'],
+                  ['网格', c.grid || '—'], ['承办', nameOf(c.assignee)], ['建议承办', (c.suggested_assignees || []).map((s) =>
+                    `${s.name} (${s.reason === 'category' ? '按类别' : s.reason === 'grid' ? '本网格' : s.reason})`).join('；') || '—'],
+                  ['处置人', nameOf(c.handled_by)], ['核查时间', c.verified_at ? formatTime(c.verified_at) : '—'],
+                  ['返工次数', String(c.rework_count || 0)], ['上报时间', formatTime(c.reported_at)], ['处置期限', c.deadline ? formatTime(c.deadline) : '派遣后计时'],
                   ['剩余工作时间', c.remaining_working_minutes != null ? formatMinutes(c.remaining_working_minutes) : '—'], ['描述', c.description || '—']];
     const timeline = el('ol', { id: 'case-timeline', class: 'timeline' }, ...(c.events || []).map((e) => el('li', { dataset: { action: e.action } },
       `${formatTime(e.at)} · ${actionNames[e.action] || e.action}${e.to ? ' → ' + (stateNames[e.to] || e.to) : ''} · ${e.actor || ''}` +
+      (e.detail && e.detail.assignee_name ? ' · 派给 ' + e.detail.assignee_name : '') +
+      (e.detail && e.detail.worker ? ` · ${e.action === 'rework' ? '返工' : '核查'}人 ${nameOf(e.detail.worker)}` : '') +
       (e.detail && e.detail.note ? ' · ' + e.detail.note : ''))));
     const nearest = el('div', { id: 'nearest' });
+    const urgings = (c.urgings || []).length ? el('ol', { id: 'case-urgings', class: 'timeline' }, ...c.urgings.map((u) => el('li', {
+      dataset: { urging: String(u.id) } }, `${formatTime(u.at)} · ${u.actor} 督办 ${nameOf(u.assignee)}` + (u.note ? ' · ' + u.note : '') +
+      (u.level ? ` · 已升级 ${u.level} 级` : '') + (u.answered_at ? ' · 已响应' : ' · 待响应')))) : '';
+    const assigning = allowed.some((a) => needs(a, 'assignee'));
+    const verifying = allowed.some((a) => needs(a, 'worker'));
     detail.replaceChildren(
       el('h3', { id: 'case-title', class: c.overdue ? 'overdue' : '', text: `事件 #${c.id} ${c.category}` }),
       el('table', { class: 'props' }, ...rows.map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', { text: String(v) })))),
       el('h4', { text: '可办理' }),
       allowed.length ? buttons : el('p', { class: 'muted', id: 'case-actions', text: '此状态没有可办理的操作' }),
       el('div', { class: 'row' }, note, allowed.some((a) => a.action === 'extend') ? el('label', {}, '延期 ', hours, ' 工作小时') : ''),
+      assigning ? el('div', { class: 'row', id: 'dispatch-panel' }, el('label', {}, '派给 ', assigneePick)) : '',
+      verifying ? el('div', { class: 'row', id: 'verify-panel' }, el('label', {}, '核查人 (本网格其他网格员) ', workerPick)) : '',
+      urgings ? el('h4', { text: '督办记录' }) : '', urgings,
       nearest,
       el('h4', { text: '办理记录' }), timeline);
     if (c.location) map.flyTo({ center: c.location.coordinates, zoom: Math.max(map.getZoom(), 15) });
-    if (allowed.some((a) => a.action === 'dispatch' || a.action === 'redispatch')) loadNearest(c, nearest);
+    if (verifying) loadVerifiers(c, workerPick);
+    if (assigning) { loadAssignees(c, assigneePick); loadNearest(c, nearest); }
     else { map.getSource('routes').setData({ type: 'FeatureCollection', features: [] }); map.getSource('workers').setData({ type: 'FeatureCollection', features: [] }); }
   }
 
-  async function act(action, { note, hours, worker }) {
+  async function act(action, { note, hours, assignee, worker }) {
     const body = { action };
     if (note) body.note = note;
     if (action === 'extend') body.working_hours = hours || 4;
-    if (worker) {
-      body.assignee = 'worker:' + worker.id;
-      body.note = (note ? note + ' · ' : '') + '派给 ' + worker.name;
+    if (assignee !== undefined) {
+      if (!assignee) { toast('请先选择承办部门或网格员'); return; }
+      body.assignee = assignee;
     }
+    if (worker !== undefined) {
+      if (!worker) { toast('请先选择核查的网格员'); return; }
+      body.worker = worker;
+    }
+    if (action === 'rework' && !note) { toast('返工请填写办理意见：还有什么问题'); return; }
     try {
-      try {
-        await api('PATCH', '/v1/incidents/' + current.data.id, { body, ifMatch: current.etag });
-      } catch (err) {
-        // A lifecycle without assignees refuses the member: the worker is then named in the note only.
-        if (!(err instanceof ApiError && err.code === 'unknown_property' && body.assignee)) throw err;
-        delete body.assignee;
-        await api('PATCH', '/v1/incidents/' + current.data.id, { body, ifMatch: current.etag });
-      }
+      await api('PATCH', '/v1/incidents/' + current.data.id, { body, ifMatch: current.etag });
       toast(`事件 #${current.data.id}: ${actionNames[action] || action} 完成`);
     } catch (err) { toast(describe(err)); }
     await open(current.data.id);
@@ -209,11 +244,12 @@ export function startCases(root, ctx) {
       const list = el('ol', { id: 'nearest-list', class: 'list' });
       const now = Date.now();
       for (const w of data.workers) {
+        assigneeNames.set('worker:' + w.id, w.name);
         const age = w.position_at ? Math.round((now - Date.parse(w.position_at)) / 60000) : null;
         list.append(el('li', { dataset: { worker: String(w.id) } },
           `${w.name} · 步行 ${Math.round(w.duration / 60)} 分钟 (${Math.round(w.distance)} 米)` + (age != null ? ` · 位置 ${age} 分钟前` : '') + ' ',
           el('button', { type: 'button', class: 'small', text: '派遣', dataset: { dispatchTo: String(w.id) },
-            onclick: () => act(c.status === 'register' ? 'dispatch' : 'redispatch', { note: '', worker: w }) })));
+            onclick: () => act(c.status === 'register' ? 'dispatch' : 'redispatch', { note: '', assignee: 'worker:' + w.id }) })));
       }
       if (!data.workers.length) list.append(el('li', { class: 'muted', text: '附近没有有位置的网格员' }));
       box.replaceChildren(el('h4', { text: '最近的网格员 (按步行时间)' }), list,
@@ -231,6 +267,48 @@ export function startCases(root, ctx) {
     } catch (err) { box.replaceChildren(el('p', { class: 'error', text: '最近网格员: ' + describe(err) })); }
   }
 
+  // How near its deadline a case must be for an urging to be accepted (the lifecycle document says).
+  function workingDayMinutes() { return lifecycle.urge_within_working_minutes || 480; }
+
+  // Who may take the case: its suggested assignees first, then the departments serving its area
+  // and category, then the workers of its grid.
+  async function loadAssignees(c, select) {
+    const option = (ref, text) => el('option', { value: ref, text });
+    const suggested = (c.suggested_assignees || []).filter((s) => s.assignee !== c.assignee);
+    select.replaceChildren(option('', '— 选择部门或网格员 —'));
+    if (suggested.length) select.append(el('optgroup', { label: '建议' }, ...suggested.map((s) => option(s.assignee, s.name))));
+    const code = c.grid || ((c.hierarchy || []).slice(-1)[0] || {}).code || '';
+    try {
+      const q = new URLSearchParams({ category: c.category });
+      if (code) q.set('area', code);
+      const deps = (await api('GET', '/v1/departments?' + q)).data.departments;
+      for (const d of deps) assigneeNames.set('department:' + d.id, d.name);
+      if (deps.length) select.append(el('optgroup', { label: '部门', id: 'dispatch-departments' },
+        ...deps.filter((d) => 'department:' + d.id !== c.assignee).map((d) => option('department:' + d.id, d.name))));
+      if (c.grid) {
+        const ws = (await api('GET', `/v1/areas/${encodeURIComponent(c.grid)}/workers`)).data.workers;
+        for (const w of ws) assigneeNames.set('worker:' + w.id, w.name);
+        if (ws.length) select.append(el('optgroup', { label: '本网格网格员' },
+          ...ws.filter((w) => 'worker:' + w.id !== c.assignee).map((w) => option('worker:' + w.id, w.name))));
+      }
+    } catch (err) { toast('承办人列表: ' + describe(err)); }
+    if (suggested.length) select.value = suggested[0].assignee;
+  }
+
+  // The verifying worker: one of the case's grid other than the one who handled it.
+  async function loadVerifiers(c, select) {
+    select.replaceChildren(el('option', { value: '', text: '— 选择核查网格员 —' }));
+    if (!c.grid) { select.append(el('option', { value: '', text: '事件不在网格内，无法核查' })); return; }
+    try {
+      const ws = (await api('GET', `/v1/areas/${encodeURIComponent(c.grid)}/workers`)).data.workers;
+      const others = ws.filter((w) => 'worker:' + w.id !== c.handled_by);
+      for (const w of ws) assigneeNames.set('worker:' + w.id, w.name);
+      select.append(...others.map((w) => el('option', { value: String(w.id), text: w.name })));
+      if (!others.length) select.append(el('option', { value: '', text: '本网格没有其他网格员' }));
+      else select.value = String(others[0].id);
+    } catch (err) { toast('核查人列表: ' + describe(err)); }
+  }
+
   async function loadLifecycle() {
     lifecycle = (await api('GET', '/v1/incidents/lifecycle')).data;
     const open = lifecycle.states.filter((s) => !ENDED.has(s));
@@ -239,6 +317,9 @@ export function startCases(root, ctx) {
     const names = Object.keys(lifecycle.categories.categories || {});
     fCategory.append(...names.map((n) => el('option', { value: n, text: n })));
     category.append(...names.map((n) => el('option', { value: n, text: n })));
+    try {
+      for (const d of (await api('GET', '/v1/departments')).data.departments) assigneeNames.set('department:' + d.id, d.name);
+    } catch (err) { /* names then show as references */ }
   }
   const ready = loadLifecycle().catch((err) => toast('读取事件流程失败: ' + describe(err)));
 
