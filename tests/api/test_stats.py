@@ -330,8 +330,7 @@ class Stats(ApiTestCase):
         villages = [r[0] for r in self.s.sql(
             f"SELECT code FROM areas WHERE parent_code = '{self.township}' AND valid_to IS NULL ORDER BY code")]
         self.assertEqual(sorted(a["code"] for a in doc["areas"]), villages)
-        self.assertIsNone(doc["departments"])
-        self.assertIn("departments", doc["departments_note"])
+        self.assertEqual(doc["departments"], [], "no department is registered yet")
         for a in doc["areas"]:
             f = self.oracle(f"grid_code LIKE '{a['code']}%' OR (grid_code IS NULL AND description = 'stats-gap' "
                             f"AND '{self.village}' LIKE '{a['code']}%')")
@@ -367,10 +366,12 @@ class Stats(ApiTestCase):
         feb = self.get(f"/v1/stats/evaluation?area={self.township}&period=2026-02").json
         self.assertEqual(sum(a["reported"] for a in feb["areas"]), 1)
 
-        # With departments (the case-handling workflow's table), each is evaluated on the cases
-        # assigned to it, by id or by name, inside the area.
-        self.s.sql("CREATE TABLE departments (id serial PRIMARY KEY, name text NOT NULL); "
-                   "INSERT INTO departments (name) VALUES ('城管'), ('住建'), ('市场监管'); "
+        # With departments registered, each is evaluated on the cases assigned to it, by id or by
+        # name, inside the area.
+        self.s.sql("INSERT INTO departments (name, scope, categories, created_by) VALUES "
+                   f"('城管', ARRAY['{self.township}'], ARRAY['other'], 'test'), "
+                   f"('住建', ARRAY['{self.township}'], ARRAY['other'], 'test'), "
+                   f"('市场监管', ARRAY['{self.township}'], ARRAY['other'], 'test'); "
                    "UPDATE incidents SET assignee = 'department:1' WHERE assignee = 'worker:1' AND description LIKE 'stats-%'; "
                    "UPDATE incidents SET assignee = '住建' WHERE assignee = 'worker:2' AND description LIKE 'stats-%'")
         inside = f"(grid_code LIKE '{self.township}%' OR description = 'stats-gap')"
