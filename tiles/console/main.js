@@ -5,6 +5,8 @@ import maplibregl from 'maplibre-gl';
 import { api, setCsrf, ApiError } from './api.js';
 import { startGrids } from './grids.js';
 import { startCases } from './cases.js';
+import { startStats } from './stats.js';
+import { startWorker } from './worker.js';
 import { toast } from './ui.js';
 
 const roles = { admin: '管理员', manager: '网格管理员', dispatcher: '调度员', analyst: '分析员', worker: '网格员', viewer: '查看' };
@@ -90,7 +92,9 @@ export function refreshTiles(map) {
   const ctx = { map, user, maplibregl, refreshTiles: () => refreshTiles(map) };
   window.wanggeConsole = ctx;
   const screens = { grids: startGrids(document.getElementById('panel-grids'), ctx),
-                    cases: startCases(document.getElementById('panel-cases'), ctx) };
+                    cases: startCases(document.getElementById('panel-cases'), ctx),
+                    stats: startStats(document.getElementById('panel-stats'), ctx),
+                    worker: startWorker(document.getElementById('panel-worker'), ctx) };
   const tabs = document.getElementById('tabs');
   tabs.hidden = false;
   const show = (name) => {
@@ -101,7 +105,7 @@ export function refreshTiles(map) {
   };
   tabs.addEventListener('click', (e) => { if (e.target.dataset.tab) show(e.target.dataset.tab); });
   const initial = location.hash.slice(1);
-  show(screens[initial] ? initial : user.role === 'dispatcher' ? 'cases' : 'grids');
+  show(screens[initial] ? initial : user.role === 'dispatcher' ? 'cases' : user.role === 'worker' ? 'worker' : user.role === 'analyst' ? 'stats' : 'grids');
   ctx.show = show;
   ctx.grids = screens.grids;
   ctx.cases = screens.cases;
