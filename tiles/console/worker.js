@@ -223,8 +223,9 @@ export function startWorker(root, ctx) {
       if (worker) await loadDue().catch(report);
       root.dataset.ready = 'true';
     },
+    // The routes layer is shared with the case screen: cleared only when this view drew on it.
     hide() {
-      clearTour();
+      if (markers.length) clearTour();
     },
   };
 }
