@@ -65,9 +65,10 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const StatsSe
   });
   routes.add("GET", "/v1/stats/evaluation", [r, s](const Request& req) {
     auto actor = r->authenticate(req);
-    allow_only(req, {"area", "period", "format"});
-    EvaluationRequest q{short_param(req, "area"), short_param(req, "period")};
-    return render(req, s->evaluation(*r->pool.acquire(), actor, q), "evaluation");
+    allow_only(req, {"area", "period", "table", "format"});
+    EvaluationRequest q{short_param(req, "area"), short_param(req, "period"), short_param(req, "table")};
+    return render(req, s->evaluation(*r->pool.acquire(), actor, q),
+                  q.table.value_or("areas") == "departments" ? "evaluation-departments" : "evaluation");
   });
 }
 

@@ -286,6 +286,8 @@ Answer StatsService::cases(pg::Connection& conn, const registry::Actor& actor, c
 }
 
 Answer StatsService::evaluation(pg::Connection& conn, const registry::Actor& actor, const EvaluationRequest& req) const {
+  const std::string exported = req.table.value_or("areas");
+  if (exported != "areas" && exported != "departments") throw bad_request("invalid_parameter", "table must be areas or departments");
   const auto [from, to] = evaluation_period(req.period);
   const AreaRef area = resolve_area(conn, actor, req.area);
   const AreaGroups groups = area_groups(conn, area, std::nullopt);
@@ -350,6 +352,14 @@ Answer StatsService::evaluation(pg::Connection& conn, const registry::Actor& act
   out.table.name = "evaluation";
   out.table.columns = evaluation_columns(m_rules);
   out.table.rows = rows;
+  // An office reads each ranking as its own sheet; the departments' rows have the areas' columns
+  // (code is the department's id). No departments table: an empty sheet, as the JSON's null says.
+  if (exported == "departments") {
+    out.table.name = "evaluation_departments";
+    out.table.rows.clear();
+    if (departments.is_array())
+      for (const auto& d : departments) out.table.rows.push_back(d);
+  }
   out.body = {{"area", area.to_json()}, {"period", *req.period}, {"from", format_day(from)},   {"to", format_day(to)},
               {"weights", weights},     {"areas", rows},         {"departments", departments}, {"table", table_info(*table)}};
   if (!departments_note.empty()) out.body["departments_note"] = departments_note;

@@ -44,6 +44,7 @@ struct WorkersRequest {
 };
 struct EvaluationRequest {
   std::optional<std::string> area, period;
+  std::optional<std::string> table;  // the exported table: areas (default) or departments
 };
 
 class StatsService {

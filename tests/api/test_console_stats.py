@@ -2,6 +2,7 @@
 (tests/browser/console_stats_check.mjs): the numbers its charts draw, read back from the ECharts
 instances, equal the API's answer fetched here independently; the evaluation's XLSX download is a
 real workbook."""
+import csv
 import datetime
 import json
 import os
@@ -142,6 +143,13 @@ class StatisticsPage(ApiTestCase):
             text = "".join(book.read(n).decode("utf-8") for n in book.namelist() if n.startswith("xl/") and n.endswith(".xml"))
         for a in evaluation["areas"]:
             self.assertIn(a["name"], text)
+        # The departments' ranking as CSV, with the department the case was dispatched to.
+        self.assertEqual(out["departments_csv_name"], "evaluation-departments.csv")
+        with open(out["departments_csv"], encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual([(x["rank"], x["name"], x["closed"]) for x in rows],
+                         [(str(d["rank"]), d["name"], str(d["closed"])) for d in evaluation["departments"]])
+        self.assertIn("镇综合执法队", [x["name"] for x in rows])
 
 
 if __name__ == "__main__":

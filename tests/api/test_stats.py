@@ -430,5 +430,64 @@ class Stats(ApiTestCase):
         self.assertEqual(row["cases_handled"], handled)
 
 
+class EvaluationTables(ApiTestCase):
+    """The evaluation's exports carry either table: the areas' (default) or, with
+    table=departments, the departments' ranking with the figures behind each score."""
+
+    def test_the_departments_table_exports_as_csv_and_xlsx(self):
+        township = "330521001"
+        deps = []
+        for name in ("镇城管中队", "镇市场监管所"):
+            r = self.s.request("POST", "/v1/departments", {"name": name, "scope": [township], "categories": ["市容环境"]}, token=self.admin)
+            self.assertEqual(r.status, 201, r)
+            deps.append(r.json["id"])
+        # Cases of this month in the township: two dispatched to the first department, one to the second.
+        x, y = (float(v) for v in self.s.sql(f"SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM areas "
+                                             f"WHERE level = 'grid' AND valid_to IS NULL AND code LIKE '{township}%' ORDER BY code LIMIT 1) s")[0])
+        for dep in (deps[0], deps[0], deps[1]):
+            made = self.s.request("POST", "/v1/incidents", {"location": {"type": "Point", "coordinates": [x, y]}, "category": "市容环境",
+                                                            "source": "hotline"}, token=self.admin).json
+            for body in ({"action": "register"}, {"action": "dispatch", "assignee": f"department:{dep}"}):
+                r = self.s.request("PATCH", f"/v1/incidents/{made['id']}", body, token=self.admin)
+                self.assertEqual(r.status, 200, r)
+        period = self.s.sql("SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')")[0][0]
+        path = f"/v1/stats/evaluation?area={township}&period={period}"
+        deadline = time.time() + 20
+        while True:
+            doc = self.get(path).json
+            by = {d["code"]: d for d in doc["departments"]}
+            if by.get(str(deps[0]), {}).get("dispatched") == 2:
+                break
+            self.assertLess(time.time(), deadline, doc["departments"])
+            time.sleep(0.3)
+        self.assertEqual(by[str(deps[1])]["dispatched"], 1)
+
+        r = self.get(path + "&table=departments&format=csv")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn('filename="evaluation-departments.csv"', r.header("Content-Disposition"))
+        rows = list(csv.DictReader(io.StringIO(r.body.lstrip("\ufeff"))))
+        self.assertEqual([x["code"] for x in rows], [d["code"] for d in doc["departments"]])
+        self.assertEqual([x["name"] for x in rows], [d["name"] for d in doc["departments"]])
+        self.assertEqual([x["rank"] for x in rows], [str(d["rank"]) for d in doc["departments"]])
+        self.assertEqual([int(x["dispatched"]) for x in rows], [d["dispatched"] for d in doc["departments"]])
+        # The default stays the areas' table.
+        areas = list(csv.DictReader(io.StringIO(self.get(path + "&format=csv").body.lstrip("\ufeff"))))
+        self.assertEqual([x["code"] for x in areas], [a["code"] for a in doc["areas"]])
+        self.assertEqual(self.get(path + "&table=areas&format=csv").body, self.get(path + "&format=csv").body)
+
+        raw = urllib.request.urlopen(urllib.request.Request(f"{self.s.base}{path}&table=departments&format=xlsx",
+                                                            headers={"Authorization": "Bearer " + self.admin})).read()
+        with tempfile.TemporaryDirectory() as d:
+            book = os.path.join(d, "departments.xlsx")
+            with open(book, "wb") as f:
+                f.write(raw)
+            out = subprocess.run(["ogr2ogr", "-f", "CSV", "/vsistdout/", book], check=True, capture_output=True, text=True).stdout
+        sheet = list(csv.DictReader(io.StringIO(out)))
+        self.assertEqual([x["name"] for x in sheet], [d["name"] for d in doc["departments"]])
+        self.assertEqual([int(x["dispatched"]) for x in sheet], [d["dispatched"] for d in doc["departments"]])
+
+        self.assertProblem(self.get(path + "&table=workers"), 400, "invalid_parameter")
+
+
 if __name__ == "__main__":
     unittest.main()

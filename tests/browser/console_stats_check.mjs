@@ -1,7 +1,8 @@
 // A township leader reads the statistics page: signs in, opens 统计分析, types a period and asks
 // for it; the trend chart's and the distribution chart's numbers are read back from the ECharts
 // instances on the page (getOption) for the test to compare with the API; the evaluation table's
-// XLSX download is clicked and the file kept. Prints a JSON summary.
+// XLSX download and the departments' CSV download are clicked and the files kept. Prints a JSON
+// summary.
 // usage: node console_stats_check.mjs <base-url> <plan-json> <artefact-dir>
 import path from 'node:path';
 import { openBrowser, newPage, signIn, finish } from './console_common.mjs';
@@ -74,6 +75,13 @@ try {
   await download.saveAs(result.xlsx);
   result.xlsx_name = download.suggestedFilename();
   result.xlsx_href = await page.getAttribute('#stats-evaluation a[data-format="xlsx"]', 'href');
+
+  // The departments' ranking as CSV.
+  const [csv] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }),
+                                   page.click('[data-table="evaluation-departments"] a[data-format="csv"]')]);
+  result.departments_csv = path.join(dir, 'console-stats-departments.csv');
+  await csv.saveAs(result.departments_csv);
+  result.departments_csv_name = csv.suggestedFilename();
 } catch (err) {
   failures.push(String(err && err.stack || err));
 } finally {

@@ -198,7 +198,9 @@ export function startStats(root, ctx) {
       el('div', { class: 'row' }, downloads('/v1/stats/evaluation', q, 'evaluation')),
       table('stats-evaluation-table', columns, doc.areas)];
     if (Array.isArray(doc.departments) && doc.departments.length)
-      parts.push(el('h4', { text: '处置部门考核' }), table('stats-departments-table', columns.map((c) => (c[0] === 'name' ? ['name', '部门'] : c)), doc.departments));
+      parts.push(el('h4', { text: '处置部门考核' }),
+        el('div', { class: 'row' }, downloads('/v1/stats/evaluation', Object.fromEntries([...q, ['table', 'departments']]), 'evaluation-departments')),
+        table('stats-departments-table', columns.map((c) => (c[0] === 'name' ? ['name', '部门'] : c)), doc.departments));
     evaluation.replaceChildren(...parts);
   }
 
