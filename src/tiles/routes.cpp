@@ -158,6 +158,7 @@ void add_routes(http::RouteTable& routes, const TileServices& services) {
     static const std::map<std::string, std::string> files = {{"maplibre-gl.js", "text/javascript; charset=utf-8"},
                                                              {"maplibre-gl.css", "text/css; charset=utf-8"},
                                                              {"console.js", "text/javascript; charset=utf-8"},
+                                                             {"console-charts.js", "text/javascript; charset=utf-8"},
                                                              {"console.css", "text/css; charset=utf-8"}};
     auto it = files.find(req.path_param("file"));
     if (it == files.end()) throw not_found("not_found", "no resource at " + req.path);

@@ -28,17 +28,21 @@ const readChart = (page, id) => page.evaluate((id) => {
 try {
   const page = await newPage(browser, errors, [401], { width: 1400, height: 1000 });
   await signIn(page, base, plan.login, plan.password);
+  const opened = Date.now();
   await page.click('#tabs button[data-tab="stats"]');
   await page.waitForSelector('#panel-stats[data-loaded]', { timeout: 30000 });
+  result.open_ms = Date.now() - opened;  // the tab clicked → figures, charts and tables drawn
   result.default_query = await page.getAttribute('#panel-stats', 'data-loaded');
   result.default_area = await page.inputValue('#stats-area');
 
   // The period typed by hand, then asked for.
   await page.fill('#stats-from', plan.from);
   await page.fill('#stats-to', plan.to);
+  const asked = Date.now();
   await page.click('#stats-apply');
   await page.waitForFunction((q) => document.getElementById('panel-stats').dataset.loaded === q,
     new URLSearchParams({ area: plan.area, from: plan.from, to: plan.to }).toString(), { timeout: 30000 });
+  result.query_ms = Date.now() - asked;
   await page.waitForTimeout(800);  // the charts' entry animation
   result.query = await page.getAttribute('#panel-stats', 'data-loaded');
   result.time = await readChart(page, 'chart-time');

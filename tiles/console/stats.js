@@ -3,15 +3,24 @@
 // score, and the grid workers' table; every table downloads as XLSX or CSV from the same endpoint
 // (format=xlsx|csv), which the browser fetches with the session cookie like any other request.
 // Only the public API: GET /v1/stats/cases, /v1/stats/workers, /v1/stats/evaluation.
-// ECharts is imported piece by piece so the bundle carries only the bar and line charts it draws.
-import * as echarts from 'echarts/core';
-import { BarChart, LineChart } from 'echarts/charts';
-import { GridComponent, TooltipComponent, LegendComponent, TitleComponent, DataZoomComponent } from 'echarts/components';
-import { CanvasRenderer } from 'echarts/renderers';
+// ECharts comes as a bundle of its own (charts.js), loaded when the page is first opened.
 import { api, describe } from './api.js';
 import { el, toast, levelNames } from './ui.js';
 
-echarts.use([BarChart, LineChart, GridComponent, TooltipComponent, LegendComponent, TitleComponent, DataZoomComponent, CanvasRenderer]);
+let echarts = null;
+let chartsLoading = null;
+function loadCharts() {
+  if (!chartsLoading) {
+    chartsLoading = new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = '/vendor/console-charts.js';
+      script.onload = () => { echarts = window.wanggeCharts; resolve(); };
+      script.onerror = () => { chartsLoading = null; reject(new Error('图表库加载失败')); };
+      document.head.append(script);
+    });
+  }
+  return chartsLoading;
+}
 
 const DAY_MS = 86400000;
 // Figures are counted by Asia/Shanghai calendar days (UTC+8 all year).
@@ -36,7 +45,7 @@ export function startStats(root, ctx) {
   let loading = null;
   // The chart drawn on an element, as ECharts holds it (its options are the numbers it shows):
   // what the browser tests read back.
-  ctx.chartOf = (node) => echarts.getInstanceByDom(node);
+  ctx.chartOf = (node) => (echarts ? echarts.getInstanceByDom(node) : null);
 
   // --- layout -----------------------------------------------------------------------------------
   const area = el('select', { id: 'stats-area', 'aria-label': '统计区域' });
@@ -256,7 +265,9 @@ export function startStats(root, ctx) {
         month.value = to.value.slice(0, 7);
         loading = fillAreas().catch((err) => toast('区域: ' + describe(err)));
       }
-      await loading;
+      try {
+        await Promise.all([loading, loadCharts()]);
+      } catch (err) { toast(err.message); return; }
       await refresh();
       for (const c of charts) c.resize();
     },

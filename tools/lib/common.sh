@@ -78,6 +78,9 @@ install_web() {
   # first visit costs one request; esbuild finds the packages through NODE_PATH.
   NODE_PATH="$npm_dir/node_modules" "$npm_dir/node_modules/.bin/esbuild" "$WANGGE_ROOT/tiles/console/main.js" \
     --bundle --minify --format=iife --target=es2020 --log-level=warning --outfile="$web/console.js"
+  # The statistics page's chart library, loaded only when that page is opened.
+  NODE_PATH="$npm_dir/node_modules" "$npm_dir/node_modules/.bin/esbuild" "$WANGGE_ROOT/tiles/console/charts.js" \
+    --bundle --minify --format=iife --target=es2020 --log-level=warning --outfile="$web/console-charts.js"
   cp "$WANGGE_ROOT/tiles/console/console.css" "$web/console.css"
 }
 
