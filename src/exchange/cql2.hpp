@@ -81,7 +81,7 @@ using Expr = std::unique_ptr<Node>;
 
 Expr parse_text(std::string_view text, const Limits& limits = {});
 Expr parse_json(std::string_view text, const Limits& limits = {});
-// `lang`: "cql2-text" (also when empty) or "cql2-json"; throws filter_error otherwise.
+// `lang`: "cql2-text" (also when empty; "cql-text", its draft name, too) or "cql2-json"; throws filter_error otherwise.
 Expr parse(std::string_view text, std::string_view lang, const Limits& limits = {});
 
 // The coordinate system of geometry literals: srid and whether positions are lat/lon (northing

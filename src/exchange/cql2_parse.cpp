@@ -776,7 +776,10 @@ Expr parse(std::string_view text, std::string_view lang, const Limits& limits) {
   // libpq ends a parameter at a NUL byte: a string holding one would be compared cut short.
   if (auto nul = text.find('\0'); nul != std::string_view::npos)
     throw filter_error("the filter holds a NUL character", lang == "cql2-json" ? "" : std::to_string(nul));
-  if (lang.empty() || lang == "cql2-text") return parse_text(text, limits);
+  // "cql-text" is the draft's name of the text encoding, which GDAL (3.6, hence QGIS through OGR)
+  // still sends; what such clients write from an attribute filter (comparisons, LIKE, IN,
+  // BETWEEN, IS NULL, AND/OR/NOT) reads the same in CQL2 text.
+  if (lang.empty() || lang == "cql2-text" || lang == "cql-text") return parse_text(text, limits);
   if (lang == "cql2-json") return parse_json(text, limits);
   throw bad_request("invalid_parameter", "filter-lang is cql2-text or cql2-json", json({{"parameter", "filter-lang"}}).dump());
 }

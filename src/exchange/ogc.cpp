@@ -95,7 +95,10 @@ std::string conformance_json() {
                  "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
                  "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
                  "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
-                 "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus"}}})
+                 "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+                 "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+                 "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+                 "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features"}}})
       .dump();
 }
 
@@ -130,7 +133,7 @@ std::string openapi_json(const std::string& base) {
       query_parameter("datetime", "query", "instant or interval (RFC 3339, '..' for open)", {{"type", "string"}}),
       query_parameter("filter", "query", "CQL2 filter on the queryables (see /queryables)", {{"type", "string"}}),
       query_parameter("filter-lang", "query", "encoding of filter",
-                      {{"type", "string"}, {"enum", {"cql2-text", "cql2-json"}}, {"default", "cql2-text"}}),
+                      {{"type", "string"}, {"enum", {"cql2-text", "cql2-json", "cql-text"}}, {"default", "cql2-text"}}),
       query_parameter("filter-crs", "query", "CRS of the filter's geometries (default CRS84)", crs_schema),
       query_parameter("sortby", "query", "queryables to sort by, comma-separated, '-' for descending", {{"type", "string"}}),
   });
@@ -158,12 +161,44 @@ std::string openapi_json(const std::string& base) {
        get("one feature", json::array({p_collection, p_feature, query_parameter("crs", "query", "CRS of the response", crs_schema)}),
            "application/geo+json")},
   };
-  json doc = {{"openapi", "3.0.3"},
-              {"info", {{"title", "wangge OGC API - Features"}, {"version", "1.0.0"}}},
-              {"servers", json::array({{{"url", base}}})},
-              {"paths", paths},
-              {"components", {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
-              {"security", json::array({{{"bearer", json::array()}}})}};
+  // Part 4 edits of the area collections (routes_ogc_edit.cpp): the registry's rules, a refusal
+  // as 409/422 problem+json; the feature id names a version, so an edit answers the new one.
+  auto edit = [&](const char* summary, json params, const char* ok, bool body) {
+    json op = {{"summary", summary},
+               {"parameters", std::move(params)},
+               {"responses",
+                {{ok, {{"description", "done"}}},
+                 {"409", {{"description", "refused by the topology rules, or the feature was superseded"}}},
+                 {"412", {{"description", "If-Match does not name the current version"}}},
+                 {"422", {{"description", "refused by the area rules"}}}}}};
+    if (body) op["requestBody"] = {{"required", true}, {"content", {{"application/geo+json", {{"schema", {{"type", "object"}}}}}}}};
+    return op;
+  };
+  json p_adjust = query_parameter("adjust", "query", "neighbours: the neighbours give up or receive what a new geometry takes or releases",
+                                  {{"type", "string"}, {"enum", {"none", "neighbours"}}, {"default", "none"}});
+  json p_content_crs = {{"name", "Content-Crs"},
+                        {"in", "header"},
+                        {"description", "CRS of the body's geometry (default CRS84)"},
+                        {"schema", {{"type", "string"}}}};
+  json p_if_match = {{"name", "If-Match"},
+                     {"in", "header"},
+                     {"description", "ETag of the edited feature (default: the version the id names)"},
+                     {"schema", {{"type", "string"}}}};
+  paths["/collections/{collectionId}/items"]["post"] = edit("create a feature", json::array({p_collection, p_content_crs}), "201", true);
+  paths["/collections/{collectionId}/items/{featureId}"]["put"] =
+      edit("replace a feature", json::array({p_collection, p_feature, p_adjust, p_content_crs, p_if_match}), "200", true);
+  paths["/collections/{collectionId}/items/{featureId}"]["patch"] =
+      edit("update a feature", json::array({p_collection, p_feature, p_adjust, p_content_crs, p_if_match}), "200", true);
+  paths["/collections/{collectionId}/items/{featureId}"]["delete"] =
+      edit("retire a feature's area", json::array({p_collection, p_feature, p_if_match}), "204", false);
+  json doc = {
+      {"openapi", "3.0.3"},
+      {"info", {{"title", "wangge OGC API - Features"}, {"version", "1.0.0"}}},
+      {"servers", json::array({{{"url", base}}})},
+      {"paths", paths},
+      {"components",
+       {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}, {"basic", {{"type", "http"}, {"scheme", "basic"}}}}}}},
+      {"security", json::array({{{"bearer", json::array()}}, {{"basic", json::array()}}})}};
   return doc.dump();
 }
 
@@ -185,7 +220,10 @@ json collection_json(pg::Connection& conn, const Collection& c, const std::optio
                                      {{"rel", "http://www.opengis.net/def/rel/ogc/1.0/queryables"},
                                       {"type", "application/schema+json"},
                                       {"title", "queryables"},
-                                      {"href", href + "/queryables"}}})}};
+                                      {"href", href + "/queryables"}},
+                                     // The draft's relation, which GDAL 3.6 (and QGIS through OGR) follows to
+                                     // learn which properties it may filter on the server side.
+                                     {{"rel", "queryables"}, {"type", "application/json"}, {"href", href + "/queryables"}}})}};
   json extent = json::object();
   if (!r.is_null(0, 0)) {
     extent["spatial"] = {{"bbox", json::array({json::array({r.number(0, 0), r.number(0, 1), r.number(0, 2), r.number(0, 3)})})},
@@ -202,7 +240,9 @@ json collection_json(pg::Connection& conn, const Collection& c, const std::optio
 
 std::string queryables_json(const Collection& c, const std::string& base) {
   json props = json::object();
+  json draft = json::array();  // the draft's list of {"id"}: GDAL 3.6 reads only that
   for (const auto& q : queryables(c.layer)) {
+    draft.push_back({{"id", q.name}});
     json p = {{"title", q.name}, {"description", q.description}};
     switch (q.type) {
       case cql2::Type::text:
@@ -230,7 +270,8 @@ std::string queryables_json(const Collection& c, const std::string& base) {
                {"type", "object"},
                {"title", c.title},
                {"properties", props},
-               {"additionalProperties", false}})
+               {"additionalProperties", false},
+               {"queryables", draft}})
       .dump();
 }
 

@@ -1,5 +1,5 @@
 // The exchange routes: GET /v1/export and POST /v1/import (routes_export.cpp), OGC API - Features
-// under /ogc (routes_ogc.cpp).
+// under /ogc (routes_ogc.cpp), its Part 4 edits of the area collections (routes_ogc_edit.cpp).
 #pragma once
 
 #include "registry/registry.hpp"
@@ -18,9 +18,11 @@ struct ExchangeServices {
 
 void add_exchange_routes(http::RouteTable& routes, const ExchangeServices& services);
 void add_ogc_routes(http::RouteTable& routes, const ExchangeServices& services);
+void add_ogc_edit_routes(http::RouteTable& routes, const ExchangeServices& services);
 inline void add_routes(http::RouteTable& routes, const ExchangeServices& services) {
   add_exchange_routes(routes, services);
   add_ogc_routes(routes, services);
+  add_ogc_edit_routes(routes, services);
 }
 
 }  // namespace wangge::exchange

@@ -1,4 +1,4 @@
-// OGC API - Features (Parts 1, 2 and 3) under /ogc; the model is exchange/ogc.hpp, filters are
+// OGC API - Features (Parts 1, 2 and 3; Part 4 edits are routes_ogc_edit.cpp) under /ogc; the model is exchange/ogc.hpp, filters are
 // exchange/cql2.hpp. Every resource needs the same bearer token as /v1, and rows are limited to the
 // token's scope.
 #include <algorithm>
@@ -118,6 +118,9 @@ Response one_item(const ExchangeServices& app, const Request& req, const ogc::Co
                             {{"rel", "collection"}, {"type", "application/json"}, {"href", href}}});
   Response r = typed(f.dump(), "application/geo+json");
   r.headers.emplace_back("Content-Crs", "<" + crs.uri + ">");
+  // The ETag /v1/areas gives the same version: If-Match on a Part 4 edit (routes_ogc_edit.cpp) takes either.
+  if (c.layer == LayerKind::areas)
+    r.headers.emplace_back("ETag", registry::area_etag(f["properties"].value("code", ""), f["properties"].value("version", 0LL)));
   return r;
 }
 
@@ -162,7 +165,11 @@ void add_ogc_routes(http::RouteTable& routes, const ExchangeServices& services) 
     app->registry.authenticate(req);
     const auto& c = collection_or_404(req.path_param("collection"));
     check_parameters(req, {});
-    return typed(ogc::queryables_json(c, base()), "application/schema+json");
+    // A client that accepts JSON but not JSON Schema by name (GDAL 3.6 refuses other types) gets
+    // the same document as application/json.
+    const std::string accept = req.header("accept").value_or("");
+    const bool plain = accept.find("application/json") != std::string::npos && accept.find("schema+json") == std::string::npos;
+    return typed(ogc::queryables_json(c, base()), plain ? "application/json" : "application/schema+json");
   });
   routes.add("GET", "/ogc/collections/{collection}/items", [app](const Request& req) {
     auto actor = app->registry.authenticate(req);

@@ -219,4 +219,24 @@ pg::Result current_area_row(pg::Connection& conn, const std::string& code) {
                    "SELECT code, name, level, coalesce(parent_code, '') FROM areas WHERE valid_to IS NULL AND code = $1", {code});
 }
 
+std::optional<AreaVersionRef> area_version_by_id(pg::Connection& conn, long long id) {
+  auto r = conn.exec("areas.version_by_id",
+                     "SELECT v.code, v.version, v.level, c.id, c.version FROM areas v "
+                     "LEFT JOIN areas c ON c.code = v.code AND c.valid_to IS NULL WHERE v.id = $1::bigint",
+                     {std::to_string(id)});
+  if (r.rows() == 0) return std::nullopt;
+  AreaVersionRef ref{r.str(0, 0), r.integer(0, 1), r.str(0, 2), std::nullopt, 0};
+  if (!r.is_null(0, 3)) {
+    ref.current_id = r.integer(0, 3);
+    ref.current_version = r.integer(0, 4);
+  }
+  return ref;
+}
+
+std::optional<long long> current_version_id(pg::Connection& conn, const std::string& code) {
+  auto r = conn.exec("areas.current_id", "SELECT id FROM areas WHERE code = $1 AND valid_to IS NULL", {code});
+  if (r.rows() == 0) return std::nullopt;
+  return r.integer(0, 0);
+}
+
 }  // namespace wangge::registry

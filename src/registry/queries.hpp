@@ -96,4 +96,18 @@ pg::Result current_children(pg::Connection& conn, const std::string& code);
 // Row (code, name, level, parent or '') of the current area `code`, if there is one.
 pg::Result current_area_row(pg::Connection& conn, const std::string& code);
 
+// One version row of an area by its row id (the OGC API feature id, which names a version): its
+// code, version and level, and the row id and version of the code's current version (std::nullopt
+// once the code is retired).
+struct AreaVersionRef {
+  std::string code;
+  long long version = 0;
+  std::string level;
+  std::optional<long long> current_id;
+  long long current_version = 0;
+};
+std::optional<AreaVersionRef> area_version_by_id(pg::Connection& conn, long long id);
+// The row id of the current version of `code`, if it is current.
+std::optional<long long> current_version_id(pg::Connection& conn, const std::string& code);
+
 }  // namespace wangge::registry

@@ -108,3 +108,9 @@ TEST(Cql2, SortbyTakesQueryablesOnly) {
   EXPECT_THROW(parse_sortby("geometry", kQueryables), wangge::bad_request);
   EXPECT_THROW(parse_sortby("", kQueryables), wangge::bad_request);
 }
+
+// GDAL 3.6 names the text encoding by the draft's "cql-text": the same grammar.
+TEST(Cql2, DraftNameOfTheTextEncoding) {
+  EXPECT_EQ(sql_of("name LIKE 'a%' AND population > 3", "cql-text").text, sql_of("name LIKE 'a%' AND population > 3").text);
+  EXPECT_THROW(parse("name = 'a'", "cql-json"), wangge::bad_request);
+}

@@ -17,6 +17,7 @@ WANGGE_PACKAGES=(
   postgresql postgresql-15-postgis-3 postgresql-15-pgrouting postgresql-client
   python3 iproute2 curl
   etcd-server patroni nginx python3-prometheus-client
+  python3-qgis python3-owslib
 )
 
 ensure_packages() {
