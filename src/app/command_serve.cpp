@@ -14,7 +14,9 @@
 #include "core/metrics.hpp"
 #include "exchange/routes.hpp"
 #include "http/metrics.hpp"
+#include "http/proxies.hpp"
 #include "http/resources.hpp"
+#include "pg/bulk.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "incidents/routes.hpp"
@@ -113,14 +115,28 @@ int command_serve(const Args& args) {
                  "  WANGGE_DRAIN_TIMEOUT_S  after SIGTERM, how long requests under way may finish (default 30)\n"
                  "  WANGGE_READY_DATABASE   readable (default) or writable: what GET /ready asks of the database\n"
                  "  WANGGE_LOG_FORMAT=json  log lines as JSON objects\n"
+                 "  WANGGE_DATABASE_BULK_URL  bulk reads (loads, exports) from a standby, e.g. target_session_attrs=prefer-standby\n"
+                 "  WANGGE_BULK_MAX_WAIT_MS   how long a standby may take to replay the writes before the primary reads (2000)\n"
+                 "  WANGGE_TRUSTED_PROXIES  networks of the reverse proxies whose X-Forwarded-For names the client (default none)\n"
                  "On first start with no tokens an admin token is written to $WANGGE_VAR_DIR/admin-token.\n"))
     return 0;
   auto config = Config::from_environment();
+  // Parsed before anything starts: a mistyped network must stop the process, not trust no one.
+  std::vector<http::Cidr> trusted_proxies;
+  try {
+    const char* list = std::getenv("WANGGE_TRUSTED_PROXIES");
+    trusted_proxies = http::parse_trusted_proxies(list ? list : "");
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("WANGGE_TRUSTED_PROXIES: ") + e.what());
+  }
   {
     auto conn = connect_with_retry(config, 60);
     for (const auto& name : registry::migrate(conn)) log::info("applied migration " + name);
     ensure_admin_token(conn, config);
   }
+  // Bulk reads (loads, exports) on a standby when WANGGE_DATABASE_BULK_URL is set; before every
+  // service that reads through it, destroyed after them.
+  const pg::bulk::Reads bulk_reads(pg::bulk::settings_from_environment(config.statement_timeout_ms));
   // The listeners' loads (the whole registry, the street graph, the tile layers at start-up and
   // after changes) run on their own connections with the load timeout, not a client request's.
   // The services, in the order they depend on each other; they are destroyed in reverse, so a
@@ -212,6 +228,7 @@ int command_serve(const Args& args) {
   options.request_timeout_s = config.request_timeout_s;
   options.drain_timeout_s = config.drain_timeout_s;
   options.metrics = &request_metrics;
+  options.trusted_proxies = std::move(trusted_proxies);
   http::Server server(routes, options);
   server.run();
   tile_feed.stop();

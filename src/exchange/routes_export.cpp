@@ -11,6 +11,7 @@
 #include "exchange/routes.hpp"
 #include "http/params.hpp"
 #include "http/router.hpp"
+#include "pg/bulk.hpp"
 
 namespace wangge::exchange {
 namespace {
@@ -82,10 +83,11 @@ Response export_file(const ExchangeServices& app, const Request& req) {
   options.selection.scope = actor.scope;
   // Held while GDAL writes the file; the streaming of the written file after it costs little.
   auto pass = app.registry.expensive.enter("the export");
+  // A bulk read: on a standby that has replayed every write acknowledged so far, when configured.
   // GDAL writes the file (shapefiles and GeoPackages cannot be written front to back), then it
   // is streamed to the client in 1 MB chunks: the answer never sits in memory as a whole, and the
   // temporary directory lives until the last chunk has gone.
-  auto result = std::make_shared<exchange::ExportResult>(export_layer(*app.registry.pool.acquire(), options));
+  auto result = std::make_shared<exchange::ExportResult>(export_layer(*pg::bulk::acquire(app.registry.pool), options));
   auto file = std::make_shared<std::ifstream>(result->file, std::ios::binary);
   if (!*file) throw std::runtime_error("export: cannot read back " + result->file.filename().string());
   Response r;

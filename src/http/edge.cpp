@@ -351,6 +351,38 @@ std::string answer_bytes(const Rejection& r) {
   return out;
 }
 
+namespace {
+
+// Every code the edge refuses with (Rejection's codes above), then one slot for any other.
+constexpr std::array<std::pair<std::string_view, int>, 7> kRefusals = {{{"malformed_request", 400},
+                                                                        {"request_timeout", 408},
+                                                                        {"payload_too_large", 413},
+                                                                        {"headers_too_large", 431},
+                                                                        {"method_not_implemented", 501},
+                                                                        {"transfer_coding_not_implemented", 501},
+                                                                        {"http_version_not_supported", 505}}};
+// Constant-initialised (atomics set to zero), so counting works from the first connection on.
+std::array<metrics::Counter, kRefusals.size() + 1> g_refusals;
+
+}  // namespace
+
+void count_refusal(const Rejection& r) {
+  std::size_t slot = 0;
+  while (slot < kRefusals.size() && kRefusals[slot].first != r.code) ++slot;
+  g_refusals[slot].add();
+}
+
+metrics::Registration register_refusal_metrics() {
+  return metrics::add(
+      "wangge_http_edge_refusals_total", metrics::Type::kCounter,
+      "Requests refused before routing (malformed, oversized, late, unknown method or version), by code", [](metrics::Family& f) {
+        for (std::size_t i = 0; i < kRefusals.size(); ++i)
+          f.value(metrics::label("code", kRefusals[i].first) + "," + metrics::label("status", std::to_string(kRefusals[i].second)),
+                  static_cast<double>(g_refusals[i].value()));
+        f.value(metrics::label("code", "other") + "," + metrics::label("status", "other"), static_cast<double>(g_refusals.back().value()));
+      });
+}
+
 // --- Pistache glue ---------------------------------------------------------------------------
 
 namespace {
@@ -402,6 +434,7 @@ struct Connection {
 
 // Answers a refused request and closes our side of the connection.
 void refuse(int fd, Connection& conn, const Rejection& rejection) {
+  count_refusal(rejection);
   const std::string answer = answer_bytes(rejection);
   // Small, and the first thing on a fresh or idle connection: the socket takes it at once.
   [[maybe_unused]] const ssize_t n = ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);

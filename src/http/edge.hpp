@@ -30,6 +30,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/metrics.hpp"
+
 namespace wangge::http::edge {
 
 struct Limits {
@@ -144,6 +146,12 @@ std::optional<Rejection> typed_headers_refused(std::string_view request, ReadHea
 
 // The raw bytes of a problem+json answer that closes the connection.
 std::string answer_bytes(const Rejection& r);
+
+// Requests the edge refused before routing (oversized, malformed, late, an unknown method or
+// version), counted by code for /metrics as wangge_http_edge_refusals_total{code,status}: they
+// never reach the route table, so the request counters do not see them.
+void count_refusal(const Rejection& r);
+[[nodiscard]] metrics::Registration register_refusal_metrics();
 
 // Wraps the application's Http::Handler: Pistache calls this one for every connection and every
 // read; accepted bytes go on to `inner` (its own parser per connection), refused requests are

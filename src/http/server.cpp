@@ -86,7 +86,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-Request copy_request(const Http::Request& in) {
+Request copy_request(const Http::Request& in, const std::vector<Cidr>& trusted_proxies) {
   Request r;
   r.method = Http::methodString(in.method());
   r.path = percent_decode(in.resource(), false);
@@ -110,6 +110,9 @@ Request copy_request(const Http::Request& in) {
   r.body = in.body();
   const std::string* client = edge::EdgeHandler::current_client();
   r.client = client ? *client : in.address().host();
+  if (!trusted_proxies.empty())
+    if (auto forwarded = r.headers.find("x-forwarded-for"); forwarded != r.headers.end())
+      r.client = forwarded_client(r.client, forwarded->second, trusted_proxies);
   return r;
 }
 
@@ -285,7 +288,7 @@ class RequestHandler : public Http::Handler {
           }
         }
       }
-      auto req = std::make_shared<Request>(copy_request(request));
+      auto req = std::make_shared<Request>(copy_request(request, m_options->trusted_proxies));
       const bool head = req->method == "HEAD";
       if (req->body.size() > m_options->max_body_bytes) {
         if (metrics) metrics->record(-1, 413, seconds_since(arrived));
@@ -426,6 +429,7 @@ struct Server::Impl {
   const RouteTable& routes;
   ServerOptions options;
   WorkQueue queue;
+  metrics::Registration refusals = edge::register_refusal_metrics();
 };
 
 Server::Server(const RouteTable& routes, ServerOptions options) : m_impl(std::make_unique<Impl>(routes, std::move(options))) {}

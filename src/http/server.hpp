@@ -6,7 +6,9 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "http/proxies.hpp"
 #include "http/router.hpp"
 
 namespace wangge::http {
@@ -31,6 +33,8 @@ struct ServerOptions {
   // this long, after which whatever is left is cut off.
   int drain_timeout_s = 30;
   RequestMetrics* metrics = nullptr;  // counts every answer when set
+  // WANGGE_TRUSTED_PROXIES: peers whose X-Forwarded-For names the client (Request::client).
+  std::vector<Cidr> trusted_proxies;
 };
 
 // True from the stop signal on: readiness checks answer 503 so that balancers send nothing new.

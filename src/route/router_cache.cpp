@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "pg/bulk.hpp"
 #include "pg/connection.hpp"
 
 namespace wangge::route {
@@ -51,10 +52,14 @@ void RouterCache::start_listening(const std::string& url, int timeout_ms) {
   pg::Listener::Handlers handlers;
   // The first load happens here too, so nothing falls between a start-up load and LISTEN; the
   // subscribers build from their own first loads and hear only of later rebuilds.
-  handlers.catch_up = [this](pg::Connection& conn) {
-    const bool first = !current();
-    reload(conn);
-    if (!first) notify(conn);
+  // The street graph (and the roads tile layer its subscribers rebuild): bulk reads, on a
+  // caught-up standby when configured (pg/bulk.hpp).
+  handlers.catch_up = [this, timeout_ms](pg::Connection& conn) {
+    pg::bulk::load(conn, timeout_ms, [this](pg::Connection& c) {
+      const bool first = !current();
+      reload(c);
+      if (!first) notify(c);
+    });
   };
   handlers.notified = [this](pg::Connection& conn, std::vector<pg::Notification>&) {
     reload(conn);

@@ -9,6 +9,7 @@
 
 #include "core/log.hpp"
 #include "pg/array.hpp"
+#include "pg/bulk.hpp"
 
 namespace wangge::stats {
 namespace {
@@ -300,7 +301,10 @@ void CaseTableCache::start_listening(const std::string& url, int timeout_ms) {
   options.statement_timeout_ms = timeout_ms;
   options.gather = std::chrono::milliseconds(20);
   pg::Listener::Handlers handlers;
-  handlers.catch_up = [this](pg::Connection& conn) { load_all(conn); };
+  // The whole case table: a bulk read, on a caught-up standby when configured (pg/bulk.hpp).
+  handlers.catch_up = [this, timeout_ms](pg::Connection& conn) {
+    pg::bulk::load(conn, timeout_ms, [this](pg::Connection& c) { load_all(c); });
+  };
   handlers.notified = [this](pg::Connection& conn, std::vector<pg::Notification>& received) {
     std::set<std::string> keys;
     bool everything = false;

@@ -88,5 +88,50 @@ class BackOff(ApiTestCase):
         self.assertEqual(self.s.request("GET", "/health").status, 200)
 
 
+class BackOffBehindProxy(ApiTestCase):
+    """Behind a reverse proxy every request comes from the proxy's address: X-Forwarded-For names
+    the client, believed only from WANGGE_TRUSTED_PROXIES."""
+    server_env = {"WANGGE_AUTH_FREE_FAILURES": "3", "WANGGE_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1/32 ::1"}
+
+    def test_each_forwarded_client_backs_off_alone(self):
+        wrong = {"Authorization": basic("qgis", "wg_" + "2" * 64)}
+        for _ in range(4):
+            self.assertProblem(self.s.request("GET", "/v1/areas/330521", headers=dict(wrong, **{"X-Forwarded-For": "203.0.113.7"})),
+                               401, "unauthorized")
+        self.assertProblem(self.s.request("GET", "/v1/areas/330521", token=self.admin, headers={"X-Forwarded-For": "203.0.113.7"}),
+                           429, "too_many_failures")
+        # Another client through the same proxy, and the proxy's own requests, go on.
+        self.assertEqual(self.s.request("GET", "/v1/areas/330521", token=self.admin, headers={"X-Forwarded-For": "203.0.113.8"}).status,
+                         200)
+        self.assertEqual(self.s.request("GET", "/v1/areas/330521", token=self.admin).status, 200)
+        # The client is the rightmost address no trusted proxy holds: what the guesser wrote in
+        # front of it, and a trusted proxy's hop behind it, change nothing.
+        for chain in ("198.51.100.1, 203.0.113.7", "203.0.113.7, 10.1.2.3", " 203.0.113.7 , 10.1.2.3,127.0.0.1"):
+            self.assertProblem(self.s.request("GET", "/v1/areas/330521", token=self.admin, headers={"X-Forwarded-For": chain}), 429,
+                               "too_many_failures")
+        # A header that names no address leaves the peer (the proxy): not backed off.
+        self.assertEqual(self.s.request("GET", "/v1/areas/330521", token=self.admin, headers={"X-Forwarded-For": "unknown"}).status, 200)
+        rows = self.s.sql("SELECT actor, target FROM audit_log WHERE action = 'auth.back_off'")
+        self.assertEqual(rows, [["client 203.0.113.7", "203.0.113.7"]])
+
+
+class BackOffWithoutTrustedProxies(ApiTestCase):
+    server_env = {"WANGGE_AUTH_FREE_FAILURES": "3"}
+
+    def test_a_client_cannot_name_itself(self):
+        wrong = {"Authorization": basic("qgis", "wg_" + "3" * 64)}
+        for i in range(4):  # a new address in every guess: ignored, the peer backs off
+            self.assertProblem(self.s.request("GET", "/v1/areas/330521", headers=dict(wrong, **{"X-Forwarded-For": f"203.0.113.{i}"})),
+                               401, "unauthorized")
+        self.assertProblem(self.s.request("GET", "/v1/areas/330521", token=self.admin, headers={"X-Forwarded-For": "203.0.113.99"}),
+                           429, "too_many_failures")
+
+    def test_a_mistyped_proxy_list_stops_the_server(self):
+        env = dict(self.s.env, WANGGE_TRUSTED_PROXIES="10.0.0.0/33", WANGGE_PORT="1")
+        r = subprocess.run([self.s.bin, "serve"], env=env, capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("WANGGE_TRUSTED_PROXIES", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -135,6 +135,38 @@ class Metrics(ApiTestCase):
         # No label carries a path: the area code appears nowhere.
         self.assertFalse(any(code in str(k) for k in after), "a raw path became a label")
 
+    def test_edge_refusals_count_by_code(self):
+        def refused(raw):
+            answer = b""
+            with socket.create_connection(("127.0.0.1", self.s.port), timeout=10) as sock:
+                try:
+                    sock.sendall(raw)  # the edge may answer and stop reading before the end of it
+                except OSError:
+                    pass
+                try:
+                    while chunk := sock.recv(65536):
+                        answer += chunk
+                except ConnectionResetError:
+                    pass
+            self.assertTrue(answer.startswith(b"HTTP/1.1 "), answer[:200])
+            return int(answer.split(b" ", 2)[1])
+
+        before = strict_parse(self.scrape(), self)
+        self.assertEqual(refused(b"GET /health HTTP/1.1\nHost: a\n\n"), 400)  # lines end in LF alone
+        self.assertEqual(refused(b"GET /health HTTP/3.0\r\nHost: a\r\n\r\n"), 505)
+        self.assertEqual(refused(b"GET /health HTTP/1.1\r\nX-Long: " + b"a" * (80 << 10) + b"\r\n\r\n"), 431)
+        self.assertEqual(refused(b"GET /health HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n"), 400)
+        after = strict_parse(self.scrape(), self)
+
+        def delta(code, status):
+            return (value(after, "wangge_http_edge_refusals_total", code=code, status=status) -
+                    value(before, "wangge_http_edge_refusals_total", code=code, status=status))
+
+        self.assertEqual(delta("malformed_request", "400"), 2)
+        self.assertEqual(delta("http_version_not_supported", "505"), 1)
+        self.assertEqual(delta("headers_too_large", "431"), 1)
+        self.assertEqual(delta("payload_too_large", "413"), 0)
+
     def test_tile_cache_and_listeners(self):
         _, x, y = self.grid_point()
         n = 2 ** 14

@@ -7,7 +7,9 @@
 3. a rolling restart (SIGTERM, drain, start) of every process under a read load: failed reads;
 4. failover: a writer posts cases through nginx while the primary's PostgreSQL is killed (-9);
    acknowledged vs stored (lost), refused writes (503 problem+json), the time until writes succeed
-   again (target <= 15 s), failed tile and locate reads meanwhile; then coherence again.
+   again (target <= 15 s), failed tile and locate reads meanwhile; then coherence again;
+5. bulk reads (loads, exports) on a standby, read-your-writes kept (also with replay paused);
+6. per-client back-off behind nginx (X-Forwarded-For from a trusted proxy).
 
 Light by default (seconds per phase); WANGGE_CLUSTER_FULL=1 runs longer phases with more clients.
 Loopback only, bounded in time and count. Exits 1 when a target is missed.
@@ -20,6 +22,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FULL = os.environ.get("WANGGE_CLUSTER_FULL") == "1"
@@ -174,6 +177,120 @@ def coherence(points, label):
               " (target <= 1000 ms)")
 
 
+def metric(addr, name, labels=""):
+    _, _, body = Client(addr).request("GET", "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + (("{" + labels + "}") if labels else "") + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def rename(client, code):
+    """Renames a grid through `client`; the new name."""
+    _, headers, body = client.request("GET", f"/v1/areas/{code}")
+    name = json.loads(body)["properties"]["name"]
+    new = name.rstrip("0123456789") + str(int(time.time() * 1000) % 100000)
+    status, _, body = client.request("PATCH", f"/v1/areas/{code}", {"properties": {"name": new}}, {"If-Match": headers.get("etag")})
+    if status != 200:
+        raise RuntimeError(f"renaming {code} answered {status} {body[:200]!r}")
+    return new
+
+
+def standbys_replay(pause):
+    """Pauses (or resumes) WAL replay on every standby. Patroni resumes a paused replay within a
+    loop unless the cluster is in maintenance mode, so that mode is on while replay is paused
+    (Patroni does nothing meanwhile: no failover either, for these seconds)."""
+    def maintenance(on):
+        req = urllib.request.Request(f"http://127.0.0.1:{ENV['PATRONI_PORT_1']}/config", method="PATCH",
+                                     data=json.dumps({"pause": True if on else None}).encode())
+        urllib.request.urlopen(req, timeout=5).read()
+
+    if pause:
+        maintenance(True)
+        time.sleep(2.5)  # every member's loop (loop_wait 1 s) sees it
+    for i in range(1, int(ENV["PG_NODES"]) + 1):
+        url = f"postgresql://postgres:{ENV['SUPERUSER_PW']}@127.0.0.1:{ENV[f'PG_PORT_{i}']}/postgres"
+        fn = "pg_wal_replay_pause" if pause else "pg_wal_replay_resume"
+        subprocess.run(["psql", "-X", "-q", "-tA", url, "-c", f"SELECT {fn}() WHERE pg_is_in_recovery()"], check=True,
+                       capture_output=True, text=True)
+    if not pause:
+        maintenance(False)
+
+
+def standbys_without(code, name):
+    """How many standbys do not show `name` for the grid `code` yet."""
+    n = 0
+    for i in range(1, int(ENV["PG_NODES"]) + 1):
+        url = f"postgresql://postgres:{ENV['SUPERUSER_PW']}@127.0.0.1:{ENV[f'PG_PORT_{i}']}/wangge"
+        out = subprocess.run(["psql", "-X", "-q", "-tA", url, "-c", "SELECT pg_is_in_recovery(), count(*) FROM areas "
+                              f"WHERE code = '{code}' AND valid_to IS NULL AND name = '{name}'"], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        if out.startswith("t|0"):
+            n += 1
+    return n
+
+
+def bulk_reads(points):
+    """Bulk reads (WANGGE_DATABASE_BULK_URL, prefer-standby): the start-up loads came from a
+    standby; an export right after a write through the other process sees the write, from a
+    standby; with replay paused on every standby, the export waits, then reads on the primary,
+    and still sees the write (read-your-writes)."""
+    b = WANGGE[1]
+    standby = "served_by=\"standby\""
+    primary = "served_by=\"primary\""
+    loads = metric(b, "wangge_db_bulk_reads_total", standby)
+    check(loads is not None and loads >= 2, f"bulk reads: process 2's start-up loads (statistics, street graph) on a standby: {loads}")
+    code = points[1][0]
+    a, reader = Client(WANGGE[0]), Client(b)
+    export = f"/v1/export?layer=areas&area={code}&format=geojson"
+    before = metric(b, "wangge_db_bulk_reads_total", standby)
+    new = rename(a, code)
+    started = time.time()
+    status, _, body = reader.request("GET", export)
+    took = time.time() - started
+    after = metric(b, "wangge_db_bulk_reads_total", standby)
+    check(status == 200 and new in body.decode(), f"bulk reads: an export through process 2 right after a rename through process 1 "
+          f"shows it ({status}, {took * 1000:.0f} ms)")
+    check(after == before + 1, f"bulk reads: that export was served by a standby (standby reads {before} -> {after})")
+    before = metric(b, "wangge_db_bulk_reads_total", primary)
+    standbys_replay(True)
+    try:
+        new = rename(a, code)
+        started = time.time()
+        status, _, body = reader.request("GET", export)
+        took = time.time() - started
+        stale = standbys_without(code, new)
+    finally:
+        standbys_replay(False)
+    after = metric(b, "wangge_db_bulk_reads_total", primary)
+    check(stale > 0, f"bulk reads: with replay paused, {stale} standbys still show the old name (the lag is real)")
+    check(status == 200 and new in body.decode(), f"bulk reads: with replay paused on the standbys, an export after a rename still "
+          f"shows it ({status}, {took * 1000:.0f} ms, waited for the standby first)")
+    check(after == before + 1, f"bulk reads: that export went to the primary (primary reads {before} -> {after})")
+
+
+def forwarded_clients():
+    """Behind nginx every request comes from nginx's address: wangge takes the client from
+    X-Forwarded-For (WANGGE_TRUSTED_PROXIES). A guesser (from 127.0.0.2) backs off; another client
+    (127.0.0.3) through the same nginx is not held back."""
+    def from_address(source, token, n):
+        statuses = []
+        conn = http.client.HTTPConnection(*NGINX, timeout=30, source_address=(source, 0))
+        for _ in range(n):
+            # A client's own X-Forwarded-For is replaced by nginx: it cannot pose as someone else.
+            conn.request("GET", "/v1/areas?limit=1", headers={"Authorization": "Bearer " + token, "X-Forwarded-For": "10.9.9.9"})
+            r = conn.getresponse()
+            r.read()
+            statuses.append(r.status)
+        conn.close()
+        return statuses
+    guesses = from_address("127.0.0.2", "wg_" + "0" * 64, 60)
+    check(429 in guesses, f"forwarded clients: 60 wrong tokens from 127.0.0.2 through nginx back off "
+          f"({guesses.count(401)} x 401, {guesses.count(429)} x 429)")
+    others = from_address("127.0.0.3", TOKEN, 4)
+    check(others == [200] * 4, f"forwarded clients: meanwhile 127.0.0.3 through the same nginx is answered: {others}")
+
+
 def kill_under_load(points):
     with ReadLoad(points) as load:
         time.sleep(PHASE_S / 3)
@@ -268,6 +385,10 @@ def main():
     points = sample_points(200)
     print("coherence:")
     coherence(points, "coherence")
+    print("bulk reads on a standby:")
+    bulk_reads(points)
+    print("clients behind nginx:")
+    forwarded_clients()
     print("a process killed under load:")
     kill_under_load(points)
     print("rolling restart:")
