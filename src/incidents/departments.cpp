@@ -148,6 +148,14 @@ std::vector<Department> departments_for(pg::Connection& conn, const std::string&
   return out;
 }
 
+std::vector<Department> current_departments(pg::Connection& conn) {
+  auto r =
+      conn.exec("departments.current", std::string("SELECT ") + kColumns + " FROM departments d WHERE d.retired_at IS NULL ORDER BY d.id");
+  std::vector<Department> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(department_of(r, i));
+  return out;
+}
+
 json DepartmentStore::create(pg::Connection& conn, const Actor& actor, const json& body) const {
   actor.require_edit_role();
   check_properties(body);

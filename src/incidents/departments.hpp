@@ -44,6 +44,8 @@ class DepartmentStore {
 std::optional<Department> current_department(pg::Connection& conn, long long id);
 // The current departments that handle `category`.
 std::vector<Department> departments_for(pg::Connection& conn, const std::string& category);
+// Every current department, by id (one read for the suggestions of a page of cases).
+std::vector<Department> current_departments(pg::Connection& conn);
 std::string department_etag(long long id, long long version);
 
 }  // namespace wangge::incidents

@@ -5,6 +5,8 @@
 #include <cstdlib>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "core/error.hpp"
 #include "crs/point_crs.hpp"
@@ -143,27 +145,51 @@ Assignee check_assignee(pg::Connection& conn, const json& body, const std::strin
   return {ref, w.str(0, 0)};
 }
 
+// A grid's first worker now (by assignment time, then id): the worker a case in it goes to.
+struct GridWorker {
+  std::string id, name;
+};
+constexpr const char* kGridWorkers =
+    "SELECT DISTINCT ON (wa.grid_code) wa.grid_code, w.id, w.name FROM worker_assignments wa JOIN workers w ON w.id = wa.worker_id "
+    "WHERE wa.grid_code = ANY($1::text[]) AND wa.unassigned_at IS NULL ORDER BY wa.grid_code, wa.assigned_at, w.id";
+
+std::map<std::string, GridWorker> grid_workers(pg::Connection& conn, const std::vector<std::string>& grids) {
+  std::map<std::string, GridWorker> out;
+  if (grids.empty()) return out;
+  auto r = conn.exec("incidents.grid_workers", kGridWorkers, {pg::array(grids)});
+  for (int i = 0; i < r.rows(); ++i) out[r.str(i, 0)] = GridWorker{r.str(i, 1), r.str(i, 2)};
+  return out;
+}
+
 // Who a registered case would go to: the department that handles its category and serves its area
-// most closely (the longest scope code), then the first worker assigned to its grid.
-json suggestions(pg::Connection& conn, const json& incident) {
+// most closely (the longest scope code; the lowest id among equals), then the first worker
+// assigned to its grid. `departments` may hold departments of other categories.
+json suggestions_from(const json& incident, const std::vector<Department>& departments, const std::map<std::string, GridWorker>& workers) {
   json out = json::array();
   const std::string code = case_code(incident);
   if (!code.empty() && incident["category"].is_string()) {
+    const std::string category = incident["category"].get<std::string>();
     const Department* best = nullptr;
     std::size_t best_fit = 0;
-    const auto candidates = departments_for(conn, incident["category"].get<std::string>());
-    for (const auto& d : candidates)
+    for (const auto& d : departments) {
+      if (!d.serves(category)) continue;
       if (auto f = d.fit(code); f && (!best || *f > best_fit)) best = &d, best_fit = *f;
+    }
     if (best) out.push_back({{"assignee", "department:" + std::to_string(best->id)}, {"name", best->name}, {"reason", "category"}});
   }
   if (incident["grid"].is_string()) {
-    auto w = conn.exec("incidents.grid_worker",
-                       "SELECT w.id, w.name FROM worker_assignments wa JOIN workers w ON w.id = wa.worker_id "
-                       "WHERE wa.grid_code = $1 AND wa.unassigned_at IS NULL ORDER BY wa.assigned_at, w.id LIMIT 1",
-                       {incident["grid"].get<std::string>()});
-    if (w.rows() == 1) out.push_back({{"assignee", "worker:" + w.str(0, 0)}, {"name", w.str(0, 1)}, {"reason", "grid"}});
+    auto w = workers.find(incident["grid"].get<std::string>());
+    if (w != workers.end()) out.push_back({{"assignee", "worker:" + w->second.id}, {"name", w->second.name}, {"reason", "grid"}});
   }
   return out;
+}
+
+json suggestions(pg::Connection& conn, const json& incident) {
+  std::vector<Department> departments;
+  if (incident["category"].is_string()) departments = departments_for(conn, incident["category"].get<std::string>());
+  std::vector<std::string> grids;
+  if (incident["grid"].is_string()) grids.push_back(incident["grid"].get<std::string>());
+  return suggestions_from(incident, departments, grid_workers(conn, grids));
 }
 
 // The areas an urging climbs, nearest first: the case's hierarchy above its grid (village,
@@ -456,7 +482,22 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
                         "(SELECT i.* FROM incidents i WHERE " +
                             where + " ORDER BY i.id LIMIT " + lim + "::int OFFSET " + off + "::bigint) s",
                         params);
-  return json{{"numberMatched", count.integer(0, 0)}, {"incidents", json::parse(rows.str(0, 0))}};
+  json items = json::parse(rows.str(0, 0));
+  // Each case comes with its first suggested assignee, as its detail has it: two reads for the
+  // whole page (the departments, the workers of the page's grids), not two per case.
+  if (!items.empty()) {
+    const auto departments = current_departments(conn);
+    std::set<std::string> grids;
+    for (const auto& item : items)
+      if (item["grid"].is_string()) grids.insert(item["grid"].get<std::string>());
+    const auto workers = grid_workers(conn, std::vector<std::string>(grids.begin(), grids.end()));
+    for (auto& item : items) {
+      const json s = suggestions_from(item, departments, workers);
+      item["suggested_assignee"] = s.empty() ? json(nullptr) : s[0]["assignee"];
+      item["suggested_assignee_name"] = s.empty() ? json(nullptr) : s[0]["name"];
+    }
+  }
+  return json{{"numberMatched", count.integer(0, 0)}, {"incidents", std::move(items)}};
 }
 
 json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long long id, const json& body,

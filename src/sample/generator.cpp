@@ -996,6 +996,10 @@ class Builder {
         incident.reporter = "视频巡查";
       }
       incident.reported_at = rfc3339(end - 1 - static_cast<long long>(rng.below(90ULL * 86400)));
+      // Dispatch names an assignee; the grid's worker is the one on the spot (no random draw, so
+      // the rest of the sample stays as it was).
+      if (incident.status != "collect" && incident.status != "register")
+        incident.assignee_worker = static_cast<long long>(m_first_worker[g]);
       out.incidents.push_back(std::move(incident));
     }
   }

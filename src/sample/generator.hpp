@@ -51,6 +51,9 @@ struct Incident {
   std::string description;  // Chinese
   std::string reporter;
   std::string reported_at;  // RFC 3339, UTC, within the 90 days before 2026-11-01
+  // Who handles a dispatched (or later) case: the index in Jurisdiction::workers of its grid's
+  // first worker; -1 for a case not dispatched yet.
+  long long assignee_worker = -1;
 };
 
 struct Checkpoint {

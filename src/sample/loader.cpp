@@ -91,7 +91,7 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j) {
             });
   tx.exec("sample.worker_seq", "SELECT setval('workers_id_seq', greatest(1, (SELECT max(id) FROM workers)))");
   copy_rows(conn, "sample.incidents",
-            "COPY incidents (location, category, source, status, description, reporter, grid_code, reported_at) FROM STDIN",
+            "COPY incidents (location, category, source, status, description, reporter, grid_code, reported_at, assignee) FROM STDIN",
             j.incidents.size(), [&](std::size_t i, std::string& out) {
               const Incident& n = j.incidents[i];
               field(out, "SRID=4490;POINT(" + number(n.lon) + " " + number(n.lat) + ")");
@@ -101,7 +101,11 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j) {
               field(out, n.description);
               field(out, n.reporter);
               out += "\\N\t";  // grid assignment is the locator's job, not the generator's
-              field(out, n.reported_at, '\n');
+              field(out, n.reported_at);
+              if (n.assignee_worker < 0)
+                out += "\\N\n";
+              else
+                field(out, "worker:" + std::to_string(worker_base + 1 + n.assignee_worker), '\n');
             });
   copy_rows(conn, "sample.checkpoints", "COPY checkpoints (grid_code, name, kind, location, frequency) FROM STDIN", j.checkpoints.size(),
             [&](std::size_t i, std::string& out) {

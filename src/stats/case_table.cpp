@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "pg/array.hpp"
 #include "pg/bulk.hpp"
+#include "stats/figures.hpp"
 
 namespace wangge::stats {
 namespace {
@@ -49,21 +50,36 @@ std::optional<std::int64_t> opt_int(const pg::Result& r, int row, int col) {
 WorkClock::WorkClock(const incidents::WorkCalendar& calendar, int first_day, int days) : m_calendar(calendar), m_first_day(first_day) {
   m_before_day.resize(static_cast<std::size_t>(days) + 1);
   std::int64_t total = 0;
+  int working_day = -1;
   for (int d = 0; d <= days; ++d) {
     m_before_day[static_cast<std::size_t>(d)] = total;
     if (d == days) break;
     const std::int64_t start = (static_cast<std::int64_t>(first_day + d) * kDayS - kOffsetS) * 1000000;
-    total += calendar.working_minutes_between(start, start + kDayS * 1000000) * 60;
+    const std::int64_t minutes = calendar.working_minutes_between(start, start + kDayS * 1000000);
+    if (minutes > 0 && working_day < 0) working_day = first_day + d;
+    total += minutes * 60;
+  }
+  // Every working day has the same working periods: one working day's minutes, counted from its
+  // midnight, serve them all.
+  m_minutes_before.assign(1441, 0);
+  if (working_day >= 0) {
+    const std::int64_t start = (static_cast<std::int64_t>(working_day) * kDayS - kOffsetS) * 1000000;
+    for (int m = 1; m <= 1440; ++m)
+      m_minutes_before[static_cast<std::size_t>(m)] =
+          static_cast<std::int32_t>(calendar.working_minutes_between(start, start + static_cast<std::int64_t>(m) * 60000000));
   }
 }
 
-std::int64_t WorkClock::working_seconds_before(std::int64_t t_s) const {
+std::int64_t WorkClock::working_seconds_before(std::int64_t t_s, bool exact) const {
   const std::int64_t day = floor_div(t_s + kOffsetS, kDayS);
-  const std::int64_t day_start = day * kDayS - kOffsetS;
-  // Within one day the calendar is cheap; its minutes are whole, so seconds inside a working
-  // period count through the difference of the two whole-minute totals.
-  const std::int64_t whole = m_calendar.working_minutes_between(day_start * 1000000, t_s * 1000000) * 60;
-  return m_before_day[static_cast<std::size_t>(day - m_first_day)] + whole;
+  const std::size_t d = static_cast<std::size_t>(day - m_first_day);
+  if (m_before_day[d + 1] == m_before_day[d]) return m_before_day[d];  // a day off
+  const std::int64_t in_day = t_s + kOffsetS - day * kDayS;
+  const std::size_t m = static_cast<std::size_t>(in_day / 60);
+  std::int64_t s = m_before_day[d] + static_cast<std::int64_t>(m_minutes_before[m]) * 60;
+  // The seconds into a working minute (the calendar's minutes are whole).
+  if (exact && m_minutes_before[m + 1] != m_minutes_before[m]) s += in_day % 60;
+  return s;
 }
 
 std::int64_t WorkClock::working_seconds_between(std::int64_t start_s, std::int64_t end_s) const {
@@ -72,8 +88,10 @@ std::int64_t WorkClock::working_seconds_between(std::int64_t start_s, std::int64
   const std::int64_t last = floor_div(end_s + kOffsetS, kDayS) - m_first_day;
   if (first < 0 || last >= static_cast<std::int64_t>(m_before_day.size()) - 1)
     return m_calendar.working_minutes_between(start_s * 1000000, end_s * 1000000) * 60;
-  if (first == last) return m_calendar.working_minutes_between(start_s * 1000000, end_s * 1000000) * 60;
-  return working_seconds_before(end_s) - working_seconds_before(start_s);
+  // Within one day the calendar counts the seconds between the two and rounds down to minutes;
+  // across days it counts whole minutes from each day's midnight.
+  if (first == last) return (working_seconds_before(end_s, true) - working_seconds_before(start_s, true)) / 60 * 60;
+  return working_seconds_before(end_s, false) - working_seconds_before(start_s, false);
 }
 
 std::pair<std::size_t, std::size_t> CaseTable::key_range(const std::string& prefix) const {
@@ -90,21 +108,42 @@ std::size_t CaseTable::memory_bytes() const {
   std::size_t bytes = keys.capacity() * sizeof(std::string) + cases.capacity() * sizeof(cases[0]);
   for (std::size_t k = 0; k < keys.size(); ++k)
     bytes += keys[k].capacity() + cases[k]->capacity() * sizeof(CaseRecord) + sizeof(std::vector<CaseRecord>) + 16;
+  for (const auto& b : blocks)
+    for (const auto& m : b->months)
+      bytes += sizeof(MonthSummary) + (m.flags.capacity() + m.hist.capacity() + m.deadlines.capacity()) * sizeof(std::uint32_t);
   for (const auto* dict : {categories.get(), sources.get(), assignees.get()})
     for (const auto& s : *dict) bytes += sizeof(std::string) + s.capacity();
   return bytes;
 }
+
+// Names to dictionary indices without building a string per lookup.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view v) const noexcept { return std::hash<std::string_view>{}(v); }
+};
+using IndexOf = std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>>;
 
 // Turns rows into records; holds the dictionaries that a load extends (under the write mutex).
 struct CaseTableCache::Reader {
   const WorkClock& clock;
   const CountRules& rules;
   std::vector<std::string> categories, sources, assignees;
-  std::unordered_map<std::string, std::uint32_t> category_ids, source_ids, assignee_ids;
+  IndexOf category_ids, source_ids, assignee_ids;
 
-  static std::uint32_t id_of(std::string_view text, std::vector<std::string>& names, std::unordered_map<std::string, std::uint32_t>& ids,
-                             std::uint32_t limit) {
-    auto it = ids.find(std::string(text));
+  Reader(const WorkClock& c, const CountRules& r, const CaseTable* old) : clock(c), rules(r) {
+    if (old) {  // keep the indices handed out so far
+      categories = *old->categories;
+      sources = *old->sources;
+      assignees = *old->assignees;
+    }
+    if (assignees.empty()) assignees.push_back("");  // index 0: no assignee
+    for (std::uint32_t i = 0; i < categories.size(); ++i) category_ids.emplace(categories[i], i);
+    for (std::uint32_t i = 0; i < sources.size(); ++i) source_ids.emplace(sources[i], i);
+    for (std::uint32_t i = 0; i < assignees.size(); ++i) assignee_ids.emplace(assignees[i], i);
+  }
+
+  static std::uint32_t id_of(std::string_view text, std::vector<std::string>& names, IndexOf& ids, std::uint32_t limit) {
+    auto it = ids.find(text);
     if (it != ids.end()) return it->second;
     // Past the record field's range, further names share the last index (never at these sizes:
     // the categories are configured, the sources four).
@@ -139,7 +178,7 @@ struct CaseTableCache::Reader {
     return c;
   }
 
-  // Appends the records of `res` (kColumns + feedback) to `into`, by key.
+  // Appends the records of `res` (kColumns + feedback, as text) to `into`, by key.
   void read(const pg::Result& res, std::map<std::string, std::vector<CaseRecord>>& into) {
     std::string last_key;
     std::vector<CaseRecord>* bucket = nullptr;
@@ -166,6 +205,111 @@ struct CaseTableCache::Reader {
   }
 };
 
+namespace {
+
+// A buffer that libpq allocated (PQgetCopyData).
+struct PqFree {
+  void operator()(char* p) const noexcept { PQfreemem(p); }
+};
+
+// Reads COPY ... TO STDOUT (FORMAT binary): the rows come as they are stored, without a text
+// rendering on the server and a parse here, and without a round trip per batch.
+class BinaryCopy {
+ public:
+  BinaryCopy(pg::Connection& conn, const std::string& sql) : m_conn(conn) {
+    pg::Result r(PQexec(conn.raw(), sql.c_str()));
+    if (!r.raw() || PQresultStatus(r.raw()) != PGRES_COPY_OUT) {
+      const char* state = r.raw() ? PQresultErrorField(r.raw(), PG_DIAG_SQLSTATE) : nullptr;
+      throw pg::sql_error("stats.copy", state ? state : "", PQerrorMessage(conn.raw()));
+    }
+  }
+
+  // The next row's fields (std::nullopt for NULL), or false at the end.
+  bool next(std::vector<std::optional<std::string_view>>& fields) {
+    while (true) {
+      if (m_pos < m_data.size()) {
+        if (!m_header) {
+          // Signature (11 bytes), flags (4), header extension length (4) and extension.
+          need(19);
+          m_pos += 19 + static_cast<std::size_t>(int32_at(15));
+          m_header = true;
+          continue;
+        }
+        const std::int16_t n =
+            static_cast<std::int16_t>((static_cast<std::uint8_t>(m_data[m_pos]) << 8) | static_cast<std::uint8_t>(m_data[m_pos + 1]));
+        if (n == -1) {  // the trailer
+          m_pos = m_data.size();
+          continue;
+        }
+        std::size_t p = m_pos + 2;
+        fields.clear();
+        for (int i = 0; i < n; ++i) {
+          const std::int32_t len = int32_at(p);
+          p += 4;
+          if (len < 0) {
+            fields.emplace_back(std::nullopt);
+          } else {
+            fields.emplace_back(std::string_view(m_data.data() + p, static_cast<std::size_t>(len)));
+            p += static_cast<std::size_t>(len);
+          }
+        }
+        m_pos = p;
+        return true;
+      }
+      if (!fetch()) return false;
+    }
+  }
+
+ private:
+  std::int32_t int32_at(std::size_t p) const {
+    const auto* b = reinterpret_cast<const std::uint8_t*>(m_data.data() + p);
+    return static_cast<std::int32_t>((std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3]);
+  }
+  void need(std::size_t n) const {
+    if (m_data.size() - m_pos < n) throw std::runtime_error("stats.copy: truncated binary COPY data");
+  }
+  // One CopyData message: the server sends one per row (the first also carries the header).
+  bool fetch() {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(m_conn.raw(), &buf, 0);
+    std::unique_ptr<char, PqFree> owned(buf);
+    if (n > 0) {
+      m_data.assign(buf, static_cast<std::size_t>(n));
+      m_pos = 0;
+      return true;
+    }
+    if (n == -2) throw pg::sql_error("stats.copy", "", PQerrorMessage(m_conn.raw()));
+    // -1: done; the command's result follows.
+    pg::Result r(PQgetResult(m_conn.raw()));
+    if (!r.raw() || PQresultStatus(r.raw()) != PGRES_COMMAND_OK) throw pg::sql_error("stats.copy", "", PQerrorMessage(m_conn.raw()));
+    while (PGresult* more = PQgetResult(m_conn.raw())) PQclear(more);
+    return false;
+  }
+
+  pg::Connection& m_conn;
+  std::string m_data;
+  std::size_t m_pos = 0;
+  bool m_header = false;
+};
+
+std::int64_t be64(std::string_view v) {
+  std::uint64_t x = 0;
+  for (char c : v) x = (x << 8) | static_cast<std::uint8_t>(c);
+  return static_cast<std::int64_t>(x);
+}
+
+// A binary timestamptz (microseconds since 2000-01-01 UTC) in whole seconds since 1970, rounded
+// down, or up for `ceil` (deadlines).
+std::optional<std::int64_t> seconds_of(const std::optional<std::string_view>& v, bool ceil = false) {
+  if (!v) return std::nullopt;
+  if (v->size() != 8) throw std::runtime_error("stats.copy: a timestamp is not 8 bytes");
+  const std::int64_t us = be64(*v);
+  const std::int64_t s = floor_div(us, 1000000) + (ceil && us % 1000000 != 0 ? 1 : 0);
+  return s + 946684800;
+}
+
+}  // namespace
+
 CaseTableCache::CaseTableCache(const incidents::WorkCalendar& calendar, CountRules rules)
     : m_calendar(calendar), m_rules(rules), m_clock(calendar, kFirstDay, kDays) {}
 
@@ -179,6 +323,13 @@ namespace {
 
 std::shared_ptr<const std::vector<std::string>> shared_copy(const std::vector<std::string>& v) {
   return std::make_shared<const std::vector<std::string>>(v);
+}
+
+// The figures find a period's records of a key by binary search: each key's records are kept in
+// reporting order, at their exact size.
+void in_reporting_order(std::vector<CaseRecord>& v) {
+  std::stable_sort(v.begin(), v.end(), [](const CaseRecord& a, const CaseRecord& b) { return a.reported_min < b.reported_min; });
+  v.shrink_to_fit();
 }
 
 }  // namespace
@@ -198,52 +349,81 @@ void CaseTableCache::load_all(pg::Connection& conn) {
   std::lock_guard lock(m_write_mutex);
   const auto t0 = std::chrono::steady_clock::now();
   const double cpu0 = thread_cpu_seconds();
-  Reader reader{m_clock, m_rules, {}, {}, {}, {}, {}, {}};
-  if (auto old = m_table.load()) {  // keep the indices handed out so far
-    reader.categories = *old->categories;
-    reader.sources = *old->sources;
-    reader.assignees = *old->assignees;
-    for (std::uint32_t i = 0; i < reader.categories.size(); ++i) reader.category_ids.emplace(reader.categories[i], i);
-    for (std::uint32_t i = 0; i < reader.sources.size(); ++i) reader.source_ids.emplace(reader.sources[i], i);
-    for (std::uint32_t i = 0; i < reader.assignees.size(); ++i) reader.assignee_ids.emplace(reader.assignees[i], i);
-  }
-  if (reader.assignees.empty()) reader.assignees.push_back("");  // index 0: no assignee
-  std::map<std::string, std::vector<CaseRecord>> by_key;
+  auto old = m_table.load();
+  Reader reader(m_clock, m_rules, old.get());
+  // Records by key index (keys in order of first appearance), sorted by key at the end.
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> key_ids;
+  std::vector<std::string> keys;
+  std::vector<std::vector<CaseRecord>> records;
   pg::Transaction tx(conn);
-  // The cursor reads the table as of this transaction's snapshot, taken at its first statement:
-  // every change committed before now() is in it, and every later one is notified.
+  // The COPY reads the table as of its statement's snapshot, taken after now(): every change
+  // committed before now() is in it, and every later one is notified. JIT compilation would cost
+  // more than it saves on this plain scan.
   auto now = tx.exec("stats.now", "SELECT floor(date_part('epoch', now()))::bigint");
-  tx.exec("stats.declare", std::string("DECLARE stats_cases NO SCROLL CURSOR FOR ") + kColumns +
-                               "floor(date_part('epoch', f.at))::bigint FROM incidents i LEFT JOIN "
-                               "(SELECT incident_id, max(at) AS at FROM incident_events WHERE action = 'feedback' GROUP BY incident_id) f "
-                               "ON f.incident_id = i.id");
-  while (true) {
-    // Batches keep the client's memory bounded: a whole result of 12 million rows would need
-    // gigabytes in libpq before the first record is made.
-    auto batch = tx.exec("stats.fetch", "FETCH 50000 FROM stats_cases");
-    if (batch.rows() == 0) break;
-    reader.read(batch, by_key);
+  tx.exec("stats.jit", "SET LOCAL jit = off");
+  BinaryCopy copy(conn,
+                  "COPY (SELECT wg_stats_key(i.grid_code, i.hierarchy), i.reported_at, i.category, i.source, i.status, i.dispatched_at, "
+                  "i.deadline, i.closed_at, i.rework_count, i.verified_at, coalesce(i.assignee, ''), f.at FROM incidents i LEFT JOIN "
+                  "(SELECT incident_id, max(at) AS at FROM incident_events WHERE action = 'feedback' GROUP BY incident_id) f "
+                  "ON f.incident_id = i.id) TO STDOUT (FORMAT binary)");
+  std::vector<std::optional<std::string_view>> fields;
+  std::string_view last_key;
+  std::vector<CaseRecord>* bucket = nullptr;
+  while (copy.next(fields)) {
+    if (fields.size() != 12 || !fields[0] || !fields[1] || !fields[2] || !fields[3] || !fields[4] || !fields[8] || !fields[10] ||
+        fields[8]->size() != 4)
+      throw std::runtime_error("stats.copy: unexpected row");
+    Row r;
+    r.key = *fields[0];
+    r.reported = *seconds_of(fields[1]);
+    r.category = *fields[2];
+    r.source = *fields[3];
+    r.status = *fields[4];
+    r.dispatched = seconds_of(fields[5]);
+    r.deadline = seconds_of(fields[6], true);
+    r.closed = seconds_of(fields[7]);
+    r.rework = static_cast<std::int32_t>(be64(*fields[8]));
+    r.verified = seconds_of(fields[9]);
+    r.assignee = *fields[10];
+    r.feedback = seconds_of(fields[11]);
+    if (!bucket || r.key != last_key) {
+      auto it = key_ids.find(r.key);
+      if (it == key_ids.end()) {
+        it = key_ids.emplace(std::string(r.key), static_cast<std::uint32_t>(keys.size())).first;
+        keys.emplace_back(r.key);
+        records.emplace_back();
+      }
+      bucket = &records[it->second];
+      last_key = it->first;  // the map's copy: the row's bytes go with the next message
+    }
+    bucket->push_back(reader.record(r));
   }
   tx.commit();
+  std::vector<std::uint32_t> order(keys.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return keys[a] < keys[b]; });
   auto next = std::make_shared<CaseTable>();
-  next->keys.reserve(by_key.size());
-  next->cases.reserve(by_key.size());
-  for (auto& [key, records] : by_key) {
-    next->case_count += records.size();
-    records.shrink_to_fit();
-    next->keys.push_back(key);
-    next->cases.push_back(std::make_shared<const std::vector<CaseRecord>>(std::move(records)));
+  next->keys.reserve(keys.size());
+  next->cases.reserve(keys.size());
+  for (const std::uint32_t k : order) {
+    auto& v = records[k];
+    next->case_count += v.size();
+    in_reporting_order(v);
+    next->keys.push_back(std::move(keys[k]));
+    next->cases.push_back(std::make_shared<const std::vector<CaseRecord>>(std::move(v)));
   }
   next->categories = shared_copy(reader.categories);
   next->sources = shared_copy(reader.sources);
   next->assignees = shared_copy(reader.assignees);
+  summarise(*next, old.get());
   next->as_of_s = now.integer(0, 0);
   next->load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::size_t bytes = next->memory_bytes();
-  const std::size_t cases = next->case_count;
+  next->memory = next->memory_bytes();
+  const std::size_t bytes = next->memory;
+  const std::size_t cases = next->case_count, key_count = next->keys.size();
   const double seconds = next->load_seconds;
   m_table.store(std::move(next));
-  log::info("case statistics loaded: " + std::to_string(cases) + " cases, " + std::to_string(by_key.size()) + " keys, " +
+  log::info("case statistics loaded: " + std::to_string(cases) + " cases, " + std::to_string(key_count) + " keys, " +
             std::to_string(bytes / (1024 * 1024)) + " MiB in memory, " + std::to_string(seconds) + " s (" +
             std::to_string(thread_cpu_seconds() - cpu0) + " s CPU of this thread; the database's work not included)");
 }
@@ -252,10 +432,7 @@ void CaseTableCache::refresh(pg::Connection& conn, const std::vector<std::string
   std::lock_guard lock(m_write_mutex);
   auto old = m_table.load();
   if (!old) return;  // the first load reads them
-  Reader reader{m_clock, m_rules, *old->categories, *old->sources, *old->assignees, {}, {}, {}};
-  for (std::uint32_t i = 0; i < reader.categories.size(); ++i) reader.category_ids.emplace(reader.categories[i], i);
-  for (std::uint32_t i = 0; i < reader.sources.size(); ++i) reader.source_ids.emplace(reader.sources[i], i);
-  for (std::uint32_t i = 0; i < reader.assignees.size(); ++i) reader.assignee_ids.emplace(reader.assignees[i], i);
+  Reader reader(m_clock, m_rules, old.get());
   std::map<std::string, std::vector<CaseRecord>> by_key;
   for (const auto& k : keys) by_key[k];  // a key whose cases are all gone becomes empty
   const std::string feedback =
@@ -282,6 +459,7 @@ void CaseTableCache::refresh(pg::Connection& conn, const std::vector<std::string
     }
     if (i < old->keys.size() && old->keys[i] == fresh->first) ++i;  // replaced
     if (!fresh->second.empty()) {
+      in_reporting_order(fresh->second);
       next->keys.push_back(fresh->first);
       next->cases.push_back(std::make_shared<const std::vector<CaseRecord>>(std::move(fresh->second)));
     }
@@ -291,6 +469,8 @@ void CaseTableCache::refresh(pg::Connection& conn, const std::vector<std::string
   next->categories = shared_copy(reader.categories);
   next->sources = shared_copy(reader.sources);
   next->assignees = shared_copy(reader.assignees);
+  summarise(*next, old.get());
+  next->memory = next->memory_bytes();
   m_table.store(std::move(next));
 }
 

@@ -51,6 +51,10 @@ struct CaseAnswer {
 
 CaseAnswer count_cases(const CaseTable& table, const CaseQuery& query);
 
+// Fills table.blocks from the table's records; a block whose keys and records are those of
+// `before` (the same record vectors) is shared with it rather than counted again.
+void summarise(CaseTable& table, const CaseTable* before);
+
 // "YYYY-MM-DD" of a local day number.
 std::string format_day(std::int64_t day);
 

@@ -51,8 +51,9 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const StatsSe
   routes.add("GET", "/v1/stats/cases", [r, s](const Request& req) {
     auto actor = r->authenticate(req);
     allow_only(req, {"area", "from", "to", "group_by", "level", "format"});
-    CasesRequest q{short_param(req, "area"), short_param(req, "from"), short_param(req, "to"), short_param(req, "group_by"),
-                   short_param(req, "level")};
+    CasesRequest q{short_param(req, "area"),     short_param(req, "from"),  short_param(req, "to"),
+                   short_param(req, "group_by"), short_param(req, "level"), nullptr};
+    if (r->cache.ready()) q.registry_snapshot = r->cache.current();
     return render(req, s->cases(*r->pool.acquire(), actor, q), "cases");
   });
   routes.add("GET", "/v1/stats/workers", [r, s](const Request& req) {

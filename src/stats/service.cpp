@@ -29,18 +29,25 @@ struct AreaRef {
   std::string prefix() const { return code.empty() ? "" : registry::code_prefix(code); }
 };
 
-// The area a statistic is about: the one asked for (inside the actor's scope), else the scope.
-AreaRef resolve_area(pg::Connection& conn, const registry::Actor& actor, std::optional<std::string> area) {
+// The code of the area a statistic is about: the one asked for (inside the actor's scope), else
+// the scope; std::nullopt for every case.
+std::optional<std::string> checked_area(const registry::Actor& actor, std::optional<std::string> area) {
   if (!area) {
-    if (!actor.scope) return {};
+    if (!actor.scope) return std::nullopt;
     area = *actor.scope;
   }
   if (area->empty() || area->size() > 64 || area->find_first_not_of("0123456789") != std::string::npos)
     throw bad_request("invalid_parameter", "area must be an area code (digits)");
   // Scope before existence: outside its scope a token learns nothing about which codes exist.
   if (!actor.covers(*area)) throw forbidden("outside_scope", "the area " + *area + " lies outside this token's scope " + *actor.scope);
-  auto r = registry::current_area_row(conn, *area);
-  if (r.rows() == 0) throw not_found("area_not_found", "no current area has the code " + *area);
+  return area;
+}
+
+AreaRef resolve_area(pg::Connection& conn, const registry::Actor& actor, std::optional<std::string> area) {
+  const auto code = checked_area(actor, std::move(area));
+  if (!code) return {};
+  auto r = registry::current_area_row(conn, *code);
+  if (r.rows() == 0) throw not_found("area_not_found", "no current area has the code " + *code);
   return {r.str(0, 0), r.str(0, 1), r.str(0, 2)};
 }
 
@@ -114,7 +121,7 @@ std::shared_ptr<const CaseTable> table_or_busy(const CaseTableCache& cache) {
 json table_info(const CaseTable& t) {
   return {{"cases", t.case_count},
           {"keys", t.keys.size()},
-          {"memory_bytes", t.memory_bytes()},
+          {"memory_bytes", t.memory},
           {"load_seconds", t.load_seconds},
           {"loaded_at", format_rfc3339(t.as_of_s * 1000000)}};
 }
@@ -239,13 +246,52 @@ EvaluationRules EvaluationRules::parse(const std::string& text) {
   return r;
 }
 
+// An area and its group areas as the registry had them at one revision.
+struct AreaMemo {
+  std::string code, name, level;
+  std::vector<std::string> codes, names, prefixes;
+};
+
 Answer StatsService::cases(pg::Connection& conn, const registry::Actor& actor, const CasesRequest& req) const {
   const GroupBy by = parse_group_by(req.group_by);
   if (req.level && (!req.group_by || *req.group_by != "level")) throw bad_request("invalid_parameter", "level goes with group_by=level");
   if (req.group_by && *req.group_by == "level" && !req.level)
     throw bad_request("invalid_parameter", "group_by=level needs level= (city, county, township, village, grid, microgrid)");
   const auto [from, to] = period_of(req.from, req.to);
-  const AreaRef area = resolve_area(conn, actor, req.area);
+  const auto code = checked_area(actor, req.area);
+  const std::string memo_key = code.value_or("") + "|" + (by == GroupBy::keys ? req.level.value_or("") + "|groups" : "");
+  std::shared_ptr<const AreaMemo> memo;
+  if (req.registry_snapshot) {
+    std::lock_guard lock(m_memo_mutex);
+    if (m_memo_snapshot == req.registry_snapshot) {
+      auto it = m_memo.find(memo_key);
+      if (it != m_memo.end()) memo = it->second;
+    }
+  }
+  if (!memo) {
+    const AreaRef a = resolve_area(conn, actor, code);
+    auto fresh = std::make_shared<AreaMemo>();
+    fresh->code = a.code;
+    fresh->name = a.name;
+    fresh->level = a.level;
+    if (by == GroupBy::keys) {
+      AreaGroups g = area_groups(conn, a, req.level);
+      fresh->codes = std::move(g.codes);
+      fresh->names = std::move(g.names);
+      fresh->prefixes = std::move(g.prefixes);
+    }
+    memo = fresh;
+    if (req.registry_snapshot) {
+      std::lock_guard lock(m_memo_mutex);
+      // A registry change (or a memo grown past a few thousand areas) starts the memo afresh.
+      if (m_memo_snapshot != req.registry_snapshot || m_memo.size() >= 4096) {
+        m_memo.clear();
+        m_memo_snapshot = req.registry_snapshot;
+      }
+      m_memo[memo_key] = memo;
+    }
+  }
+  const AreaRef area{memo->code, memo->name, memo->level};
   CaseQuery q;
   q.prefix = area.prefix();
   q.from_day = from;
@@ -254,7 +300,7 @@ Answer StatsService::cases(pg::Connection& conn, const registry::Actor& actor, c
   q.by = by;
   AreaGroups groups;
   if (by == GroupBy::keys) {
-    groups = area_groups(conn, area, req.level);
+    groups = AreaGroups{memo->codes, memo->names, memo->prefixes};
     q.group_prefixes = groups.prefixes;
   }
   auto table = table_or_busy(m_cases);

@@ -4,6 +4,9 @@
 // weights from geodata/evaluation.json. Every answer is a JSON document and a Table for exports.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -38,7 +41,13 @@ struct Answer {
 // The parameters as the client sent them; the service checks them (400 invalid_parameter).
 struct CasesRequest {
   std::optional<std::string> area, from, to, group_by, level;
+  // The server's in-memory registry snapshot, when the caller has one: the area and its group
+  // areas are then read from the database once per snapshot (every registry change swaps in a
+  // new one), not on every request.
+  std::shared_ptr<const void> registry_snapshot;
 };
+
+struct AreaMemo;
 struct WorkersRequest {
   std::optional<std::string> area, from, to;
 };
@@ -59,6 +68,11 @@ class StatsService {
  private:
   CaseTableCache& m_cases;
   EvaluationRules m_rules;
+  // Areas and group areas as of m_memo_snapshot (cleared when the registry moves on; held, so
+  // that its address is not reused by a later snapshot).
+  mutable std::mutex m_memo_mutex;
+  mutable std::shared_ptr<const void> m_memo_snapshot;
+  mutable std::map<std::string, std::shared_ptr<const AreaMemo>> m_memo;
 };
 
 }  // namespace wangge::stats

@@ -234,6 +234,33 @@ class CaseHandling(ApiTestCase):
         other = self.create(category="无人认领类别")
         self.assertEqual(self.get(other)["suggested_assignee"], f"worker:{first}")
 
+    def test_list_items_carry_the_suggested_assignee_of_their_detail(self):
+        by_department = self.create()
+        self.ok(by_department, "register")
+        by_worker = self.create(category="无人认领类别")
+        self.ok(by_worker, "register")
+        first = self.s.sql(f"SELECT w.id, w.name FROM worker_assignments wa JOIN workers w ON w.id = wa.worker_id "
+                           f"WHERE wa.grid_code = '{self.grid}' AND wa.unassigned_at IS NULL "
+                           "ORDER BY wa.assigned_at, w.id LIMIT 1")[0]
+        department_name = self.s.sql(f"SELECT name FROM departments WHERE id = {self.department}")[0][0]
+        page = self.s.request("GET", f"/v1/incidents?area={self.grid}&status=register&limit=10000", token=self.admin).json
+        items = {i["id"]: i for i in page["incidents"]}
+        self.assertEqual((items[by_department]["suggested_assignee"], items[by_department]["suggested_assignee_name"]),
+                         (f"department:{self.department}", department_name))
+        self.assertEqual((items[by_worker]["suggested_assignee"], items[by_worker]["suggested_assignee_name"]),
+                         (f"worker:{first[0]}", first[1]))
+        # Every item of the page says what its own detail says.
+        for case_id, item in list(items.items())[:20]:
+            self.assertEqual(item["suggested_assignee"], self.get(case_id)["suggested_assignee"], case_id)
+        # A case outside every grid and department has no suggestion (null, not absent).
+        far = self.s.request("POST", "/v1/incidents", {"location": {"type": "Point", "coordinates": [60.0, 10.0]},
+                                                       "category": "无人认领类别", "source": "hotline"}, token=self.admin)
+        if far.status == 201:
+            listed = self.s.request("GET", f"/v1/incidents?limit=10000&category=" + urllib.parse.quote("无人认领类别"),
+                                    token=self.admin).json["incidents"]
+            item = next(i for i in listed if i["id"] == far.json["id"])
+            self.assertIsNone(item["suggested_assignee"])
+
     def test_redispatch_and_return_keep_the_chain(self):
         case = self.create()
         self.ok(case, "register")
