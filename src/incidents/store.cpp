@@ -610,7 +610,9 @@ json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long lo
     detail["urging"] = u.integer(0, 0);
     detail["assignee"] = assignee ? json(*assignee) : json(nullptr);
     detail["remaining_working_minutes"] = remaining;
-    detail["overdue"] = remaining < 0;
+    // Past its deadline is overdue even when no working time has passed since (a deadline at
+    // noon, urged in the lunch break), as the case board's overdue filter counts it.
+    detail["overdue"] = at > deadline;
   } else if (action == "extend") {
     long long minutes = 0;
     if (body.contains("working_hours") && body["working_hours"].is_number_integer())
