@@ -31,11 +31,12 @@ class ManagerJourney(ConsolePeople, ApiTestCase):
         retired_workers = self.assigned(retire)
         retired_ground = self.geom_of(retire)
         retired_wkt = self.s.sql(f"SELECT ST_AsText({retired_ground})")[0][0]
-        # Workers: a grid other than those two loses its first worker and gains one of another grid.
+        # Workers: a grid other than those two loses its first worker and gains one of the
+        # neighbour's (a worker may serve several grids).
         others = [g for g in self.grids_of(VILLAGE) if g not in (retire, neighbour)]
         workers_grid = next(g for g in others if self.assigned(g))
         unassign = self.assigned(workers_grid)[0]
-        assign = next(w for g in others if g != workers_grid for w in self.assigned(g) if w not in self.assigned(workers_grid))
+        assign = next(w for w in self.assigned(neighbour) if w not in self.assigned(workers_grid))
         # The plan: every child but the retired grid, the neighbour grown over the retired ground.
         rows = self.s.sql(
             "SELECT json_build_object('type', 'FeatureCollection', 'features', json_agg(json_build_object('type', 'Feature', "

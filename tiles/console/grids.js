@@ -2,9 +2,10 @@
 // with the toolkit: redraw by dragging vertices (snapping to the neighbours), split along a drawn
 // line, merge with neighbours, restore an earlier version, redistrict a village or township (an
 // uploaded plan of its children), retire, assign and unassign workers; and read the coverage
-// report of an area's children (gaps, overlaps, parts outside it) on the map. Every change is first sent as a dry run
-// (预览) whose impact is shown on the map and in a list; 提交 sends the same request with If-Match
-// carrying the ETags the dry run named, so a change made by someone else in between answers 412.
+// report of an area's children (gaps, overlaps, parts outside it) on the map. Every change is
+// first sent as a dry run (预览) whose impact is shown on the map and in a list; 提交 sends the
+// same request with If-Match carrying the ETags the dry run named, so a change made by someone
+// else in between answers 412.
 import { TerraDraw, TerraDrawSelectMode, TerraDrawLineStringMode, TerraDrawPolygonMode } from 'terra-draw';
 import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
 import { api, describe, ApiError } from './api.js';
@@ -378,10 +379,9 @@ export function startGrids(root, ctx) {
     map.getSource('preview').setData(selected.feature);
     edit.request = () => ({ method: 'DELETE', path: `/v1/areas/${selected.code}` });
     edit.render = (r, ms) => {
-      const names = new Map();
       const workerItems = r.workers_unassigned.map((id) => {
         const li = el('li', { dataset: { worker: String(id) } }, `网格员 #${id} 解除分配`);
-        api('GET', '/v1/workers/' + id).then(({ data }) => { names.set(id, data.name); li.textContent = `${data.name} (#${id}) 解除分配`; }).catch(() => {});
+        api('GET', '/v1/workers/' + id).then(({ data }) => { li.textContent = `${data.name} (#${id}) 解除分配`; }).catch(() => {});
         return li;
       });
       const checkpointItems = r.checkpoints_without_grid.map((id) => el('li', { dataset: { checkpoint: String(id) } }, `巡查点 #${id} 暂无所属网格`));
