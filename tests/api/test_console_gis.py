@@ -47,7 +47,8 @@ class GisJourney(ConsolePeople, ApiTestCase):
         out = self.browse("console_gis_check.mjs", {
             "login": "lisi", "password": PASSWORD, "village": VILLAGE, "bad_file": bad_file, "good_file": good_file,
             "name": NEW_NAME, "crs": "EPSG:4549", "today": today},
-            ["console-gis-import-problem.png", "console-gis-import-checked.png", "console-gis-imported.png", "console-gis-export.png"])
+            ["console-gis-import-problem.png", "console-gis-import-checked.png", "console-gis-imported.png", "console-gis-export.png",
+             "console-gis-ogc.png"])
         # The problem was listed (an overlap of the first feature, located) and drawn on the map;
         # the file could not be imported.
         self.assertEqual(out["bad_valid"], "false", out)

@@ -71,6 +71,8 @@ try {
   await page.waitForSelector('#ogc-collections li[data-collection]', { timeout: 15000 });
   result.collections = await page.$$eval('#ogc-collections li[data-collection]', (l) => l.map((x) => x.dataset.collection));
   await page.screenshot({ path: shot('console-gis-export.png') });
+  await page.$eval('#ogc-box', (b) => b.scrollIntoView());
+  await page.screenshot({ path: shot('console-gis-ogc.png') });
   const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), page.click('#export-link')]);
   const saved = path.join(dir, 'console-gis-export-gbk.zip');
   await download.saveAs(saved);

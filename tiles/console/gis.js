@@ -192,7 +192,7 @@ export function startGis(root, ctx) {
     if (r.features !== undefined) summary.push(`文件中 ${r.features} 个要素`);
     if (r.crs) summary.push('坐标系 ' + r.crs);
     if (r.encoding) summary.push(r.encoding);
-    if (r.inserted !== undefined) summary.push(`将新增 ${r.inserted} 个`);
+    if (r.dry_run && r.inserted !== undefined) summary.push(`将新增 ${r.inserted} 个`);
     if (r.updated_or_unchanged !== undefined) summary.push(`将更新或保持 ${r.updated_or_unchanged} 个`);
     if (r.updated !== undefined) summary.push(`更新 ${r.updated} 个，未变 ${r.unchanged ?? 0} 个，新增 ${r.inserted ?? 0} 个`);
     if (r.gap_m2) summary.push(`上级未覆盖 ${Math.round(r.gap_m2)} m²`);
