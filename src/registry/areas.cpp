@@ -592,7 +592,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
   return out;
 }
 
-void AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o) const {
+json AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o, bool dry_run) const {
   actor.require_edit(code);
   pg::Transaction tx(conn);
   lock_children_of(tx, require_current(tx.connection(), code).value_or(""));
@@ -600,7 +600,8 @@ void AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::stri
   auto row = tx.exec("areas.lock_current", "SELECT id, version FROM areas WHERE code = $1 AND valid_to IS NULL FOR UPDATE", {code});
   if (row.rows() == 0) require_current(tx.connection(), code);  // retired meanwhile: throws 410
   const long long version = row.integer(0, 1);
-  check_if_match(o.if_match, area_etag(code, version));
+  const std::string etag = area_etag(code, version);
+  if (!dry_run) check_if_match(o.if_match, etag);
   auto kids = tx.exec("areas.children_count", "SELECT count(*) FROM areas WHERE parent_code = $1 AND valid_to IS NULL", {code});
   if (kids.integer(0, 0) > 0)
     throw conflict("has_children", "area " + code + " still has " + kids.str(0, 0) + " current children; retire or move them first");
@@ -609,13 +610,26 @@ void AreaStore::retire(pg::Connection& conn, const Actor& actor, const std::stri
                             "UPDATE worker_assignments SET unassigned_at = clock_timestamp() "
                             "WHERE grid_code = $1 AND unassigned_at IS NULL RETURNING worker_id",
                             {code});
+  json workers = json::array();
+  for (int i = 0; i < unassigned.rows(); ++i) workers.push_back(unassigned.integer(i, 0));
   // Its checkpoints stay on the retired code until a grid covers them again (see
   // adopt_orphan_checkpoints); the audit names them.
   auto left = tx.exec("areas.checkpoints_left",
                       "SELECT coalesce(json_agg(id ORDER BY id), '[]')::text FROM checkpoints WHERE grid_code = $1", {code});
+  const json checkpoints = json::parse(left.str(0, 0));
+  json report = {{"operation", "retire"},
+                 {"dry_run", dry_run},
+                 {"code", code},
+                 {"version", version},
+                 {"touched", {{code, etag}}},
+                 {"retired", {code}},
+                 {"workers_unassigned", workers},
+                 {"checkpoints_without_grid", checkpoints}};
+  if (dry_run) return report;  // the transaction rolls back: a dry run writes nothing
   audit_area(tx, actor, "area.retire", code, version, std::nullopt,
-             json({{"workers_unassigned", unassigned.rows()}, {"checkpoints_without_grid", json::parse(left.str(0, 0))}}));
+             json({{"workers_unassigned", unassigned.rows()}, {"checkpoints_without_grid", checkpoints}}));
   tx.commit();
+  return report;
 }
 
 }  // namespace wangge::registry

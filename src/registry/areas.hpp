@@ -92,8 +92,12 @@ class AreaStore {
   // PUT (replace=true): the body is the whole new Feature; omitted optional properties are cleared.
   WriteResult update(pg::Connection& conn, const Actor& actor, const std::string& code, const nlohmann::json& body, const WriteOptions& o,
                      bool replace) const;
-  // Retires the area: its current version gets valid_to; history stays.
-  void retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o) const;
+  // Retires the area: its current version gets valid_to; history stays. Answers what the
+  // retirement does (the workers it unassigns, the checkpoints it leaves without a grid); with
+  // dry_run nothing is written and no If-Match is needed (the answer's "touched" names the ETag
+  // the real run needs).
+  nlohmann::json retire(pg::Connection& conn, const Actor& actor, const std::string& code, const WriteOptions& o,
+                        bool dry_run = false) const;
 
   // Shared with the toolkit (registry/toolkit.hpp), which runs the same checks inside its own transactions.
   struct PreparedGeometry {

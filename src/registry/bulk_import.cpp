@@ -143,24 +143,30 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
               "WITH pairs AS MATERIALIZED (SELECT a.n, a.code, b.code AS other, a.geom AS ga, b.geom AS gb "
               "FROM import_rows a JOIN import_rows b ON a.n < b.n AND a.geom && b.geom AND a.ok AND b.ok "
               "AND ST_Relate(a.geom, b.geom, '2********')) "
-              "SELECT n, code, other, m2 FROM (SELECT n, code, other, ST_Area(wg_to_metric(ST_Intersection(ga, gb))) AS m2 "
-              "FROM pairs) s WHERE m2 > $1::float8 ORDER BY n",
+              "SELECT n, code, other, ST_Area(wg_to_metric(x)) AS m2, ST_AsGeoJSON(x, 9, 0) FROM (SELECT n, code, other, "
+              "ST_CollectionExtract(ST_Intersection(ga, gb), 3) AS x FROM pairs) s WHERE ST_Area(wg_to_metric(x)) > $1::float8 ORDER BY n",
               {tol}),
       "overlap", [](const pg::Result& r, int i) {
-        return json{{"with", r.str(i, 2)}, {"area_m2", r.number(i, 3)}, {"detail", "overlaps another feature of the file"}};
+        return json{{"with", r.str(i, 2)},
+                    {"area_m2", r.number(i, 3)},
+                    {"geometry", json::parse(r.str(i, 4))},
+                    {"detail", "overlaps another feature of the file"}};
       });
   // Existing siblings the file replaces do not count: all of them with replace-children, the
   // updated ones with upsert.
   if (s.mode != ImportMode::replace_children)
     add(tx.exec("import.overlaps_existing",
-                "SELECT i.n, i.code, a.code FROM import_rows i JOIN areas a ON a.valid_to IS NULL AND a.level = $1 "
+                "SELECT i.n, i.code, a.code, ST_AsGeoJSON(ST_CollectionExtract(ST_Intersection(a.geom, i.geom), 3), 9, 0) "
+                "FROM import_rows i JOIN areas a ON a.valid_to IS NULL AND a.level = $1 "
                 "AND a.parent_code IS NOT DISTINCT FROM i.parent AND a.geom && i.geom AND i.ok "
                 "AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.existing AND r.code = a.code) "
                 "AND ST_Relate(a.geom, i.geom, '2********') "
                 "WHERE ST_Area(wg_to_metric(ST_Intersection(a.geom, i.geom))) > $2::float8 ORDER BY i.n",
                 {level, tol}),
         "overlaps_sibling", [](const pg::Result& r, int i) {
-          return json{{"with", r.str(i, 2)}, {"detail", "overlaps an existing area of the same level and parent"}};
+          return json{{"with", r.str(i, 2)},
+                      {"geometry", json::parse(r.str(i, 3))},
+                      {"detail", "overlaps an existing area of the same level and parent"}};
         });
   // An updated area must still hold its own children.
   add(tx.exec("import.children_outside",
@@ -186,14 +192,17 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
                                                    orphans.str(i, 1) + " children of its own"}});
   }
   add(tx.exec("import.outside",
-              "SELECT i.n, i.code, ST_Area(wg_to_metric(ST_Difference(i.geom, p.geom))), i.parent FROM import_rows i "
+              "SELECT i.n, i.code, ST_Area(wg_to_metric(ST_Difference(i.geom, p.geom))), i.parent, "
+              "ST_AsGeoJSON(ST_CollectionExtract(ST_Difference(i.geom, p.geom), 3), 9, 0) FROM import_rows i "
               "JOIN areas p ON p.code = i.parent AND p.valid_to IS NULL WHERE i.ok AND NOT ST_CoveredBy(i.geom, p.geom) "
               "AND NOT ST_IsEmpty(ST_Difference(wg_to_metric(i.geom), ST_Buffer(ST_Transform(p.geom, ST_SRID(wg_to_metric(i.geom))), "
               "$1::float8))) "
               "ORDER BY i.n",
               {std::to_string(config.parent_tolerance_m)}),
       "outside_parent", [&](const pg::Result& r, int i) {
-        return json{{"outside_m2", r.number(i, 2)}, {"detail", "reaches outside the parent " + r.str(i, 3)}};
+        return json{{"outside_m2", r.number(i, 2)},
+                    {"geometry", json::parse(r.str(i, 4))},
+                    {"detail", "reaches outside the parent " + r.str(i, 3)}};
       });
   if (!parent.empty()) {
     say("checking the parent's coverage");

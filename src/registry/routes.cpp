@@ -134,6 +134,9 @@ void add_routes(http::RouteTable& routes, Registry& reg) {
     auto actor = r->authenticate(req);
     const std::string& code = req.path_param("code");
     auto conn = r->pool.acquire();
+    // dry_run=true: the console's preview of a retirement (what it unassigns and leaves behind).
+    if (http::bool_param(req, "dry_run", false))
+      return http::json_response(200, r->areas.retire(*conn, actor, code, write_options(req), true).dump());
     r->areas.retire(*conn, actor, code, write_options(req));
     r->after_write(*conn, {code});
     return http::empty_response(204);
@@ -156,7 +159,16 @@ void add_routes(http::RouteTable& routes, Registry& reg) {
   });
   routes.add("PUT", "/v1/areas/{code}/workers", [r](const Request& req) {
     auto actor = r->authenticate(req);
-    return http::json_response(200, r->workers.assign(*r->pool.acquire(), actor, req.path_param("code"), http::json_body(req)).dump());
+    const bool dry_run = http::bool_param(req, "dry_run", false);
+    return http::json_response(200,
+                               r->workers.assign(*r->pool.acquire(), actor, req.path_param("code"), http::json_body(req), dry_run).dump());
+  });
+  routes.add("GET", "/v1/workers", [r](const Request& req) {
+    auto actor = r->authenticate(req);
+    auto area = req.param("area");
+    if (!area || area->empty() || area->size() > 40)
+      throw bad_request("invalid_parameter", "area=CODE is required: the area whose workers are listed");
+    return http::json_response(200, r->workers.list(*r->pool.acquire(), actor, *area).dump());
   });
   routes.add("POST", "/v1/workers", [r](const Request& req) {
     auto actor = r->authenticate(req);

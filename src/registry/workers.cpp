@@ -77,7 +77,7 @@ json WorkerStore::get(pg::Connection& conn, const Actor& actor, long long id) co
   return worker_json(w, 0);
 }
 
-json WorkerStore::assign(pg::Connection& conn, const Actor& actor, const std::string& grid_code, const json& body) const {
+json WorkerStore::assign(pg::Connection& conn, const Actor& actor, const std::string& grid_code, const json& body, bool dry_run) const {
   actor.require_edit_role();
   if (!body.is_object() || !body.contains("workers") || !body["workers"].is_array())
     throw bad_request("invalid_body", "the body must be {\"workers\": [worker ids]}");
@@ -120,13 +120,35 @@ json WorkerStore::assign(pg::Connection& conn, const Actor& actor, const std::st
             {grid_code, std::to_string(id), actor.label()});
     added.push_back(id);
   }
+  if (dry_run) {
+    // Read inside the transaction, which then rolls back: the assignment as it would be.
+    json out = of_grid(tx.connection(), actor, grid_code);
+    out["added"] = added;
+    out["removed"] = removed;
+    out["dry_run"] = true;
+    return out;
+  }
   audit::record(tx.connection(), actor.label(), "area.workers",
                 {"area", grid_code, std::nullopt, std::nullopt, {{"added", added}, {"removed", removed}}});
   tx.commit();
   json out = of_grid(conn, actor, grid_code);
   out["added"] = added;
   out["removed"] = removed;
+  out["dry_run"] = false;
   return out;
+}
+
+json WorkerStore::list(pg::Connection& conn, const Actor& actor, const std::string& area) const {
+  actor.require_read(area);
+  require_current(conn, area);
+  // Area codes are hierarchical (a child's code starts with its parent's), so the subtree is a prefix.
+  auto w = conn.exec(
+      "workers.list",
+      std::string("SELECT ") + kWorkerColumns + " FROM workers w WHERE left(w.area_code, length($1)) = $1 ORDER BY w.id LIMIT $2::int",
+      {area, std::to_string(kMaxListed + 1)});
+  json list = json::array();
+  for (int i = 0; i < w.rows() && i < kMaxListed; ++i) list.push_back(worker_json(w, i));
+  return json{{"area", area}, {"workers", list}, {"truncated", w.rows() > kMaxListed}};
 }
 
 json WorkerStore::of_grid(pg::Connection& conn, const Actor& actor, const std::string& grid_code) const {

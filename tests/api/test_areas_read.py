@@ -78,7 +78,7 @@ class PublicEndpoints(ApiTestCase):
                  ("POST", "/v1/areas/%s/children" % VILLAGE, "GET, PUT"),
                  ("DELETE", "/v1/areas/%s/history" % GRID, "GET"),
                  ("POST", "/v1/areas/%s/workers" % GRID, "GET, PUT"),
-                 ("GET", "/v1/workers", "POST"), ("DELETE", "/v1/workers/1", "GET")]
+                 ("DELETE", "/v1/workers", "GET, POST"), ("DELETE", "/v1/workers/1", "GET")]
         for method, path, allow in cases:
             with self.subTest(method=method, path=path):
                 r = self.s.request(method, path, token=self.admin, body={} if method in ("POST", "PUT", "PATCH") else None)

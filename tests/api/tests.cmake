@@ -13,7 +13,8 @@ foreach(name areas_read areas_write geometry_rules concurrency history access wo
              costs geometry_sanity hostile_more
              session basic_auth
              console console_stats console_worker
-             ops)
+             ops
+             previews console_gis console_manage)
   add_test(NAME api_${name} COMMAND ${_wangge_python} -m unittest -v test_${name}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/api)
   set_tests_properties(api_${name} PROPERTIES LABELS api TIMEOUT 300 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
@@ -22,3 +23,6 @@ endforeach()
 if(TEST api_console)
   set_tests_properties(api_console PROPERTIES TIMEOUT 900)
 endif()
+foreach(journey console_gis console_manage)
+  set_tests_properties(api_${journey} PROPERTIES TIMEOUT 600)
+endforeach()

@@ -22,7 +22,8 @@ export async function api(method, path, options = {}) {
   let body;
   if (options.body !== undefined) {
     headers['Content-Type'] = options.type || 'application/json';
-    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    // A file (Blob) goes up as it is: the import takes the file itself as the body.
+    body = typeof options.body === 'string' || options.body instanceof Blob ? options.body : JSON.stringify(options.body);
   }
   if (options.ifMatch) headers['If-Match'] = options.ifMatch;
   if (options.ifNoneMatch) headers['If-None-Match'] = options.ifNoneMatch;

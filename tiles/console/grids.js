@@ -1,8 +1,11 @@
 // 网格管理: find an area (search box, tree), read it (details, workers, history), and change it
 // with the toolkit: redraw by dragging vertices (snapping to the neighbours), split along a drawn
-// line, merge with neighbours, restore an earlier version. Every change is first sent as a dry run
-// (预览) whose impact is shown on the map and in a list; 提交 sends the same request with If-Match
-// carrying the ETags the dry run named, so a change made by someone else in between answers 412.
+// line, merge with neighbours, restore an earlier version, redistrict a village or township (an
+// uploaded plan of its children), retire, assign and unassign workers; and read the coverage
+// report of an area's children (gaps, overlaps, parts outside it) on the map. Every change is
+// first sent as a dry run (预览) whose impact is shown on the map and in a list; 提交 sends the
+// same request with If-Match carrying the ETags the dry run named, so a change made by someone
+// else in between answers 412.
 import { TerraDraw, TerraDrawSelectMode, TerraDrawLineStringMode, TerraDrawPolygonMode } from 'terra-draw';
 import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
 import { api, describe, ApiError } from './api.js';
@@ -11,7 +14,10 @@ import { el, toast, formatTime, levelNames, bounds } from './ui.js';
 const SNAP_PX = 12;
 const changeNames = { create: '新建', update: '修改', adjust: '随相邻调整', redraw: '重绘', split: '拆分', merge: '合并', restore: '恢复',
                       reparent: '调整上级', redistrict: '重新划分', import: '导入' };
-const opNames = { redraw: '重绘边界', split: '拆分', merge: '合并', restore: '恢复历史版本' };
+const opNames = { redraw: '重绘边界', split: '拆分', merge: '合并', restore: '恢复历史版本', retire: '退役', workers: '分配网格员',
+                  redistrict: '重新划分' };
+const childLevel = { province: 'city', city: 'county', county: 'township', township: 'village', village: 'grid', grid: 'microgrid' };
+const coverageColours = ['match', ['get', 'kind'], 'gap', '#e03131', 'overlap', '#f08c00', '#7048e8'];
 
 export function startGrids(root, ctx) {
   const { map, user } = ctx;
@@ -20,7 +26,13 @@ export function startGrids(root, ctx) {
 
   let selected = null;   // {feature, etag, code}
   let neighbours = [];   // sibling Features of the selected area (snapping, merge candidates)
-  let edit = null;       // {kind, drawId?, request: () => {method, path, body}, result?}
+  let edit = null;       // {kind, drawId?, request: () => {method, path, body}, result?, render?, done?}
+
+  // The coverage report's places: gaps (red), overlaps (orange), parts outside the parent (violet).
+  map.addSource('coverage', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  map.addLayer({ id: 'coverage-fill', type: 'fill', source: 'coverage', paint: { 'fill-color': coverageColours, 'fill-opacity': 0.5 } });
+  map.addLayer({ id: 'coverage-line', type: 'line', source: 'coverage', paint: { 'line-color': coverageColours, 'line-width': 2 } });
+  const clearCoverage = () => map.getSource('coverage').setData({ type: 'FeatureCollection', features: [] });
 
   // --- layout -----------------------------------------------------------------------------------
   const search = el('input', { id: 'area-search', type: 'search', placeholder: '按名称或代码查找区域', 'aria-label': '查找区域', autocomplete: 'off' });
@@ -92,6 +104,7 @@ export function startGrids(root, ctx) {
   // --- selection and details ----------------------------------------------------------------------
   async function select(code, { fit = true } = {}) {
     stopEditing();
+    clearCoverage();
     detail.replaceChildren(el('p', { class: 'muted', text: '读取 ' + code + ' …' }));
     let area;
     try {
@@ -113,20 +126,61 @@ export function startGrids(root, ctx) {
     const historyList = el('ol', { id: 'area-history', class: 'timeline' });
     const actions = el('div', { class: 'row', id: 'area-actions' });
     const why = editDenied(p);
+    const isGrid = p.level === 'grid' || p.level === 'microgrid';
     if (why) actions.append(el('p', { id: 'edit-denied', class: 'warn', text: why }));
     else if (p.level !== 'county' && p.level !== 'province' && p.level !== 'city') {
       actions.append(el('button', { id: 'btn-redraw', type: 'button', text: '编辑边界', onclick: startRedraw }),
                      el('button', { id: 'btn-split', type: 'button', text: '拆分', onclick: startSplit }),
-                     el('button', { id: 'btn-merge', type: 'button', text: '合并', onclick: startMerge }));
+                     el('button', { id: 'btn-merge', type: 'button', text: '合并', onclick: startMerge }),
+                     el('button', { id: 'btn-retire', type: 'button', text: '退役', onclick: startRetire }));
+      if (isGrid) actions.append(el('button', { id: 'btn-workers', type: 'button', text: '分配网格员', onclick: startWorkers }));
     }
+    // Redistricting replaces the children of the selected area, so the scope's own township may do it.
+    if (mayEditRole && inScope(p.code) && (p.level === 'village' || p.level === 'township'))
+      actions.append(el('button', { id: 'btn-redistrict', type: 'button', text: '重新划分', onclick: startRedistrict }));
+    if (childLevel[p.level] && p.level !== 'province')
+      actions.append(el('button', { id: 'btn-coverage', type: 'button', text: '覆盖检查', onclick: () => showCoverage(coverage) }));
+    const coverage = el('div', { id: 'coverage' });
     detail.replaceChildren(
       el('h3', { id: 'area-name', text: p.name }),
       el('table', { class: 'props' }, ...rows.map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', { text: String(v) })))),
       actions,
+      coverage,
       el('h4', { text: '网格员' }), workers,
       el('h4', { text: '历史版本' }), historyList);
     loadWorkers(p, workers);
     loadHistory(code, historyList, !why);
+  }
+
+  // --- coverage -------------------------------------------------------------------------------------
+  async function showCoverage(box) {
+    const code = selected.code;
+    box.replaceChildren(el('p', { class: 'muted', text: '正在检查覆盖…' }));
+    try {
+      const { data } = await api('GET', `/v1/areas/${code}/coverage`);
+      const features = [];
+      const item = (kind, f, text) => {
+        features.push({ type: 'Feature', geometry: f.geometry, properties: { kind } });
+        return el('li', { dataset: { kind } }, text, ' ', el('button', { type: 'button', class: 'small', text: '定位',
+          onclick: () => map.fitBounds(bounds(f.geometry), { padding: 80, animate: false, maxZoom: 18 }) }));
+      };
+      const m2 = (v) => (v >= 10000 ? (v / 10000).toFixed(2) + ' 公顷' : Math.round(v) + ' m²');
+      const gaps = data.gaps.features.map((f) => item('gap', f, '空隙 ' + m2(f.properties.area_m2)));
+      const overlaps = data.overlaps.features.map((f) => item('overlap', f, `重叠 ${f.properties.codes.join(' / ')} · ${m2(f.properties.area_m2)}`));
+      const outside = data.outside.features.map((f) => item('outside', f, `${f.properties.code} 超出上级 ${m2(f.properties.area_m2)}`));
+      map.getSource('coverage').setData({ type: 'FeatureCollection', features });
+      const list = (title, id, items) => el('div', { id }, el('h4', { text: `${title} (${items.length})` }),
+        items.length ? el('ul', { class: 'list' }, ...items) : el('p', { class: 'muted', text: '无' }));
+      box.replaceChildren(
+        el('h4', { text: '覆盖检查 · ' + selected.feature.properties.name }),
+        el('p', { id: 'coverage-summary', class: data.partition ? 'hint' : 'warn', dataset: { partition: String(data.partition) },
+          text: `${data.children} 个下级覆盖 ${(data.share_covered * 100).toFixed(2)}%` +
+                (data.partition ? '：无空隙、无重叠、无超出 (容差 ' + data.tolerance_m2 + ' m²)。' : '：划分有问题，见下方和地图 (红: 空隙，橙: 重叠，紫: 超出)。') }),
+        list('空隙', 'coverage-gaps', gaps), list('重叠', 'coverage-overlaps', overlaps), list('超出上级', 'coverage-outside', outside),
+        el('button', { type: 'button', class: 'small', text: '清除', onclick: () => { clearCoverage(); box.replaceChildren(); } }));
+      if (features.length) map.fitBounds(bounds({ type: 'GeometryCollection', coordinates: features.map((f) => f.geometry.coordinates) }),
+                                         { padding: 60, animate: false, maxZoom: 17 });
+    } catch (err) { box.replaceChildren(el('p', { class: 'error', text: describe(err) })); }
   }
 
   function editDenied(p) {
@@ -318,6 +372,122 @@ export function startGrids(root, ctx) {
     };
   }
 
+  // --- retire, workers, redistrict -----------------------------------------------------------------
+  async function startRetire() {
+    const p = selected.feature.properties;
+    openEditor('retire', `退役 “${p.name}”：当前版本结束，历史保留，代码不再使用；其网格员解除分配。有下级区域时不能退役。`);
+    map.getSource('preview').setData(selected.feature);
+    edit.request = () => ({ method: 'DELETE', path: `/v1/areas/${selected.code}` });
+    edit.render = (r, ms) => {
+      const workerItems = r.workers_unassigned.map((id) => {
+        const li = el('li', { dataset: { worker: String(id) } }, `网格员 #${id} 解除分配`);
+        api('GET', '/v1/workers/' + id).then(({ data }) => { li.textContent = `${data.name} (#${id}) 解除分配`; }).catch(() => {});
+        return li;
+      });
+      const checkpointItems = r.checkpoints_without_grid.map((id) => el('li', { dataset: { checkpoint: String(id) } }, `巡查点 #${id} 暂无所属网格`));
+      edit.ui.impact.replaceChildren(
+        el('p', { id: 'preview-summary', text: `预览 (未提交，用时 ${Math.round(ms)} 毫秒): ${p.name} (${r.code}) v${r.version} 将退役，` +
+                                                 `${r.workers_unassigned.length} 名网格员解除分配，${r.checkpoints_without_grid.length} 个巡查点暂无网格。` }),
+        el('div', { id: 'impact-workers' }, el('h4', { text: `解除分配的网格员 (${workerItems.length})` }), el('ul', { class: 'list' }, ...workerItems)),
+        el('div', { id: 'impact-checkpoints' }, el('h4', { text: `暂无网格的巡查点 (${checkpointItems.length})` }), el('ul', { class: 'list' }, ...checkpointItems)));
+    };
+    edit.done = async () => {
+      const code = selected.code;
+      toast(`${p.name} (${code}) 已退役`);
+      ctx.refreshTiles();
+      stopEditing();
+      selected = null;
+      map.getSource('selection').setData({ type: 'FeatureCollection', features: [] });
+      detail.replaceChildren(el('p', { id: 'area-retired', class: 'hint', text: `${p.name} (${code}) 已退役；历史版本仍可在 “地图” 页按日期查看。` }));
+      detail.dataset.committed = 'retire:' + code;
+    };
+    await preview();
+  }
+
+  async function startWorkers() {
+    const p = selected.feature.properties;
+    const code = selected.code;
+    const pool = user.scope || p.parent || code;
+    let assigned = [], candidates = [];
+    try {
+      assigned = (await api('GET', `/v1/areas/${code}/workers`)).data.workers;
+      candidates = (await api('GET', '/v1/workers?' + new URLSearchParams({ area: pool }))).data.workers;
+    } catch (err) { toast(describe(err)); return; }
+    const mine = new Set(assigned.map((w) => w.id));
+    for (const w of assigned) if (!candidates.some((c) => c.id === w.id)) candidates.unshift(w);
+    const filter = el('input', { id: 'worker-filter', type: 'search', placeholder: '按姓名筛选', 'aria-label': '筛选网格员' });
+    const choices = el('fieldset', { id: 'worker-choices', class: 'board-box' }, el('legend', { text: `勾选本网格的网格员 (${pool} 的网格员)` }));
+    for (const w of candidates) {
+      const elsewhere = (w.grids || []).filter((g) => g !== code);
+      choices.append(el('label', { dataset: { name: w.name } }, el('input', { type: 'checkbox', value: String(w.id), checked: mine.has(w.id), onchange: () => markDirty() }),
+        ` ${w.name} #${w.id}${w.phone ? ' · ' + w.phone : ''}`, elsewhere.length ? el('span', { class: 'muted', text: ' (也在 ' + elsewhere.join(', ') + ')' }) : ''));
+    }
+    filter.addEventListener('input', () => {
+      for (const l of choices.querySelectorAll('label')) l.hidden = !!filter.value && !l.dataset.name.includes(filter.value.trim());
+    });
+    openEditor('workers', '勾选或取消勾选网格员，预览后提交。取消勾选即解除分配 (分配记录保留历史)。', el('div', {}, filter, choices));
+    edit.request = () => ({ method: 'PUT', path: `/v1/areas/${code}/workers`,
+                            body: { workers: [...choices.querySelectorAll('input:checked')].map((i) => Number(i.value)) } });
+    const nameOf = (id) => (candidates.find((w) => w.id === id) || { name: '#' + id }).name;
+    edit.render = (r, ms) => {
+      const added = r.added.map((id) => el('li', { dataset: { worker: String(id) } }, `${nameOf(id)} (#${id}) 分配到本网格`));
+      const removed = r.removed.map((id) => el('li', { dataset: { worker: String(id) } }, `${nameOf(id)} (#${id}) 解除分配`));
+      edit.ui.impact.replaceChildren(
+        el('p', { id: 'preview-summary', text: `预览 (未提交，用时 ${Math.round(ms)} 毫秒): 新增 ${added.length} 名，解除 ${removed.length} 名；提交后本网格共 ${r.workers.length} 名网格员。` }),
+        el('div', { id: 'impact-added' }, el('h4', { text: `新增 (${added.length})` }), added.length ? el('ul', { class: 'list' }, ...added) : el('p', { class: 'muted', text: '无' })),
+        el('div', { id: 'impact-removed' }, el('h4', { text: `解除 (${removed.length})` }), removed.length ? el('ul', { class: 'list' }, ...removed) : el('p', { class: 'muted', text: '无' })));
+    };
+    edit.done = async (r) => {
+      toast(`网格员已更新：新增 ${r.added.length} 名，解除 ${r.removed.length} 名`);
+      await select(code, { fit: false });
+      detail.dataset.committed = 'workers:' + r.added.join(',') + '/' + r.removed.join(',');
+    };
+    edit.ui.impact.replaceChildren(el('p', { class: 'muted', text: '尚未修改。' }));
+  }
+
+  async function startRedistrict() {
+    const p = selected.feature.properties;
+    const code = selected.code;
+    const kids = childLevel[p.level];
+    const file = el('input', { id: 'redistrict-file', type: 'file', accept: '.geojson,.json' });
+    // The current children as a plan to start from: the properties a plan takes, nothing else.
+    const current = el('a', { id: 'redistrict-current', href: '#', text: '下载当前划分 (GeoJSON) 作为起点' });
+    current.addEventListener('click', async (e) => {
+      if (current.download) return;
+      e.preventDefault();
+      try {
+        const { data } = await api('GET', `/v1/areas/${code}/children`);
+        const keep = ['code', 'name', 'households', 'population', 'attributes'];
+        const plan = { type: 'FeatureCollection', features: data.features.map((f) => ({ type: 'Feature', geometry: f.geometry,
+          properties: Object.fromEntries(keep.filter((k) => f.properties[k] !== undefined && f.properties[k] !== null).map((k) => [k, f.properties[k]])) })) };
+        current.href = URL.createObjectURL(new Blob([JSON.stringify(plan)], { type: 'application/geo+json' }));
+        current.download = `${code}-${kids}.geojson`;
+        current.click();
+      } catch (err) { toast(describe(err)); }
+    });
+    openEditor('redistrict', `上传 “${p.name}” 全部${levelNames[kids]}的新方案 (GeoJSON FeatureCollection，每个要素有 name，保留的区域写原 code，新区域不写 code)。` +
+                             '方案必须无空隙、无重叠、不超出本区域；未列出的现有区域将退役。',
+               el('div', {}, el('div', { class: 'row' }, el('span', { text: '方案文件' }), file),
+                  el('p', {}, current)));
+    edit.ui.previewBtn.disabled = true;
+    file.addEventListener('change', async () => {
+      markDirty();
+      edit.plan = null;
+      edit.ui.previewBtn.disabled = true;
+      const f = file.files[0];
+      if (!f) return;
+      try {
+        const plan = JSON.parse(await f.text());
+        if (plan.type !== 'FeatureCollection') throw new Error('不是 FeatureCollection');
+        edit.plan = plan;
+      } catch (err) { edit.ui.impact.replaceChildren(el('p', { class: 'error', text: '无法读取方案: ' + err.message })); return; }
+      map.getSource('preview').setData(edit.plan);
+      edit.ui.previewBtn.disabled = false;
+      await preview();
+    });
+    edit.request = () => ({ method: 'PUT', path: `/v1/areas/${code}/children`, body: edit.plan });
+  }
+
   // --- preview and commit -------------------------------------------------------------------------
   async function preview() {
     if (!edit || !edit.request) return;
@@ -332,11 +502,15 @@ export function startGrids(root, ctx) {
       if (!edit) return;
       edit.result = data;
       edit.sent = req;
-      showImpact(data, performance.now() - started);
+      (edit.render || showImpact)(data, performance.now() - started);
       commitBtn.disabled = false;
     } catch (err) {
       impact.replaceChildren(el('p', { class: 'error', id: 'preview-error', text: '无法执行: ' + describe(err) }));
-      if (err.problem && err.problem.geometry) map.getSource('preview').setData(err.problem.geometry);
+      // Where the change fails: the geometry a refusal names (a redistricting plan's gaps,
+      // overlaps or the part outside the parent).
+      const q = err.problem || {};
+      const where = q.geometry || q.gaps || q.overlaps || q.outside;
+      if (where) map.getSource('preview').setData(where);
     }
   }
 
@@ -370,11 +544,12 @@ export function startGrids(root, ctx) {
   async function commit() {
     if (!edit || !edit.result) return;
     const req = edit.sent;
-    const ifMatch = Object.values(edit.result.touched).join(', ');
+    const ifMatch = edit.result.touched ? Object.values(edit.result.touched).join(', ') : undefined;
     const { impact, commitBtn } = edit.ui;
     commitBtn.disabled = true;
     try {
       const { data } = await api(req.method, req.path, { body: req.body, ifMatch });
+      if (edit.done) { await edit.done(data); return; }
       const kind = edit.kind;
       const next = kind === 'split' ? (data.pieces && data.pieces[0] && (data.pieces[0].code || data.pieces[0]))
                  : kind === 'merge' ? data.code : selected.code;

@@ -1,12 +1,13 @@
 // The console: one page for the people who run the grids. It signs a person in (session cookie),
 // shows the map, and hands the side panel to one screen per job: grid management (grids.js) and
-// case dispatch (cases.js). Everything it knows comes from the public API (api.js).
+// case dispatch (cases.js), data exchange (gis.js). Everything it knows comes from the public API (api.js).
 import maplibregl from 'maplibre-gl';
 import { api, setCsrf, ApiError } from './api.js';
 import { startGrids } from './grids.js';
 import { startCases } from './cases.js';
 import { startStats } from './stats.js';
 import { startWorker } from './worker.js';
+import { startGis } from './gis.js';
 import { toast } from './ui.js';
 
 const roles = { admin: '管理员', manager: '网格管理员', dispatcher: '调度员', analyst: '分析员', worker: '网格员', viewer: '查看' };
@@ -94,7 +95,8 @@ export function refreshTiles(map) {
   const screens = { grids: startGrids(document.getElementById('panel-grids'), ctx),
                     cases: startCases(document.getElementById('panel-cases'), ctx),
                     stats: startStats(document.getElementById('panel-stats'), ctx),
-                    worker: startWorker(document.getElementById('panel-worker'), ctx) };
+                    worker: startWorker(document.getElementById('panel-worker'), ctx),
+                    gis: startGis(document.getElementById('panel-gis'), ctx) };
   const tabs = document.getElementById('tabs');
   tabs.hidden = false;
   const show = (name) => {
