@@ -259,7 +259,9 @@ SqlQuery select_rows(const Selection& s, GeometryOut geometry, int srid, const R
   // Sort columns come from the queryables (cql2::parse_sortby), never from the client's text.
   std::string order;
   for (const auto& [column, desc] : s.sort) order += column + (desc ? " DESC, " : " ASC, ");
-  q.sql = "SELECT " + cols.list + geometry_column(s.layer, geometry, srid, options.lat_first) + " FROM " + l.table + cols.joins +
+  // The count's WHERE is the page's own text: its $n are the same parameters.
+  const std::string matched = options.count_matched ? ", (SELECT count(*) FROM " + l.table + " WHERE " + where + ") AS matched" : "";
+  q.sql = "SELECT " + cols.list + geometry_column(s.layer, geometry, srid, options.lat_first) + matched + " FROM " + l.table + cols.joins +
           " WHERE " + where + " ORDER BY " + order + l.order;
   if (options.limit) {
     q.params.push_back(std::to_string(*options.limit));

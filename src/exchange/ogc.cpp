@@ -48,7 +48,7 @@ void append_feature(std::string& out, const pg::Result& r, int row, LayerKind la
       out += r.get(row, col);
     } else {
       out += '"';
-      out += log::json_escaped(r.get(row, col));
+      log::append_json_escaped(out, r.get(row, col));
       out += '"';
     }
   }
@@ -249,12 +249,22 @@ std::string queryables_json(const Collection& c, const std::string& base) {
 }
 
 Page items(pg::Connection& conn, const Selection& s, const Crs& crs, long long limit, long long offset) {
-  SqlQuery count = count_rows(s);
-  Page page;
-  page.matched = conn.exec_prepared("ogc.count", count.sql, count.params).integer(0, 0);
-  SqlQuery q =
-      select_rows(s, GeometryOut::geojson, crs.srid, {.lat_first = crs.lat_first, .pg_times = false, .limit = limit, .offset = offset});
+  SqlQuery q = select_rows(s, GeometryOut::geojson, crs.srid,
+                           {.lat_first = crs.lat_first, .pg_times = false, .limit = limit, .offset = offset, .count_matched = true});
   auto r = conn.exec_prepared("ogc.items", q.sql, q.params);
+  Page page;
+  if (r.rows() > 0) {
+    page.matched = r.integer(0, r.columns() - 1);
+  } else {  // past the last row: nothing carried the count
+    SqlQuery count = count_rows(s);
+    page.matched = conn.exec_prepared("ogc.count", count.sql, count.params).integer(0, 0);
+  }
+  // Reserved once: the geometries' text and about 400 bytes of properties per feature, so the
+  // page is not copied while it grows.
+  std::size_t bytes = 2;
+  const int geom = static_cast<int>(layer_fields(s.layer).size()) + 1;
+  for (int i = 0; i < r.rows(); ++i) bytes += 400 + static_cast<std::size_t>(PQgetlength(r.raw(), i, geom));
+  page.features.reserve(bytes);
   page.features = "[";
   for (int i = 0; i < r.rows(); ++i) {
     if (i) page.features += ',';
