@@ -92,23 +92,30 @@ void info(std::string_view m) { write("INFO", m); }
 void warn(std::string_view m) { write("WARN", m); }
 void error(std::string_view m) { write("ERROR", m); }
 
-std::string json_escaped(std::string_view message) {
+void append_json_escaped(std::string& out, std::string_view message) {
   static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(message.size());
-  for (const char ch : message) {
-    const auto c = static_cast<unsigned char>(ch);
+  std::size_t plain = 0;  // runs of bytes that need no escape are appended whole
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    const auto c = static_cast<unsigned char>(message[i]);
+    if (c != '"' && c != '\\' && c >= 0x20 && c != 0x7f) continue;
+    out.append(message.data() + plain, i - plain);
+    plain = i + 1;
     if (c == '"' || c == '\\') {
       out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
+      out += static_cast<char>(c);
+    } else {
       out += "\\u00";
       out += digits[c >> 4];
       out += digits[c & 15];
-    } else {
-      out += ch;
     }
   }
+  out.append(message.data() + plain, message.size() - plain);
+}
+
+std::string json_escaped(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  append_json_escaped(out, message);
   return out;
 }
 

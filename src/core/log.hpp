@@ -18,6 +18,8 @@ void error(std::string_view message);
 std::string escaped(std::string_view message);
 // The message as the inside of a JSON string: quotes, backslashes and control characters escaped.
 std::string json_escaped(std::string_view message);
+// The same, appended to `out` (no string of its own: for writers of large documents).
+void append_json_escaped(std::string& out, std::string_view message);
 
 // Installs handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT that write one line naming the
 // signal and the request the crashing thread was working on (method and path, never the body),

@@ -100,6 +100,11 @@ struct Fragment {
   std::string render(std::vector<std::optional<std::string>>& out) const;
 };
 
+// The first string of digits past every string that starts with `digits` ("3309" -> "331",
+// "99" -> none): with `>= digits` it bounds a prefix match as a range, the same in byte order and
+// in any collation that orders digit strings digit by digit.
+std::optional<std::string> digits_upper_bound(std::string_view digits);
+
 // Type-checks `e` against `queryables` and compiles it. Throws filter_error (unknown property,
 // wrong type). Geometry literals are transformed from `crs` to EPSG:4490.
 Fragment compile(const Node& e, const std::vector<Queryable>& queryables, const LiteralCrs& crs);

@@ -80,6 +80,25 @@ class Compiler {
         for (std::size_t i = 0; i < pattern.size(); ++i)
           if (pattern[i] == '\\' && ++i == pattern.size()) fail(*n.args[1], "a LIKE pattern cannot end with an escaping backslash");
         sql("(");
+        // A pattern that starts with digits (an area code's prefix: "330521%") also bounds the
+        // column by the range of those digits, which an index scans whether the value is
+        // planned or a parameter of a prepared statement's generic plan (a LIKE with a
+        // parameter is not an index condition there).
+        if (!n.negated && n.args[0]->kind == Kind::property) {
+          const std::string digits = pattern.substr(0, pattern.find_first_not_of("0123456789"));
+          if (!digits.empty() && digits.size() < pattern.size()) {
+            scalar(*n.args[0]);
+            sql(" >= ");
+            param(digits, "::text");
+            if (auto upper = digits_upper_bound(digits)) {
+              sql(" AND ");
+              scalar(*n.args[0]);
+              sql(" < ");
+              param(*upper, "::text");
+            }
+            sql(" AND ");
+          }
+        }
         scalar(*n.args[0]);
         sql(n.negated ? " NOT LIKE " : " LIKE ");
         scalar(*n.args[1]);
@@ -341,6 +360,14 @@ std::string Fragment::render(std::vector<std::optional<std::string>>& out) const
     text += "$" + std::to_string(out.size()) + pieces[i + 1];
   }
   return text;
+}
+
+std::optional<std::string> digits_upper_bound(std::string_view digits) {
+  std::string upper(digits);
+  while (!upper.empty() && upper.back() == '9') upper.pop_back();
+  if (upper.empty()) return std::nullopt;
+  ++upper.back();
+  return upper;
 }
 
 Fragment compile(const Node& e, const std::vector<Queryable>& queryables, const LiteralCrs& crs) {

@@ -65,6 +65,10 @@ struct RowOptions {
   bool pg_times = false;
   std::optional<long long> limit;  // none: every row
   long long offset = 0;
+  // A last column "matched": the count of every row the selection matches (count_rows), computed
+  // once within the same statement, so a page costs one statement rather than two. A page past
+  // the last row has no row to carry it.
+  bool count_matched = false;
 };
 // Columns: fid (row id; for areas the id of the version row), the fields of layer_fields in order
 // (named after them), then "geom_out" unless `geometry` is none: hex WKB ("\x..." bytea text) or

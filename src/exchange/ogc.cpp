@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "core/time.hpp"
 #include "geom/crs.hpp"
 
@@ -20,25 +21,38 @@ std::string epsg_uri(int srid) { return "http://www.opengis.net/def/crs/EPSG/0/"
 // Mercator easting first.
 bool epsg_lat_first(int srid) { return srid != 3857; }
 
-// Text columns of the layer's row (see layers.hpp) to a GeoJSON Feature, id = row id.
-std::string feature_text(const pg::Result& r, int row, LayerKind layer) {
+// Text columns of the layer's row (see layers.hpp) as a GeoJSON Feature, id = row id, appended to
+// `out`. Written directly rather than through a JSON tree: a page is up to 10,000 of them, and
+// the database's text is already valid UTF-8 and its integers valid JSON numbers.
+void append_feature(std::string& out, const pg::Result& r, int row, LayerKind layer) {
   const auto& fields = layer_fields(layer);
-  nlohmann::ordered_json props = nlohmann::ordered_json::object();  // in the order of layer_fields
+  const int geom = static_cast<int>(fields.size()) + 1;
+  out += "{\"type\":\"Feature\",\"id\":";
+  out += r.get(row, 0);
+  out += ",\"geometry\":";
+  if (r.is_null(row, geom)) {
+    out += "null";
+  } else {
+    out += r.get(row, geom);
+  }
+  out += ",\"properties\":{";
   for (std::size_t i = 0; i < fields.size(); ++i) {
     const int col = static_cast<int>(i) + 1;
+    if (i) out += ',';
+    out += '"';
+    out += fields[i].name;  // fixed ASCII names
+    out += "\":";
     if (r.is_null(row, col)) {
-      props[fields[i].name] = nullptr;
+      out += "null";
     } else if (fields[i].type == FieldType::integer) {
-      props[fields[i].name] = r.integer(row, col);
+      out += r.get(row, col);
     } else {
-      props[fields[i].name] = r.str(row, col);
+      out += '"';
+      log::append_json_escaped(out, r.get(row, col));
+      out += '"';
     }
   }
-  const int geom = static_cast<int>(fields.size()) + 1;
-  std::string out = "{\"type\":\"Feature\",\"id\":" + r.str(row, 0) + ",\"geometry\":";
-  out += r.is_null(row, geom) ? std::string("null") : r.str(row, geom);
-  out += ",\"properties\":" + props.dump() + "}";
-  return out;
+  out += "}}";
 }
 
 json query_parameter(const char* name, const char* in, const char* description, json schema, bool required = false) {
@@ -276,16 +290,26 @@ std::string queryables_json(const Collection& c, const std::string& base) {
 }
 
 Page items(pg::Connection& conn, const Selection& s, const Crs& crs, long long limit, long long offset) {
-  SqlQuery count = count_rows(s);
+  SqlQuery q = select_rows(s, GeometryOut::geojson, crs.srid,
+                           {.lat_first = crs.lat_first, .pg_times = false, .limit = limit, .offset = offset, .count_matched = true});
+  auto r = conn.exec_prepared("ogc.items", q.sql, q.params);
   Page page;
-  page.matched = conn.exec("ogc.count", count.sql, count.params).integer(0, 0);
-  SqlQuery q =
-      select_rows(s, GeometryOut::geojson, crs.srid, {.lat_first = crs.lat_first, .pg_times = false, .limit = limit, .offset = offset});
-  auto r = conn.exec("ogc.items", q.sql, q.params);
+  if (r.rows() > 0) {
+    page.matched = r.integer(0, r.columns() - 1);
+  } else {  // past the last row: nothing carried the count
+    SqlQuery count = count_rows(s);
+    page.matched = conn.exec_prepared("ogc.count", count.sql, count.params).integer(0, 0);
+  }
+  // Reserved once: the geometries' text and about 400 bytes of properties per feature, so the
+  // page is not copied while it grows.
+  std::size_t bytes = 2;
+  const int geom = static_cast<int>(layer_fields(s.layer).size()) + 1;
+  for (int i = 0; i < r.rows(); ++i) bytes += 400 + static_cast<std::size_t>(PQgetlength(r.raw(), i, geom));
+  page.features.reserve(bytes);
   page.features = "[";
   for (int i = 0; i < r.rows(); ++i) {
     if (i) page.features += ',';
-    page.features += feature_text(r, i, s.layer);
+    append_feature(page.features, r, i, s.layer);
   }
   page.features += "]";
   page.returned = r.rows();
@@ -294,9 +318,11 @@ Page items(pg::Connection& conn, const Selection& s, const Crs& crs, long long l
 
 std::optional<std::string> item(pg::Connection& conn, const Selection& s, long long fid, const Crs& crs) {
   SqlQuery q = select_one(s, fid, crs.srid, crs.lat_first);
-  auto r = conn.exec("ogc.item", q.sql, q.params);
+  auto r = conn.exec_prepared("ogc.item", q.sql, q.params);
   if (r.rows() == 0) return std::nullopt;
-  return feature_text(r, 0, s.layer);
+  std::string out;
+  append_feature(out, r, 0, s.layer);
+  return out;
 }
 
 std::array<double, 4> bbox_to_storage(pg::Connection& conn, const std::array<double, 4>& b, const Crs& crs) {

@@ -96,7 +96,10 @@ Response items(const ExchangeServices& app, const Request& req, const ogc::Colle
       {{"rel", "collection"}, {"type", "application/json"}, {"href", app.registry.config.base_url() + "/ogc/collections/" + c.id}});
   std::string body = "{\"type\":\"FeatureCollection\",\"timeStamp\":" + json(format_rfc3339(now_utc())).dump() +
                      ",\"numberMatched\":" + std::to_string(page.matched) + ",\"numberReturned\":" + std::to_string(page.returned) +
-                     ",\"links\":" + links.dump() + ",\"features\":" + page.features + "}";
+                     ",\"links\":" + links.dump() + ",\"features\":";
+  body.reserve(body.size() + page.features.size() + 1);  // the page is copied once, not while the body grows
+  body += page.features;
+  body += '}';
   Response r = typed(std::move(body), "application/geo+json");
   r.headers.emplace_back("Content-Crs", "<" + crs.uri + ">");
   return r;

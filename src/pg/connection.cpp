@@ -83,6 +83,34 @@ Result Connection::exec(std::string_view context, const std::string& sql, const 
   return Result(r);
 }
 
+Result Connection::exec_prepared(std::string_view context, const std::string& sql, const std::vector<Param>& params) {
+  auto found = m_prepared_by_sql.find(sql);
+  if (found != m_prepared_by_sql.end()) {
+    m_prepared.splice(m_prepared.begin(), m_prepared, found->second);
+  } else {
+    if (m_prepared.size() >= kPreparedLimit) {
+      // DEALLOCATE takes an identifier, not a parameter: the name is ours ("wg_" and a number).
+      exec(context, "DEALLOCATE " + m_prepared.back().name);
+      m_prepared_by_sql.erase(m_prepared.back().sql);
+      m_prepared.pop_back();
+    }
+    std::string name = "wg_" + std::to_string(++m_prepared_count);
+    PGresult* r = PQprepare(m_conn.get(), name.c_str(), sql.c_str(), static_cast<int>(params.size()), nullptr);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) fail(context, r);
+    PQclear(r);
+    m_prepared.push_front(Prepared{sql, std::move(name)});
+    m_prepared_by_sql.emplace(m_prepared.front().sql, m_prepared.begin());
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PGresult* r =
+      PQexecPrepared(m_conn.get(), m_prepared.front().name.c_str(), static_cast<int>(params.size()), values.data(), nullptr, nullptr, 0);
+  auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
+  return Result(r);
+}
+
 void Connection::exec_script(std::string_view context, const std::string& sql) {
   PGresult* r = PQexec(m_conn.get(), sql.c_str());
   auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;

@@ -5,11 +5,13 @@
 
 #include <libpq-fe.h>
 
+#include <list>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace wangge::pg {
@@ -81,6 +83,17 @@ class Connection {
 
   // `context` names the operation in errors (e.g. "areas.insert"), never the parameter values.
   Result exec(std::string_view context, const std::string& sql, const std::vector<Param>& params = {});
+  // The same, through a statement prepared on this connection the first time its text is seen
+  // and run with its generic plan: planned once, not on every run. For statements a request
+  // runs again and again with other values (a filtered page), where planning costs more than
+  // running. Their conditions must be ones a generic plan serves well (index conditions that
+  // do not depend on the values' selectivity, e.g. a code range rather than a LIKE). Outside a
+  // transaction only: the plan mode is a session setting, switched back by the next exec(), and
+  // a setting changed inside a transaction would be undone by its rollback.
+  // Statements compiled from clients' filters have unbounded variety: the most recently used
+  // kPreparedLimit stay prepared, older ones are deallocated.
+  Result exec_prepared(std::string_view context, const std::string& sql, const std::vector<Param>& params = {});
+  static constexpr std::size_t kPreparedLimit = 64;
   // Runs a script of several statements (migrations); no parameters.
   void exec_script(std::string_view context, const std::string& sql);
   // COPY ... FROM STDIN in text format: `feed` is called until it returns false; it fills `chunk`.
@@ -102,6 +115,16 @@ class Connection {
   [[noreturn]] void fail(std::string_view context, PGresult* res);
 
   std::unique_ptr<PGconn, ConnDeleter> m_conn;
+  // Prepared statements of this connection, most recently used first; names are never reused.
+  struct Prepared {
+    std::string sql;
+    std::string name;
+  };
+  std::list<Prepared> m_prepared;
+  std::unordered_map<std::string_view, std::list<Prepared>::iterator> m_prepared_by_sql;  // views into m_prepared
+  unsigned long m_prepared_count = 0;
+  bool m_generic_plans = false;  // plan_cache_mode is force_generic_plan on the session
+  void set_generic_plans(std::string_view context, bool on);
 };
 
 template <typename Feed>
