@@ -16,6 +16,14 @@ bool is_unavailable_state(const std::string& state) {
   return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" || state == "3D000";
 }
 
+// The parameters as libpq takes them: text, or a null pointer for NULL.
+std::vector<const char*> text_values(const std::vector<Param>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
+}
+
 }  // namespace
 
 long long Result::integer(int row, int col) const { return std::strtoll(PQgetvalue(m_res.get(), row, col), nullptr, 10); }
@@ -74,9 +82,7 @@ void Connection::fail(std::string_view context, PGresult* res) {
 }
 
 Result Connection::exec(std::string_view context, const std::string& sql, const std::vector<Param>& params) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const std::vector<const char*> values = text_values(params);
   PGresult* r = PQexecParams(m_conn.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr, nullptr, 0);
   auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(context, r);
@@ -101,9 +107,7 @@ Result Connection::exec_prepared(std::string_view context, const std::string& sq
     m_prepared.push_front(Prepared{sql, std::move(name)});
     m_prepared_by_sql.emplace(m_prepared.front().sql, m_prepared.begin());
   }
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const std::vector<const char*> values = text_values(params);
   PGresult* r =
       PQexecPrepared(m_conn.get(), m_prepared.front().name.c_str(), static_cast<int>(params.size()), values.data(), nullptr, nullptr, 0);
   auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
