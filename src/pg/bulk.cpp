@@ -134,8 +134,23 @@ void load(Connection& primary, int statement_timeout_ms, const std::function<voi
   } catch (const std::exception& e) {
     log::warn(std::string("bulk load: no standby (") + e.what() + "); loading from the primary");
   }
+  if (standby) {
+    // A standby that fails during the load (it went down, or cancelled the long read because of a
+    // conflict with the replay of a vacuum on the primary, or the read is not allowed there) must
+    // not make the listener retry the same standby for ever: this one load falls back to the
+    // primary, and the next one tries a standby again. Every load builds its result aside and swaps
+    // it in at the end, so a failed half-load left nothing behind.
+    try {
+      run(*standby);
+      count(*s, caught, began);
+      return;
+    } catch (const std::exception& e) {
+      log::warn(std::string("bulk load: failed on the standby (") + e.what() + "); loading from the primary");
+      caught = Caught::late;
+    }
+  }
   count(*s, caught, began);
-  run(standby ? *standby : primary);
+  run(primary);
 }
 
 }  // namespace wangge::pg::bulk

@@ -13,7 +13,7 @@ foreach(name areas_read areas_write geometry_rules concurrency history access wo
              costs geometry_sanity hostile_more
              session basic_auth
              console console_stats console_worker
-             ops
+             ops bulk_reads
              previews console_gis console_manage)
   add_test(NAME api_${name} COMMAND ${_wangge_python} -m unittest -v test_${name}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/api)
