@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <iostream>
 
 #include "app/commands.hpp"
@@ -15,20 +17,34 @@ namespace wangge::app {
 namespace {
 
 const char* kHelp =
-    "usage: wangge user create --login LOGIN --name NAME --role ROLE [--scope CODE] [--password-stdin]\n"
+    "usage: wangge user create --login LOGIN --name NAME --role ROLE [--scope CODE] [--worker ID] [--password-stdin]\n"
+    "       wangge user link LOGIN --worker ID | --worker none\n"
     "       wangge user passwd LOGIN [--password-stdin]\n"
     "       wangge user disable LOGIN | enable LOGIN\n"
     "       wangge user list\n\n"
     "create: an account for a person, who signs in to the console with LOGIN and the password.\n"
     "passwd: sets a new password (and ends the account's sessions, and any lock).\n"
     "disable: the account can no longer sign in and its sessions end; enable undoes it.\n"
+    "link: a grid worker's account stands for a worker record (role worker only; one account per worker):\n"
+    "      the phone view opens on that worker's grids, and visits and positions are recorded only as it.\n"
     "list: every account (never a password).\n"
     "The password is asked twice at the terminal without echo; with --password-stdin it is the first\n"
     "line of stdin; without a terminal and without the flag one is generated and printed once.\n"
     "  --login  2-64 lower-case letters, digits, '.', '_', '-' (e.g. zhangsan)\n"
     "  --name   the person's name as history and the audit log show it (e.g. 张三)\n"
     "  --role   admin | manager | dispatcher | analyst | worker | viewer\n"
-    "  --scope  area code the person acts inside (its whole subtree); omitted: everything\n";
+    "  --scope  area code the person acts inside (its whole subtree); omitted: everything\n"
+    "  --worker the worker record's id (GET /v1/workers) for an account with the role worker\n";
+
+// --worker ID, or none (only where unlinking means something): throws for anything else.
+std::optional<long long> worker_option(const std::string& text, bool none_allowed) {
+  if (none_allowed && text == "none") return std::nullopt;
+  char* end = nullptr;
+  const long long id = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || id <= 0)
+    throw std::runtime_error("--worker takes a worker id" + std::string(none_allowed ? " or none" : ""));
+  return id;
+}
 
 // Reads a line from the terminal with echo off; the terminal's mode is restored however this ends.
 std::string read_hidden(const char* prompt) {
@@ -78,11 +94,11 @@ int command_user(const Args& args) {
   if (verb == "list" && args.words.size() == 1) {
     auto config = Config::from_environment();
     auto conn = connect_with_retry(config, 10);
-    std::printf("%-20s %-12s %-16s %-10s %-21s %s\n", "login", "role", "scope", "state", "created", "name");
+    std::printf("%-20s %-12s %-16s %-10s %-21s %-8s %s\n", "login", "role", "scope", "state", "created", "worker", "name");
     for (const auto& u : registry::list_users(conn)) {
       const std::string state = !u.disabled_at.empty() ? "disabled" : !u.locked_until.empty() ? "locked" : "active";
-      std::printf("%-20s %-12s %-16s %-10s %-21s %s\n", u.login.c_str(), u.role.c_str(), u.scope.empty() ? "-" : u.scope.c_str(),
-                  state.c_str(), u.created_at.c_str(), u.name.c_str());
+      std::printf("%-20s %-12s %-16s %-10s %-21s %-8s %s\n", u.login.c_str(), u.role.c_str(), u.scope.empty() ? "-" : u.scope.c_str(),
+                  state.c_str(), u.created_at.c_str(), u.worker.empty() ? "-" : u.worker.c_str(), u.name.c_str());
     }
     return 0;
   }
@@ -97,12 +113,28 @@ int command_user(const Args& args) {
       std::fprintf(stderr, "unknown role '%s'\n", role_text->c_str());
       return 2;
     }
+    const auto worker_text = args.get("worker");
+    const std::optional<long long> worker = worker_text ? worker_option(*worker_text, false) : std::nullopt;
     auto config = Config::from_environment();
     auto conn = connect_with_retry(config, 10);
     auto [password, generated] = new_password(args);
-    registry::create_user(conn, {*login, *name, *role, args.get("scope")}, password, "cli");
+    registry::create_user(conn, {*login, *name, *role, args.get("scope"), worker}, password, "cli");
     if (generated) std::printf("password for %s: %s\n", login->c_str(), password.c_str());
     std::fprintf(stderr, "created %s (%s), role %s\n", login->c_str(), name->c_str(), role_text->c_str());
+    return 0;
+  }
+  if (verb == "link" && args.words.size() == 2) {
+    const auto worker_text = args.get("worker");
+    if (!worker_text) {
+      std::fputs(kHelp, stderr);
+      return 2;
+    }
+    const auto worker = worker_option(*worker_text, true);
+    auto config = Config::from_environment();
+    auto conn = connect_with_retry(config, 10);
+    registry::link_worker(conn, args.words[1], worker, "cli");
+    std::fprintf(stderr, "link: %s now stands for %s\n", args.words[1].c_str(),
+                 worker ? ("worker " + std::to_string(*worker)).c_str() : "no worker");
     return 0;
   }
   if ((verb == "passwd" || verb == "disable" || verb == "enable") && args.words.size() == 2) {

@@ -9,6 +9,7 @@
 #include "core/time.hpp"
 #include "crs/point_crs.hpp"
 #include "patrol/fields.hpp"
+#include "registry/accounts.hpp"
 #include "registry/audit.hpp"
 #include "registry/queries.hpp"
 
@@ -289,12 +290,16 @@ json CheckpointStore::add_visit(pg::Connection& conn, const Actor& actor, long l
     if (it.key() != "visited_at" && it.key() != "worker" && it.key() != "note")
       throw unprocessable("unknown_property", "unknown property '" + it.key() + "'; allowed: visited_at, worker, note");
   const std::string at = past_instant(body, "visited_at");
-  Param worker;
+  std::optional<long long> worker_id;
   if (body.contains("worker") && !body["worker"].is_null()) {
     if (!body["worker"].is_number_integer() || body["worker"].get<long long>() <= 0)
       throw unprocessable("invalid_property", "worker must be a worker id");
-    worker = std::to_string(body["worker"].get<long long>());
+    worker_id = body["worker"].get<long long>();
   }
+  // A grid worker's own account visits as its worker: credited to it when the body names nobody.
+  if (const auto own = registry::require_own_worker(conn, actor, worker_id); own && !worker_id) worker_id = own;
+  Param worker;
+  if (worker_id) worker = std::to_string(*worker_id);
   std::string note;
   if (body.contains("note") && !body["note"].is_null()) {
     if (!body["note"].is_string() || body["note"].get<std::string>().size() > 2000)

@@ -4,6 +4,7 @@
 #include "core/time.hpp"
 #include "crs/point_crs.hpp"
 #include "patrol/fields.hpp"
+#include "registry/accounts.hpp"
 #include "registry/codes.hpp"
 
 namespace wangge::patrol {
@@ -16,6 +17,7 @@ json PositionStore::record(pg::Connection& conn, const Actor& actor, long long w
                            const std::string& crs_param) const {
   if (actor.role == Role::viewer || actor.role == Role::analyst)
     throw forbidden("role_forbidden", std::string("role ") + registry::role_name(actor.role) + " may not record positions");
+  registry::require_own_worker(conn, actor, worker_id);
   if (!body.is_object()) throw bad_request("invalid_body", "the body must be a JSON object");
   for (auto it = body.begin(); it != body.end(); ++it)
     if (it.key() != "location" && it.key() != "lon" && it.key() != "lat" && it.key() != "crs" && it.key() != "at")

@@ -93,11 +93,28 @@ std::string generate_password() {
   return out;
 }
 
+namespace {
+
+// Inside the caller's transaction: links the account `login` to worker `worker`, with its audit row.
+void set_worker(pg::Transaction& tx, const std::string& login, long long worker, const std::string& by) {
+  const std::string id = std::to_string(worker);
+  if (tx.exec("accounts.link.worker", "SELECT 1 FROM workers WHERE id = $1", {id}).rows() == 0)
+    throw unprocessable("unknown_worker", "no worker has the id " + id);
+  auto other = tx.exec("accounts.link.other", "SELECT login FROM users WHERE worker_id = $1 AND login <> $2", {id, login});
+  if (other.rows() > 0) throw conflict("worker_taken", "worker " + id + " already has the account " + other.str(0, 0));
+  tx.exec("accounts.link", "UPDATE users SET worker_id = $2 WHERE login = $1", {login, id});
+  audit::record(tx.connection(), by, "user.link_worker", {"user", login, std::nullopt, std::nullopt, {{"worker", worker}}});
+}
+
+}  // namespace
+
 long long create_user(pg::Connection& conn, const NewUser& user, std::string_view password, const std::string& by) {
   check_login(user.login);
   if (user.name.empty() || user.name.size() > 200) throw unprocessable("invalid_name", "a person's name has 1 to 200 bytes");
   check_password_rules(password);
   if (user.scope && !is_current(conn, *user.scope)) throw unprocessable("unknown_area", "no current area has the code " + *user.scope);
+  if (user.worker && user.role != Role::worker)
+    throw unprocessable("not_a_worker_account", "only an account with the role worker can stand for a worker record");
   const std::string hash = hash_password(password);
   pg::Transaction tx(conn);
   auto r = tx.exec("accounts.create",
@@ -111,8 +128,42 @@ long long create_user(pg::Connection& conn, const NewUser& user, std::string_vie
                  std::nullopt,
                  std::nullopt,
                  {{"name", user.name}, {"role", role_name(user.role)}, {"scope", user.scope.value_or("")}}});
+  if (user.worker) set_worker(tx, user.login, *user.worker, by);
   tx.commit();
   return r.integer(0, 0);
+}
+
+void link_worker(pg::Connection& conn, const std::string& login, std::optional<long long> worker, const std::string& by) {
+  pg::Transaction tx(conn);
+  auto u = tx.exec("accounts.link.read", "SELECT role FROM users WHERE login = $1 FOR UPDATE", {login});
+  if (u.rows() == 0) throw not_found("unknown_user", "no account has the login " + login);
+  if (worker && u.str(0, 0) != role_name(Role::worker))
+    throw unprocessable("not_a_worker_account", "only an account with the role worker can stand for a worker record");
+  if (worker) {
+    set_worker(tx, login, *worker, by);
+  } else {
+    tx.exec("accounts.unlink", "UPDATE users SET worker_id = NULL WHERE login = $1", {login});
+    audit::record(tx.connection(), by, "user.unlink_worker", {"user", login, std::nullopt, std::nullopt, nlohmann::json::object()});
+  }
+  tx.commit();
+}
+
+std::optional<LinkedWorker> linked_worker(pg::Connection& conn, const Actor& actor) {
+  if (actor.user_id == 0) return std::nullopt;
+  auto r = conn.exec("accounts.linked_worker", "SELECT w.id, w.name FROM users u JOIN workers w ON w.id = u.worker_id WHERE u.id = $1",
+                     {std::to_string(actor.user_id)});
+  if (r.rows() == 0) return std::nullopt;
+  return LinkedWorker{r.integer(0, 0), r.str(0, 1)};
+}
+
+std::optional<long long> require_own_worker(pg::Connection& conn, const Actor& actor, std::optional<long long> worker) {
+  if (actor.role != Role::worker) return std::nullopt;
+  const auto own = linked_worker(conn, actor);
+  if (!own) return std::nullopt;
+  if (worker && *worker != own->id)
+    throw forbidden("not_own_worker", "this account stands for worker " + std::to_string(own->id) + " (" + own->name +
+                                          ") and may record visits and positions only as that worker");
+  return own->id;
 }
 
 void set_password(pg::Connection& conn, const std::string& login, std::string_view password, const std::string& by) {
@@ -145,10 +196,11 @@ void set_account_state(pg::Connection& conn, const std::string& login, AccountSt
 std::vector<UserInfo> list_users(pg::Connection& conn) {
   auto r = conn.exec("accounts.list", "SELECT id, login, name, role, coalesce(scope_code, ''), " + utc("created_at") + ", coalesce(" +
                                           utc("disabled_at") + ", ''), coalesce(CASE WHEN locked_until > clock_timestamp() THEN " +
-                                          utc("locked_until") + " END" + ", '') FROM users ORDER BY login");
+                                          utc("locked_until") + " END" + ", ''), coalesce(worker_id::text, '') FROM users ORDER BY login");
   std::vector<UserInfo> out;
   for (int i = 0; i < r.rows(); ++i)
-    out.push_back({r.integer(i, 0), r.str(i, 1), r.str(i, 2), r.str(i, 3), r.str(i, 4), r.str(i, 5), r.str(i, 6), r.str(i, 7)});
+    out.push_back(
+        {r.integer(i, 0), r.str(i, 1), r.str(i, 2), r.str(i, 3), r.str(i, 4), r.str(i, 5), r.str(i, 6), r.str(i, 7), r.str(i, 8)});
   return out;
 }
 

@@ -34,11 +34,19 @@ struct NewUser {
   std::string name;   // the person's name as the audit log shows it, e.g. 张三
   Role role = Role::viewer;
   std::optional<std::string> scope;  // a current area's code; std::nullopt: the whole registry
+  std::optional<long long> worker;   // the worker record of a grid worker's account (role worker only)
 };
 
 struct UserInfo {
   long long id = 0;
   std::string login, name, role, scope, created_at, disabled_at, locked_until;  // empty for none
+  std::string worker;                                                           // the linked worker's id, empty for none
+};
+
+// The worker record an account stands for, and its name (GET /v1/session shows it).
+struct LinkedWorker {
+  long long id = 0;
+  std::string name;
 };
 
 enum class AccountState { enabled, disabled };
@@ -49,6 +57,16 @@ long long create_user(pg::Connection& conn, const NewUser& user, std::string_vie
 void set_password(pg::Connection& conn, const std::string& login, std::string_view password, const std::string& by);
 void set_account_state(pg::Connection& conn, const std::string& login, AccountState state, const std::string& by);
 std::vector<UserInfo> list_users(pg::Connection& conn);
+// Links a grid worker's account to a worker record (std::nullopt unlinks). Refuses an account whose
+// role is not worker (422 `not_a_worker_account`), an unknown worker (422 `unknown_worker`) and a
+// worker already linked to another account (409 `worker_taken`).
+void link_worker(pg::Connection& conn, const std::string& login, std::optional<long long> worker, const std::string& by);
+// The worker record a person's account is linked to; std::nullopt for tokens and unlinked accounts.
+std::optional<LinkedWorker> linked_worker(pg::Connection& conn, const Actor& actor);
+// For writes a grid worker makes about a worker (a visit, a position): a linked worker account may
+// act only as its own worker (403 `not_own_worker`). Returns the linked worker's id, if any, so a
+// visit without a worker can be credited to it.
+std::optional<long long> require_own_worker(pg::Connection& conn, const Actor& actor, std::optional<long long> worker);
 
 // What sign-in gives the page. The cookie carries `token`; the page keeps `csrf_token`.
 struct Session {

@@ -21,8 +21,13 @@ std::string text_field(const json& body, const char* name) {
   return it->get<std::string>();
 }
 
-json person(const Actor& a) {
-  return {{"login", a.login}, {"name", a.name}, {"role", role_name(a.role)}, {"scope", a.scope ? json(*a.scope) : json(nullptr)}};
+// The person as the page shows them; a grid worker's account also names its worker record, so the
+// phone view opens on that worker's grids.
+json person(Registry& reg, const Actor& a) {
+  json p = {{"login", a.login}, {"name", a.name}, {"role", role_name(a.role)}, {"scope", a.scope ? json(*a.scope) : json(nullptr)}};
+  const auto worker = a.role == Role::worker ? linked_worker(*reg.pool.acquire(), a) : std::nullopt;
+  p["worker"] = worker ? json{{"id", worker->id}, {"name", worker->name}} : json(nullptr);
+  return p;
 }
 
 // Secure only when the public address is https: on http://127.0.0.1 a Secure cookie would never be
@@ -56,7 +61,7 @@ void add_session_routes(http::RouteTable& routes, Registry& registry) {
       }
     }();
     Response res =
-        http::json_response(201, json{{"user", person(s.actor)}, {"csrf_token", s.csrf_token}, {"expires_at", s.expires_at}}.dump());
+        http::json_response(201, json{{"user", person(*r, s.actor)}, {"csrf_token", s.csrf_token}, {"expires_at", s.expires_at}}.dump());
     res.headers.emplace_back("Set-Cookie", cookie(*r, s.token, r->accounts.session_minutes() * 60LL));
     res.headers.emplace_back("Cache-Control", "no-store");
     return res;
@@ -64,7 +69,7 @@ void add_session_routes(http::RouteTable& routes, Registry& registry) {
   routes.add("GET", "/v1/session", [r](const Request& req) {
     SessionInfo s = r->accounts.describe(r->pool, required_session(req));
     Response res =
-        http::json_response(200, json{{"user", person(s.actor)}, {"csrf_token", s.csrf_token}, {"expires_at", s.expires_at}}.dump());
+        http::json_response(200, json{{"user", person(*r, s.actor)}, {"csrf_token", s.csrf_token}, {"expires_at", s.expires_at}}.dump());
     res.headers.emplace_back("Cache-Control", "no-store");
     return res;
   });

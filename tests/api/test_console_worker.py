@@ -50,15 +50,18 @@ class WorkerPhone(ApiTestCase):
 
     def test_a_worker_sees_the_due_checkpoints_and_the_tour_records_a_visit_and_reports_a_case(self):
         grid, worker, here, due = self.scene()
+        # The worker's own account, linked to the worker record: the view opens on that worker.
         done = subprocess.run([self.s.bin, "user", "create", "--login", "wujiu", "--name", "吴九", "--role", "worker",
-                               "--scope", grid, "--password-stdin"], env=self.s.env, input=PASSWORD + "\n",
+                               "--scope", grid, "--worker", str(worker), "--password-stdin"], env=self.s.env, input=PASSWORD + "\n",
                               capture_output=True, text=True)
         self.assertEqual(done.returncode, 0, done.stderr)
-        out = self.browse({"login": "wujiu", "password": PASSWORD, "worker": worker, "here": here,
+        out = self.browse({"login": "wujiu", "password": PASSWORD, "worker": worker, "linked": True, "here": here,
                            "category": "市容环境", "description": "路边垃圾桶满溢"})
 
-        # The workers offered are the grid's; the due list is the API's.
-        self.assertEqual(sorted(out["offered_workers"]), sorted(w["id"] for w in self.get(f"/v1/areas/{grid}/workers").json["workers"]))
+        # Nothing to choose: the linked worker, by name; the due list is the API's.
+        self.assertTrue(out["chooser_hidden"])
+        self.assertEqual(out["opened_worker"], worker)
+        self.assertIn(self.get(f"/v1/workers/{worker}").json["name"], out["who"])
         self.assertEqual(sorted(out["due"]), sorted(c["id"] for c in due))
         self.assertIn(f"今日待巡查 {len(due)} 处", out["due_head"])
 

@@ -53,7 +53,7 @@ class Sessions(ApiTestCase):
             self.assertIn(attribute, cookie)
         self.assertNotIn("Secure", cookie)  # served on http://127.0.0.1: a Secure cookie would never come back
         self.assertEqual(r.header("Cache-Control"), "no-store")
-        self.assertEqual(r.json["user"], {"login": "zhangsan", "name": "张三", "role": "manager", "scope": SCOPE})
+        self.assertEqual(r.json["user"], {"login": "zhangsan", "name": "张三", "role": "manager", "scope": SCOPE, "worker": None})
         self.assertRegex(r.json["csrf_token"], r"^[0-9a-f]{32}$")
         self.assertRegex(r.json["expires_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         # Only hashes are stored, and the password reaches neither the log nor the audit log.
@@ -161,6 +161,52 @@ class Sessions(ApiTestCase):
         self.assertIn("Max-Age=0", out.header("Set-Cookie"))
         self.assertProblem(self.call("GET", "/v1/session", cookie), 401, "session_expired")
         self.assertProblem(self.call("GET", "/v1/areas/330521", cookie), 401, "session_expired")
+
+    def test_a_grid_workers_account_stands_for_its_worker_record(self):
+        rows = self.s.sql(
+            "SELECT c.id, a.worker_id, ST_X(c.location), ST_Y(c.location) FROM checkpoints c "
+            "JOIN worker_assignments a ON a.grid_code = c.grid_code AND a.unassigned_at IS NULL "
+            f"WHERE c.grid_code LIKE '{SCOPE}%' ORDER BY c.id LIMIT 1")
+        self.assertEqual(len(rows), 1, "the sample has a checkpoint with a worker in the scope")
+        checkpoint, own, lon, lat = int(rows[0][0]), int(rows[0][1]), float(rows[0][2]), float(rows[0][3])
+        other = int(self.s.sql(f"SELECT min(id) FROM workers WHERE id <> {own} AND area_code LIKE '{SCOPE}%'")[0][0])
+        own_name = self.s.sql(f"SELECT name FROM workers WHERE id = {own}")[0][0]
+        done = self.user("create", "--login", "gridwang", "--name", own_name, "--role", "worker", "--scope", SCOPE,
+                         "--worker", str(own), "--password-stdin")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn(f"{own}", self.user("list").stdout)
+        # The link is for grid workers' accounts only, one account per worker, to a worker that exists.
+        refused = self.user("create", "--login", "manager2", "--name", "经理", "--role", "manager", "--worker", str(own), "--password-stdin")
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("not_a_worker_account", refused.stderr + refused.stdout)
+        self.make("gridwang2", "王二", role="worker")
+        taken = self.user("link", "gridwang2", "--worker", str(own))
+        self.assertNotEqual(taken.returncode, 0)
+        self.assertIn("worker_taken", taken.stderr + taken.stdout)
+        unknown = self.user("link", "gridwang2", "--worker", "999999999")
+        self.assertIn("unknown_worker", unknown.stderr + unknown.stdout)
+        self.assertEqual(self.s.sql("SELECT count(*) FROM users WHERE worker_id IS NOT NULL"), [["1"]])
+
+        cookie, csrf = self.session("gridwang")
+        me = self.call("GET", "/v1/session", cookie)
+        self.assertEqual(me.json["user"]["worker"], {"id": own, "name": own_name})
+        # A visit without a worker is credited to the account's worker; as another worker it is refused.
+        visit = self.call("POST", f"/v1/checkpoints/{checkpoint}/visits", cookie, csrf, {"note": "巡查正常"})
+        self.assertEqual(visit.status, 201, visit)
+        self.assertEqual(visit.json["worker"], own)
+        self.assertProblem(self.call("POST", f"/v1/checkpoints/{checkpoint}/visits", cookie, csrf, {"worker": other}), 403, "not_own_worker")
+        # Positions likewise: its own, not another worker's.
+        here = {"lon": lon, "lat": lat}
+        self.assertEqual(self.call("POST", f"/v1/workers/{own}/position", cookie, csrf, here).status, 201)
+        others_before = self.s.sql(f"SELECT count(*) FROM worker_positions WHERE worker_id = {other}")
+        self.assertProblem(self.call("POST", f"/v1/workers/{other}/position", cookie, csrf, here), 403, "not_own_worker")
+        self.assertEqual(self.s.sql(f"SELECT count(*) FROM worker_positions WHERE worker_id = {other}"), others_before)
+        # Unlinked (e.g. the phone changed hands): the session names no worker any more.
+        self.assertEqual(self.user("link", "gridwang", "--worker", "none").returncode, 0)
+        self.assertIsNone(self.call("GET", "/v1/session", cookie).json["user"]["worker"])
+        # Every link and unlink is in the audit log.
+        actions = [r[0] for r in self.s.sql("SELECT action FROM audit_log WHERE action LIKE 'user.%link_worker' ORDER BY id")]
+        self.assertEqual(actions, ["user.link_worker", "user.unlink_worker"])
 
     def test_bad_sign_in_bodies_and_cli_input(self):
         self.assertProblem(self.s.request("POST", "/v1/session", {"login": "x"}), 400, "invalid_body")

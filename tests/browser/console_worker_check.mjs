@@ -26,11 +26,19 @@ try {
   page.on('response', (r) => { if (r.status() >= 400 && r.status() !== 401) errors.push(`HTTP ${r.status()} ${r.url()}`); });
   await signIn(page, base, plan.login, plan.password, shot('console-worker-signin.png'));
 
-  // A worker's account opens on the worker's view; the person says who they are.
+  // A worker's account opens on the worker's view. An account linked to its worker record opens on
+  // that worker at once; an unlinked one says who the person is.
   await page.waitForSelector('#panel-worker[data-ready="true"]:not([hidden])', { timeout: 30000 });
-  await page.waitForSelector(`#worker-pick option[value="${plan.worker}"]`, { state: 'attached', timeout: 30000 });
-  result.offered_workers = await page.$$eval('#worker-pick option', (o) => o.map((x) => Number(x.value)).filter(Boolean));
-  await page.selectOption('#worker-pick', String(plan.worker));
+  if (plan.linked) {
+    result.chooser_hidden = await page.$eval('#worker-choose', (e) => e.hidden);
+    await page.waitForFunction(() => document.querySelector('#panel-worker')?.dataset.worker, null, { timeout: 30000 });
+    result.opened_worker = Number(await page.$eval('#panel-worker', (e) => e.dataset.worker));
+    result.who = await page.textContent('#worker-who');
+  } else {
+    await page.waitForSelector(`#worker-pick option[value="${plan.worker}"]`, { state: 'attached', timeout: 30000 });
+    result.offered_workers = await page.$$eval('#worker-pick option', (o) => o.map((x) => Number(x.value)).filter(Boolean));
+    await page.selectOption('#worker-pick', String(plan.worker));
+  }
   await page.waitForSelector('#due-list li[data-id]', { timeout: 30000 });
   result.due = await page.$$eval('#due-list li[data-id]', (l) => l.map((x) => Number(x.dataset.id)));
   result.due_head = await page.textContent('#due-head');

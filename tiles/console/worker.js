@@ -1,9 +1,10 @@
 // 网格员 (the grid worker's phone view): today's due checkpoints of the worker's grids, the tour
 // through them computed on the streets from where the worker stands (order and arrival times, drawn
 // on the map), recording a visit, and reporting a case at the worker's position.
-// People's accounts are not linked to worker records (a person has a role and a scope, a worker
-// belongs to grids), so the view asks once which worker the person is, from the workers of the
-// grids in the person's scope, and remembers the choice on this device.
+// A grid worker's account is linked to its worker record (`wangge user link`): the view opens on
+// that worker's grids. An account without the link (a manager trying the view, an account not yet
+// linked) is asked once which worker it is, from the workers of the grids in the person's scope,
+// and the choice is remembered on this device.
 // Positions come from the browser's geolocation, which is WGS84: they are sent with crs EPSG:4326
 // and the server converts them.
 import { api, describe } from './api.js';
@@ -37,7 +38,7 @@ export function startWorker(root, ctx) {
   root.append(
     el('h2', { text: '网格员' }),
     el('div', { id: 'worker-choose', class: 'row' }, el('label', {}, '我是 ', pick), byGrid),
-    el('p', { class: 'hint', text: '账号尚未关联网格员档案：请在上方选择您本人，本机会记住。' }),
+    el('p', { id: 'worker-hint', class: 'hint', text: '账号尚未关联网格员档案：请在上方选择您本人，本机会记住。' }),
     who,
     dueHead, dueList,
     el('div', { class: 'row' }, el('button', { id: 'tour-plan', type: 'button', class: 'primary', text: '规划巡查路线', onclick: () => planTour().catch(report) })),
@@ -98,7 +99,7 @@ export function startWorker(root, ctx) {
     if (!id) return;
     const w = (await api('GET', '/v1/workers/' + id)).data;
     worker = { id: w.id, name: w.name, grids: (w.grids || []).map((g) => (typeof g === 'string' ? g : g.code)) };
-    localStorage.setItem(STORE_KEY, String(id));
+    if (!user.worker) localStorage.setItem(STORE_KEY, String(id));
     who.textContent = `${w.name} · 负责网格 ${worker.grids.join('、') || '无'}`;
     root.dataset.worker = String(id);
     clearTour();
@@ -210,6 +211,13 @@ export function startWorker(root, ctx) {
     const lifecycle = (await api('GET', '/v1/incidents/lifecycle')).data;
     category.replaceChildren(el('option', { value: '', text: '— 事件类别 —' }),
       ...Object.keys(lifecycle.categories.categories || {}).map((n) => el('option', { value: n, text: n })));
+    if (user.worker) {
+      // The account stands for this worker: nothing to choose.
+      document.getElementById('worker-choose').hidden = true;
+      document.getElementById('worker-hint').hidden = true;
+      await choose(user.worker.id);
+      return;
+    }
     const grids = await scopeGrids();
     byGrid.hidden = grids.length > 0;
     await listWorkers(grids);
