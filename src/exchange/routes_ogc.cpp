@@ -3,10 +3,13 @@
 // token's scope.
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <initializer_list>
 
 #include "core/error.hpp"
+#include "exchange/cql2_memory.hpp"
 #include "exchange/ogc.hpp"
+#include "exchange/ogc_memory.hpp"
 #include "exchange/routes.hpp"
 #include "http/params.hpp"
 #include "http/router.hpp"
@@ -56,12 +59,47 @@ Selection selection_of(const ogc::Collection& c, const registry::Actor& actor) {
   return s;
 }
 
-Response items(const ExchangeServices& app, const Request& req, const ogc::Collection& c, const registry::Actor& actor) {
+// The page from the area cache (ogc_memory.hpp) when the request is one memory answers exactly:
+// an area level's current versions (no datetime), no bbox, coordinates as stored (CRS84, or
+// EPSG:4326/4490 with the axes swapped), a filter and sort keys MemoryFilter evaluates. Otherwise,
+// or while the cache cannot answer (see MemoryPages::select), std::nullopt: the SQL path answers.
+std::optional<ogc::Page> items_from_memory(ogc::MemoryPages* memory, const ExchangeServices& app, const Request& req,
+                                           const ogc::Collection& c, const Selection& s, const cql2::Node* expr, const ogc::Crs& crs,
+                                           long long limit, long long offset) {
+  if (!memory || c.layer != LayerKind::areas || !c.level) return std::nullopt;
+  if (req.param("datetime") || req.param("bbox") || req.param("bbox-crs")) return std::nullopt;
+  if (crs.srid != 4326 && crs.srid != 4490) return std::nullopt;
+  ogc::MemoryQuery q;
+  q.level = *c.level;
+  q.scope = s.scope;
+  q.limit = limit;
+  q.offset = offset;
+  const auto& qs = queryables(c.layer);
+  for (const auto& [column, desc] : s.sort) {
+    auto it = std::find_if(qs.begin(), qs.end(), [&](const cql2::Queryable& x) { return x.column == column; });
+    if (it == qs.end()) return std::nullopt;
+    q.sort.emplace_back(static_cast<std::size_t>(it - qs.begin()), desc);
+  }
+  std::optional<cql2::MemoryFilter> filter;
+  if (expr) {
+    filter = cql2::MemoryFilter::prepare(*expr, qs);
+    if (!filter) return std::nullopt;
+    q.filter = &*filter;
+  }
+  auto selection = memory->select(q);
+  if (!selection) return std::nullopt;
+  auto conn = app.registry.pool.acquire();
+  return ogc::write_memory_page(*conn, *selection, crs.lat_first);
+}
+
+Response items(const ExchangeServices& app, ogc::MemoryPages* memory, const Request& req, const ogc::Collection& c,
+               const registry::Actor& actor) {
   check_parameters(req, {"limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang", "filter-crs", "sortby"});
   Selection s = selection_of(c, actor);
+  cql2::Expr expr;
   if (auto text = req.param("filter")) {
     const ogc::Crs filter_crs = ogc::parse_crs(req.param("filter-crs").value_or(""));
-    auto expr = cql2::parse(*text, req.param("filter-lang").value_or("cql2-text"));
+    expr = cql2::parse(*text, req.param("filter-lang").value_or("cql2-text"));
     s.filter = std::make_shared<const cql2::Fragment>(
         cql2::compile(*expr, queryables(c.layer), {.srid = filter_crs.srid, .lat_first = filter_crs.lat_first}));
   } else {
@@ -73,18 +111,21 @@ Response items(const ExchangeServices& app, const Request& req, const ogc::Colle
   const long long offset = int_param(req, "offset", 0, 0, 1000000000);
   const ogc::Crs crs = ogc::parse_crs(req.param("crs").value_or(""));
   if (auto dt = req.param("datetime")) ogc::apply_datetime(s, *dt);
-  auto conn = app.registry.pool.acquire();
-  if (auto b = req.param("bbox")) {
-    const ogc::Crs bbox_crs = ogc::parse_crs(req.param("bbox-crs").value_or(""));
-    s.bbox = ogc::bbox_to_storage(*conn, bbox_param(*b), bbox_crs);
-  } else if (req.param("bbox-crs")) {
-    throw bad_request("invalid_parameter", "bbox-crs needs a bbox", json({{"parameter", "bbox-crs"}}).dump());
+  auto page = items_from_memory(memory, app, req, c, s, expr.get(), crs, limit, offset);
+  if (!page) {
+    auto conn = app.registry.pool.acquire();
+    if (auto b = req.param("bbox")) {
+      const ogc::Crs bbox_crs = ogc::parse_crs(req.param("bbox-crs").value_or(""));
+      s.bbox = ogc::bbox_to_storage(*conn, bbox_param(*b), bbox_crs);
+    } else if (req.param("bbox-crs")) {
+      throw bad_request("invalid_parameter", "bbox-crs needs a bbox", json({{"parameter", "bbox-crs"}}).dump());
+    }
+    page = ogc::items(*conn, s, crs, limit, offset);
   }
-  auto page = ogc::items(*conn, s, crs, limit, offset);
   json links = json::array();
   links.push_back(
       {{"rel", "self"}, {"type", "application/geo+json"}, {"href", page_link(app.registry.config.base_url(), req, offset, limit)}});
-  if (offset + page.returned < page.matched)
+  if (offset + page->returned < page->matched)
     links.push_back({{"rel", "next"},
                      {"type", "application/geo+json"},
                      {"href", page_link(app.registry.config.base_url(), req, offset + limit, limit)}});
@@ -95,10 +136,10 @@ Response items(const ExchangeServices& app, const Request& req, const ogc::Colle
   links.push_back(
       {{"rel", "collection"}, {"type", "application/json"}, {"href", app.registry.config.base_url() + "/ogc/collections/" + c.id}});
   std::string body = "{\"type\":\"FeatureCollection\",\"timeStamp\":" + json(format_rfc3339(now_utc())).dump() +
-                     ",\"numberMatched\":" + std::to_string(page.matched) + ",\"numberReturned\":" + std::to_string(page.returned) +
+                     ",\"numberMatched\":" + std::to_string(page->matched) + ",\"numberReturned\":" + std::to_string(page->returned) +
                      ",\"links\":" + links.dump() + ",\"features\":";
-  body.reserve(body.size() + page.features.size() + 1);  // the page is copied once, not while the body grows
-  body += page.features;
+  body.reserve(body.size() + page->features.size() + 1);  // the page is copied once, not while the body grows
+  body += page->features;
   body += '}';
   Response r = typed(std::move(body), "application/geo+json");
   r.headers.emplace_back("Content-Crs", "<" + crs.uri + ">");
@@ -132,6 +173,11 @@ Response one_item(const ExchangeServices& app, const Request& req, const ogc::Co
 void add_ogc_routes(http::RouteTable& routes, const ExchangeServices& services) {
   // The routes outlive the caller's services value: they share a copy.
   auto app = std::make_shared<const ExchangeServices>(services);
+  // Items pages of the area levels from the area cache (WANGGE_OGC_FROM_MEMORY=0: always from the
+  // database, e.g. to compare the two).
+  const char* from_memory = std::getenv("WANGGE_OGC_FROM_MEMORY");
+  std::shared_ptr<ogc::MemoryPages> memory;
+  if (!from_memory || std::string_view(from_memory) != "0") memory = std::make_shared<ogc::MemoryPages>(services.registry.cache);
   auto base = [app] { return app->registry.config.base_url() + "/ogc"; };
   routes.add("GET", "/ogc", [app, base](const Request& req) {
     app->registry.authenticate(req);
@@ -174,9 +220,9 @@ void add_ogc_routes(http::RouteTable& routes, const ExchangeServices& services) 
     const bool plain = accept.find("application/json") != std::string::npos && accept.find("schema+json") == std::string::npos;
     return typed(ogc::queryables_json(c, base()), plain ? "application/json" : "application/schema+json");
   });
-  routes.add("GET", "/ogc/collections/{collection}/items", [app](const Request& req) {
+  routes.add("GET", "/ogc/collections/{collection}/items", [app, memory](const Request& req) {
     auto actor = app->registry.authenticate(req);
-    return items(*app, req, collection_or_404(req.path_param("collection")), actor);
+    return items(*app, memory.get(), req, collection_or_404(req.path_param("collection")), actor);
   });
   routes.add("GET", "/ogc/collections/{collection}/items/{fid}", [app](const Request& req) {
     auto actor = app->registry.authenticate(req);

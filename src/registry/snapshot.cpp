@@ -3,10 +3,12 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/time.hpp"
 #include "registry/areas.hpp"
 
 namespace wangge::registry {
@@ -14,8 +16,24 @@ namespace {
 
 // One definition of what a cached area is, for the full load and the refresh.
 const char* kSelect =
-    "SELECT a.code, a.level, coalesce(a.parent_code, ''), a.version, wg_area_feature(a, 4490)::text "
+    "SELECT a.code, a.level, coalesce(a.parent_code, ''), a.version, wg_area_feature(a, 4490)::text, "
+    "a.id, a.name, a.parent_code IS NOT NULL, a.households::text, a.population::text, "
+    "to_char(a.valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), a.changed_by, a.attributes::text "
     "FROM areas a WHERE a.valid_to IS NULL";
+
+// Where wg_area_feature's text holds the geometry: json_build_object writes `"geometry" : ` and
+// then ST_AsGeoJSON's text unchanged, followed by `, "properties" : `.
+void locate_geometry(AreaEntry& e) {
+  static constexpr std::string_view kKey = "\"geometry\" : ";
+  static constexpr std::string_view kNext = ", \"properties\" : ";
+  const std::size_t key = e.feature.find(kKey);
+  if (key == std::string::npos) return;
+  const std::size_t start = key + kKey.size();
+  const std::size_t end = e.feature.find(kNext, start);
+  if (end == std::string::npos || end == start || e.feature.compare(start, 4, "null") == 0) return;
+  e.geometry_at = start;
+  e.geometry_length = end - start;
+}
 
 std::shared_ptr<const AreaEntry> entry_of(const pg::Result& r, int i) {
   auto e = std::make_shared<AreaEntry>();
@@ -25,6 +43,16 @@ std::shared_ptr<const AreaEntry> entry_of(const pg::Result& r, int i) {
   e->version = r.integer(i, 3);
   e->feature = r.str(i, 4);
   e->etag = area_etag(e->code, e->version);
+  e->id = r.integer(i, 5);
+  e->name = r.str(i, 6);
+  e->has_parent = r.get(i, 7) == std::string_view("t");
+  if (!r.is_null(i, 8)) e->households = r.str(i, 8);
+  if (!r.is_null(i, 9)) e->population = r.str(i, 9);
+  e->valid_from = r.str(i, 10);
+  e->valid_from_us = parse_rfc3339(e->valid_from).value_or(0);
+  e->changed_by = r.str(i, 11);
+  e->attributes = r.str(i, 12);
+  locate_geometry(*e);
   return e;
 }
 
@@ -45,6 +73,8 @@ void AreaCache::stop() {
 }
 
 std::shared_ptr<const AreaEntry> AreaCache::find(const std::string& code) const { return current()->find(code); }
+
+bool AreaCache::complete() const { return m_complete.load(); }
 
 LoadStats AreaCache::load_all(pg::Connection& conn) {
   std::unique_lock lock(m_write_mutex);  // the swap only; the subscribers run unlocked (see refresh)
@@ -67,6 +97,11 @@ LoadStats AreaCache::load_all(pg::Connection& conn) {
     next->shards[k] = std::make_shared<const AreaSnapshot::Shard>(std::move(shards[k]));
   m_snapshot.store(std::move(next));
   m_ready = true;
+  {
+    std::lock_guard pending(m_pending_mutex);
+    m_failed.clear();
+    m_complete = true;
+  }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   lock.unlock();
   notify(conn, {});
@@ -80,8 +115,18 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
   // for the rebuild of an earlier one.
   std::unique_lock lock(m_write_mutex);
   nlohmann::json list = codes;
-  auto r =
-      conn.exec("snapshot.refresh", std::string(kSelect) + " AND a.code IN (SELECT json_array_elements_text($1::json))", {list.dump()});
+  std::optional<pg::Result> read;
+  try {
+    read.emplace(
+        conn.exec("snapshot.refresh", std::string(kSelect) + " AND a.code IN (SELECT json_array_elements_text($1::json))", {list.dump()}));
+  } catch (...) {
+    // The change is committed but not in the snapshot: owed until a refresh of it succeeds.
+    std::lock_guard pending(m_pending_mutex);
+    m_failed.insert(codes.begin(), codes.end());
+    m_complete = false;
+    throw;
+  }
+  const pg::Result& r = *read;
   auto now = current();
   std::vector<std::shared_ptr<const AreaEntry>> fresh;
   for (int i = 0; i < r.rows(); ++i) fresh.push_back(entry_of(r, i));
@@ -113,10 +158,16 @@ void AreaCache::refresh(pg::Connection& conn, const std::vector<std::string>& co
   }
   // Marked before the write lock goes, so a refresh of the same codes that finds nothing changed
   // (the writer's own, or the listener's for its NOTIFY) still sees that the subscribers are owed.
-  if (changed) {
+  {
     std::lock_guard pending(m_pending_mutex);
-    ++m_pending_mark;
-    for (const auto& code : codes) m_pending[code] = m_pending_mark;
+    if (changed) {
+      ++m_pending_mark;
+      for (const auto& code : codes) m_pending[code] = m_pending_mark;
+    }
+    if (!m_failed.empty()) {
+      for (const auto& code : codes) m_failed.erase(code);
+      m_complete = m_failed.empty();
+    }
   }
   if (subscribers == Subscribers::leave_to_listener) return;
   lock.unlock();

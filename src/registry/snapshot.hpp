@@ -29,6 +29,21 @@ struct AreaEntry {
   long long version = 0;
   std::string feature;  // GeoJSON Feature in EPSG:4490, as served
   std::string etag;
+  // The columns an OGC items page writes beyond the feature (exchange/ogc_memory.cpp serves pages of
+  // current areas from memory): values as PostgreSQL's text, so a page from memory is byte for byte
+  // the page of the SQL path. The geometry is not kept twice: it is the part of `feature` at
+  // geometry_at (ST_AsGeoJSON's text, which the feature embeds unchanged).
+  long long id = 0;  // the version row's id (an OGC feature id)
+  std::string name;
+  bool has_parent = false;      // parent_code IS NOT NULL
+  std::string households;       // integer text; empty: NULL
+  std::string population;       // integer text; empty: NULL
+  std::string valid_from;       // RFC 3339 text in UTC with microseconds
+  long long valid_from_us = 0;  // the same instant in microseconds since 1970
+  std::string changed_by;
+  std::string attributes;           // jsonb's text
+  std::size_t geometry_at = 0;      // offset of the geometry's text in `feature`
+  std::size_t geometry_length = 0;  // 0: no geometry found (never for a stored area)
 };
 
 // The current areas by code. The map is cut into kShards shards by hash, and snapshots share the
@@ -75,6 +90,10 @@ class AreaCache {
   // after a lost connection it reconnects and reloads everything, since notifications may be lost.
   void start_listening(const std::string& database_url, int statement_timeout_ms);
   bool ready() const { return m_ready.load(); }
+  // False while a change may be missing from the snapshot: a refresh failed (its codes stay owed
+  // until a later refresh of them, or a full load, succeeds). Readers that must show a process's
+  // own writes (OGC pages from memory) read the database instead while this is false.
+  bool complete() const;
   // Stops the listener thread (waits for it); call before the subscribers go away.
   void stop();
 
@@ -94,6 +113,8 @@ class AreaCache {
   // the subscribers were busy with an earlier one stays owed.
   std::map<std::string, std::uint64_t> m_pending;
   std::uint64_t m_pending_mark = 0;
+  std::set<std::string> m_failed;  // codes of failed refreshes (guarded by m_pending_mutex)
+  std::atomic<bool> m_complete{true};
   std::mutex m_pending_mutex;
   std::condition_variable m_pending_cv;
   void notify(pg::Connection& conn, const std::vector<std::string>& codes);
