@@ -12,6 +12,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -22,6 +23,7 @@
 
 #include "core/level.hpp"
 #include "core/lonlat.hpp"
+#include "sample/outline.hpp"
 
 namespace wangge::sample {
 namespace {
@@ -279,7 +281,10 @@ std::int64_t value_noise(std::uint64_t seed, int i, int j, int spacing, std::int
 
 class Lattice {
  public:
-  Lattice(int cols, int rows, std::uint64_t seed, double origin_lon, double origin_lat) : m_cols(cols), m_rows(rows) {
+  // `cover`: scale the lattice and place it so that its inner rectangle (inside every warped edge)
+  // covers these bounds with a margin; otherwise its south-west corner goes to the origin.
+  Lattice(int cols, int rows, std::uint64_t seed, double origin_lon, double origin_lat, const Bounds* cover = nullptr)
+      : m_cols(cols), m_rows(rows) {
     const std::size_t count = static_cast<std::size_t>(cols + 1) * static_cast<std::size_t>(rows + 1);
     std::vector<std::int64_t> x(count), y(count);
     const std::uint64_t sx = hash_of(seed, 0x5758ULL), sy = hash_of(seed, 0x5759ULL);
@@ -303,6 +308,10 @@ class Lattice {
       }
     }
 
+    if (cover) {
+      place_over(*cover, x, y);
+      return;
+    }
     // Place the south-west corner at the requested origin, shifted only as far as needed to stay in
     // Zhejiang (the 85k-grid province is taller than the space north of Deqing).
     auto lat_offset = [](std::int64_t mm) { return mm * 1'000'000 / kMetresPerDegreeLat; };
@@ -381,6 +390,32 @@ class Lattice {
     return static_cast<std::size_t>(j) * static_cast<std::size_t>(m_cols + 1) + static_cast<std::size_t>(i);
   }
 
+  // Scales the warped lattice (noise included, so blocks keep their shapes) until the rectangle inside
+  // all four warped borders covers `b` with 2 % to spare on each side, centred on it.
+  void place_over(const Bounds& b, std::vector<std::int64_t>& x, std::vector<std::int64_t>& y) {
+    std::int64_t west = x[index(0, 0)], east = x[index(m_cols, 0)], south = y[index(0, 0)], north = y[index(0, m_rows)];
+    for (int j = 0; j <= m_rows; ++j) west = std::max(west, x[index(0, j)]), east = std::min(east, x[index(m_cols, j)]);
+    for (int i = 0; i <= m_cols; ++i) south = std::max(south, y[index(i, 0)]), north = std::min(north, y[index(i, m_rows)]);
+    const double centre_lat = (b.min_lat + b.max_lat) / 2;
+    const std::int64_t metres_per_degree_lon = std::llround(111'320.0 * std::cos(centre_lat * 3.14159265358979 / 180.0));
+    const double need_x_mm = (b.max_lon - b.min_lon) * static_cast<double>(metres_per_degree_lon) * 1000 * 1.04;
+    const double need_y_mm = (b.max_lat - b.min_lat) * static_cast<double>(kMetresPerDegreeLat) * 1000 * 1.04;
+    const std::int64_t permille = static_cast<std::int64_t>(
+        std::ceil(1000 * std::max(need_x_mm / static_cast<double>(east - west), need_y_mm / static_cast<double>(north - south))));
+    for (auto& v : x) v = v * permille / 1000;
+    for (auto& v : y) v = v * permille / 1000;
+    const std::int64_t mid_x = (west + east) * permille / 2000, mid_y = (south + north) * permille / 2000;
+    const std::int64_t lon0 = std::llround((b.min_lon + b.max_lon) / 2 * 1e9) - mid_x * 1'000'000 / metres_per_degree_lon;
+    const std::int64_t lat0 = std::llround(centre_lat * 1e9) - mid_y * 1'000'000 / kMetresPerDegreeLat;
+    const std::size_t count = x.size();
+    m_lon.resize(count);
+    m_lat.resize(count);
+    for (std::size_t k = 0; k < count; ++k) {
+      m_lon[k] = lon0 + x[k] * 1'000'000 / metres_per_degree_lon;
+      m_lat[k] = lat0 + y[k] * 1'000'000 / kMetresPerDegreeLat;
+    }
+  }
+
   static std::int64_t fit(std::int64_t origin, std::int64_t low, std::int64_t high, std::int64_t min, std::int64_t max) {
     if (high - low > max - min) throw std::invalid_argument("sample: the requested size does not fit in Zhejiang");
     if (origin + high > max) origin = max - high;
@@ -400,10 +435,75 @@ struct Piece {
   Rect rect;
 };
 
+// Cells whose centre lies inside the outline, counted over any rectangle in O(1) (2-D prefix sums).
+class CellWeights {
+ public:
+  CellWeights(int cols, int rows, const std::vector<char>& inside)
+      : m_cols(cols), m_prefix(static_cast<std::size_t>(cols + 1) * (rows + 1), 0) {
+    for (int j = 0; j < rows; ++j)
+      for (int i = 0; i < cols; ++i)
+        m_prefix[at(i + 1, j + 1)] = inside[static_cast<std::size_t>(j) * static_cast<std::size_t>(cols) + static_cast<std::size_t>(i)] +
+                                     m_prefix[at(i, j + 1)] + m_prefix[at(i + 1, j)] - m_prefix[at(i, j)];
+  }
+  long long of(const Rect& r) const {
+    return m_prefix[at(r.i1, r.j1)] - m_prefix[at(r.i0, r.j1)] - m_prefix[at(r.i1, r.j0)] + m_prefix[at(r.i0, r.j0)];
+  }
+
+ private:
+  std::size_t at(int i, int j) const {
+    return static_cast<std::size_t>(j) * static_cast<std::size_t>(m_cols + 1) + static_cast<std::size_t>(i);
+  }
+  int m_cols;
+  std::vector<long long> m_prefix;
+};
+
 // Bisects `rect` among pieces[lo, hi) kd-style: the pieces are halved by grid count, the rectangle is
 // cut across its longer side in proportion (± one line of seeded jitter if asked), so every piece keeps about
 // the same number of blocks per grid. `min_cells` per grid is honoured where possible, else one.
-void kd_split(const Rect& rect, std::vector<Piece>& pieces, int lo, int hi, int min_cells, bool jitter_cuts, Rng& rng) {
+void kd_split(const Rect& rect, std::vector<Piece>& pieces, int lo, int hi, int min_cells, bool jitter_cuts, Rng& rng,
+              const CellWeights* weights = nullptr);
+
+// The outline mode's cut: the pieces share the cells inside the outline (not the rectangle) in
+// proportion to their grids, each with at least `strict` inside cells per grid. False when no cut
+// can honour that (the plain cut then applies).
+bool kd_split_weighted(const Rect& rect, std::vector<Piece>& pieces, int lo, int hi, int min_cells, bool across_x,
+                       const std::vector<int>& splits, const std::vector<long long>& prefix, Rng& rng, const CellWeights& weights) {
+  const long long total = prefix.back(), inside = weights.of(rect);
+  for (int strict : {min_cells, 1}) {
+    for (bool axis : {across_x, !across_x}) {
+      const int length = axis ? rect.width() : rect.height();
+      for (int s : splits) {
+        const long long g1 = prefix[static_cast<std::size_t>(s - lo)], g2 = total - g1;
+        long long best_error = -1;
+        int best_cut = 0;
+        for (int cut = 1; cut < length; ++cut) {
+          Rect first = rect;
+          if (axis)
+            first.i1 = rect.i0 + cut;
+          else
+            first.j1 = rect.j0 + cut;
+          const long long w1 = weights.of(first), w2 = inside - w1;
+          if (w1 < g1 * strict || w2 < g2 * strict) continue;
+          const long long error = std::abs(w1 * total - g1 * inside);
+          if (best_error < 0 || error < best_error) best_error = error, best_cut = cut;
+        }
+        if (best_error < 0) continue;
+        Rect first = rect, second = rect;
+        if (axis)
+          first.i1 = second.i0 = rect.i0 + best_cut;
+        else
+          first.j1 = second.j0 = rect.j0 + best_cut;
+        kd_split(first, pieces, lo, s, min_cells, false, rng, &weights);
+        kd_split(second, pieces, s, hi, min_cells, false, rng, &weights);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void kd_split(const Rect& rect, std::vector<Piece>& pieces, int lo, int hi, int min_cells, bool jitter_cuts, Rng& rng,
+              const CellWeights* weights) {
   if (hi - lo == 1) {
     pieces[static_cast<std::size_t>(lo)].rect = rect;
     return;
@@ -434,6 +534,7 @@ void kd_split(const Rect& rect, std::vector<Piece>& pieces, int lo, int hi, int 
   // One line of jitter a third of the time, so equal-count siblings still differ in size.
   const std::uint64_t roll = rng.below(6);
   const int jitter = roll == 0 ? -1 : roll == 1 ? 1 : 0;
+  if (weights && kd_split_weighted(rect, pieces, lo, hi, min_cells, across_x, splits, prefix, rng, *weights)) return;
 
   for (int strict : {min_cells, 1}) {
     for (bool axis : {across_x, !across_x}) {
@@ -453,8 +554,8 @@ void kd_split(const Rect& rect, std::vector<Piece>& pieces, int lo, int hi, int 
         } else {
           first.j1 = second.j0 = rect.j0 + static_cast<int>(cut);
         }
-        kd_split(first, pieces, lo, s, min_cells, jitter_cuts, rng);
-        kd_split(second, pieces, s, hi, min_cells, jitter_cuts, rng);
+        kd_split(first, pieces, lo, s, min_cells, jitter_cuts, rng, weights);
+        kd_split(second, pieces, s, hi, min_cells, jitter_cuts, rng, weights);
         return;
       }
     }
@@ -547,6 +648,9 @@ struct Node {
   bool urban = false;  // a township that is a 街道, or a village that is a 社区
   std::string code, name;
   int households = 0, population = 0;
+  bool gone = false;  // outline mode: nothing of it lies inside the outline
+  int leaf = -1;      // outline mode: a grid's index among the clipped leaves
+  std::string wkt;    // outline mode: the clipped geometry
 };
 
 // Grids above this go province-wide: one county cannot hold them realistically.
@@ -558,6 +662,11 @@ class Builder {
   explicit Builder(const Options& options) : m_options(options), m_province(options.grids > kCountyModeMaxGrids) {
     if (options.grids < 1 || options.grids > kMaxGrids) throw std::invalid_argument("sample: grids must be in 1..1000000");
     if (options.micro < 0) throw std::invalid_argument("sample: micro must not be negative");
+    if (!options.outline_wkt.empty()) {
+      if (m_province || options.micro > 0)
+        throw std::invalid_argument("sample: an outline is for one county without micro-grids (at most 3000 grids, no --micro)");
+      m_clipper = std::make_unique<Clipper>(options.outline_wkt);
+    }
   }
 
   Jurisdiction run() {
@@ -569,24 +678,106 @@ class Builder {
     // West-east extent about 1.3 × south-north, like the province.
     int cols = static_cast<int>(std::llround(std::sqrt(static_cast<double>(cells) * 1.17)));
     cols = std::max(cols, 2);
-    const int rows = std::max(2, static_cast<int>((cells + cols - 1) / cols));
-    m_lattice = std::make_unique<Lattice>(cols, rows, m_options.seed, m_options.origin_lon, m_options.origin_lat);
+    int rows = std::max(2, static_cast<int>((cells + cols - 1) / cols));
+    if (m_clipper) {
+      place_over_outline(cells, cols, rows);
+    } else {
+      m_lattice = std::make_unique<Lattice>(cols, rows, m_options.seed, m_options.origin_lon, m_options.origin_lat);
+    }
 
     build_tree();
     build_micro();
     count_people();
 
     Jurisdiction out;
+    out.areas_before_clipping = static_cast<long long>(m_nodes.size());
+    if (m_clipper) {
+      clip_to_outline();
+      out.grids_cut = static_cast<long long>(m_clipper->leaves_cut());
+    }
     emit_areas(out);
     emit_streets(out);
     emit_workers(out);
     emit_incidents(out);
     emit_checkpoints(out);
+    if (m_options.live) {
+      emit_positions(out);
+      emit_recent_cases(out);
+    }
     return out;
   }
 
  private:
   Rng make_stream(std::uint64_t id) const { return stream(m_options.seed, id); }
+
+  // ------------------------------------------------------------------------------------------------
+  // The outline mode.
+
+  // The lattice gets the outline's proportions and enough blocks that those inside it number about
+  // what the rectangle would have; then it is scaled over the outline's bounds, and each cell whose
+  // centre lies inside counts as land for the allotment of grids.
+  void place_over_outline(long long cells, int& cols, int& rows) {
+    const Bounds b = m_clipper->bounds();
+    const double box = (b.max_lon - b.min_lon) * (b.max_lat - b.min_lat);
+    const double fill = std::clamp(m_clipper->outline_area_deg2() / box, 0.05, 1.0);
+    const double centre_lat = (b.min_lat + b.max_lat) / 2;
+    const double aspect = (b.max_lon - b.min_lon) * std::cos(centre_lat * 3.14159265358979 / 180.0) * 111'320.0 /
+                          ((b.max_lat - b.min_lat) * static_cast<double>(kMetresPerDegreeLat));
+    // cols/rows in blocks: a block is kBlockWidthMm wide and kBlockHeightMm tall.
+    const double ratio = aspect * static_cast<double>(kBlockHeightMm) / static_cast<double>(kBlockWidthMm);
+    const double all = static_cast<double>(cells) / fill;
+    cols = std::max(2, static_cast<int>(std::llround(std::sqrt(all * ratio))));
+    rows = std::max(2, static_cast<int>(std::llround(all / cols)));
+    m_lattice = std::make_unique<Lattice>(cols, rows, m_options.seed, m_options.origin_lon, m_options.origin_lat, &b);
+    std::vector<char> inside(static_cast<std::size_t>(cols) * static_cast<std::size_t>(rows), 0);
+    for (int j = 0; j < rows; ++j)
+      for (int i = 0; i < cols; ++i) {
+        const double lon =
+            static_cast<double>(m_lattice->lon(i, j) + m_lattice->lon(i + 1, j) + m_lattice->lon(i, j + 1) + m_lattice->lon(i + 1, j + 1)) /
+            4e9;
+        const double lat =
+            static_cast<double>(m_lattice->lat(i, j) + m_lattice->lat(i + 1, j) + m_lattice->lat(i, j + 1) + m_lattice->lat(i + 1, j + 1)) /
+            4e9;
+        inside[static_cast<std::size_t>(j) * static_cast<std::size_t>(cols) + static_cast<std::size_t>(i)] =
+            m_clipper->outline_contains({lon, lat}) ? 1 : 0;
+      }
+    m_weights = std::make_unique<CellWeights>(cols, rows, inside);
+  }
+
+  // Land cells of a rectangle: inside cells with an outline, all of them without.
+  long long land(const Rect& r) const { return m_weights ? m_weights->of(r) : r.cells(); }
+
+  // Grids are the leaves: clipped together, then every area above is the union of its grids, so
+  // each level still partitions its parent. People are summed again over what is left.
+  void clip_to_outline() {
+    std::vector<std::string> leaves;
+    for (Node& node : m_nodes) {
+      if (node.level != Level::grid) continue;
+      node.leaf = static_cast<int>(leaves.size());
+      leaves.push_back(m_lattice->multipolygon(node.rect));
+    }
+    m_clipper->clip(leaves);
+    std::vector<std::vector<std::size_t>> below(m_nodes.size());
+    for (std::size_t n = m_nodes.size(); n-- > 0;) {
+      Node& node = m_nodes[n];
+      if (node.level == Level::grid && !m_clipper->leaf_empty(static_cast<std::size_t>(node.leaf)))
+        below[n].push_back(static_cast<std::size_t>(node.leaf));
+      node.wkt = m_clipper->union_wkt(below[n]);
+      node.gone = node.wkt.empty();
+      if (node.parent >= 0) {
+        auto& up = below[static_cast<std::size_t>(node.parent)];
+        up.insert(up.end(), below[n].begin(), below[n].end());
+      }
+      if (node.level != Level::grid) node.households = node.population = 0;
+    }
+    for (std::size_t n = m_nodes.size(); n-- > 0;) {
+      const Node& node = m_nodes[n];
+      if (node.parent < 0 || node.gone) continue;
+      Node& parent = m_nodes[static_cast<std::size_t>(node.parent)];
+      parent.households += node.households;
+      parent.population += node.population;
+    }
+  }
 
   int child_count(Level child_level, int grids) const {
     int k = 1;
@@ -600,6 +791,8 @@ class Builder {
       case Level::township:
         k = m_province ? std::clamp((grids + 30) / 60, 1, 60)
                        : std::clamp((grids + 15) / 30, 1, static_cast<int>(kDeqingStreetOffices.size() + kDeqingTowns.size()));
+        // Laid over the real county, the sample has its real number of townships.
+        if (m_clipper) k = static_cast<int>(kDeqingStreetOffices.size() + kDeqingTowns.size());
         break;
       case Level::village: {
         // 10–20 villages per township: about 15, with 3–8 grids each.
@@ -647,9 +840,10 @@ class Builder {
       // of the levels above does not leave some villages with 12-block grids and others with 4:
       // a running count over all blocks keeps the total at exactly options.grids.
       const long long total_cells = static_cast<long long>(m_lattice->cols()) * m_lattice->rows();
-      m_cells_seen += parent.rect.cells();
-      const long long due = (m_cells_seen * m_options.grids * 2 + total_cells) / (2 * total_cells);
-      k = static_cast<int>(std::clamp(due - m_grids_made, 1LL, parent.rect.cells()));
+      const long long total_land = m_weights ? std::max(1LL, land(Rect{0, 0, m_lattice->cols(), m_lattice->rows()})) : total_cells;
+      m_cells_seen += land(parent.rect);
+      const long long due = (m_cells_seen * m_options.grids * 2 + total_land) / (2 * total_land);
+      k = static_cast<int>(std::clamp(due - m_grids_made, 1LL, std::max(1LL, land(parent.rect))));
       m_grids_made += k;
     }
     std::vector<int> grids =
@@ -657,7 +851,7 @@ class Builder {
     std::vector<Piece> pieces(static_cast<std::size_t>(k));
     for (std::size_t n = 0; n < pieces.size(); ++n) pieces[n].grids = grids[n];
     // Grid cuts stay proportional: the jitter that varies the upper levels would make 4-block grids.
-    kd_split(parent.rect, pieces, 0, k, child_level == Level::grid ? 5 : 4, child_level != Level::grid, split_rng);
+    kd_split(parent.rect, pieces, 0, k, child_level == Level::grid ? 5 : 4, child_level != Level::grid, split_rng, m_weights.get());
 
     std::vector<Node> children;
     for (std::size_t n : spatial_order(parent.rect, pieces)) {
@@ -817,12 +1011,13 @@ class Builder {
   void emit_areas(Jurisdiction& out) const {
     out.areas.reserve(m_nodes.size());
     for (const Node& node : m_nodes) {
+      if (node.gone) continue;
       Area area;
       area.code = node.code;
       area.name = node.name;
       area.level = level_name(node.level);
       if (node.parent >= 0) area.parent_code = m_nodes[static_cast<std::size_t>(node.parent)].code;
-      area.wkt = m_lattice->multipolygon(node.rect);
+      area.wkt = m_clipper ? node.wkt : m_lattice->multipolygon(node.rect);
       area.households = node.households;
       area.population = node.population;
       out.areas.push_back(std::move(area));
@@ -904,6 +1099,7 @@ class Builder {
         s.highway = cls.highway;
         s.oneway = cls.oneway;
         s.wkt = cls.reversed ? m_lattice->segment(i + 1, j, i, j) : m_lattice->segment(i, j, i + 1, j);
+        if (m_clipper && !m_clipper->outline_intersects(s.wkt)) continue;  // never reaches the county
         out.streets.push_back(std::move(s));
       }
     }
@@ -917,6 +1113,7 @@ class Builder {
         s.highway = cls.highway;
         s.oneway = cls.oneway;
         s.wkt = cls.reversed ? m_lattice->segment(i, j + 1, i, j) : m_lattice->segment(i, j, i, j + 1);
+        if (m_clipper && !m_clipper->outline_intersects(s.wkt)) continue;
         out.streets.push_back(std::move(s));
       }
     }
@@ -928,7 +1125,7 @@ class Builder {
   std::vector<std::size_t> grid_indices() const {
     std::vector<std::size_t> grids;
     for (std::size_t n = 0; n < m_nodes.size(); ++n)
-      if (m_nodes[n].level == Level::grid) grids.push_back(n);
+      if (m_nodes[n].level == Level::grid && !m_nodes[n].gone) grids.push_back(n);
     return grids;
   }
 
@@ -954,17 +1151,96 @@ class Builder {
             std::to_string(rng.pick(kPhonePrefixes)) + padded(static_cast<long long>((n * 37'124'571ULL + offset) % 100'000'000ULL), 8);
         worker.grid_code = m_nodes[g].code;
         out.workers.push_back(std::move(worker));
+        m_worker_grid.push_back(g);
       }
     }
   }
 
+  // With an outline, drawn again until it falls inside the clipped grid (a grid's cells may lie
+  // partly outside the county); the rectangle's points are taken at the first draw.
   LonLat point_in_grid(const Node& grid, Rng& rng, int* cell_i, int* cell_j) const {
-    const int i = grid.rect.i0 + static_cast<int>(rng.below(static_cast<std::uint64_t>(grid.rect.width())));
-    const int j = grid.rect.j0 + static_cast<int>(rng.below(static_cast<std::uint64_t>(grid.rect.height())));
-    const auto [lon, lat] = m_lattice->point_in_cell(i, j, rng);
-    if (cell_i) *cell_i = i;
-    if (cell_j) *cell_j = j;
-    return {static_cast<double>(lon) / 1e9, static_cast<double>(lat) / 1e9};
+    for (int attempt = 0;; ++attempt) {
+      const int i = grid.rect.i0 + static_cast<int>(rng.below(static_cast<std::uint64_t>(grid.rect.width())));
+      const int j = grid.rect.j0 + static_cast<int>(rng.below(static_cast<std::uint64_t>(grid.rect.height())));
+      const auto [lon, lat] = m_lattice->point_in_cell(i, j, rng);
+      const LonLat p{static_cast<double>(lon) / 1e9, static_cast<double>(lat) / 1e9};
+      if (cell_i) *cell_i = i;
+      if (cell_j) *cell_j = j;
+      if (!m_clipper || m_clipper->leaf_contains(static_cast<std::size_t>(grid.leaf), p)) return p;
+      if (attempt == 200) return m_clipper->point_on_leaf(static_cast<std::size_t>(grid.leaf));
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // The live part: ages relative to the moment of loading.
+
+  // Seven workers in ten reported their position in the last hours (half of those within half an
+  // hour), one in ten a few days ago, the rest never.
+  void emit_positions(Jurisdiction& out) const {
+    Rng rng = make_stream(9);
+    for (std::size_t w = 0; w < out.workers.size(); ++w) {
+      const int roll = static_cast<int>(rng.below(100));
+      if (roll >= 80) continue;
+      Position p;
+      p.worker = w;
+      if (roll < 35)
+        p.age_seconds = rng.range(60, 30 * 60);
+      else if (roll < 70)
+        p.age_seconds = rng.range(30 * 60, 6 * 3600);
+      else
+        p.age_seconds = rng.range(24 * 3600, 4 * 24 * 3600);
+      const LonLat at = point_in_grid(m_nodes[m_worker_grid[w]], rng, nullptr, nullptr);
+      p.lon = at.lon, p.lat = at.lat;
+      out.positions.push_back(p);
+    }
+  }
+
+  // Cases of the last days in every state of the lifecycle. Dispatched cases are either fresh
+  // (dispatched minutes ago: within their limit) or late (dispatched days ago: past it).
+  void emit_recent_cases(Jurisdiction& out) const {
+    static constexpr std::array<const char*, 9> kLiveStatuses = {"collect",  "register", "dispatch", "handle",   "hold",
+                                                                 "feedback", "verified", "closed",   "cancelled"};
+    static constexpr std::array<int, 9> kLiveWeights = {10, 10, 16, 20, 5, 10, 6, 18, 5};
+    Rng rng = make_stream(10);
+    const std::vector<std::size_t> grids = grid_indices();
+    const std::size_t count = std::clamp<std::size_t>(grids.size() / 2, 20, 2000);
+    for (std::size_t n = 0; n < count; ++n) {
+      // Every state at least twice, then by weight.
+      const std::size_t s = n < 2 * kLiveStatuses.size() ? n % kLiveStatuses.size() : weighted(rng, kLiveWeights);
+      const std::string status = kLiveStatuses[s];
+      const std::size_t g = rng.below(grids.size());
+      RecentCase c;
+      Incident& incident = c.incident;
+      int i = 0, j = 0;
+      const LonLat at = point_in_grid(m_nodes[grids[g]], rng, &i, &j);
+      incident.lon = at.lon, incident.lat = at.lat;
+      const Category& category = kCategories[weighted(rng, kCategoryWeights)];
+      incident.category = category.name;
+      incident.source = kSources[weighted(rng, kSourceWeights)];
+      incident.status = status;
+      incident.description =
+          street_name(false, j, i, m_east_west[static_cast<std::size_t>(j)]) + "附近" + rng.pick(category.items) + rng.pick(kRequests);
+      const std::size_t worker = m_first_worker[g];
+      incident.reporter = incident.source == std::string_view("worker") ? out.workers[worker].name
+                          : incident.source == std::string_view("hotline")
+                              ? std::string(rng.pick(kSurnames)) + (rng.percent(50) ? "先生" : "女士")
+                          : incident.source == std::string_view("app") ? "浙里办用户" + padded(static_cast<long long>(rng.below(10'000)), 4)
+                                                                       : std::string("视频巡查");
+      const bool dispatched = status != "collect" && status != "register" && status != "cancelled";
+      if (!dispatched) {
+        c.reported_age_seconds = rng.range(5 * 60, 2 * 86400);
+        if (status == "cancelled") c.reported_age_seconds = rng.range(86400, 10 * 86400);
+      } else {
+        const bool open = status == "dispatch" || status == "handle" || status == "hold";
+        const bool late = open ? rng.percent(50) : rng.percent(30);
+        c.dispatched_age_seconds = late ? rng.range(4 * 86400, 12 * 86400) : rng.range(10 * 60, 90 * 60);
+        if (!open && !late) c.dispatched_age_seconds = rng.range(3 * 3600, 3 * 86400);
+        c.reported_age_seconds = c.dispatched_age_seconds + rng.range(5 * 60, 3 * 3600);
+        if (status == "closed") c.closed_age_seconds = c.dispatched_age_seconds * rng.range(5, 60) / 100;
+        incident.assignee_worker = static_cast<long long>(worker);
+      }
+      out.recent_cases.push_back(std::move(c));
+    }
   }
 
   void emit_incidents(Jurisdiction& out) const {
@@ -1055,6 +1331,9 @@ class Builder {
   long long m_cells_seen = 0, m_grids_made = 0;
   std::vector<LineClass> m_east_west, m_north_south;
   std::vector<std::size_t> m_first_worker;  // index of each grid's first worker, in grid order
+  std::vector<std::size_t> m_worker_grid;   // each worker's grid (node index)
+  std::unique_ptr<Clipper> m_clipper;       // outline mode only
+  std::unique_ptr<CellWeights> m_weights;   // outline mode only
 };
 
 }  // namespace

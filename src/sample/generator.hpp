@@ -6,6 +6,7 @@
 // All coordinates are CGCS2000 geographic, EPSG:4490, lon/lat order.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +19,14 @@ struct Options {
   int micro = 0;               // target number of micro-grids in total (0: none)
   double origin_lon = 119.93;  // south-west corner of the jurisdiction (Deqing, Huzhou)
   double origin_lat = 30.48;
+  // A real outline to clip to: a CGCS2000 MULTIPOLYGON WKT (sample/outline.hpp reads one from a
+  // GCJ-02 GeoJSON file). Empty: the generated rectangle at the origin above. With an outline the
+  // lattice is scaled and placed to cover it, grids are allotted by the land inside it, and every
+  // area, street, point and position lies inside it. County mode only, without micro-grids.
+  std::string outline_wkt;
+  // Activity relative to the moment of loading (worker positions minutes to hours old, cases in
+  // every state with deadlines, some overdue), so that a console opened on the sample is live.
+  bool live = false;
 };
 
 struct Area {
@@ -56,6 +65,22 @@ struct Incident {
   long long assignee_worker = -1;
 };
 
+// A worker's reported position, `age_seconds` before the moment of loading.
+struct Position {
+  std::size_t worker = 0;   // index in Jurisdiction::workers
+  double lon = 0, lat = 0;  // EPSG:4490
+  long long age_seconds = 0;
+};
+
+// A case of the live part: times are relative to the moment of loading; the loader computes the
+// deadline from the dispatch time in working time.
+struct RecentCase {
+  Incident incident;                      // reported_at unused
+  long long reported_age_seconds = 0;     // reported this long before loading
+  long long dispatched_age_seconds = -1;  // dispatched this long before loading; -1: never dispatched
+  long long closed_age_seconds = -1;      // closed (or cancelled) this long before loading; -1: open
+};
+
 struct Checkpoint {
   std::string grid_code;
   std::string name;         // Chinese, e.g. 出租房 12号
@@ -70,6 +95,11 @@ struct Jurisdiction {
   std::vector<Worker> workers;
   std::vector<Incident> incidents;
   std::vector<Checkpoint> checkpoints;
+  std::vector<Position> positions;       // Options::live only
+  std::vector<RecentCase> recent_cases;  // Options::live only
+  // The outline mode's figures: areas generated before clipping and the areas that fell outside.
+  long long areas_before_clipping = 0;
+  long long grids_cut = 0;  // grids the outline cut (they lost ground at the border)
 };
 
 // Same options, same result, byte for byte, on every machine.

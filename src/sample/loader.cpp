@@ -36,7 +36,8 @@ std::string number(double v) {
 
 bool registry_is_empty(pg::Connection& conn) { return registry::is_empty(conn); }
 
-LoadCounts load(pg::Connection& conn, const Jurisdiction& j) {
+LoadCounts load(pg::Connection& conn, const Jurisdiction& j, const DeadlineRule& deadline) {
+  if (!j.recent_cases.empty() && !deadline) throw std::logic_error("sample: recent cases need a deadline rule");
   pg::Transaction tx(conn);
   if (!registry_is_empty(conn)) throw std::runtime_error("the registry already holds areas; the sample loads only into an empty one");
   const std::string now = tx.exec("sample.now", "SELECT clock_timestamp()::text").str(0, 0);
@@ -107,6 +108,52 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j) {
               else
                 field(out, "worker:" + std::to_string(worker_base + 1 + n.assignee_worker), '\n');
             });
+  // The live part: one clock reading, so that ages are exact relative to each other.
+  const Micros now_us = tx.exec("sample.now_us", "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint").integer(0, 0);
+  auto ago = [&](long long seconds) { return format_rfc3339(now_us - seconds * 1'000'000); };
+  copy_rows(conn, "sample.recent_cases",
+            "COPY incidents (location, category, source, status, description, reporter, reported_at, assignee, dispatched_at, "
+            "deadline, closed_at, held_from, handled_by, verified_at) FROM STDIN",
+            j.recent_cases.size(), [&](std::size_t i, std::string& out) {
+              const RecentCase& c = j.recent_cases[i];
+              const Incident& n = c.incident;
+              field(out, "SRID=4490;POINT(" + number(n.lon) + " " + number(n.lat) + ")");
+              field(out, n.category);
+              field(out, n.source);
+              field(out, n.status);
+              field(out, n.description);
+              field(out, n.reporter);
+              field(out, ago(c.reported_age_seconds));
+              const std::string assignee = n.assignee_worker < 0 ? "" : "worker:" + std::to_string(worker_base + 1 + n.assignee_worker);
+              auto optional = [&](bool present, const std::string& v, char sep = '\t') {
+                if (present)
+                  field(out, v, sep);
+                else
+                  out += sep == '\t' ? "\\N\t" : "\\N\n";
+              };
+              optional(!assignee.empty(), assignee);
+              const bool dispatched = c.dispatched_age_seconds >= 0;
+              optional(dispatched, dispatched ? ago(c.dispatched_age_seconds) : "");
+              optional(dispatched, dispatched ? format_rfc3339(deadline(n.category, now_us - c.dispatched_age_seconds * 1'000'000)) : "");
+              optional(c.closed_age_seconds >= 0, c.closed_age_seconds >= 0 ? ago(c.closed_age_seconds) : "");
+              optional(n.status == "hold", "handle");
+              const bool handled = n.status == "feedback" || n.status == "verified" || n.status == "closed";
+              optional(handled, assignee);
+              const bool verified = n.status == "verified" || n.status == "closed";
+              // Verified a little after the dispatch: a fifth of the way from dispatch to closure (or to now).
+              const long long verified_age = c.closed_age_seconds >= 0
+                                                 ? c.closed_age_seconds + (c.dispatched_age_seconds - c.closed_age_seconds) / 5
+                                                 : c.dispatched_age_seconds / 5;
+              optional(verified, verified ? ago(verified_age) : "", '\n');
+            });
+  copy_rows(conn, "sample.positions", "COPY worker_positions (worker_id, location, at, recorded_by) FROM STDIN", j.positions.size(),
+            [&](std::size_t i, std::string& out) {
+              const Position& p = j.positions[i];
+              field(out, std::to_string(worker_base + 1 + static_cast<long long>(p.worker)));
+              field(out, "SRID=4490;POINT(" + number(p.lon) + " " + number(p.lat) + ")");
+              field(out, ago(p.age_seconds));
+              field(out, "sample", '\n');
+            });
   copy_rows(conn, "sample.checkpoints", "COPY checkpoints (grid_code, name, kind, location, frequency) FROM STDIN", j.checkpoints.size(),
             [&](std::size_t i, std::string& out) {
               const Checkpoint& c = j.checkpoints[i];
@@ -121,9 +168,9 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j) {
                           {"registry", "*", std::nullopt, std::nullopt, {{"areas", j.areas.size()}}});
   tx.commit();
   registry::analyze(conn);
-  return LoadCounts{static_cast<long long>(j.areas.size()), static_cast<long long>(j.streets.size()),
-                    static_cast<long long>(j.workers.size()), static_cast<long long>(j.incidents.size()),
-                    static_cast<long long>(j.checkpoints.size())};
+  return LoadCounts{static_cast<long long>(j.areas.size()),       static_cast<long long>(j.streets.size()),
+                    static_cast<long long>(j.workers.size()),     static_cast<long long>(j.incidents.size() + j.recent_cases.size()),
+                    static_cast<long long>(j.checkpoints.size()), static_cast<long long>(j.positions.size())};
 }
 
 }  // namespace wangge::sample

@@ -86,8 +86,14 @@ class StatisticsPage(ApiTestCase):
             time.sleep(0.3)
 
         long_from = str(today.replace(day=1) - datetime.timedelta(days=150))[:8] + "01"
-        out = self.browse("console_stats_check.mjs", dict(period, login="zhouba", password=PASSWORD, long_from=long_from),
-                          ["console-stats.png", "console-stats-months.png", "console-stats-tables.png"])
+        out = self.browse("console_stats_check.mjs", dict(period, login="zhouba", password=PASSWORD, long_from=long_from,
+                                                          empty_from="2021-01-01", empty_to="2021-01-31"),
+                          ["console-stats.png", "console-stats-months.png", "console-stats-tables.png", "console-stats-empty.png"])
+        # An empty period names itself and offers the 30 days up to the latest case (today's, made above).
+        self.assertIn("2021-01-01 至 2021-01-31 没有事件", out["note"])
+        latest = urllib.parse.parse_qs(out["latest_query"])
+        self.assertEqual(latest["to"], [str(today)])
+        self.assertEqual(latest["from"], [str(today - datetime.timedelta(days=29))])
 
         print(f"\nstatistics page: opened in {out['open_ms']} ms, a typed period answered in {out['query_ms']} ms "
               "(figures, two charts, evaluation and workers' tables)")

@@ -1,8 +1,8 @@
 // A township leader reads the statistics page: signs in, opens 统计分析, types a period and asks
 // for it; the trend chart's and the distribution chart's numbers are read back from the ECharts
 // instances on the page (getOption) for the test to compare with the API; the evaluation table's
-// XLSX download and the departments' CSV download are clicked and the files kept. Prints a JSON
-// summary.
+// XLSX download and the departments' CSV download are clicked and the files kept; a period without
+// cases shows the note that offers the latest period with cases. Prints a JSON summary.
 // usage: node console_stats_check.mjs <base-url> <plan-json> <artefact-dir>
 import path from 'node:path';
 import { openBrowser, newPage, signIn, finish } from './console_common.mjs';
@@ -86,6 +86,22 @@ try {
   result.departments_csv = path.join(dir, 'console-stats-departments.csv');
   await csv.saveAs(result.departments_csv);
   result.departments_csv_name = csv.suggestedFilename();
+
+  // A period without cases: the page says so and offers the 30 days up to the latest case.
+  if (plan.empty_from) {
+    await page.fill('#stats-from', plan.empty_from);
+    await page.fill('#stats-to', plan.empty_to);
+    await page.click('#stats-apply');
+    await page.waitForSelector('#stats-note:not([hidden]) #stats-latest', { timeout: 30000 });
+    result.note = await page.textContent('#stats-note');
+    await page.screenshot({ path: shot('console-stats-empty.png') });
+    await page.click('#stats-latest');
+    await page.waitForFunction((from) => {
+      const loaded = document.getElementById('panel-stats').dataset.loaded;
+      return loaded && new URLSearchParams(loaded).get('from') !== from && document.getElementById('stats-note').hidden;
+    }, plan.empty_from, { timeout: 30000 });
+    result.latest_query = await page.getAttribute('#panel-stats', 'data-loaded');
+  }
 } catch (err) {
   failures.push(String(err && err.stack || err));
 } finally {

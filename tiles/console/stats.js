@@ -61,6 +61,8 @@ export function startStats(root, ctx) {
   const workers = el('div', { id: 'stats-workers' });
   const casesTable = el('div', { id: 'stats-cases' });
   const status = el('span', { id: 'stats-status', class: 'muted' });
+  // Shown when the period has no cases but an earlier one has: says so and offers that period.
+  const note = el('div', { id: 'stats-note', class: 'row notice', hidden: true });
   const quick = (text, fn) => el('button', { type: 'button', text, onclick: () => { fn(); refresh(); } });
   root.append(
     el('h2', { text: '统计分析' }),
@@ -71,6 +73,7 @@ export function startStats(root, ctx) {
       quick('本月', () => { to.value = shanghaiToday(); from.value = to.value.slice(0, 8) + '01'; }),
       el('button', { id: 'stats-apply', type: 'button', class: 'primary', text: '查询', onclick: () => refresh() }),
       status),
+    note,
     headline,
     el('div', { class: 'charts' },
       el('section', {}, el('h3', { id: 'chart-time-title', text: '事件趋势' }), timeChart),
@@ -238,11 +241,38 @@ export function startStats(root, ctx) {
 
   function report(err) { toast('统计: ' + describe(err)); status.textContent = '加载失败'; }
 
+  // A period without cases (a fresh page on data of months ago opens on an empty last 30 days):
+  // the latest month with cases over the ten years the API counts at most, then its latest day,
+  // give the 30 days up to that day, offered with a button (the period asked for is kept).
+  let noteFor = 0;
+  async function offerLatest(totals, asked) {
+    note.hidden = true;
+    note.replaceChildren();
+    if (totals.reported > 0) return;
+    const today = shanghaiToday();
+    const q = (f, t, by) => { const p = params({ group_by: by }); p.set('from', f); p.set('to', t); return p; };
+    const months = (await casesOf(q(addDays(today, -3659), today, 'month'))).groups.filter((g) => g.reported > 0);
+    if (!months.length || asked !== noteFor) return;
+    const latest = months.map((g) => g.group).sort().pop();
+    const [y, m] = latest.split('-').map(Number);
+    const monthEnd = addDays(m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`, -1);
+    const days = (await casesOf(q(latest + '-01', monthEnd < today ? monthEnd : today, 'day'))).groups.filter((g) => g.reported > 0);
+    if (!days.length || asked !== noteFor) return;
+    const last = days.map((g) => g.group).sort().pop();
+    const first = addDays(last, -29);
+    note.append(el('span', { text: `${from.value} 至 ${to.value} 没有事件；最近的事件在 ${last}。` }),
+      el('button', { id: 'stats-latest', type: 'button', text: `查看 ${first} 至 ${last}`,
+        onclick: () => { from.value = first; to.value = last; refresh(); } }));
+    note.hidden = false;
+  }
+
   async function refresh() {
     if (!from.value || !to.value) return;
     if (from.value > to.value) { toast('开始日期不能晚于结束日期'); return; }
     status.textContent = '加载中…';
     delete root.dataset.loaded;
+    const asked = ++noteFor;
+    note.hidden = true;
     const by = days() <= MAX_DAYS_BY_DAY ? 'day' : 'month';
     try {
       const [overTime, split] = await Promise.all([casesOf(params({ group_by: by })), casesOf(params({ group_by: byWhat.value }))]);
@@ -252,6 +282,7 @@ export function startStats(root, ctx) {
       await Promise.all([refreshEvaluation(), refreshWorkers()]);
       status.textContent = `${overTime.area ? overTime.area.name : '全部辖区'} · ${overTime.from} 至 ${overTime.to}`;
       root.dataset.loaded = params().toString();
+      offerLatest(overTime.totals, asked).catch(() => {});  // only a hint: the figures asked for are shown
     } catch (err) { report(err); }
   }
 
