@@ -13,6 +13,7 @@
 // map.areTilesLoaded()), draws area borders (rendered features of the county, township or village
 // lines) and the area tree lists its first level (#area-tree a[data-code]). Its time is
 // performance.now() of that frame: milliseconds since the navigation started.
+import fs from 'node:fs';
 import { openBrowser } from '../../tests/browser/console_common.mjs';
 
 const [base, planText] = process.argv.slice(2);
@@ -21,6 +22,29 @@ const viewport = { width: 1400, height: 900 };
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : null; };
 
 const browser = await openBrowser();
+
+// CPU seconds (user + system) of a process, and of every process below this one (Chromium's
+// browser, renderer, GPU and utility processes): how much work a load is, whatever else the
+// machine's cores are doing meanwhile.
+function cpuOf(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(v[1]), cpu: (Number(v[11]) + Number(v[12])) / 100 };
+  } catch { return null; }
+}
+function chromiumCpu() {
+  const procs = new Map();
+  for (const d of fs.readdirSync('/proc')) if (/^\d+$/.test(d)) { const c = cpuOf(d); if (c) procs.set(Number(d), c); }
+  let sum = 0;
+  for (const [pid, c] of procs) {
+    let p = pid, hops = 0;
+    while (p > 1 && p !== process.pid && hops++ < 20) p = procs.get(p)?.ppid ?? 0;
+    if (p === process.pid && pid !== process.pid) sum += c.cpu;
+  }
+  return sum;
+}
+const serverCpu = () => (plan.serverPid ? cpuOf(plan.serverPid)?.cpu ?? 0 : 0);
 
 async function signedIn() {
   const ctx = await browser.newContext({ viewport });
@@ -46,7 +70,7 @@ function marks() {
   };
   new MutationObserver(() => {
     if (document.body && document.body.dataset.ready === 'true' && !window.__marks.consoleReady) window.__marks.consoleReady = performance.now();
-  }).observe(document.documentElement, { subtree: true, attributes: true, attributeFilter: ['data-ready'] });
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-ready'] });
 }
 
 function readyNow() {
@@ -71,10 +95,12 @@ async function coldLoad() {
   });
   const page = await ctx.newPage();
   await page.addInitScript(marks);
+  const cpu0 = chromiumCpu(), server0 = serverCpu();
   const wall = Date.now();
   await page.goto(base + '/console#grids');
   await page.waitForFunction(readyNow, null, { timeout: 120000, polling: 'raf' });
   const wallMs = Date.now() - wall;
+  const cpu = { chromium: chromiumCpu() - cpu0, server: serverCpu() - server0 };
   const t = await page.evaluate(() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const res = performance.getEntriesByType('resource');
@@ -95,7 +121,7 @@ async function coldLoad() {
   const tiles = all.filter((s) => kind(s.url) === 'tiles');
   const firstTile = tiles.length ? Math.min(...tiles.map((s) => s.start)) - t.origin : null;
   await ctx.close();
-  return { ...t, wallMs, bytes, requests: all.length, tiles: tiles.map((s) => s.url.replace(/^.*\/tiles\//, '')), firstTile };
+  return { ...t, wallMs, cpu, bytes, requests: all.length, tiles: tiles.map((s) => s.url.replace(/^.*\/tiles\//, '')), firstTile };
 }
 
 const out = { loads: [] };
