@@ -95,6 +95,12 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const locate:
       throw bad_request("invalid_parameter",
                         "status must be one of collect, register, dispatch, handle, feedback, verified, closed, cancelled, hold");
     q.category = req.param("category");
+    q.source = req.param("source");
+    if (q.source && !is_source(*q.source)) throw bad_request("invalid_parameter", "source must be one of hotline, app, worker, video");
+    q.open = bool_param(req, "open", false);
+    const std::string sort = req.param("sort").value_or("id");
+    if (sort != "id" && sort != "deadline") throw bad_request("invalid_parameter", "sort must be id or deadline");
+    q.by_deadline = sort == "deadline";
     q.assignee = req.param("assignee");
     if (auto b = req.param("bbox")) q.bbox = bbox_param(*b);
     q.from = time_param(req, "from");

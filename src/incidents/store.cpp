@@ -288,6 +288,10 @@ const std::vector<Transition>& lifecycle() {
   return all;
 }
 
+bool is_source(std::string_view source) {
+  return std::any_of(std::begin(kSources), std::end(kSources), [&](const char* s) { return source == s; });
+}
+
 bool is_status(std::string_view status) {
   if (status == "collect") return true;  // where every case starts
   for (const auto& t : lifecycle())
@@ -465,6 +469,8 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
     where += " AND left(coalesce(i.grid_code, i.hierarchy->-1->>'code', ''), length(" + n + ")) = " + n;
   }
   if (q.status) where += " AND i.status = " + param(*q.status);
+  if (q.open) where += " AND i.status NOT IN ('closed', 'cancelled')";
+  if (q.source) where += " AND i.source = " + param(*q.source);
   if (q.category) where += " AND i.category = " + param(*q.category);
   if (q.assignee) where += " AND i.assignee = " + param(*q.assignee);
   if (q.from) where += " AND i.reported_at >= " + param(format_rfc3339(*q.from)) + "::timestamptz";
@@ -475,12 +481,28 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
     where += " AND i.location && ST_MakeEnvelope(" + param(exact(b[0])) + "::float8, " + param(exact(b[1])) + "::float8, " +
              param(exact(b[2])) + "::float8, " + param(exact(b[3])) + "::float8, 4490)";
   }
-  auto count = conn.exec("incidents.count", "SELECT count(*) FROM incidents i WHERE " + where, params);
+  // The counts a case board shows beside its page (every match by state, and the overdue ones),
+  // from the same scan as the total.
+  auto count = conn.exec("incidents.count",
+                         "SELECT i.status, count(*), count(*) FILTER (WHERE i.status IN ('dispatch', 'handle', 'hold') "
+                         "AND i.deadline < clock_timestamp()) FROM incidents i WHERE " +
+                             where + " GROUP BY i.status ORDER BY i.status",
+                         params);
+  long long matched = 0, overdue = 0;
+  json by_status = json::object();
+  for (int r = 0; r < count.rows(); ++r) {
+    by_status[count.str(r, 0)] = count.integer(r, 1);
+    matched += count.integer(r, 1);
+    overdue += count.integer(r, 2);
+  }
+  // Both orders are total (id last), so pages do not overlap.
+  const std::string inner = q.by_deadline ? "i.deadline NULLS LAST, i.reported_at, i.id" : "i.id";
+  const std::string outer = q.by_deadline ? "s.deadline NULLS LAST, s.reported_at, s.id" : "s.id";
   const std::string lim = param(std::to_string(q.limit)), off = param(std::to_string(q.offset));
   auto rows = conn.exec("incidents.list",
-                        "SELECT coalesce(json_agg(wg_incident_json(s) ORDER BY s.id), '[]'::json) FROM "
-                        "(SELECT i.* FROM incidents i WHERE " +
-                            where + " ORDER BY i.id LIMIT " + lim + "::int OFFSET " + off + "::bigint) s",
+                        "SELECT coalesce(json_agg(wg_incident_json(s) ORDER BY " + outer +
+                            "), '[]'::json) FROM (SELECT i.* FROM incidents i WHERE " + where + " ORDER BY " + inner + " LIMIT " + lim +
+                            "::int OFFSET " + off + "::bigint) s",
                         params);
   json items = json::parse(rows.str(0, 0));
   // Each case comes with its first suggested assignee, as its detail has it: two reads for the
@@ -497,7 +519,7 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
       item["suggested_assignee_name"] = s.empty() ? json(nullptr) : s[0]["name"];
     }
   }
-  return json{{"numberMatched", count.integer(0, 0)}, {"incidents", std::move(items)}};
+  return json{{"numberMatched", matched}, {"counts", {{"status", by_status}, {"overdue", overdue}}}, {"incidents", std::move(items)}};
 }
 
 json IncidentStore::transition(pg::Connection& conn, const Actor& actor, long long id, const json& body,

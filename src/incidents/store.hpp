@@ -43,10 +43,12 @@ struct CaseSettings {
 };
 
 struct IncidentQuery {
-  std::optional<std::string> area, status, category, assignee;
+  std::optional<std::string> area, status, category, assignee, source;
   std::optional<std::array<double, 4>> bbox;
   std::optional<Micros> from, to;
   bool overdue = false;
+  bool open = false;         // only cases not closed or cancelled
+  bool by_deadline = false;  // the page in deadline order (none last), then reported_at; else by id
   int limit = 100;
   long long offset = 0;
 };
@@ -60,6 +62,8 @@ struct Transition {
 const std::vector<Transition>& lifecycle();
 // Whether `status` is a state of the lifecycle (a case's `status`).
 bool is_status(std::string_view status);
+// Whether `source` is one a case may come from (hotline, app, worker, video).
+bool is_source(std::string_view source);
 
 class IncidentStore {
  public:

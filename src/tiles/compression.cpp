@@ -8,19 +8,35 @@
 
 namespace wangge::tiles {
 
-std::string gzip(const std::string& data) {
-  // libdeflate compresses whole buffers two to three times as fast as zlib at the same level and
-  // ratio; at z10 an uncached tile is ~400 KB and its compression costs as much as drawing it.
-  struct Free {
-    void operator()(libdeflate_compressor* c) const noexcept { libdeflate_free_compressor(c); }
-  };
-  thread_local std::unique_ptr<libdeflate_compressor, Free> compressor(libdeflate_alloc_compressor(1));
-  if (!compressor) throw std::runtime_error("libdeflate_alloc_compressor");
-  std::string out(libdeflate_gzip_compress_bound(compressor.get(), data.size()), '\0');
-  const std::size_t n = libdeflate_gzip_compress(compressor.get(), data.data(), data.size(), out.data(), out.size());
+namespace {
+
+struct FreeCompressor {
+  void operator()(libdeflate_compressor* c) const noexcept { libdeflate_free_compressor(c); }
+};
+using Compressor = std::unique_ptr<libdeflate_compressor, FreeCompressor>;
+
+std::string gzip_with(libdeflate_compressor* compressor, const std::string& data) {
+  std::string out(libdeflate_gzip_compress_bound(compressor, data.size()), '\0');
+  const std::size_t n = libdeflate_gzip_compress(compressor, data.data(), data.size(), out.data(), out.size());
   if (n == 0) throw std::runtime_error("libdeflate_gzip_compress");
   out.resize(n);
   return out;
+}
+
+}  // namespace
+
+std::string gzip(const std::string& data) {
+  // libdeflate compresses whole buffers two to three times as fast as zlib at the same level and
+  // ratio; at z10 an uncached tile is ~400 KB and its compression costs as much as drawing it.
+  thread_local Compressor compressor(libdeflate_alloc_compressor(1));
+  if (!compressor) throw std::runtime_error("libdeflate_alloc_compressor");
+  return gzip_with(compressor.get(), data);
+}
+
+std::string gzip_best(const std::string& data) {
+  const Compressor compressor(libdeflate_alloc_compressor(9));
+  if (!compressor) throw std::runtime_error("libdeflate_alloc_compressor");
+  return gzip_with(compressor.get(), data);
 }
 
 std::string gunzip(const std::string& data) {

@@ -1,6 +1,8 @@
 // /tiles: vector tiles and TileJSON, and the map page's static files (/vendor, /style.json).
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -12,7 +14,10 @@
 #include "http/params.hpp"
 #include "http/resources.hpp"
 #include "http/router.hpp"
+#include "registry/areas.hpp"
+#include "registry/auth.hpp"
 #include "registry/codes.hpp"
+#include "tiles/compression.hpp"
 #include "tiles/routes.hpp"
 
 namespace wangge::tiles {
@@ -21,6 +26,18 @@ namespace {
 using namespace http;  // Request, Response, the parameter parsers
 
 using nlohmann::json;
+
+// Whether the client takes gzip: Accept-Encoding names it (or *) without q=0.
+bool accepts_gzip(const Request& req) {
+  const std::string h = req.header("accept-encoding").value_or("");
+  auto at = h.find("gzip");
+  if (at == std::string::npos) at = h.find('*');
+  if (at == std::string::npos) return false;
+  const auto end = std::min(h.find(',', at), h.size());
+  const auto q = h.find("q=", at);
+  if (q == std::string::npos || q > end) return true;
+  return std::strtod(h.c_str() + q + 2, nullptr) > 0;
+}
 
 // "village,grid,grid" → {"village","grid"}: duplicates dropped, order kept, count capped.
 std::vector<std::string> parse_layers(const TileServices& app, const std::string& text) {
@@ -71,27 +88,52 @@ Response tilejson(const TileServices& app, const std::vector<std::string>& layer
   return json_response(200, doc.dump());
 }
 
-// The vendored files are read once: every page load asks for them.
-std::optional<Response> static_file(const TileServices& app, const std::string& name, const std::string& type) {
+// A vendored file as it is served: read once (every page load asks for it), gzip-compressed once
+// at a high level (the console's bundle is a megabyte of JavaScript, a quarter of that
+// compressed), each form under its own strong ETag (a representation's ETag names its encoding).
+struct StaticFile {
+  std::string raw;
+  std::string gzip;  // empty when compression would not make it smaller
+  std::string etag;  // of the raw bytes; the gzip form's adds "-gz"
+};
+
+std::shared_ptr<const StaticFile> load_static(const TileServices& app, const std::string& name) {
   static std::mutex mutex;
-  static std::map<std::string, std::string> loaded;
-  std::string body;
-  {
-    std::lock_guard lock(mutex);
-    auto it = loaded.find(name);
-    if (it == loaded.end()) {
-      std::ifstream in(app.registry.config.web_dir + "/" + name, std::ios::binary);
-      if (!in) return std::nullopt;
-      std::ostringstream text;
-      text << in.rdbuf();
-      it = loaded.emplace(name, text.str()).first;
-    }
-    body = it->second;
-  }
+  static std::map<std::string, std::shared_ptr<const StaticFile>> loaded;
+  std::lock_guard lock(mutex);
+  if (auto it = loaded.find(name); it != loaded.end()) return it->second;
+  std::ifstream in(app.registry.config.web_dir + "/" + name, std::ios::binary);
+  if (!in) return nullptr;
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto file = std::make_shared<StaticFile>();
+  file->raw = text.str();
+  file->gzip = gzip_best(file->raw);
+  if (file->gzip.size() >= file->raw.size()) file->gzip.clear();
+  file->etag = registry::sha256_hex(file->raw).substr(0, 32);
+  return loaded.emplace(name, std::move(file)).first->second;
+}
+
+std::optional<Response> static_file(const TileServices& app, const Request& req, const std::string& name, const std::string& type) {
+  auto file = load_static(app, name);
+  if (!file) return std::nullopt;
+  const bool compressed = !file->gzip.empty() && accepts_gzip(req);
+  const std::string etag = "\"" + file->etag + (compressed ? "-gz" : "") + "\"";
   Response r;
-  r.body = std::move(body);
-  r.content_type = type;
+  r.headers.emplace_back("ETag", etag);
   r.headers.emplace_back("Cache-Control", "public, max-age=86400");
+  r.headers.emplace_back("Vary", "Accept-Encoding");
+  if (auto inm = req.header("if-none-match")) {
+    const auto tags = registry::parse_if_match(*inm);
+    if (std::any_of(tags.begin(), tags.end(), [&](const std::string& t) { return t == "*" || t == etag; })) {
+      r.status = 304;
+      r.content_type.clear();
+      return r;
+    }
+  }
+  r.content_type = type;
+  if (compressed) r.headers.emplace_back("Content-Encoding", "gzip");
+  r.body = compressed ? file->gzip : file->raw;
   return r;
 }
 
@@ -110,8 +152,8 @@ Response tile(const TileServices& app, const Request& req) {
   if (!id) throw bad_request("invalid_tile", "z/x/y must be integers with 0 <= z <= 24 and 0 <= x, y < 2^z");
   const std::string scope = actor.scope ? registry::code_prefix(*actor.scope) : "";
   auto at = time_param(req, "at");
-  const bool accepts_gzip = req.header("accept-encoding").value_or("").find("gzip") != std::string::npos;
-  const auto gzip = accepts_gzip ? TileService::ClientGzip::accepted : TileService::ClientGzip::refused;
+  const bool client_gzip = accepts_gzip(req);
+  const auto gzip = client_gzip ? TileService::ClientGzip::accepted : TileService::ClientGzip::refused;
   std::shared_ptr<const EncodedTile> tile;
   if (at) {
     auto conn = app.registry.pool.acquire();
@@ -135,7 +177,7 @@ Response tile(const TileServices& app, const Request& req) {
     return r;
   }
   r.content_type = "application/vnd.mapbox-vector-tile";
-  if (accepts_gzip && !tile->gzip.empty()) {
+  if (client_gzip && !tile->gzip.empty()) {
     r.headers.emplace_back("Content-Encoding", "gzip");
     r.body = tile->gzip;
   } else {
@@ -162,7 +204,7 @@ void add_routes(http::RouteTable& routes, const TileServices& services) {
                                                              {"console.css", "text/css; charset=utf-8"}};
     auto it = files.find(req.path_param("file"));
     if (it == files.end()) throw not_found("not_found", "no resource at " + req.path);
-    auto r = static_file(*app, it->first, it->second);
+    auto r = static_file(*app, req, it->first, it->second);
     if (!r) throw not_found("not_installed", "the map library was not installed with the build (npm install maplibre-gl)");
     return *r;
   });

@@ -161,6 +161,46 @@ class Incidents(ApiTestCase):
         self.assertGreater(page["numberMatched"], 5)
         self.assertEqual(page["links"][0]["rel"], "next")
 
+    def test_board_page_by_deadline_with_counts(self):
+        # The case board's request: open cases of an area, the most urgent first, one page, and
+        # counts of every match (by state, overdue) beside it.
+        code, x, y = self.grid_point()
+        late, soon, undated, ended = (self.create(x, y, source=s).json["id"] for s in ("hotline", "app", "hotline", "app"))
+        for case in (late, soon):
+            self.act(case, "register")
+            self.act(case, "dispatch")
+        self.s.sql(f"UPDATE incidents SET deadline = now() - interval '1 hour' WHERE id = {late}")
+        self.s.sql(f"UPDATE incidents SET deadline = now() + interval '2 hours' WHERE id = {soon}")
+        self.s.sql(f"UPDATE incidents SET status = 'cancelled' WHERE id = {ended}")
+        path = f"/v1/incidents?area={code}&open=true&sort=deadline&limit=10000"
+        board = self.s.request("GET", path, token=self.admin).json
+        ids = [i["id"] for i in board["incidents"]]
+        self.assertNotIn(ended, ids)
+        self.assertLess(ids.index(late), ids.index(soon))
+        self.assertLess(ids.index(soon), ids.index(undated))
+        deadlines = [i["deadline"] for i in board["incidents"]]
+        dated = [d for d in deadlines if d is not None]
+        self.assertEqual(deadlines[:len(dated)], sorted(dated))  # by deadline, the undated last
+        self.assertTrue(all(i["status"] not in ("closed", "cancelled") for i in board["incidents"]))
+        counts = board["counts"]
+        self.assertEqual(sum(counts["status"].values()), board["numberMatched"])
+        self.assertEqual(counts["status"], {s: sum(1 for i in board["incidents"] if i["status"] == s)
+                                            for s in {i["status"] for i in board["incidents"]}})
+        self.assertEqual(counts["overdue"], sum(1 for i in board["incidents"] if i["overdue"]))
+        self.assertGreaterEqual(counts["overdue"], 1)
+        # One row of the page; the counts still cover every match.
+        first = self.s.request("GET", path.replace("limit=10000", "limit=1"), token=self.admin).json
+        self.assertEqual([i["id"] for i in first["incidents"]], ids[:1])
+        self.assertEqual((first["counts"], first["numberMatched"]), (counts, board["numberMatched"]))
+        # Without open=true the cancelled case is listed; source filters on the server.
+        self.assertIn(ended, [i["id"] for i in self.s.request("GET", f"/v1/incidents?area={code}&limit=10000", token=self.admin).json["incidents"]])
+        hotline = self.s.request("GET", f"/v1/incidents?area={code}&source=hotline&limit=10000", token=self.admin).json["incidents"]
+        self.assertIn(late, [i["id"] for i in hotline])
+        self.assertNotIn(soon, [i["id"] for i in hotline])
+        self.assertTrue(all(i["source"] == "hotline" for i in hotline))
+        self.assertProblem(self.s.request("GET", "/v1/incidents?sort=priority", token=self.admin), 400, "invalid_parameter")
+        self.assertProblem(self.s.request("GET", "/v1/incidents?source=fax", token=self.admin), 400, "invalid_parameter")
+
     def test_bad_input(self):
         self.assertProblem(self.s.request("POST", "/v1/incidents", {"location": {"type": "Point", "coordinates": [1]},
                                                                     "category": "x", "source": "app"}, token=self.admin),

@@ -14,7 +14,8 @@ foreach(name areas_read areas_write geometry_rules concurrency history access wo
              session basic_auth
              console console_stats console_worker
              ops bulk_reads
-             previews console_gis console_manage)
+             previews console_gis console_manage
+             static_files)
   add_test(NAME api_${name} COMMAND ${_wangge_python} -m unittest -v test_${name}
            WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/api)
   set_tests_properties(api_${name} PROPERTIES LABELS api TIMEOUT 300 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

@@ -8,6 +8,9 @@ import { api, describe } from './api.js';
 import { el, toast, formatTime } from './ui.js';
 
 const POLL_MS = 5000;
+// The board shows the most urgent cases first: the server sorts by deadline and counts every
+// match, so a filter change moves one page of rows, however many cases are open.
+const BOARD_ROWS = 300;
 // Names for the states and actions this version of the lifecycle has; any other shows its own name.
 const stateNames = { collect: '待受理', register: '已立案', dispatch: '已派遣', handle: '处置中', feedback: '已反馈', verified: '已核查',
                      closed: '已结案', cancelled: '已作废', hold: '挂账' };
@@ -65,9 +68,11 @@ export function startCases(root, ctx) {
 
   // --- board ------------------------------------------------------------------------------------
   function query() {
-    const q = new URLSearchParams({ limit: '2000' });
+    const q = new URLSearchParams({ limit: String(BOARD_ROWS), sort: 'deadline' });
     if (fStatus.value) q.set('status', fStatus.value);
+    else q.set('open', 'true');
     if (fCategory.value) q.set('category', fCategory.value);
+    if (fSource.value) q.set('source', fSource.value);
     if (fArea.value.trim()) q.set('area', fArea.value.trim());
     if (fOverdue.checked) q.set('overdue', 'true');
     return '/v1/incidents?' + q;
@@ -84,25 +89,20 @@ export function startCases(root, ctx) {
       if (text === boardText) return;
       boardText = text;
       cases = r.data.incidents;
-      render(r.data.numberMatched);
+      render(r.data.numberMatched, r.data.counts);
     } catch (err) { counts.replaceChildren(el('span', { class: 'error', text: describe(err) })); }
   }
 
-  function deadlineOf(c) { return c.deadline ? Date.parse(c.deadline) : Infinity; }
-
-  function render(matched) {
-    const src = fSource.value;
-    const shown = cases.filter((c) => (fStatus.value || !ENDED.has(c.status)) && (!src || c.source === src))
-      .sort((a, b) => deadlineOf(a) - deadlineOf(b) || Date.parse(a.reported_at) - Date.parse(b.reported_at));
-    const byState = {};
-    let overdue = 0;
-    for (const c of shown) { byState[c.status] = (byState[c.status] || 0) + 1; if (c.overdue) overdue++; }
-    counts.replaceChildren(el('strong', { id: 'case-total', text: `${shown.length} 件` }),
-      ...Object.entries(byState).map(([s, n]) => el('span', { class: 'count', dataset: { status: s }, text: `${stateNames[s] || s} ${n}` })),
-      el('span', { class: 'count overdue', id: 'case-overdue', text: `超期 ${overdue}` }),
-      matched > cases.length ? el('span', { class: 'muted', text: `(只取前 ${cases.length} 件，共 ${matched} 件)` }) : '');
+  function render(matched, tally) {
+    // The server filtered (open cases unless a state is chosen) and sorted by deadline; the
+    // counts are of every match, not only of the rows shown.
+    const shown = cases;
+    counts.replaceChildren(el('strong', { id: 'case-total', text: `${matched} 件` }),
+      ...Object.entries(tally.status).map(([s, n]) => el('span', { class: 'count', dataset: { status: s }, text: `${stateNames[s] || s} ${n}` })),
+      el('span', { class: 'count overdue', id: 'case-overdue', text: `超期 ${tally.overdue}` }),
+      matched > cases.length ? el('span', { class: 'muted', text: `(按期限列出前 ${cases.length} 件)` }) : '');
     const head = el('tr', {}, ...['编号', '类别', '状态', '网格', '承办', '期限'].map((t) => el('th', { text: t })));
-    board.replaceChildren(head, ...shown.slice(0, 300).map((c) => el('tr', {
+    board.replaceChildren(head, ...shown.map((c) => el('tr', {
       dataset: { id: String(c.id), status: c.status }, class: c.overdue ? 'overdue' : '', tabindex: 0,
       onclick: () => open(c.id) },
       el('td', { text: '#' + c.id }), el('td', { text: c.category }), el('td', { text: stateNames[c.status] || c.status }),

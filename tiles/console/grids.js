@@ -89,14 +89,7 @@ export function startGrids(root, ctx) {
 
   async function loadTree() {
     try {
-      let roots = [];
-      if (user.scope) roots = [(await api('GET', '/v1/areas/' + user.scope)).data];
-      else {
-        for (const level of ['province', 'city', 'county', 'township']) {
-          roots = (await api('GET', '/v1/areas?' + new URLSearchParams({ level, limit: '100' }))).data.features;
-          if (roots.length) break;
-        }
-      }
+      const roots = await (ctx.treeRoots || fetchTreeRoots(user));
       tree.replaceChildren(...roots.map(treeNode));
     } catch (err) { tree.replaceChildren(el('li', { class: 'error', text: describe(err) })); }
   }
@@ -594,6 +587,17 @@ export function startGrids(root, ctx) {
     hide() { stopEditing(); },
     select,
   };
+}
+
+// The tree's first level: the person's own area, or the highest level the registry has. Exported
+// so that the console asks for it while the map is still loading.
+export async function fetchTreeRoots(user) {
+  if (user.scope) return [(await api('GET', '/v1/areas/' + user.scope)).data];
+  for (const level of ['province', 'city', 'county', 'township']) {
+    const roots = (await api('GET', '/v1/areas?' + new URLSearchParams({ level, limit: '100' }))).data.features;
+    if (roots.length) return roots;
+  }
+  return [];
 }
 
 function round9(v) { return Math.round(v * 1e9) / 1e9; }

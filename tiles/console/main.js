@@ -3,7 +3,7 @@
 // case dispatch (cases.js), data exchange (gis.js). Everything it knows comes from the public API (api.js).
 import maplibregl from 'maplibre-gl';
 import { api, setCsrf, ApiError } from './api.js';
-import { startGrids } from './grids.js';
+import { startGrids, fetchTreeRoots } from './grids.js';
 import { startCases } from './cases.js';
 import { startStats } from './stats.js';
 import { startWorker } from './worker.js';
@@ -41,10 +41,10 @@ function askToSignIn() {
   });
 }
 
-async function makeMap() {
+async function makeMap(styleAnswer) {
   const origin = location.origin;
   const absolute = (u) => (u.startsWith('/') ? origin + u : u);
-  const style = (await api('GET', '/style.json')).data;
+  const style = (await styleAnswer).data;
   for (const s of Object.values(style.sources)) if (s.url) s.url = absolute(s.url);
   if (style.glyphs) style.glyphs = absolute(style.glyphs);
   const map = new maplibregl.Map({
@@ -78,6 +78,12 @@ export function refreshTiles(map) {
 }
 
 (async function main() {
+  // The first view waits on a chain (session, style, tiles drawn by the map's worker, the area
+  // tree): what does not depend on the step before starts at once. The style needs no session and
+  // the map's worker can start while both are on their way; the tree is asked for beside the map.
+  const styleAnswer = api('GET', '/style.json');
+  styleAnswer.catch(() => {});
+  maplibregl.prewarm();
   const session = await currentSession();
   if (!session) { askToSignIn(); return; }
   setCsrf(session.csrf_token);
@@ -89,8 +95,10 @@ export function refreshTiles(map) {
     try { await api('DELETE', '/v1/session'); } finally { location.reload(); }
   });
   document.getElementById('console').hidden = false;
-  const map = await makeMap();
-  const ctx = { map, user, maplibregl, refreshTiles: () => refreshTiles(map) };
+  const treeRoots = fetchTreeRoots(user);
+  treeRoots.catch(() => {});
+  const map = await makeMap(styleAnswer);
+  const ctx = { map, user, maplibregl, treeRoots, refreshTiles: () => refreshTiles(map) };
   window.wanggeConsole = ctx;
   const screens = { grids: startGrids(document.getElementById('panel-grids'), ctx),
                     cases: startCases(document.getElementById('panel-cases'), ctx),
