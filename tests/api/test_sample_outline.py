@@ -8,8 +8,8 @@ agree), nothing lies outside it, no grid is below the registry's minimum size, a
 checkpoints, worker positions) lies inside. The live part: recent positions that the dispatcher's
 nearest-worker search uses, and cases in every state, some overdue.
 
-The outline file lives in ../shared/geodata-src; without it the test is skipped with a message,
-under CI=true it fails."""
+The outline file is read from the real-data folder (WANGGE_GEODATA_SRC, default as README's "Real
+data" section says); without it the test is skipped with a message, under CI=true it fails."""
 import os
 import re
 import subprocess
@@ -20,7 +20,8 @@ import mars
 from harness import Server, _need, db_url, psql
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUTLINE = os.path.normpath(os.path.join(HERE, "../../../shared/geodata-src/admin/datav/county/330521.json"))
+GEODATA_SRC = os.environ.get("WANGGE_GEODATA_SRC") or os.path.join(HERE, "..", "..", "..", "shared", "geodata-src")
+OUTLINE = os.path.normpath(os.path.join(GEODATA_SRC, "admin", "datav", "county", "330521.json"))
 STATES = ["collect", "register", "dispatch", "handle", "hold", "feedback", "verified", "closed", "cancelled"]
 
 
