@@ -597,6 +597,22 @@ class ToolsRun(unittest.TestCase):
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/areas?limit=1", headers={"Authorization": "Bearer " + token})
         with urllib.request.urlopen(req, timeout=30) as resp:
             self.assertEqual(resp.status, 200)
+        # The console's first account: its password is in var/admin-password (0600), never printed,
+        # and signs in; the console's address is said.
+        password_path = os.path.join(self.var, "var", "admin-password")
+        self.assertEqual(os.stat(password_path).st_mode & 0o777, 0o600)
+        with open(password_path) as f:
+            password = f.read().strip()
+        self.assertGreaterEqual(len(password), 16)
+        self.assertNotIn(password, out)
+        self.assertIn(f"http://127.0.0.1:{self.port}/console", out)
+        self.assertIn("admin-password", out)
+        login = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/session", method="POST",
+                                       data=json.dumps({"login": "admin", "password": password}).encode(),
+                                       headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(login, timeout=30) as resp:
+            self.assertIn(resp.status, (200, 201))
+            self.assertEqual(json.loads(resp.read())["user"]["login"], "admin")
         # A crash: the server is started again and answers on the same port.
         first = self.server_pid()
         os.kill(first, signal.SIGSEGV)
@@ -610,6 +626,7 @@ class ToolsRun(unittest.TestCase):
         self.assertIn("FATAL the server crashed with signal 11", out)
         self.assertRegex(out, r"wangge serve ended with status \d+; starting it again")
         self.assertNotIn(token, out)
+        self.assertNotIn(password, out)
 
 
 if __name__ == "__main__":
