@@ -1245,6 +1245,9 @@ class Builder {
 
   void emit_incidents(Jurisdiction& out) const {
     Rng rng = make_stream(7);
+    // Draws of the live sample's finished history, from a stream of their own: the cases
+    // themselves stay those of the tests' sample.
+    Rng history = make_stream(11);
     const std::vector<std::size_t> grids = grid_indices();
     const std::size_t count = std::min<std::size_t>(grids.size(), 5000);
     const long long end = days_from_civil(2026, 11, 1) * 86400;
@@ -1276,8 +1279,24 @@ class Builder {
       // the rest of the sample stays as it was).
       if (incident.status != "collect" && incident.status != "register")
         incident.assignee_worker = static_cast<long long>(m_first_worker[g]);
+      if (m_options.live) finish(incident, history, m_first_worker[g]);
       out.incidents.push_back(std::move(incident));
     }
+  }
+
+  // A case of the live sample's history, a month or more before loading: one never taken up is
+  // cancelled; the others were dispatched to the grid's worker within hours and closed, four in
+  // five within the time allowed.
+  static void finish(Incident& incident, Rng& rng, std::size_t worker) {
+    if (incident.status == "collect") {
+      incident.status = "cancelled";
+      incident.assignee_worker = -1;
+      return;
+    }
+    incident.status = "closed";
+    incident.assignee_worker = static_cast<long long>(worker);
+    incident.dispatch_delay_seconds = rng.range(10 * 60, 4 * 3600);
+    incident.closed_at_percent_of_limit = rng.percent(80) ? rng.range(15, 95) : rng.range(105, 250);
   }
 
   void emit_checkpoints(Jurisdiction& out) const {

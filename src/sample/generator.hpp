@@ -63,6 +63,13 @@ struct Incident {
   // Who handles a dispatched (or later) case: the index in Jurisdiction::workers of its grid's
   // first worker; -1 for a case not dispatched yet.
   long long assignee_worker = -1;
+  // The live sample's months before its live part are finished business: each case was cancelled
+  // (status "cancelled") or handled to closure (status "closed"), dispatched this long after it was
+  // reported, and closed at this percentage of the working time its category allows (above 100:
+  // late). The loader turns them into times with the deadline rule. -1: not so (the tests' sample,
+  // whose history keeps the states drawn and has no times beyond reported_at).
+  long long dispatch_delay_seconds = -1;
+  int closed_at_percent_of_limit = -1;
 };
 
 // A worker's reported position, `age_seconds` before the moment of loading.

@@ -32,6 +32,48 @@ std::string number(double v) {
   return buf;
 }
 
+// The live sample's cases get the event log the lifecycle would have written, step by step
+// from the times they hold (reported, dispatched, verified, closed), so that a case opened in the
+// console shows how it got where it is. Steps without a time of their own are placed between
+// their neighbours: registered soon after the report, taken up early in the time it was handled,
+// feedback two thirds of the way to verification (or to now), a hold half-way.
+void write_case_events(pg::Connection& conn) {
+  conn.exec("sample.case_events", R"SQL(
+WITH c AS (
+  SELECT i.id, i.status, i.grid_code, i.reported_at, i.dispatched_at, i.deadline, i.closed_at, i.verified_at,
+         i.held_from, i.assignee, i.handled_by, w.name AS assignee_name,
+         coalesce(i.verified_at, i.closed_at, clock_timestamp()) AS handled_until
+  FROM incidents i LEFT JOIN workers w ON i.assignee = 'worker:' || w.id
+  WHERE i.created_by = 'sample')
+INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status, detail)
+SELECT id, reported_at, 'sample', 'collect', NULL, 'collect', jsonb_build_object('grid', grid_code) FROM c
+UNION ALL
+SELECT id, reported_at + least(interval '20 minutes', (coalesce(dispatched_at, clock_timestamp()) - reported_at) / 3),
+       'sample', 'register', 'collect', 'register', '{}' FROM c WHERE status NOT IN ('collect', 'cancelled')
+UNION ALL
+SELECT id, reported_at + least(interval '2 hours', (clock_timestamp() - reported_at) / 3), 'sample', 'cancel', 'collect',
+       'cancelled', '{}' FROM c WHERE status = 'cancelled'
+UNION ALL
+SELECT id, dispatched_at, 'sample', 'dispatch', 'register', 'dispatch',
+       jsonb_build_object('assignee', assignee, 'assignee_name', assignee_name, 'deadline', wg_time(deadline))
+FROM c WHERE dispatched_at IS NOT NULL
+UNION ALL
+SELECT id, dispatched_at + (handled_until - dispatched_at) * 0.15, 'sample', 'handle', 'dispatch', 'handle', '{}'
+FROM c WHERE dispatched_at IS NOT NULL AND (status IN ('handle', 'feedback', 'verified', 'closed') OR held_from = 'handle')
+UNION ALL
+SELECT id, coalesce(dispatched_at, reported_at) + (clock_timestamp() - coalesce(dispatched_at, reported_at)) * 0.5, 'sample',
+       'hold', held_from, 'hold', '{}' FROM c WHERE status = 'hold'
+UNION ALL
+SELECT id, dispatched_at + (handled_until - dispatched_at) * 0.67, 'sample', 'feedback', 'handle', 'feedback',
+       jsonb_build_object('handled_by', handled_by) FROM c WHERE dispatched_at IS NOT NULL AND status IN ('feedback', 'verified', 'closed')
+UNION ALL
+SELECT id, verified_at, 'sample', 'verify', 'feedback', 'verified', jsonb_build_object('handled_by', handled_by)
+FROM c WHERE verified_at IS NOT NULL AND status IN ('verified', 'closed')
+UNION ALL
+SELECT id, closed_at, 'sample', 'close', 'verified', 'closed', '{}' FROM c WHERE status = 'closed' AND closed_at IS NOT NULL
+)SQL");
+}
+
 }  // namespace
 
 bool registry_is_empty(pg::Connection& conn) { return registry::is_empty(conn); }
@@ -92,7 +134,8 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j, const DeadlineRule&
             });
   tx.exec("sample.worker_seq", "SELECT setval('workers_id_seq', greatest(1, (SELECT max(id) FROM workers)))");
   copy_rows(conn, "sample.incidents",
-            "COPY incidents (location, category, source, status, description, reporter, grid_code, reported_at, assignee) FROM STDIN",
+            "COPY incidents (location, category, source, status, description, reporter, grid_code, reported_at, assignee, "
+            "dispatched_at, deadline, closed_at, handled_by, verified_at) FROM STDIN",
             j.incidents.size(), [&](std::size_t i, std::string& out) {
               const Incident& n = j.incidents[i];
               field(out, "SRID=4490;POINT(" + number(n.lon) + " " + number(n.lat) + ")");
@@ -103,10 +146,26 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j, const DeadlineRule&
               field(out, n.reporter);
               out += "\\N\t";  // grid assignment is the locator's job, not the generator's
               field(out, n.reported_at);
-              if (n.assignee_worker < 0)
-                out += "\\N\n";
+              const std::string assignee = n.assignee_worker < 0 ? "" : "worker:" + std::to_string(worker_base + 1 + n.assignee_worker);
+              if (assignee.empty())
+                out += "\\N\t";
               else
-                field(out, "worker:" + std::to_string(worker_base + 1 + n.assignee_worker), '\n');
+                field(out, assignee);
+              if (n.dispatch_delay_seconds < 0 || !deadline) {
+                out += "\\N\t\\N\t\\N\t\\N\t\\N\n";
+                return;
+              }
+              // A finished case of the live sample's history: dispatched, closed at its share of
+              // the time allowed, verified on the ground shortly before (at most an hour).
+              const Micros dispatched = *parse_rfc3339(n.reported_at) + n.dispatch_delay_seconds * 1'000'000;
+              const Micros due = deadline(n.category, dispatched);
+              const Micros closed = dispatched + (due - dispatched) / 100 * n.closed_at_percent_of_limit;
+              const Micros verified = closed - std::min<Micros>(3600LL * 1'000'000, (closed - dispatched) / 5);
+              field(out, format_rfc3339(dispatched));
+              field(out, format_rfc3339(due));
+              field(out, format_rfc3339(closed));
+              field(out, assignee);
+              field(out, format_rfc3339(verified), '\n');
             });
   // The live part: one clock reading, so that ages are exact relative to each other.
   const Micros now_us = tx.exec("sample.now_us", "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint").integer(0, 0);
@@ -164,6 +223,7 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j, const DeadlineRule&
               field(out, c.frequency, '\n');
             });
   registry::assign_incident_grids(tx.connection());
+  if (!j.recent_cases.empty()) write_case_events(tx.connection());
   registry::audit::record(tx.connection(), "sample", "sample.load",
                           {"registry", "*", std::nullopt, std::nullopt, {{"areas", j.areas.size()}}});
   tx.commit();

@@ -194,6 +194,37 @@ class SampleOutline(unittest.TestCase):
         for w in near.json["workers"]:
             self.assertIsNotNone(w["position_at"])
 
+    def test_cases_have_their_event_logs(self):
+        """Every case shows how it got where it is: its event log runs from collect to its state,
+        in time order, never in the future; the months before the live part are finished (closed
+        with times, or cancelled), so the board holds only the live cases."""
+        self.assertEqual(self.one("SELECT count(*) FROM incidents i WHERE NOT EXISTS "
+                                  "(SELECT 1 FROM incident_events e WHERE e.incident_id = i.id)"), "0")
+        self.assertEqual(self.one("SELECT count(*) FROM incidents i WHERE status <> (SELECT e.to_status FROM "
+                                  "incident_events e WHERE e.incident_id = i.id ORDER BY e.at DESC, e.id DESC LIMIT 1)"), "0")
+        self.assertEqual(self.one("SELECT count(*) FROM incident_events WHERE at > now()"), "0")
+        self.assertEqual(self.one("SELECT count(*) FROM (SELECT at < lag(at) OVER (PARTITION BY incident_id ORDER BY id) AS back "
+                                  "FROM incident_events) t WHERE back"), "0")
+        self.assertEqual(self.one("SELECT count(*) FROM incidents WHERE reported_at < '2026-11-01' "
+                                  "AND status NOT IN ('closed', 'cancelled')"), "0")
+        self.assertEqual(self.one("SELECT count(*) FROM incidents WHERE status = 'closed' AND (dispatched_at IS NULL "
+                                  "OR deadline IS NULL OR verified_at IS NULL OR NOT (reported_at < dispatched_at "
+                                  "AND dispatched_at < verified_at AND verified_at <= closed_at))"), "0")
+        late = int(self.one("SELECT count(*) FROM incidents WHERE status = 'closed' AND closed_at > deadline"))
+        closed = int(self.one("SELECT count(*) FROM incidents WHERE status = 'closed'"))
+        self.assertTrue(0 < late < closed // 2, (late, closed))
+        # As the console reads it: a closed case's timeline, step by step, the dispatch naming the worker.
+        case_id = self.one("SELECT id FROM incidents WHERE status = 'closed' ORDER BY id LIMIT 1")
+        r = self.s.request("GET", f"/v1/incidents/{case_id}", token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        steps = [e["action"] for e in r.json["events"]]
+        self.assertEqual(steps, ["collect", "register", "dispatch", "handle", "feedback", "verify", "close"], r.json["events"])
+        dispatch = r.json["events"][2]
+        self.assertEqual(dispatch["detail"]["assignee"], r.json["assignee"])
+        self.assertTrue(dispatch["detail"]["assignee_name"])
+        print(f"\n  closed cases {closed}, of them late {late}; events "
+              f"{self.one('SELECT count(*) FROM incident_events')}")
+
 
 if __name__ == "__main__":
     unittest.main()
