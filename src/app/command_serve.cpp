@@ -146,6 +146,10 @@ int command_serve(const Args& args) {
   locate::Locator locator{locate::Locator::options_from_environment()};
   locator.attach(registry.cache);  // before the first load, so the locator sees it
   locator.start_worker_watch(config.database_url, config.load_statement_timeout_ms);
+  registry.after_worker_write = [&locator] {
+    if (!locator.wait_for_worker_reload(std::chrono::milliseconds(2000)))
+      log::warn("the worker directory did not reload within 2 s of a worker write");
+  };
   incidents::IncidentStore cases(incidents::CaseRules::parse(resource_or_file("WANGGE_CALENDAR", "geodata/calendar.json"),
                                                              resource_or_file("WANGGE_CASE_CATEGORIES", "geodata/case_categories.json")));
   // After the locator (subscribed by attach): open cases follow the new boundaries.

@@ -146,8 +146,26 @@ void Locator::install(std::shared_ptr<const LocateIndex> index, std::shared_ptr<
 }
 
 void Locator::reload_workers(pg::Connection& conn) {
+  long long ticket = 0;
+  {
+    std::lock_guard lock(m_reload_mutex);
+    ticket = ++m_reloads_begun;
+  }
   auto workers = std::make_shared<const WorkerDirectory>(read_workers(conn, std::nullopt));
   m_workers.store(std::move(workers));
+  {
+    std::lock_guard lock(m_reload_mutex);
+    m_reloads_done = std::max(m_reloads_done, ticket);
+  }
+  m_reload_cv.notify_all();
+}
+
+bool Locator::wait_for_worker_reload(std::chrono::milliseconds limit) {
+  std::unique_lock lock(m_reload_mutex);
+  // A reload already running may have read the tables before the write committed: only the next
+  // one to begin is sure to see it.
+  const long long wanted = m_reloads_begun + 1;
+  return m_reload_cv.wait_for(lock, limit, [&] { return m_reloads_done >= wanted; });
 }
 
 void Locator::start_worker_watch(const std::string& url, int timeout_ms, int interval_ms) {

@@ -54,6 +54,10 @@ class Locator {
   // Applies a registry change (no codes: everything) to the index; the AreaCache listener calls it.
   void on_change(pg::Connection& conn, const std::vector<std::string>& codes);
   void reload_workers(pg::Connection& conn);
+  // Read-your-writes for worker writes of this process: returns once a reload of the worker
+  // directory that began after the call has finished (the watch starts one on the write's
+  // NOTIFY, within its 100 ms poll), or after `limit`. False when the limit came first.
+  bool wait_for_worker_reload(std::chrono::milliseconds limit);
   // Installs a snapshot (what on_change does after a build; tests use it directly).
   void install(std::shared_ptr<const LocateIndex> index, std::shared_ptr<const WorkerDirectory> workers = nullptr);
   // Number of swaps so far (tests and logs).
@@ -73,6 +77,10 @@ class Locator {
   std::atomic<bool> m_stop{false};
   // The worker watch's own: the assignments' fingerprint when the directory was last read.
   std::string m_workers_seen;
+  // Reloads of the worker directory begun and finished (wait_for_worker_reload).
+  std::mutex m_reload_mutex;
+  std::condition_variable m_reload_cv;
+  long long m_reloads_begun = 0, m_reloads_done = 0;
   std::unique_ptr<pg::Listener> m_watch;
 
   std::mutex m_consolidate_mutex;

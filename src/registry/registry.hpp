@@ -3,6 +3,7 @@
 // capability modules receive it explicitly instead of reaching into a global application object.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,10 @@ class Registry {
   // After a committed registry write: the area cache takes the change at once; the locator, tiles
   // and open cases follow on the listener thread, and the request waits for them up to 2 s.
   void after_write(pg::Connection& conn, const std::vector<std::string>& codes);
+  // After a committed write to workers or their assignments: the server sets it to wait (up to
+  // 2 s) until the locator's worker directory holds the write, so that the writer's next locate
+  // or dispatch names the worker. Unset: nothing to wait for.
+  std::function<void()> after_worker_write;
 
   // The current geometry of an area as hex WKB (EPSG:4490), for queries of other modules that
   // relate their own tables to an area (the streets a coverage walk must take); std::nullopt for

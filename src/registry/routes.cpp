@@ -160,8 +160,9 @@ void add_routes(http::RouteTable& routes, Registry& reg) {
   routes.add("PUT", "/v1/areas/{code}/workers", [r](const Request& req) {
     auto actor = r->authenticate(req);
     const bool dry_run = http::bool_param(req, "dry_run", false);
-    return http::json_response(200,
-                               r->workers.assign(*r->pool.acquire(), actor, req.path_param("code"), http::json_body(req), dry_run).dump());
+    auto answer = r->workers.assign(*r->pool.acquire(), actor, req.path_param("code"), http::json_body(req), dry_run);
+    if (!dry_run && r->after_worker_write) r->after_worker_write();
+    return http::json_response(200, answer.dump());
   });
   routes.add("GET", "/v1/workers", [r](const Request& req) {
     auto actor = r->authenticate(req);
@@ -173,6 +174,7 @@ void add_routes(http::RouteTable& routes, Registry& reg) {
   routes.add("POST", "/v1/workers", [r](const Request& req) {
     auto actor = r->authenticate(req);
     auto worker = r->workers.create(*r->pool.acquire(), actor, http::json_body(req));
+    if (r->after_worker_write) r->after_worker_write();
     Response res = http::json_response(201, worker.dump());
     res.headers.emplace_back("Location", r->config.base_url() + "/v1/workers/" + std::to_string(worker["id"].get<long long>()));
     return res;

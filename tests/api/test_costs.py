@@ -11,8 +11,8 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 import unittest
+import uuid
 
 from harness import ApiTestCase, Reply, race
 
@@ -91,6 +91,22 @@ class LocateScopes(ApiTestCase):
         results = json.loads(r.body)["results"]
         self.assertEqual(results[1]["grid"]["code"], outside)
         self.assertIn("outside-worker-7781", r.body)
+
+    def test_a_worker_assigned_is_named_by_the_writers_next_locate(self):
+        """Read-your-writes: the answer to the assignment comes after this process's worker
+        directory holds it (the directory follows NOTIFY on a 100 ms poll), so a locate sent right
+        after names the worker, every time."""
+        outside = self.grids_of(OUTSIDE_VILLAGE)[0]
+        ox, oy = point_in(self, outside)
+        for n in range(8):
+            name = f"fresh-worker-{n}-{uuid.uuid4().hex[:6]}"
+            worker = self.s.request("POST", "/v1/workers", body={"name": name, "area": OUTSIDE_VILLAGE}, token=self.admin)
+            self.assertEqual(worker.status, 201, worker)
+            r = self.s.request("PUT", f"/v1/areas/{outside}/workers", body={"workers": [worker.json["id"]]}, token=self.admin)
+            self.assertIn(r.status, (200, 204), r)
+            r = self.get(f"/v1/locate?lon={ox}&lat={oy}", self.admin)
+            self.assertEqual(r.status, 200, r)
+            self.assertIn(name, [w["name"] for w in r.json["workers"]], (n, r.json["workers"]))
 
 
 def gpkg_polygon(lon, lat, d):
