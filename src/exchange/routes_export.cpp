@@ -87,7 +87,9 @@ Response export_file(const ExchangeServices& app, const Request& req) {
   // GDAL writes the file (shapefiles and GeoPackages cannot be written front to back), then it
   // is streamed to the client in 1 MB chunks: the answer never sits in memory as a whole, and the
   // temporary directory lives until the last chunk has gone.
-  auto result = std::make_shared<exchange::ExportResult>(export_layer(*pg::bulk::acquire(app.registry.pool), options));
+  std::shared_ptr<exchange::ExportResult> result;
+  pg::bulk::read(app.registry.pool,
+                 [&](pg::Connection& conn) { result = std::make_shared<exchange::ExportResult>(export_layer(conn, options)); });
   auto file = std::make_shared<std::ifstream>(result->file, std::ios::binary);
   if (!*file) throw std::runtime_error("export: cannot read back " + result->file.filename().string());
   Response r;

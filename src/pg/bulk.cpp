@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 
@@ -88,9 +89,12 @@ Reads::~Reads() {
   if (g_state == m_state.get()) g_state = nullptr;
 }
 
-Lease acquire(Pool& primary_pool) {
-  Reads::State* s = g_state;
-  if (!s) return primary_pool.acquire();
+namespace {
+
+// A caught-up standby's connection (or the primary's, when prefer-standby found no standby), or
+// nothing when no standby replayed the primary's position in time; counted either way.
+std::optional<Lease> caught_up(Reads::State& state, Pool& primary_pool) {
+  Reads::State* s = &state;
   const auto began = Clock::now();
   std::string position;
   {
@@ -102,7 +106,7 @@ Lease acquire(Pool& primary_pool) {
     const Caught caught = wait_for_replay(*lease, position, began + s->settings.max_wait);
     if (caught != Caught::late) {
       count(*s, caught, began);
-      return lease;
+      return std::optional<Lease>(std::move(lease));
     }
     log::warn("bulk read: no standby replayed " + position + " within " + std::to_string(s->settings.max_wait.count()) +
               " ms; reading on the primary");
@@ -110,7 +114,34 @@ Lease acquire(Pool& primary_pool) {
     log::warn(std::string("bulk read: no standby (") + e.what() + "); reading on the primary");
   }
   count(*s, Caught::late, began);
-  return primary_pool.acquire();
+  return std::nullopt;
+}
+
+}  // namespace
+
+void read(Pool& primary_pool, const std::function<void(Connection&)>& run) {
+  if (Reads::State* s = g_state) {
+    if (auto lease = caught_up(*s, primary_pool)) {
+      // As for loads: a standby that fails during the read (it went down, cancelled the read for
+      // a conflict with the replay of a vacuum, or may not read a table) is not the client's
+      // error: the read is done again on the primary. Errors of the request itself (limits, bad
+      // options) are not database errors and go to the client as they are.
+      try {
+        run(**lease);
+        return;
+      } catch (const sql_error& e) {
+        log::warn(std::string("bulk read: failed on the standby (") + e.what() + "); reading on the primary");
+        s->on_primary.add();
+      } catch (const Error& e) {
+        // A lost connection or a cancelled statement (Connection::fail); a request's own errors
+        // have other codes and go to the client.
+        if (e.code() != "database_unavailable") throw;
+        log::warn(std::string("bulk read: the standby became unavailable (") + e.what() + "); reading on the primary");
+        s->on_primary.add();
+      }
+    }
+  }
+  run(*primary_pool.acquire());
 }
 
 void load(Connection& primary, int statement_timeout_ms, const std::function<void(Connection&)>& run) {

@@ -56,9 +56,12 @@ class Reads {
   std::unique_ptr<State> m_state;
 };
 
-// A connection for an export: a standby's that has replayed everything the primary (through
-// `primary_pool`) had written when this was called, or the primary's own.
-Lease acquire(Pool& primary_pool);
+// A bulk read on behalf of a request (an export): `run` on a caught-up standby's connection, and
+// again on the primary's when it failed there with a database error (sql_error, or the connection
+// lost: database_unavailable), so a standby
+// that goes down or cancels the read costs the client time, not an error. `run` must leave
+// nothing behind when it throws (an export writes into its own temporary directory).
+void read(Pool& primary_pool, const std::function<void(Connection&)>& run);
 
 // A load on behalf of a listener whose connection `primary` is on the primary (after LISTEN):
 // runs `load` on a caught-up standby (a connection of its own, `statement_timeout_ms`), or on

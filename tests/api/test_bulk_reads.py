@@ -5,6 +5,7 @@ server for ever, so the process becomes ready and its figures are complete.
 The failing "standby" is real: the bulk URL signs in as a role that may connect but may not read
 the tables, so every load there fails half-way with PostgreSQL's own "permission denied" (as a
 standby's load fails when it goes down or cancels a long read for a conflict with its replay)."""
+import json
 import os
 import time
 import unittest
@@ -80,6 +81,17 @@ class BulkLoadFallsBackToThePrimary(ApiTestCase):
         self.assertEqual(stats.json["totals"]["reported"], cases, stats.body[:500])
         # The password of the bulk role never reaches the log.
         self.assertNotIn(self.password, log)
+
+    def test_an_export_failing_on_the_bulk_server_is_done_on_the_primary(self):
+        # The export's read fails on the bulk server ("permission denied"), as on a standby that
+        # goes down mid-read: the client still gets its file, read on the primary.
+        r = self.s.request("GET", "/v1/export?level=grid&format=geojson", token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        grids = int(self.s.sql("SELECT count(*) FROM areas WHERE level = 'grid' AND valid_to IS NULL")[0][0])
+        self.assertGreater(grids, 0)
+        self.assertEqual(r.headers.get("X-Feature-Count"), str(grids))
+        self.assertEqual(len(json.loads(r.body)["features"]), grids)
+        self.assertRegex(self.s.server_log(), r"bulk read: failed on the standby \(.*permission denied")
 
 
 
