@@ -192,6 +192,38 @@ json suggestions(pg::Connection& conn, const json& incident) {
   return suggestions_from(incident, departments, grid_workers(conn, grids));
 }
 
+// Who handles each case, by name beside its reference ("worker:<id>" / "department:<id>"), as a
+// case board shows it: one read for all the cases given (a page, or one case).
+void add_assignee_names(pg::Connection& conn, json& incidents) {
+  std::set<std::string> workers, departments;
+  for (const auto& item : incidents) {
+    if (!item["assignee"].is_string()) continue;
+    const std::string ref = item["assignee"].get<std::string>();
+    // Ids as the references were checked when written; anything else has no name to show.
+    auto id_after = [&](std::string_view prefix) -> std::optional<std::string> {
+      if (ref.rfind(prefix, 0) != 0 || ref.size() == prefix.size() || ref.size() > prefix.size() + 18) return std::nullopt;
+      const std::string id = ref.substr(prefix.size());
+      if (!std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+      return id;
+    };
+    if (auto id = id_after("worker:")) workers.insert(*id);
+    if (auto id = id_after("department:")) departments.insert(*id);
+  }
+  std::map<std::string, std::string> names;
+  if (!workers.empty() || !departments.empty()) {
+    auto r = conn.exec("incidents.assignee_names",
+                       "SELECT 'worker:' || id, name FROM workers WHERE id = ANY($1::bigint[]) "
+                       "UNION ALL SELECT 'department:' || id, name FROM departments WHERE id = ANY($2::bigint[])",
+                       {pg::array(std::vector<std::string>(workers.begin(), workers.end())),
+                        pg::array(std::vector<std::string>(departments.begin(), departments.end()))});
+    for (int row = 0; row < r.rows(); ++row) names[r.str(row, 0)] = r.str(row, 1);
+  }
+  for (auto& item : incidents) {
+    auto found = item["assignee"].is_string() ? names.find(item["assignee"].get<std::string>()) : names.end();
+    item["assignee_name"] = found == names.end() ? json(nullptr) : json(found->second);
+  }
+}
+
 // The areas an urging climbs, nearest first: the case's hierarchy above its grid (village,
 // township, county ...).
 std::vector<json> levels_above(const json& hierarchy) {
@@ -311,7 +343,9 @@ json IncidentStore::decorate(pg::Connection& conn, long long id, json incident) 
   incident["attachments"] = attachments_of(conn, id);
   incident["suggested_assignees"] = suggestions(conn, incident);
   incident["suggested_assignee"] = incident["suggested_assignees"].empty() ? json(nullptr) : incident["suggested_assignees"][0]["assignee"];
-  return with_events(conn, id, std::move(incident));
+  json one = json::array({std::move(incident)});
+  add_assignee_names(conn, one);
+  return with_events(conn, id, std::move(one[0]));
 }
 
 // Escalation is done lazily, when the case is next read or moved, instead of by a sweep in the
@@ -518,6 +552,7 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
       item["suggested_assignee"] = s.empty() ? json(nullptr) : s[0]["assignee"];
       item["suggested_assignee_name"] = s.empty() ? json(nullptr) : s[0]["name"];
     }
+    add_assignee_names(conn, items);
   }
   return json{{"numberMatched", matched}, {"counts", {{"status", by_status}, {"overdue", overdue}}}, {"incidents", std::move(items)}};
 }

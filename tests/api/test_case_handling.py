@@ -193,6 +193,26 @@ class CaseHandling(ApiTestCase):
 
     # -- dispatch ----------------------------------------------------------------------------
 
+    def test_the_assignee_is_named_in_the_case_and_on_the_board(self):
+        name = "综合执法-" + uuid.uuid4().hex[:6]
+        dep = self.s.request("POST", "/v1/departments", {"name": name, "scope": [self.county], "categories": [CATEGORY]},
+                             token=self.admin).json["id"]
+        by_department, by_worker, undispatched = self.create(), self.create(), self.create()
+        for case in (by_department, by_worker):
+            self.ok(case, "register")
+        self.ok(by_department, "dispatch", assignee=f"department:{dep}")
+        self.ok(by_worker, "dispatch", assignee=self.worker(0))
+        worker_name = self.s.request("GET", f"/v1/workers/{self.workers[0]}", token=self.admin).json["name"]
+        self.assertEqual(self.get(by_department)["assignee_name"], name)
+        self.assertEqual(self.get(by_worker)["assignee_name"], worker_name)
+        self.assertIsNone(self.get(undispatched)["assignee_name"])
+        board = self.s.request("GET", "/v1/incidents?open=true&limit=1000", token=self.admin)
+        self.assertEqual(board.status, 200, board)
+        names = {c["id"]: c["assignee_name"] for c in board.json["incidents"]}
+        self.assertEqual(names[by_department], name)
+        self.assertEqual(names[by_worker], worker_name)
+        self.assertIsNone(names[undispatched])
+
     def test_dispatch_requires_a_known_assignee_serving_the_case(self):
         case = self.create()
         self.ok(case, "register")
