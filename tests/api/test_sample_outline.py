@@ -219,6 +219,12 @@ class SampleOutline(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         steps = [e["action"] for e in r.json["events"]]
         self.assertEqual(steps, ["collect", "register", "dispatch", "handle", "feedback", "verify", "close"], r.json["events"])
+        # Where it is, as a case reported through the API says it: county down to its grid.
+        chain = r.json["hierarchy"]
+        self.assertEqual([a["level"] for a in chain], ["county", "township", "village", "grid"], chain)
+        self.assertEqual(chain[-1]["code"], r.json["grid"])
+        self.assertTrue(all(a["name"] for a in chain), chain)
+        self.assertEqual(self.one("SELECT count(*) FROM incidents WHERE hierarchy = '[]'::jsonb"), "0")
         dispatch = r.json["events"][2]
         self.assertEqual(dispatch["detail"]["assignee"], r.json["assignee"])
         self.assertTrue(dispatch["detail"]["assignee_name"])
