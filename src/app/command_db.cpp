@@ -1,14 +1,31 @@
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "app/commands.hpp"
 #include "app/common.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "http/resources.hpp"
 #include "registry/migrate.hpp"
 
 namespace wangge::app {
+
+std::string resource_or_file(const char* variable, const char* resource) {
+  if (const char* path = std::getenv(variable); path && *path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error(std::string("cannot read the ") + variable + " file " + path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  return std::string(*http::resource(resource));
+}
 
 pg::Connection connect_with_retry(const Config& config, int wait_seconds) {
   if (config.database_url.empty())

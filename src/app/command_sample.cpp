@@ -1,14 +1,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include "app/commands.hpp"
 #include "app/common.hpp"
-#include "http/resources.hpp"
 #include "incidents/store.hpp"
 #include "registry/migrate.hpp"
 #include "sample/generator.hpp"
@@ -16,21 +13,6 @@
 #include "sample/outline.hpp"
 
 namespace wangge::app {
-namespace {
-
-// The case rules the server uses: the file named by the variable, else the built-in document.
-std::string document(const char* variable, const char* resource) {
-  if (const char* path = std::getenv(variable); path && *path) {
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error(std::string("cannot read the ") + variable + " file " + path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  return std::string(*http::resource(resource));
-}
-
-}  // namespace
 
 int command_sample(const Args& args) {
   if (print_help(args,
@@ -68,8 +50,8 @@ int command_sample(const Args& args) {
   }
   // Read only now: a registry that already holds areas never needs the file.
   if (!outline.empty()) o.outline_wkt = sample::read_gcj02_outline(outline);
-  const auto rules = incidents::CaseRules::parse(document("WANGGE_CALENDAR", "geodata/calendar.json"),
-                                                 document("WANGGE_CASE_CATEGORIES", "geodata/case_categories.json"));
+  const auto rules = incidents::CaseRules::parse(resource_or_file("WANGGE_CALENDAR", "geodata/calendar.json"),
+                                                 resource_or_file("WANGGE_CASE_CATEGORIES", "geodata/case_categories.json"));
   auto t0 = std::chrono::steady_clock::now();
   auto j = sample::generate(o);
   auto t1 = std::chrono::steady_clock::now();

@@ -4,8 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "app/commands.hpp"
 #include "app/common.hpp"
@@ -15,7 +13,6 @@
 #include "exchange/routes.hpp"
 #include "http/metrics.hpp"
 #include "http/proxies.hpp"
-#include "http/resources.hpp"
 #include "pg/bulk.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -33,18 +30,6 @@
 
 namespace wangge::app {
 namespace {
-
-// A configuration document: the file named by the environment variable, else the built-in one.
-std::string resource_or_file(const char* variable, const char* resource) {
-  if (const char* path = std::getenv(variable); path && *path) {
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error(std::string("cannot read the ") + variable + " file " + path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  return std::string(*http::resource(resource));
-}
 
 // The tile layers: tiles/layers.json as built in, or the file named by WANGGE_TILE_LAYERS.
 tiles::TileConfig tile_config() { return tiles::TileConfig::parse(resource_or_file("WANGGE_TILE_LAYERS", "tiles/layers.json")); }
