@@ -22,11 +22,13 @@ export function toast(text) {
   toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
 }
 
+// Beijing time (UTC+8, no daylight saving), whatever the browser's own zone: deadlines fall on
+// the working calendar's hours (e.g. 17:30), and a dispatcher's colleagues read the same times.
 export function formatTime(iso) {
   if (!iso) return '—';
-  const d = new Date(iso);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return '—';
+  return new Date(ms + 8 * 3600 * 1000).toISOString().slice(0, 19).replace('T', ' ');
 }
 
 export const levelNames = { province: '省', city: '市', county: '区县', township: '乡镇街道', village: '村社区', grid: '网格', microgrid: '微网格' };
