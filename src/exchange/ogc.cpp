@@ -6,6 +6,8 @@
 #include "core/log.hpp"
 #include "core/time.hpp"
 #include "geom/crs.hpp"
+#include "registry/areas.hpp"
+#include "registry/auth.hpp"
 
 namespace wangge::exchange::ogc {
 namespace {
@@ -198,6 +200,15 @@ std::string openapi_json(const std::string& base) {
                      {"in", "header"},
                      {"description", "ETag of the edited feature (default: the version the id names)"},
                      {"schema", {{"type", "string"}}}};
+  // An area's item is conditional (routes_ogc.cpp): If-None-Match of its ETag answers 304.
+  {
+    json& one = paths["/collections/{collectionId}/items/{featureId}"]["get"];
+    one["parameters"].push_back({{"name", "If-None-Match"},
+                                 {"in", "header"},
+                                 {"description", "ETags held (weak comparison, * for any): 304 when one is the feature's"},
+                                 {"schema", {{"type", "string"}}}});
+    one["responses"]["304"] = {{"description", "not modified: the ETag sent is the feature's (areas only)"}};
+  }
   paths["/collections/{collectionId}/items"]["post"] = edit("create a feature", json::array({p_collection, p_content_crs}), "201", true);
   paths["/collections/{collectionId}/items/{featureId}"]["put"] =
       edit("replace a feature", json::array({p_collection, p_feature, p_adjust, p_content_crs, p_if_match}), "200", true);
@@ -323,6 +334,29 @@ std::optional<std::string> item(pg::Connection& conn, const Selection& s, long l
   std::string out;
   append_feature(out, r, 0, s.layer);
   return out;
+}
+
+namespace {
+constexpr std::size_t kDigestChars = 16;  // 64 bits of SHA-256: tells apart versions of one Feature
+}
+
+std::string item_etag(std::string_view code, long long version, std::string_view feature) {
+  std::string tag = registry::area_etag(code, version);
+  tag.insert(tag.size() - 1, "-" + registry::sha256_hex(feature).substr(0, kDigestChars));
+  return tag;
+}
+
+std::string version_tag(std::string_view tag) {
+  // "<code>-v<N>-<digest>" in quotes: the digest is the last kDigestChars hex digits after a hyphen.
+  const std::size_t suffix = kDigestChars + 2;  // "-" + digest + closing quote
+  if (tag.size() < suffix + 4 || tag.front() != '"' || tag.back() != '"' || tag[tag.size() - suffix] != '-') return std::string(tag);
+  const std::string_view digest = tag.substr(tag.size() - suffix + 1, kDigestChars);
+  if (digest.find_first_not_of("0123456789abcdef") != std::string_view::npos) return std::string(tag);
+  const std::string_view version = tag.substr(1, tag.size() - suffix - 1);
+  const std::size_t v = version.rfind("-v");
+  if (v == std::string_view::npos || v + 2 == version.size() || version.find_first_not_of("0123456789", v + 2) != std::string_view::npos)
+    return std::string(tag);
+  return "\"" + std::string(version) + "\"";
 }
 
 std::array<double, 4> bbox_to_storage(pg::Connection& conn, const std::array<double, 4>& b, const Crs& crs) {

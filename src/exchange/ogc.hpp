@@ -55,6 +55,15 @@ Page items(pg::Connection& conn, const Selection& s, const Crs& crs, long long l
 // The Feature (JSON text) with row id `fid`, or std::nullopt when absent or outside the selection's scope.
 std::optional<std::string> item(pg::Connection& conn, const Selection& s, long long fid, const Crs& crs);
 
+// The ETag of an item of an area collection: the version's tag (registry::area_etag, which If-Match
+// on a Part 4 edit compares), a hyphen and a digest of `feature` as ogc::item wrote it. The version
+// alone would not do for If-None-Match: one version's Feature still changes (valid_to once it is
+// superseded, its count of workers), and a 304 must never keep a client on the old text.
+std::string item_etag(std::string_view code, long long version, std::string_view feature);
+// The version's tag in an item ETag: "<code>-v<N>" (quoted) from "<code>-v<N>-<digest>"; any other
+// tag comes back unchanged.
+std::string version_tag(std::string_view tag);
+
 // bbox (in `crs` and its axis order) to min lon, min lat, max lon, max lat in EPSG:4490. Throws
 // bad_request("invalid_parameter") when the box leaves the CRS's domain (degrees or metres).
 std::array<double, 4> bbox_to_storage(pg::Connection& conn, const std::array<double, 4>& bbox, const Crs& crs);

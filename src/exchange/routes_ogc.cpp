@@ -45,6 +45,15 @@ void check_parameters(const Request& req, std::initializer_list<std::string_view
   }
 }
 
+// If-None-Match (RFC 9110 13.1.2) names the representation the client holds: weak comparison (a W/
+// prefix is ignored) and "*" matches any current one.
+bool none_match(const Request& req, const std::string& etag) {
+  const auto header = req.header("if-none-match");
+  if (!header) return false;
+  const auto tags = registry::parse_if_match(*header);
+  return std::any_of(tags.begin(), tags.end(), [&](const std::string& t) { return t == "*" || t == etag; });
+}
+
 const ogc::Collection& collection_or_404(const std::string& id) {
   const auto* c = ogc::find_collection(id);
   if (!c) throw not_found("collection_not_found", "no collection " + id + "; see /ogc/collections");
@@ -158,14 +167,25 @@ Response one_item(const ExchangeServices& app, const Request& req, const ogc::Co
   if (!feature) throw not_found("feature_not_found", "no feature " + fid_text + " in collection " + c.id);
   const std::string href = app.registry.config.base_url() + "/ogc/collections/" + c.id;
   json f = json::parse(*feature);
+  std::optional<std::string> etag;
+  // Areas only: a case or checkpoint item has no version to name, so no ETag and no 304.
+  if (c.layer == LayerKind::areas)
+    etag = ogc::item_etag(f["properties"].value("code", ""), f["properties"].value("version", 0LL), *feature);
+  // What a 304 repeats of a 200 (RFC 9110 15.4.5): the validator and the caching rules. The Feature
+  // depends on the caller's scope and changes with every edit, so caches keep it private and
+  // revalidate each time; the ETag makes that a bodiless answer.
+  auto with_headers = [&](Response r) {
+    r.headers.emplace_back("Content-Crs", "<" + crs.uri + ">");
+    if (etag) {
+      r.headers.emplace_back("ETag", *etag);
+      r.headers.emplace_back("Cache-Control", "private, no-cache");
+    }
+    return r;
+  };
+  if (etag && none_match(req, *etag)) return with_headers(empty_response(304));
   f["links"] = json::array({{{"rel", "self"}, {"type", "application/geo+json"}, {"href", href + "/items/" + fid_text}},
                             {{"rel", "collection"}, {"type", "application/json"}, {"href", href}}});
-  Response r = typed(f.dump(), "application/geo+json");
-  r.headers.emplace_back("Content-Crs", "<" + crs.uri + ">");
-  // The ETag /v1/areas gives the same version: If-Match on a Part 4 edit (routes_ogc_edit.cpp) takes either.
-  if (c.layer == LayerKind::areas)
-    r.headers.emplace_back("ETag", registry::area_etag(f["properties"].value("code", ""), f["properties"].value("version", 0LL)));
-  return r;
+  return with_headers(typed(f.dump(), "application/geo+json"));
 }
 
 }  // namespace

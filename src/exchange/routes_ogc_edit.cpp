@@ -70,9 +70,14 @@ registry::AreaVersionRef edited_version(pg::Connection& conn, const ogc::Collect
 
 // If-Match names the edited feature only (HTTP: the target resource). Without it the version in
 // the URL is the precondition, so a client that sends none (QGIS) still never overwrites a change
-// it has not seen.
+// it has not seen. An item's ETag (ogc::item_etag) counts as its version's tag: what an edit
+// conditions on is the area's version, not the count of workers the Feature also showed.
 std::vector<std::string> preconditions(const Request& req, const registry::AreaVersionRef& ref) {
-  if (auto h = req.header("if-match")) return registry::parse_if_match(*h);
+  if (auto h = req.header("if-match")) {
+    auto tags = registry::parse_if_match(*h);
+    for (auto& t : tags) t = ogc::version_tag(t);
+    return tags;
+  }
   return {registry::area_etag(ref.code, ref.version)};
 }
 
@@ -92,7 +97,7 @@ Response feature_answer(registry::Registry& reg, pg::Connection& conn, const ogc
   f["links"] = json::array({{{"rel", "self"}, {"type", "application/geo+json"}, {"href", href}}});
   Response r = http::json_response(status, f.dump());
   r.content_type = "application/geo+json";
-  r.headers.emplace_back("ETag", registry::area_etag(code, f["properties"].value("version", 0LL)));
+  r.headers.emplace_back("ETag", ogc::item_etag(code, f["properties"].value("version", 0LL), *text));
   r.headers.emplace_back("Location", href);
   r.headers.emplace_back("Content-Crs", "<" + crs.uri + ">");
   return r;
@@ -132,7 +137,8 @@ Response create(registry::Registry& reg, const Request& req) {
 }
 
 // PUT (replace) and PATCH (update) of an item. A new geometry with adjust=neighbours is the
-// toolkit's redraw: the neighbours give up what it takes and receive what it releases.
+// toolkit's redraw: the neighbours give up what it takes and receive what it releases, and the
+// changed properties go into the redrawn version (one version per area, one transaction).
 Response change(registry::Registry& reg, const toolkit::Toolkit& toolkit, const Request& req, bool replace) {
   auto actor = reg.authenticate(req);
   const auto& c = editable_collection(req);
@@ -163,13 +169,19 @@ Response change(registry::Registry& reg, const toolkit::Toolkit& toolkit, const 
   // from it are the client's changes; the rest are echoes, which must not undo what the redraw
   // estimates (households and population by area share).
   const json read = json::parse(reg.areas.get(*conn, ref.code, std::nullopt, geom::kStorageSrid).feature)["properties"];
+  json redraw = {{"geometry", changes["geometry"]}};
+  if (changes.contains("properties")) {
+    if (replace && !changes["properties"].contains("name")) throw unprocessable("missing_property", "PUT needs the name");
+    // The changed properties travel with the geometry: the redraw writes both in one version, in
+    // one transaction with the neighbours it adjusts, or nothing at all.
+    redraw["properties"] = ogc_edit::changed_properties(changes["properties"], read);
+  }
   // The neighbours are adjusted as the server finds them; only the edited feature is the client's
   // precondition. A dry run names the ETags of every area the redraw touches; the real run then
   // requires exactly those, so a neighbour changed in between fails it (412) rather than being
   // adjusted from a state nobody looked at.
   toolkit::OperationOptions o{.srid = crs.srid, .repair = false, .dry_run = true, .if_match = {}};
-  const json geometry_only = {{"geometry", changes["geometry"]}};
-  auto dry = toolkit.redraw(*conn, actor, ref.code, geometry_only, o, true);
+  auto dry = toolkit.redraw(*conn, actor, ref.code, redraw, o, true);
   const std::string target = dry.body["touched"].value(ref.code, "");
   if (std::find(if_match.begin(), if_match.end(), "*") == if_match.end() &&
       std::find(if_match.begin(), if_match.end(), target) == if_match.end())
@@ -177,17 +189,8 @@ Response change(registry::Registry& reg, const toolkit::Toolkit& toolkit, const 
                 json({{"current_etag", target}}).dump());
   o.dry_run = false;
   for (const auto& [code, etag] : dry.body["touched"].items()) o.if_match.push_back(etag.get<std::string>());
-  auto done = toolkit.redraw(*conn, actor, ref.code, geometry_only, o, true);
+  auto done = toolkit.redraw(*conn, actor, ref.code, redraw, o, true);
   reg.after_write(*conn, done.changed);
-  // Properties the client changed as well go in a second version (a redraw changes the geometry only).
-  if (changes.contains("properties")) {
-    const json changed = ogc_edit::changed_properties(changes["properties"], read);
-    if (!changed.empty()) {
-      const auto current = reg.areas.get(*conn, ref.code, std::nullopt, geom::kStorageSrid);
-      reg.areas.update(*conn, actor, ref.code, {{"properties", changed}}, write_options(crs, {current.etag}), false);
-      reg.after_write(*conn, {ref.code});
-    }
-  }
   Response r = feature_answer(reg, *conn, c, actor, ref.code, crs, 200);
   // Which neighbours the redraw reshaped, for clients that want to reload them.
   json adjusted = json::array();

@@ -22,49 +22,11 @@ const char* kRetiredAt = "to_char(max(valid_to) AT TIME ZONE 'UTC', 'YYYY-MM-DD\
 
 const std::set<std::string> kWritableProperties = {"code", "name", "level", "parent", "households", "population", "attributes"};
 
-struct AreaFields {
-  std::optional<std::string> code, name, level;
-  std::optional<std::optional<std::string>> parent;  // set, possibly to null
-  std::optional<std::optional<long long>> households, population;
-  std::optional<json> attributes;
-};
-
 std::optional<long long> count_field(const json& v, const char* name) {
   if (v.is_null()) return std::nullopt;
   if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 100000000)
     throw unprocessable("invalid_property", std::string(name) + " must be a non-negative integer or null");
   return v.get<long long>();
-}
-
-AreaFields read_properties(const json& props) {
-  if (!props.is_object()) throw bad_request("invalid_feature", "properties must be a JSON object");
-  AreaFields f;
-  for (auto it = props.begin(); it != props.end(); ++it) {
-    const std::string& k = it.key();
-    const json& v = it.value();
-    if (is_server_property(k)) continue;  // echoes of a GET; the server owns them
-    if (!kWritableProperties.count(k))
-      throw unprocessable("unknown_property",
-                          "unknown property '" + k + "'; allowed: code, name, level, parent, households, population, attributes");
-    if (k == "code" || k == "name" || k == "level") {
-      if (!v.is_string()) throw unprocessable("invalid_property", k + " must be a string");
-      (k == "code" ? f.code : k == "name" ? f.name : f.level) = v.get<std::string>();
-    } else if (k == "parent") {
-      if (!v.is_null() && !v.is_string()) throw unprocessable("invalid_property", "parent must be a code or null");
-      f.parent = v.is_null() ? std::optional<std::string>() : v.get<std::string>();
-    } else if (k == "households") {
-      f.households = count_field(v, "households");
-    } else if (k == "population") {
-      f.population = count_field(v, "population");
-    } else if (k == "attributes") {
-      if (!v.is_object()) throw unprocessable("invalid_property", "attributes must be a JSON object");
-      f.attributes = v;
-    }
-  }
-  if (f.name) {
-    if (!valid_area_name(*f.name)) throw unprocessable("invalid_property", "name must be 1 to 300 bytes");
-  }
-  return f;
 }
 
 Param opt_number(const std::optional<long long>& v) {
@@ -110,6 +72,59 @@ void check_if_match(const std::vector<std::string>& if_match, const std::string&
 }
 
 }  // namespace
+
+AreaFields read_area_fields(const json& props) {
+  if (!props.is_object()) throw bad_request("invalid_feature", "properties must be a JSON object");
+  AreaFields f;
+  for (auto it = props.begin(); it != props.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    if (is_server_property(k)) continue;  // echoes of a GET; the server owns them
+    if (!kWritableProperties.count(k))
+      throw unprocessable("unknown_property",
+                          "unknown property '" + k + "'; allowed: code, name, level, parent, households, population, attributes");
+    if (k == "code" || k == "name" || k == "level") {
+      if (!v.is_string()) throw unprocessable("invalid_property", k + " must be a string");
+      (k == "code" ? f.code : k == "name" ? f.name : f.level) = v.get<std::string>();
+    } else if (k == "parent") {
+      if (!v.is_null() && !v.is_string()) throw unprocessable("invalid_property", "parent must be a code or null");
+      f.parent = v.is_null() ? std::optional<std::string>() : v.get<std::string>();
+    } else if (k == "households") {
+      f.households = count_field(v, "households");
+    } else if (k == "population") {
+      f.population = count_field(v, "population");
+    } else if (k == "attributes") {
+      if (!v.is_object()) throw unprocessable("invalid_property", "attributes must be a JSON object");
+      f.attributes = v;
+    }
+  }
+  if (f.name) {
+    if (!valid_area_name(*f.name)) throw unprocessable("invalid_property", "name must be 1 to 300 bytes");
+  }
+  return f;
+}
+
+AreaProperties apply_area_fields(const AreaFields& f, const std::string& code, const std::string& level, const std::string& parent,
+                                 const AreaProperties& current, bool replace) {
+  if (f.code && *f.code != code) throw unprocessable("immutable_property", "code cannot change; create a new area instead");
+  if (f.level && *f.level != level) throw unprocessable("immutable_property", "level cannot change");
+  if (f.parent && f.parent->value_or("") != parent)
+    throw unprocessable("immutable_property", "parent cannot change here; moving an area to another parent changes its code");
+  if (replace && !f.name) throw unprocessable("missing_property", "PUT needs the name");
+  AreaProperties out;
+  out.name = f.name.value_or(current.name);
+  if (replace) {
+    out.households = f.households.value_or(std::nullopt);
+    out.population = f.population.value_or(std::nullopt);
+    out.attributes = f.attributes.value_or(json::object());
+  } else {
+    out.households = f.households ? *f.households : current.households;
+    out.population = f.population ? *f.population : current.population;
+    out.attributes = current.attributes;
+    if (f.attributes) out.attributes.merge_patch(*f.attributes);  // RFC 7396: null removes a key
+  }
+  return out;
+}
 
 bool valid_area_name(std::string_view name) { return !name.empty() && name.size() <= 300; }
 
@@ -476,7 +491,7 @@ WriteResult AreaStore::create(pg::Connection& conn, const Actor& actor, const js
     throw bad_request("invalid_feature", "the body must be a GeoJSON Feature");
   if (!feature.contains("properties") || !feature.contains("geometry"))
     throw bad_request("invalid_feature", "a Feature needs properties and geometry");
-  AreaFields f = read_properties(feature["properties"]);
+  AreaFields f = read_area_fields(feature["properties"]);
   if (!f.code || !f.name || !f.level) throw unprocessable("missing_property", "properties code, name and level are required");
   auto level = parse_level(*f.level);
   if (!level) throw unprocessable("invalid_level", "level must be one of province, city, county, township, village, grid, microgrid");
@@ -528,7 +543,7 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
     throw bad_request("invalid_feature", "PUT takes the whole Feature: properties and geometry");
   if (!replace && !body.contains("properties") && !body.contains("geometry"))
     throw bad_request("invalid_feature", "PATCH takes {\"properties\": {...}} and/or {\"geometry\": ...}");
-  AreaFields f = body.contains("properties") ? read_properties(body["properties"]) : AreaFields{};
+  AreaFields f = body.contains("properties") ? read_area_fields(body["properties"]) : AreaFields{};
   actor.require_edit(code);
 
   pg::Transaction tx(conn);
@@ -544,23 +559,12 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
   check_if_match(o.if_match, area_etag(code, version));
   const Level level = *parse_level(row.get(0, 3));
 
-  if (f.code && *f.code != code) throw unprocessable("immutable_property", "code cannot change; create a new area instead");
-  if (f.level && *f.level != row.str(0, 3)) throw unprocessable("immutable_property", "level cannot change");
-  if (f.parent && f.parent->value_or("") != parent)
-    throw unprocessable("immutable_property", "parent cannot change here; moving an area to another parent changes its code");
-
-  std::string name = f.name.value_or(row.str(0, 2));
-  std::optional<long long> households = replace ? f.households.value_or(std::nullopt)
-                                                : (f.households        ? *f.households
-                                                   : row.is_null(0, 4) ? std::nullopt
-                                                                       : std::optional(row.integer(0, 4)));
-  std::optional<long long> population = replace ? f.population.value_or(std::nullopt)
-                                                : (f.population        ? *f.population
-                                                   : row.is_null(0, 5) ? std::nullopt
-                                                                       : std::optional(row.integer(0, 5)));
-  json attributes = replace ? f.attributes.value_or(json::object()) : json::parse(row.str(0, 6));
-  if (!replace && f.attributes) attributes.merge_patch(*f.attributes);  // RFC 7396: null removes a key
-  if (replace && !f.name) throw unprocessable("missing_property", "PUT needs the name");
+  AreaProperties current;
+  current.name = row.str(0, 2);
+  if (!row.is_null(0, 4)) current.households = row.integer(0, 4);
+  if (!row.is_null(0, 5)) current.population = row.integer(0, 5);
+  current.attributes = json::parse(row.str(0, 6));
+  const AreaProperties next = apply_area_fields(f, code, row.str(0, 3), parent, current, replace);
 
   std::string ewkb = row.str(0, 7);
   WriteResult out;
@@ -575,14 +579,14 @@ WriteResult AreaStore::update(pg::Connection& conn, const Actor& actor, const st
   }
   const std::string now = row.str(0, 8);
   tx.exec("areas.close_version", "UPDATE areas SET valid_to = $2::timestamptz WHERE id = $1", {row.str(0, 0), now});
-  auto ins = tx.exec(
-      "areas.insert_version",
-      "INSERT INTO areas AS a (code, version, name, level, parent_code, geom, households, population, attributes, "
-      "  valid_from, changed_by, change) "
-      "VALUES ($1, $2::int, $3, $4, $5, $6::geometry, $7::int, $8::int, $9::jsonb, $10::timestamptz, $11, $12) "
-      "RETURNING wg_area_feature(a, $13::int)",
-      {code, std::to_string(version + 1), name, row.str(0, 3), parent.empty() ? Param() : Param(parent), ewkb, opt_number(households),
-       opt_number(population), attributes.dump(), now, actor.label(), replace ? "replace" : "update", std::to_string(o.srid)});
+  auto ins = tx.exec("areas.insert_version",
+                     "INSERT INTO areas AS a (code, version, name, level, parent_code, geom, households, population, attributes, "
+                     "  valid_from, changed_by, change) "
+                     "VALUES ($1, $2::int, $3, $4, $5, $6::geometry, $7::int, $8::int, $9::jsonb, $10::timestamptz, $11, $12) "
+                     "RETURNING wg_area_feature(a, $13::int)",
+                     {code, std::to_string(version + 1), next.name, row.str(0, 3), parent.empty() ? Param() : Param(parent), ewkb,
+                      opt_number(next.households), opt_number(next.population), next.attributes.dump(), now, actor.label(),
+                      replace ? "replace" : "update", std::to_string(o.srid)});
   if (body.contains("geometry")) adopt_orphan_checkpoints(tx, level, code, ewkb, out.report);
   json detail = out.report;
   detail["geometry_changed"] = body.contains("geometry");

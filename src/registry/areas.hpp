@@ -61,6 +61,32 @@ void lock_children_of(pg::Transaction& tx, const std::string& parent);
 
 // An area's name: 1 to 300 bytes of text (every writer: create, update, split, merge, redistrict).
 bool valid_area_name(std::string_view name);
+// The properties a write sets, as a request names them: each member unset when absent.
+struct AreaFields {
+  std::optional<std::string> code, name, level;
+  std::optional<std::optional<std::string>> parent;  // set, possibly to null
+  std::optional<std::optional<long long>> households, population;
+  std::optional<nlohmann::json> attributes;
+};
+// Reads a request's properties by the registry's rules (every writer: update, the toolkit's
+// redraw): unknown_property for one a client may not write, invalid_property for a bad value
+// (a name of 0 or more than 300 bytes, a negative count, attributes not an object); echoes of the
+// server's own properties are ignored.
+AreaFields read_area_fields(const nlohmann::json& properties);
+
+// The properties of an area's version that a write may change.
+struct AreaProperties {
+  std::string name;
+  std::optional<long long> households, population;
+  nlohmann::json attributes = nlohmann::json::object();
+};
+// The properties of the new version of `code` when `f` is written over `current`: PATCH
+// (replace=false) keeps what `f` omits and merges attributes (RFC 7396: null removes a key); PUT
+// (replace=true) clears the optional ones it omits. Throws immutable_property when `f` names
+// another code, level or parent than the area has, missing_property for a PUT without a name.
+AreaProperties apply_area_fields(const AreaFields& f, const std::string& code, const std::string& level, const std::string& parent,
+                                 const AreaProperties& current, bool replace);
+
 // Properties of an area the server sets (version, validity, who changed it, its ETag): clients may
 // echo them back from a GET and they are ignored.
 bool is_server_property(std::string_view key);

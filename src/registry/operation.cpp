@@ -215,7 +215,8 @@ OperationResult Operation::finish(double min_share, json result) {
   // Estimates of households and population for the new versions that asked for them.
   if (!m_estimate_ids.empty()) {
     std::map<std::string, std::string> code_of_new;
-    auto nc = tx.exec("toolkit.new_codes", "SELECT id, code FROM areas WHERE id = ANY($1::bigint[])", {pg::array(m_estimate_ids)});
+    auto nc = tx.exec("toolkit.new_codes", "SELECT id, code, households, population FROM areas WHERE id = ANY($1::bigint[])",
+                      {pg::array(m_estimate_ids)});
     std::vector<std::string> ids;
     std::vector<std::optional<long long>> hh, pop;
     for (int i = 0; i < nc.rows(); ++i) {
@@ -237,6 +238,10 @@ OperationResult Operation::finish(double min_share, json result) {
       ids.push_back(nc.str(i, 0));
       hh.push_back(any_h ? std::optional<long long>(std::llround(h)) : std::nullopt);
       pop.push_back(any_p ? std::optional<long long>(std::llround(p)) : std::nullopt);
+      if (auto kept = m_kept_figures.find(nc.str(i, 0)); kept != m_kept_figures.end()) {
+        if (kept->second.first) hh.back() = nc.is_null(i, 2) ? std::nullopt : std::optional<long long>(nc.integer(i, 2));
+        if (kept->second.second) pop.back() = nc.is_null(i, 3) ? std::nullopt : std::optional<long long>(nc.integer(i, 3));
+      }
     }
     tx.exec("toolkit.estimates",
             "UPDATE areas a SET households = v.h, population = v.p "

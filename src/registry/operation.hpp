@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "registry/toolkit.hpp"
@@ -66,6 +67,9 @@ class Operation {
                      const std::string& parent, const std::string& ewkb, std::optional<long long> households,
                      std::optional<long long> population, const std::string& attributes, const std::string& change, Estimate estimate);
 
+  // Figures of an inserted version that the request set itself: the estimate leaves them as inserted.
+  void keep_figures(const std::string& id, bool households, bool population) { m_kept_figures[id] = {households, population}; }
+
   // Versions inserted in bulk by the caller (redistrict).
   void record_inserted(const std::string& id, Estimate estimate) {
     m_new_ids.push_back(id);
@@ -96,6 +100,7 @@ class Operation {
   std::set<std::string> m_retired_codes;
   std::vector<std::string> m_new_ids;
   std::vector<std::string> m_estimate_ids;
+  std::map<std::string, std::pair<bool, bool>> m_kept_figures;  // id → (households, population) kept
 };
 
 }  // namespace wangge::toolkit

@@ -67,8 +67,10 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
   actor.require_edit_role();
   if (!body.is_object() || !body.contains("geometry"))
     throw bad_request("invalid_feature", "a redraw takes {\"geometry\": <Polygon or MultiPolygon>}");
-  if (body.contains("properties") && !(body["properties"].is_object() && body["properties"].empty()) && !body["properties"].is_null())
-    throw unprocessable("redraw_geometry_only", "adjust= and dry_run= redraw the geometry only; change properties with a plain PATCH");
+  // Properties sent with the geometry go into the same new version: one request, one version, and
+  // a refused property refuses the whole redraw. They merge as a PATCH's do (registry/areas.hpp).
+  const bool with_properties = body.contains("properties") && !body["properties"].is_null();
+  const registry::AreaFields fields = with_properties ? registry::read_area_fields(body["properties"]) : registry::AreaFields{};
   const std::string parent = current_parent(conn, code, o);
   Operation op(*this, conn, actor, "redraw", code, o);
   auto& tx = op.tx();
@@ -76,6 +78,9 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
   AreaRow t = op.current(code);
   op.set_level(t.level);
   op.touch(t);
+  const registry::AreaProperties props =
+      registry::apply_area_fields(fields, code, t.level, parent, {t.name, t.households, t.population, json::parse(t.attributes)}, false);
+  const std::string attributes = props.attributes.dump();
   const Level level = *registry::parse_level(t.level);
   const std::string n = tx.exec("toolkit.clean",
                                 "SELECT ST_AsHEXEWKB(ST_Multi(ST_CollectionExtract(ST_ReducePrecision($1::geometry, 1e-9), 3))), "
@@ -94,7 +99,7 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
     }
     m_areas.check_topology(tx, code, level, parent, n, Children::must_stay_inside, o.srid);  // overlaps → 409 with the geometry
     op.supersede(t);
-    op.insert(code, t.version + 1, t.name, t.level, parent, n, t.households, t.population, t.attributes, "redraw", Estimate::no);
+    op.insert(code, t.version + 1, props.name, t.level, parent, n, props.households, props.population, attributes, "redraw", Estimate::no);
     return op.finish(2.0, {{"adjust", "none"}});
   }
 
@@ -163,8 +168,10 @@ OperationResult Toolkit::redraw(pg::Connection& conn, const registry::Actor& act
   }
   op.check_preconditions();
   op.supersede(t);
-  op.insert(code, t.version + 1, t.name, t.level, parent, n, t.households, t.population, t.attributes, "redraw",
-            Estimate::from_predecessors);
+  const std::string id = op.insert(code, t.version + 1, props.name, t.level, parent, n, props.households, props.population, attributes,
+                                   "redraw", Estimate::from_predecessors);
+  // Figures the request sets are the client's; those it leaves out follow the ground by area share.
+  op.keep_figures(id, fields.households.has_value(), fields.population.has_value());
   for (const auto& ch : changes) {
     op.supersede(ch.row);
     op.insert(ch.row.code, ch.row.version + 1, ch.row.name, ch.row.level, parent, ch.ewkb, ch.row.households, ch.row.population,

@@ -58,9 +58,11 @@ class Toolkit {
   Toolkit(const Config& config, const registry::CodeRules& rules, const registry::AreaStore& areas)
       : m_config(config), m_rules(rules), m_areas(areas) {}
 
-  // PATCH /v1/areas/{code}?adjust=neighbours|none with {"geometry": ...}. With neighbours, siblings
-  // lose what the new geometry takes and gain what it releases (each released piece goes to the
-  // neighbour sharing the longest boundary with it); without, a gap or overlap is refused (409).
+  // PATCH /v1/areas/{code}?adjust=neighbours|none with {"geometry": ..., "properties"?: {...}}. With
+  // neighbours, siblings lose what the new geometry takes and gain what it releases (each released
+  // piece goes to the neighbour sharing the longest boundary with it); without, a gap or overlap is
+  // refused (409). Properties go into the same new version, merged as a PATCH merges them
+  // (registry::apply_area_fields); households or population they set are not estimated.
   OperationResult redraw(pg::Connection& conn, const registry::Actor& actor, const std::string& code, const nlohmann::json& body,
                          const OperationOptions& o, bool adjust_neighbours) const;
   // POST /v1/areas/{code}/split {"line": LineString|MultiLineString, "names"?: [...]}.

@@ -58,6 +58,22 @@ TEST(OgcEdit, ChangedPropertiesAreThoseThatDifferFromWhatWasRead) {
   EXPECT_EQ(ogc_edit::changed_properties({{"population", 5}, {"parent", nullptr}}, read), json({{"population", 5}}));
 }
 
+TEST(OgcEdit, ItemEtagNamesTheVersionAndTheFeature) {
+  const std::string tag = ogc::item_etag("330521001001001", 3, R"({"id":7})");
+  EXPECT_EQ(tag.rfind("\"330521001001001-v3-", 0), 0u) << tag;
+  EXPECT_EQ(tag.size(), std::string("\"330521001001001-v3-\"").size() + 16);
+  EXPECT_NE(tag, ogc::item_etag("330521001001001", 3, R"({"id":8})"));
+  EXPECT_EQ(tag, ogc::item_etag("330521001001001", 3, R"({"id":7})"));
+  // What an edit's If-Match compares: the version's tag inside it; any other tag as it came.
+  EXPECT_EQ(ogc::version_tag(tag), "\"330521001001001-v3\"");
+  EXPECT_EQ(ogc::version_tag("\"330521001001001-v3\""), "\"330521001001001-v3\"");
+  EXPECT_EQ(ogc::version_tag("*"), "*");
+  EXPECT_EQ(ogc::version_tag("\"abc\""), "\"abc\"");
+  EXPECT_EQ(ogc::version_tag("\"x-0123456789abcdef\""), "\"x-0123456789abcdef\"");        // no version before the digest
+  EXPECT_EQ(ogc::version_tag("\"1-v2-0123456789ABCDEF\""), "\"1-v2-0123456789ABCDEF\"");  // not our digest's digits
+  EXPECT_EQ(ogc::version_tag("\"1-vx-0123456789abcdef\""), "\"1-vx-0123456789abcdef\"");
+}
+
 TEST(OgcEdit, RefusalsHaveBilingualTitles) {
   EXPECT_EQ(*ogc_edit::refusal_title("overlaps_sibling"), "与相邻区域重叠 / Overlaps a neighbouring area");
   EXPECT_TRUE(ogc_edit::refusal_title("gap_opened")->find("adjust=neighbours") != std::string::npos);
