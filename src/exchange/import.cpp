@@ -208,7 +208,7 @@ json check_and_write(pg::Connection& conn, const registry::Actor& actor, const C
                         json({{"report", report}}).dump());
   }
   const registry::ImportSettings settings{
-      o.level, o.parent.value_or(""), o.parent_field.has_value(), o.mode, o.dry_run, file_name, mode_name, o.progress};
+      o.level, o.parent.value_or(""), o.parent_field.has_value(), o.mode, o.dry_run, file_name, mode_name, o.progress, o.written};
   const auto plan = registry::import_rows(conn, actor, config, rows, settings, report);
   if (!plan) return report;
   say(o.dry_run ? "redistricting (dry run)" : "redistricting");
@@ -218,6 +218,8 @@ json check_and_write(pg::Connection& conn, const registry::Actor& actor, const C
   auto result = toolkit->redistrict(conn, actor, settings.parent, *plan, redistrict);
   report["operation"] = result.body;
   report["written"] = o.dry_run ? 0 : static_cast<long long>(result.changed.size());
+  if (!o.dry_run && o.written)
+    for (const auto& code : result.changed) o.written(code);
   return report;
 }
 

@@ -40,6 +40,9 @@ struct ImportOptions {
   ImportMode mode = ImportMode::insert;
   // Called with a line of progress (features read, each check, the write); may be empty.
   std::function<void(const std::string&)> progress;
+  // Called with the code of every area written (a new area or a new version), after the commit;
+  // may be empty. The server's route hands them to Registry::after_write (read-your-writes).
+  std::function<void(const std::string&)> written;
 };
 
 // Reads level, parent, parent_field, code_field, name_field, crs, encoding, dry_run, mode; throws bad_request.

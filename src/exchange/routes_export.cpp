@@ -69,8 +69,12 @@ Response import_file(const ExchangeServices& app, const Request& req) {
     if (!out) throw std::runtime_error("import: cannot store the upload");
   }
   auto conn = app.registry.pool.acquire();
-  // The area cache follows the written rows through NOTIFY, like other processes' caches.
+  // Other processes' caches follow the written rows through NOTIFY; this one takes them before
+  // answering, so the importer's next read (a page, a tile, a locate) holds the import.
+  std::vector<std::string> written;
+  options.written = [&written](const std::string& code) { written.push_back(code); };
   auto report = import_areas(*conn, actor, app.registry.rules, app.registry.config, path, options, &app.toolkit);
+  app.registry.after_write(*conn, written);
   return json_response(options.dry_run || report.value("written", 0) == 0 ? 200 : 201, report.dump());
 }
 

@@ -274,6 +274,9 @@ std::optional<json> import_rows(pg::Connection& conn, const Actor& actor, const 
       for (int i = 0; i < r->rows(); ++i) entries.push_back({"area", r->str(i, 0), std::nullopt, r->integer(i, 1), detail});
     audit::record_all(tx.connection(), actor.label(), "area.import", entries);
     tx.commit();
+    if (s.written)
+      for (const auto* r : {&updated, &inserted})
+        for (int i = 0; i < r->rows(); ++i) s.written(r->str(i, 0));
     report["inserted"] = inserted.rows();
     report["updated"] = updated.rows();
     report["unchanged"] = existing.integer(0, 0) - updated.rows();

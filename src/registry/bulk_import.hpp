@@ -38,6 +38,7 @@ struct ImportSettings {
   bool dry_run = false;
   std::string file_name, mode_name;                  // for the audit rows
   std::function<void(const std::string&)> progress;  // may be empty
+  std::function<void(const std::string&)> written;   // each area code written, after the commit; may be empty
 };
 
 // Checks `rows` and, for insert and upsert, writes them unless dry_run; appends problems and counts

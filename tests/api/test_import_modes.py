@@ -59,6 +59,7 @@ class ImportModesTest(ApiTestCase):
             elif f["properties"]["code"] == b:
                 f["geometry"] = new_b
         before_a = self.area(a)[1]
+        lon, lat = map(float, self.s.sql(f"SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface({moved}) AS p) t")[0])
         r = self.post(json.dumps(fc).encode(), level="grid", parent=self.VILLAGE, mode="upsert", dry_run="true")
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.json["valid"], r.json)
@@ -66,6 +67,13 @@ class ImportModesTest(ApiTestCase):
         r = self.post(json.dumps(fc).encode(), level="grid", parent=self.VILLAGE, mode="upsert")
         self.assertEqual(r.status, 201, r)
         self.assertEqual((r.json["updated"], r.json["unchanged"], r.json["inserted"]), (2, len(codes) - 2, 0), r.json)
+        # Read-your-writes: the importer's very next reads, answered from memory, hold the import.
+        page = self.get("/ogc/collections/grid/items?filter=" + urllib.parse.quote(f"code = '{a}'"))
+        self.assertEqual(page.status, 200, page)
+        self.assertEqual([f["properties"]["name"] for f in page.json["features"]], ["导入改名网格"])
+        located = self.get(f"/v1/locate?lon={lon}&lat={lat}")
+        self.assertEqual(located.status, 200, located)
+        self.assertEqual(located.json["grid"]["code"], b, "the part the import moved is located in its new grid")
         self.assertEqual(self.versions(a), [(1, False), (2, True)])
         self.assertEqual(self.versions(b), [(1, False), (2, True)])
         self.assertEqual(self.versions(codes[2]), [(1, True)])
