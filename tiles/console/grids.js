@@ -8,7 +8,7 @@
 // else in between answers 412.
 import { TerraDraw, TerraDrawSelectMode, TerraDrawLineStringMode, TerraDrawPolygonMode } from 'terra-draw';
 import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
-import { api, describe, ApiError } from './api.js';
+import { api, answer, describe, ApiError } from './api.js';
 import { el, toast, formatTime, levelNames, bounds } from './ui.js';
 
 const SNAP_PX = 12;
@@ -28,10 +28,6 @@ export function startGrids(root, ctx) {
   let neighbours = [];   // sibling Features of the selected area (snapping, merge candidates)
   let edit = null;       // {kind, drawId?, request: () => {method, path, body}, result?, render?, done?}
 
-  // The coverage report's places: gaps (red), overlaps (orange), parts outside the parent (violet).
-  map.addSource('coverage', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
-  map.addLayer({ id: 'coverage-fill', type: 'fill', source: 'coverage', paint: { 'fill-color': coverageColours, 'fill-opacity': 0.5 } });
-  map.addLayer({ id: 'coverage-line', type: 'line', source: 'coverage', paint: { 'line-color': coverageColours, 'line-width': 2 } });
   const clearCoverage = () => map.getSource('coverage').setData({ type: 'FeatureCollection', features: [] });
 
   // --- layout -----------------------------------------------------------------------------------
@@ -591,10 +587,18 @@ export function startGrids(root, ctx) {
 
 // The tree's first level: the person's own area, or the highest level the registry has. Exported
 // so that the console asks for it while the map is still loading.
-export async function fetchTreeRoots(user) {
-  if (user.scope) return [(await api('GET', '/v1/areas/' + user.scope)).data];
+// first: the boot script's answer (a fetch Response) to the first of these questions, or nothing.
+export async function fetchTreeRoots(user, first) {
+  let early = null;
+  try { early = first ? await first : null; } catch (err) { early = null; }
+  const ask = async (path) => {
+    const r = early;
+    early = null;
+    return r ? answer(r) : api('GET', path);
+  };
+  if (user.scope) return [(await ask('/v1/areas/' + user.scope)).data];
   for (const level of ['province', 'city', 'county', 'township']) {
-    const roots = (await api('GET', '/v1/areas?' + new URLSearchParams({ level, limit: '100' }))).data.features;
+    const roots = (await ask('/v1/areas?' + new URLSearchParams({ level, limit: '100' }))).data.features;
     if (roots.length) return roots;
   }
   return [];

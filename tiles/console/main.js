@@ -1,8 +1,8 @@
 // The console: one page for the people who run the grids. It signs a person in (session cookie),
 // shows the map, and hands the side panel to one screen per job: grid management (grids.js) and
 // case dispatch (cases.js), data exchange (gis.js). Everything it knows comes from the public API (api.js).
-import maplibregl from 'maplibre-gl';
-import { api, setCsrf, ApiError } from './api.js';
+// MapLibre is its own script (/vendor/maplibre-gl.js, loaded before this one by index.html).
+import { api, answer, setCsrf, ApiError } from './api.js';
 import { startGrids, fetchTreeRoots } from './grids.js';
 import { startCases } from './cases.js';
 import { startStats } from './stats.js';
@@ -10,11 +10,23 @@ import { startWorker } from './worker.js';
 import { startGis } from './gis.js';
 import { toast } from './ui.js';
 
+const maplibregl = window.maplibregl;
+// The answers to the questions index.html's boot script asked before this code was parsed.
+const boot = window.wanggeBoot || {};
+
+// The boot script's answer to GET `path`, or the question asked now when it has none (an older
+// page, or its request failed on the way).
+async function asked(promise, path) {
+  let r = null;
+  try { r = await promise; } catch (err) { r = null; }
+  return r ? answer(r) : api('GET', path);
+}
+
 const roles = { admin: '管理员', manager: '网格管理员', dispatcher: '调度员', analyst: '分析员', worker: '网格员', viewer: '查看' };
 
 async function currentSession() {
   try {
-    return (await api('GET', '/v1/session')).data;
+    return (await asked(boot.session, '/v1/session')).data;
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return null;
     throw err;
@@ -45,7 +57,17 @@ async function makeMap(styleAnswer) {
   const origin = location.origin;
   const absolute = (u) => (u.startsWith('/') ? origin + u : u);
   const style = (await styleAnswer).data;
-  for (const s of Object.values(style.sources)) if (s.url) s.url = absolute(s.url);
+  // A source's TileJSON that the boot script already has goes into the style itself, so the map
+  // asks for tiles at once instead of asking for the TileJSON first.
+  let tilejson = {};
+  try { tilejson = (await boot.tilejson) || {}; } catch (err) { tilejson = {}; }
+  for (const [id, s] of Object.entries(style.sources)) {
+    if (!s.url) continue;
+    const r = tilejson[id];
+    const tj = r && r.ok ? await r.json().catch(() => null) : null;
+    if (tj && tj.tiles) style.sources[id] = { type: s.type, tiles: tj.tiles, minzoom: tj.minzoom, maxzoom: tj.maxzoom, bounds: tj.bounds, scheme: tj.scheme };
+    else s.url = absolute(s.url);
+  }
   if (style.glyphs) style.glyphs = absolute(style.glyphs);
   const map = new maplibregl.Map({
     container: 'map',
@@ -75,15 +97,15 @@ async function makeMap(styleAnswer) {
 export function refreshTiles(map) {
   const source = map.getSource('wangge');
   if (source && source.url) source.setUrl(source.url);
+  else if (source && source.tiles) source.setTiles(source.tiles);
 }
 
 (async function main() {
   // The first view waits on a chain (session, style, tiles drawn by the map's worker, the area
   // tree): what does not depend on the step before starts at once. The style needs no session and
   // the map's worker can start while both are on their way; the tree is asked for beside the map.
-  const styleAnswer = api('GET', '/style.json');
+  const styleAnswer = asked(boot.style, '/style.json');
   styleAnswer.catch(() => {});
-  maplibregl.prewarm();
   const session = await currentSession();
   if (!session) { askToSignIn(); return; }
   setCsrf(session.csrf_token);
@@ -95,7 +117,7 @@ export function refreshTiles(map) {
     try { await api('DELETE', '/v1/session'); } finally { location.reload(); }
   });
   document.getElementById('console').hidden = false;
-  const treeRoots = fetchTreeRoots(user);
+  const treeRoots = fetchTreeRoots(user, boot.tree);
   treeRoots.catch(() => {});
   const map = await makeMap(styleAnswer);
   const ctx = { map, user, maplibregl, treeRoots, refreshTiles: () => refreshTiles(map) };
