@@ -6,6 +6,7 @@
 // from it, so a new action or state appears here without a change to this file.
 import { api, describe } from './api.js';
 import { el, toast, formatTime } from './ui.js';
+import { setOverlay, clearOverlay, overlayFeatures } from './overlays.js';
 
 const POLL_MS = 5000;
 // The board shows the most urgent cases first: the server sorts by deadline and counts every
@@ -109,7 +110,7 @@ export function startCases(root, ctx) {
       el('td', { text: lastName(c) }),
       el('td', { class: 'assignee', text: c.assignee ? nameOf(c.assignee, true) : c.suggested_assignee ? '建议: ' + nameOf(c.suggested_assignee, true) : '—' }),
       el('td', { text: c.deadline ? formatTime(c.deadline).slice(5, 16) + (c.overdue ? ' 超期' : '') : '—' }))));
-    map.getSource('cases').setData({ type: 'FeatureCollection', features: shown.filter((c) => c.location).map((c) => ({
+    setOverlay(map, 'cases', { type: 'FeatureCollection', features: shown.filter((c) => c.location).map((c) => ({
       type: 'Feature', geometry: c.location, properties: { id: c.id, overdue: !!c.overdue } })) });
   }
 
@@ -154,7 +155,7 @@ export function startCases(root, ctx) {
       root.querySelector('#intake').open = true;
       return;
     }
-    const hit = map.queryRenderedFeatures(e.point, { layers: ['cases-dot'] })[0];
+    const hit = overlayFeatures(map, e.point, ['cases-dot'])[0];
     if (hit) open(hit.properties.id);
   });
 
@@ -212,7 +213,7 @@ export function startCases(root, ctx) {
     if (c.location) map.flyTo({ center: c.location.coordinates, zoom: Math.max(map.getZoom(), 15) });
     if (verifying) loadVerifiers(c, workerPick);
     if (assigning) { loadAssignees(c, assigneePick); loadNearest(c, nearest); }
-    else { map.getSource('routes').setData({ type: 'FeatureCollection', features: [] }); map.getSource('workers').setData({ type: 'FeatureCollection', features: [] }); }
+    else { clearOverlay(map, 'routes'); clearOverlay(map, 'workers'); }
   }
 
   async function act(action, { note, hours, assignee, worker }) {
@@ -254,7 +255,7 @@ export function startCases(root, ctx) {
       if (!data.workers.length) list.append(el('li', { class: 'muted', text: '附近没有有位置的网格员' }));
       box.replaceChildren(el('h4', { text: '最近的网格员 (按步行时间)' }), list,
         data.without_position_count ? el('p', { class: 'muted', text: `另有 ${data.without_position_count} 人无可用位置` }) : '');
-      map.getSource('workers').setData({ type: 'FeatureCollection', features: data.workers.filter((w) => w.position).map((w) => ({
+      setOverlay(map, 'workers', { type: 'FeatureCollection', features: data.workers.filter((w) => w.position).map((w) => ({
         type: 'Feature', geometry: w.position.type ? w.position : { type: 'Point', coordinates: w.position },
         properties: { id: w.id, name: w.name, stale: false } })) });
       const routes = await Promise.all(data.workers.slice(0, 3).filter((w) => w.position).map(async (w) => {
@@ -263,7 +264,7 @@ export function startCases(root, ctx) {
           return (await api('GET', '/v1/route?' + new URLSearchParams({ from, to: `${lon},${lat}`, profile: 'foot' }))).data.geometry;
         } catch (e) { return null; }
       }));
-      map.getSource('routes').setData({ type: 'FeatureCollection', features: routes.filter(Boolean).map((g) => ({ type: 'Feature', geometry: g, properties: {} })) });
+      setOverlay(map, 'routes', { type: 'FeatureCollection', features: routes.filter(Boolean).map((g) => ({ type: 'Feature', geometry: g, properties: {} })) });
     } catch (err) { box.replaceChildren(el('p', { class: 'error', text: '最近网格员: ' + describe(err) })); }
   }
 

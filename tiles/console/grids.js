@@ -10,6 +10,7 @@ import { TerraDraw, TerraDrawSelectMode, TerraDrawLineStringMode, TerraDrawPolyg
 import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
 import { api, answer, describe, ApiError } from './api.js';
 import { el, toast, formatTime, levelNames, bounds } from './ui.js';
+import { setOverlay, clearOverlay } from './overlays.js';
 
 const SNAP_PX = 12;
 const changeNames = { create: '新建', update: '修改', adjust: '随相邻调整', redraw: '重绘', split: '拆分', merge: '合并', restore: '恢复',
@@ -17,7 +18,6 @@ const changeNames = { create: '新建', update: '修改', adjust: '随相邻调�
 const opNames = { redraw: '重绘边界', split: '拆分', merge: '合并', restore: '恢复历史版本', retire: '退役', workers: '分配网格员',
                   redistrict: '重新划分' };
 const childLevel = { province: 'city', city: 'county', county: 'township', township: 'village', village: 'grid', grid: 'microgrid' };
-const coverageColours = ['match', ['get', 'kind'], 'gap', '#e03131', 'overlap', '#f08c00', '#7048e8'];
 
 export function startGrids(root, ctx) {
   const { map, user } = ctx;
@@ -28,7 +28,7 @@ export function startGrids(root, ctx) {
   let neighbours = [];   // sibling Features of the selected area (snapping, merge candidates)
   let edit = null;       // {kind, drawId?, request: () => {method, path, body}, result?, render?, done?}
 
-  const clearCoverage = () => map.getSource('coverage').setData({ type: 'FeatureCollection', features: [] });
+  const clearCoverage = () => clearOverlay(map, 'coverage');
 
   // --- layout -----------------------------------------------------------------------------------
   const search = el('input', { id: 'area-search', type: 'search', placeholder: '按名称或代码查找区域', 'aria-label': '查找区域', autocomplete: 'off' });
@@ -107,7 +107,7 @@ export function startGrids(root, ctx) {
     }
     selected = { feature: area.data, etag: area.etag, code };
     const p = area.data.properties;
-    map.getSource('selection').setData(area.data);
+    setOverlay(map, 'selection', area.data);
     if (fit) map.fitBounds(bounds(area.data.geometry), { padding: 60, animate: false, maxZoom: 17 });
     const rows = [['代码', p.code], ['级别', levelNames[p.level] || p.level], ['上级', p.parent || '—'], ['版本', 'v' + p.version],
                   ['户数', p.households ?? '—'], ['人口', p.population ?? '—'], ['最后修改', formatTime(p.valid_from) + ' · ' + (p.changed_by || '—')]];
@@ -157,7 +157,7 @@ export function startGrids(root, ctx) {
       const gaps = data.gaps.features.map((f) => item('gap', f, '空隙 ' + m2(f.properties.area_m2)));
       const overlaps = data.overlaps.features.map((f) => item('overlap', f, `重叠 ${f.properties.codes.join(' / ')} · ${m2(f.properties.area_m2)}`));
       const outside = data.outside.features.map((f) => item('outside', f, `${f.properties.code} 超出上级 ${m2(f.properties.area_m2)}`));
-      map.getSource('coverage').setData({ type: 'FeatureCollection', features });
+      setOverlay(map, 'coverage', { type: 'FeatureCollection', features });
       const list = (title, id, items) => el('div', { id }, el('h4', { text: `${title} (${items.length})` }),
         items.length ? el('ul', { class: 'list' }, ...items) : el('p', { class: 'muted', text: '无' }));
       box.replaceChildren(
@@ -286,7 +286,7 @@ export function startGrids(root, ctx) {
     edit.result = null;
     edit.ui.commitBtn.disabled = true;
     edit.ui.impact.replaceChildren(el('p', { class: 'muted', text: '已修改，请点 “预览” 查看影响。' }));
-    map.getSource('preview').setData({ type: 'FeatureCollection', features: [] });
+    clearOverlay(map, 'preview');
   }
 
   function stopEditing() {
@@ -297,7 +297,7 @@ export function startGrids(root, ctx) {
     edit = null;
     editor.hidden = true;
     editor.replaceChildren();
-    map.getSource('preview').setData({ type: 'FeatureCollection', features: [] });
+    clearOverlay(map, 'preview');
   }
 
   async function startRedraw() {
@@ -323,7 +323,7 @@ export function startGrids(root, ctx) {
     openEditor('restore', `把边界恢复为 v${v} (${formatTime(version.properties.valid_from)}) 的样子，作为新版本保存。相邻网格随之调整；若相邻网格已改变而无法恢复，会说明原因。`);
     edit.version = v;
     edit.request = () => ({ method: 'PATCH', path: `/v1/areas/${selected.code}?adjust=neighbours`, body: { geometry: version.geometry } });
-    map.getSource('preview').setData(version);
+    setOverlay(map, 'preview', version);
     await preview();
   }
 
@@ -365,7 +365,7 @@ export function startGrids(root, ctx) {
   async function startRetire() {
     const p = selected.feature.properties;
     openEditor('retire', `退役 “${p.name}”：当前版本结束，历史保留，代码不再使用；其网格员解除分配。有下级区域时不能退役。`);
-    map.getSource('preview').setData(selected.feature);
+    setOverlay(map, 'preview', selected.feature);
     edit.request = () => ({ method: 'DELETE', path: `/v1/areas/${selected.code}` });
     edit.render = (r, ms) => {
       const workerItems = r.workers_unassigned.map((id) => {
@@ -386,7 +386,7 @@ export function startGrids(root, ctx) {
       ctx.refreshTiles();
       stopEditing();
       selected = null;
-      map.getSource('selection').setData({ type: 'FeatureCollection', features: [] });
+      clearOverlay(map, 'selection');
       detail.replaceChildren(el('p', { id: 'area-retired', class: 'hint', text: `${p.name} (${code}) 已退役；历史版本仍可在 “地图” 页按日期查看。` }));
       detail.dataset.committed = 'retire:' + code;
     };
@@ -470,7 +470,7 @@ export function startGrids(root, ctx) {
         if (plan.type !== 'FeatureCollection') throw new Error('不是 FeatureCollection');
         edit.plan = plan;
       } catch (err) { edit.ui.impact.replaceChildren(el('p', { class: 'error', text: '无法读取方案: ' + err.message })); return; }
-      map.getSource('preview').setData(edit.plan);
+      setOverlay(map, 'preview', edit.plan);
       edit.ui.previewBtn.disabled = false;
       await preview();
     });
@@ -499,14 +499,14 @@ export function startGrids(root, ctx) {
       // overlaps or the part outside the parent).
       const q = err.problem || {};
       const where = q.geometry || q.gaps || q.overlaps || q.outside;
-      if (where) map.getSource('preview').setData(where);
+      if (where) setOverlay(map, 'preview', where);
     }
   }
 
   function showImpact(r, ms) {
     const { impact } = edit.ui;
     const changed = r.areas.features;
-    map.getSource('preview').setData({ type: 'FeatureCollection', features: changed });
+    setOverlay(map, 'preview', { type: 'FeatureCollection', features: changed });
     const list = (title, id, items) => el('div', { id }, el('h4', { text: `${title} (${items.length})` }),
       items.length ? el('ul', { class: 'list' }, ...items) : el('p', { class: 'muted', text: '无' }));
     const areaItems = changed.map((f) => el('li', { dataset: { code: f.properties.code } },

@@ -9,6 +9,7 @@ import { startStats } from './stats.js';
 import { startWorker } from './worker.js';
 import { startGis } from './gis.js';
 import { toast } from './ui.js';
+import { setBaseLayers } from './overlays.js';
 
 const maplibregl = window.maplibregl;
 // The answers to the questions index.html's boot script asked before this code was parsed.
@@ -75,21 +76,17 @@ async function makeMap(styleAnswer) {
     center: [119.98, 30.515],
     zoom: 11,
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif",
+    // The style is the server's own: validating it again costs the main thread and finds nothing.
+    validateStyle: false,
+    // Labels appear at once instead of fading in: a fade is more frames to draw, each a tenth of
+    // a second or more in software WebGL.
+    fadeDuration: 0,
   });
+  // The overlays the screens draw into come later, each when first drawn (overlays.js).
+  setBaseLayers(map, style.layers.map((l) => l.id));
   map.addControl(new maplibregl.NavigationControl(), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }));
   await new Promise((resolve) => map.once('load', resolve));
-  // Overlays the screens draw into: the selected area, a preview's changed areas, cases, workers, routes.
-  const empty = { type: 'FeatureCollection', features: [] };
-  for (const id of ['selection', 'preview', 'cases', 'workers', 'routes']) map.addSource(id, { type: 'geojson', data: empty });
-  map.addLayer({ id: 'preview-fill', type: 'fill', source: 'preview', paint: { 'fill-color': '#f59f00', 'fill-opacity': 0.35 } });
-  map.addLayer({ id: 'preview-line', type: 'line', source: 'preview', paint: { 'line-color': '#e8590c', 'line-width': 2.5 } });
-  map.addLayer({ id: 'selection-line', type: 'line', source: 'selection', paint: { 'line-color': '#1c7ed6', 'line-width': 3 } });
-  map.addLayer({ id: 'routes-line', type: 'line', source: 'routes', paint: { 'line-color': '#7048e8', 'line-width': 4, 'line-opacity': 0.8 } });
-  map.addLayer({ id: 'workers-dot', type: 'circle', source: 'workers',
-                 paint: { 'circle-radius': 6, 'circle-color': ['case', ['get', 'stale'], '#adb5bd', '#2f9e44'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5 } });
-  map.addLayer({ id: 'cases-dot', type: 'circle', source: 'cases',
-                 paint: { 'circle-radius': 7, 'circle-color': ['case', ['get', 'overdue'], '#e03131', '#1971c2'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
   return map;
 }
 
