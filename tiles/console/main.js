@@ -70,6 +70,19 @@ async function makeMap(styleAnswer) {
     else s.url = absolute(s.url);
   }
   if (style.glyphs) style.glyphs = absolute(style.glyphs);
+  // The first view is the area borders and fills. Labels (each Chinese glyph is drawn by the page
+  // itself) and the case clusters follow once it is on screen: in software WebGL a layer type the
+  // map has not drawn yet costs its shaders' compilation, and every layer its share of each frame.
+  const baseIds = style.layers.map((l) => l.id);
+  const later = [];
+  style.layers = style.layers.filter((layer) => {
+    if (layer.type !== 'symbol' && layer.type !== 'circle') return true;
+    later.push(layer);
+    return false;
+  });
+  // A fill's antialiased edge is another shader and another draw per tile; every fill of this
+  // style has a border line drawn over its edge.
+  for (const layer of style.layers) if (layer.type === 'fill') layer.paint = { 'fill-antialias': false, ...layer.paint };
   const map = new maplibregl.Map({
     container: 'map',
     style,
@@ -83,10 +96,22 @@ async function makeMap(styleAnswer) {
     fadeDuration: 0,
   });
   // The overlays the screens draw into come later, each when first drawn (overlays.js).
-  setBaseLayers(map, style.layers.map((l) => l.id));
+  setBaseLayers(map, baseIds);
   map.addControl(new maplibregl.NavigationControl(), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }));
+  // (Asked for before the load event: the first idle comes in the same frame.)
+  const firstIdle = new Promise((resolve) => map.once('idle', resolve));
   await new Promise((resolve) => map.once('load', resolve));
+  // Once the first view is complete and on screen (idle, then the next frame), the rest of the
+  // style, each layer in its place among the base map's layers, below any overlay.
+  firstIdle.then(() => requestAnimationFrame(() => requestAnimationFrame(() => {
+    for (const layer of later) {
+      const order = map.getLayersOrder();
+      const after = baseIds.slice(baseIds.indexOf(layer.id) + 1);
+      const before = order.find((id) => after.includes(id) || !baseIds.includes(id));
+      map.addLayer(layer, before);
+    }
+  })));
   return map;
 }
 
