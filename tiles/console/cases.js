@@ -27,6 +27,8 @@ export function startCases(root, ctx) {
   let cases = [];
   let boardTag = null;
   let mapUpdate = 0;  // the pending redraw of the map's case layer (a frame request), if any
+  let pendingCases = null;  // the case layer's update waiting for the view to move, if any
+  let drawnInView = false;  // whether the case layer as drawn has a dot in the map's view
   let timer = 0, visible = false, picking = false;
   let current = null;  // {data, etag}
   // Names of assignees ("department:3" → 城管执法中队), from the departments list and every worker
@@ -124,13 +126,34 @@ export function startCases(root, ctx) {
     });
     board.replaceChildren(head, ...rows);
     // The map's case layer follows once the list is on screen: the list is what a dispatcher
-    // reads first, and a map frame in software WebGL costs a tenth of a second.
+    // reads first, and a map frame in software WebGL costs a tenth of a second or more. When no
+    // case of the old page nor of the new one is in the map's view, nothing the map shows
+    // changes: the layer is updated when the view next moves, not redrawn now.
+    const features = shown.filter((c) => c.location).map((c) => ({
+      type: 'Feature', geometry: c.location, properties: { id: c.id, overdue: !!c.overdue } }));
     cancelAnimationFrame(mapUpdate);
-    mapUpdate = requestAnimationFrame(() => { mapUpdate = requestAnimationFrame(() => {
-      mapUpdate = 0;
-      setOverlay(map, 'cases', { type: 'FeatureCollection', features: shown.filter((c) => c.location).map((c) => ({
-        type: 'Feature', geometry: c.location, properties: { id: c.id, overdue: !!c.overdue } })) });
-    }); });
+    if (pendingCases) map.off('movestart', pendingCases);
+    pendingCases = null;
+    const inView = features.some(onCanvas);
+    if (!inView && !drawnInView) {
+      pendingCases = () => { pendingCases = null; drawCases(features); };
+      map.once('movestart', pendingCases);
+      return;
+    }
+    mapUpdate = requestAnimationFrame(() => { mapUpdate = requestAnimationFrame(() => { mapUpdate = 0; drawCases(features); }); });
+  }
+
+  function drawCases(features) {
+    setOverlay(map, 'cases', { type: 'FeatureCollection', features });
+    drawnInView = features.some(onCanvas);
+  }
+
+  // Whether a case's dot would be on the map's canvas (its radius and stroke included).
+  function onCanvas(f) {
+    const p = map.project(f.geometry.coordinates);
+    const c = map.getCanvas();
+    const w = c.clientWidth, h = c.clientHeight;
+    return p.x >= -12 && p.y >= -12 && p.x <= w + 12 && p.y <= h + 12;
   }
 
   function nameOf(ref, short = false) {
