@@ -99,12 +99,10 @@ async function makeMap(styleAnswer) {
   setBaseLayers(map, baseIds);
   map.addControl(new maplibregl.NavigationControl(), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }));
-  // (Asked for before the load event: the first idle comes in the same frame.)
-  const firstIdle = new Promise((resolve) => map.once('idle', resolve));
-  await new Promise((resolve) => map.once('load', resolve));
+  const loaded = new Promise((resolve) => map.once('load', resolve));
   // Once the first view is complete and on screen (idle, then the next frame), the rest of the
   // style, each layer in its place among the base map's layers, below any overlay.
-  firstIdle.then(() => requestAnimationFrame(() => requestAnimationFrame(() => {
+  map.once('idle', () => requestAnimationFrame(() => requestAnimationFrame(() => {
     for (const layer of later) {
       const order = map.getLayersOrder();
       const after = baseIds.slice(baseIds.indexOf(layer.id) + 1);
@@ -112,7 +110,7 @@ async function makeMap(styleAnswer) {
       map.addLayer(layer, before);
     }
   })));
-  return map;
+  return { map, loaded };
 }
 
 // A changed border shows at once: the tiles are revalidated (their ETags change with the border).
@@ -141,14 +139,17 @@ export function refreshTiles(map) {
   document.getElementById('console').hidden = false;
   const treeRoots = fetchTreeRoots(user, boot.tree);
   treeRoots.catch(() => {});
-  const map = await makeMap(styleAnswer);
+  const { map, loaded } = await makeMap(styleAnswer);
   const ctx = { map, user, maplibregl, treeRoots, refreshTiles: () => refreshTiles(map) };
   window.wanggeConsole = ctx;
+  // The screens are built while the map's worker reads the first tiles (they only listen to the
+  // map until a person acts); what they show waits for the map's load event.
   const screens = { grids: startGrids(document.getElementById('panel-grids'), ctx),
                     cases: startCases(document.getElementById('panel-cases'), ctx),
                     stats: startStats(document.getElementById('panel-stats'), ctx),
                     worker: startWorker(document.getElementById('panel-worker'), ctx),
                     gis: startGis(document.getElementById('panel-gis'), ctx) };
+  await loaded;
   const tabs = document.getElementById('tabs');
   tabs.hidden = false;
   const show = (name) => {
