@@ -63,6 +63,19 @@ class AreaSearch(ApiTestCase):
             self.assertTrue(r.header("Content-Type").startswith(kind))
         self.assertNotIn("cdn", self.s.request("GET", "/console").body.lower())
 
+    def test_maplibre_is_its_own_script_before_the_console(self):
+        # The browser compiles the two side by side and the map's worker starts before the
+        # console's code runs: the page names MapLibre first, and the console's bundle is without it.
+        page = self.s.request("GET", "/console").body
+        self.assertIn("/vendor/maplibre-gl.js", page)
+        self.assertLess(page.index("/vendor/maplibre-gl.js"), page.index("/vendor/console.js"))
+        library = self.s.request("GET", "/vendor/maplibre-gl.js")
+        self.assertEqual(library.status, 200, library)
+        self.assertIn("MapLibre GL JS", library.body)
+        console = self.s.request("GET", "/vendor/console.js")
+        self.assertNotIn("MapLibre GL JS", console.body)
+        self.assertIn("TerraDraw", console.body)
+
 
 class ConsoleJourneys(ApiTestCase):
     """People doing their job in the browser; every screen's screenshot is a test artefact."""

@@ -27,7 +27,12 @@ export async function api(method, path, options = {}) {
   }
   if (options.ifMatch) headers['If-Match'] = options.ifMatch;
   if (options.ifNoneMatch) headers['If-None-Match'] = options.ifNoneMatch;
-  const r = await fetch(path, { method, headers, body, cache: 'no-store' });
+  return answer(await fetch(path, { method, headers, body, cache: 'no-store' }));
+}
+
+// A fetch Response as api() returns it (or throws it): also for the requests the page's boot
+// script sent before this code was parsed (index.html).
+export async function answer(r) {
   const type = r.headers.get('Content-Type') || '';
   let data = null;
   if (r.status !== 204 && r.status !== 304) data = type.includes('json') ? await r.json() : await r.text();

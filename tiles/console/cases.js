@@ -6,6 +6,7 @@
 // from it, so a new action or state appears here without a change to this file.
 import { api, describe } from './api.js';
 import { el, toast, formatTime } from './ui.js';
+import { setOverlay, clearOverlay, overlayFeatures } from './overlays.js';
 
 const POLL_MS = 5000;
 // The board shows the most urgent cases first: the server sorts by deadline and counts every
@@ -24,7 +25,10 @@ export function startCases(root, ctx) {
   const { map } = ctx;
   let lifecycle = { states: [], actions: [], categories: { categories: {} } };
   let cases = [];
-  let boardTag = null, boardText = '';
+  let boardTag = null;
+  let mapUpdate = 0;  // the pending redraw of the map's case layer (a frame request), if any
+  let pendingCases = null;  // the case layer's update waiting for the view to move, if any
+  let drawnInView = false;  // whether the case layer as drawn has a dot in the map's view
   let timer = 0, visible = false, picking = false;
   let current = null;  // {data, etag}
   // Names of assignees ("department:3" → 城管执法中队), from the departments list and every worker
@@ -40,6 +44,10 @@ export function startCases(root, ctx) {
   const fOverdue = el('input', { id: 'filter-overdue', type: 'checkbox' });
   const counts = el('div', { id: 'case-counts', class: 'counts' });
   const board = el('table', { id: 'case-board', class: 'board' });
+  // One listener for every row (a board has hundreds of them, redrawn at each filter change).
+  const rowOf = (e) => e.target.closest && e.target.closest('tr[data-id]');
+  board.addEventListener('click', (e) => { const row = rowOf(e); if (row) open(Number(row.dataset.id)); });
+  board.addEventListener('keydown', (e) => { const row = rowOf(e); if (row && e.key === 'Enter') open(Number(row.dataset.id)); });
   const detail = el('div', { id: 'case-detail' });
   for (const f of [fStatus, fCategory, fSource, fOverdue]) f.addEventListener('change', () => refresh(true));
   fArea.addEventListener('change', () => refresh(true));
@@ -80,14 +88,12 @@ export function startCases(root, ctx) {
 
   async function refresh(reset = false) {
     const path = query();
-    if (reset) { boardTag = null; boardText = ''; }
+    if (reset) boardTag = null;
     try {
+      // An unchanged board answers 304 (its ETag is of the whole answer).
       const r = await api('GET', path, { ifNoneMatch: boardTag || undefined });
       if (r.status === 304) return;
       boardTag = r.etag;
-      const text = JSON.stringify(r.data.incidents);
-      if (text === boardText) return;
-      boardText = text;
       cases = r.data.incidents;
       render(r.data.numberMatched, r.data.counts);
     } catch (err) { counts.replaceChildren(el('span', { class: 'error', text: describe(err) })); }
@@ -101,16 +107,53 @@ export function startCases(root, ctx) {
       ...Object.entries(tally.status).map(([s, n]) => el('span', { class: 'count', dataset: { status: s }, text: `${stateNames[s] || s} ${n}` })),
       el('span', { class: 'count overdue', id: 'case-overdue', text: `超期 ${tally.overdue}` }),
       matched > cases.length ? el('span', { class: 'muted', text: `(按期限列出前 ${cases.length} 件)` }) : '');
+    // The rows are copies of one row (a filter change redraws hundreds of them at once).
     const head = el('tr', {}, ...['编号', '类别', '状态', '网格', '承办', '期限'].map((t) => el('th', { text: t })));
-    board.replaceChildren(head, ...shown.map((c) => el('tr', {
-      dataset: { id: String(c.id), status: c.status }, class: c.overdue ? 'overdue' : '', tabindex: 0,
-      onclick: () => open(c.id) },
-      el('td', { text: '#' + c.id }), el('td', { text: c.category }), el('td', { text: stateNames[c.status] || c.status }),
-      el('td', { text: lastName(c) }),
-      el('td', { class: 'assignee', text: c.assignee ? nameOf(c.assignee, true) : c.suggested_assignee ? '建议: ' + nameOf(c.suggested_assignee, true) : '—' }),
-      el('td', { text: c.deadline ? formatTime(c.deadline).slice(5, 16) + (c.overdue ? ' 超期' : '') : '—' }))));
-    map.getSource('cases').setData({ type: 'FeatureCollection', features: shown.filter((c) => c.location).map((c) => ({
-      type: 'Feature', geometry: c.location, properties: { id: c.id, overdue: !!c.overdue } })) });
+    const proto = el('tr', { tabindex: 0 }, el('td'), el('td'), el('td'), el('td'), el('td', { class: 'assignee' }), el('td'));
+    const rows = shown.map((c) => {
+      const tr = proto.cloneNode(true);
+      tr.dataset.id = String(c.id);
+      tr.dataset.status = c.status;
+      if (c.overdue) tr.className = 'overdue';
+      const td = tr.children;
+      td[0].textContent = '#' + c.id;
+      td[1].textContent = c.category;
+      td[2].textContent = stateNames[c.status] || c.status;
+      td[3].textContent = lastName(c);
+      td[4].textContent = c.assignee ? nameOf(c.assignee, true) : c.suggested_assignee ? '建议: ' + nameOf(c.suggested_assignee, true) : '—';
+      td[5].textContent = c.deadline ? formatTime(c.deadline).slice(5, 16) + (c.overdue ? ' 超期' : '') : '—';
+      return tr;
+    });
+    board.replaceChildren(head, ...rows);
+    // The map's case layer follows once the list is on screen: the list is what a dispatcher
+    // reads first, and a map frame in software WebGL costs a tenth of a second or more. When no
+    // case of the old page nor of the new one is in the map's view, nothing the map shows
+    // changes: the layer is updated when the view next moves, not redrawn now.
+    const features = shown.filter((c) => c.location).map((c) => ({
+      type: 'Feature', geometry: c.location, properties: { id: c.id, overdue: !!c.overdue } }));
+    cancelAnimationFrame(mapUpdate);
+    if (pendingCases) map.off('movestart', pendingCases);
+    pendingCases = null;
+    const inView = features.some(onCanvas);
+    if (!inView && !drawnInView) {
+      pendingCases = () => { pendingCases = null; drawCases(features); };
+      map.once('movestart', pendingCases);
+      return;
+    }
+    mapUpdate = requestAnimationFrame(() => { mapUpdate = requestAnimationFrame(() => { mapUpdate = 0; drawCases(features); }); });
+  }
+
+  function drawCases(features) {
+    setOverlay(map, 'cases', { type: 'FeatureCollection', features });
+    drawnInView = features.some(onCanvas);
+  }
+
+  // Whether a case's dot would be on the map's canvas (its radius and stroke included).
+  function onCanvas(f) {
+    const p = map.project(f.geometry.coordinates);
+    const c = map.getCanvas();
+    const w = c.clientWidth, h = c.clientHeight;
+    return p.x >= -12 && p.y >= -12 && p.x <= w + 12 && p.y <= h + 12;
   }
 
   function nameOf(ref, short = false) {
@@ -154,7 +197,7 @@ export function startCases(root, ctx) {
       root.querySelector('#intake').open = true;
       return;
     }
-    const hit = map.queryRenderedFeatures(e.point, { layers: ['cases-dot'] })[0];
+    const hit = overlayFeatures(map, e.point, ['cases-dot'])[0];
     if (hit) open(hit.properties.id);
   });
 
@@ -212,7 +255,7 @@ export function startCases(root, ctx) {
     if (c.location) map.flyTo({ center: c.location.coordinates, zoom: Math.max(map.getZoom(), 15) });
     if (verifying) loadVerifiers(c, workerPick);
     if (assigning) { loadAssignees(c, assigneePick); loadNearest(c, nearest); }
-    else { map.getSource('routes').setData({ type: 'FeatureCollection', features: [] }); map.getSource('workers').setData({ type: 'FeatureCollection', features: [] }); }
+    else { clearOverlay(map, 'routes'); clearOverlay(map, 'workers'); }
   }
 
   async function act(action, { note, hours, assignee, worker }) {
@@ -254,7 +297,7 @@ export function startCases(root, ctx) {
       if (!data.workers.length) list.append(el('li', { class: 'muted', text: '附近没有有位置的网格员' }));
       box.replaceChildren(el('h4', { text: '最近的网格员 (按步行时间)' }), list,
         data.without_position_count ? el('p', { class: 'muted', text: `另有 ${data.without_position_count} 人无可用位置` }) : '');
-      map.getSource('workers').setData({ type: 'FeatureCollection', features: data.workers.filter((w) => w.position).map((w) => ({
+      setOverlay(map, 'workers', { type: 'FeatureCollection', features: data.workers.filter((w) => w.position).map((w) => ({
         type: 'Feature', geometry: w.position.type ? w.position : { type: 'Point', coordinates: w.position },
         properties: { id: w.id, name: w.name, stale: false } })) });
       const routes = await Promise.all(data.workers.slice(0, 3).filter((w) => w.position).map(async (w) => {
@@ -263,7 +306,7 @@ export function startCases(root, ctx) {
           return (await api('GET', '/v1/route?' + new URLSearchParams({ from, to: `${lon},${lat}`, profile: 'foot' }))).data.geometry;
         } catch (e) { return null; }
       }));
-      map.getSource('routes').setData({ type: 'FeatureCollection', features: routes.filter(Boolean).map((g) => ({ type: 'Feature', geometry: g, properties: {} })) });
+      setOverlay(map, 'routes', { type: 'FeatureCollection', features: routes.filter(Boolean).map((g) => ({ type: 'Feature', geometry: g, properties: {} })) });
     } catch (err) { box.replaceChildren(el('p', { class: 'error', text: '最近网格员: ' + describe(err) })); }
   }
 

@@ -4,6 +4,7 @@
 // real; export a layer through GET /v1/export with every option the API takes; and the OGC API
 // address a desktop GIS (QGIS) connects to, with how it authenticates.
 import { api, describe } from './api.js';
+import { setOverlay, clearOverlay, setOverlayVisible } from './overlays.js';
 import { el, toast, levelNames, bounds } from './ui.js';
 
 const problemNames = {
@@ -16,25 +17,12 @@ const formats = { shapefile: 'Shapefile (ZIP)', gpkg: 'GeoPackage', geojson: 'Ge
 const crsChoices = { 'EPSG:4490': 'CGCS2000 经纬度 (EPSG:4490)', 'EPSG:4326': 'WGS84 (EPSG:4326)', 'EPSG:3857': 'Web 墨卡托 (EPSG:3857)',
                      'EPSG:4527': 'CGCS2000 3度带 39 (EPSG:4527)', 'EPSG:4528': 'CGCS2000 3度带 40 (EPSG:4528)', 'EPSG:4529': 'CGCS2000 3度带 41 (EPSG:4529)',
                      'EPSG:4548': 'CGCS2000 3度带 CM 117E (EPSG:4548)', 'EPSG:4549': 'CGCS2000 3度带 CM 120E (EPSG:4549)', 'EPSG:4550': 'CGCS2000 3度带 CM 123E (EPSG:4550)' };
-const empty = { type: 'FeatureCollection', features: [] };
 
 export function startGis(root, ctx) {
   const { map, user } = ctx;
   const mayImport = user.role === 'admin' || user.role === 'manager';
 
-  // The file's features (when the page can read them: GeoJSON) and the report's problem places.
-  map.addSource('gis-file', { type: 'geojson', data: empty });
-  map.addSource('gis-problems', { type: 'geojson', data: empty });
-  map.addLayer({ id: 'gis-file-line', type: 'line', source: 'gis-file', layout: { visibility: 'none' },
-                 paint: { 'line-color': ['case', ['get', 'problem'], '#c92a2a', '#1c7ed6'], 'line-width': ['case', ['get', 'problem'], 3, 1.5], 'line-dasharray': [2, 1] } });
-  map.addLayer({ id: 'gis-problems-fill', type: 'fill', source: 'gis-problems', filter: ['==', ['geometry-type'], 'Polygon'], layout: { visibility: 'none' },
-                 paint: { 'fill-color': '#e03131', 'fill-opacity': 0.45 } });
-  map.addLayer({ id: 'gis-problems-line', type: 'line', source: 'gis-problems', filter: ['==', ['geometry-type'], 'Polygon'], layout: { visibility: 'none' },
-                 paint: { 'line-color': '#c92a2a', 'line-width': 2.5 } });
-  map.addLayer({ id: 'gis-problems-dot', type: 'circle', source: 'gis-problems', filter: ['==', ['geometry-type'], 'Point'], layout: { visibility: 'none' },
-                 paint: { 'circle-radius': 8, 'circle-color': '#e03131', 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
-  const gisLayers = ['gis-file-line', 'gis-problems-fill', 'gis-problems-line', 'gis-problems-dot'];
-  const setVisible = (on) => { for (const id of gisLayers) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none'); };
+  const setVisible = (on) => setOverlayVisible(map, ['gis-file', 'gis-problems'], on);
 
   const select = (id, options, value) => el('select', { id }, ...Object.entries(options).map(([v, t]) => el('option', { value: v, selected: v === value, text: t })));
   const labelled = (text, control) => el('label', { class: 'row' }, el('span', { text }), control);
@@ -110,7 +98,7 @@ export function startGis(root, ctx) {
     checked = null;
     commitBtn.disabled = true;
     report.replaceChildren();
-    map.getSource('gis-problems').setData(empty);
+    clearOverlay(map, 'gis-problems');
   }
 
   // A GeoJSON file is read by the page too, so the features the report names are outlined on
@@ -118,7 +106,7 @@ export function startGis(root, ctx) {
   let fileFeatures = [];
   async function readLocally() {
     fileFeatures = [];
-    map.getSource('gis-file').setData(empty);
+    clearOverlay(map, 'gis-file');
     const f = file.files[0];
     if (!f || !/\.(geo)?json$/i.test(f.name) || f.size > 50 << 20) return;
     try {
@@ -131,7 +119,7 @@ export function startGis(root, ctx) {
   function drawFile(flagged) {
     const features = fileFeatures.filter((f) => f && f.geometry).map((f, i) => ({ type: 'Feature', geometry: f.geometry,
       properties: { n: i + 1, problem: flagged.has(i + 1) } }));
-    map.getSource('gis-file').setData({ type: 'FeatureCollection', features });
+    setOverlay(map, 'gis-file', { type: 'FeatureCollection', features });
   }
 
   async function runImport(dryRun) {
@@ -205,7 +193,7 @@ export function startGis(root, ctx) {
       const changed = r.operation.areas.features || [];
       report.append(el('p', { id: 'import-operation', text: `重新划分: ${changed.length} 个区域改变，${(r.operation.retired || []).length} 个退役。` }));
     }
-    map.getSource('gis-problems').setData({ type: 'FeatureCollection', features: places.flatMap(explode) });
+    setOverlay(map, 'gis-problems', { type: 'FeatureCollection', features: places.flatMap(explode) });
     drawFile(flagged);
     const firstPlace = places[0] ? places[0].geometry : [...flagged].map((n) => fileFeatures[n - 1] && fileFeatures[n - 1].geometry).find(Boolean);
     if (firstPlace) fit(firstPlace);

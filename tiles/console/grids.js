@@ -8,8 +8,9 @@
 // else in between answers 412.
 import { TerraDraw, TerraDrawSelectMode, TerraDrawLineStringMode, TerraDrawPolygonMode } from 'terra-draw';
 import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
-import { api, describe, ApiError } from './api.js';
+import { api, answer, describe, ApiError } from './api.js';
 import { el, toast, formatTime, levelNames, bounds } from './ui.js';
+import { setOverlay, clearOverlay } from './overlays.js';
 
 const SNAP_PX = 12;
 const changeNames = { create: '新建', update: '修改', adjust: '随相邻调整', redraw: '重绘', split: '拆分', merge: '合并', restore: '恢复',
@@ -17,7 +18,6 @@ const changeNames = { create: '新建', update: '修改', adjust: '随相邻调�
 const opNames = { redraw: '重绘边界', split: '拆分', merge: '合并', restore: '恢复历史版本', retire: '退役', workers: '分配网格员',
                   redistrict: '重新划分' };
 const childLevel = { province: 'city', city: 'county', county: 'township', township: 'village', village: 'grid', grid: 'microgrid' };
-const coverageColours = ['match', ['get', 'kind'], 'gap', '#e03131', 'overlap', '#f08c00', '#7048e8'];
 
 export function startGrids(root, ctx) {
   const { map, user } = ctx;
@@ -28,11 +28,7 @@ export function startGrids(root, ctx) {
   let neighbours = [];   // sibling Features of the selected area (snapping, merge candidates)
   let edit = null;       // {kind, drawId?, request: () => {method, path, body}, result?, render?, done?}
 
-  // The coverage report's places: gaps (red), overlaps (orange), parts outside the parent (violet).
-  map.addSource('coverage', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
-  map.addLayer({ id: 'coverage-fill', type: 'fill', source: 'coverage', paint: { 'fill-color': coverageColours, 'fill-opacity': 0.5 } });
-  map.addLayer({ id: 'coverage-line', type: 'line', source: 'coverage', paint: { 'line-color': coverageColours, 'line-width': 2 } });
-  const clearCoverage = () => map.getSource('coverage').setData({ type: 'FeatureCollection', features: [] });
+  const clearCoverage = () => clearOverlay(map, 'coverage');
 
   // --- layout -----------------------------------------------------------------------------------
   const search = el('input', { id: 'area-search', type: 'search', placeholder: '按名称或代码查找区域', 'aria-label': '查找区域', autocomplete: 'off' });
@@ -111,7 +107,7 @@ export function startGrids(root, ctx) {
     }
     selected = { feature: area.data, etag: area.etag, code };
     const p = area.data.properties;
-    map.getSource('selection').setData(area.data);
+    setOverlay(map, 'selection', area.data);
     if (fit) map.fitBounds(bounds(area.data.geometry), { padding: 60, animate: false, maxZoom: 17 });
     const rows = [['代码', p.code], ['级别', levelNames[p.level] || p.level], ['上级', p.parent || '—'], ['版本', 'v' + p.version],
                   ['户数', p.households ?? '—'], ['人口', p.population ?? '—'], ['最后修改', formatTime(p.valid_from) + ' · ' + (p.changed_by || '—')]];
@@ -161,7 +157,7 @@ export function startGrids(root, ctx) {
       const gaps = data.gaps.features.map((f) => item('gap', f, '空隙 ' + m2(f.properties.area_m2)));
       const overlaps = data.overlaps.features.map((f) => item('overlap', f, `重叠 ${f.properties.codes.join(' / ')} · ${m2(f.properties.area_m2)}`));
       const outside = data.outside.features.map((f) => item('outside', f, `${f.properties.code} 超出上级 ${m2(f.properties.area_m2)}`));
-      map.getSource('coverage').setData({ type: 'FeatureCollection', features });
+      setOverlay(map, 'coverage', { type: 'FeatureCollection', features });
       const list = (title, id, items) => el('div', { id }, el('h4', { text: `${title} (${items.length})` }),
         items.length ? el('ul', { class: 'list' }, ...items) : el('p', { class: 'muted', text: '无' }));
       box.replaceChildren(
@@ -290,7 +286,7 @@ export function startGrids(root, ctx) {
     edit.result = null;
     edit.ui.commitBtn.disabled = true;
     edit.ui.impact.replaceChildren(el('p', { class: 'muted', text: '已修改，请点 “预览” 查看影响。' }));
-    map.getSource('preview').setData({ type: 'FeatureCollection', features: [] });
+    clearOverlay(map, 'preview');
   }
 
   function stopEditing() {
@@ -301,7 +297,7 @@ export function startGrids(root, ctx) {
     edit = null;
     editor.hidden = true;
     editor.replaceChildren();
-    map.getSource('preview').setData({ type: 'FeatureCollection', features: [] });
+    clearOverlay(map, 'preview');
   }
 
   async function startRedraw() {
@@ -327,7 +323,7 @@ export function startGrids(root, ctx) {
     openEditor('restore', `把边界恢复为 v${v} (${formatTime(version.properties.valid_from)}) 的样子，作为新版本保存。相邻网格随之调整；若相邻网格已改变而无法恢复，会说明原因。`);
     edit.version = v;
     edit.request = () => ({ method: 'PATCH', path: `/v1/areas/${selected.code}?adjust=neighbours`, body: { geometry: version.geometry } });
-    map.getSource('preview').setData(version);
+    setOverlay(map, 'preview', version);
     await preview();
   }
 
@@ -369,7 +365,7 @@ export function startGrids(root, ctx) {
   async function startRetire() {
     const p = selected.feature.properties;
     openEditor('retire', `退役 “${p.name}”：当前版本结束，历史保留，代码不再使用；其网格员解除分配。有下级区域时不能退役。`);
-    map.getSource('preview').setData(selected.feature);
+    setOverlay(map, 'preview', selected.feature);
     edit.request = () => ({ method: 'DELETE', path: `/v1/areas/${selected.code}` });
     edit.render = (r, ms) => {
       const workerItems = r.workers_unassigned.map((id) => {
@@ -390,7 +386,7 @@ export function startGrids(root, ctx) {
       ctx.refreshTiles();
       stopEditing();
       selected = null;
-      map.getSource('selection').setData({ type: 'FeatureCollection', features: [] });
+      clearOverlay(map, 'selection');
       detail.replaceChildren(el('p', { id: 'area-retired', class: 'hint', text: `${p.name} (${code}) 已退役；历史版本仍可在 “地图” 页按日期查看。` }));
       detail.dataset.committed = 'retire:' + code;
     };
@@ -474,7 +470,7 @@ export function startGrids(root, ctx) {
         if (plan.type !== 'FeatureCollection') throw new Error('不是 FeatureCollection');
         edit.plan = plan;
       } catch (err) { edit.ui.impact.replaceChildren(el('p', { class: 'error', text: '无法读取方案: ' + err.message })); return; }
-      map.getSource('preview').setData(edit.plan);
+      setOverlay(map, 'preview', edit.plan);
       edit.ui.previewBtn.disabled = false;
       await preview();
     });
@@ -503,14 +499,14 @@ export function startGrids(root, ctx) {
       // overlaps or the part outside the parent).
       const q = err.problem || {};
       const where = q.geometry || q.gaps || q.overlaps || q.outside;
-      if (where) map.getSource('preview').setData(where);
+      if (where) setOverlay(map, 'preview', where);
     }
   }
 
   function showImpact(r, ms) {
     const { impact } = edit.ui;
     const changed = r.areas.features;
-    map.getSource('preview').setData({ type: 'FeatureCollection', features: changed });
+    setOverlay(map, 'preview', { type: 'FeatureCollection', features: changed });
     const list = (title, id, items) => el('div', { id }, el('h4', { text: `${title} (${items.length})` }),
       items.length ? el('ul', { class: 'list' }, ...items) : el('p', { class: 'muted', text: '无' }));
     const areaItems = changed.map((f) => el('li', { dataset: { code: f.properties.code } },
@@ -591,10 +587,18 @@ export function startGrids(root, ctx) {
 
 // The tree's first level: the person's own area, or the highest level the registry has. Exported
 // so that the console asks for it while the map is still loading.
-export async function fetchTreeRoots(user) {
-  if (user.scope) return [(await api('GET', '/v1/areas/' + user.scope)).data];
+// first: the boot script's answer (a fetch Response) to the first of these questions, or nothing.
+export async function fetchTreeRoots(user, first) {
+  let early = null;
+  try { early = first ? await first : null; } catch (err) { early = null; }
+  const ask = async (path) => {
+    const r = early;
+    early = null;
+    return r ? answer(r) : api('GET', path);
+  };
+  if (user.scope) return [(await ask('/v1/areas/' + user.scope)).data];
   for (const level of ['province', 'city', 'county', 'township']) {
-    const roots = (await api('GET', '/v1/areas?' + new URLSearchParams({ level, limit: '100' }))).data.features;
+    const roots = (await ask('/v1/areas?' + new URLSearchParams({ level, limit: '100' }))).data.features;
     if (roots.length) return roots;
   }
   return [];

@@ -1,20 +1,33 @@
 // The console: one page for the people who run the grids. It signs a person in (session cookie),
 // shows the map, and hands the side panel to one screen per job: grid management (grids.js) and
 // case dispatch (cases.js), data exchange (gis.js). Everything it knows comes from the public API (api.js).
-import maplibregl from 'maplibre-gl';
-import { api, setCsrf, ApiError } from './api.js';
+// MapLibre is its own script (/vendor/maplibre-gl.js, loaded before this one by index.html).
+import { api, answer, setCsrf, ApiError } from './api.js';
 import { startGrids, fetchTreeRoots } from './grids.js';
 import { startCases } from './cases.js';
 import { startStats } from './stats.js';
 import { startWorker } from './worker.js';
 import { startGis } from './gis.js';
 import { toast } from './ui.js';
+import { setBaseLayers } from './overlays.js';
+
+const maplibregl = window.maplibregl;
+// The answers to the questions index.html's boot script asked before this code was parsed.
+const boot = window.wanggeBoot || {};
+
+// The boot script's answer to GET `path`, or the question asked now when it has none (an older
+// page, or its request failed on the way).
+async function asked(promise, path) {
+  let r = null;
+  try { r = await promise; } catch (err) { r = null; }
+  return r ? answer(r) : api('GET', path);
+}
 
 const roles = { admin: '管理员', manager: '网格管理员', dispatcher: '调度员', analyst: '分析员', worker: '网格员', viewer: '查看' };
 
 async function currentSession() {
   try {
-    return (await api('GET', '/v1/session')).data;
+    return (await asked(boot.session, '/v1/session')).data;
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return null;
     throw err;
@@ -45,45 +58,74 @@ async function makeMap(styleAnswer) {
   const origin = location.origin;
   const absolute = (u) => (u.startsWith('/') ? origin + u : u);
   const style = (await styleAnswer).data;
-  for (const s of Object.values(style.sources)) if (s.url) s.url = absolute(s.url);
+  // A source's TileJSON that the boot script already has goes into the style itself, so the map
+  // asks for tiles at once instead of asking for the TileJSON first.
+  let tilejson = {};
+  try { tilejson = (await boot.tilejson) || {}; } catch (err) { tilejson = {}; }
+  for (const [id, s] of Object.entries(style.sources)) {
+    if (!s.url) continue;
+    const r = tilejson[id];
+    const tj = r && r.ok ? await r.json().catch(() => null) : null;
+    if (tj && tj.tiles) style.sources[id] = { type: s.type, tiles: tj.tiles, minzoom: tj.minzoom, maxzoom: tj.maxzoom, bounds: tj.bounds, scheme: tj.scheme };
+    else s.url = absolute(s.url);
+  }
   if (style.glyphs) style.glyphs = absolute(style.glyphs);
+  // The first view is the area borders and fills. Labels (each Chinese glyph is drawn by the page
+  // itself) and the case clusters follow once it is on screen: in software WebGL a layer type the
+  // map has not drawn yet costs its shaders' compilation, and every layer its share of each frame.
+  const baseIds = style.layers.map((l) => l.id);
+  const later = [];
+  style.layers = style.layers.filter((layer) => {
+    if (layer.type !== 'symbol' && layer.type !== 'circle') return true;
+    later.push(layer);
+    return false;
+  });
+  // A fill's antialiased edge is another shader and another draw per tile; every fill of this
+  // style has a border line drawn over its edge.
+  for (const layer of style.layers) if (layer.type === 'fill') layer.paint = { 'fill-antialias': false, ...layer.paint };
   const map = new maplibregl.Map({
     container: 'map',
     style,
     center: [119.98, 30.515],
     zoom: 11,
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif",
+    // The style is the server's own: validating it again costs the main thread and finds nothing.
+    validateStyle: false,
+    // Labels appear at once instead of fading in: a fade is more frames to draw, each a tenth of
+    // a second or more in software WebGL.
+    fadeDuration: 0,
   });
+  // The overlays the screens draw into come later, each when first drawn (overlays.js).
+  setBaseLayers(map, baseIds);
   map.addControl(new maplibregl.NavigationControl(), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }));
-  await new Promise((resolve) => map.once('load', resolve));
-  // Overlays the screens draw into: the selected area, a preview's changed areas, cases, workers, routes.
-  const empty = { type: 'FeatureCollection', features: [] };
-  for (const id of ['selection', 'preview', 'cases', 'workers', 'routes']) map.addSource(id, { type: 'geojson', data: empty });
-  map.addLayer({ id: 'preview-fill', type: 'fill', source: 'preview', paint: { 'fill-color': '#f59f00', 'fill-opacity': 0.35 } });
-  map.addLayer({ id: 'preview-line', type: 'line', source: 'preview', paint: { 'line-color': '#e8590c', 'line-width': 2.5 } });
-  map.addLayer({ id: 'selection-line', type: 'line', source: 'selection', paint: { 'line-color': '#1c7ed6', 'line-width': 3 } });
-  map.addLayer({ id: 'routes-line', type: 'line', source: 'routes', paint: { 'line-color': '#7048e8', 'line-width': 4, 'line-opacity': 0.8 } });
-  map.addLayer({ id: 'workers-dot', type: 'circle', source: 'workers',
-                 paint: { 'circle-radius': 6, 'circle-color': ['case', ['get', 'stale'], '#adb5bd', '#2f9e44'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5 } });
-  map.addLayer({ id: 'cases-dot', type: 'circle', source: 'cases',
-                 paint: { 'circle-radius': 7, 'circle-color': ['case', ['get', 'overdue'], '#e03131', '#1971c2'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
-  return map;
+  const loaded = new Promise((resolve) => map.once('load', resolve));
+  // Once the first view is complete and on screen (idle, then the next frame), the rest of the
+  // style, each layer in its place among the base map's layers, below any overlay.
+  map.once('idle', () => requestAnimationFrame(() => requestAnimationFrame(() => {
+    for (const layer of later) {
+      const order = map.getLayersOrder();
+      const after = baseIds.slice(baseIds.indexOf(layer.id) + 1);
+      const before = order.find((id) => after.includes(id) || !baseIds.includes(id));
+      map.addLayer(layer, before);
+    }
+  })));
+  return { map, loaded };
 }
 
 // A changed border shows at once: the tiles are revalidated (their ETags change with the border).
 export function refreshTiles(map) {
   const source = map.getSource('wangge');
   if (source && source.url) source.setUrl(source.url);
+  else if (source && source.tiles) source.setTiles(source.tiles);
 }
 
 (async function main() {
   // The first view waits on a chain (session, style, tiles drawn by the map's worker, the area
   // tree): what does not depend on the step before starts at once. The style needs no session and
   // the map's worker can start while both are on their way; the tree is asked for beside the map.
-  const styleAnswer = api('GET', '/style.json');
+  const styleAnswer = asked(boot.style, '/style.json');
   styleAnswer.catch(() => {});
-  maplibregl.prewarm();
   const session = await currentSession();
   if (!session) { askToSignIn(); return; }
   setCsrf(session.csrf_token);
@@ -95,16 +137,19 @@ export function refreshTiles(map) {
     try { await api('DELETE', '/v1/session'); } finally { location.reload(); }
   });
   document.getElementById('console').hidden = false;
-  const treeRoots = fetchTreeRoots(user);
+  const treeRoots = fetchTreeRoots(user, boot.tree);
   treeRoots.catch(() => {});
-  const map = await makeMap(styleAnswer);
+  const { map, loaded } = await makeMap(styleAnswer);
   const ctx = { map, user, maplibregl, treeRoots, refreshTiles: () => refreshTiles(map) };
   window.wanggeConsole = ctx;
+  // The screens are built while the map's worker reads the first tiles (they only listen to the
+  // map until a person acts); what they show waits for the map's load event.
   const screens = { grids: startGrids(document.getElementById('panel-grids'), ctx),
                     cases: startCases(document.getElementById('panel-cases'), ctx),
                     stats: startStats(document.getElementById('panel-stats'), ctx),
                     worker: startWorker(document.getElementById('panel-worker'), ctx),
                     gis: startGis(document.getElementById('panel-gis'), ctx) };
+  await loaded;
   const tabs = document.getElementById('tabs');
   tabs.hidden = false;
   const show = (name) => {

@@ -9,6 +9,7 @@
 // and the server converts them.
 import { api, describe } from './api.js';
 import { el, toast, bounds } from './ui.js';
+import { setOverlay, clearOverlay } from './overlays.js';
 
 const STORE_KEY = 'wangge.worker';
 const frequencyNames = { daily: '每日', weekly: '每周', monthly: '每月', every_n_days: '每N天' };
@@ -65,7 +66,7 @@ export function startWorker(root, ctx) {
   // dispatcher's nearest workers).
   async function locate() {
     const here = await position();
-    map.getSource('worker-me').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: here } }] });
+    setOverlay(map, 'worker-me', { type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: here } }] });
     if (worker) {
       api('POST', `/v1/workers/${worker.id}/position`, { body: { location: { type: 'Point', coordinates: here }, crs: 'EPSG:4326' } })
         .catch((err) => toast('位置上传失败: ' + describe(err)));
@@ -115,7 +116,7 @@ export function startWorker(root, ctx) {
       features.push(f);
       boxes.push(bounds(f.geometry));
     }
-    map.getSource('selection').setData({ type: 'FeatureCollection', features });
+    setOverlay(map, 'selection', { type: 'FeatureCollection', features });
     if (boxes.length) {
       const b = boxes.reduce((a, x) => [[Math.min(a[0][0], x[0][0]), Math.min(a[0][1], x[0][1])], [Math.max(a[1][0], x[1][0]), Math.max(a[1][1], x[1][1])]]);
       map.fitBounds(b, { padding: 30, duration: 0 });
@@ -150,7 +151,7 @@ export function startWorker(root, ctx) {
     markers = [];
     stops.replaceChildren();
     tourInfo.textContent = '';
-    map.getSource('routes').setData({ type: 'FeatureCollection', features: [] });
+    clearOverlay(map, 'routes');
   }
 
   // The server treats WGS84 and CGCS2000 coordinates as the same numbers (they agree within
@@ -168,7 +169,7 @@ export function startWorker(root, ctx) {
     started = Date.now();
     const plan = (await api('POST', '/v1/patrol/tour', { body })).data;
     clearTour();
-    map.getSource('routes').setData({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: plan.geometry }] });
+    setOverlay(map, 'routes', { type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: plan.geometry }] });
     const byId = new Map(open.map((c) => [c.id, c]));
     stops.replaceChildren(...plan.stops.map((s) => el('li', { 'data-id': String(s.id), 'data-arrival': String(s.arrival) },
       `${byId.get(s.id) ? byId.get(s.id).name : s.id} · 预计 ${clock(started + s.arrival * 1000)} 到达`)));
@@ -197,17 +198,12 @@ export function startWorker(root, ctx) {
     reportResult.replaceChildren(el('p', { id: 'report-done', class: 'hint', 'data-id': String(made.id),
       text: `已上报事件 #${made.id}（${made.category}），位于 ${grid ? grid.name : '辖区外'}${made.grid ? ' · ' + made.grid : ''}` }));
     description.value = '';
-    map.getSource('cases').setData({ type: 'FeatureCollection', features: [
+    setOverlay(map, 'cases', { type: 'FeatureCollection', features: [
       { type: 'Feature', properties: { id: made.id, overdue: false }, geometry: made.location }] });
     reportResult.scrollIntoView({ block: 'nearest' });
   }
 
   async function setUp() {
-    if (!map.getSource('worker-me')) {
-      map.addSource('worker-me', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
-      map.addLayer({ id: 'worker-me-dot', type: 'circle', source: 'worker-me',
-                     paint: { 'circle-radius': 8, 'circle-color': '#1c7ed6', 'circle-stroke-color': '#fff', 'circle-stroke-width': 3 } });
-    }
     const lifecycle = (await api('GET', '/v1/incidents/lifecycle')).data;
     category.replaceChildren(el('option', { value: '', text: '— 事件类别 —' }),
       ...Object.keys(lifecycle.categories.categories || {}).map((n) => el('option', { value: n, text: n })));

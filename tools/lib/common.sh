@@ -75,8 +75,10 @@ install_web() {
     (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   fi
   cp "$npm_dir/node_modules/maplibre-gl/dist/maplibre-gl.js" "$npm_dir/node_modules/maplibre-gl/dist/maplibre-gl.css" "$web/"
-  # The console's modules and the libraries they import (MapLibre, terra-draw) in one file, so a
-  # first visit costs one request; esbuild finds the packages through NODE_PATH.
+  # The console's modules and the libraries they import (terra-draw) in one file; esbuild finds
+  # the packages through NODE_PATH. MapLibre is not in it: the console's page loads
+  # maplibre-gl.js (above) beside it, so the browser compiles the two files side by side and the
+  # map's worker starts before the console's code is evaluated.
   NODE_PATH="$npm_dir/node_modules" "$npm_dir/node_modules/.bin/esbuild" "$WANGGE_ROOT/tiles/console/main.js" \
     --bundle --minify --format=iife --target=es2020 --log-level=warning --outfile="$web/console.js"
   # The statistics page's chart library, loaded only when that page is opened.
