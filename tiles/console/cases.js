@@ -110,6 +110,11 @@ export function startCases(root, ctx) {
     // The rows are copies of one row (a filter change redraws hundreds of them at once).
     const head = el('tr', {}, ...['编号', '类别', '状态', '网格', '承办', '期限'].map((t) => el('th', { text: t })));
     const proto = el('tr', { tabindex: 0 }, el('td'), el('td'), el('td'), el('td'), el('td', { class: 'assignee' }), el('td'));
+    // The server names each case's assignee and first suggestion beside their references.
+    for (const c of shown) {
+      if (c.assignee && c.assignee_name) assigneeNames.set(c.assignee, c.assignee_name);
+      if (c.suggested_assignee && c.suggested_assignee_name) assigneeNames.set(c.suggested_assignee, c.suggested_assignee_name);
+    }
     const rows = shown.map((c) => {
       const tr = proto.cloneNode(true);
       tr.dataset.id = String(c.id);
@@ -208,6 +213,7 @@ export function startCases(root, ctx) {
       current = { data: r.data, etag: r.etag };
     } catch (err) { detail.replaceChildren(el('p', { class: 'error', text: describe(err) })); return; }
     const c = current.data;
+    if (c.assignee && c.assignee_name) assigneeNames.set(c.assignee, c.assignee_name);
     for (const s of c.suggested_assignees || []) if (s.name) assigneeNames.set(s.assignee, s.name);
     for (const e of c.events || []) if (e.detail && e.detail.assignee && e.detail.assignee_name) assigneeNames.set(e.detail.assignee, e.detail.assignee_name);
     // Urging is refused unless the case is overdue or due within a working day: offered only then.
