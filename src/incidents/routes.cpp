@@ -108,6 +108,21 @@ void add_routes(http::RouteTable& routes, registry::Registry& reg, const locate:
     q.overdue = bool_param(req, "overdue", false);
     q.limit = static_cast<int>(int_param(req, "limit", 100, 1, 10000));
     q.offset = int_param(req, "offset", 0, 0, 1000000000);
+    if (auto fields = req.param("fields")) {
+      const auto& known = incident_list_fields();
+      std::string_view rest = *fields;
+      while (!rest.empty()) {
+        const std::size_t comma = rest.find(',');
+        const std::string name(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+          std::string all;
+          for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
+          throw bad_request("invalid_parameter", "fields names members of a case, separated by commas: " + all);
+        }
+        if (std::find(q.fields.begin(), q.fields.end(), name) == q.fields.end()) q.fields.push_back(name);
+      }
+    }
     auto page = cases->list(*r->pool.acquire(), actor, q);
     const long long matched = page["numberMatched"].get<long long>();
     page["numberReturned"] = page["incidents"].size();

@@ -487,6 +487,17 @@ json IncidentStore::get(pg::Connection& conn, const Actor& actor, long long id) 
   return decorate(conn, id, out);
 }
 
+const std::vector<std::string>& incident_list_fields() {
+  // wg_incident_json's members, then what list() adds to each case.
+  static const std::vector<std::string> all = {
+      "id",         "location",     "category",      "source",      "status",       "description",       "reporter",
+      "grid",       "microgrid",    "method",        "distance_m",  "hierarchy",    "input_crs",         "input_coordinates",
+      "reported_at", "dispatched_at", "deadline",    "closed_at",   "held_from",    "version",           "overdue",
+      "assignee",   "handled_by",   "rework_count",  "verified_at", "assignee_name", "suggested_assignee", "suggested_assignee_name",
+      "grid_name"};
+  return all;
+}
+
 json IncidentStore::list(pg::Connection& conn, const Actor& actor, const IncidentQuery& q) const {
   std::vector<Param> params;
   std::string where = "TRUE";
@@ -553,7 +564,20 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
       item["suggested_assignee_name"] = s.empty() ? json(nullptr) : s[0]["name"];
     }
     add_assignee_names(conn, items);
+    // Where the case is, in a word: the name of the lowest area it was located in (its grid's).
+    for (auto& item : items) {
+      const json& chain = item["hierarchy"];
+      item["grid_name"] = chain.is_array() && !chain.empty() && chain.back().contains("name") ? chain.back()["name"] : json(nullptr);
+    }
   }
+  if (!q.fields.empty())
+    for (auto& item : items) {
+      json kept = json::object();
+      kept["id"] = item["id"];
+      for (const auto& name : q.fields)
+        if (auto it = item.find(name); it != item.end()) kept[name] = std::move(*it);
+      item = std::move(kept);
+    }
   return json{{"numberMatched", matched}, {"counts", {{"status", by_status}, {"overdue", overdue}}}, {"incidents", std::move(items)}};
 }
 

@@ -212,6 +212,20 @@ class CaseHandling(ApiTestCase):
         self.assertEqual(names[by_department], name)
         self.assertEqual(names[by_worker], worker_name)
         self.assertIsNone(names[undispatched])
+        # A board asks only for what its rows show: the same cases, those members only (id always).
+        slim = self.s.request("GET", "/v1/incidents?open=true&limit=1000&fields=status,assignee_name,grid_name,grid_name",
+                              token=self.admin)
+        self.assertEqual(slim.status, 200, slim)
+        self.assertEqual(slim.json["numberMatched"], board.json["numberMatched"])
+        self.assertEqual(slim.json["counts"], board.json["counts"])
+        full = {c["id"]: c for c in board.json["incidents"]}
+        for c in slim.json["incidents"]:
+            self.assertEqual(set(c), {"id", "status", "assignee_name", "grid_name"}, c)
+            self.assertEqual(c["status"], full[c["id"]]["status"])
+            self.assertEqual(c["grid_name"], full[c["id"]]["hierarchy"][-1]["name"] if full[c["id"]]["hierarchy"] else None)
+        self.assertEqual({c["id"]: c["assignee_name"] for c in slim.json["incidents"]}, names)
+        self.assertLess(len(slim.body), len(board.body) / 3)
+        self.assertProblem(self.s.request("GET", "/v1/incidents?fields=status,password", token=self.admin), 400, "invalid_parameter")
 
     def test_dispatch_requires_a_known_assignee_serving_the_case(self):
         case = self.create()

@@ -164,7 +164,8 @@ try {
         set('filter-area', f.area || '');
         document.getElementById('filter-overdue').checked = !!f.overdue;
         const counts = document.getElementById('case-counts');
-        // The request the board sends for these filters (tiles/console/cases.js, query()).
+        // The request the board sends for these filters (tiles/console/cases.js, query()), whatever
+        // members (fields=) it asks for: the board's own choice, reported below.
         const q = new URLSearchParams({ limit: '300', sort: 'deadline' });
         if (f.status) q.set('status', f.status);
         else q.set('open', 'true');
@@ -173,11 +174,16 @@ try {
         if (f.area) q.set('area', f.area);
         if (f.overdue) q.set('overdue', 'true');
         const expected = '/v1/incidents?' + q;
+        const asked = (url) => {
+          const u = new URL(url, location.origin);
+          u.searchParams.delete('fields');
+          return u.pathname + '?' + u.searchParams === expected;
+        };
         const before = performance.getEntriesByType('resource').length;
         const t0 = performance.now();
         const drawn = new Promise((resolve) => {
           const o = new MutationObserver(() => {
-            if (!window.__board.some((b) => b.url === expected && b.at >= t0 && b.status === 200)) return;
+            if (!window.__board.some((b) => asked(b.url) && b.at >= t0 && b.status === 200)) return;
             o.disconnect();
             resolve(performance.now());
           });
@@ -187,8 +193,9 @@ try {
         const t1 = await drawn;
         await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
         const t2 = performance.now();
-        const get = performance.getEntriesByType('resource').slice(before).find((e) => e.name.endsWith(expected));
-        return { filter: f, drawn: t1 - t0, painted: t2 - t0, fetch: get ? get.duration : null, bytes: get ? get.transferSize : null,
+        const get = performance.getEntriesByType('resource').slice(before).find((e) => asked(e.name));
+        const fields = get ? new URL(get.name).searchParams.get('fields') : null;
+        return { filter: f, fields, drawn: t1 - t0, painted: t2 - t0, fetch: get ? get.duration : null, bytes: get ? get.transferSize : null,
                  rows: document.querySelectorAll('#case-board tr[data-id]').length, total: document.getElementById('case-total')?.textContent || '',
                  error: counts.querySelector('.error')?.textContent || null };
       }, f));
