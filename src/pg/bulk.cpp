@@ -93,8 +93,7 @@ namespace {
 
 // A caught-up standby's connection (or the primary's, when prefer-standby found no standby), or
 // nothing when no standby replayed the primary's position in time; counted either way.
-std::optional<Lease> caught_up(Reads::State& state, Pool& primary_pool) {
-  Reads::State* s = &state;
+std::optional<Lease> caught_up(Reads::State& s, Pool& primary_pool) {
   const auto began = Clock::now();
   std::string position;
   {
@@ -102,18 +101,18 @@ std::optional<Lease> caught_up(Reads::State& state, Pool& primary_pool) {
     position = primary_position(*primary);
   }
   try {
-    auto lease = s->standby.acquire(s->settings.max_wait);
-    const Caught caught = wait_for_replay(*lease, position, began + s->settings.max_wait);
+    auto lease = s.standby.acquire(s.settings.max_wait);
+    const Caught caught = wait_for_replay(*lease, position, began + s.settings.max_wait);
     if (caught != Caught::late) {
-      count(*s, caught, began);
+      count(s, caught, began);
       return std::optional<Lease>(std::move(lease));
     }
-    log::warn("bulk read: no standby replayed " + position + " within " + std::to_string(s->settings.max_wait.count()) +
+    log::warn("bulk read: no standby replayed " + position + " within " + std::to_string(s.settings.max_wait.count()) +
               " ms; reading on the primary");
   } catch (const std::exception& e) {
     log::warn(std::string("bulk read: no standby (") + e.what() + "); reading on the primary");
   }
-  count(*s, Caught::late, began);
+  count(s, Caught::late, began);
   return std::nullopt;
 }
 

@@ -231,6 +231,15 @@ class ApiTestCase(unittest.TestCase):
         """SQL expression for the current geometry of an area."""
         return f"(SELECT geom FROM areas WHERE code = '{code}' AND valid_to IS NULL)"
 
+    def touching_pair(self, village):
+        """The first two grids of a village (in code order) that share a stretch of border."""
+        grids = self.grids_of(village)
+        for i, a in enumerate(grids):
+            for b in grids[i + 1:]:
+                if self.s.sql(f"SELECT ST_Length(ST_Intersection(ST_Boundary({self.geom_of(a)}), {self.geom_of(b)})) > 0") == [["t"]]:
+                    return a, b
+        self.fail("test precondition: two touching grids")
+
     @staticmethod
     def feature(code, name, level, parent, geometry, **props):
         p = {"code": code, "name": name, "level": level, "parent": parent}

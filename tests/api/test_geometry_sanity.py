@@ -55,14 +55,6 @@ class MinimumSize(ApiTestCase):
         self.assertProblem(self.patch(grid, {"geometry": tiny}, etag), 422, "area_too_small")
         self.assertEqual(self.area(grid)[1], etag)
 
-    def touching_pair(self, village):
-        grids = self.grids_of(village)
-        for i, a in enumerate(grids):
-            for b in grids[i + 1:]:
-                if self.s.sql(f"SELECT ST_Length(ST_Intersection(ST_Boundary({self.geom_of(a)}), {self.geom_of(b)})) > 0") == [["t"]]:
-                    return a, b
-        self.fail("test precondition: two touching grids")
-
     def test_redraw_may_not_shrink_a_neighbour_to_a_sliver(self):
         village = "330521003002"
         a, b = self.touching_pair(village)

@@ -33,14 +33,6 @@ class OgcAtomicEdit(ApiTestCase):
                                f"valid_from, valid_to FROM areas WHERE code = '{c}' ORDER BY version"), self.audit(c))
                 for c in codes}
 
-    def touching_pair(self, village):
-        grids = self.grids_of(village)
-        for i, a in enumerate(grids):
-            for b in grids[i + 1:]:
-                if self.s.sql(f"SELECT ST_Length(ST_Intersection(ST_Boundary({self.geom_of(a)}), {self.geom_of(b)})) > 0") == [["t"]]:
-                    return a, b
-        self.fail("test precondition: two touching grids")
-
     def grown(self, a, b):
         """a's geometry grown over a third of its neighbour b (which adjust=neighbours gives up)."""
         gb = self.geom_of(b)

@@ -32,14 +32,6 @@ class OgcEdit(ApiTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.json["partition"], json.dumps(r.json)[:500])
 
-    def touching_pair(self, village):
-        grids = self.grids_of(village)
-        for i, a in enumerate(grids):
-            for b in grids[i + 1:]:
-                if self.s.sql(f"SELECT ST_Length(ST_Intersection(ST_Boundary({self.geom_of(a)}), {self.geom_of(b)})) > 0") == [["t"]]:
-                    return a, b
-        self.fail("test precondition: two touching grids")
-
     def test_conformance_and_etag(self):
         conf = self.get("/ogc/conformance").json["conformsTo"]
         for c in ("create-replace-delete", "update", "features"):

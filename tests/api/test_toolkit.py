@@ -143,14 +143,6 @@ class Split(ToolkitCase):
 
 
 class Merge(ToolkitCase):
-    def touching_pair(self, village):
-        grids = self.grids_of(village)
-        for i, a in enumerate(grids):
-            for b in grids[i + 1:]:
-                if self.s.sql(f"SELECT ST_Length(ST_Intersection(ST_Boundary({self.geom_of(a)}), {self.geom_of(b)})) > 0") == [["t"]]:
-                    return a, b
-        self.fail("test precondition: two touching grids")
-
     def test_merge_with_dry_run(self):
         village = "330521002002"
         a, b = self.touching_pair(village)
