@@ -306,12 +306,14 @@ class RequestHandler : public Http::Handler {
         }();
         // Client and server errors are worth an operator's glance; successes are not logged.
         if (res.status >= 400) log::info(req->method + " " + req->path + " -> " + std::to_string(res.status));
+        // Counted before it is sent: a client that reads /metrics right after its answer must
+        // find that answer counted (another worker may serve the scrape before this one returns).
+        if (metrics) metrics->record(route, res.status, seconds_since(arrived));
         try {
           send(*shared_writer, res, head, close);
         } catch (const std::exception& e) {
           log::warn(std::string("could not send a response: ") + e.what());
         }
-        if (metrics) metrics->record(route, res.status, seconds_since(arrived));
       });
       if (!queued) {
         if (metrics) metrics->record(-1, 503, seconds_since(arrived));

@@ -42,6 +42,12 @@ ensure_packages() {
 # tools/run builds only the `wangge` executable: on a fresh machine the tests are most of the
 # compile time, and serving does not need them.
 build_wangge() {
+  # tools/test builds once and then runs tests, one of which starts tools/run: rebuilding there
+  # would swap the binary under the tests running beside it (and pick up a half-saved edit).
+  if [ "${WANGGE_BUILT_BY_TEST:-}" = 1 ]; then
+    say "using the build tools/test made ($BUILD_DIR)"
+    return 0
+  fi
   local targets=()
   local t
   for t in "$@"; do targets+=(--target "$t"); done
