@@ -687,7 +687,9 @@ bool EdgeHandler::wants_close(const Http::Request& request) {
 
 void EdgeHandler::close_when_sent(Async::Promise<ssize_t>& sent, std::shared_ptr<Tcp::Peer> peer) {
   if (!peer) return;
-  sent.then([peer](ssize_t) { ::shutdown(peer->fd(), SHUT_RDWR); }, [peer](std::exception_ptr) { ::shutdown(peer->fd(), SHUT_RDWR); });
+  // A write that failed left a broken connection that Pistache closes on its own; by then its
+  // descriptor number may already belong to a new client, so it is not touched here.
+  sent.then([peer](ssize_t) { ::shutdown(peer->fd(), SHUT_RDWR); }, [](std::exception_ptr) {});
 }
 
 }  // namespace wangge::http::edge
