@@ -75,6 +75,19 @@ json changed_properties(const json& changes, const json& read) {
   return out;
 }
 
+json as_merge_patch(const json& replacement, const json& read) {
+  json out = replacement;
+  for (const char* figure : {"households", "population"})
+    if (!out.contains(figure)) out[figure] = nullptr;
+  // A replaced attribute object loses the keys it no longer names: null removes a key in a merge.
+  json attributes = out.contains("attributes") && out["attributes"].is_object() ? out["attributes"] : json::object();
+  if (auto was = read.find("attributes"); was != read.end() && was->is_object())
+    for (auto it = was->begin(); it != was->end(); ++it)
+      if (!attributes.contains(it.key())) attributes[it.key()] = nullptr;
+  out["attributes"] = std::move(attributes);
+  return out;
+}
+
 std::optional<std::string> refusal_title(std::string_view code) {
   struct Title {
     std::string_view code;

@@ -38,6 +38,11 @@ nlohmann::json registry_properties(const nlohmann::json& properties, const ogc::
 // opposed to what it echoed back.
 nlohmann::json changed_properties(const nlohmann::json& changes, const nlohmann::json& read);
 
+// A PUT's `replacement` properties (registry properties) as the merge patch that turns `read` into
+// them: the figures it leaves out become null and the attribute keys it no longer names are
+// removed, as a PUT without a geometry change replaces them (the redraw merges like a PATCH).
+nlohmann::json as_merge_patch(const nlohmann::json& replacement, const nlohmann::json& read);
+
 // The bilingual title a GIS client shows for a refused edit, by problem code (std::nullopt: the
 // status's own title is kept).
 std::optional<std::string> refusal_title(std::string_view code);

@@ -174,7 +174,8 @@ Response change(registry::Registry& reg, const toolkit::Toolkit& toolkit, const 
     if (replace && !changes["properties"].contains("name")) throw unprocessable("missing_property", "PUT needs the name");
     // The changed properties travel with the geometry: the redraw writes both in one version, in
     // one transaction with the neighbours it adjusts, or nothing at all.
-    redraw["properties"] = ogc_edit::changed_properties(changes["properties"], read);
+    redraw["properties"] =
+        ogc_edit::changed_properties(replace ? ogc_edit::as_merge_patch(changes["properties"], read) : changes["properties"], read);
   }
   // The neighbours are adjusted as the server finds them; only the edited feature is the client's
   // precondition. A dry run names the ETags of every area the redraw touches; the real run then

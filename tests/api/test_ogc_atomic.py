@@ -105,6 +105,29 @@ class OgcAtomicEdit(ApiTestCase):
         self.assertLessEqual(abs(self.versions(a)[0]["households"] - int(float(expected))), 1)
         self.assertPartition(village)
 
+    def test_put_with_a_new_geometry_replaces_the_properties_as_a_plain_put_does(self):
+        village = "330521001007"
+        a, b = self.touching_pair(village)
+        fa = self.fid_of(a)
+        r = self.ogc("PATCH", f"{GRID}/{fa}", {"properties": {"households": 40, "population": 100,
+                                                              "attributes": {"owner": "街道办", "note": "旧备注"}}},
+                     content_type="application/merge-patch+json")
+        self.assertEqual(r.status, 200, r)
+        new_a = self.grown(a, b)
+        fa = self.fid_of(a)
+        # The whole Feature, without the figures and without one attribute: a replacement clears them.
+        feature = {"type": "Feature", "geometry": new_a,
+                   "properties": {"name": "替换后的网格", "attributes": json.dumps({"owner": "街道办"})}}
+        r = self.ogc("PUT", f"{GRID}/{fa}?adjust=neighbours", feature)
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b, r.json["adjusted"])
+        now = self.versions(a)[0]
+        self.assertEqual((now["version"], now["change"], now["name"]), (3, "redraw", "替换后的网格"))
+        self.assertEqual((now["households"], now["population"], now["attributes"]), (None, None, {"owner": "街道办"}), now)
+        # The neighbour's figures follow its ground as in any redraw: the replacement is a's alone.
+        self.assertEqual(self.versions(b)[0]["change"], "adjust")
+        self.assertPartition(village)
+
     def test_v1_redraw_carries_properties_into_the_same_version(self):
         village = "330521001004"
         a, b = self.touching_pair(village)
