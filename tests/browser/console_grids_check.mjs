@@ -54,6 +54,11 @@ try {
   const listed = await page.$(`#impact-incidents li[data-incident="${plan.incident}"]`);
   result.moved_incident_listed = !!listed;
   if (!listed) failures.push('the preview does not list the case that moves: ' + await page.textContent('#impact'));
+  // Where it moves to is said by the grid's name, as the manager knows it (not only its code).
+  else {
+    result.moved_incident_text = await listed.textContent();
+    if (!result.moved_incident_text.includes(plan.name)) failures.push('the moving case is listed without the grid\'s name: ' + result.moved_incident_text);
+  }
   const areas = await page.$$eval('#impact-areas li', (l) => l.map((x) => x.dataset.code));
   if (!areas.includes(plan.code) || !areas.includes(plan.neighbour)) failures.push('the preview does not list both changed grids: ' + areas);
   await page.waitForTimeout(300);
