@@ -25,6 +25,9 @@ try {
   await page.click(`#area-results a[data-code="${plan.code}"]`, { timeout: 15000 });
   await page.waitForFunction((n) => document.getElementById('area-name')?.textContent === n, plan.name, { timeout: 15000 });
   await page.waitForSelector('#area-history li');
+  // The sample's version is named in Chinese like every other kind of change.
+  result.first_version_text = await page.$eval('#area-history li:last-child', (li) => li.textContent);
+  if (!result.first_version_text.includes('示例数据')) failures.push('the history names the sample version in English: ' + result.first_version_text);
   await idle(page);
   if (await gridAt(page, plan.probe) !== plan.neighbour) failures.push('before the redraw the probe point is not drawn in the neighbour');
   await page.screenshot({ path: shot('console-grid-found.png') });
