@@ -12,6 +12,7 @@
 #include "route/http_json.hpp"
 #include "patrol/routes.hpp"
 #include "patrol/positions.hpp"
+#include "registry/codes.hpp"
 #include "route/nearest.hpp"
 
 namespace wangge::patrol {
@@ -51,6 +52,10 @@ Response nearest(const PatrolServices& app, const Request& req) {
   const auto k = static_cast<std::size_t>(int_param(req, "k", 5, 1, 100));
   const double max_age_s = static_cast<double>(int_param(req, "max_age", 3600, 1, 30 * 86400));
   const auto router = route::router_of(app.router);  // held to the end of the request
+  const auto grid = req.param("grid");
+  if (grid &&
+      (grid->empty() || grid->size() > 40 || !std::all_of(grid->begin(), grid->end(), [](char ch) { return ch >= '0' && ch <= '9'; })))
+    throw bad_request("invalid_parameter", "grid must be an area code");
   const route::Graph& g = router->graph(profile);
   auto incident = g.snap({p.lon, p.lat}, route::Router::kMaxSnapM);
   if (!incident)
@@ -59,6 +64,15 @@ Response nearest(const PatrolServices& app, const Request& req) {
         json{{"point", "incident"}, {"reason", "too_far_from_street"}}.dump());
   const patrol::PositionStore store;
   auto candidates = store.candidates(*app.registry.pool.acquire(), actor, req.param("area"));
+  // grid=: only the workers a case in that grid may be dispatched to (the rule PATCH /v1/incidents
+  // applies: assigned to the grid, or belonging to an area that contains it), so that the nearest
+  // offered is one the dispatch accepts.
+  if (grid) {
+    std::erase_if(candidates, [&](const patrol::Candidate& c) {
+      const bool assigned = std::any_of(c.grids.begin(), c.grids.end(), [&](const nlohmann::json& code) { return code == *grid; });
+      return !assigned && !registry::code_within(*grid, c.area);
+    });
+  }
 
   std::vector<std::optional<route::Snap>> snaps;
   std::vector<std::size_t> who;

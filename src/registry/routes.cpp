@@ -161,7 +161,10 @@ void add_routes(http::RouteTable& routes, Registry& reg) {
     auto actor = r->authenticate(req);
     const bool dry_run = http::bool_param(req, "dry_run", false);
     auto answer = r->workers.assign(*r->pool.acquire(), actor, req.path_param("code"), http::json_body(req), dry_run);
-    if (!dry_run && r->after_worker_write) r->after_worker_write();
+    // An unchanged set writes no assignment, so no notification comes to wait for (the wait would
+    // run to its limit and hold the person's request that long).
+    const bool changed = !answer["added"].empty() || !answer["removed"].empty();
+    if (!dry_run && changed && r->after_worker_write) r->after_worker_write();
     return http::json_response(200, answer.dump());
   });
   routes.add("GET", "/v1/workers", [r](const Request& req) {

@@ -845,6 +845,12 @@ OperationResult Toolkit::redistrict(pg::Connection& conn, const registry::Actor&
 
 json Toolkit::coverage(pg::Connection& conn, const std::string& code, int srid) const {
   registry::require_current(conn, code);
+  // The overlays below leave slivers far thinner than any coordinate a client reads (children whose
+  // borders follow the parent's within floating-point noise): attached to a gap, such a sliver is a
+  // spike that, once written with 9 decimals, makes the ring cross itself and a map draws wedges
+  // across the neighbours. Snapping the result to 1e-9 degree (0.1 mm, the precision written out)
+  // drops what collapses and keeps the rest valid.
+  const std::string snap = "1e-9";
   const std::string tol = std::to_string(m_config.overlap_tolerance_m2);
   const std::string out = std::to_string(srid);
   const std::string digits = digits_for(srid);
@@ -861,7 +867,9 @@ json Toolkit::coverage(pg::Connection& conn, const std::string& code, int srid) 
                         "SELECT ST_AsGeoJSON(ST_Transform(d.geom, $3::int), " +
                             digits +
                             ", 0), ST_Area(wg_to_metric(d.geom)) "
-                            "FROM p, u, ST_Dump(ST_CollectionExtract(ST_Difference(p.geom, u.g), 3)) d "
+                            "FROM p, u, ST_Dump(ST_CollectionExtract(ST_ReducePrecision(ST_Difference(p.geom, u.g), " +
+                            snap +
+                            "), 3)) d "
                             "WHERE ST_Area(wg_to_metric(d.geom)) > $2::float8 ORDER BY 2 DESC",
                         {code, tol, out});
   auto overlaps = conn.exec("toolkit.coverage_overlaps",
@@ -869,7 +877,9 @@ json Toolkit::coverage(pg::Connection& conn, const std::string& code, int srid) 
                                 ", 0) "
                                 "FROM areas a JOIN areas b ON a.code < b.code AND a.geom && b.geom "
                                 "  AND b.parent_code = $1 AND b.valid_to IS NULL, "
-                                "LATERAL (SELECT ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS g) x "
+                                "LATERAL (SELECT ST_CollectionExtract(ST_ReducePrecision(ST_Intersection(a.geom, b.geom), " +
+                                snap +
+                                "), 3) AS g) x "
                                 "WHERE a.parent_code = $1 AND a.valid_to IS NULL AND ST_Relate(a.geom, b.geom, '2********') "
                                 "  AND ST_Area(wg_to_metric(x.g)) > $2::float8 ORDER BY 1, 2",
                             {code, tol, out});
@@ -878,7 +888,9 @@ json Toolkit::coverage(pg::Connection& conn, const std::string& code, int srid) 
                            "SELECT a.code, ST_Area(wg_to_metric(x.g)), ST_AsGeoJSON(ST_Transform(x.g, $3::int), " +
                                digits +
                                ", 0) "
-                               "FROM areas a, p, LATERAL (SELECT ST_CollectionExtract(ST_Difference(a.geom, p.geom), 3) AS g) x "
+                               "FROM areas a, p, LATERAL (SELECT ST_CollectionExtract(ST_ReducePrecision(ST_Difference(a.geom, p.geom), " +
+                               snap +
+                               "), 3) AS g) x "
                                "WHERE a.parent_code = $1 AND a.valid_to IS NULL AND NOT ST_CoveredBy(a.geom, p.geom) "
                                "  AND ST_Area(wg_to_metric(x.g)) > $2::float8 ORDER BY 1",
                            {code, tol, out});

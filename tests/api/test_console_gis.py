@@ -27,6 +27,7 @@ class GisJourney(ConsolePeople, ApiTestCase):
 
     def test_a_gis_user_imports_a_corrected_file_and_exports_a_gbk_shapefile(self):
         self.person("lisi", "李四", "manager", "330521001")
+        self.person("zhoujiu", "周九", "analyst", "330521001")
         fc = self.village_grids()
         a = fc["features"][0]["properties"]["code"]
         etag_before = self.area(a)[1]
@@ -46,7 +47,7 @@ class GisJourney(ConsolePeople, ApiTestCase):
         today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).date().isoformat()
         out = self.browse("console_gis_check.mjs", {
             "login": "lisi", "password": PASSWORD, "village": VILLAGE, "bad_file": bad_file, "good_file": good_file,
-            "name": NEW_NAME, "crs": "EPSG:4549", "today": today},
+            "name": NEW_NAME, "crs": "EPSG:4549", "today": today, "reader": "zhoujiu"},
             ["console-gis-import-problem.png", "console-gis-import-checked.png", "console-gis-imported.png", "console-gis-export.png",
              "console-gis-ogc.png"])
         # The problem was listed (an overlap of the first feature, located) and drawn on the map;

@@ -62,6 +62,8 @@ class WorkerPhone(ApiTestCase):
         self.assertTrue(out["chooser_hidden"])
         self.assertEqual(out["opened_worker"], worker)
         self.assertIn(self.get(f"/v1/workers/{worker}").json["name"], out["who"])
+        # Their grid by the name they know it by.
+        self.assertIn(self.area(grid)[0]["properties"]["name"], out["who"])
         self.assertEqual(sorted(out["due"]), sorted(c["id"] for c in due))
         self.assertIn(f"今日待巡查 {len(due)} 处", out["due_head"])
 

@@ -100,6 +100,39 @@ class Dispatch(ApiTestCase):
         rows = self.s.sql(f"SELECT count(*) FROM worker_positions WHERE worker_id = {self.workers[0]}")
         self.assertEqual(rows, [["2"]])
 
+    def test_grid_offers_only_workers_the_dispatch_accepts(self):
+        # A worker of the neighbouring grid stands right by the incident: nearest by far, but a case
+        # in GRID cannot be dispatched to them. grid= ranks only those it can.
+        other_grid = next(g for g in self.grids_of(VILLAGE) if g != GRID)
+        r = self.s.request("POST", "/v1/workers", {"name": "邻格网格员", "area": other_grid}, token=self.admin)
+        self.assertEqual(r.status, 201, r)
+        neighbour = r.json["id"]
+        here = self.nodes[1]
+        self.assertEqual(self.s.request("POST", f"/v1/workers/{neighbour}/position", {"lon": here[1], "lat": here[2]},
+                                        token=self.admin).status, 201)
+        q = f"/v1/dispatch/nearest-workers?lon={self.incident[1]!r}&lat={self.incident[2]!r}&profile=foot&area={VILLAGE}"
+        everyone = self.get(q)
+        self.assertEqual(everyone.status, 200, everyone)
+        self.assertIn(neighbour, [w["id"] for w in everyone.json["workers"]])
+        ranked = self.get(q + f"&grid={GRID}")
+        self.assertEqual(ranked.status, 200, ranked)
+        ids = [w["id"] for w in ranked.json["workers"]]
+        self.assertTrue(ids, ranked.json)
+        self.assertNotIn(neighbour, ids + [w["id"] for w in ranked.json["without_position"]])
+        self.assertIn(self.workers[0], ids)
+        # What the list offers, the dispatch accepts; what it leaves out, the dispatch refuses.
+        case = self.s.request("POST", "/v1/incidents", {"location": {"type": "Point", "coordinates": [self.incident[1], self.incident[2]]},
+                                                         "category": "市容环境", "source": "hotline"}, token=self.admin)
+        self.assertEqual(case.status, 201, case)
+        self.assertEqual(case.json["grid"], GRID, case)
+        path = f"/v1/incidents/{case.json['id']}"
+        self.assertEqual(self.s.request("PATCH", path, {"action": "register"}, token=self.admin).status, 200)
+        self.assertProblem(self.s.request("PATCH", path, {"action": "dispatch", "assignee": f"worker:{neighbour}"}, token=self.admin),
+                           422, "assignee_out_of_scope")
+        r = self.s.request("PATCH", path, {"action": "dispatch", "assignee": f"worker:{ids[0]}"}, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertProblem(self.get("/v1/dispatch/nearest-workers?lon=119.9&lat=30.5&grid=abc"), 400, "invalid_parameter")
+
     def test_errors(self):
         self.assertProblem(self.get("/v1/dispatch/nearest-workers?lat=30.5"), 400, "invalid_parameter")
         self.assertProblem(self.get("/v1/dispatch/nearest-workers?lon=abc&lat=30.5"), 400, "invalid_parameter")

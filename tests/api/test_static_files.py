@@ -3,6 +3,7 @@ for it (Accept-Encoding) and plain otherwise, each form under its own ETag, reva
 If-None-Match, kept by caches for a day and varied on Accept-Encoding."""
 import gzip
 import http.client
+import subprocess
 import unittest
 import urllib.parse
 
@@ -75,6 +76,17 @@ class VendorFiles(ApiTestCase):
         status, h, _ = self.fetch("/vendor/console.css", {"If-None-Match": gz["etag"]})
         self.assertEqual(status, 200)
         self.assertNotIn("content-encoding", h)
+
+    def test_the_api_description_parses(self):
+        # /api is what the console's "API" link opens and what client generators read: it must be a
+        # YAML document (Debian's python3-yaml, which python3-qgis brings in, is the parser here).
+        status, headers, body = self.fetch("/api")
+        self.assertEqual(status, 200)
+        check = ("import sys, yaml\n"
+                 "doc = yaml.safe_load(sys.stdin)\n"
+                 "assert doc['openapi'].startswith('3.') and doc['paths'], 'not an OpenAPI 3 document'\n")
+        done = subprocess.run(["/usr/bin/python3", "-c", check], input=body, capture_output=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr.decode("utf-8", "replace")[-600:])
 
     def test_unknown_file_is_a_problem(self):
         status, h, _ = self.fetch("/vendor/passwd", {"Accept-Encoding": "gzip"})

@@ -1,5 +1,6 @@
 """Grid workers: POST /v1/workers, GET /v1/workers/{id}, PUT/GET /v1/areas/{code}/workers (the set of
 workers of a grid), validation, scopes, and what retiring a grid does to its assignments."""
+import time
 import unittest
 
 from harness import ApiTestCase
@@ -76,6 +77,21 @@ class Workers(ApiTestCase):
         self.assertEqual((r.json["removed"], r.json["workers"]), ([new], []))
         actions = self.s.sql(f"SELECT count(*) FROM audit_log WHERE action = 'area.workers' AND target = '{grid}'")
         self.assertEqual(actions, [["4"]])
+
+    def test_an_unchanged_set_answers_at_once(self):
+        # The console's 分配网格员 may be committed without a change; nothing is written then, so
+        # there is no reload of the worker directory to wait for.
+        grid = self.grids_of(VILLAGE)[2]
+        ids = [w["id"] for w in self.get(f"/v1/areas/{grid}/workers").json["workers"]]
+        slowest = 0.0
+        for _ in range(3):
+            started = time.monotonic()
+            r = self.assign(grid, ids)
+            slowest = max(slowest, time.monotonic() - started)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual((r.json["added"], r.json["removed"]), ([], []))
+        self.assertLess(slowest, 1.0, "an unchanged assignment waited for a reload that never comes")
+        self.assertNotIn("did not reload", self.s.server_log())
 
     def test_retiring_a_grid_unassigns_its_workers(self):
         village = "330521103003"

@@ -37,6 +37,9 @@ try {
   // 1. The file with a problem: the report lists it, the map shows where.
   await check(plan.bad_file);
   result.bad_valid = await page.$eval('#import-summary', (p) => p.dataset.valid);
+  // The summary is read by people of the zh-CN console: no English words in it.
+  result.bad_summary = await page.textContent('#import-summary');
+  if (/[A-Za-z]{4,}/.test(result.bad_summary.replace(/GeoJSON|Shapefile|EPSG|UTF|GBK|CGCS/g, ''))) failures.push('the import summary has English in it: ' + result.bad_summary);
   result.problems = await page.$$eval('#import-problems li', (l) => l.map((x) => ({ problem: x.dataset.problem, feature: x.dataset.feature, located: x.dataset.located === 'true', text: x.textContent })));
   result.commit_enabled_after_bad = await page.$eval('#btn-import-commit', (b) => !b.disabled);
   result.map = await page.evaluate(() => {
@@ -85,6 +88,20 @@ try {
   result.ogr_srs_has_epsg = info.includes(plan.crs.split(':')[1]);
   result.ogr_name_found = rows.includes(plan.name);
   result.ogr_feature_count = Number((info.match(/Feature Count: (\d+)/) || [])[1]);
+
+  // An analyst exports but neither imports nor edits; the page says so naming the role in Chinese.
+  if (plan.reader) {
+    const reader = await newPage(browser, errors);
+    await signIn(reader, base, plan.reader, plan.password);
+    await reader.click('#tabs button[data-tab="gis"]');
+    result.reader_import = await reader.textContent('#import-denied');
+    await reader.click('#tabs button[data-tab="grids"]');
+    await reader.evaluate((c) => window.wanggeConsole.grids.select(c), plan.village);
+    await reader.waitForSelector('#edit-denied', { timeout: 15000 });
+    result.reader_edit = await reader.textContent('#edit-denied');
+    for (const t of [result.reader_import, result.reader_edit]) if (/analyst/.test(t) || !t.includes('分析员')) failures.push('the role is not named in Chinese: ' + t);
+    await reader.close();
+  }
 } catch (e) {
   failures.push(String(e.stack || e));
   if (page) await page.screenshot({ path: shot(path.basename(process.argv[1], '.mjs') + '-failure.png') }).catch(() => {});

@@ -25,6 +25,9 @@ try {
   await page.click(`#area-results a[data-code="${plan.code}"]`, { timeout: 15000 });
   await page.waitForFunction((n) => document.getElementById('area-name')?.textContent === n, plan.name, { timeout: 15000 });
   await page.waitForSelector('#area-history li');
+  // The sample's version is named in Chinese like every other kind of change.
+  result.first_version_text = await page.$eval('#area-history li:last-child', (li) => li.textContent);
+  if (!result.first_version_text.includes('示例数据')) failures.push('the history names the sample version in English: ' + result.first_version_text);
   await idle(page);
   if (await gridAt(page, plan.probe) !== plan.neighbour) failures.push('before the redraw the probe point is not drawn in the neighbour');
   await page.screenshot({ path: shot('console-grid-found.png') });
@@ -54,6 +57,11 @@ try {
   const listed = await page.$(`#impact-incidents li[data-incident="${plan.incident}"]`);
   result.moved_incident_listed = !!listed;
   if (!listed) failures.push('the preview does not list the case that moves: ' + await page.textContent('#impact'));
+  // Where it moves to is said by the grid's name, as the manager knows it (not only its code).
+  else {
+    result.moved_incident_text = await listed.textContent();
+    if (!result.moved_incident_text.includes(plan.name)) failures.push('the moving case is listed without the grid\'s name: ' + result.moved_incident_text);
+  }
   const areas = await page.$$eval('#impact-areas li', (l) => l.map((x) => x.dataset.code));
   if (!areas.includes(plan.code) || !areas.includes(plan.neighbour)) failures.push('the preview does not list both changed grids: ' + areas);
   await page.waitForTimeout(300);

@@ -40,6 +40,14 @@ async function coverage() {
   }));
 }
 
+// Whether an element is within the visible part of the side panel (a person sees it without scrolling).
+async function inView(selector) {
+  return page.$eval(selector, (e) => {
+    const r = e.getBoundingClientRect(), side = document.getElementById('side').getBoundingClientRect();
+    return r.top >= side.top && r.top < side.bottom - 10 && r.top < window.innerHeight - 10;
+  });
+}
+
 async function previewed() {
   await page.waitForSelector('#preview-summary, #preview-error', { timeout: 30000 });
   if (await page.$('#preview-error')) failures.push('preview failed: ' + await page.textContent('#preview-error'));
@@ -69,9 +77,15 @@ try {
   await page.click('#btn-retire');
   await previewed();
   result.retire_workers = await page.$$eval('#impact-workers li', (l) => l.map((x) => Number(x.dataset.worker)));
+  // Retiring leaves the grid's ground to nobody: the preview says so before the commit.
+  result.retire_gap_warned = !!await page.$('#retire-gap');
+  if (!result.retire_gap_warned) failures.push('the retire preview does not say the grid\'s ground becomes a gap');
+  if (!await inView('#preview-summary')) failures.push('the retire preview is out of sight (below the side panel\'s fold)');
   await page.screenshot({ path: shot('console-retire-preview.png') });
   result.retire_committed = await commit();
   result.retired_text = await page.textContent('#area-retired');
+  // It points to where the old border can really be had (the map page has no date to pick).
+  if (!result.retired_text.includes('数据交换')) failures.push('the retired message sends the person nowhere useful: ' + result.retired_text);
 
   // 3. The village now has a gap where the grid was: listed and drawn.
   await open(plan.village);
@@ -82,6 +96,12 @@ try {
   await open(plan.workers_grid);
   await page.click('#btn-workers');
   await page.waitForSelector('#worker-choices input');
+  // Previewed unchanged: nothing to commit, and the page says so (the commit is not offered).
+  await page.click('#btn-preview');
+  await previewed();
+  result.workers_unchanged_said = !!await page.$('#preview-unchanged');
+  result.workers_unchanged_commit_enabled = await page.$eval('#btn-commit', (b) => !b.disabled);
+  if (!result.workers_unchanged_said || result.workers_unchanged_commit_enabled) failures.push('an unchanged worker set is offered for commit');
   await page.uncheck(`#worker-choices input[value="${plan.unassign}"]`);
   await page.check(`#worker-choices input[value="${plan.assign}"]`);
   await page.click('#btn-preview');

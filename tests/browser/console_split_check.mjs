@@ -50,13 +50,27 @@ try {
   await page.screenshot({ path: shot('console-split-committed.png') });
 
   // Merge the first piece with the other one (the only new neighbour listed beside it).
+  // On a short screen (a laptop's) the editor and its preview are far below the details: the
+  // page brings them into sight.
+  await page.setViewportSize({ width: 1400, height: 600 });
   await page.click('#btn-merge');
   await page.waitForSelector('#merge-choices');
+  // Nothing ticked yet: the page says what is missing (in Chinese) and sends nothing.
+  await page.click('#btn-preview');
+  await page.waitForSelector('#preview-error', { timeout: 10000 });
+  result.merge_nothing_chosen = await page.textContent('#preview-error');
+  if (/[A-Za-z]{4,}/.test(result.merge_nothing_chosen)) failures.push('merge with nothing chosen answers in English: ' + result.merge_nothing_chosen);
   const others = pieces.filter((c) => c !== plan.code && c !== result.first_piece);
   for (const c of others) await page.check(`#merge-choices input[value="${c}"]`);
   await page.click('#btn-preview');
   await page.waitForSelector('#preview-summary, #preview-error', { timeout: 20000 });
   if (await page.$('#preview-error')) failures.push('merge preview failed: ' + await page.textContent('#preview-error'));
+  result.merge_preview_in_view = await page.$eval('#preview-summary', (e) => {
+    const r = e.getBoundingClientRect(), side = document.getElementById('side').getBoundingClientRect();
+    return r.top >= side.top && r.top < Math.min(side.bottom, window.innerHeight) - 10;
+  });
+  if (!result.merge_preview_in_view) failures.push('the merge preview is below the fold of the side panel');
+  await page.setViewportSize({ width: 1400, height: 900 });
   await page.screenshot({ path: shot('console-merge-preview.png') });
   const before = await page.$eval('#area-detail', (d) => d.dataset.committed);
   await page.click('#btn-commit');

@@ -49,6 +49,12 @@ try {
   result.split = await readChart(page, 'chart-split');
   result.headline = await page.$$eval('#stats-headline .figure', (f) => Object.fromEntries(f.map((x) => [x.dataset.key, x.querySelector('b').textContent])));
   result.evaluation_rows = await page.$$eval('#stats-evaluation-table tbody tr', (r) => r.map((x) => [...x.cells].map((c) => c.textContent)));
+  // Each row reads across one line: its cells side by side, not folded under each other.
+  result.folded_rows = await page.$$eval('#stats-evaluation-table tr', (r) => r.filter((x) => {
+    const tops = [...x.cells].map((c) => Math.round(c.getBoundingClientRect().top));
+    return Math.max(...tops) - Math.min(...tops) > 2;
+  }).length);
+  if (result.folded_rows) failures.push(`${result.folded_rows} rows of the ranking are folded over several lines`);
   result.worker_rows = await page.$$eval('#stats-workers-table tbody tr', (r) => r.length);
   result.headers = await page.$$eval('#panel-stats th', (t) => t.map((x) => x.textContent));
   await page.screenshot({ path: shot('console-stats.png') });

@@ -5,7 +5,7 @@
 // address a desktop GIS (QGIS) connects to, with how it authenticates.
 import { api, describe } from './api.js';
 import { setOverlay, clearOverlay, setOverlayVisible } from './overlays.js';
-import { el, toast, levelNames, bounds } from './ui.js';
+import { el, toast, levelNames, roleNames, bounds } from './ui.js';
 
 const problemNames = {
   invalid_geometry: '几何无效', overlap: '与文件中另一要素重叠', overlaps_sibling: '与现有同级区域重叠', outside_parent: '超出上级区域',
@@ -71,7 +71,7 @@ export function startGis(root, ctx) {
         labelled('文件', file), labelled('级别', level), labelled('上级', parent), labelled('方式', mode), labelled('坐标系', crs), labelled('编码', encoding),
         el('div', { class: 'row' }, checkBtn, commitBtn),
         report)
-        : el('p', { class: 'warn', id: 'import-denied', text: '您的角色 (' + user.role + ') 不能导入，只能导出。' })),
+        : el('p', { class: 'warn', id: 'import-denied', text: '您的角色 (' + (roleNames[user.role] || user.role) + ') 不能导入，只能导出。' })),
     el('details', { class: 'box', open: true, id: 'export-box' }, el('summary', { text: '导出' }),
       labelled('图层', exLayer), labelled('级别', exLevel), labelled('区域', exArea), labelled('格式', exFormat), labelled('坐标系', exCrs),
       labelled('编码', exEncoding), labelled('历史日期 (at)', exAt),
@@ -178,7 +178,8 @@ export function startGis(root, ctx) {
     const skipped = (r.skipped || []).map((s) => el('li', { text: `第 ${s.feature} 个要素: ${s.reason || s.detail || ''}` }));
     const summary = [];
     if (r.features !== undefined) summary.push(`文件中 ${r.features} 个要素`);
-    if (r.crs) summary.push('坐标系 ' + r.crs);
+    // The server names a CRS it read from the file's own description in English.
+    if (r.crs) summary.push('坐标系 ' + (r.crs === 'from the file' ? '按文件自身的说明' : r.crs));
     if (r.encoding) summary.push(r.encoding);
     if (r.dry_run && r.inserted !== undefined) summary.push(`将新增 ${r.inserted} 个`);
     if (r.updated_or_unchanged !== undefined) summary.push(`将更新或保持 ${r.updated_or_unchanged} 个`);

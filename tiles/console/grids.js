@@ -9,11 +9,11 @@
 import { TerraDraw, TerraDrawSelectMode, TerraDrawLineStringMode, TerraDrawPolygonMode } from 'terra-draw';
 import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
 import { api, answer, describe, ApiError } from './api.js';
-import { el, toast, formatTime, levelNames, bounds } from './ui.js';
+import { el, toast, formatTime, levelNames, roleNames, bounds } from './ui.js';
 import { setOverlay, clearOverlay } from './overlays.js';
 
 const SNAP_PX = 12;
-const changeNames = { create: '新建', update: '修改', adjust: '随相邻调整', redraw: '重绘', split: '拆分', merge: '合并', restore: '恢复',
+const changeNames = { sample: '示例数据', replace: '整体替换', create: '新建', update: '修改', adjust: '随相邻调整', redraw: '重绘', split: '拆分', merge: '合并', restore: '恢复',
                       reparent: '调整上级', redistrict: '重新划分', import: '导入' };
 const opNames = { redraw: '重绘边界', split: '拆分', merge: '合并', restore: '恢复历史版本', retire: '退役', workers: '分配网格员',
                   redistrict: '重新划分' };
@@ -173,7 +173,7 @@ export function startGrids(root, ctx) {
   }
 
   function editDenied(p) {
-    if (!mayEditRole) return '您的角色 (' + user.role + ') 只能查看，不能修改区域。';
+    if (!mayEditRole) return '您的角色 (' + (roleNames[user.role] || user.role) + ') 只能查看，不能修改区域。';
     if (!inScope(p.code)) return `此区域不在您的管辖范围 (${user.scope}) 内，不能修改。`;
     if (user.scope && p.code === user.scope) return '这是您的辖区本身，其边界由上级管理。';
     return '';
@@ -278,6 +278,8 @@ export function startGrids(root, ctx) {
       el('div', { class: 'row' }, previewBtn, commitBtn, el('button', { id: 'btn-cancel', type: 'button', text: '取消', onclick: () => stopEditing() })),
       impact);
     editor.hidden = false;
+    // The editor opens below the details and the history: bring it, not the page's top, into view.
+    editor.scrollIntoView({ block: 'nearest' });
     return edit;
   }
 
@@ -355,6 +357,7 @@ export function startGrids(root, ctx) {
     }
     const name = el('input', { id: 'merge-name', value: p.name, 'aria-label': '合并后的名称' });
     openEditor('merge', '勾选与本区域相邻的同级区域；合并后生成新代码，原区域退役。', el('div', {}, choices, el('label', {}, '合并后名称 ', name)));
+    edit.check = () => (choices.querySelector('input:checked') ? '' : '请先勾选至少一个要合并的相邻区域。');
     edit.request = () => {
       const codes = [p.code, ...[...choices.querySelectorAll('input:checked')].map((i) => i.value)];
       return { method: 'POST', path: '/v1/areas/merge', body: { codes, name: name.value.trim() || p.name } };
@@ -364,7 +367,8 @@ export function startGrids(root, ctx) {
   // --- retire, workers, redistrict -----------------------------------------------------------------
   async function startRetire() {
     const p = selected.feature.properties;
-    openEditor('retire', `退役 “${p.name}”：当前版本结束，历史保留，代码不再使用；其网格员解除分配。有下级区域时不能退役。`);
+    openEditor('retire', `退役 “${p.name}”：当前版本结束，历史保留，代码不再使用；其网格员解除分配。有下级区域时不能退役。` +
+                         '要让相邻区域接管它的范围，请改用 “合并”。');
     setOverlay(map, 'preview', selected.feature);
     edit.request = () => ({ method: 'DELETE', path: `/v1/areas/${selected.code}` });
     edit.render = (r, ms) => {
@@ -377,6 +381,7 @@ export function startGrids(root, ctx) {
       edit.ui.impact.replaceChildren(
         el('p', { id: 'preview-summary', text: `预览 (未提交，用时 ${Math.round(ms)} 毫秒): ${p.name} (${r.code}) v${r.version} 将退役，` +
                                                  `${r.workers_unassigned.length} 名网格员解除分配，${r.checkpoints_without_grid.length} 个巡查点暂无网格。` }),
+        el('p', { id: 'retire-gap', class: 'warn', text: `提交后 “${p.name}” 的范围不属于任何区域，成为上级的空隙 (覆盖检查可见)，直到相邻区域接管 (合并或重新划分)。` }),
         el('div', { id: 'impact-workers' }, el('h4', { text: `解除分配的网格员 (${workerItems.length})` }), el('ul', { class: 'list' }, ...workerItems)),
         el('div', { id: 'impact-checkpoints' }, el('h4', { text: `暂无网格的巡查点 (${checkpointItems.length})` }), el('ul', { class: 'list' }, ...checkpointItems)));
     };
@@ -387,7 +392,7 @@ export function startGrids(root, ctx) {
       stopEditing();
       selected = null;
       clearOverlay(map, 'selection');
-      detail.replaceChildren(el('p', { id: 'area-retired', class: 'hint', text: `${p.name} (${code}) 已退役；历史版本仍可在 “地图” 页按日期查看。` }));
+      detail.replaceChildren(el('p', { id: 'area-retired', class: 'hint', text: `${p.name} (${code}) 已退役；历史版本仍保留：在 “数据交换” 导出时填历史日期即可取回退役前的边界。` }));
       detail.dataset.committed = 'retire:' + code;
     };
     await preview();
@@ -425,6 +430,12 @@ export function startGrids(root, ctx) {
         el('p', { id: 'preview-summary', text: `预览 (未提交，用时 ${Math.round(ms)} 毫秒): 新增 ${added.length} 名，解除 ${removed.length} 名；提交后本网格共 ${r.workers.length} 名网格员。` }),
         el('div', { id: 'impact-added' }, el('h4', { text: `新增 (${added.length})` }), added.length ? el('ul', { class: 'list' }, ...added) : el('p', { class: 'muted', text: '无' })),
         el('div', { id: 'impact-removed' }, el('h4', { text: `解除 (${removed.length})` }), removed.length ? el('ul', { class: 'list' }, ...removed) : el('p', { class: 'muted', text: '无' })));
+      // The same set as now: nothing to commit (勾选或取消勾选后再预览).
+      if (!added.length && !removed.length) {
+        edit.ui.impact.prepend(el('p', { id: 'preview-unchanged', class: 'warn', text: '没有改变：请勾选或取消勾选网格员后再预览。' }));
+        return false;
+      }
+      return true;
     };
     edit.done = async (r) => {
       toast(`网格员已更新：新增 ${r.added.length} 名，解除 ${r.removed.length} 名`);
@@ -480,9 +491,17 @@ export function startGrids(root, ctx) {
   // --- preview and commit -------------------------------------------------------------------------
   async function preview() {
     if (!edit || !edit.request) return;
+    const { impact, commitBtn } = edit.ui;
+    // A request the server would refuse for a reason the page already knows is not sent.
+    const why = edit.check ? edit.check() : '';
+    if (why) {
+      commitBtn.disabled = true;
+      impact.replaceChildren(el('p', { class: 'warn', id: 'preview-error', text: why }));
+      impact.scrollIntoView({ block: 'nearest' });
+      return;
+    }
     const req = edit.request();
     const sep = req.path.includes('?') ? '&' : '?';
-    const { impact, commitBtn } = edit.ui;
     impact.replaceChildren(el('p', { class: 'muted', text: '正在预览…' }));
     commitBtn.disabled = true;
     const started = performance.now();
@@ -491,10 +510,13 @@ export function startGrids(root, ctx) {
       if (!edit) return;
       edit.result = data;
       edit.sent = req;
-      (edit.render || showImpact)(data, performance.now() - started);
-      commitBtn.disabled = false;
+      const worth = (edit.render || showImpact)(data, performance.now() - started);
+      commitBtn.disabled = worth === false;
+      // The result is below the editor's buttons: a person must see it without scrolling for it.
+      impact.scrollIntoView({ block: 'nearest' });
     } catch (err) {
       impact.replaceChildren(el('p', { class: 'error', id: 'preview-error', text: '无法执行: ' + describe(err) }));
+      impact.scrollIntoView({ block: 'nearest' });
       // Where the change fails: the geometry a refusal names (a redistricting plan's gaps,
       // overlaps or the part outside the parent).
       const q = err.problem || {};
@@ -511,16 +533,24 @@ export function startGrids(root, ctx) {
       items.length ? el('ul', { class: 'list' }, ...items) : el('p', { class: 'muted', text: '无' }));
     const areaItems = changed.map((f) => el('li', { dataset: { code: f.properties.code } },
       `${f.properties.name} (${f.properties.code}) → v${f.properties.version}`));
-    for (const code of r.retired) areaItems.push(el('li', { dataset: { code } }, `${code} 退役`));
+    // Grids by name as the person knows them (the code beside it): the neighbours, the area and
+    // the areas the change makes.
+    const names = new Map([...neighbours, selected.feature, ...changed].map((f) => [f.properties.code, f.properties.name]));
+    const place = (code) => (!code ? '未分配' : names.has(code) ? `${names.get(code)} (${code})` : code);
+    for (const code of r.retired) areaItems.push(el('li', { dataset: { code } }, `${place(code)} 退役`));
     const incidentItems = r.impact.incidents.changes.map((c) => {
-      const li = el('li', { dataset: { incident: String(c.id) } }, `事件 #${c.id}: ${c.from} → ${c.to}`);
+      const li = el('li', { dataset: { incident: String(c.id) } }, `事件 #${c.id}: ${place(c.from)} → ${place(c.to)}`);
       api('GET', '/v1/incidents/' + c.id).then(({ data }) => {
-        li.textContent = `事件 #${c.id} ${data.category || ''} ${data.description || ''}: ${c.from} → ${c.to}`;
+        li.textContent = `事件 #${c.id} ${data.category || ''} ${data.description || ''}: ${place(c.from)} → ${place(c.to)}`;
       }).catch(() => {});
       return li;
     });
-    const checkpointItems = r.impact.checkpoints.changes.map((c) => el('li', { dataset: { checkpoint: String(c.id) } }, `巡查点 #${c.id}: ${c.from} → ${c.to}`));
-    const workerItems = r.impact.workers.changes.map((c) => el('li', { dataset: { worker: String(c.id) } }, `网格员 #${c.id}: ${c.from} → ${c.to || '未分配'}`));
+    const checkpointItems = r.impact.checkpoints.changes.map((c) => el('li', { dataset: { checkpoint: String(c.id) } }, `巡查点 #${c.id}: ${place(c.from)} → ${place(c.to)}`));
+    const workerItems = r.impact.workers.changes.map((c) => {
+      const li = el('li', { dataset: { worker: String(c.id) } }, `网格员 #${c.id}: ${place(c.from)} → ${place(c.to)}`);
+      api('GET', '/v1/workers/' + c.id).then(({ data }) => { li.textContent = `${data.name} (#${c.id}): ${place(c.from)} → ${place(c.to)}`; }).catch(() => {});
+      return li;
+    });
     const households = r.impact.households.count;
     impact.replaceChildren(
       el('p', { id: 'preview-summary', text: `预览 (未提交，用时 ${Math.round(ms)} 毫秒): ${changed.length} 个区域改变，${r.retired.length} 个退役，约 ${households} 户随边界移动。` }),
@@ -549,7 +579,10 @@ export function startGrids(root, ctx) {
       detail.dataset.committed = String(data.operation_id);
     } catch (err) {
       if (err instanceof ApiError && err.code === 'precondition_failed') { await showConflict(err); return; }
+      // One refusal shown, the latest (a second try must not stack a second copy below the first).
+      impact.querySelector('#commit-error')?.remove();
       impact.append(el('p', { class: 'error', id: 'commit-error', text: '提交失败: ' + describe(err) }));
+      impact.scrollIntoView({ block: 'nearest' });
       commitBtn.disabled = false;
     }
   }

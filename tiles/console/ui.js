@@ -31,6 +31,9 @@ export function formatTime(iso) {
   return new Date(ms + 8 * 3600 * 1000).toISOString().slice(0, 19).replace('T', ' ');
 }
 
+// The roles as people call them (the header, and every sentence that names a person's role).
+export const roleNames = { admin: '管理员', manager: '网格管理员', dispatcher: '调度员', analyst: '分析员', worker: '网格员', viewer: '查看' };
+
 export const levelNames = { province: '省', city: '市', county: '区县', township: '乡镇街道', village: '村社区', grid: '网格', microgrid: '微网格' };
 
 // Bounds [[minLon, minLat], [maxLon, maxLat]] of any GeoJSON geometry.

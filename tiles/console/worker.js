@@ -102,10 +102,12 @@ export function startWorker(root, ctx) {
     worker = { id: w.id, name: w.name, grids: (w.grids || []).map((g) => (typeof g === 'string' ? g : g.code)) };
     if (!user.worker) localStorage.setItem(STORE_KEY, String(id));
     who.textContent = `${w.name} · 负责网格 ${worker.grids.join('、') || '无'}`;
-    root.dataset.worker = String(id);
     clearTour();
     await loadDue();
-    await fitGrids();
+    // The grids by the names the worker knows them by (their codes until these are read).
+    const names = await fitGrids();
+    who.textContent = `${w.name} · 负责网格 ${names.join('、') || '无'}`;
+    root.dataset.worker = String(id);
   }
 
   async function fitGrids() {
@@ -121,6 +123,7 @@ export function startWorker(root, ctx) {
       const b = boxes.reduce((a, x) => [[Math.min(a[0][0], x[0][0]), Math.min(a[0][1], x[0][1])], [Math.max(a[1][0], x[1][0]), Math.max(a[1][1], x[1][1])]]);
       map.fitBounds(b, { padding: 30, duration: 0 });
     }
+    return features.map((f) => `${f.properties.name} (${f.properties.code})`);
   }
 
   // --- today's due checkpoints ------------------------------------------------------------------
