@@ -56,6 +56,8 @@ class GisJourney(ConsolePeople, ApiTestCase):
         overlaps = [p for p in out["problems"] if p["problem"] == "overlap"]
         self.assertTrue(overlaps, out["problems"])
         self.assertTrue(all(p["located"] for p in overlaps), overlaps)
+        # Said in Chinese, without the server's English detail beside it.
+        self.assertTrue(all("与文件中另一要素重叠" in p["text"] and "overlap" not in p["text"] for p in overlaps), overlaps)
         self.assertIn("1", [p["feature"] for p in out["problems"]])
         self.assertFalse(out["commit_enabled_after_bad"])
         self.assertGreater(out["map"]["problem_areas"], 0, "the overlap is not drawn on the map")

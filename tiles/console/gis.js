@@ -168,8 +168,11 @@ export function startGis(root, ctx) {
       if (p.with) words.push('与 ' + p.with);
       if (p.area_m2) words.push(Math.round(p.area_m2) + ' m²');
       if (p.outside_m2) words.push('超出 ' + Math.round(p.outside_m2) + ' m²');
-      const item = el('li', { dataset: { problem: p.problem, feature: p.feature ? String(p.feature) : undefined, located: geometry ? 'true' : undefined } },
-        el('strong', { text: words.join(' · ') }), el('div', { class: 'muted', text: p.detail || '' }));
+      // A problem the page can name is said in Chinese from its fields; the server's detail (in
+      // English) stays as the line's tooltip, and is shown only for a problem the page cannot name.
+      const known = Boolean(problemNames[p.problem]);
+      const item = el('li', { title: p.detail || '', dataset: { problem: p.problem, feature: p.feature ? String(p.feature) : undefined, located: geometry ? 'true' : undefined } },
+        el('strong', { text: words.join(' · ') }), known ? '' : el('div', { class: 'muted', text: p.detail || '' }));
       if (target) {
         item.append(el('button', { type: 'button', class: 'small', text: '在地图上查看', onclick: () => fit(target) }));
       }
