@@ -164,24 +164,32 @@ std::map<std::string, GridWorker> grid_workers(pg::Connection& conn, const std::
 // Who a registered case would go to: the department that handles its category and serves its area
 // most closely (the longest scope code; the lowest id among equals), then the first worker
 // assigned to its grid. `departments` may hold departments of other categories.
-json suggestions_from(const json& incident, const std::vector<Department>& departments, const std::map<std::string, GridWorker>& workers) {
+json suggestions_for(const std::string& code, const std::optional<std::string>& category, const std::optional<std::string>& grid,
+                     const std::vector<Department>& departments, const std::map<std::string, GridWorker>& workers) {
   json out = json::array();
-  const std::string code = case_code(incident);
-  if (!code.empty() && incident["category"].is_string()) {
-    const std::string category = incident["category"].get<std::string>();
+  if (!code.empty() && category) {
     const Department* best = nullptr;
     std::size_t best_fit = 0;
     for (const auto& d : departments) {
-      if (!d.serves(category)) continue;
+      if (!d.serves(*category)) continue;
       if (auto f = d.fit(code); f && (!best || *f > best_fit)) best = &d, best_fit = *f;
     }
     if (best) out.push_back({{"assignee", "department:" + std::to_string(best->id)}, {"name", best->name}, {"reason", "category"}});
   }
-  if (incident["grid"].is_string()) {
-    auto w = workers.find(incident["grid"].get<std::string>());
+  if (grid) {
+    auto w = workers.find(*grid);
     if (w != workers.end()) out.push_back({{"assignee", "worker:" + w->second.id}, {"name", w->second.name}, {"reason", "grid"}});
   }
   return out;
+}
+
+std::optional<std::string> string_member(const json& incident, const char* name) {
+  auto it = incident.find(name);
+  return it != incident.end() && it->is_string() ? std::optional<std::string>(it->get<std::string>()) : std::nullopt;
+}
+
+json suggestions_from(const json& incident, const std::vector<Department>& departments, const std::map<std::string, GridWorker>& workers) {
+  return suggestions_for(case_code(incident), string_member(incident, "category"), string_member(incident, "grid"), departments, workers);
 }
 
 json suggestions(pg::Connection& conn, const json& incident) {
@@ -193,16 +201,15 @@ json suggestions(pg::Connection& conn, const json& incident) {
 }
 
 // Who handles each case, by name beside its reference ("worker:<id>" / "department:<id>"), as a
-// case board shows it: one read for all the cases given (a page, or one case).
-void add_assignee_names(pg::Connection& conn, json& incidents) {
+// case board shows it: one read for all the references given (a page's, or one case's).
+std::map<std::string, std::string> assignee_names(pg::Connection& conn, const std::vector<std::optional<std::string>>& refs) {
   std::set<std::string> workers, departments;
-  for (const auto& item : incidents) {
-    if (!item["assignee"].is_string()) continue;
-    const std::string ref = item["assignee"].get<std::string>();
+  for (const auto& ref : refs) {
+    if (!ref) continue;
     // Ids as the references were checked when written; anything else has no name to show.
     auto id_after = [&](std::string_view prefix) -> std::optional<std::string> {
-      if (ref.rfind(prefix, 0) != 0 || ref.size() == prefix.size() || ref.size() > prefix.size() + 18) return std::nullopt;
-      const std::string id = ref.substr(prefix.size());
+      if (ref->rfind(prefix, 0) != 0 || ref->size() == prefix.size() || ref->size() > prefix.size() + 18) return std::nullopt;
+      const std::string id = ref->substr(prefix.size());
       if (!std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
       return id;
     };
@@ -218,9 +225,17 @@ void add_assignee_names(pg::Connection& conn, json& incidents) {
                         pg::array(std::vector<std::string>(departments.begin(), departments.end()))});
     for (int row = 0; row < r.rows(); ++row) names[r.str(row, 0)] = r.str(row, 1);
   }
-  for (auto& item : incidents) {
-    auto found = item["assignee"].is_string() ? names.find(item["assignee"].get<std::string>()) : names.end();
-    item["assignee_name"] = found == names.end() ? json(nullptr) : json(found->second);
+  return names;
+}
+
+// The same, written into each case given (a page, or one case) as `assignee_name`.
+void add_assignee_names(pg::Connection& conn, json& incidents) {
+  std::vector<std::optional<std::string>> refs;
+  for (const auto& item : incidents) refs.push_back(string_member(item, "assignee"));
+  const auto names = assignee_names(conn, refs);
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    auto found = refs[i] ? names.find(*refs[i]) : names.end();
+    incidents[i]["assignee_name"] = found == names.end() ? json(nullptr) : json(found->second);
   }
 }
 
@@ -487,14 +502,60 @@ json IncidentStore::get(pg::Connection& conn, const Actor& actor, long long id) 
   return decorate(conn, id, out);
 }
 
+namespace {
+
+// The members of a case in a list, each as SQL over the page's row `s`: wg_incident_json's
+// (migration 0012) one by one, so that a page built for a board computes only the members it asks
+// for (the hierarchy's JSON, the location's GeoJSON and the times' text are most of the work), then
+// those list() adds. A test compares a page's cases with the same cases read one by one.
+struct ListMember {
+  const char* name;
+  const char* sql;  // nullptr: computed in list() from the row's keys
+};
+const std::vector<ListMember>& list_members() {
+  static const std::vector<ListMember> all = {
+      {"id", "s.id"},
+      {"location", "ST_AsGeoJSON(s.location, 9, 0)::json"},
+      {"category", "s.category"},
+      {"source", "s.source"},
+      {"status", "s.status"},
+      {"description", "s.description"},
+      {"reporter", "s.reporter"},
+      {"grid", "s.grid_code"},
+      {"microgrid", "s.microgrid_code"},
+      {"method", "s.method"},
+      {"distance_m", "s.distance_m"},
+      {"hierarchy", "s.hierarchy"},
+      {"input_crs", "s.input_crs"},
+      {"input_coordinates", "s.input_coordinates"},
+      {"reported_at", "wg_time(s.reported_at)"},
+      {"dispatched_at", "wg_time(s.dispatched_at)"},
+      {"deadline", "wg_time(s.deadline)"},
+      {"closed_at", "wg_time(s.closed_at)"},
+      {"held_from", "s.held_from"},
+      {"version", "s.version"},
+      {"overdue", "(s.deadline IS NOT NULL AND s.status IN ('dispatch', 'handle', 'hold') AND s.deadline < clock_timestamp())"},
+      {"assignee", "s.assignee"},
+      {"handled_by", "s.handled_by"},
+      {"rework_count", "s.rework_count"},
+      {"verified_at", "wg_time(s.verified_at)"},
+      {"assignee_name", nullptr},
+      {"suggested_assignee", nullptr},
+      {"suggested_assignee_name", nullptr},
+      // Where the case is, in a word: the name of the lowest area it was located in (its grid's).
+      {"grid_name", "s.hierarchy->-1->'name'"},
+  };
+  return all;
+}
+
+}  // namespace
+
 const std::vector<std::string>& incident_list_fields() {
-  // wg_incident_json's members, then what list() adds to each case.
-  static const std::vector<std::string> all = {
-      "id",         "location",     "category",      "source",      "status",       "description",       "reporter",
-      "grid",       "microgrid",    "method",        "distance_m",  "hierarchy",    "input_crs",         "input_coordinates",
-      "reported_at", "dispatched_at", "deadline",    "closed_at",   "held_from",    "version",           "overdue",
-      "assignee",   "handled_by",   "rework_count",  "verified_at", "assignee_name", "suggested_assignee", "suggested_assignee_name",
-      "grid_name"};
+  static const std::vector<std::string> all = [] {
+    std::vector<std::string> names;
+    for (const auto& m : list_members()) names.push_back(m.name);
+    return names;
+  }();
   return all;
 }
 
@@ -540,44 +601,53 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
     matched += count.integer(r, 1);
     overdue += count.integer(r, 2);
   }
-  // Both orders are total (id last), so pages do not overlap.
+  // The members asked for (all when none is named), `id` always.
+  auto wanted = [&](std::string_view name) {
+    return q.fields.empty() || name == "id" || std::find(q.fields.begin(), q.fields.end(), name) != q.fields.end();
+  };
+  std::string members;
+  for (const auto& m : list_members())
+    if (m.sql && wanted(m.name)) members += std::string(members.empty() ? "" : ", ") + "'" + m.name + "', " + m.sql;
+  // Both orders are total (id last), so pages do not overlap. The matches are sorted by their keys
+  // alone and only the page's rows are read whole: sorting every match's whole row costs more than
+  // the page.
   const std::string inner = q.by_deadline ? "i.deadline NULLS LAST, i.reported_at, i.id" : "i.id";
-  const std::string outer = q.by_deadline ? "s.deadline NULLS LAST, s.reported_at, s.id" : "s.id";
+  const std::string outer = q.by_deadline ? "p.deadline NULLS LAST, p.reported_at, p.id" : "p.id";
   const std::string lim = param(std::to_string(q.limit)), off = param(std::to_string(q.offset));
+  // Beside each case's members, what the names and suggestions are looked up by: its grid, the
+  // code it is scoped by (its grid, else the lowest area it was located in), category, assignee.
   auto rows = conn.exec("incidents.list",
-                        "SELECT coalesce(json_agg(wg_incident_json(s) ORDER BY " + outer +
-                            "), '[]'::json) FROM (SELECT i.* FROM incidents i WHERE " + where + " ORDER BY " + inner + " LIMIT " + lim +
-                            "::int OFFSET " + off + "::bigint) s",
+                        "SELECT json_build_object(" + members +
+                            ")::text, s.grid_code, coalesce(s.grid_code, s.hierarchy->-1->>'code', ''), s.category, s.assignee "
+                            "FROM (SELECT i.id, i.deadline, i.reported_at FROM incidents i WHERE " +
+                            where + " ORDER BY " + inner + " LIMIT " + lim + "::int OFFSET " + off +
+                            "::bigint) p JOIN incidents s ON s.id = p.id ORDER BY " + outer,
                         params);
-  json items = json::parse(rows.str(0, 0));
+  json items = json::array();
+  for (int r = 0; r < rows.rows(); ++r) items.push_back(json::parse(rows.str(r, 0)));
   // Each case comes with its first suggested assignee, as its detail has it: two reads for the
   // whole page (the departments, the workers of the page's grids), not two per case.
-  if (!items.empty()) {
+  if (!items.empty() && (wanted("suggested_assignee") || wanted("suggested_assignee_name"))) {
     const auto departments = current_departments(conn);
     std::set<std::string> grids;
-    for (const auto& item : items)
-      if (item["grid"].is_string()) grids.insert(item["grid"].get<std::string>());
+    for (int r = 0; r < rows.rows(); ++r)
+      if (auto g = rows.opt(r, 1)) grids.insert(*g);
     const auto workers = grid_workers(conn, std::vector<std::string>(grids.begin(), grids.end()));
-    for (auto& item : items) {
-      const json s = suggestions_from(item, departments, workers);
-      item["suggested_assignee"] = s.empty() ? json(nullptr) : s[0]["assignee"];
-      item["suggested_assignee_name"] = s.empty() ? json(nullptr) : s[0]["name"];
-    }
-    add_assignee_names(conn, items);
-    // Where the case is, in a word: the name of the lowest area it was located in (its grid's).
-    for (auto& item : items) {
-      const json& chain = item["hierarchy"];
-      item["grid_name"] = chain.is_array() && !chain.empty() && chain.back().contains("name") ? chain.back()["name"] : json(nullptr);
+    for (int r = 0; r < rows.rows(); ++r) {
+      const json s = suggestions_for(rows.str(r, 2), rows.opt(r, 3), rows.opt(r, 1), departments, workers);
+      if (wanted("suggested_assignee")) items[r]["suggested_assignee"] = s.empty() ? json(nullptr) : s[0]["assignee"];
+      if (wanted("suggested_assignee_name")) items[r]["suggested_assignee_name"] = s.empty() ? json(nullptr) : s[0]["name"];
     }
   }
-  if (!q.fields.empty())
-    for (auto& item : items) {
-      json kept = json::object();
-      kept["id"] = item["id"];
-      for (const auto& name : q.fields)
-        if (auto it = item.find(name); it != item.end()) kept[name] = std::move(*it);
-      item = std::move(kept);
+  if (!items.empty() && wanted("assignee_name")) {
+    std::vector<std::optional<std::string>> refs;
+    for (int r = 0; r < rows.rows(); ++r) refs.push_back(rows.opt(r, 4));
+    const auto names = assignee_names(conn, refs);
+    for (int r = 0; r < rows.rows(); ++r) {
+      auto found = refs[r] ? names.find(*refs[r]) : names.end();
+      items[r]["assignee_name"] = found == names.end() ? json(nullptr) : json(found->second);
     }
+  }
   return json{{"numberMatched", matched}, {"counts", {{"status", by_status}, {"overdue", overdue}}}, {"incidents", std::move(items)}};
 }
 

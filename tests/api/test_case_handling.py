@@ -227,6 +227,43 @@ class CaseHandling(ApiTestCase):
         self.assertLess(len(slim.body), len(board.body) / 3)
         self.assertProblem(self.s.request("GET", "/v1/incidents?fields=status,password", token=self.admin), 400, "invalid_parameter")
 
+    def test_a_page_says_what_each_case_says_and_fields_only_trim_it(self):
+        # The list builds its members apart from the detail (only those asked for): every member
+        # must still be the detail's, whichever members are asked for.
+        members = {"id", "location", "category", "source", "status", "description", "reporter", "grid", "microgrid", "method",
+                   "distance_m", "hierarchy", "input_crs", "input_coordinates", "reported_at", "dispatched_at", "deadline",
+                   "closed_at", "held_from", "version", "overdue", "assignee", "handled_by", "rework_count", "verified_at",
+                   "assignee_name", "suggested_assignee", "suggested_assignee_name", "grid_name"}
+        by_department, by_worker, registered, unclaimed = self.create(), self.create(), self.create(), self.create(category="无人认领类别")
+        for case in (by_department, by_worker, registered, unclaimed):
+            self.ok(case, "register")
+        self.ok(by_department, "dispatch", assignee=f"department:{self.department}")
+        self.ok(by_worker, "dispatch", assignee=self.worker(0))
+        self.ok(by_worker, "handle")
+        query = f"/v1/incidents?area={self.grid}&open=true&sort=deadline&limit=10000"
+        page = self.s.request("GET", query, token=self.admin).json
+        items = {i["id"]: i for i in page["incidents"]}
+        for case in (by_department, by_worker, registered, unclaimed):
+            item, detail = items[case], self.get(case)
+            self.assertEqual(set(item), members, case)
+            for name in members - {"grid_name", "suggested_assignee_name"}:
+                self.assertEqual(item[name], detail[name], (case, name))
+            self.assertEqual(item["grid_name"], detail["hierarchy"][-1]["name"])
+            suggested = detail["suggested_assignees"]
+            self.assertEqual(item["suggested_assignee_name"], suggested[0]["name"] if suggested else None, case)
+        self.assertEqual(items[by_worker]["assignee_name"], self.get(by_worker)["assignee_name"])
+        self.assertIsNotNone(items[by_department]["deadline"])
+        # Asking for members keeps the cases, their order and the counts; each case carries its id
+        # and exactly the members asked for, with the values of the whole page.
+        order = [i["id"] for i in page["incidents"]]
+        for fields in [[m] for m in sorted(members)] + [["grid_name", "suggested_assignee", "assignee_name", "location"]]:
+            slim = self.s.request("GET", query + "&fields=" + ",".join(fields), token=self.admin)
+            self.assertEqual(slim.status, 200, slim)
+            self.assertEqual((slim.json["numberMatched"], slim.json["counts"]), (page["numberMatched"], page["counts"]), fields)
+            self.assertEqual([i["id"] for i in slim.json["incidents"]], order, fields)
+            for i in slim.json["incidents"]:
+                self.assertEqual(i, {k: items[i["id"]][k] for k in ["id"] + fields}, fields)
+
     def test_dispatch_requires_a_known_assignee_serving_the_case(self):
         case = self.create()
         self.ok(case, "register")

@@ -12,6 +12,9 @@ const POLL_MS = 5000;
 // The board shows the most urgent cases first: the server sorts by deadline and counts every
 // match, so a filter change moves one page of rows, however many cases are open.
 const BOARD_ROWS = 300;
+// The rows a filter change draws at once: the board's box shows about 13, and a screenful more is
+// there before the first scroll; the rest of the page follows in the next frame.
+const BOARD_FIRST_ROWS = 40;
 const BOARD_FIELDS = 'location,category,status,overdue,grid,grid_name,assignee,assignee_name,suggested_assignee,suggested_assignee_name,deadline';
 // Names for the states and actions this version of the lifecycle has; any other shows its own name.
 const stateNames = { collect: '待受理', register: '已立案', dispatch: '已派遣', handle: '处置中', feedback: '已反馈', verified: '已核查',
@@ -27,7 +30,7 @@ export function startCases(root, ctx) {
   let lifecycle = { states: [], actions: [], categories: { categories: {} } };
   let cases = [];
   let boardTag = null;
-  let mapUpdate = 0;  // the pending redraw of the map's case layer (a frame request), if any
+  let afterPaint = 0;  // the frame request that adds the board's further rows and redraws the map's cases, if any
   let pendingCases = null;  // the case layer's update waiting for the view to move, if any
   let drawnInView = false;  // whether the case layer as drawn has a dot in the map's view
   let timer = 0, visible = false, picking = false;
@@ -105,6 +108,12 @@ export function startCases(root, ctx) {
     // The server filtered (open cases unless a state is chosen) and sorted by deadline; the
     // counts are of every match, not only of the rows shown.
     const shown = cases;
+    // Whether the new page has a dot in the map's view, asked before the board changes: the
+    // canvas's size read after the rows are replaced would lay the whole page out at once, and
+    // again in the frame that draws it.
+    const features = shown.filter((c) => c.location).map((c) => ({
+      type: 'Feature', geometry: c.location, properties: { id: c.id, overdue: !!c.overdue } }));
+    const inView = features.some(onCanvas);
     counts.replaceChildren(el('strong', { id: 'case-total', text: `${matched} 件` }),
       ...Object.entries(tally.status).map(([s, n]) => el('span', { class: 'count', dataset: { status: s }, text: `${stateNames[s] || s} ${n}` })),
       el('span', { class: 'count overdue', id: 'case-overdue', text: `超期 ${tally.overdue}` }),
@@ -131,23 +140,31 @@ export function startCases(root, ctx) {
       td[5].textContent = c.deadline ? formatTime(c.deadline).slice(5, 16) + (c.overdue ? ' 超期' : '') : '—';
       return tr;
     });
-    board.replaceChildren(head, ...rows);
-    // The map's case layer follows once the list is on screen: the list is what a dispatcher
+    // The rows the board's box shows come first, the rest once they are on screen: laying out
+    // and painting all of a page's rows makes the frame that shows the first ones several times
+    // longer (a new row is laid out in full once, content-visibility or not), and the rest lie
+    // below the box's fold until the dispatcher scrolls.
+    board.replaceChildren(head, ...rows.slice(0, BOARD_FIRST_ROWS));
+    // The map's case layer follows once the list is on screen too: the list is what a dispatcher
     // reads first, and a map frame in software WebGL costs a tenth of a second or more. When no
     // case of the old page nor of the new one is in the map's view, nothing the map shows
     // changes: the layer is updated when the view next moves, not redrawn now.
-    const features = shown.filter((c) => c.location).map((c) => ({
-      type: 'Feature', geometry: c.location, properties: { id: c.id, overdue: !!c.overdue } }));
-    cancelAnimationFrame(mapUpdate);
+    cancelAnimationFrame(afterPaint);
     if (pendingCases) map.off('movestart', pendingCases);
     pendingCases = null;
-    const inView = features.some(onCanvas);
-    if (!inView && !drawnInView) {
+    const redraw = inView || drawnInView;
+    if (!redraw) {
       pendingCases = () => { pendingCases = null; drawCases(features); };
       map.once('movestart', pendingCases);
-      return;
     }
-    mapUpdate = requestAnimationFrame(() => { mapUpdate = requestAnimationFrame(() => { mapUpdate = 0; drawCases(features); }); });
+    if (rows.length <= BOARD_FIRST_ROWS && !redraw) return;
+    afterPaint = requestAnimationFrame(() => {
+      afterPaint = requestAnimationFrame(() => {
+        afterPaint = 0;
+        board.append(...rows.slice(BOARD_FIRST_ROWS));
+        if (redraw) drawCases(features);
+      });
+    });
   }
 
   function drawCases(features) {
