@@ -264,6 +264,10 @@ class ConsoleJourneys(ApiTestCase):
         self.assertEqual(case["grid"], grid, "the GCJ-02 coordinate was not located where it lies")
         self.assertIn(grid, out["intake_text"])
         self.assertEqual(out["nearest"], worker)
+        # A step refused because someone else changed the case meanwhile says so on the case.
+        self.assertIn("refused_step", out, "no state offered extend, so no refusal was tried")
+        self.assertIn("未完成", out["refusal"])
+        self.assertIn("数据已被他人修改", out["refusal"])
         actions = [e["action"] for e in case["events"]]
         for a in ("register", "dispatch", "handle", "feedback", "verify", "close"):
             self.assertIn(a, actions)

@@ -21,7 +21,7 @@ const offered = (page) => page.$$eval('#case-actions button', (b) => b.map((x) =
 const read = (page) => page.evaluate(async (id) => (await fetch('/v1/incidents/' + id)).json(), result.id);
 const status = async (page) => (await read(page)).status;
 try {
-  page = await newPage(browser, errors, [401]);
+  page = await newPage(browser, errors, [401, 412]);
   await signIn(page, base, plan.login, plan.password);
   await page.click('#tabs button[data-tab="cases"]');
   await page.waitForSelector('#case-board tr[data-id]', { timeout: 20000 });
@@ -90,6 +90,23 @@ try {
     } else {
       const next = path_.find((a) => actions.includes(a));
       if (!next) { failures.push(`no way forward from ${s}: ${actions}`); break; }
+      if (!result.refusal && actions.includes('extend')) {
+        // Someone else extends the case meanwhile (the same API, another request): the page's
+        // step is refused (412), and the refusal stays on the case, not only in a toast.
+        result.refused_step = next;
+        await page.evaluate(async (id) => {
+          const session = await (await fetch('/v1/session')).json();
+          const current = await fetch('/v1/incidents/' + id);
+          await fetch('/v1/incidents/' + id, { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'If-Match': current.headers.get('ETag'),
+            'X-CSRF-Token': session.csrf_token }, body: JSON.stringify({ action: 'extend', working_hours: 1, note: '另一位调度员延期' }) });
+        }, result.id);
+        await page.click(`#case-actions button[data-action="${next}"]`);
+        result.refusal = await page.waitForSelector('#case-action-error', { timeout: 15000 }).then((e) => e.textContent())
+          .catch(() => { failures.push('a refused step left no message on the case'); return ''; });
+        await page.screenshot({ path: shot('console-case-refused.png') });
+        if ((await status(page)) !== s) failures.push(`the refused ${next} changed the case`);
+        continue;
+      }
       await page.click(`#case-actions button[data-action="${next}"]`);
     }
     await page.waitForFunction((before) => {

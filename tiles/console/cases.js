@@ -297,11 +297,18 @@ export function startCases(root, ctx) {
       body.worker = worker;
     }
     if (action === 'rework' && !note) { toast('返工请填写办理意见：还有什么问题'); return; }
+    let refused = null;
     try {
       await api('PATCH', '/v1/incidents/' + current.data.id, { body, ifMatch: current.etag });
       toast(`事件 #${current.data.id}: ${actionNames[action] || action} 完成`);
-    } catch (err) { toast(describe(err)); }
+    } catch (err) { refused = describe(err); toast(refused); }
     await open(current.data.id);
+    // A refusal stays on the case (a toast is gone in seconds): what was refused and why, under the
+    // case's title, until the case is opened again.
+    if (refused) {
+      const title = document.getElementById('case-title');
+      if (title) title.after(el('p', { id: 'case-action-error', class: 'warn', role: 'alert', text: `${actionNames[action] || action} 未完成: ${refused}` }));
+    }
     refresh(true);
   }
 
@@ -309,7 +316,10 @@ export function startCases(root, ctx) {
     const [lon, lat] = c.location.coordinates;
     box.replaceChildren(el('h4', { text: '最近的网格员 (按步行时间)' }), el('p', { class: 'muted', text: '计算中…' }));
     try {
-      const { data } = await api('GET', '/v1/dispatch/nearest-workers?' + new URLSearchParams({ lon, lat, k: '5', profile: 'foot' }));
+      // Only workers the case's grid may be dispatched to: the nearest offered is one the dispatch accepts.
+      const query = { lon, lat, k: '5', profile: 'foot' };
+      if (c.grid) query.grid = c.grid;
+      const { data } = await api('GET', '/v1/dispatch/nearest-workers?' + new URLSearchParams(query));
       const list = el('ol', { id: 'nearest-list', class: 'list' });
       const now = Date.now();
       for (const w of data.workers) {
