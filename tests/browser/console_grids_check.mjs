@@ -19,6 +19,22 @@ try {
   page = await newPage(browser, errors, [401, 412]);
   await signIn(page, base, plan.login, plan.password, shot('console-signin.png'));
 
+  // The first view is the person's scope area, all of it and filling the map (not a fixed place).
+  result.firstView = await page.evaluate(async () => {
+    const { map, user } = window.wanggeConsole;
+    const area = await (await fetch('/v1/areas/' + user.scope)).json();
+    let minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity;
+    const walk = (c) => { if (typeof c[0] === 'number') { minx = Math.min(minx, c[0]); miny = Math.min(miny, c[1]); maxx = Math.max(maxx, c[0]); maxy = Math.max(maxy, c[1]); } else c.forEach(walk); };
+    walk(area.geometry.coordinates);
+    const v = map.getBounds();
+    return { scope: [minx, miny, maxx, maxy], view: [v.getWest(), v.getSouth(), v.getEast(), v.getNorth()] };
+  });
+  {
+    const [sx0, sy0, sx1, sy1] = result.firstView.scope, [vx0, vy0, vx1, vy1] = result.firstView.view;
+    if (!(vx0 <= sx0 && vy0 <= sy0 && vx1 >= sx1 && vy1 >= sy1)) failures.push('the first view does not show all of the scope area: ' + JSON.stringify(result.firstView));
+    if (Math.max((sx1 - sx0) / (vx1 - vx0), (sy1 - sy0) / (vy1 - vy0)) < 0.6) failures.push('the first view is not fitted to the scope area: ' + JSON.stringify(result.firstView));
+  }
+
   // Find the grid by name and open it.
   await page.fill('#area-search', plan.name);
   await page.press('#area-search', 'Enter');

@@ -8,7 +8,7 @@ import { startCases } from './cases.js';
 import { startStats } from './stats.js';
 import { startWorker } from './worker.js';
 import { startGis } from './gis.js';
-import { toast } from './ui.js';
+import { toast, bounds } from './ui.js';
 import { setBaseLayers } from './overlays.js';
 
 const maplibregl = window.maplibregl;
@@ -54,7 +54,26 @@ function askToSignIn() {
   });
 }
 
-async function makeMap(styleAnswer) {
+// The first view: the person's scope area (the boot script's copy of the tree's answer), else the
+// extent of the registry's tiles (their TileJSON's bounds), each fitted to the map. Both answers
+// are on their way before the map is made, so fitting costs no round trip of its own.
+async function firstView(user, style) {
+  let box = null;
+  if (user.scope) {
+    try {
+      const area = await boot.scope;
+      if (area && area.geometry) box = bounds(area.geometry);
+    } catch (err) { box = null; }
+  }
+  if (!box) {
+    const b = Object.values(style.sources).map((s) => s.bounds).find((x) => Array.isArray(x) && x.length === 4);
+    if (b) box = [[b[0], b[1]], [b[2], b[3]]];
+  }
+  if (!box || !box.flat().every(Number.isFinite)) return { center: [119.98, 30.515], zoom: 11 };
+  return { bounds: box, fitBoundsOptions: { padding: 24, maxZoom: 16 } };
+}
+
+async function makeMap(styleAnswer, user) {
   const origin = location.origin;
   const absolute = (u) => (u.startsWith('/') ? origin + u : u);
   const style = (await styleAnswer).data;
@@ -86,8 +105,7 @@ async function makeMap(styleAnswer) {
   const map = new maplibregl.Map({
     container: 'map',
     style,
-    center: [119.98, 30.515],
-    zoom: 11,
+    ...(await firstView(user, style)),
     localIdeographFontFamily: "'Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', sans-serif",
     // The style is the server's own: validating it again costs the main thread and finds nothing.
     validateStyle: false,
@@ -139,7 +157,7 @@ export function refreshTiles(map) {
   document.getElementById('console').hidden = false;
   const treeRoots = fetchTreeRoots(user, boot.tree);
   treeRoots.catch(() => {});
-  const { map, loaded } = await makeMap(styleAnswer);
+  const { map, loaded } = await makeMap(styleAnswer, user);
   const ctx = { map, user, maplibregl, treeRoots, refreshTiles: () => refreshTiles(map) };
   window.wanggeConsole = ctx;
   // The screens are built while the map's worker reads the first tiles (they only listen to the
