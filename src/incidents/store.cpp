@@ -542,8 +542,11 @@ const std::vector<ListMember>& list_members() {
       {"assignee_name", nullptr},
       {"suggested_assignee", nullptr},
       {"suggested_assignee_name", nullptr},
-      // Where the case is, in a word: the name of the lowest area it was located in (its grid's).
-      {"grid_name", "s.hierarchy->-1->'name'"},
+      // Where the case is, in a word: the name of the lowest area it was located in (its grid's),
+      // or its grid's current name for a case stored without its hierarchy (loaded from elsewhere).
+      {"grid_name",
+       "coalesce(s.hierarchy->-1->'name', "
+       "to_jsonb((SELECT a.name FROM areas a WHERE a.code = s.grid_code AND a.valid_to IS NULL LIMIT 1)))"},
   };
   return all;
 }

@@ -58,7 +58,9 @@ class WorkerPhone(ApiTestCase):
         out = self.browse({"login": "wujiu", "password": PASSWORD, "worker": worker, "linked": True, "here": here,
                            "category": "市容环境", "description": "路边垃圾桶满溢"})
 
-        # Nothing to choose: the linked worker, by name; the due list is the API's.
+        # Nothing to choose: the linked worker, by name; the due list is the API's. The phone
+        # offers the worker's own screen only.
+        self.assertEqual(out["tabs"], ["worker"])
         self.assertTrue(out["chooser_hidden"])
         self.assertEqual(out["opened_worker"], worker)
         self.assertIn(self.get(f"/v1/workers/{worker}").json["name"], out["who"])

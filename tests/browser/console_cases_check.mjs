@@ -26,6 +26,12 @@ try {
   await page.click('#tabs button[data-tab="cases"]');
   await page.waitForSelector('#case-board tr[data-id]', { timeout: 20000 });
   await page.screenshot({ path: shot('console-case-board.png') });
+  // Every column is in sight without scrolling sideways, the deadline the board is sorted by too.
+  result.hidden_columns = await page.$$eval('#case-board tr:first-child > *', (cells) => {
+    const box = document.querySelector('.board-box').getBoundingClientRect();
+    return cells.filter((c) => c.getBoundingClientRect().right > box.right + 1).map((c) => c.textContent);
+  });
+  if (result.hidden_columns.length) failures.push('columns out of sight: ' + result.hidden_columns.join(', '));
 
   // A case reported elsewhere appears on the board without a reload.
   const made = await fetch(`${base}/v1/incidents`, { method: 'POST', headers: { Authorization: 'Bearer ' + plan.other, 'Content-Type': 'application/json' },

@@ -29,6 +29,7 @@ try {
   // A worker's account opens on the worker's view. An account linked to its worker record opens on
   // that worker at once; an unlinked one says who the person is.
   await page.waitForSelector('#panel-worker[data-ready="true"]:not([hidden])', { timeout: 30000 });
+  result.tabs = await page.$$eval('#tabs button', (b) => b.filter((x) => !x.hidden).map((x) => x.dataset.tab));
   if (plan.linked) {
     result.chooser_hidden = await page.$eval('#worker-choose', (e) => e.hidden);
     await page.waitForFunction(() => document.querySelector('#panel-worker')?.dataset.worker, null, { timeout: 30000 });

@@ -528,7 +528,9 @@ export function startGrids(root, ctx) {
   function showImpact(r, ms) {
     const { impact } = edit.ui;
     const changed = r.areas.features;
-    setOverlay(map, 'preview', { type: 'FeatureCollection', features: changed });
+    // Each changed area its own shade (alternating), so a split's two pieces read as two.
+    setOverlay(map, 'preview', { type: 'FeatureCollection',
+      features: changed.map((f, i) => ({ ...f, properties: { ...f.properties, piece: i % 2 } })) });
     const list = (title, id, items) => el('div', { id }, el('h4', { text: `${title} (${items.length})` }),
       items.length ? el('ul', { class: 'list' }, ...items) : el('p', { class: 'muted', text: '无' }));
     const areaItems = changed.map((f) => el('li', { dataset: { code: f.properties.code } },

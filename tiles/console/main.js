@@ -148,8 +148,10 @@ export function refreshTiles(map) {
   if (!session) { askToSignIn(); return; }
   setCsrf(session.csrf_token);
   const user = session.user;
+  const roleName = roles[user.role] || user.role;
+  // The first account is called 管理员 as its role is: said once, not "管理员 · 管理员".
   document.getElementById('person-name').textContent =
-    user.name + ' · ' + (roles[user.role] || user.role) + (user.scope ? ' · 辖区 ' + user.scope : '');
+    (user.name === roleName ? roleName : user.name + ' · ' + roleName) + (user.scope ? ' · 辖区 ' + user.scope : '');
   document.getElementById('person').hidden = false;
   document.getElementById('signout').addEventListener('click', async () => {
     try { await api('DELETE', '/v1/session'); } finally { location.reload(); }
@@ -169,6 +171,10 @@ export function refreshTiles(map) {
                     gis: startGis(document.getElementById('panel-gis'), ctx) };
   await loaded;
   const tabs = document.getElementById('tabs');
+  // A grid worker's phone shows the worker's own screen only: the others are a desk's screens, and
+  // five tabs do not fit across a phone.
+  const mayShow = (name) => user.role !== 'worker' || name === 'worker';
+  for (const b of tabs.querySelectorAll('button')) b.hidden = !mayShow(b.dataset.tab);
   tabs.hidden = false;
   const show = (name) => {
     for (const b of tabs.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.tab === name));
@@ -178,7 +184,7 @@ export function refreshTiles(map) {
   };
   tabs.addEventListener('click', (e) => { if (e.target.dataset.tab) show(e.target.dataset.tab); });
   const initial = location.hash.slice(1);
-  show(screens[initial] ? initial : user.role === 'dispatcher' ? 'cases' : user.role === 'worker' ? 'worker' : user.role === 'analyst' ? 'stats' : 'grids');
+  show(screens[initial] && mayShow(initial) ? initial : user.role === 'dispatcher' ? 'cases' : user.role === 'worker' ? 'worker' : user.role === 'analyst' ? 'stats' : 'grids');
   ctx.show = show;
   ctx.grids = screens.grids;
   ctx.cases = screens.cases;

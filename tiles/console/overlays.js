@@ -10,7 +10,7 @@ const coverageColours = ['match', ['get', 'kind'], 'gap', '#e03131', 'overlap', 
 const specs = [
   // A preview's changed areas (or a version to restore, a plan to apply).
   { source: 'preview', layers: [
-    { id: 'preview-fill', type: 'fill', paint: { 'fill-color': '#f59f00', 'fill-opacity': 0.35 } },
+    { id: 'preview-fill', type: 'fill', paint: { 'fill-color': ['case', ['==', ['get', 'piece'], 1], '#4dabf7', '#f59f00'], 'fill-opacity': 0.35 } },
     { id: 'preview-line', type: 'line', paint: { 'line-color': '#e8590c', 'line-width': 2.5 } }] },
   // The selected area (or a worker's grids).
   { source: 'selection', layers: [{ id: 'selection-line', type: 'line', paint: { 'line-color': '#1c7ed6', 'line-width': 3 } }] },

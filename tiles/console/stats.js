@@ -123,13 +123,11 @@ export function startStats(root, ctx) {
     return el('span', { class: 'downloads', 'data-table': name }, link('xlsx', '下载 XLSX'), link('csv', '下载 CSV'));
   }
 
-  // The board's look (class board), but a table's own layout: the case board lays its rows out as a
-  // grid of its six fixed columns, which folds a wider table's rows over several lines.
-  const tableLayout = 'display: table', rowLayout = 'display: table-row';
+  // The board's look (class board), with a table's own layout (console.css, table.board.stats).
   function table(id, columns, rows) {
-    return el('div', { class: 'table-box' }, el('table', { id, class: 'board stats', style: tableLayout },
-      el('thead', {}, el('tr', { style: rowLayout }, ...columns.map(([, title]) => el('th', { text: title })))),
-      el('tbody', {}, ...rows.map((r) => el('tr', { style: rowLayout }, ...columns.map(([key, , fmt]) => el('td', { text: fmt ? fmt(r[key], r) : r[key] ?? '—' })))))));
+    return el('div', { class: 'table-box' }, el('table', { id, class: 'board stats' },
+      el('thead', {}, el('tr', {}, ...columns.map(([, title]) => el('th', { text: title })))),
+      el('tbody', {}, ...rows.map((r) => el('tr', {}, ...columns.map(([key, , fmt]) => el('td', { text: fmt ? fmt(r[key], r) : r[key] ?? '—' })))))));
   }
 
   // --- the figures ------------------------------------------------------------------------------
