@@ -513,6 +513,10 @@ struct ListMember {
   const char* sql;  // nullptr: computed in list() from the row's keys
 };
 const std::vector<ListMember>& list_members() {
+  // Where the case is, in a word: the name of the lowest area it was located in (its grid's), or
+  // its grid's current name for a case stored without its hierarchy (loaded from elsewhere).
+  static const std::string grid_name = "coalesce(s.hierarchy->-1->'name', to_jsonb((SELECT a.name FROM " +
+                                       registry::area_versions_from("a") + " WHERE a.code = s.grid_code AND a.valid_to IS NULL LIMIT 1)))";
   static const std::vector<ListMember> all = {
       {"id", "s.id"},
       {"location", "ST_AsGeoJSON(s.location, 9, 0)::json"},
@@ -542,11 +546,7 @@ const std::vector<ListMember>& list_members() {
       {"assignee_name", nullptr},
       {"suggested_assignee", nullptr},
       {"suggested_assignee_name", nullptr},
-      // Where the case is, in a word: the name of the lowest area it was located in (its grid's),
-      // or its grid's current name for a case stored without its hierarchy (loaded from elsewhere).
-      {"grid_name",
-       "coalesce(s.hierarchy->-1->'name', "
-       "to_jsonb((SELECT a.name FROM areas a WHERE a.code = s.grid_code AND a.valid_to IS NULL LIMIT 1)))"},
+      {"grid_name", grid_name.c_str()},
   };
   return all;
 }
