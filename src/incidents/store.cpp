@@ -210,7 +210,7 @@ std::map<std::string, std::string> assignee_names(pg::Connection& conn, const st
     auto id_after = [&](std::string_view prefix) -> std::optional<std::string> {
       if (ref->rfind(prefix, 0) != 0 || ref->size() == prefix.size() || ref->size() > prefix.size() + 18) return std::nullopt;
       const std::string id = ref->substr(prefix.size());
-      if (!std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+      if (!registry::all_digits(id)) return std::nullopt;
       return id;
     };
     if (auto id = id_after("worker:")) workers.insert(*id);
@@ -228,10 +228,9 @@ std::map<std::string, std::string> assignee_names(pg::Connection& conn, const st
   return names;
 }
 
-// The same, written into each case given (a page, or one case) as `assignee_name`.
-void add_assignee_names(pg::Connection& conn, json& incidents) {
-  std::vector<std::optional<std::string>> refs;
-  for (const auto& item : incidents) refs.push_back(string_member(item, "assignee"));
+// The same, written into each case given (a page, or one case) as `assignee_name`; refs[i] is
+// incidents[i]'s assignee.
+void add_assignee_names(pg::Connection& conn, const std::vector<std::optional<std::string>>& refs, json& incidents) {
   const auto names = assignee_names(conn, refs);
   for (std::size_t i = 0; i < refs.size(); ++i) {
     auto found = refs[i] ? names.find(*refs[i]) : names.end();
@@ -359,7 +358,7 @@ json IncidentStore::decorate(pg::Connection& conn, long long id, json incident) 
   incident["suggested_assignees"] = suggestions(conn, incident);
   incident["suggested_assignee"] = incident["suggested_assignees"].empty() ? json(nullptr) : incident["suggested_assignees"][0]["assignee"];
   json one = json::array({std::move(incident)});
-  add_assignee_names(conn, one);
+  add_assignee_names(conn, {string_member(one[0], "assignee")}, one);
   return with_events(conn, id, std::move(one[0]));
 }
 
@@ -643,13 +642,10 @@ json IncidentStore::list(pg::Connection& conn, const Actor& actor, const Inciden
     }
   }
   if (!items.empty() && wanted("assignee_name")) {
+    // The assignee column, whether or not the page carries the member.
     std::vector<std::optional<std::string>> refs;
     for (int r = 0; r < rows.rows(); ++r) refs.push_back(rows.opt(r, 4));
-    const auto names = assignee_names(conn, refs);
-    for (int r = 0; r < rows.rows(); ++r) {
-      auto found = refs[r] ? names.find(*refs[r]) : names.end();
-      items[r]["assignee_name"] = found == names.end() ? json(nullptr) : json(found->second);
-    }
+    add_assignee_names(conn, refs, items);
   }
   return json{{"numberMatched", matched}, {"counts", {{"status", by_status}, {"overdue", overdue}}}, {"incidents", std::move(items)}};
 }

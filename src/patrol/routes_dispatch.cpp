@@ -53,9 +53,7 @@ Response nearest(const PatrolServices& app, const Request& req) {
   const double max_age_s = static_cast<double>(int_param(req, "max_age", 3600, 1, 30 * 86400));
   const auto router = route::router_of(app.router);  // held to the end of the request
   const auto grid = req.param("grid");
-  if (grid &&
-      (grid->empty() || grid->size() > 40 || !std::all_of(grid->begin(), grid->end(), [](char ch) { return ch >= '0' && ch <= '9'; })))
-    throw bad_request("invalid_parameter", "grid must be an area code");
+  if (grid && (grid->size() > 40 || !registry::all_digits(*grid))) throw bad_request("invalid_parameter", "grid must be an area code");
   const route::Graph& g = router->graph(profile);
   auto incident = g.snap({p.lon, p.lat}, route::Router::kMaxSnapM);
   if (!incident)

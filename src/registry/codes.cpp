@@ -8,10 +8,6 @@
 namespace wangge::registry {
 namespace {
 
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 std::regex compile(const std::string& pattern, const char* what) {
   try {
     return std::regex(pattern, std::regex::ECMAScript);
@@ -79,6 +75,10 @@ std::string code_prefix(std::string_view code) {
 
 bool code_within(std::string_view code, std::string_view scope_code) {
   return code.substr(0, code_prefix(scope_code).size()) == code_prefix(scope_code) && code.size() >= scope_code.size();
+}
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace wangge::registry

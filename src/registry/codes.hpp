@@ -37,6 +37,9 @@ class CodeRules {
 // 330500, the whole code below that. Because child codes must extend their parent's prefix, a
 // code lies in a subtree exactly when it starts with the subtree root's prefix.
 std::string code_prefix(std::string_view code);
+// Whether `text` is one or more ASCII digits, as every area code is (the syntax alone: no rule of
+// a level, no existence).
+bool all_digits(std::string_view text);
 bool code_within(std::string_view code, std::string_view scope_code);
 
 }  // namespace wangge::registry

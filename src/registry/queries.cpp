@@ -191,6 +191,23 @@ void assign_incident_grids(pg::Connection& conn) {
             "WHERE i.grid_code IS NULL AND a.valid_to IS NULL AND a.level = 'grid' AND ST_Covers(a.geom, i.location)");
 }
 
+void assign_incident_hierarchies(pg::Connection& conn, const std::string& created_by) {
+  conn.exec("sample.case_hierarchies", R"SQL(
+WITH RECURSIVE up AS (
+  SELECT i.id, a.code, a.parent_code, a.level, a.name, 0 AS depth
+  FROM incidents i JOIN areas a ON a.code = i.grid_code AND a.valid_to IS NULL
+  WHERE i.created_by = $1
+  UNION ALL
+  SELECT up.id, p.code, p.parent_code, p.level, p.name, up.depth + 1
+  FROM up JOIN areas p ON p.code = up.parent_code AND p.valid_to IS NULL)
+UPDATE incidents i SET method = 'inside', hierarchy = h.chain
+FROM (SELECT id, jsonb_agg(jsonb_build_object('level', level, 'code', code, 'name', name) ORDER BY depth DESC) AS chain
+      FROM up GROUP BY id) h
+WHERE i.id = h.id
+)SQL",
+            {created_by});
+}
+
 void analyze(pg::Connection& conn) { conn.exec("sample.analyze", "ANALYZE areas; "); }
 
 }  // namespace wangge::registry

@@ -79,6 +79,9 @@ bool is_empty(pg::Connection& conn);
 void copy_in_areas(pg::Connection& conn, const std::function<bool(std::string&)>& fill);
 // Incidents without a grid get the current grid that covers their location.
 void assign_incident_grids(pg::Connection& conn);
+// Incidents created by `created_by` with a grid get the chain of current areas from the top down
+// to that grid as their hierarchy (as GET /v1/locate names it; method "inside").
+void assign_incident_hierarchies(pg::Connection& conn, const std::string& created_by);
 // Fresh planner statistics after a bulk load.
 void analyze(pg::Connection& conn);
 

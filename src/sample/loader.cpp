@@ -32,25 +32,6 @@ std::string number(double v) {
   return buf;
 }
 
-// The live sample's cases carry what the locator gives a case reported through the API: the
-// chain of areas from the county down to the grid (as GET /v1/locate names it), so that a case
-// opened in the console says where it is.
-void write_case_hierarchies(pg::Connection& conn) {
-  conn.exec("sample.case_hierarchies", R"SQL(
-WITH RECURSIVE up AS (
-  SELECT i.id, a.code, a.parent_code, a.level, a.name, 0 AS depth
-  FROM incidents i JOIN areas a ON a.code = i.grid_code AND a.valid_to IS NULL
-  WHERE i.created_by = 'sample'
-  UNION ALL
-  SELECT up.id, p.code, p.parent_code, p.level, p.name, up.depth + 1
-  FROM up JOIN areas p ON p.code = up.parent_code AND p.valid_to IS NULL)
-UPDATE incidents i SET method = 'inside', hierarchy = h.chain
-FROM (SELECT id, jsonb_agg(jsonb_build_object('level', level, 'code', code, 'name', name) ORDER BY depth DESC) AS chain
-      FROM up GROUP BY id) h
-WHERE i.id = h.id
-)SQL");
-}
-
 // The live sample's cases get the event log the lifecycle would have written, step by step
 // from the times they hold (reported, dispatched, verified, closed), so that a case opened in the
 // console shows how it got where it is. Steps without a time of their own are placed between
@@ -243,7 +224,9 @@ LoadCounts load(pg::Connection& conn, const Jurisdiction& j, const DeadlineRule&
             });
   registry::assign_incident_grids(tx.connection());
   if (!j.recent_cases.empty()) {
-    write_case_hierarchies(tx.connection());
+    // What the locator gives a case reported through the API: a case opened in the console says
+    // where it is.
+    registry::assign_incident_hierarchies(tx.connection(), "sample");
     write_case_events(tx.connection());
   }
   registry::audit::record(tx.connection(), "sample", "sample.load",

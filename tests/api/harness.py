@@ -231,6 +231,18 @@ class ApiTestCase(unittest.TestCase):
         """SQL expression for the current geometry of an area."""
         return f"(SELECT geom FROM areas WHERE code = '{code}' AND valid_to IS NULL)"
 
+    def echoed_item(self, path, geometry=None, **properties):
+        """The OGC item at `path` as a GIS client sends it back in a PUT: the Feature it read (its
+        links dropped), every property echoed, with `geometry` and `properties` edited."""
+        r = self.s.request("GET", path, token=self.admin)
+        self.assertEqual(r.status, 200, r)
+        feature = r.json
+        feature.pop("links", None)
+        if geometry is not None:
+            feature["geometry"] = geometry
+        feature["properties"].update(properties)
+        return feature
+
     def touching_pair(self, village):
         """The first two grids of a village (in code order) that share a stretch of border."""
         grids = self.grids_of(village)

@@ -87,10 +87,7 @@ class OgcAtomicEdit(ApiTestCase):
         new_a = self.grown(a, b)
         fa = self.fid_of(a)
         # As a GIS client sends it: the Feature it read, every property echoed, the name edited.
-        echoed = self.ogc("GET", f"{GRID}/{fa}").json
-        echoed.pop("links")
-        echoed["geometry"] = new_a
-        echoed["properties"]["name"] = "整体替换扩大网格"
+        echoed = self.echoed_item(f"{GRID}/{fa}", new_a, name="整体替换扩大网格")
         r = self.ogc("PUT", f"{GRID}/{fa}?adjust=neighbours", echoed)
         self.assertEqual(r.status, 200, r)
         self.assertIn(b, r.json["adjusted"])
@@ -156,15 +153,11 @@ class OgcAtomicEdit(ApiTestCase):
                 self.assertProblem(r, 422, code)
                 self.assertEqual(self.state(a, b), before)
             with self.subTest(method="PUT", props=props):
-                feature = self.ogc("GET", f"{GRID}/{fa}").json
-                feature.pop("links")
-                feature["geometry"] = new_a
-                feature["properties"].update(props)
+                feature = self.echoed_item(f"{GRID}/{fa}", new_a, **props)
                 self.assertProblem(self.ogc("PUT", f"{GRID}/{fa}?adjust=neighbours", feature), 422, code)
                 self.assertEqual(self.state(a, b), before)
         # A PUT must name the area, as a plain PUT must.
-        feature = self.ogc("GET", f"{GRID}/{fa}").json
-        feature["geometry"] = new_a
+        feature = self.echoed_item(f"{GRID}/{fa}", new_a)
         del feature["properties"]["name"]
         self.assertProblem(self.ogc("PUT", f"{GRID}/{fa}?adjust=neighbours", feature), 422, "missing_property")
         self.assertEqual(self.state(a, b), before)

@@ -130,10 +130,7 @@ class OgcEdit(ApiTestCase):
         self.assertIn("空白", doc["title"])
         self.assertEqual(self.fid_of(a), fa)  # nothing changed
         # A PUT as a GIS client sends it: every property echoed back, the name edited.
-        echoed = self.ogc("GET", f"{GRID}/{fa}").json
-        echoed.pop("links")
-        echoed["geometry"] = new_a
-        echoed["properties"]["name"] = "扩大网格"
+        echoed = self.echoed_item(f"{GRID}/{fa}", new_a, name="扩大网格")
         r = self.ogc("PUT", f"{GRID}/{fa}?adjust=neighbours", echoed)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["adjusted"], [b])
