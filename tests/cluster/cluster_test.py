@@ -2,9 +2,12 @@
 """The deployment of tools/cluster under failure, every figure printed:
 
 1. coherence: an edit through one wangge process is seen by the other (area read, locate answer,
-   tile) within 1 s;
+   tile) within 1 s; nginx's tile cache answers hits and If-None-Match itself, revalidates with a
+   304 once a tile is older than its configured age, shows an edit within that age, and never
+   answers an error or another client's credentials from memory;
 2. a wangge process killed (-9) under a read load through nginx: failed reads;
 3. a rolling restart (SIGTERM, drain, start) of every process under a read load: failed reads;
+   every process stopped at once: cached tiles still answered by nginx, the rest 502 problem+json;
 4. failover: a writer posts cases through nginx while the primary's PostgreSQL is killed (-9);
    acknowledged vs stored (lost), refused writes (503 problem+json), the time until writes succeed
    again (target <= 15 s), failed tile and locate reads meanwhile; then coherence again;
@@ -177,6 +180,102 @@ def coherence(points, label):
               " (target <= 1000 ms)")
 
 
+TILE_ROUTE = 'route="/tiles/{layers}/{z}/{x}/{y}.mvt",method="GET"'
+
+
+def tile_cache(points):
+    """nginx's tile cache (tools/nginx/tile_cache.lua): a second request is answered from it, a
+    client's If-None-Match from it too; once the configured age has passed, the next request
+    revalidates with wangge (a 304 there, counted in wangge's /metrics); after an edit the tile
+    through nginx changes within that age (plus wangge's own 1 s); errors and other credentials are
+    never answered from it."""
+    fresh_s = float(ENV.get("WANGGE_CLUSTER_TILE_CACHE_S", "2"))
+    code, x, y = points[len(points) // 3]
+    z, tx, ty = tile_of(x, y, 15)
+    tile = f"/tiles/grid/{z}/{tx}/{ty}.mvt"
+    c = Client(NGINX)
+    gz = {"Accept-Encoding": "gzip"}
+    time.sleep(fresh_s)  # whatever an earlier phase left cached has aged
+    s1, h1, b1 = c.request("GET", tile, headers=gz)
+    s2, h2, b2 = c.request("GET", tile, headers=gz)
+    check(s1 == 200 and s2 == 200 and b1 == b2 and h2.get("x-cache") == "HIT" and h2.get("etag") == h1.get("etag"),
+          f"tile cache: the same tile asked twice: {s1} {h1.get('x-cache')}, then {s2} {h2.get('x-cache')}, same body {b1 == b2}")
+    check(h2.get("content-encoding") == "gzip" and h2.get("cache-control") == h1.get("cache-control") and
+          h2.get("content-type") == "application/vnd.mapbox-vector-tile",
+          f"tile cache: a hit carries wangge's headers (Content-Encoding {h2.get('content-encoding')}, "
+          f"Cache-Control {h2.get('cache-control')}, Content-Type {h2.get('content-type')})")
+    s, h, b = c.request("GET", tile)
+    check(s == 200 and h.get("content-encoding") is None and b != b1,
+          f"tile cache: a client without gzip gets the tile uncompressed: {s}, Content-Encoding {h.get('content-encoding')}")
+    s, h, b = c.request("GET", tile, headers={**gz, "If-None-Match": h1.get("etag", "")})
+    check(s == 304 and not b and h.get("etag") == h1.get("etag"),
+          f"tile cache: the client's own If-None-Match answered {s} ({h.get('x-cache')})")
+    anonymous = http.client.HTTPConnection(*NGINX, timeout=10)
+    anonymous.request("GET", tile, headers=gz)
+    r = anonymous.getresponse()
+    r.read()
+    check(r.status == 401 and r.getheader("Content-Type") == "application/problem+json",
+          f"tile cache: without credentials the cached tile is not answered: {r.status} {r.getheader('Content-Type')}")
+    bad = "/tiles/grid/99/0/0.mvt"
+    statuses = [c.request("GET", bad)[:2] for _ in range(2)]
+    check([st for st, _ in statuses] == [400, 400] and all(hh.get("x-cache") == "MISS" for _, hh in statuses),
+          f"tile cache: an error is passed on and not kept: {[(st, hh.get('x-cache')) for st, hh in statuses]}")
+    before = sum(metric(a, "wangge_http_requests_total", TILE_ROUTE + ',status="304"') or 0 for a in WANGGE)
+    time.sleep(fresh_s + 0.2)
+    s, h, b = c.request("GET", tile, headers=gz)
+    after = sum(metric(a, "wangge_http_requests_total", TILE_ROUTE + ',status="304"') or 0 for a in WANGGE)
+    check(s == 200 and b == b1 and h.get("x-cache") == "REVALIDATED" and after == before + 1,
+          f"tile cache: {fresh_s:g} s later the tile is revalidated: {s} {h.get('x-cache')}, wangge answered "
+          f"{after - before:g} x 304")
+    s, h, _ = c.request("GET", tile, headers=gz)
+    check(h.get("x-cache") == "HIT", f"tile cache: and then answered from the cache again: {s} {h.get('x-cache')}")
+    rename(Client(WANGGE[0]), code)
+    written = time.time()
+    changed = None
+    while time.time() - written < fresh_s + 5:
+        s, h, _ = c.request("GET", tile, headers=gz)
+        if s == 200 and h.get("etag") != h1.get("etag"):
+            changed = time.time() - written
+            break
+        time.sleep(0.02)
+    check(changed is not None and changed <= fresh_s + 1.0,
+          "tile cache: after an edit the tile through nginx changes after " +
+          (f"{changed * 1000:.0f} ms" if changed is not None else f"more than {fresh_s + 5:g} s") +
+          f" (target <= {fresh_s:g} s cache age + 1 s)")
+
+
+def edge_errors():
+    """What nginx refuses itself is answered as wangge answers errors: problem+json, a stable code."""
+    import socket
+
+    def raw(request):  # each of these requests ends its connection: read to the end
+        with socket.create_connection(NGINX, timeout=10) as sock:
+            sock.sendall(request)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict((k.strip().lower(), v.strip()) for k, _, v in (ln.partition(":") for ln in lines[1:]))
+        return int(lines[0].split()[1]), headers, body
+
+    cases = [
+        ("a path kept off the edge (/metrics)", b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "not_found"),
+        ("a body over the limit (40 MB announced)", b"POST /v1/incidents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         b"Content-Length: 40000000\r\nConnection: close\r\n\r\n", 413, "payload_too_large"),
+        ("a request line of 70,000 bytes", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431, "headers_too_large"),
+        ("a request nginx cannot read", b"GARBAGE\r\n\r\n", 400, "malformed_request"),
+    ]
+    for what, request, want_status, want_code in cases:
+        status, headers, body = raw(request)
+        try:
+            code = json.loads(body).get("code")
+        except ValueError:
+            code = None
+        check(status == want_status and headers.get("content-type") == "application/problem+json" and code == want_code,
+              f"nginx's own refusals: {what}: {status} {headers.get('content-type')} code {code}")
+
+
 def metric(addr, name, labels=""):
     _, _, body = Client(addr).request("GET", "/metrics")
     for line in body.decode().splitlines():
@@ -316,6 +415,34 @@ def rolling_restart(points):
           f"{len(load.failed)} failed" + (f": {load.failed[:3]}" if load.failed else ""))
 
 
+def every_process_down(points):
+    """Both wangge processes stopped at once: nginx answers a tile it has cached from memory (STALE),
+    and what it cannot answer as a problem document (502 no_server); then both start again."""
+    c = Client(NGINX)
+    code, x, y = points[0]
+    z, tx, ty = tile_of(x, y, 14)
+    cached = f"/tiles/grid/{z}/{tx}/{ty}.mvt"
+    s0, _, b0 = c.request("GET", cached, headers={"Accept-Encoding": "gzip"})
+    for i in range(1, len(WANGGE) + 1):
+        cluster("kill-wangge", str(i))
+    try:
+        s1, h1, b1 = c.request("GET", cached, headers={"Accept-Encoding": "gzip"})
+        s2, h2, b2 = c.request("GET", f"/tiles/grid/{z}/{tx}/{ty + 1}.mvt?uncached={time.time()}")
+        s3, h3, b3 = c.request("GET", f"/v1/areas/{code}")
+    finally:
+        for i in range(1, len(WANGGE) + 1):
+            cluster("start-wangge", str(i))
+    check(s0 in (200, 204) and s1 == s0 and b1 == b0,
+          f"every process down: a cached tile is answered from nginx's memory: {s1} {h1.get('x-cache')}")
+
+    def problem_code(headers, body):
+        return json.loads(body).get("code") if headers.get("content-type") == "application/problem+json" else None
+    check(s2 == 502 and problem_code(h2, b2) == "no_server",
+          f"every process down: an uncached tile answers {s2} {problem_code(h2, b2)}")
+    check(s3 == 502 and problem_code(h3, b3) == "no_server",
+          f"every process down: an area read answers {s3} {problem_code(h3, b3)}")
+
+
 def failover(points):
     run = f"failover-{int(time.time())}"
     acked, refused, other = [], [], []
@@ -385,6 +512,10 @@ def main():
     points = sample_points(200)
     print("coherence:")
     coherence(points, "coherence")
+    print("nginx's tile cache:")
+    tile_cache(points)
+    print("nginx's own refusals:")
+    edge_errors()
     print("bulk reads on a standby:")
     bulk_reads(points)
     print("clients behind nginx:")
@@ -393,6 +524,8 @@ def main():
     kill_under_load(points)
     print("rolling restart:")
     rolling_restart(points)
+    print("every process down:")
+    every_process_down(points)
     print("failover of the primary:")
     failover(points)
     print("coherence after the failover:")
