@@ -2,6 +2,12 @@
 // between snapshots.
 #pragma once
 
+// Boost 1.74's geometry headers include headers Boost itself has deprecated (no_exceptions_support
+// and the like), and each prints a "#pragma message" note in every translation unit: they read as
+// warnings of ours in a clean build, though they are Boost's internals and not ours to replace.
+#ifndef BOOST_ALLOW_DEPRECATED_HEADERS
+#define BOOST_ALLOW_DEPRECATED_HEADERS
+#endif
 #include <boost/geometry.hpp>
 #include <boost/geometry/index/rtree.hpp>
 #include <cstdint>
