@@ -49,10 +49,12 @@ Caught wait_for_replay(Connection& conn, const std::string& position, Clock::tim
   }
 }
 
-void count(Reads::State& s, Caught caught, Clock::time_point began) {
-  (caught == Caught::standby ? s.on_standby : s.on_primary).add();
-  s.wait.observe(std::chrono::duration<double>(Clock::now() - began).count());
-}
+// The wait alone (the histogram's meaning), observed once the standby caught up or was given up.
+void observe_wait(Reads::State& s, Clock::time_point began) { s.wait.observe(std::chrono::duration<double>(Clock::now() - began).count()); }
+
+// A read counted once it is done, by the server that answered it: a read that failed on a standby
+// and was done again on the primary counts for the primary only.
+void count_served(Reads::State& s, Caught caught) { (caught == Caught::standby ? s.on_standby : s.on_primary).add(); }
 
 }  // namespace
 
@@ -91,9 +93,14 @@ Reads::~Reads() {
 
 namespace {
 
+struct CaughtUp {
+  Lease lease;
+  Caught caught;
+};
+
 // A caught-up standby's connection (or the primary's, when prefer-standby found no standby), or
-// nothing when no standby replayed the primary's position in time; counted either way.
-std::optional<Lease> caught_up(Reads::State& s, Pool& primary_pool) {
+// nothing when no standby replayed the primary's position in time.
+std::optional<CaughtUp> caught_up(Reads::State& s, Pool& primary_pool) {
   const auto began = Clock::now();
   std::string position;
   {
@@ -103,44 +110,43 @@ std::optional<Lease> caught_up(Reads::State& s, Pool& primary_pool) {
   try {
     auto lease = s.standby.acquire(s.settings.max_wait);
     const Caught caught = wait_for_replay(*lease, position, began + s.settings.max_wait);
-    if (caught != Caught::late) {
-      count(s, caught, began);
-      return std::optional<Lease>(std::move(lease));
-    }
+    observe_wait(s, began);
+    if (caught != Caught::late) return CaughtUp{std::move(lease), caught};
     log::warn("bulk read: no standby replayed " + position + " within " + std::to_string(s.settings.max_wait.count()) +
               " ms; reading on the primary");
   } catch (const std::exception& e) {
+    observe_wait(s, began);
     log::warn(std::string("bulk read: no standby (") + e.what() + "); reading on the primary");
   }
-  count(s, Caught::late, began);
   return std::nullopt;
 }
 
 }  // namespace
 
 void read(Pool& primary_pool, const std::function<void(Connection&)>& run) {
-  if (Reads::State* s = g_state) {
-    if (auto lease = caught_up(*s, primary_pool)) {
+  Reads::State* s = g_state;
+  if (s) {
+    if (auto found = caught_up(*s, primary_pool)) {
       // As for loads: a standby that fails during the read (it went down, cancelled the read for
       // a conflict with the replay of a vacuum, or may not read a table) is not the client's
       // error: the read is done again on the primary. Errors of the request itself (limits, bad
       // options) are not database errors and go to the client as they are.
       try {
-        run(**lease);
+        run(*found->lease);
+        count_served(*s, found->caught);
         return;
       } catch (const sql_error& e) {
         log::warn(std::string("bulk read: failed on the standby (") + e.what() + "); reading on the primary");
-        s->on_primary.add();
       } catch (const Error& e) {
         // A lost connection or a cancelled statement (Connection::fail); a request's own errors
         // have other codes and go to the client.
         if (e.code() != "database_unavailable") throw;
         log::warn(std::string("bulk read: the standby became unavailable (") + e.what() + "); reading on the primary");
-        s->on_primary.add();
       }
     }
   }
   run(*primary_pool.acquire());
+  if (s) count_served(*s, Caught::primary);
 }
 
 void load(Connection& primary, int statement_timeout_ms, const std::function<void(Connection&)>& run) {
@@ -156,12 +162,14 @@ void load(Connection& primary, int statement_timeout_ms, const std::function<voi
   try {
     Connection conn(s->settings.url, statement_timeout_ms);
     caught = wait_for_replay(conn, position, began + s->settings.max_wait);
+    observe_wait(*s, began);
     if (caught != Caught::late)
       standby.emplace(std::move(conn));
     else
       log::warn("bulk load: no standby replayed " + position + " within " + std::to_string(s->settings.max_wait.count()) +
                 " ms; loading from the primary");
   } catch (const std::exception& e) {
+    observe_wait(*s, began);
     log::warn(std::string("bulk load: no standby (") + e.what() + "); loading from the primary");
   }
   if (standby) {
@@ -172,15 +180,14 @@ void load(Connection& primary, int statement_timeout_ms, const std::function<voi
     // it in at the end, so a failed half-load left nothing behind.
     try {
       run(*standby);
-      count(*s, caught, began);
+      count_served(*s, caught);
       return;
     } catch (const std::exception& e) {
       log::warn(std::string("bulk load: failed on the standby (") + e.what() + "); loading from the primary");
-      caught = Caught::late;
     }
   }
-  count(*s, caught, began);
   run(primary);
+  count_served(*s, Caught::primary);
 }
 
 }  // namespace wangge::pg::bulk
