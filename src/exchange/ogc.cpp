@@ -175,8 +175,8 @@ std::string openapi_json(const std::string& base) {
        get("the properties filter and sortby may name", json::array({p_collection}), "application/schema+json")},
       {"/collections/{collectionId}/schema",
        get("the features' properties and geometry type (Part 5)", json::array({p_collection}), "application/schema+json")},
-      {"/collections/{collectionId}/feature-schema",
-       get("the JSON Schema of one GeoJSON Feature (the describedBy link)", json::array({p_collection}), "application/schema+json")},
+      {"/collections/{collectionId}/schema.xsd",
+       get("the features' GML application schema (the describedBy link)", json::array({p_collection}), "application/xml")},
       {"/collections/{collectionId}/items", get("features of a collection", items_params, "application/geo+json")},
       {"/collections/{collectionId}/items/{featureId}",
        get("one feature", json::array({p_collection, p_feature, query_parameter("crs", "query", "CRS of the response", crs_schema)}),
@@ -260,11 +260,12 @@ json collection_json(pg::Connection& conn, const Collection& c, const std::optio
                                       {"type", "application/schema+json"},
                                       {"title", "schema of the features"},
                                       {"href", href + "/schema"}},
-                                     // GDAL's OAPIF driver types its fields from the schema of a whole Feature.
+                                     // GDAL's OAPIF driver takes its fields and geometry type from an XML
+                                     // Schema (a GML application schema) when a describedBy link names one.
                                      {{"rel", "describedBy"},
-                                      {"type", "application/schema+json"},
-                                      {"title", "schema of one GeoJSON Feature"},
-                                      {"href", href + "/feature-schema"}}})}};
+                                      {"type", "application/xml"},
+                                      {"title", "GML application schema of the features"},
+                                      {"href", href + "/schema.xsd"}}})}};
   json extent = json::object();
   if (!r.is_null(0, 0)) {
     extent["spatial"] = {{"bbox", json::array({json::array({r.number(0, 0), r.number(0, 1), r.number(0, 2), r.number(0, 3)})})},
@@ -334,30 +335,32 @@ std::string schema_json(const Collection& c, const std::string& base) {
       .dump();
 }
 
-std::string feature_schema_json(const Collection& c, const std::string& base) {
-  ordered_json props = ordered_json::object();
+std::string gml_schema(const Collection& c, const std::string& base) {
+  // Element names are the layer's fixed ASCII field names and the collection id: nothing to escape.
+  std::string type = c.id + "Type";
+  std::string out =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xmlns:gml=\"http://www.opengis.net/gml/3.2\" xmlns:wg=\"" +
+      base + "\" targetNamespace=\"" + base +
+      "\" elementFormDefault=\"qualified\">\n"
+      "<xs:import namespace=\"http://www.opengis.net/gml/3.2\" schemaLocation=\"http://schemas.opengis.net/gml/3.2.1/gml.xsd\"/>\n"
+      "<xs:element name=\"" +
+      c.id + "\" type=\"wg:" + type +
+      "\" substitutionGroup=\"gml:AbstractFeature\"/>\n"
+      "<xs:complexType name=\"" +
+      type +
+      "\"><xs:complexContent><xs:extension base=\"gml:AbstractFeatureType\"><xs:sequence>\n"
+      "<xs:element name=\"geometry\" type=\"gml:" +
+      std::string(c.layer == LayerKind::areas ? "MultiSurfacePropertyType" : "PointPropertyType") + "\"/>\n";
   for (const auto& f : layer_fields(c.layer)) {
     // GDAL 3.6 puts a first page's "id" field before the schema's fields, so a property named id
     // listed here would be a second field of that name (QGIS: id and id_2).
     if (f.name == "id") continue;
-    props[f.name] = property_schema(f);
+    const char* xs = f.type == FieldType::integer ? "xs:integer" : f.type == FieldType::datetime ? "xs:dateTime" : "xs:string";
+    out += "<xs:element name=\"" + f.name + "\" type=\"" + xs + "\" minOccurs=\"0\" nillable=\"true\"/>\n";
   }
-  const char* geometry_type = c.layer == LayerKind::areas ? "MultiPolygon" : "Point";
-  ordered_json geometry = {
-      {"type", "object"},
-      {"required", {"type", "coordinates"}},
-      {"properties", {{"type", {{"type", "string"}, {"enum", {geometry_type}}}}, {"coordinates", {{"type", "array"}}}}}};
-  return ordered_json({{"$schema", "https://json-schema.org/draft/2020-12/schema"},
-                       {"$id", base + "/collections/" + c.id + "/feature-schema"},
-                       {"title", c.title},
-                       {"type", "object"},
-                       {"required", {"type", "id", "geometry", "properties"}},
-                       {"properties",
-                        {{"type", {{"type", "string"}, {"enum", {"Feature"}}}},
-                         {"id", {{"type", "integer"}}},
-                         {"geometry", std::move(geometry)},
-                         {"properties", {{"type", "object"}, {"properties", std::move(props)}}}}}})
-      .dump();
+  out += "</xs:sequence></xs:extension></xs:complexContent></xs:complexType>\n</xs:schema>\n";
+  return out;
 }
 
 std::string queryables_json(const Collection& c, const std::string& base) {

@@ -58,10 +58,10 @@ std::string queryables_json(const Collection& c, const std::string& base);
 // it sees is empty; QGIS 3.22 reads neither this nor the queryables: it types a layer from the
 // first page of items alone.
 std::string schema_json(const Collection& c, const std::string& base);
-// The same properties as the JSON Schema of one GeoJSON Feature of the collection, the
-// `describedBy` document GDAL's OAPIF driver reads for its field types (GDAL 3.6 takes a field's
-// type from an example value built from the schema, `properties.properties.*`).
-std::string feature_schema_json(const Collection& c, const std::string& base);
+// The same features as a GML application schema (XML Schema): the describedBy document GDAL's
+// OAPIF driver reads for its fields' types and the geometry type, so that through GDAL, too, an
+// empty collection has both and valid_to is a time.
+std::string gml_schema(const Collection& c, const std::string& base);
 
 struct Page {
   std::string features;  // JSON array text

@@ -243,7 +243,12 @@ void add_ogc_routes(http::RouteTable& routes, const ExchangeServices& services) 
   };
   schema_route("/ogc/collections/{collection}/queryables", ogc::queryables_json);
   schema_route("/ogc/collections/{collection}/schema", ogc::schema_json);
-  schema_route("/ogc/collections/{collection}/feature-schema", ogc::feature_schema_json);
+  routes.add("GET", "/ogc/collections/{collection}/schema.xsd", [app, base](const Request& req) {
+    app->registry.authenticate(req);
+    const auto& c = collection_or_404(req.path_param("collection"));
+    check_parameters(req, {});
+    return typed(ogc::gml_schema(c, base()), "application/xml");
+  });
   routes.add("GET", "/ogc/collections/{collection}/items", [app, memory](const Request& req) {
     auto actor = app->registry.authenticate(req);
     return items(*app, memory.get(), req, collection_or_404(req.path_param("collection")), actor);

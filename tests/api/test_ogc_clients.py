@@ -75,24 +75,31 @@ class GisClients(ApiTestCase):
                              env=dict(env, GDAL_HTTP_USERPWD="gis:wrong"), capture_output=True, text=True, timeout=120)
         self.assertNotEqual(bad.returncode, 0)
 
-    def test_gdal_types_fields_from_the_schema(self):
-        """GDAL's OAPIF driver types its fields from the collection's describedBy schema: times
-        that are null on every feature it samples (valid_to of current versions) are DateTime, and
-        a collection the token sees empty (a township's token, the provinces) still has its fields."""
+    def test_gdal_types_layers_from_the_schema(self):
+        """GDAL's OAPIF driver takes fields and geometry type from the collection's describedBy
+        GML application schema: times that are null on every feature it samples (valid_to of
+        current versions) are DateTime, and a collection the token sees empty (a township's
+        token, the provinces) still has its fields and its geometry type."""
         env = dict(os.environ, GDAL_HTTP_AUTH="BASIC", GDAL_HTTP_USERPWD=f"gis:{self.token}")
 
-        def fields(collection):
+        def layer(collection):
             r = subprocess.run(["ogrinfo", "-ro", "-so", "-nomd", f"OAPIF:{self.s.base}/ogc", collection],
                                env=env, capture_output=True, text=True, timeout=300)
             self.assertEqual(r.returncode, 0, r.stderr)
-            return re.findall(r"^([a-z_]+): (\w+) \(", r.stdout, re.M)
+            return re.search(r"^Geometry: (.*)$", r.stdout, re.M).group(1), re.findall(r"^([a-z_]+): (\w+) \(", r.stdout, re.M)
 
-        grid = fields("grid")
-        self.assertEqual(dict(grid)["valid_to"], "DateTime", grid)
-        self.assertEqual(dict(grid)["valid_from"], "DateTime", grid)
+        grid = layer("grid")
+        self.assertEqual(dict(grid[1])["valid_to"], "DateTime", grid)
+        self.assertEqual(dict(grid[1])["valid_from"], "DateTime", grid)
+        self.assertEqual(grid[0], "Multi Polygon")
         self.assertEqual(self.api_count("province", "code IS NOT NULL"), 0)
-        self.assertEqual(fields("province"), grid)
-        self.assertEqual(dict(fields("incidents"))["reported_at"], "DateTime")
+        self.assertEqual(layer("province"), grid)
+        incidents = layer("incidents")
+        self.assertEqual(incidents[0], "Point")
+        # The items' own id first (as before), then each property once.
+        self.assertEqual([name for name, _ in incidents[1]], ["id", "category", "source", "status", "description", "reporter",
+                                                             "grid", "reported_at"])
+        self.assertEqual(dict(incidents[1])["reported_at"], "DateTime")
 
     def test_schema_as_qgis_reads_it(self):
         """Each collection's Part 5 schema, read the way QGIS (3.44 and later) reads it for a layer's
