@@ -114,7 +114,8 @@ std::string conformance_json() {
                  "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
                  "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
                  "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
-                 "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features"}}})
+                 "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+                 "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas"}}})
       .dump();
 }
 
@@ -172,6 +173,10 @@ std::string openapi_json(const std::string& base) {
       {"/collections/{collectionId}", get("one collection", json::array({p_collection}), "application/json")},
       {"/collections/{collectionId}/queryables",
        get("the properties filter and sortby may name", json::array({p_collection}), "application/schema+json")},
+      {"/collections/{collectionId}/schema",
+       get("the features' properties and geometry type (Part 5)", json::array({p_collection}), "application/schema+json")},
+      {"/collections/{collectionId}/schema.xsd",
+       get("the features' GML application schema (the describedBy link)", json::array({p_collection}), "application/xml")},
       {"/collections/{collectionId}/items", get("features of a collection", items_params, "application/geo+json")},
       {"/collections/{collectionId}/items/{featureId}",
        get("one feature", json::array({p_collection, p_feature, query_parameter("crs", "query", "CRS of the response", crs_schema)}),
@@ -248,7 +253,19 @@ json collection_json(pg::Connection& conn, const Collection& c, const std::optio
                                       {"href", href + "/queryables"}},
                                      // The draft's relation, which GDAL 3.6 (and QGIS through OGR) follows to
                                      // learn which properties it may filter on the server side.
-                                     {{"rel", "queryables"}, {"type", "application/json"}, {"href", href + "/queryables"}}})}};
+                                     {{"rel", "queryables"}, {"type", "application/json"}, {"href", href + "/queryables"}},
+                                     // Part 5's schema: the fields and the geometry type without a feature to
+                                     // look at (QGIS 3.44 and later read it).
+                                     {{"rel", "http://www.opengis.net/def/rel/ogc/1.0/schema"},
+                                      {"type", "application/schema+json"},
+                                      {"title", "schema of the features"},
+                                      {"href", href + "/schema"}},
+                                     // GDAL's OAPIF driver takes its fields and geometry type from an XML
+                                     // Schema (a GML application schema) when a describedBy link names one.
+                                     {{"rel", "describedBy"},
+                                      {"type", "application/xml"},
+                                      {"title", "GML application schema of the features"},
+                                      {"href", href + "/schema.xsd"}}})}};
   json extent = json::object();
   if (!r.is_null(0, 0)) {
     extent["spatial"] = {{"bbox", json::array({json::array({r.number(0, 0), r.number(0, 1), r.number(0, 2), r.number(0, 3)})})},
@@ -260,6 +277,89 @@ json collection_json(pg::Connection& conn, const Collection& c, const std::optio
         {"trs", "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}};
   }
   if (!extent.empty()) out["extent"] = extent;
+  return out;
+}
+
+bool computed_property(std::string_view name) {
+  return name == "workers" || name == "version" || name == "valid_from" || name == "valid_to" || name == "changed_by";
+}
+
+namespace {
+
+// The schema documents keep the layer's field order: GDAL makes its fields in the order of the
+// schema's members, and a GIS table reads best in the order the exports use.
+using nlohmann::ordered_json;
+
+// The JSON Schema of one property of the collection's features (a layer field): its JSON type,
+// `format: date-time` for times.
+ordered_json property_schema(const FieldSpec& f) {
+  ordered_json p = {{"title", f.name}, {"description", f.description}};
+  switch (f.type) {
+    case FieldType::text:
+      p["type"] = "string";
+      break;
+    case FieldType::integer:
+      p["type"] = "integer";
+      break;
+    case FieldType::datetime:
+      p["type"] = "string";
+      p["format"] = "date-time";
+      break;
+  }
+  return p;
+}
+
+const char* geometry_format(const Collection& c) { return c.layer == LayerKind::areas ? "geometry-multipolygon" : "geometry-point"; }
+
+}  // namespace
+
+std::string schema_json(const Collection& c, const std::string& base) {
+  ordered_json props = ordered_json::object();
+  int seq = 0;
+  for (const auto& f : layer_fields(c.layer)) {
+    ordered_json p = property_schema(f);
+    p["x-ogc-propertySeq"] = ++seq;
+    if (c.layer == LayerKind::areas && computed_property(f.name)) p["readOnly"] = true;
+    // The times the datetime parameter selects on: an area version's validity, a case's report.
+    if (f.name == "valid_from") p["x-ogc-role"] = "primary-interval-start";
+    if (f.name == "valid_to") p["x-ogc-role"] = "primary-interval-end";
+    if (f.name == "reported_at") p["x-ogc-role"] = "primary-instant";
+    props[f.name] = std::move(p);
+  }
+  props["geometry"] = {{"title", "geometry"}, {"format", geometry_format(c)}, {"x-ogc-role", "primary-geometry"}};
+  return ordered_json({{"$schema", "https://json-schema.org/draft/2020-12/schema"},
+                       {"$id", base + "/collections/" + c.id + "/schema"},
+                       {"type", "object"},
+                       {"title", c.title},
+                       {"properties", std::move(props)}})
+      .dump();
+}
+
+std::string gml_schema(const Collection& c, const std::string& base) {
+  // Element names are the layer's fixed ASCII field names and the collection id: nothing to escape.
+  std::string type = c.id + "Type";
+  std::string out =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xmlns:gml=\"http://www.opengis.net/gml/3.2\" xmlns:wg=\"" +
+      base + "\" targetNamespace=\"" + base +
+      "\" elementFormDefault=\"qualified\">\n"
+      "<xs:import namespace=\"http://www.opengis.net/gml/3.2\" schemaLocation=\"http://schemas.opengis.net/gml/3.2.1/gml.xsd\"/>\n"
+      "<xs:element name=\"" +
+      c.id + "\" type=\"wg:" + type +
+      "\" substitutionGroup=\"gml:AbstractFeature\"/>\n"
+      "<xs:complexType name=\"" +
+      type +
+      "\"><xs:complexContent><xs:extension base=\"gml:AbstractFeatureType\"><xs:sequence>\n"
+      "<xs:element name=\"geometry\" type=\"gml:" +
+      std::string(c.layer == LayerKind::areas ? "MultiSurfacePropertyType" : "PointPropertyType") + "\"/>\n";
+  for (const auto& f : layer_fields(c.layer)) {
+    // GDAL 3.6 puts a first page's "id" field before the schema's fields, so a property named id
+    // listed here would be a second field of that name (QGIS: id and id_2).
+    if (f.name == "id") continue;
+    const char* xs = f.type == FieldType::integer ? "xs:integer" : f.type == FieldType::datetime ? "xs:dateTime" : "xs:string";
+    out += "<xs:element name=\"" + f.name + "\" type=\"" + xs + "\" minOccurs=\"0\" nillable=\"true\"/>\n";
+  }
+  out += "</xs:sequence></xs:extension></xs:complexContent></xs:complexType>\n</xs:schema>\n";
   return out;
 }
 
@@ -284,7 +384,7 @@ std::string queryables_json(const Collection& c, const std::string& base) {
         p["type"] = "boolean";
         break;
       case cql2::Type::geometry:
-        p["format"] = c.layer == LayerKind::areas ? "geometry-multipolygon" : "geometry-point";
+        p["format"] = geometry_format(c);
         p["x-ogc-role"] = "primary-geometry";
         break;
     }

@@ -43,8 +43,25 @@ std::string openapi_json(const std::string& base);
 // Collection metadata with its extent; the extent and counts respect the token's scope.
 nlohmann::json collection_json(pg::Connection& conn, const Collection& c, const std::optional<std::string>& scope, const std::string& base);
 
+// Whether the server computes the property of an area collection's features (workers, version,
+// validity times, author): a Part 4 edit ignores it, and the schema marks it readOnly.
+bool computed_property(std::string_view name);
+
 // The queryables of the collection as a JSON Schema (OGC API - Features Part 3).
 std::string queryables_json(const Collection& c, const std::string& base);
+
+// The schema of the collection's features (OGC API - Features Part 5, /schema): every property
+// with its type (date-time ones as `format: date-time`, so a property that is null on every
+// current feature, such as valid_to, is still a time), its order and whether the server computes
+// it, and the primary geometry's type (`x-ogc-role`, `format: geometry-multipolygon`). A client
+// that reads it (QGIS since 3.44) knows the layer's fields and geometry type even when every page
+// it sees is empty; QGIS 3.22 reads neither this nor the queryables: it types a layer from the
+// first page of items alone.
+std::string schema_json(const Collection& c, const std::string& base);
+// The same features as a GML application schema (XML Schema): the describedBy document GDAL's
+// OAPIF driver reads for its fields' types and the geometry type, so that through GDAL, too, an
+// empty collection has both and valid_to is a time.
+std::string gml_schema(const Collection& c, const std::string& base);
 
 struct Page {
   std::string features;  // JSON array text

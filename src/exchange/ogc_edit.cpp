@@ -1,17 +1,11 @@
 #include "exchange/ogc_edit.hpp"
 
-#include <set>
-
 #include "core/error.hpp"
 
 namespace wangge::exchange::ogc_edit {
 namespace {
 
 using nlohmann::json;
-
-// Columns of the area collections that the server computes: a client echoes them back from its
-// GET (QGIS sends every field of the layer), and they are not the client's to set.
-const std::set<std::string, std::less<>> kReadOnly = {"workers", "version", "valid_from", "valid_to", "changed_by"};
 
 // GeoJSON nests positions at most four arrays deep (MultiPolygon); the registry's own parser
 // applies the coordinate limits, this walk only needs to stop at positions.
@@ -48,7 +42,9 @@ json registry_properties(const json& properties, const ogc::Collection& c, bool 
   json out = json::object();
   for (auto it = properties.begin(); it != properties.end(); ++it) {
     const std::string& k = it.key();
-    if (kReadOnly.count(k)) continue;
+    // A client echoes the computed columns back from its GET (QGIS sends every field of the
+    // layer); they are not the client's to set.
+    if (ogc::computed_property(k)) continue;
     if (k == "attributes" && it.value().is_string()) {
       const std::string& text = it.value().get_ref<const std::string&>();
       json parsed = text.empty() ? json::object() : json::parse(text, nullptr, false);

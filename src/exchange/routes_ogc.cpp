@@ -1,6 +1,5 @@
-// OGC API - Features (Parts 1, 2 and 3; Part 4 edits are routes_ogc_edit.cpp) under /ogc; the model is exchange/ogc.hpp, filters are
-// exchange/cql2.hpp. Every resource needs the same bearer token as /v1, and rows are limited to the
-// token's scope.
+// OGC API - Features (Parts 1, 2, 3 and 5's schema; Part 4 edits are routes_ogc_edit.cpp) under /ogc; the model is exchange/ogc.hpp,
+// filters are exchange/cql2.hpp. Every resource needs the same bearer token as /v1, and rows are limited to the token's scope.
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -230,15 +229,25 @@ void add_ogc_routes(http::RouteTable& routes, const ExchangeServices& services) 
     check_parameters(req, {});
     return typed(ogc::collection_json(*app->registry.pool.acquire(), c, actor.scope, base()).dump(), "application/json");
   });
-  routes.add("GET", "/ogc/collections/{collection}/queryables", [app, base](const Request& req) {
+  // The JSON Schema documents of a collection. A client that accepts JSON but not JSON Schema by
+  // name (GDAL 3.6 refuses other types) gets the same document as application/json.
+  auto schema_route = [&routes, app, base](const char* path, std::string (*document)(const ogc::Collection&, const std::string&)) {
+    routes.add("GET", path, [app, base, document](const Request& req) {
+      app->registry.authenticate(req);
+      const auto& c = collection_or_404(req.path_param("collection"));
+      check_parameters(req, {});
+      const std::string accept = req.header("accept").value_or("");
+      const bool plain = accept.find("application/json") != std::string::npos && accept.find("schema+json") == std::string::npos;
+      return typed(document(c, base()), plain ? "application/json" : "application/schema+json");
+    });
+  };
+  schema_route("/ogc/collections/{collection}/queryables", ogc::queryables_json);
+  schema_route("/ogc/collections/{collection}/schema", ogc::schema_json);
+  routes.add("GET", "/ogc/collections/{collection}/schema.xsd", [app, base](const Request& req) {
     app->registry.authenticate(req);
     const auto& c = collection_or_404(req.path_param("collection"));
     check_parameters(req, {});
-    // A client that accepts JSON but not JSON Schema by name (GDAL 3.6 refuses other types) gets
-    // the same document as application/json.
-    const std::string accept = req.header("accept").value_or("");
-    const bool plain = accept.find("application/json") != std::string::npos && accept.find("schema+json") == std::string::npos;
-    return typed(ogc::queryables_json(c, base()), plain ? "application/json" : "application/schema+json");
+    return typed(ogc::gml_schema(c, base()), "application/xml");
   });
   routes.add("GET", "/ogc/collections/{collection}/items", [app, memory](const Request& req) {
     auto actor = app->registry.authenticate(req);

@@ -7,6 +7,7 @@ QGIS and OWSLib run under Debian's /usr/bin/python3, where their packages live; 
 is kept as a test artefact (build/test-artifacts/qgis-grids.png)."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -74,6 +75,61 @@ class GisClients(ApiTestCase):
                              env=dict(env, GDAL_HTTP_USERPWD="gis:wrong"), capture_output=True, text=True, timeout=120)
         self.assertNotEqual(bad.returncode, 0)
 
+    def test_gdal_types_layers_from_the_schema(self):
+        """GDAL's OAPIF driver takes fields and geometry type from the collection's describedBy
+        GML application schema: times that are null on every feature it samples (valid_to of
+        current versions) are DateTime, and a collection the token sees empty (a township's
+        token, the provinces) still has its fields and its geometry type."""
+        env = dict(os.environ, GDAL_HTTP_AUTH="BASIC", GDAL_HTTP_USERPWD=f"gis:{self.token}")
+
+        def layer(collection):
+            r = subprocess.run(["ogrinfo", "-ro", "-so", "-nomd", f"OAPIF:{self.s.base}/ogc", collection],
+                               env=env, capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return re.search(r"^Geometry: (.*)$", r.stdout, re.M).group(1), re.findall(r"^([a-z_]+): (\w+) \(", r.stdout, re.M)
+
+        grid = layer("grid")
+        self.assertEqual(dict(grid[1])["valid_to"], "DateTime", grid)
+        self.assertEqual(dict(grid[1])["valid_from"], "DateTime", grid)
+        self.assertEqual(grid[0], "Multi Polygon")
+        self.assertEqual(self.api_count("province", "code IS NOT NULL"), 0)
+        self.assertEqual(layer("province"), grid)
+        incidents = layer("incidents")
+        self.assertEqual(incidents[0], "Point")
+        # The items' own id first (as before), then each property once.
+        self.assertEqual([name for name, _ in incidents[1]], ["id", "category", "source", "status", "description", "reporter",
+                                                             "grid", "reported_at"])
+        self.assertEqual(dict(incidents[1])["reported_at"], "DateTime")
+
+    def test_schema_as_qgis_reads_it(self):
+        """Each collection's Part 5 schema, read the way QGIS (3.44 and later) reads it for a layer's
+        fields and geometry type: the properties with a `type`, in x-ogc-propertySeq order, are the
+        properties the items carry; `format: date-time` makes a DateTime field; the primary
+        geometry's format is the items' geometry type. An empty collection gets the same."""
+        conformance = self.get("/ogc/conformance", token=self.token).json["conformsTo"]
+        self.assertIn("http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas", conformance)
+        formats = {"MultiPolygon": "geometry-multipolygon", "Point": "geometry-point"}
+        for collection in ("province", "grid", "incidents", "checkpoints"):
+            with self.subTest(collection=collection):
+                links = self.get(f"/ogc/collections/{collection}", token=self.token).json["links"]
+                href = [l["href"] for l in links if l["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/schema"
+                        and l["type"] == "application/schema+json"]
+                self.assertEqual(len(href), 1, links)
+                r = self.get(urllib.parse.urlsplit(href[0]).path, token=self.token)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("Content-Type"), "application/schema+json")
+                props = r.json["properties"]
+                typed = sorted((p["x-ogc-propertySeq"], name) for name, p in props.items() if "type" in p)
+                # An item to compare with: the sample has no province, and every area level has the
+                # same properties.
+                sample = "grid" if collection == "province" else collection
+                feature = self.get(f"/ogc/collections/{sample}/items?limit=1").json["features"][0]
+                self.assertEqual([name for _, name in typed], list(feature["properties"]))
+                times = sorted(name for name, p in props.items() if p.get("format") == "date-time")
+                self.assertEqual(times, {"incidents": ["reported_at"], "checkpoints": []}.get(collection, ["valid_from", "valid_to"]))
+                self.assertEqual([p.get("format") for p in props.values() if p.get("x-ogc-role") == "primary-geometry"],
+                                 [formats[feature["geometry"]["type"]]])
+
     @unittest.skipUnless(debian_module("owslib"), "python3-owslib is not installed")
     def test_owslib_filtered_page(self):
         r = subprocess.run([DEBIAN_PYTHON, os.path.join(HERE, "gis_clients", "owslib_client.py"), self.s.base, self.token, FILTER],
@@ -93,6 +149,7 @@ class GisClients(ApiTestCase):
         self.assertEqual(r.returncode, 0, r.stderr[-3000:] + r.stdout[-2000:])
         doc = json.loads(r.stdout.strip().splitlines()[-1])
         print("\nQGIS:", json.dumps({k: v for k, v in doc.items() if k not in ("codes",)}, ensure_ascii=False)[:3000])
+        print("QGIS's field types:", doc.get("field_types"), "\nQGIS's empty collection:", doc.get("empty_layer"))
         print("server saw:\n" + "\n".join(self.edits_log()))
         self.assertTrue(doc["layer_valid"], doc)
         for c in ("grid", "village", "township"):

@@ -23,7 +23,7 @@ os.environ["QGIS_CUSTOM_CONFIG_PATH"] = _profile
 from qgis.core import (QgsApplication, QgsAuthMethodConfig, QgsDataSourceUri, QgsFeatureRequest,  # noqa: E402
                        QgsGeometry, QgsMapRendererParallelJob, QgsMapSettings, QgsPointXY, QgsProject,
                        QgsVectorDataProvider, QgsVectorLayer, QgsBlockingNetworkRequest, QgsJsonExporter,
-                       QgsCoordinateReferenceSystem, QgsRectangle)
+                       QgsCoordinateReferenceSystem, QgsRectangle, QgsWkbTypes)
 from qgis.PyQt.QtCore import QByteArray, QSettings, QSize, QUrl  # noqa: E402
 from qgis.PyQt.QtGui import QColor  # noqa: E402
 from qgis.PyQt.QtNetwork import QNetworkRequest  # noqa: E402
@@ -136,6 +136,17 @@ def session(app, base, token, township, out_dir, report):
             report["put" + (query and "_adjust")] = {"status": status, "answer": answer}
             if status == 200:
                 break
+
+    # 3b. What QGIS's provider types the fields as, and what it makes of a collection the token
+    #     sees empty (the provinces, for a township's token). QGIS 3.22 types a layer from the
+    #     first page of items alone (GDAL's reading of `items?limit=10`): it asks for neither the
+    #     schema nor the queryables, so an empty first page leaves it without fields, geometry type
+    #     or CRS, and a time that is null on every feature of that page is a String.
+    report["field_types"] = {f.name(): f.typeName() for f in layer.fields()}
+    empty = QgsVectorLayer(oapif_uri(base, "province", authcfg), "province", "OAPIF")
+    report["empty_layer"] = {"valid": empty.isValid(), "crs": empty.crs().authid(),
+                             "geometry": QgsWkbTypes.displayString(empty.wkbType()),
+                             "fields": [f.name() for f in empty.fields()]}
 
     # 4. Reload what the server now holds and draw it.
     layer = QgsVectorLayer(oapif_uri(base, "grid", authcfg), "grid", "OAPIF")
