@@ -244,6 +244,16 @@ def tile_cache(points):
           f" (target <= {fresh_s:g} s cache age + 1 s)")
 
 
+def problem_code(headers, body):
+    """The `code` of a problem+json answer (headers by lower-case name), else None."""
+    if headers.get("content-type") != "application/problem+json":
+        return None
+    try:
+        return json.loads(body).get("code")
+    except ValueError:
+        return None
+
+
 def edge_errors():
     """What nginx refuses itself is answered as wangge answers errors: problem+json, a stable code."""
     import socket
@@ -268,11 +278,8 @@ def edge_errors():
     ]
     for what, request, want_status, want_code in cases:
         status, headers, body = raw(request)
-        try:
-            code = json.loads(body).get("code")
-        except ValueError:
-            code = None
-        check(status == want_status and headers.get("content-type") == "application/problem+json" and code == want_code,
+        code = problem_code(headers, body)
+        check(status == want_status and code == want_code,
               f"nginx's own refusals: {what}: {status} {headers.get('content-type')} code {code}")
 
 
@@ -434,9 +441,6 @@ def every_process_down(points):
             cluster("start-wangge", str(i))
     check(s0 in (200, 204) and s1 == s0 and b1 == b0,
           f"every process down: a cached tile is answered from nginx's memory: {s1} {h1.get('x-cache')}")
-
-    def problem_code(headers, body):
-        return json.loads(body).get("code") if headers.get("content-type") == "application/problem+json" else None
     check(s2 == 502 and problem_code(h2, b2) == "no_server",
           f"every process down: an uncached tile answers {s2} {problem_code(h2, b2)}")
     check(s3 == 502 and problem_code(h3, b3) == "no_server",

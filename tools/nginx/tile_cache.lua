@@ -29,20 +29,15 @@ local lrucache = require "resty.lrucache"
 
 local M = {}
 
+-- The settings, all given by nginx.conf (tools/cluster writes it): one place to tune them.
 local dict
+local fresh_s, keep_s, max_entry_bytes, upstream_location
 -- Each worker keeps the entries it answered lately already split into their parts: a hit then
 -- costs no copy out of shared memory and no parsing. The shared dict stays the truth; a worker's
 -- copy is used only while it is fresh, and a stale one is looked up again in the dict (another
--- worker may have revalidated it).
--- Bounded: at most `worker_entries_max` entries of at most `worker_entry_max_bytes` each (64 MB
--- per worker at worst; z14-z16 tiles are 1-5 KB); larger tiles are read from the dict each time.
-local worker_entries
-local worker_entries_max = 4096
-local worker_entry_max_bytes = 16 * 1024
-local fresh_s = 2
-local keep_s = 600
-local max_entry_bytes = 1024 * 1024
-local upstream_location = "/wangge-tile-upstream"
+-- worker may have revalidated it). Bounded: at most the `worker_entries` setting of entries, at most
+-- `worker_entry_max_bytes` each; larger tiles are read from the dict each time.
+local worker_entries, worker_entry_max_bytes
 
 local ngx = ngx
 local var = ngx.var
@@ -52,15 +47,17 @@ local find, sub, concat = string.find, string.sub, table.concat
 
 -- Settings, from nginx.conf's init_by_lua_block (before the workers start).
 function M.configure(settings)
-  dict = assert(ngx.shared[settings.dict], "no lua_shared_dict named " .. tostring(settings.dict))
-  fresh_s = settings.fresh_s or fresh_s
-  keep_s = settings.keep_s or keep_s
-  max_entry_bytes = settings.max_entry_bytes or max_entry_bytes
-  upstream_location = settings.upstream_location or upstream_location
-  worker_entries_max = settings.worker_entries or worker_entries_max
-  worker_entry_max_bytes = settings.worker_entry_max_bytes or worker_entry_max_bytes
+  local function given(name)
+    return assert(settings[name], "tile_cache.configure: no " .. name)
+  end
+  dict = assert(ngx.shared[given("dict")], "no lua_shared_dict named " .. tostring(settings.dict))
+  fresh_s = given("fresh_s")
+  keep_s = given("keep_s")
+  max_entry_bytes = given("max_entry_bytes")
+  upstream_location = given("upstream_location")
+  worker_entry_max_bytes = given("worker_entry_max_bytes")
   -- Created before the workers fork: each worker gets its own.
-  worker_entries = assert(lrucache.new(worker_entries_max))
+  worker_entries = assert(lrucache.new(given("worker_entries")))
 end
 
 local function split_entry(value)
@@ -240,7 +237,7 @@ function M.serve()
       store(key, entry)
       return send_entry(entry, "EXPIRED")
     end
-    if res.status == 502 or res.status == 503 or res.status == 504 or res.status == 0 then
+    if res.status == 502 or res.status == 503 or res.status == 504 then
       return send_entry(entry, "STALE")
     end
     dict:delete(key)
